@@ -1,0 +1,226 @@
+// The case workflow as pure functions (no I/O):
+//   decide(state, command, context) -> the events it produces, or a rejection;
+//   evolve(state, event) -> the next state.
+// The node and the hub build their projections with the same evolve, so both converge
+// by construction. Rules cite the policy measure or the law's article they come from.
+//
+// Thread safety: all functions are pure; values may be shared read-only across threads.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "events.pb.h"
+#include "tongban/shared/calendar.h"
+#include "tongban/shared/catalog.h"
+#include "tongban/shared/status.h"
+
+namespace tongban {
+
+enum class CaseStatus {
+  kNone,                // no such case yet
+  kPreReview,           // 预审中
+  kPreReviewed,         // 预审完成, outcome told
+  kSubmitted,           // 已提交, awaiting acceptance
+  kAwaitingMaterials,   // 一次性告知 sent, awaiting 补正
+  kAccepted,            // 已受理
+  kInReview,            // 审查中
+  kSuspended,           // 中止 (clock stopped)
+  kApproved,            // 准予
+  kDenied,              // 不予批准
+  kDelivered,           // 已出件
+  kRefused,             // 不予受理
+  kWithdrawn,           // 撤回
+  kTerminated,          // 终止
+};
+const char* to_string(CaseStatus s);
+const char* label_zh(CaseStatus s);
+std::optional<CaseStatus> case_status_from(const std::string& s);
+// Cases the office still has to work on (the clock and the queue care about these).
+bool is_active(CaseStatus s);
+
+enum class MaterialStatus { kProvided, kCommitted, kMissing, kTolerated };
+
+struct CaseMaterial {
+  std::string code;
+  std::string name;
+  bool required = true;
+  bool key = false;
+  std::string status;  // provided | committed | missing | tolerated
+};
+
+struct CasePart {
+  std::string item_code;
+  std::string item_name;
+  std::string department;
+  std::string decision;  // "" pending, approved, denied
+  std::string reason;
+};
+
+struct Pause {
+  std::string reason;
+  Date from;
+  std::optional<Date> to;
+};
+
+struct RatingState {
+  int level = 0;
+  std::string comment;
+  Date rated;
+  std::optional<Date> callback_due;
+  std::optional<Date> rectify_due;
+  std::optional<Date> callback_done;
+  std::optional<Date> rectified;
+  bool bad() const { return level >= 4; }
+};
+
+struct CaseState {
+  std::string case_id;
+  std::string origin;  // the site that created it
+  CaseStatus status = CaseStatus::kNone;
+  std::string item_code, item_name, department;
+  int catalog_version = 0;
+  pb::Applicant applicant;
+  std::string agent;  // username of the 代办 agent, if any
+  pb::Authorization authorization;
+  std::map<std::string, std::string> form;
+  std::vector<CaseMaterial> materials;
+  std::vector<CasePart> parts;  // 一件事: one per member item
+  std::string channel, appointment_id;
+  int promised_days = 0, legal_days = 0;
+  Timestamp created_at = 0;
+  Timestamp updated_at = 0;
+  // Pre-review.
+  std::optional<bool> prereview_passed;
+  std::vector<std::string> prereview_missing;
+  // Acceptance clock: the date the 5-working-day answer period (art. 32) started.
+  Date submitted_date;
+  bool materials_requested = false;
+  std::vector<std::string> requested_missing;
+  std::optional<Date> accepted_date;
+  bool deemed_accepted = false;
+  // 容缺受理.
+  std::vector<std::string> tolerated;  // still outstanding
+  std::optional<Date> supply_deadline;
+  bool commitment_signed = false;
+  // Handling.
+  std::vector<Pause> pauses;
+  std::optional<Date> decided_date;
+  bool instant = false;
+  std::string reason;  // refusal, denial, withdrawal or termination reason
+  bool broke_commitment = false;
+  std::string license_no, license_payload, license_signature;  // signature hex
+  std::string delivery_method, tracking_no;
+  std::optional<RatingState> rating;
+  int event_count = 0;
+
+  bool exists() const { return status != CaseStatus::kNone; }
+  bool paused() const { return !pauses.empty() && !pauses.back().to; }
+};
+
+// Metadata of the event being applied.
+struct EventMeta {
+  std::string case_id;
+  std::string origin;
+  Timestamp ts = 0;
+};
+
+// The kind stored beside each event ("case.accepted"…), from the body's oneof.
+std::string event_kind(const pb::CaseEvent& e);
+
+// Applies one event. Events were validated by decide; evolve never fails.
+void evolve(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
+
+// ---- Commands -------------------------------------------------------------------------
+
+struct ApplicationInput {
+  std::string item_code;
+  pb::Applicant applicant;
+  std::map<std::string, std::string> form;
+  std::vector<std::string> provided;   // material codes presented
+  std::vector<std::string> committed;  // 告知承诺 in place of these proofs
+  std::string agent;                   // set by the service when the actor is an agent
+  std::optional<pb::Authorization> authorization;
+  std::string channel = "window";
+  std::string appointment_id;
+};
+
+struct AcceptInput {
+  std::vector<std::string> tolerated;  // 容缺: non-key materials missing
+  bool commitment_signed = false;
+  int supply_days = 0;                 // working days to supply them
+};
+
+struct StartPreReview { ApplicationInput app; };
+struct RecordPreReviewOutcome { bool passed = false; std::vector<std::string> missing; std::string note; };
+struct Submit { ApplicationInput app; std::optional<AcceptInput> accept_now; };
+struct RequestMaterials { std::vector<std::string> missing; std::string note; };
+struct SupplyMaterials { std::vector<std::string> provided; std::vector<std::string> committed; };
+struct Accept { AcceptInput input; };
+struct Refuse { std::string reason; };
+struct StartReview {};
+struct Suspend { std::string reason; std::string note; };
+struct Resume { std::string note; };
+struct DecideCase { bool approve = false; std::string reason; std::string part; };
+struct Withdraw { std::string reason; };
+struct Deliver { std::string method; std::string tracking_no; };
+struct Rate { int level = 0; std::string comment; };
+struct RecordCallback { std::string note; };
+struct RecordRectification { std::string note; };
+// The supervision sweep (system actor): deemed acceptance, 容缺 deadline termination.
+struct Sweep {};
+
+using Command = std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials,
+                             SupplyMaterials, Accept, Refuse, StartReview, Suspend, Resume,
+                             DecideCase, Withdraw, Deliver, Rate, RecordCallback,
+                             RecordRectification, Sweep>;
+
+struct DecideContext {
+  Timestamp now = 0;
+  const Catalog* catalog = nullptr;
+  const WorkCalendar* calendar = nullptr;
+  std::string site_id;
+  SiteKind site_kind = SiteKind::kCenter;
+  const std::set<std::string>* site_items = nullptr;  // items this site handles; null = all
+  bool applicant_broke_commitment = false;            // 容缺 eligibility
+  int max_supply_days = 20;
+};
+
+// Returns the events the command produces (possibly none, for a Sweep with nothing
+// due), or the rejection: InvalidArgument for bad input, Conflict for a transition the
+// state does not allow, Rejected for a policy rule, NotFound for an unknown item.
+// A LicenseIssued event comes back with its payload and an empty signature: the caller
+// holds the site key and signs the payload before appending.
+Result<std::vector<pb::CaseEvent>> decide(const CaseState& state, const Command& command,
+                                          const DecideContext& ctx);
+
+// ---- Views ----------------------------------------------------------------------------
+
+// The date after which an unanswered application counts as accepted (art. 32).
+Date deemed_acceptance_date(const CaseState& s, const WorkCalendar& cal);
+// True when the application is unanswered past that date as of `today`.
+bool is_deemed_accepted(const CaseState& s, Date today, const WorkCalendar& cal);
+
+enum class ClockColor { kNone, kNormal, kYellow, kRed, kPaused, kDone };
+const char* to_string(ClockColor c);
+std::optional<ClockColor> clock_color_from(const std::string& s);
+
+struct ClockView {
+  ClockColor color = ClockColor::kNone;
+  std::optional<Date> deadline;     // promised limit, extended by paused working days
+  std::optional<Date> yellow_from;  // first day shown yellow
+  int remaining_working_days = 0;   // negative when overdue
+  bool overdue_at_decision = false;
+  // The deadline lies in a year whose holiday schedule is not published yet: only
+  // ordinary weekends were counted.
+  bool unpublished_year = false;
+};
+
+// `yellow_days`: the clock turns yellow this many working days before the deadline.
+ClockView clock_of(const CaseState& s, Date today, const WorkCalendar& cal, int yellow_days);
+
+}  // namespace tongban

@@ -1,0 +1,53 @@
+// The district as data (site-config/): district.toml (hub, sites, the items each handles,
+// windows and hours), catalog.toml (the service catalog), calendar.toml (holidays and
+// adjusted working days per published year) and keys/<site>.pub (public keys).
+//
+// Thread safety: a loaded District is immutable; const access from any thread is safe.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tongban/shared/calendar.h"
+#include "tongban/shared/catalog.h"
+#include "tongban/shared/crypto.h"
+#include "tongban/shared/status.h"
+
+namespace tongban {
+
+struct SiteConfig {
+  std::string id;
+  std::string name;
+  SiteKind kind = SiteKind::kCenter;
+  std::set<std::string> items;  // item codes this site accepts
+  int windows = 4;
+  bool extended_hours = false;  // 5+2 延时服务: evenings and weekend mornings
+};
+
+struct District {
+  std::filesystem::path dir;
+  std::string name;
+  std::string hub_id;
+  std::string hub_endpoint;
+  int yellow_days = 2;  // the clock turns yellow this many working days before the deadline
+  std::vector<SiteConfig> sites;
+  Catalog catalog;
+  WorkCalendar calendar;
+  std::map<std::string, PublicKey> public_keys;  // site or hub id -> Ed25519 public key
+
+  const SiteConfig* site(const std::string& id) const;
+  std::filesystem::path public_key_file(const std::string& id) const { return dir / "keys" / (id + ".pub"); }
+};
+
+// Loads and cross-checks a site-config directory (every item a site lists exists, ids are
+// unique, the catalog validates). InvalidArgument naming the file and the problem.
+Result<District> load_district(const std::filesystem::path& dir);
+
+// Writes keys/<id>.pub (hex) into a site-config directory.
+Status write_public_key(const std::filesystem::path& dir, const std::string& id, const PublicKey& key);
+
+}  // namespace tongban

@@ -1,0 +1,79 @@
+// Cryptography on libsodium: site identity keys (Ed25519), signatures, BLAKE2b hashing
+// for the event chain, Argon2id password hashes and random tokens.
+//
+// Call init_crypto() once before anything else (idempotent, thread-safe). SigningKey is
+// immutable after load; its const methods are safe from any thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "tongban/shared/status.h"
+
+namespace tongban {
+
+Status init_crypto();
+
+using Hash32 = std::array<uint8_t, 32>;
+using PublicKey = std::array<uint8_t, 32>;
+using Signature = std::array<uint8_t, 64>;
+
+std::string to_hex(const uint8_t* data, size_t n);
+template <size_t N>
+std::string to_hex(const std::array<uint8_t, N>& a) { return to_hex(a.data(), N); }
+// Decodes exactly N bytes of hex; false on any other input.
+template <size_t N>
+bool from_hex(std::string_view hex, std::array<uint8_t, N>& out);
+extern template bool from_hex<32>(std::string_view, std::array<uint8_t, 32>&);
+extern template bool from_hex<64>(std::string_view, std::array<uint8_t, 64>&);
+
+// Incremental BLAKE2b-256.
+class Hasher {
+ public:
+  Hasher();
+  Hasher& update(const void* data, size_t n);
+  Hasher& update(std::string_view s) { return update(s.data(), s.size()); }
+  Hasher& update_u64(uint64_t v);  // little-endian, fixed width
+  // Length-prefixed, so ("ab","c") and ("a","bc") hash differently.
+  Hasher& update_field(std::string_view s);
+  Hash32 finish();
+
+ private:
+  alignas(64) unsigned char state_[384];
+};
+
+// An Ed25519 identity. The secret never leaves the process except to its key file.
+class SigningKey {
+ public:
+  static SigningKey generate();
+  // Reads a key file written by save(); Corruption if malformed, NotFound if absent.
+  static Result<SigningKey> load(const std::filesystem::path& file);
+  // Writes the secret key (hex) with mode 0600; fails if the file exists.
+  Status save(const std::filesystem::path& file) const;
+
+  const PublicKey& public_key() const { return public_; }
+  Signature sign(std::string_view message) const;
+
+  SigningKey(const SigningKey&) = default;
+  SigningKey& operator=(const SigningKey&) = default;
+  ~SigningKey();
+
+ private:
+  SigningKey() = default;
+  std::array<uint8_t, 64> secret_{};
+  PublicKey public_{};
+};
+
+bool verify_signature(const PublicKey& key, std::string_view message, const Signature& sig);
+
+// Argon2id (crypto_pwhash_str, interactive limits). Unavailable if memory runs out.
+Result<std::string> hash_password(std::string_view password);
+bool verify_password(const std::string& stored_hash, std::string_view password);
+
+// 32 random bytes as hex: session tokens.
+std::string random_token();
+
+}  // namespace tongban

@@ -1,0 +1,99 @@
+// A small RAII layer over SQLite: a connection (WAL, synchronous=FULL by default),
+// prepared statements with parameter binding only (never SQL built from input), a
+// transaction guard and numbered schema migrations.
+//
+// Thread safety: a Db and its Stmts belong to one thread at a time; callers serialize.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tongban/shared/status.h"
+
+namespace tongban {
+
+class Stmt {
+ public:
+  Stmt() = default;
+  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
+  Stmt(Stmt&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  Stmt& operator=(Stmt&& o) noexcept;
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  ~Stmt();
+
+  // Parameters are 1-based, as in SQLite. Resets the statement first if it ran.
+  Stmt& bind(int i, int64_t v);
+  Stmt& bind(int i, std::string_view v);
+  Stmt& bind_blob(int i, const void* data, size_t n);
+  Stmt& bind_null(int i);
+
+  // True when a row is ready, false when done; Unavailable on any SQLite error.
+  Result<bool> step();
+  // Steps to completion (for statements without rows).
+  Status run();
+  void reset();
+
+  int64_t int_at(int col) const { return sqlite3_column_int64(s_, col); }
+  std::string text_at(int col) const;
+  std::string blob_at(int col) const;
+  bool null_at(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  bool ran_ = false;
+};
+
+class Db {
+ public:
+  struct Options {
+    bool full_sync = true;  // synchronous=FULL: anything acknowledged must survive power loss
+    bool wal = true;
+    int busy_timeout_ms = 5000;
+  };
+  static Result<Db> open(const std::filesystem::path& path, Options options);
+  static Result<Db> open(const std::filesystem::path& path) { return open(path, Options{}); }
+
+  Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+  Db& operator=(Db&& o) noexcept;
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  ~Db();
+
+  Status exec(const std::string& sql);
+  Result<Stmt> prepare(std::string_view sql);
+  // Applies migrations[user_version..] in one transaction each and bumps user_version.
+  Status migrate(const std::vector<std::string>& migrations);
+  int64_t changes() const { return sqlite3_changes64(db_); }
+  sqlite3* handle() { return db_; }
+  std::string error() const { return db_ ? sqlite3_errmsg(db_) : "closed"; }
+
+ private:
+  explicit Db(sqlite3* db) : db_(db) {}
+  sqlite3* db_ = nullptr;
+};
+
+// BEGIN IMMEDIATE on construction; rolls back unless commit() succeeded.
+class Transaction {
+ public:
+  explicit Transaction(Db& db);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  const Status& begun() const { return begun_; }
+  Status commit();
+
+ private:
+  Db& db_;
+  Status begun_;
+  bool done_ = false;
+};
+
+}  // namespace tongban

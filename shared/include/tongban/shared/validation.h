@@ -1,0 +1,33 @@
+// Identity validation: resident ID numbers (GB 11643), unified social credit codes
+// (GB 32100) and mainland mobile numbers, plus the masking used wherever such a number
+// could reach a log line.
+//
+// Thread safety: pure functions; safe from any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "tongban/shared/calendar.h"
+#include "tongban/shared/status.h"
+
+namespace tongban {
+
+// 18 characters, a known province code, a real birth date not after `today`, and the
+// ISO 7064 MOD 11-2 check character (0-9 or X). Ok, or InvalidArgument naming which.
+Status validate_resident_id(std::string_view id, Date today);
+
+// 18 characters from the GB 32100 alphabet (no I, O, S, V, Z) with the MOD 31 check
+// character. Ok, or InvalidArgument naming which.
+Status validate_uscc(std::string_view code);
+
+// Mainland mobile: 11 digits starting 13–19.
+Status validate_mobile(std::string_view phone);
+
+// "610113199001011234" -> "610113********1234"; keeps only what a log reader needs to
+// tell two cases apart. Anything shorter than 8 characters is fully masked.
+std::string mask_id(std::string_view id);
+// "13912345678" -> "139****5678".
+std::string mask_phone(std::string_view phone);
+
+}  // namespace tongban

@@ -1,0 +1,577 @@
+// decide: command + state -> events or a rejection. Pure: no I/O, time comes from ctx.
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+#include "tongban/shared/case.h"
+#include "tongban/shared/validation.h"
+
+namespace tongban {
+
+namespace {
+
+using Events = std::vector<pb::CaseEvent>;
+constexpr size_t kMaxText = 500;
+constexpr size_t kMaxFormFields = 64;
+
+Date today_of(const DecideContext& ctx) { return date_of(ctx.now); }
+
+Status not_now(const CaseState& s, const std::string& zh_action, const std::string& en_action) {
+  return Status::Conflict("invalid_transition",
+                          std::string("案件当前状态为「") + label_zh(s.status) + "」，不能" + zh_action,
+                          std::string("case is ") + to_string(s.status) + "; cannot " + en_action);
+}
+
+bool in(CaseStatus s, std::initializer_list<CaseStatus> set) {
+  return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+Status check_text(const std::string& text, const char* zh_field, const char* en_field, bool required) {
+  if (required && text.empty())
+    return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
+                                   std::string(en_field) + " is required");
+  if (text.size() > kMaxText)
+    return Status::InvalidArgument("field_too_long", std::string(zh_field) + "过长（最多500字节）",
+                                   std::string(en_field) + " is longer than 500 bytes");
+  return Status::Ok();
+}
+
+const CaseMaterial* case_material(const CaseState& s, const std::string& code) {
+  for (const CaseMaterial& m : s.materials)
+    if (m.code == code) return &m;
+  return nullptr;
+}
+
+Status unknown_material(const std::string& code) {
+  return Status::InvalidArgument("unknown_material", "该事项没有此材料：" + code,
+                                 "the item has no material " + code);
+}
+
+Status validate_applicant(const pb::Applicant& a, const Item& item, Date today) {
+  TB_RETURN_IF_ERROR(check_text(a.name(), "申请人姓名", "applicant name", true));
+  TB_RETURN_IF_ERROR(validate_resident_id(a.id_number(), today));
+  TB_RETURN_IF_ERROR(validate_mobile(a.phone()));
+  if (item.applicant == ApplicantKind::kEnterprise) {
+    if (!a.enterprise())
+      return Status::InvalidArgument("enterprise_required", "该事项须由企业申请",
+                                     "this item is applied for by an enterprise");
+    TB_RETURN_IF_ERROR(validate_uscc(a.uscc()));
+    TB_RETURN_IF_ERROR(check_text(a.org_name(), "企业名称", "enterprise name", true));
+  }
+  return Status::Ok();
+}
+
+// 代办 (measure 13): an agent needs the resident's authorisation on record.
+Status validate_authorization(const ApplicationInput& in, Date today) {
+  if (in.agent.empty()) return Status::Ok();
+  const auto no_auth = [] {
+    return Status::Rejected("agent_not_authorized", "代办人未登记申请人的授权委托，不能提交",
+                            "the agent has no recorded authorization from the resident");
+  };
+  if (!in.authorization || in.authorization->document_no().empty()) return no_auth();
+  const auto signed_on = parse_date(in.authorization->signed_date());
+  if (!signed_on || *signed_on > today)
+    return Status::InvalidArgument("invalid_authorization", "授权委托书签署日期无效",
+                                   "authorization signed_date must be a past YYYY-MM-DD");
+  static const std::set<std::string> kGroups = {"elderly", "disabled", "pregnant", "other"};
+  if (!kGroups.count(in.authorization->priority_group()))
+    return Status::InvalidArgument("invalid_authorization",
+                                   "代办对象类别应为 elderly/disabled/pregnant/other",
+                                   "priority_group must be elderly, disabled, pregnant or other");
+  return Status::Ok();
+}
+
+Result<pb::Submitted> build_application(const ApplicationInput& in, const DecideContext& ctx) {
+  const Item* item = ctx.catalog->find(in.item_code);
+  if (!item)
+    return Status::NotFound("unknown_item", "事项不存在：" + in.item_code,
+                            "unknown item code: " + in.item_code);
+  if (ctx.site_items && !ctx.site_items->count(in.item_code))
+    return Status::Rejected("item_not_handled_here", "本站点不受理该事项：" + item->name,
+                            "this site does not handle item " + in.item_code);
+  static const std::set<std::string> kChannels = {"window", "online", "mobile", "agent"};
+  if (!kChannels.count(in.channel))
+    return Status::InvalidArgument("invalid_channel", "受理渠道应为 window/online/mobile/agent",
+                                   "channel must be window, online, mobile or agent");
+  const Date today = today_of(ctx);
+  TB_RETURN_IF_ERROR(validate_applicant(in.applicant, *item, today));
+  TB_RETURN_IF_ERROR(validate_authorization(in, today));
+  if (in.form.size() > kMaxFormFields)
+    return Status::InvalidArgument("form_too_large", "表单字段过多", "too many form fields");
+  for (const auto& [k, v] : in.form) {
+    TB_RETURN_IF_ERROR(check_text(k, "表单字段名", "form field name", true));
+    TB_RETURN_IF_ERROR(check_text(v, "表单字段值", "form field value", false));
+  }
+
+  const std::vector<Material> materials = ctx.catalog->materials_of(*item);
+  auto known = [&](const std::string& code) -> const Material* {
+    for (const Material& m : materials)
+      if (m.code == code) return &m;
+    return nullptr;
+  };
+  for (const std::string& code : in.provided)
+    if (!known(code)) return unknown_material(code);
+  for (const std::string& code : in.committed) {
+    const Material* m = known(code);
+    if (!m) return unknown_material(code);
+    if (!m->commitment_allowed)
+      return Status::Rejected("commitment_not_allowed", "该材料不适用告知承诺制：" + m->name,
+                              "material " + code + " cannot be replaced by a commitment");
+  }
+
+  pb::Submitted out;
+  out.set_item_code(item->code);
+  out.set_item_name(item->name);
+  out.set_department(item->department);
+  out.set_catalog_version(ctx.catalog->version());
+  *out.mutable_applicant() = in.applicant;
+  for (const Material& m : materials) {
+    pb::Material* pm = out.add_materials();
+    pm->set_code(m.code);
+    pm->set_name(m.name);
+    pm->set_required(m.required);
+    pm->set_key(m.key);
+    const bool provided = std::count(in.provided.begin(), in.provided.end(), m.code) > 0;
+    const bool committed = std::count(in.committed.begin(), in.committed.end(), m.code) > 0;
+    pm->set_status(provided ? "provided" : committed ? "committed" : "missing");
+  }
+  for (const auto& [k, v] : in.form) {
+    pb::FormField* f = out.add_form();
+    f->set_name(k);
+    f->set_value(v);
+  }
+  out.set_agent(in.agent);
+  if (in.authorization) *out.mutable_authorization() = *in.authorization;
+  out.set_promised_days(item->promised_days);
+  out.set_legal_days(item->legal_days);
+  if (item->is_bundle()) {
+    for (const Item* part : ctx.catalog->parts_of(*item)) {
+      pb::Part* p = out.add_parts();
+      p->set_item_code(part->code);
+      p->set_item_name(part->name);
+      p->set_department(part->department);
+    }
+  }
+  out.set_channel(in.channel);
+  out.set_appointment_id(in.appointment_id);
+  out.set_submitted_date(today.days);
+  return out;
+}
+
+// The license payload: the exact JSON text the site signs (keys sorted by nlohmann).
+pb::CaseEvent license_for(const CaseState& s, const DecideContext& ctx) {
+  nlohmann::json items = nlohmann::json::array();
+  if (s.parts.empty()) {
+    items.push_back({{"code", s.item_code}, {"name", s.item_name}});
+  } else {
+    for (const CasePart& p : s.parts)
+      if (p.decision == "approved") items.push_back({{"code", p.item_code}, {"name", p.item_name}});
+  }
+  const bool ent = s.applicant.enterprise();
+  nlohmann::json payload = {
+      {"type", "tongban.e-license.v1"},
+      {"license_no", "DZZZ-" + s.case_id},
+      {"case_id", s.case_id},
+      {"item_code", s.item_code},
+      {"items", items},
+      {"holder", ent ? s.applicant.org_name() : s.applicant.name()},
+      {"holder_id", ent ? s.applicant.uscc() : s.applicant.id_number()},
+      {"issued_date", format_date(today_of(ctx))},
+      {"issuer_site", ctx.site_id},
+      {"instant", s.instant},
+  };
+  pb::CaseEvent e;
+  e.mutable_license_issued()->set_license_no("DZZZ-" + s.case_id);
+  e.mutable_license_issued()->set_payload(payload.dump());
+  return e;
+}
+
+// Appends `e` to `out` and folds it into `s`, so later events see its effect.
+void emit(Events& out, CaseState& s, pb::CaseEvent e, const DecideContext& ctx) {
+  evolve(s, e, EventMeta{s.case_id, s.origin, ctx.now});
+  out.push_back(std::move(e));
+}
+
+// A decision that completes the case with an approval brings its e-license.
+void emit_decision(Events& out, CaseState& s, pb::Decided d, const DecideContext& ctx) {
+  pb::CaseEvent e;
+  *e.mutable_decided() = std::move(d);
+  emit(out, s, std::move(e), ctx);
+  if (s.status == CaseStatus::kApproved) emit(out, s, license_for(s, ctx), ctx);
+}
+
+Result<pb::Accepted> check_accept(const CaseState& s, const AcceptInput& in, const DecideContext& ctx) {
+  const Item* item = ctx.catalog->find(s.item_code);
+  std::vector<std::string> missing_names, tolerated_bad;
+  for (const CaseMaterial& m : s.materials) {
+    if (!m.required || m.status != "missing") continue;
+    const bool tolerated = std::count(in.tolerated.begin(), in.tolerated.end(), m.code) > 0;
+    if (tolerated && m.key)
+      return Status::Rejected("key_material_missing", "要件材料不能容缺：" + m.name,
+                              "key material " + m.code + " cannot be tolerated as missing");
+    if (!tolerated) missing_names.push_back(m.name);
+  }
+  if (!missing_names.empty()) {
+    std::string zh, en;
+    for (const auto& n : missing_names) zh += (zh.empty() ? "" : "、") + n;
+    return Status::Rejected("materials_missing",
+                            "缺少必要材料：" + zh + "。请一次性告知申请人补正，或按容缺受理",
+                            std::to_string(missing_names.size()) +
+                                " required material(s) missing: request them once, or accept "
+                                "with tolerance (容缺)");
+  }
+  pb::Accepted a;
+  a.set_accepted_date(today_of(ctx).days);
+  if (in.tolerated.empty()) return a;
+  for (const std::string& code : in.tolerated) {
+    const CaseMaterial* m = case_material(s, code);
+    if (!m) return unknown_material(code);
+    if (m->status != "missing")
+      return Status::InvalidArgument("material_not_missing", "该材料并未缺少：" + m->name,
+                                     "material " + code + " is not missing");
+  }
+  if (!item || !item->tolerance_allowed)
+    return Status::Rejected("tolerance_not_allowed", "该事项不适用容缺受理",
+                            "this item does not allow acceptance with missing materials");
+  if (ctx.applicant_broke_commitment)
+    return Status::Rejected("tolerance_ineligible", "申请人曾未履行容缺承诺，不适用容缺受理",
+                            "the applicant broke an earlier 容缺 commitment");
+  if (!in.commitment_signed)
+    return Status::Rejected("commitment_required", "容缺受理须申请人签署承诺书",
+                            "acceptance with missing materials needs the applicant's signed commitment");
+  if (in.supply_days < 1 || in.supply_days > ctx.max_supply_days)
+    return Status::InvalidArgument("invalid_supply_days",
+                                   "补齐期限应为1至" + std::to_string(ctx.max_supply_days) + "个工作日",
+                                   "supply_days must be 1.." + std::to_string(ctx.max_supply_days));
+  for (const std::string& c : in.tolerated) a.add_tolerated(c);
+  a.set_supply_deadline_date(ctx.calendar->add_working_days(today_of(ctx), in.supply_days).days);
+  a.set_commitment_signed(true);
+  return a;
+}
+
+// Acceptance, then 秒批 when the item's rule holds and nothing was tolerated (measure 9).
+Status emit_acceptance(Events& out, CaseState& s, pb::Accepted a, const DecideContext& ctx) {
+  pb::CaseEvent e;
+  *e.mutable_accepted() = std::move(a);
+  emit(out, s, std::move(e), ctx);
+  const Item* item = ctx.catalog->find(s.item_code);
+  if (!item || !item->has_instant_rule() || !s.tolerated.empty()) return Status::Ok();
+  if (!instant_rule_holds(item->instant_rule, s.form)) return Status::Ok();
+  pb::Decided d;
+  d.set_approved(true);
+  d.set_instant(true);
+  d.set_reason("符合秒批规则，系统即时准予 / instant approval rule met");
+  d.set_decided_date(today_of(ctx).days);
+  emit_decision(out, s, std::move(d), ctx);
+  return Status::Ok();
+}
+
+struct Decider {
+  const CaseState& state;
+  const DecideContext& ctx;
+  CaseState s = state;  // working copy, evolved as events are emitted
+  Events out;
+
+  Result<Events> done() { return std::move(out); }
+
+  Result<Events> operator()(const StartPreReview& c) {
+    if (s.exists()) return not_now(s, "开始预审", "start a pre-review");
+    auto app = build_application(c.app, ctx);
+    if (!app.ok()) return app.status();
+    pb::CaseEvent e;
+    auto* p = e.mutable_prereview_started();
+    p->set_item_code(app->item_code());
+    p->set_item_name(app->item_name());
+    p->set_catalog_version(app->catalog_version());
+    *p->mutable_applicant() = app->applicant();
+    *p->mutable_materials() = app->materials();
+    *p->mutable_form() = app->form();
+    p->set_agent(app->agent());
+    if (app->has_authorization()) *p->mutable_authorization() = app->authorization();
+    p->set_appointment_id(app->appointment_id());
+    p->set_channel(app->channel());
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const RecordPreReviewOutcome& c) {
+    // 预审 outcome is told once: a second outcome is not allowed.
+    if (s.status != CaseStatus::kPreReview) return not_now(s, "登记预审结果", "record a pre-review outcome");
+    TB_RETURN_IF_ERROR(check_text(c.note, "预审意见", "note", false));
+    if (!c.passed && c.missing.empty())
+      return Status::InvalidArgument("missing_field", "预审未通过时须一次性列明所缺材料",
+                                     "a failed pre-review must list the missing materials");
+    pb::CaseEvent e;
+    auto* o = e.mutable_prereview_outcome();
+    o->set_passed(c.passed);
+    for (const std::string& code : c.missing) {
+      if (!case_material(s, code)) return unknown_material(code);
+      o->add_missing(code);
+    }
+    o->set_note(c.note);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Submit& c) {
+    if (s.exists() && s.status != CaseStatus::kPreReviewed) return not_now(s, "提交申请", "submit");
+    if (s.exists() && c.app.item_code != s.item_code)
+      return Status::InvalidArgument("item_mismatch", "提交的事项与预审事项不一致",
+                                     "the item differs from the pre-reviewed one");
+    auto app = build_application(c.app, ctx);
+    if (!app.ok()) return app.status();
+    pb::CaseEvent e;
+    *e.mutable_submitted() = std::move(*app);
+    emit(out, s, std::move(e), ctx);
+    if (!c.accept_now) return done();
+    auto accepted = check_accept(s, *c.accept_now, ctx);
+    if (!accepted.ok()) return accepted.status();
+    TB_RETURN_IF_ERROR(emit_acceptance(out, s, std::move(*accepted), ctx));
+    return done();
+  }
+
+  Result<Events> operator()(const RequestMaterials& c) {
+    if (s.status != CaseStatus::kSubmitted) return not_now(s, "一次性告知补正", "request materials");
+    if (is_deemed_accepted(s, today_of(ctx), *ctx.calendar))
+      return Status::Conflict("deemed_accepted", "已超过5个工作日未告知，依法视为受理",
+                              "no answer within 5 working days: the application counts as accepted (art. 32)");
+    if (s.materials_requested)
+      return Status::Rejected("already_notified_once", "补正材料须一次性告知，不得再次要求",
+                              "missing materials must be requested once only");
+    if (c.missing.empty())
+      return Status::InvalidArgument("missing_field", "请列明需补正的材料", "list the missing materials");
+    TB_RETURN_IF_ERROR(check_text(c.note, "告知说明", "note", false));
+    pb::CaseEvent e;
+    for (const std::string& code : c.missing) {
+      if (!case_material(s, code)) return unknown_material(code);
+      e.mutable_materials_requested()->add_missing(code);
+    }
+    e.mutable_materials_requested()->set_note(c.note);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const SupplyMaterials& c) {
+    const bool awaiting = s.status == CaseStatus::kAwaitingMaterials;
+    const bool tolerated_open = !s.tolerated.empty() &&
+        in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview, CaseStatus::kSuspended});
+    if (!awaiting && !tolerated_open) return not_now(s, "补交材料", "supply materials");
+    if (c.provided.empty() && c.committed.empty())
+      return Status::InvalidArgument("missing_field", "请列明补交的材料", "list the supplied materials");
+    const Item* item = ctx.catalog->find(s.item_code);
+    pb::CaseEvent e;
+    auto* m = e.mutable_materials_supplied();
+    for (const std::string& code : c.provided) {
+      if (!case_material(s, code)) return unknown_material(code);
+      m->add_provided(code);
+    }
+    for (const std::string& code : c.committed) {
+      if (!case_material(s, code)) return unknown_material(code);
+      const std::vector<Material> defs = item ? ctx.catalog->materials_of(*item) : std::vector<Material>{};
+      auto def = std::find_if(defs.begin(), defs.end(), [&](const Material& d) { return d.code == code; });
+      if (def != defs.end() && !def->commitment_allowed)
+        return Status::Rejected("commitment_not_allowed", "该材料不适用告知承诺制：" + def->name,
+                                "material " + code + " cannot be replaced by a commitment");
+      m->add_committed(code);
+    }
+    m->set_supplied_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Accept& c) {
+    if (s.status != CaseStatus::kSubmitted) return not_now(s, "受理", "accept");
+    if (is_deemed_accepted(s, today_of(ctx), *ctx.calendar)) {
+      // 行政许可法 art. 32: accepted from the day the application was received.
+      pb::Accepted a;
+      a.set_accepted_date(s.submitted_date.days);
+      a.set_deemed(true);
+      TB_RETURN_IF_ERROR(emit_acceptance(out, s, std::move(a), ctx));
+      return done();
+    }
+    auto accepted = check_accept(s, c.input, ctx);
+    if (!accepted.ok()) return accepted.status();
+    TB_RETURN_IF_ERROR(emit_acceptance(out, s, std::move(*accepted), ctx));
+    return done();
+  }
+
+  Result<Events> operator()(const Refuse& c) {
+    if (!in(s.status, {CaseStatus::kSubmitted, CaseStatus::kAwaitingMaterials}))
+      return not_now(s, "不予受理", "refuse");
+    if (s.status == CaseStatus::kSubmitted && is_deemed_accepted(s, today_of(ctx), *ctx.calendar))
+      return Status::Conflict("deemed_accepted", "已超过5个工作日未答复，依法视为受理，不能不予受理",
+                              "the application already counts as accepted (art. 32)");
+    TB_RETURN_IF_ERROR(check_text(c.reason, "不予受理理由", "reason", true));
+    pb::CaseEvent e;
+    e.mutable_refused()->set_reason(c.reason);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const StartReview&) {
+    if (s.status != CaseStatus::kAccepted) return not_now(s, "开始审查", "start review");
+    pb::CaseEvent e;
+    e.mutable_review_started();
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Suspend& c) {
+    if (!in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview})) return not_now(s, "中止办理", "suspend");
+    // 行政许可法 art. 45: hearings, testing and expert review do not count toward the limit.
+    static const std::set<std::string> kReasons = {"correction", "hearing", "testing", "expert_review"};
+    if (!kReasons.count(c.reason))
+      return Status::InvalidArgument("invalid_reason",
+                                     "中止原因应为 correction(补正)/hearing(听证)/testing(检验检测)/expert_review(专家评审)",
+                                     "reason must be correction, hearing, testing or expert_review");
+    TB_RETURN_IF_ERROR(check_text(c.note, "说明", "note", false));
+    pb::CaseEvent e;
+    e.mutable_suspended()->set_reason(c.reason);
+    e.mutable_suspended()->set_note(c.note);
+    e.mutable_suspended()->set_from_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Resume& c) {
+    if (s.status != CaseStatus::kSuspended) return not_now(s, "恢复办理", "resume");
+    TB_RETURN_IF_ERROR(check_text(c.note, "说明", "note", false));
+    pb::CaseEvent e;
+    e.mutable_resumed()->set_note(c.note);
+    e.mutable_resumed()->set_to_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const DecideCase& c) {
+    if (!in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview})) return not_now(s, "作出决定", "decide");
+    if (!s.tolerated.empty())
+      return Status::Rejected("tolerated_outstanding", "容缺材料尚未补齐，不能作出决定",
+                              "tolerated materials are still outstanding");
+    if (!c.approve) TB_RETURN_IF_ERROR(check_text(c.reason, "不予批准理由", "reason", true));
+    TB_RETURN_IF_ERROR(check_text(c.reason, "理由", "reason", false));
+    std::string decided_item = s.item_code;
+    if (s.parts.empty()) {
+      if (!c.part.empty())
+        return Status::InvalidArgument("not_a_bundle", "该案件不是一件事联办，无需指定子事项",
+                                       "the case is not a bundle; omit part");
+    } else {
+      auto part = std::find_if(s.parts.begin(), s.parts.end(),
+                               [&](const CasePart& p) { return p.item_code == c.part; });
+      if (part == s.parts.end())
+        return Status::InvalidArgument("unknown_part", "请指定一件事中的子事项", "part must name a member item");
+      if (!part->decision.empty())
+        return Status::Conflict("part_decided", "该子事项已作出决定", "that part is already decided");
+      decided_item = c.part;
+    }
+    const Item* item = ctx.catalog->find(decided_item);
+    if (item && !item->decidable_at(ctx.site_kind))
+      return Status::Rejected("not_decidable_here", "本站点无权对该事项作出决定，请跨区流转至有权站点",
+                              "this kind of site may not decide the item; hand it over");
+    pb::Decided d;
+    d.set_approved(c.approve);
+    d.set_reason(c.reason);
+    d.set_part_item_code(s.parts.empty() ? "" : c.part);
+    d.set_decided_date(today_of(ctx).days);
+    emit_decision(out, s, std::move(d), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Withdraw& c) {
+    if (!in(s.status, {CaseStatus::kPreReview, CaseStatus::kPreReviewed, CaseStatus::kSubmitted,
+                       CaseStatus::kAwaitingMaterials, CaseStatus::kAccepted, CaseStatus::kInReview,
+                       CaseStatus::kSuspended}))
+      return not_now(s, "撤回申请", "withdraw");
+    TB_RETURN_IF_ERROR(check_text(c.reason, "撤回理由", "reason", false));
+    pb::CaseEvent e;
+    e.mutable_withdrawn()->set_reason(c.reason);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Deliver& c) {
+    if (!in(s.status, {CaseStatus::kApproved, CaseStatus::kDenied})) return not_now(s, "出件", "deliver");
+    static const std::set<std::string> kMethods = {"window", "post", "electronic"};
+    if (!kMethods.count(c.method))
+      return Status::InvalidArgument("invalid_method", "出件方式应为 window(窗口)/post(邮寄)/electronic(电子)",
+                                     "method must be window, post or electronic");
+    if (c.method == "post") TB_RETURN_IF_ERROR(check_text(c.tracking_no, "邮寄单号", "tracking_no", true));
+    pb::CaseEvent e;
+    e.mutable_delivered()->set_method(c.method);
+    e.mutable_delivered()->set_tracking_no(c.tracking_no);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Rate& c) {
+    if (!in(s.status, {CaseStatus::kApproved, CaseStatus::kDenied, CaseStatus::kDelivered,
+                       CaseStatus::kRefused}))
+      return not_now(s, "评价", "rate");
+    if (s.rating) return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
+    if (c.level < 1 || c.level > 5)
+      return Status::InvalidArgument("invalid_level", "评价等级应为1（非常满意）至5（非常不满意）",
+                                     "level must be 1 (very satisfied) to 5 (very dissatisfied)");
+    TB_RETURN_IF_ERROR(check_text(c.comment, "评价内容", "comment", false));
+    const Date today = today_of(ctx);
+    pb::CaseEvent e;
+    auto* r = e.mutable_rated();
+    r->set_level(c.level);
+    r->set_comment(c.comment);
+    r->set_rated_date(today.days);
+    if (c.level >= 4) {
+      // 差评: call back within 1 working day, rectify within 15 (measure 14).
+      r->set_callback_due_date(ctx.calendar->add_working_days(today, 1).days);
+      r->set_rectify_due_date(ctx.calendar->add_working_days(today, 15).days);
+    }
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const RecordCallback& c) {
+    if (!s.rating || !s.rating->bad() || s.rating->callback_done)
+      return Status::Conflict("no_open_callback", "该案件没有待回访的差评", "no bad rating awaits a callback");
+    TB_RETURN_IF_ERROR(check_text(c.note, "回访记录", "note", true));
+    pb::CaseEvent e;
+    e.mutable_callback_done()->set_note(c.note);
+    e.mutable_callback_done()->set_done_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const RecordRectification& c) {
+    if (!s.rating || !s.rating->bad() || !s.rating->callback_done || s.rating->rectified)
+      return Status::Conflict("no_open_rectification", "该案件没有待整改的差评（须先回访）",
+                              "no bad rating awaits rectification (call back first)");
+    TB_RETURN_IF_ERROR(check_text(c.note, "整改情况", "note", true));
+    pb::CaseEvent e;
+    e.mutable_rectified()->set_note(c.note);
+    e.mutable_rectified()->set_done_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const Sweep&) {
+    const Date today = today_of(ctx);
+    if (s.status == CaseStatus::kSubmitted && is_deemed_accepted(s, today, *ctx.calendar))
+      return (*this)(Accept{});
+    const bool tolerated_open = !s.tolerated.empty() && s.supply_deadline &&
+        in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview, CaseStatus::kSuspended});
+    if (tolerated_open && today > *s.supply_deadline) {
+      pb::CaseEvent e;
+      e.mutable_terminated()->set_reason("容缺材料逾期未补齐 / tolerated materials not supplied by the deadline");
+      e.mutable_terminated()->set_broke_commitment(true);
+      emit(out, s, std::move(e), ctx);
+    }
+    return done();
+  }
+};
+
+}  // namespace
+
+Result<std::vector<pb::CaseEvent>> decide(const CaseState& state, const Command& command,
+                                          const DecideContext& ctx) {
+  Decider decider{state, ctx};
+  return std::visit(decider, command);
+}
+
+}  // namespace tongban

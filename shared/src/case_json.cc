@@ -1,0 +1,105 @@
+#include "tongban/shared/case_json.h"
+
+namespace tongban {
+
+namespace {
+
+nlohmann::json date_or_null(const std::optional<Date>& d) {
+  return d ? nlohmann::json(format_date(*d)) : nlohmann::json(nullptr);
+}
+
+nlohmann::json applicant_json(const pb::Applicant& a) {
+  nlohmann::json j = {{"name", a.name()}, {"id_number", a.id_number()}, {"phone", a.phone()}};
+  if (a.enterprise()) {
+    j["enterprise"] = true;
+    j["uscc"] = a.uscc();
+    j["org_name"] = a.org_name();
+  }
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json clock_to_json(const ClockView& c) {
+  nlohmann::json j = {{"color", to_string(c.color)},
+                      {"deadline", date_or_null(c.deadline)},
+                      {"yellow_from", date_or_null(c.yellow_from)},
+                      {"remaining_working_days", c.remaining_working_days}};
+  if (c.color == ClockColor::kDone) j["overdue_at_decision"] = c.overdue_at_decision;
+  if (c.unpublished_year && c.deadline) {
+    j["calendar_note"] = "期限所在年度（" + std::to_string(year_of(*c.deadline)) +
+                         "年）节假日安排尚未公布，仅按周末计算 / the holiday schedule of that year is "
+                         "not published yet: only weekends were counted";
+  }
+  return j;
+}
+
+nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal, int yellow_days) {
+  nlohmann::json materials = nlohmann::json::array();
+  for (const CaseMaterial& m : s.materials)
+    materials.push_back({{"code", m.code}, {"name", m.name}, {"required", m.required}, {"key", m.key},
+                         {"status", m.status}});
+  nlohmann::json parts = nlohmann::json::array();
+  for (const CasePart& p : s.parts)
+    parts.push_back({{"item_code", p.item_code}, {"item_name", p.item_name}, {"department", p.department},
+                     {"decision", p.decision.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.decision)},
+                     {"reason", p.reason}});
+  nlohmann::json pauses = nlohmann::json::array();
+  for (const Pause& p : s.pauses)
+    pauses.push_back({{"reason", p.reason}, {"from", format_date(p.from)}, {"to", date_or_null(p.to)}});
+
+  nlohmann::json j = {
+      {"case_id", s.case_id},
+      {"origin_site", s.origin},
+      {"status", to_string(s.status)},
+      {"status_zh", label_zh(s.status)},
+      {"item_code", s.item_code},
+      {"item_name", s.item_name},
+      {"department", s.department},
+      {"catalog_version", s.catalog_version},
+      {"applicant", applicant_json(s.applicant)},
+      {"agent", s.agent.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.agent)},
+      {"channel", s.channel},
+      {"form", s.form},
+      {"materials", materials},
+      {"parts", parts},
+      {"promised_days", s.promised_days},
+      {"legal_days", s.legal_days},
+      {"created_at", format_time(s.created_at)},
+      {"updated_at", format_time(s.updated_at)},
+      {"accepted_date", date_or_null(s.accepted_date)},
+      {"deemed_accepted", s.deemed_accepted || is_deemed_accepted(s, today, cal)},
+      {"tolerated_outstanding", s.tolerated},
+      {"supply_deadline", date_or_null(s.supply_deadline)},
+      {"pauses", pauses},
+      {"decided_date", date_or_null(s.decided_date)},
+      {"instant_approval", s.instant},
+      {"reason", s.reason},
+      {"clock", clock_to_json(clock_of(s, today, cal, yellow_days))},
+      {"events", s.event_count},
+  };
+  if (!s.agent.empty())
+    j["authorization"] = {{"document_no", s.authorization.document_no()},
+                          {"signed_date", s.authorization.signed_date()},
+                          {"priority_group", s.authorization.priority_group()}};
+  if (s.prereview_passed)
+    j["prereview"] = {{"passed", *s.prereview_passed}, {"missing", s.prereview_missing}};
+  if (s.status == CaseStatus::kSubmitted) {
+    j["answer_by"] = format_date(deemed_acceptance_date(s, cal));
+  }
+  if (s.materials_requested) j["requested_materials"] = s.requested_missing;
+  if (!s.license_no.empty()) j["license_no"] = s.license_no;
+  if (!s.delivery_method.empty()) j["delivery"] = {{"method", s.delivery_method}, {"tracking_no", s.tracking_no}};
+  if (s.rating) {
+    const RatingState& r = *s.rating;
+    j["rating"] = {{"level", r.level},        {"comment", r.comment},
+                   {"bad", r.bad()},          {"rated_date", format_date(r.rated)},
+                   {"callback_due", date_or_null(r.callback_due)},
+                   {"rectify_due", date_or_null(r.rectify_due)},
+                   {"callback_done", date_or_null(r.callback_done)},
+                   {"rectified", date_or_null(r.rectified)}};
+  }
+  return j;
+}
+
+}  // namespace tongban

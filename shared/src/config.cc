@@ -1,0 +1,191 @@
+#include "tongban/shared/config.h"
+
+#include <fstream>
+#include <toml++/toml.h>
+
+namespace tongban {
+
+namespace {
+
+Status bad_config(const std::string& file, const std::string& what) {
+  return Status::InvalidArgument("invalid_config", "站点配置有误：" + file + "：" + what,
+                                 "invalid site-config " + file + ": " + what);
+}
+
+Result<toml::table> parse(const std::filesystem::path& file) {
+  try {
+    return toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    return bad_config(file.filename().string(), std::string(e.description()));
+  }
+}
+
+std::vector<std::string> strings(const toml::node_view<const toml::node>& v) {
+  std::vector<std::string> out;
+  if (const toml::array* a = v.as_array())
+    for (const toml::node& n : *a)
+      if (auto s = n.value<std::string>()) out.push_back(*s);
+  return out;
+}
+
+Result<Item> parse_item(const toml::table& t) {
+  Item item;
+  item.code = t["code"].value_or(std::string());
+  item.name = t["name"].value_or(std::string());
+  const auto type = item_type_from(t["type"].value_or(std::string()));
+  if (!type) return bad_config("catalog.toml", "item " + item.code + ": unknown type");
+  item.type = *type;
+  item.legal_basis = t["legal_basis"].value_or(std::string());
+  item.department = t["department"].value_or(std::string());
+  item.applicant = t["applicant"].value_or(std::string("person")) == "enterprise" ? ApplicantKind::kEnterprise
+                                                                                  : ApplicantKind::kPerson;
+  item.promised_days = t["promised_days"].value_or(0);
+  item.legal_days = t["legal_days"].value_or(0);
+  item.fee = t["fee"].value_or(std::string("免费"));
+  item.channels = strings(t["channels"]);
+  for (const std::string& k : strings(t["decided_at"])) {
+    const auto kind = site_kind_from(k);
+    if (!kind) return bad_config("catalog.toml", "item " + item.code + ": unknown site kind " + k);
+    item.decided_at.push_back(*kind);
+  }
+  item.cross_region = t["cross_region"].value_or(false);
+  item.tolerance_allowed = t["tolerance"].value_or(false);
+  item.bundle_of = strings(t["bundle_of"]);
+  item.delegated_from = t["delegated_from"].value_or(std::string());
+  if (const toml::array* mats = t["material"].as_array()) {
+    for (const toml::node& n : *mats) {
+      const toml::table& m = *n.as_table();
+      item.materials.push_back(Material{m["code"].value_or(std::string()), m["name"].value_or(std::string()),
+                                        m["required"].value_or(true), m["key"].value_or(false),
+                                        m["commitment"].value_or(false)});
+    }
+  }
+  if (const toml::array* rule = t["instant"].as_array()) {
+    for (const toml::node& n : *rule) {
+      const toml::table& c = *n.as_table();
+      item.instant_rule.push_back(RuleCondition{c["field"].value_or(std::string()), c["op"].value_or(std::string()),
+                                                c["value"].value_or(std::string())});
+    }
+  }
+  return item;
+}
+
+Result<Catalog> load_catalog(const std::filesystem::path& file) {
+  auto t = parse(file);
+  if (!t.ok()) return t.status();
+  std::vector<Item> items;
+  if (const toml::array* arr = (*t)["item"].as_array()) {
+    for (const toml::node& n : *arr) {
+      if (!n.is_table()) return bad_config("catalog.toml", "[[item]] must be a table");
+      auto item = parse_item(*n.as_table());
+      if (!item.ok()) return item.status();
+      items.push_back(std::move(*item));
+    }
+  }
+  Catalog catalog((*t)["version"].value_or(0), std::move(items));
+  if (catalog.version() <= 0) return bad_config("catalog.toml", "version must be a positive integer");
+  TB_RETURN_IF_ERROR(catalog.validate());
+  return catalog;
+}
+
+// Dates as "YYYY-MM-DD" or ranges "YYYY-MM-DD..YYYY-MM-DD" (inclusive).
+Status add_dates(const std::vector<std::string>& specs, bool holiday, WorkCalendar& cal) {
+  for (const std::string& spec : specs) {
+    const size_t dots = spec.find("..");
+    const auto from = parse_date(spec.substr(0, dots));
+    const auto to = dots == std::string::npos ? from : parse_date(spec.substr(dots + 2));
+    if (!from || !to || *to < *from) return bad_config("calendar.toml", "bad date " + spec);
+    for (Date d = *from; d <= *to; d = d + 1) holiday ? cal.add_holiday(d) : cal.add_adjusted_workday(d);
+  }
+  return Status::Ok();
+}
+
+Result<WorkCalendar> load_calendar(const std::filesystem::path& file) {
+  auto t = parse(file);
+  if (!t.ok()) return t.status();
+  WorkCalendar cal;
+  if (const toml::array* years = (*t)["year"].as_array()) {
+    for (const toml::node& n : *years) {
+      const toml::table& y = *n.as_table();
+      const int year = y["year"].value_or(0);
+      if (year < 2000 || year > 2100) return bad_config("calendar.toml", "year out of range");
+      cal.add_published_year(year);
+      TB_RETURN_IF_ERROR(add_dates(strings(y["holidays"]), true, cal));
+      TB_RETURN_IF_ERROR(add_dates(strings(y["workdays"]), false, cal));
+    }
+  }
+  return cal;
+}
+
+}  // namespace
+
+const SiteConfig* District::site(const std::string& id) const {
+  for (const SiteConfig& s : sites)
+    if (s.id == id) return &s;
+  return nullptr;
+}
+
+Result<District> load_district(const std::filesystem::path& dir) {
+  District d;
+  d.dir = dir;
+  auto t = parse(dir / "district.toml");
+  if (!t.ok()) return t.status();
+  auto catalog = load_catalog(dir / "catalog.toml");
+  if (!catalog.ok()) return catalog.status();
+  d.catalog = std::move(*catalog);
+  auto cal = load_calendar(dir / "calendar.toml");
+  if (!cal.ok()) return cal.status();
+  d.calendar = std::move(*cal);
+
+  d.name = (*t)["name"].value_or(std::string());
+  d.hub_id = (*t)["hub"]["id"].value_or(std::string("HUB"));
+  d.hub_endpoint = (*t)["hub"]["endpoint"].value_or(std::string());
+  d.yellow_days = (*t)["supervision"]["yellow_days"].value_or(2);
+  const toml::array* sites = (*t)["site"].as_array();
+  if (!sites) return bad_config("district.toml", "no [[site]]");
+  for (const toml::node& n : *sites) {
+    const toml::table& s = *n.as_table();
+    SiteConfig site;
+    site.id = s["id"].value_or(std::string());
+    site.name = s["name"].value_or(std::string());
+    const auto kind = site_kind_from(s["kind"].value_or(std::string()));
+    if (site.id.empty() || !kind) return bad_config("district.toml", "site needs id and kind: " + site.id);
+    if (d.site(site.id)) return bad_config("district.toml", "duplicate site id " + site.id);
+    site.kind = *kind;
+    site.windows = s["windows"].value_or(site.kind == SiteKind::kAgentPoint ? 1 : 4);
+    site.extended_hours = s["extended_hours"].value_or(false);
+    if (s["items"].value<std::string>() == std::optional<std::string>("all")) {
+      for (const Item& item : d.catalog.items()) site.items.insert(item.code);
+    } else {
+      for (const std::string& code : strings(s["items"])) {
+        if (!d.catalog.find(code)) return bad_config("district.toml", "site " + site.id + " lists unknown item " + code);
+        site.items.insert(code);
+      }
+    }
+    d.sites.push_back(std::move(site));
+  }
+  std::vector<std::string> ids;
+  for (const SiteConfig& s : d.sites) ids.push_back(s.id);
+  ids.push_back(d.hub_id);
+  for (const std::string& id : ids) {
+    std::ifstream in(d.public_key_file(id));
+    std::string hex;
+    if (!(in >> hex)) continue;  // not provisioned yet
+    PublicKey key;
+    if (!from_hex(hex, key)) return bad_config("keys/" + id + ".pub", "not a 32-byte hex key");
+    d.public_keys[id] = key;
+  }
+  return d;
+}
+
+Status write_public_key(const std::filesystem::path& dir, const std::string& id, const PublicKey& key) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir / "keys", ec);
+  std::ofstream out(dir / "keys" / (id + ".pub"), std::ios::trunc);
+  out << to_hex(key) << "\n";
+  out.flush();
+  if (!out) return Status::Unavailable("cannot write public key for " + id);
+  return Status::Ok();
+}
+
+}  // namespace tongban

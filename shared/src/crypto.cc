@@ -1,0 +1,124 @@
+#include "tongban/shared/crypto.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace tongban {
+
+Status init_crypto() {
+  if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+  return Status::Ok();
+}
+
+std::string to_hex(const uint8_t* data, size_t n) {
+  std::string out(n * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), data, n);
+  out.pop_back();
+  return out;
+}
+
+template <size_t N>
+bool from_hex(std::string_view hex, std::array<uint8_t, N>& out) {
+  if (hex.size() != N * 2) return false;
+  size_t len = 0;
+  return sodium_hex2bin(out.data(), N, hex.data(), hex.size(), nullptr, &len, nullptr) == 0 && len == N;
+}
+template bool from_hex<32>(std::string_view, std::array<uint8_t, 32>&);
+template bool from_hex<64>(std::string_view, std::array<uint8_t, 64>&);
+
+static_assert(sizeof(crypto_generichash_state) <= 384);
+
+Hasher::Hasher() {
+  crypto_generichash_init(reinterpret_cast<crypto_generichash_state*>(state_), nullptr, 0, 32);
+}
+
+Hasher& Hasher::update(const void* data, size_t n) {
+  crypto_generichash_update(reinterpret_cast<crypto_generichash_state*>(state_),
+                            static_cast<const unsigned char*>(data), n);
+  return *this;
+}
+
+Hasher& Hasher::update_u64(uint64_t v) {
+  unsigned char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
+  return update(b, 8);
+}
+
+Hasher& Hasher::update_field(std::string_view s) {
+  update_u64(s.size());
+  return update(s.data(), s.size());
+}
+
+Hash32 Hasher::finish() {
+  Hash32 h;
+  crypto_generichash_final(reinterpret_cast<crypto_generichash_state*>(state_), h.data(), h.size());
+  return h;
+}
+
+SigningKey SigningKey::generate() {
+  SigningKey k;
+  crypto_sign_keypair(k.public_.data(), k.secret_.data());
+  return k;
+}
+
+SigningKey::~SigningKey() { sodium_memzero(secret_.data(), secret_.size()); }
+
+Result<SigningKey> SigningKey::load(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in)
+    return Status::NotFound("no_site_key", "站点密钥不存在：" + file.string(),
+                            "site key file not found: " + file.string());
+  std::string hex;
+  in >> hex;
+  SigningKey k;
+  if (!from_hex(hex, k.secret_)) return Status::Corruption("site key file is malformed: " + file.string());
+  crypto_sign_ed25519_sk_to_pk(k.public_.data(), k.secret_.data());
+  sodium_memzero(hex.data(), hex.size());
+  return k;
+}
+
+Status SigningKey::save(const std::filesystem::path& file) const {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Unavailable("cannot create key file " + file.string());
+  const std::string hex = to_hex(secret_) + "\n";
+  const bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  return ok ? Status::Ok() : Status::Unavailable("cannot write key file " + file.string());
+}
+
+Signature SigningKey::sign(std::string_view message) const {
+  Signature sig;
+  crypto_sign_detached(sig.data(), nullptr, reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size(), secret_.data());
+  return sig;
+}
+
+bool verify_signature(const PublicKey& key, std::string_view message, const Signature& sig) {
+  return crypto_sign_verify_detached(sig.data(), reinterpret_cast<const unsigned char*>(message.data()),
+                                     message.size(), key.data()) == 0;
+}
+
+Result<std::string> hash_password(std::string_view password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    return Status::Unavailable("argon2id: out of memory");
+  return std::string(out);
+}
+
+bool verify_password(const std::string& stored_hash, std::string_view password) {
+  return crypto_pwhash_str_verify(stored_hash.c_str(), password.data(), password.size()) == 0;
+}
+
+std::string random_token() {
+  std::array<uint8_t, 32> b;
+  randombytes_buf(b.data(), b.size());
+  return to_hex(b);
+}
+
+}  // namespace tongban

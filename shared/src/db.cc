@@ -1,0 +1,156 @@
+#include "tongban/shared/db.h"
+
+namespace tongban {
+
+namespace {
+Status sqlite_error(sqlite3* db, const std::string& what) {
+  return Status::Unavailable(what + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
+}
+}  // namespace
+
+Stmt& Stmt::operator=(Stmt&& o) noexcept {
+  if (this != &o) {
+    sqlite3_finalize(s_);
+    s_ = o.s_;
+    ran_ = o.ran_;
+    o.s_ = nullptr;
+  }
+  return *this;
+}
+
+Stmt::~Stmt() { sqlite3_finalize(s_); }
+
+void Stmt::reset() {
+  sqlite3_reset(s_);
+  sqlite3_clear_bindings(s_);
+  ran_ = false;
+}
+
+Stmt& Stmt::bind(int i, int64_t v) {
+  if (ran_) reset();
+  sqlite3_bind_int64(s_, i, v);
+  return *this;
+}
+
+Stmt& Stmt::bind(int i, std::string_view v) {
+  if (ran_) reset();
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::bind_blob(int i, const void* data, size_t n) {
+  if (ran_) reset();
+  sqlite3_bind_blob(s_, i, data, static_cast<int>(n), SQLITE_TRANSIENT);
+  return *this;
+}
+
+Stmt& Stmt::bind_null(int i) {
+  if (ran_) reset();
+  sqlite3_bind_null(s_, i);
+  return *this;
+}
+
+Result<bool> Stmt::step() {
+  ran_ = true;
+  const int rc = sqlite3_step(s_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return sqlite_error(sqlite3_db_handle(s_), "sqlite step");
+}
+
+Status Stmt::run() {
+  for (;;) {
+    auto r = step();
+    if (!r.ok()) {
+      reset();
+      return r.status();
+    }
+    if (!*r) break;
+  }
+  sqlite3_reset(s_);
+  return Status::Ok();
+}
+
+std::string Stmt::text_at(int col) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+}
+
+std::string Stmt::blob_at(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
+}
+
+Result<Db> Db::open(const std::filesystem::path& path, Options options) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) return sqlite_error(raw, "cannot open " + path.string());
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  sqlite3_extended_result_codes(raw, 1);
+  if (options.wal) TB_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode=WAL"));
+  TB_RETURN_IF_ERROR(db.exec(options.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
+  TB_RETURN_IF_ERROR(db.exec("PRAGMA foreign_keys=ON"));
+  return db;
+}
+
+Db& Db::operator=(Db&& o) noexcept {
+  if (this != &o) {
+    sqlite3_close_v2(db_);
+    db_ = o.db_;
+    o.db_ = nullptr;
+  }
+  return *this;
+}
+
+Db::~Db() { sqlite3_close_v2(db_); }
+
+Status Db::exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown";
+    sqlite3_free(err);
+    return Status::Unavailable("sqlite exec: " + msg);
+  }
+  return Status::Ok();
+}
+
+Result<Stmt> Db::prepare(std::string_view sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
+                         nullptr) != SQLITE_OK)
+    return sqlite_error(db_, "prepare");
+  return Stmt(s);
+}
+
+Status Db::migrate(const std::vector<std::string>& migrations) {
+  auto version_stmt = prepare("PRAGMA user_version");
+  if (!version_stmt.ok()) return version_stmt.status();
+  auto row = version_stmt->step();
+  if (!row.ok()) return row.status();
+  const int64_t current = version_stmt->int_at(0);
+  version_stmt->reset();
+  for (size_t v = static_cast<size_t>(current); v < migrations.size(); ++v) {
+    Transaction tx(*this);
+    TB_RETURN_IF_ERROR(tx.begun());
+    TB_RETURN_IF_ERROR(exec(migrations[v]));
+    TB_RETURN_IF_ERROR(exec("PRAGMA user_version=" + std::to_string(v + 1)));
+    TB_RETURN_IF_ERROR(tx.commit());
+  }
+  return Status::Ok();
+}
+
+Transaction::Transaction(Db& db) : db_(db), begun_(db.exec("BEGIN IMMEDIATE")) {}
+
+Transaction::~Transaction() {
+  if (begun_.ok() && !done_) (void)db_.exec("ROLLBACK");
+}
+
+Status Transaction::commit() {
+  Status s = db_.exec("COMMIT");
+  if (s.ok()) done_ = true;
+  return s;
+}
+
+}  // namespace tongban

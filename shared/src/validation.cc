@@ -1,0 +1,94 @@
+#include "tongban/shared/validation.h"
+
+#include <array>
+#include <cctype>
+
+namespace tongban {
+
+namespace {
+
+bool all_digits(std::string_view s) {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+bool known_province(int code) {
+  // GB/T 2260 province-level codes, incl. Taiwan (71), Hong Kong (81), Macao (82).
+  static constexpr std::array kCodes = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37,
+                                        41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64,
+                                        65, 71, 81, 82};
+  for (int c : kCodes)
+    if (c == code) return true;
+  return false;
+}
+
+Status bad_id(std::string zh, std::string en) {
+  return Status::InvalidArgument("invalid_id_number", "身份证号码无效：" + zh,
+                                 "invalid resident ID number: " + en);
+}
+
+}  // namespace
+
+Status validate_resident_id(std::string_view id, Date today) {
+  if (id.size() != 18) return bad_id("应为18位", "must be 18 characters");
+  if (!all_digits(id.substr(0, 17))) return bad_id("前17位应为数字", "first 17 must be digits");
+  const char last = static_cast<char>(std::toupper(static_cast<unsigned char>(id[17])));
+  if (!((last >= '0' && last <= '9') || last == 'X'))
+    return bad_id("校验位应为数字或X", "check character must be a digit or X");
+  if (!known_province((id[0] - '0') * 10 + (id[1] - '0')))
+    return bad_id("地址码不存在", "unknown region code");
+  const std::string birth = std::string(id.substr(6, 4)) + "-" + std::string(id.substr(10, 2)) +
+                            "-" + std::string(id.substr(12, 2));
+  const std::optional<Date> born = parse_date(birth);
+  if (!born || year_of(*born) < 1900 || *born > today)
+    return bad_id("出生日期不正确", "birth date is not a real past date");
+  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  int sum = 0;
+  for (size_t i = 0; i < 17; ++i) sum += (id[i] - '0') * kWeights[i];
+  static constexpr char kCheck[] = "10X98765432";
+  if (kCheck[sum % 11] != last) return bad_id("校验位错误", "check digit is wrong");
+  return Status::Ok();
+}
+
+Status validate_uscc(std::string_view code) {
+  static constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+  static constexpr std::array<int, 17> kWeights = {1,  3,  9,  27, 19, 26, 16, 17, 20,
+                                                   29, 25, 13, 8,  24, 10, 30, 28};
+  auto bad = [](std::string zh, std::string en) {
+    return Status::InvalidArgument("invalid_uscc", "统一社会信用代码无效：" + zh,
+                                   "invalid unified social credit code: " + en);
+  };
+  if (code.size() != 18) return bad("应为18位", "must be 18 characters");
+  int sum = 0;
+  for (size_t i = 0; i < 18; ++i) {
+    const size_t v = kAlphabet.find(code[i]);
+    if (v == std::string_view::npos)
+      return bad("含有不允许的字符", "contains a character outside GB 32100");
+    if (i < 17) sum += static_cast<int>(v) * kWeights[i];
+  }
+  const int check = (31 - sum % 31) % 31;
+  if (kAlphabet[check] != code[17]) return bad("校验码错误", "check character is wrong");
+  return Status::Ok();
+}
+
+Status validate_mobile(std::string_view phone) {
+  if (phone.size() != 11 || !all_digits(phone) || phone[0] != '1' || phone[1] < '3')
+    return Status::InvalidArgument("invalid_phone", "手机号码无效，应为1开头的11位数字",
+                                   "invalid mobile number: 11 digits starting 13-19");
+  return Status::Ok();
+}
+
+std::string mask_id(std::string_view id) {
+  if (id.size() < 8) return std::string(id.size(), '*');
+  return std::string(id.substr(0, 6)) + std::string(id.size() - 10, '*') +
+         std::string(id.substr(id.size() - 4));
+}
+
+std::string mask_phone(std::string_view phone) {
+  if (phone.size() < 8) return std::string(phone.size(), '*');
+  return std::string(phone.substr(0, 3)) + std::string(phone.size() - 7, '*') +
+         std::string(phone.substr(phone.size() - 4));
+}
+
+}  // namespace tongban

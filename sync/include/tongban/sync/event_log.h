@@ -1,0 +1,115 @@
+// The append-only, hash-chained event log of one origin site, stored in SQLite.
+//
+// Every change is an event: origin, seq (1, 2, 3… without gaps), Lamport clock, case id,
+// kind, actor, time, protobuf body, the previous event's hash and its own BLAKE2b hash.
+// The chain head (last seq and hash) is kept signed with the site's Ed25519 key, so a
+// truncated tail is detected as well as an edited, deleted or reordered event.
+//
+// Thread safety: an EventLog and its LogWriter are used by one thread at a time (the
+// owner of the Db); callers serialize.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tongban/shared/calendar.h"
+#include "tongban/shared/crypto.h"
+#include "tongban/shared/db.h"
+#include "tongban/shared/status.h"
+
+namespace tongban::sync {
+
+struct Event {
+  std::string origin;
+  uint64_t seq = 0;
+  uint64_t lamport = 0;
+  std::string case_id;
+  std::string kind;
+  std::string actor;
+  Timestamp ts = 0;
+  std::string body;  // serialized pb::CaseEvent
+  Hash32 prev_hash{};
+  Hash32 hash{};
+};
+
+// BLAKE2b-256 over the previous hash and every field, length-prefixed.
+Hash32 compute_event_hash(const Event& e);
+
+struct ChainHead {
+  uint64_t seq = 0;
+  uint64_t lamport = 0;
+  Hash32 hash{};
+};
+
+// SQL creating the log's tables; owners include it in their schema migrations.
+const std::string& event_log_schema();
+
+class EventLog {
+ public:
+  // Reads the head of `origin`'s chain from `db` (tables from event_log_schema()). The Db
+  // and key are borrowed and must outlive the log.
+  static Result<EventLog> open(Db& db, std::string origin, const SigningKey* key);
+
+  const std::string& origin() const { return origin_; }
+  const ChainHead& head() const { return head_; }
+
+  // The events of one case in log order.
+  Result<std::vector<Event>> case_events(const std::string& case_id);
+  // Calls `fn` for every event of `origin` with seq >= from, in order; stops early when
+  // fn returns false.
+  Status scan(uint64_t from, const std::function<bool(const Event&)>& fn);
+
+  EventLog(EventLog&&) = default;
+
+ private:
+  friend class LogWriter;
+  EventLog(Db& db, std::string origin, const SigningKey* key) : db_(&db), origin_(std::move(origin)), key_(key) {}
+
+  Db* db_;
+  std::string origin_;
+  const SigningKey* key_;
+  ChainHead head_;
+  Stmt insert_;
+  Stmt update_head_;
+  Stmt by_case_;
+};
+
+// One transaction of appends. Nothing is visible or durable until commit() returns Ok;
+// destroying an uncommitted writer rolls back and leaves the log's head unchanged.
+class LogWriter {
+ public:
+  explicit LogWriter(EventLog& log);
+  const Status& begun() const { return tx_.begun(); }
+  Result<Event> append(const std::string& case_id, const std::string& kind, const std::string& actor,
+                       Timestamp ts, std::string body);
+  // Signs and stores the new head, then commits (synchronous=FULL: durable on return).
+  Status commit();
+  Db& db() { return *log_.db_; }
+
+ private:
+  EventLog& log_;
+  Transaction tx_;
+  ChainHead staged_;
+};
+
+// The outcome of checking a data dir's chain.
+struct VerifyReport {
+  bool ok = true;
+  std::string origin;
+  uint64_t events = 0;
+  uint64_t broken_seq = 0;  // first broken link, when !ok
+  std::string problem;      // what is wrong there (English)
+  std::string problem_zh;
+};
+
+// Checks every origin's chain in `db`: seq continuity from 1, each prev_hash, each hash,
+// and the signed head (with the origin's key from `keys`, when present).
+Result<std::vector<VerifyReport>> verify_log(Db& db, const std::map<std::string, PublicKey>& keys);
+
+// The message the chain head signature covers.
+std::string chain_head_message(const std::string& origin, const ChainHead& head);
+
+}  // namespace tongban::sync

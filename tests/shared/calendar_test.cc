@@ -1,0 +1,47 @@
+#include <catch2/catch.hpp>
+
+#include "support/test_support.h"
+#include "tongban/shared/calendar.h"
+
+using namespace tongban;
+
+namespace {
+Date d(int y, int m, int day) { return date_from_ymd(y, m, day); }
+const WorkCalendar& cal() { return test::sample_district().calendar; }
+}  // namespace
+
+TEST_CASE("civil dates round-trip and know their weekday", "[shared][calendar]") {
+  CHECK(format_date(d(2026, 10, 8)) == "2026-10-08");
+  CHECK(parse_date("2026-10-08") == d(2026, 10, 8));
+  CHECK(weekday(d(2026, 11, 26)) == 3);  // Thursday
+  CHECK(weekday(d(1970, 1, 1)) == 3);
+  CHECK_FALSE(parse_date("2026-02-30"));
+  CHECK_FALSE(parse_date("2026-2-3"));
+  CHECK(date_of(test::at(2026, 3, 1, 0)) == d(2026, 3, 1));  // midnight CST is still that day
+  CHECK(format_time(test::at(2026, 3, 1, 9)) == "2026-03-01T09:00:00+08:00");
+}
+
+TEST_CASE("working days skip the National Day holiday and count the adjusted Saturday", "[shared][calendar]") {
+  // Sept 30 (Wed) + 3 working days: Oct 1–7 are off, Oct 8 (Thu), Oct 9 (Fri), and
+  // Oct 10 is a Saturday made a working day (调休).
+  CHECK(cal().add_working_days(d(2026, 9, 30), 3) == d(2026, 10, 10));
+  CHECK(cal().is_working_day(d(2026, 10, 10)));
+  CHECK_FALSE(cal().is_working_day(d(2026, 10, 5)));
+  CHECK_FALSE(cal().is_working_day(d(2026, 10, 11)));  // an ordinary Sunday
+  CHECK(cal().working_days_between(d(2026, 9, 30), d(2026, 10, 12)) == 4);
+}
+
+TEST_CASE("working days across the Spring Festival", "[shared][calendar]") {
+  // Fri Feb 13, then Sat Feb 14 is worked, Feb 15–23 off, Tue Feb 24 is next.
+  CHECK(cal().add_working_days(d(2026, 2, 13), 1) == d(2026, 2, 14));
+  CHECK(cal().add_working_days(d(2026, 2, 13), 2) == d(2026, 2, 24));
+  CHECK(cal().subtract_working_days(d(2026, 2, 24), 1) == d(2026, 2, 14));
+}
+
+TEST_CASE("a year without a published schedule counts weekends only", "[shared][calendar]") {
+  CHECK(cal().is_published(2026));
+  CHECK_FALSE(cal().is_published(2027));
+  // 2027-01-01 is a Friday: without a published schedule it is an ordinary working day.
+  CHECK(cal().is_working_day(d(2027, 1, 1)));
+  CHECK(cal().add_working_days(d(2026, 12, 31), 1) == d(2027, 1, 1));
+}

@@ -1,0 +1,333 @@
+#include <catch2/catch.hpp>
+
+#include "support/test_support.h"
+#include "tongban/shared/case.h"
+#include "tongban/shared/case_json.h"
+
+using namespace tongban;
+
+namespace {
+
+// Drives one case through decide + evolve, as the node does.
+struct CaseDriver {
+  CaseState state;
+  DecideContext ctx;
+  std::vector<pb::CaseEvent> log;
+
+  explicit CaseDriver(Timestamp now, SiteKind kind = SiteKind::kCenter) {
+    ctx.now = now;
+    ctx.catalog = &test::sample_district().catalog;
+    ctx.calendar = &test::sample_district().calendar;
+    ctx.site_id = "S01";
+    ctx.site_kind = kind;
+    state.case_id = "S01-1";
+    state.origin = "S01";
+  }
+
+  Status run(const Command& c) {
+    auto events = decide(state, c, ctx);
+    if (!events.ok()) return events.status();
+    for (const pb::CaseEvent& e : *events) {
+      evolve(state, e, EventMeta{"S01-1", "S01", ctx.now});
+      log.push_back(e);
+    }
+    return Status::Ok();
+  }
+  void on(int y, int m, int d) { ctx.now = test::at(y, m, d); }
+  Date today() const { return date_of(ctx.now); }
+};
+
+pb::Applicant resident() {
+  pb::Applicant a;
+  a.set_name("张三");
+  a.set_id_number("11010519491231002X");
+  a.set_phone("13912345678");
+  return a;
+}
+
+ApplicationInput application(const std::string& item, std::vector<std::string> provided) {
+  ApplicationInput in;
+  in.item_code = item;
+  in.applicant = resident();
+  in.provided = std::move(provided);
+  return in;
+}
+
+Date d(int y, int m, int day) { return date_from_ymd(y, m, day); }
+
+}  // namespace
+
+TEST_CASE("a complete application is accepted, reviewed and approved with a license", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), std::nullopt}).ok());
+  CHECK(c.state.status == CaseStatus::kSubmitted);
+  REQUIRE(c.run(Accept{}).ok());
+  REQUIRE(c.run(StartReview{}).ok());
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  CHECK(c.state.status == CaseStatus::kApproved);
+  CHECK(c.log.back().has_license_issued());
+  CHECK(c.state.license_payload.find("\"issuer_site\":\"S01\"") != std::string::npos);
+  REQUIRE(c.run(Deliver{"window", ""}).ok());
+  CHECK(c.state.status == CaseStatus::kDelivered);
+}
+
+TEST_CASE("transitions the state does not allow are refused and change nothing", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  CHECK(c.run(Accept{}).code() == StatusCode::kConflict);  // no such case
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), std::nullopt}).ok());
+  const Status s = c.run(DecideCase{true, "", ""});
+  CHECK(s.code() == StatusCode::kConflict);
+  CHECK(s.message_zh().find("待受理") != std::string::npos);
+  CHECK(c.run(Deliver{"window", ""}).code() == StatusCode::kConflict);
+  CHECK(c.state.status == CaseStatus::kSubmitted);
+  CHECK(c.log.size() == 1);
+}
+
+TEST_CASE("bad input is rejected before any event", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  auto app = application("RS001", {"ID"});
+  app.applicant.set_id_number("110105194912310021");
+  CHECK(c.run(Submit{app, std::nullopt}).reason() == "invalid_id_number");
+  CHECK(c.run(Submit{application("NOPE", {}), std::nullopt}).code() == StatusCode::kNotFound);
+  CHECK(c.run(Submit{application("RS001", {"NOT_A_MATERIAL"}), std::nullopt}).reason() == "unknown_material");
+  auto phone = application("RS001", {"ID"});
+  phone.applicant.set_phone("12345");
+  CHECK(c.run(Submit{phone, std::nullopt}).reason() == "invalid_phone");
+  auto committed = application("RS001", {"ID"});
+  committed.committed = {"PHOTO"};  // a photo cannot be replaced by a commitment
+  CHECK(c.run(Submit{committed, std::nullopt}).reason() == "commitment_not_allowed");
+  CHECK(c.log.empty());
+}
+
+TEST_CASE("missing required materials block acceptance without 容缺 or a commitment", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("GA002", {"ID", "PHOTO"}), std::nullopt}).ok());
+  const Status s = c.run(Accept{});
+  CHECK(s.reason() == "materials_missing");
+  CHECK(s.message_zh().find("居住证明") != std::string::npos);
+}
+
+TEST_CASE("告知承诺: a signed commitment stands in for a proof", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  auto app = application("GA002", {"ID", "PHOTO"});
+  app.committed = {"RESIDENCE"};
+  REQUIRE(c.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(c.state.status == CaseStatus::kAccepted);
+  CHECK(c.state.materials.back().status == "committed");
+}
+
+TEST_CASE("missing materials are told once (一次性告知), and supplying them reopens the answer period", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("GA002", {"ID"}), std::nullopt}).ok());
+  REQUIRE(c.run(RequestMaterials{{"PHOTO", "RESIDENCE"}, "请补交"}).ok());
+  CHECK(c.state.status == CaseStatus::kAwaitingMaterials);
+  c.on(2026, 11, 4);
+  CHECK(c.run(RequestMaterials{{"PHOTO"}, ""}).code() == StatusCode::kConflict);
+  REQUIRE(c.run(SupplyMaterials{{"PHOTO", "RESIDENCE"}, {}}).ok());
+  CHECK(c.state.status == CaseStatus::kSubmitted);
+  CHECK(c.state.submitted_date == d(2026, 11, 4));
+  CHECK(c.run(RequestMaterials{{"PHOTO"}, ""}).reason() == "already_notified_once");
+  REQUIRE(c.run(Accept{}).ok());
+}
+
+TEST_CASE("an application unanswered for 5 working days counts as accepted (art. 32)", "[shared][case]") {
+  // Submitted Wed 2026-09-30: the five working days are Oct 8, 9, 10 (adjusted Saturday),
+  // 12 and 13; from Oct 14 it counts as accepted from the day it was received.
+  CaseDriver c(test::at(2026, 9, 30));
+  REQUIRE(c.run(Submit{application("GA002", {"ID"}), std::nullopt}).ok());
+  const auto& cal = test::sample_district().calendar;
+  CHECK(deemed_acceptance_date(c.state, cal) == d(2026, 10, 13));
+  CHECK_FALSE(is_deemed_accepted(c.state, d(2026, 10, 13), cal));
+  CHECK(is_deemed_accepted(c.state, d(2026, 10, 14), cal));
+  c.on(2026, 10, 14);
+  CHECK(c.run(RequestMaterials{{"PHOTO"}, ""}).reason() == "deemed_accepted");
+  CHECK(c.run(Refuse{"材料不全"}).reason() == "deemed_accepted");
+  const auto json = case_to_json(c.state, c.today(), cal, 2);
+  CHECK(json["deemed_accepted"] == true);
+  REQUIRE(c.run(Sweep{}).ok());
+  CHECK(c.state.status == CaseStatus::kAccepted);
+  CHECK(c.state.deemed_accepted);
+  CHECK(c.state.accepted_date == d(2026, 9, 30));
+}
+
+TEST_CASE("容缺受理: non-key materials may be missing with a signed commitment and a deadline", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("YB002", {"ID", "INVOICE"}), std::nullopt}).ok());
+  CHECK(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, false, 5}}).reason() == "commitment_required");
+  CHECK(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 0}}).reason() == "invalid_supply_days");
+  REQUIRE(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 5}}).ok());
+  CHECK(c.state.status == CaseStatus::kAccepted);
+  CHECK(c.state.supply_deadline == d(2026, 11, 9));
+  CHECK(c.run(DecideCase{true, "", ""}).reason() == "tolerated_outstanding");
+  REQUIRE(c.run(SupplyMaterials{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, {}}).ok());
+  CHECK(c.state.tolerated.empty());
+  CHECK_FALSE(c.state.supply_deadline);
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+}
+
+TEST_CASE("容缺 is never allowed for key materials or items that do not allow it", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("YB002", {"ID"}), std::nullopt}).ok());
+  CHECK(c.run(Accept{{{"INVOICE", "EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 5}}).reason() == "key_material_missing");
+  CaseDriver other(test::at(2026, 11, 2));
+  REQUIRE(other.run(Submit{application("RS001", {"ID"}), std::nullopt}).ok());
+  CHECK(other.run(Accept{{{"PHOTO"}, true, 5}}).reason() == "tolerance_not_allowed");
+}
+
+TEST_CASE("a missed 容缺 deadline terminates the case and bars the applicant from 容缺", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("YB002", {"ID", "INVOICE", "BANK"}), std::nullopt}).ok());
+  REQUIRE(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}).ok());
+  c.on(2026, 11, 5);  // deadline day itself: still in time
+  REQUIRE(c.run(Sweep{}).ok());
+  CHECK(c.state.status == CaseStatus::kAccepted);
+  c.on(2026, 11, 6);
+  REQUIRE(c.run(Sweep{}).ok());
+  CHECK(c.state.status == CaseStatus::kTerminated);
+  CHECK(c.state.broke_commitment);
+
+  CaseDriver again(test::at(2026, 11, 10));
+  again.ctx.applicant_broke_commitment = true;
+  REQUIRE(again.run(Submit{application("YB002", {"ID", "INVOICE", "BANK"}), std::nullopt}).ok());
+  CHECK(again.run(Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}).reason() == "tolerance_ineligible");
+}
+
+TEST_CASE("suspension stops the clock and resuming extends the deadline", "[shared][case]") {
+  const auto& cal = test::sample_district().calendar;
+  CaseDriver c(test::at(2026, 11, 2));  // Monday
+  REQUIRE(c.run(Submit{application("RS004", {"ID", "SEPARATION", "BANK"}), AcceptInput{}}).ok());
+  CHECK(clock_of(c.state, c.today(), cal, 2).deadline == d(2026, 11, 9));  // 5 working days
+  c.on(2026, 11, 3);
+  REQUIRE(c.run(Suspend{"expert_review", "专家评审"}).ok());
+  c.on(2026, 11, 6);
+  CHECK(clock_of(c.state, c.today(), cal, 2).color == ClockColor::kPaused);
+  REQUIRE(c.run(Resume{"评审完毕"}).ok());
+  // Paused Nov 4, 5, 6: three working days added.
+  const ClockView v = clock_of(c.state, c.today(), cal, 2);
+  CHECK(v.deadline == d(2026, 11, 12));
+  CHECK(v.color == ClockColor::kNormal);
+  CHECK(c.run(Suspend{"coffee", ""}).reason() == "invalid_reason");
+}
+
+TEST_CASE("the clock turns yellow near the deadline and red after it", "[shared][case]") {
+  const auto& cal = test::sample_district().calendar;
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS004", {"ID", "SEPARATION", "BANK"}), AcceptInput{}}).ok());
+  CHECK(clock_of(c.state, d(2026, 11, 4), cal, 2).color == ClockColor::kNormal);
+  CHECK(clock_of(c.state, d(2026, 11, 5), cal, 2).color == ClockColor::kYellow);
+  CHECK(clock_of(c.state, d(2026, 11, 9), cal, 2).color == ClockColor::kYellow);
+  const ClockView red = clock_of(c.state, d(2026, 11, 11), cal, 2);
+  CHECK(red.color == ClockColor::kRed);
+  CHECK(red.remaining_working_days == -2);
+}
+
+TEST_CASE("a deadline in an unpublished year is flagged", "[shared][case]") {
+  const auto& cal = test::sample_district().calendar;
+  auto with_commitments = application("ZJ001", {"ID", "HKB", "LABOR_CONTRACT"});
+  with_commitments.committed = {"INCOME", "NO_HOUSE"};
+  CaseDriver c2(test::at(2026, 12, 21));
+  REQUIRE(c2.run(Submit{with_commitments, AcceptInput{}}).ok());
+  const ClockView v = clock_of(c2.state, c2.today(), cal, 2);
+  CHECK(v.unpublished_year);
+  CHECK(clock_to_json(v).contains("calendar_note"));
+}
+
+TEST_CASE("秒批: an item's instant rule approves at acceptance", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  auto app = application("MZ001", {"ID", "HKB", "BANK"});
+  app.form = {{"age", "86"}, {"hukou_local", "yes"}};
+  REQUIRE(c.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(c.state.status == CaseStatus::kApproved);
+  CHECK(c.state.instant);
+  CHECK(c.log.back().has_license_issued());
+
+  CaseDriver young(test::at(2026, 11, 2));
+  app.form = {{"age", "70"}, {"hukou_local", "yes"}};
+  REQUIRE(young.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(young.state.status == CaseStatus::kAccepted);
+}
+
+TEST_CASE("一件事: a bundle completes when every part is decided", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  auto app = application("BZ001", {"PARENT_ID", "DELIVERY_RECORD", "BIRTH_CERT", "HKB", "ID", "PHOTO"});
+  app.committed = {"MARRIAGE"};
+  REQUIRE(c.run(Submit{app, AcceptInput{}}).ok());
+  REQUIRE(c.state.parts.size() == 4);
+  CHECK(c.run(DecideCase{true, "", ""}).reason() == "unknown_part");
+  REQUIRE(c.run(DecideCase{true, "", "WJ001"}).ok());
+  CHECK(c.state.status == CaseStatus::kInReview);
+  CHECK(c.run(DecideCase{true, "", "WJ001"}).reason() == "part_decided");
+  REQUIRE(c.run(DecideCase{true, "", "GA001"}).ok());
+  REQUIRE(c.run(DecideCase{false, "已在外地参保", "YB001"}).ok());
+  CHECK(c.state.status == CaseStatus::kInReview);
+  REQUIRE(c.run(DecideCase{true, "", "RS003"}).ok());
+  CHECK(c.state.status == CaseStatus::kApproved);
+  REQUIRE(c.log.back().has_license_issued());
+  CHECK(c.state.license_payload.find("YB001") == std::string::npos);  // the denied part has no license
+  CHECK(c.state.license_payload.find("RS003") != std::string::npos);
+}
+
+TEST_CASE("代办: an agent cannot submit without the resident's authorisation", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  auto app = application("MZ001", {"ID", "HKB", "BANK"});
+  app.agent = "agent01";
+  CHECK(c.run(Submit{app, std::nullopt}).reason() == "agent_not_authorized");
+  pb::Authorization auth;
+  auth.set_document_no("WT-2026-001");
+  auth.set_signed_date("2026-11-01");
+  auth.set_priority_group("elderly");
+  app.authorization = auth;
+  REQUIRE(c.run(Submit{app, std::nullopt}).ok());
+  CHECK(c.state.agent == "agent01");
+}
+
+TEST_CASE("an agent point may accept but not decide an item reserved to centers", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2), SiteKind::kAgentPoint);
+  REQUIRE(c.run(Submit{application("RS002", {"ID", "HKB"}), AcceptInput{}}).ok());
+  CHECK(c.run(DecideCase{true, "", ""}).reason() == "not_decidable_here");
+}
+
+TEST_CASE("好差评: a bad rating opens a callback due in 1 working day and rectification in 15", "[shared][case]") {
+  CaseDriver c(test::at(2026, 9, 30));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  CHECK(c.run(Rate{6, ""}).reason() == "invalid_level");
+  REQUIRE(c.run(Rate{5, "等待时间太长"}).ok());
+  REQUIRE(c.state.rating);
+  CHECK(c.state.rating->callback_due == d(2026, 10, 8));  // over National Day
+  CHECK(c.state.rating->rectify_due == test::sample_district().calendar.add_working_days(d(2026, 9, 30), 15));
+  CHECK(c.run(Rate{1, ""}).reason() == "already_rated");
+  CHECK(c.run(RecordRectification{"整改"}).reason() == "no_open_rectification");
+  REQUIRE(c.run(RecordCallback{"已电话回访"}).ok());
+  REQUIRE(c.run(RecordRectification{"增加窗口"}).ok());
+  CHECK(c.state.rating->rectified);
+}
+
+TEST_CASE("a good rating opens nothing", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  REQUIRE(c.run(Rate{2, "满意"}).ok());
+  CHECK_FALSE(c.state.rating->callback_due);
+  CHECK(c.run(RecordCallback{"x"}).reason() == "no_open_callback");
+}
+
+TEST_CASE("预审: the outcome is told once, then the application is submitted", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(StartPreReview{application("GA002", {"ID"})}).ok());
+  CHECK(c.state.status == CaseStatus::kPreReview);
+  CHECK(c.run(RecordPreReviewOutcome{false, {}, ""}).reason() == "missing_field");
+  REQUIRE(c.run(RecordPreReviewOutcome{false, {"PHOTO", "RESIDENCE"}, "请携带照片和居住证明"}).ok());
+  CHECK(c.run(RecordPreReviewOutcome{true, {}, ""}).code() == StatusCode::kConflict);
+  REQUIRE(c.run(Submit{application("GA002", {"ID", "PHOTO", "RESIDENCE"}), AcceptInput{}}).ok());
+  CHECK(c.state.status == CaseStatus::kAccepted);
+}
+
+TEST_CASE("withdrawal ends an open case; refusal needs a reason", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID"}), std::nullopt}).ok());
+  CHECK(c.run(Refuse{""}).reason() == "missing_field");
+  REQUIRE(c.run(Withdraw{"申请人主动撤回"}).ok());
+  CHECK(c.state.status == CaseStatus::kWithdrawn);
+  CHECK(c.run(Withdraw{""}).code() == StatusCode::kConflict);
+}

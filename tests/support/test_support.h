@@ -1,0 +1,31 @@
+// Helpers shared by tests: temporary directories, the sample district, fixed clocks.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "tongban/shared/calendar.h"
+#include "tongban/shared/config.h"
+
+namespace tongban::test {
+
+// A fresh directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The sample district in site-config/ (loaded once).
+const District& sample_district();
+
+// Unix time of 10:00 CST on the given civil date.
+Timestamp at(int year, int month, int day, int hour = 10);
+
+}  // namespace tongban::test

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tongban builds and runs with, when any is missing.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build ccache pkg-config
+      libsqlite3-dev libsodium-dev libprotobuf-dev protobuf-compiler libspdlog-dev
+      libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev catch2
+      libzmq3-dev cppzmq-dev curl)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q "${missing[@]}"
+fi
