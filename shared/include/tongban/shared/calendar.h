@@ -51,6 +51,7 @@ class WorkCalendar {
   void add_adjusted_workday(Date d) { adjusted_workdays_.insert(d.days); }
 
   bool is_working_day(Date d) const;
+  bool is_holiday(Date d) const { return holidays_.count(d.days) != 0; }
   bool is_published(int year) const { return published_years_.count(year) != 0; }
 
   // The date on which `n` working days after `start` have passed (start itself does not

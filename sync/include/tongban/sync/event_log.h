@@ -85,6 +85,8 @@ class LogWriter {
   const Status& begun() const { return tx_.begun(); }
   Result<Event> append(const std::string& case_id, const std::string& kind, const std::string& actor,
                        Timestamp ts, std::string body);
+  // Events appended so far in this transaction.
+  uint64_t pending() const { return staged_.seq - log_.head_.seq; }
   // Signs and stores the new head, then commits (synchronous=FULL: durable on return).
   Status commit();
   Db& db() { return *log_.db_; }

@@ -1,0 +1,93 @@
+// The node's case service: runs every command through the pure decide/evolve core and
+// commits the resulting events and projections in one durable transaction. A success
+// return means the events are committed (synchronous=FULL); a failure means nothing
+// was written. Also owns appointments (预约) and the supervision sweep.
+//
+// Thread safety: all methods are safe from any thread; one mutex serializes storage.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tongban/node/staff.h"
+#include "tongban/node/store.h"
+#include "tongban/shared/case.h"
+#include "tongban/shared/clock.h"
+#include "tongban/shared/config.h"
+#include "tongban/shared/crypto.h"
+
+namespace tongban::node {
+
+struct Actor {
+  std::string username;
+  Role role = Role::kClerk;
+  bool system = false;  // the supervision sweep
+};
+
+struct Slot {
+  std::string time;  // HH:MM
+  bool extended_hours = false;
+  int capacity = 0;
+  int booked = 0;
+};
+
+struct BookingInput {
+  std::string item_code;
+  std::string date;
+  std::string slot;
+  pb::Applicant applicant;
+};
+
+class CaseService {
+ public:
+  CaseService(const District& district, const SiteConfig& site, NodeStore& store, const SigningKey& key,
+              const Clock& clock);
+
+  std::mutex& mutex() { return mu_; }
+  NodeStore& store() { return store_; }
+  const District& district() const { return district_; }
+  const SiteConfig& site() const { return site_; }
+  Date today() const { return date_of(clock_.now()); }
+
+  // A new case from StartPreReview or Submit; the service assigns its id.
+  Result<CaseState> create(const Command& command, const Actor& actor);
+  // A command on an existing case. NotFound for an unknown case, PermissionDenied for a
+  // role the command is not for or an agent acting on another agent's case.
+  Result<CaseState> execute(const std::string& case_id, const Command& command, const Actor& actor);
+  Result<CaseState> get(const std::string& case_id, const Actor& actor);
+  // Bulk import: each script is the commands of one new case (the first creates it), each
+  // with its actor. All scripts commit in one transaction, or none does. Returns the ids.
+  using Script = std::vector<std::pair<Actor, Command>>;
+  Result<std::vector<std::string>> bulk_create(const std::vector<Script>& scripts);
+  Result<std::vector<sync::Event>> events(const std::string& case_id, const Actor& actor);
+
+  // Runs the supervision sweep (deemed acceptance, 容缺 deadlines) on every due case;
+  // returns how many cases changed.
+  Result<int> sweep();
+
+  Result<std::vector<Slot>> slots(Date date);
+  Result<Appointment> book(const BookingInput& input, const Actor& actor);
+  Result<Appointment> check_in(const std::string& appointment_id, const Actor& actor);
+  Result<Appointment> cancel(const std::string& appointment_id, const Actor& actor);
+
+ private:
+  Result<CaseState> run_locked(CaseState state, const Command& command, const Actor& actor, bool create);
+  // Decides and appends (with projections) inside `writer`; the caller commits.
+  Result<CaseState> apply_locked(sync::LogWriter& writer, CaseState state, const Command& command,
+                                 const Actor& actor, bool create);
+  Result<Appointment> append_appointment_event(const std::string& id, pb::CaseEvent event, const Actor& actor);
+
+  const District& district_;
+  const SiteConfig& site_;
+  NodeStore& store_;
+  const SigningKey& key_;
+  const Clock& clock_;
+  std::mutex mu_;
+};
+
+// Which roles may issue a command (the system actor runs only the sweep).
+bool role_may(Role role, const Command& command);
+
+}  // namespace tongban::node

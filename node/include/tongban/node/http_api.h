@@ -1,0 +1,37 @@
+// The node's HTTP JSON API for window staff, reviewers, community agents and the site
+// admin (documented endpoint by endpoint in docs/api.md). Every mutating call is checked
+// against the caller's role and site; a 2xx answer means the events are committed.
+//
+// Thread safety: the server runs its own worker threads; stop() may be called from any
+// thread (e.g. a signal watcher).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "tongban/node/case_service.h"
+#include "tongban/node/staff.h"
+
+namespace tongban::node {
+
+class HttpApi {
+ public:
+  static constexpr size_t kMaxBodyBytes = 64 * 1024;
+
+  HttpApi(CaseService& cases, StaffDirectory& staff);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  // Binds host:port (port 0 picks a free one); returns the bound port.
+  Result<int> bind(const std::string& host, int port);
+  // Serves until stop(); returns false if the listener failed.
+  bool run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tongban::node

@@ -1,0 +1,205 @@
+#include "tongban/node/case_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include "tongban/shared/validation.h"
+
+namespace tongban::node {
+
+namespace {
+
+template <class... Ts>
+struct Overloaded : Ts... { using Ts::operator()...; };
+template <class... Ts>
+Overloaded(Ts...) -> Overloaded<Ts...>;
+
+Status forbidden(const Actor& actor) {
+  return Status::PermissionDenied("forbidden_role", std::string("当前岗位（") + label_zh(actor.role) + "）无权执行此操作",
+                                  std::string("role ") + to_string(actor.role) + " may not do this");
+}
+
+Status not_found(const std::string& what_zh, const std::string& what_en) {
+  return Status::NotFound("not_found", what_zh + "不存在", what_en + " not found");
+}
+
+std::string compact_date(Date d) {
+  std::string s = format_date(d);
+  std::erase(s, '-');
+  return s;
+}
+
+const pb::Applicant* applicant_of(const Command& c) {
+  if (const auto* s = std::get_if<Submit>(&c)) return &s->app.applicant;
+  if (const auto* p = std::get_if<StartPreReview>(&c)) return &p->app.applicant;
+  return nullptr;
+}
+
+}  // namespace
+
+bool role_may(Role role, const Command& command) {
+  using R = Role;
+  const auto any_of = [role](std::initializer_list<Role> roles) {
+    for (Role r : roles)
+      if (r == role) return true;
+    return false;
+  };
+  return std::visit(
+      Overloaded{
+          [&](const StartPreReview&) { return any_of({R::kClerk, R::kAgent}); },
+          [&](const RecordPreReviewOutcome&) { return any_of({R::kClerk, R::kReviewer}); },
+          [&](const Submit&) { return any_of({R::kClerk, R::kAgent}); },
+          [&](const RequestMaterials&) { return any_of({R::kClerk}); },
+          [&](const SupplyMaterials&) { return any_of({R::kClerk, R::kAgent}); },
+          [&](const Accept&) { return any_of({R::kClerk}); },
+          [&](const Refuse&) { return any_of({R::kClerk}); },
+          [&](const StartReview&) { return any_of({R::kReviewer}); },
+          [&](const Suspend&) { return any_of({R::kReviewer}); },
+          [&](const Resume&) { return any_of({R::kReviewer}); },
+          [&](const DecideCase&) { return any_of({R::kReviewer}); },
+          [&](const Withdraw&) { return any_of({R::kClerk, R::kAgent}); },
+          [&](const Deliver&) { return any_of({R::kClerk}); },
+          [&](const Rate&) { return any_of({R::kClerk, R::kAgent}); },
+          [&](const RecordCallback&) { return any_of({R::kAdmin, R::kReviewer}); },
+          [&](const RecordRectification&) { return any_of({R::kAdmin, R::kReviewer}); },
+          [&](const Sweep&) { return false; },
+      },
+      command);
+}
+
+CaseService::CaseService(const District& district, const SiteConfig& site, NodeStore& store, const SigningKey& key,
+                         const Clock& clock)
+    : district_(district), site_(site), store_(store), key_(key), clock_(clock) {}
+
+Result<CaseState> CaseService::create(const Command& command, const Actor& actor) {
+  if (!std::holds_alternative<Submit>(command) && !std::holds_alternative<StartPreReview>(command))
+    return Status::InvalidArgument("not_a_creation", "该操作不能新建案件", "only submit or pre-review create a case");
+  std::lock_guard lock(mu_);
+  return run_locked(CaseState{}, command, actor, true);
+}
+
+Result<CaseState> CaseService::execute(const std::string& case_id, const Command& command, const Actor& actor) {
+  std::lock_guard lock(mu_);
+  auto state = store_.load_case(case_id);
+  if (!state.ok()) return state.status();
+  if (!state->exists() || state->item_code.empty()) return not_found("案件", "case " + case_id);
+  return run_locked(std::move(*state), command, actor, false);
+}
+
+Result<CaseState> CaseService::run_locked(CaseState state, const Command& command, const Actor& actor, bool create) {
+  sync::LogWriter writer(store_.log());
+  TB_RETURN_IF_ERROR(writer.begun());
+  auto after = apply_locked(writer, std::move(state), command, actor, create);
+  if (!after.ok()) return after.status();
+  if (writer.pending() == 0) return after;
+  TB_RETURN_IF_ERROR(writer.commit());
+  spdlog::info("case {} {} by {} (applicant {})", after->case_id, to_string(after->status),
+               actor.system ? "system" : actor.username, mask_id(after->applicant.id_number()));
+  return after;
+}
+
+Result<std::vector<std::string>> CaseService::bulk_create(const std::vector<Script>& scripts) {
+  std::lock_guard lock(mu_);
+  sync::LogWriter writer(store_.log());
+  TB_RETURN_IF_ERROR(writer.begun());
+  std::vector<std::string> ids;
+  for (const Script& script : scripts) {
+    CaseState state;
+    for (size_t i = 0; i < script.size(); ++i) {
+      auto next = apply_locked(writer, std::move(state), script[i].second, script[i].first, i == 0);
+      if (!next.ok()) return next.status();
+      state = std::move(*next);
+    }
+    ids.push_back(state.case_id);
+  }
+  TB_RETURN_IF_ERROR(writer.commit());
+  return ids;
+}
+
+Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState state, const Command& command,
+                                            const Actor& actor, bool create) {
+  if (!actor.system && !role_may(actor.role, command)) return forbidden(actor);
+  if (!create && actor.role == Role::kAgent && !actor.system && state.agent != actor.username)
+    return Status::PermissionDenied("not_your_case", "代办员只能办理本人代办的案件", "agents act only on their own cases");
+
+  Command cmd = command;
+  // An agent always acts as themself; a clerk never submits in an agent's name.
+  if (auto* s = std::get_if<Submit>(&cmd)) s->app.agent = actor.role == Role::kAgent ? actor.username : "";
+  if (auto* p = std::get_if<StartPreReview>(&cmd)) p->app.agent = actor.role == Role::kAgent ? actor.username : "";
+
+  DecideContext ctx;
+  ctx.now = clock_.now();
+  ctx.catalog = &district_.catalog;
+  ctx.calendar = &district_.calendar;
+  ctx.site_id = site_.id;
+  ctx.site_kind = site_.kind;
+  ctx.site_items = &site_.items;
+  const pb::Applicant* applicant = applicant_of(cmd);
+  auto broke = store_.broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
+  if (!broke.ok()) return broke.status();
+  ctx.applicant_broke_commitment = *broke;
+
+  if (create) {
+    const Date today = date_of(ctx.now);
+    auto n = store_.next_number("case-" + format_date(today));
+    if (!n.ok()) return n.status();
+    char num[16];
+    std::snprintf(num, sizeof num, "%06lld", static_cast<long long>(*n));
+    state.case_id = site_.id + "-" + compact_date(today) + "-" + num;
+    state.origin = site_.id;
+  }
+  auto events = decide(state, cmd, ctx);
+  if (!events.ok()) return events.status();
+  const std::string actor_name = actor.system ? "system" : actor.username;
+  for (pb::CaseEvent& e : *events) {
+    if (e.has_license_issued()) {
+      const Signature sig = key_.sign(e.license_issued().payload());
+      e.mutable_license_issued()->set_signature(sig.data(), sig.size());
+    }
+    auto appended = writer.append(state.case_id, event_kind(e), actor_name, ctx.now, e.SerializeAsString());
+    if (!appended.ok()) return appended.status();
+    evolve(state, e, EventMeta{state.case_id, site_.id, ctx.now});
+    TB_RETURN_IF_ERROR(store_.project(*appended, e, state, district_));
+  }
+  return state;
+}
+
+Result<CaseState> CaseService::get(const std::string& case_id, const Actor& actor) {
+  std::lock_guard lock(mu_);
+  auto state = store_.load_case(case_id);
+  if (!state.ok()) return state.status();
+  if (!state->exists() || state->item_code.empty()) return not_found("案件", "case " + case_id);
+  if (actor.role == Role::kAgent && state->agent != actor.username)
+    return Status::PermissionDenied("not_your_case", "代办员只能查看本人代办的案件", "agents see only their own cases");
+  return state;
+}
+
+Result<std::vector<sync::Event>> CaseService::events(const std::string& case_id, const Actor& actor) {
+  auto state = get(case_id, actor);
+  if (!state.ok()) return state.status();
+  std::lock_guard lock(mu_);
+  return store_.log().case_events(case_id);
+}
+
+Result<int> CaseService::sweep() {
+  std::vector<std::string> due;
+  {
+    std::lock_guard lock(mu_);
+    auto ids = store_.cases_due_for_sweep(today());
+    if (!ids.ok()) return ids.status();
+    due = std::move(*ids);
+  }
+  int changed = 0;
+  const Actor system{"system", Role::kAdmin, true};
+  for (const std::string& id : due) {
+    std::lock_guard lock(mu_);
+    auto state = store_.load_case(id);
+    if (!state.ok()) return state.status();
+    const int before = state->event_count;
+    auto after = run_locked(std::move(*state), Sweep{}, system, false);
+    if (!after.ok()) return after.status();
+    changed += after->event_count != before;
+  }
+  return changed;
+}
+
+}  // namespace tongban::node

@@ -1,0 +1,26 @@
+// tongban: the command line for provisioning, verification, scripting the node API and
+// benchmarks. Help is in Chinese with English beside it: staff read it.
+#include "commands.h"
+
+#include "tongban/shared/crypto.h"
+#include "tongban/shared/log.h"
+
+namespace tongban::cli {
+int& exit_code() {
+  static int code = 0;
+  return code;
+}
+}  // namespace tongban::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"tongban — 通办 政务服务站点命令行 / government service sites command line"};
+  app.require_subcommand(1);
+  tongban::init_logging("tongban", "warn");
+  if (!tongban::init_crypto().ok()) return 2;
+  tongban::cli::add_provision(app);
+  tongban::cli::add_verify(app);
+  tongban::cli::add_client(app);
+  tongban::cli::add_bench(app);
+  CLI11_PARSE(app, argc, argv);
+  return tongban::cli::exit_code();
+}

@@ -1,0 +1,52 @@
+// Child processes for integration tests and benchmarks: start a real tongban-node, wait
+// for its port file, read its memory, kill -9 it.
+//
+// Thread safety: a ChildProcess belongs to the thread that spawned it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tongban/shared/status.h"
+
+namespace tongban::tools {
+
+class ChildProcess {
+ public:
+  // Starts argv[0] with the given arguments; stdout and stderr go to `log_file` (appended).
+  static Result<ChildProcess> spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_file);
+
+  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+  ChildProcess& operator=(ChildProcess&& o) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  // Kills (SIGKILL) and reaps a still-running child.
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  bool running();
+  void signal(int sig);
+  // Waits for exit; returns the exit status (128+signal when killed), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+
+ private:
+  explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  pid_t pid_ = -1;
+};
+
+// A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
+long proc_status_kb(pid_t pid, const char* field);
+
+// Polls `file` until it holds a port number, the child exits or the timeout passes.
+std::optional<int> wait_for_port_file(const std::filesystem::path& file, ChildProcess& child,
+                                      std::chrono::milliseconds timeout);
+
+// The directory of the running executable.
+std::filesystem::path self_dir();
+
+}  // namespace tongban::tools
