@@ -267,9 +267,10 @@ Status emit_acceptance(Events& out, CaseState& s, pb::Accepted a, const DecideCo
 }
 
 struct Decider {
-  const CaseState& state;
+  Decider(const CaseState& state, const DecideContext& context) : ctx(context), s(state) {}
+
   const DecideContext& ctx;
-  CaseState s = state;  // working copy, evolved as events are emitted
+  CaseState s;  // working copy, evolved as events are emitted
   Events out;
 
   Result<Events> done() { return std::move(out); }
@@ -570,7 +571,7 @@ struct Decider {
 
 Result<std::vector<pb::CaseEvent>> decide(const CaseState& state, const Command& command,
                                           const DecideContext& ctx) {
-  Decider decider{state, ctx};
+  Decider decider(state, ctx);
   return std::visit(decider, command);
 }
 

@@ -43,12 +43,17 @@ Status validate_resident_id(std::string_view id, Date today) {
   const std::optional<Date> born = parse_date(birth);
   if (!born || year_of(*born) < 1900 || *born > today)
     return bad_id("出生日期不正确", "birth date is not a real past date");
+  if (resident_id_check_char(id.substr(0, 17)) != last) return bad_id("校验位错误", "check digit is wrong");
+  return Status::Ok();
+}
+
+char resident_id_check_char(std::string_view first17) {
+  // ISO 7064 MOD 11-2.
   static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
   int sum = 0;
-  for (size_t i = 0; i < 17; ++i) sum += (id[i] - '0') * kWeights[i];
+  for (size_t i = 0; i < 17 && i < first17.size(); ++i) sum += (first17[i] - '0') * kWeights[i];
   static constexpr char kCheck[] = "10X98765432";
-  if (kCheck[sum % 11] != last) return bad_id("校验位错误", "check digit is wrong");
-  return Status::Ok();
+  return kCheck[sum % 11];
 }
 
 Status validate_uscc(std::string_view code) {

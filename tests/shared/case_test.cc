@@ -323,7 +323,7 @@ TEST_CASE("预审: the outcome is told once, then the application is submitted",
   CHECK(c.state.status == CaseStatus::kAccepted);
 }
 
-TEST_CASE("withdrawal ends an open case; refusal needs a reason", "[shared][case]") {
+TEST_CASE("withdrawal ends an open case and refusal needs a reason", "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("RS001", {"ID"}), std::nullopt}).ok());
   CHECK(c.run(Refuse{""}).reason() == "missing_field");

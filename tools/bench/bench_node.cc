@@ -19,6 +19,7 @@
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/validation.h"
 #include "tongban/tools/process.h"
 
 namespace tongban::cli {
@@ -46,10 +47,7 @@ std::string resident_id(int n) {
   n = std::abs(n);
   char base[24];
   std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28, n % 1000);
-  static constexpr int kWeights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-  int sum = 0;
-  for (int i = 0; i < 17; ++i) sum += (base[i] - '0') * kWeights[i];
-  return std::string(base, 17) + "10X98765432"[sum % 11];
+  return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
 }
 
 json application(int n) {

@@ -83,6 +83,19 @@ void add_provision(CLI::App& app) {
   cmd->add_option("--password-env", opts->password_env, "存放初始密码的环境变量 / env var holding the initial password");
   cmd->add_flag("--demo-staff", opts->demo_staff, "另建 clerk、reviewer、agent 演示账号 / also create demo accounts");
   cmd->callback([opts] { exit_code() = provision(*opts); });
+
+  auto config = std::make_shared<std::string>("site-config");
+  CLI::App* sites = app.add_subcommand("district", "列出区内站点：编号 类型 名称 / list the district's sites: id kind name");
+  sites->add_option("--site-config", *config, "站点配置目录 / site-config dir");
+  sites->callback([config] {
+    auto district = load_district(*config);
+    if (!district.ok()) {
+      exit_code() = fail(district.status());
+      return;
+    }
+    for (const SiteConfig& s : district->sites)
+      std::cout << s.id << " " << to_string(s.kind) << " " << s.name << "\n";
+  });
 }
 
 }  // namespace tongban::cli
