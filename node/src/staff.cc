@@ -65,7 +65,7 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
   auto hash = hash_password(password);  // slow by design: outside the lock
   if (!hash.ok()) return hash.status();
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().prepare(
+  auto stmt = store_.db().cached(
       "INSERT INTO staff(username, display_name, role, password_hash, created_ts) VALUES(?1,?2,?3,?4,?5) "
       "ON CONFLICT(username) DO NOTHING");
   if (!stmt.ok()) return stmt.status();
@@ -86,7 +86,7 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
     if (count >= kMaxFailures && clock_.now() - last < kLockSeconds)
       return Status::Unauthenticated("account_locked", "登录失败次数过多，请5分钟后再试",
                                      "too many failed logins; try again in 5 minutes");
-    auto stmt = store_.db().prepare(
+    auto stmt = store_.db().cached(
         "SELECT password_hash, display_name, role FROM staff WHERE username=?1 AND disabled=0");
     if (!stmt.ok()) return stmt.status();
     stmt->bind(1, username);
@@ -107,7 +107,7 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
   }
   failures_.erase(username);
   Session session{random_token(), staff, clock_.now() + kSessionSeconds};
-  auto stmt = store_.db().prepare("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");
+  auto stmt = store_.db().cached("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(session.token);
   stmt->bind_blob(1, h.data(), h.size()).bind(2, username).bind(3, session.expires_at);
@@ -122,7 +122,7 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
   };
   if (token.size() != 64) return unauthenticated();
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().prepare(
+  auto stmt = store_.db().cached(
       "SELECT s.username, f.display_name, f.role FROM sessions s JOIN staff f ON f.username = s.username"
       " WHERE s.token_hash=?1 AND s.expires_ts > ?2 AND f.disabled = 0");
   if (!stmt.ok()) return stmt.status();
@@ -136,7 +136,7 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
 
 Status StaffDirectory::logout(const std::string& token) {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().prepare("DELETE FROM sessions WHERE token_hash=?1 OR expires_ts <= ?2");
+  auto stmt = store_.db().cached("DELETE FROM sessions WHERE token_hash=?1 OR expires_ts <= ?2");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(token);
   stmt->bind_blob(1, h.data(), h.size()).bind(2, clock_.now());
@@ -145,7 +145,7 @@ Status StaffDirectory::logout(const std::string& token) {
 
 Result<std::vector<Staff>> StaffDirectory::list() {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().prepare("SELECT username, display_name, role FROM staff WHERE disabled=0 ORDER BY username");
+  auto stmt = store_.db().cached("SELECT username, display_name, role FROM staff WHERE disabled=0 ORDER BY username");
   if (!stmt.ok()) return stmt.status();
   std::vector<Staff> out;
   for (;;) {
@@ -159,12 +159,12 @@ Result<std::vector<Staff>> StaffDirectory::list() {
 
 Status StaffDirectory::set_disabled(const std::string& username, bool disabled) {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().prepare("UPDATE staff SET disabled=?2 WHERE username=?1");
+  auto stmt = store_.db().cached("UPDATE staff SET disabled=?2 WHERE username=?1");
   if (!stmt.ok()) return stmt.status();
   TB_RETURN_IF_ERROR(stmt->bind(1, username).bind(2, int64_t{disabled}).run());
   if (store_.db().changes() == 0) return Status::NotFound("unknown_staff", "没有该工作人员", "no such staff member");
   if (disabled) {
-    auto drop = store_.db().prepare("DELETE FROM sessions WHERE username=?1");
+    auto drop = store_.db().cached("DELETE FROM sessions WHERE username=?1");
     if (!drop.ok()) return drop.status();
     TB_RETURN_IF_ERROR(drop->bind(1, username).run());
   }

@@ -104,7 +104,7 @@ Status NodeStore::upsert_case(const CaseState& s, const District& district) {
     if (!s.rating->callback_done) callback_due = opt_date(s.rating->callback_due);
     if (!s.rating->rectified) rectify_due = opt_date(s.rating->rectify_due);
   }
-  auto stmt = db_->prepare(
+  auto stmt = db_->cached(
       "INSERT INTO cases(case_id, item_code, item_name, status, applicant_name, applicant_id, agent, updated_ts,"
       " active, paused, deadline, yellow_from, sweep_date, callback_due, rectify_due)"
       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
@@ -131,7 +131,7 @@ Status NodeStore::upsert_case(const CaseState& s, const District& district) {
 Status NodeStore::project_appointment(const sync::Event& event, const pb::CaseEvent& body) {
   if (body.has_appointment_booked()) {
     const auto& b = body.appointment_booked();
-    auto stmt = db_->prepare(
+    auto stmt = db_->cached(
         "INSERT INTO appointments(id, item_code, date, slot, window, extended, applicant, applicant_id, agent,"
         " status, case_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,'booked','')");
     if (!stmt.ok()) return stmt.status();
@@ -143,7 +143,7 @@ Status NodeStore::project_appointment(const sync::Event& event, const pb::CaseEv
   }
   const std::string id = body.has_appointment_checked_in() ? body.appointment_checked_in().appointment_id()
                                                            : body.appointment_cancelled().appointment_id();
-  auto stmt = db_->prepare("UPDATE appointments SET status=?2 WHERE id=?1");
+  auto stmt = db_->cached("UPDATE appointments SET status=?2 WHERE id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, id).bind(2, std::string(body.has_appointment_checked_in() ? "checked_in" : "cancelled"));
   (void)event;
@@ -156,12 +156,12 @@ Status NodeStore::project(const sync::Event& event, const pb::CaseEvent& body, c
     return project_appointment(event, body);
   TB_RETURN_IF_ERROR(upsert_case(after, district));
   if (!after.appointment_id.empty() && (body.has_prereview_started() || body.has_submitted())) {
-    auto link = db_->prepare("UPDATE appointments SET case_id=?2 WHERE id=?1");
+    auto link = db_->cached("UPDATE appointments SET case_id=?2 WHERE id=?1");
     if (!link.ok()) return link.status();
     TB_RETURN_IF_ERROR(link->bind(1, after.appointment_id).bind(2, after.case_id).run());
   }
   if (body.has_terminated() && body.terminated().broke_commitment()) {
-    auto stmt = db_->prepare("INSERT OR REPLACE INTO broken_commitments(applicant_id, case_id) VALUES(?1, ?2)");
+    auto stmt = db_->cached("INSERT OR REPLACE INTO broken_commitments(applicant_id, case_id) VALUES(?1, ?2)");
     if (!stmt.ok()) return stmt.status();
     TB_RETURN_IF_ERROR(stmt->bind(1, after.applicant.id_number()).bind(2, after.case_id).run());
   }
@@ -169,7 +169,7 @@ Status NodeStore::project(const sync::Event& event, const pb::CaseEvent& body, c
 }
 
 Result<int64_t> NodeStore::next_number(const std::string& counter) {
-  auto stmt = db_->prepare(
+  auto stmt = db_->cached(
       "INSERT INTO counters(name, value) VALUES(?1, 1) ON CONFLICT(name) DO UPDATE SET value=value+1 "
       "RETURNING value");
   if (!stmt.ok()) return stmt.status();
@@ -183,7 +183,7 @@ Result<int64_t> NodeStore::next_number(const std::string& counter) {
 
 Result<std::vector<CaseSummary>> NodeStore::search(const CaseQuery& q, Date today) {
   // Every filter is a bound parameter; an empty one matches everything.
-  auto stmt = db_->prepare(
+  auto stmt = db_->cached(
       "SELECT case_id, item_code, item_name, status, applicant_name, applicant_id, agent, updated_ts, active,"
       " paused, deadline, yellow_from FROM cases WHERE"
       " (?1 = '' OR case_id >= ?1 AND case_id < ?1 || char(1114111))"
@@ -211,14 +211,14 @@ Result<std::vector<CaseSummary>> NodeStore::search(const CaseQuery& q, Date toda
 }
 
 Result<std::vector<std::string>> NodeStore::cases_due_for_sweep(Date today) {
-  auto stmt = db_->prepare("SELECT case_id FROM cases WHERE sweep_date IS NOT NULL AND sweep_date < ?1");
+  auto stmt = db_->cached("SELECT case_id FROM cases WHERE sweep_date IS NOT NULL AND sweep_date < ?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, int64_t{today.days});
   return collect<std::string>(*stmt, [](const Stmt& s) { return s.text_at(0); });
 }
 
 Result<std::vector<CaseSummary>> NodeStore::open_rating_tasks() {
-  auto stmt = db_->prepare(
+  auto stmt = db_->cached(
       "SELECT case_id, item_code, item_name, status, applicant_name, applicant_id, agent, updated_ts,"
       " coalesce(callback_due, rectify_due) FROM cases WHERE callback_due IS NOT NULL OR rectify_due IS NOT NULL"
       " ORDER BY coalesce(callback_due, rectify_due)");
@@ -231,7 +231,7 @@ Result<std::vector<CaseSummary>> NodeStore::open_rating_tasks() {
 }
 
 Result<bool> NodeStore::broke_commitment(const std::string& applicant_id) {
-  auto stmt = db_->prepare("SELECT 1 FROM broken_commitments WHERE applicant_id=?1");
+  auto stmt = db_->cached("SELECT 1 FROM broken_commitments WHERE applicant_id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, applicant_id);
   return stmt->step();
@@ -257,7 +257,7 @@ constexpr const char* kAppointmentColumns =
 }  // namespace
 
 Result<std::optional<Appointment>> NodeStore::appointment(const std::string& id) {
-  auto stmt = db_->prepare(std::string(kAppointmentColumns) + " WHERE id=?1");
+  auto stmt = db_->cached(std::string(kAppointmentColumns) + " WHERE id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, id);
   auto row = stmt->step();
@@ -267,14 +267,14 @@ Result<std::optional<Appointment>> NodeStore::appointment(const std::string& id)
 }
 
 Result<std::vector<Appointment>> NodeStore::appointments_on(const std::string& date, const std::string& agent) {
-  auto stmt = db_->prepare(std::string(kAppointmentColumns) + " WHERE date=?1 AND (?2 = '' OR agent=?2) ORDER BY slot, window");
+  auto stmt = db_->cached(std::string(kAppointmentColumns) + " WHERE date=?1 AND (?2 = '' OR agent=?2) ORDER BY slot, window");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, date).bind(2, agent);
   return collect<Appointment>(*stmt, appointment_from_row);
 }
 
 Result<int> NodeStore::booked_count(const std::string& date, const std::string& slot) {
-  auto stmt = db_->prepare("SELECT count(*) FROM appointments WHERE date=?1 AND slot=?2 AND status<>'cancelled'");
+  auto stmt = db_->cached("SELECT count(*) FROM appointments WHERE date=?1 AND slot=?2 AND status<>'cancelled'");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, date).bind(2, slot);
   auto row = stmt->step();
@@ -304,7 +304,7 @@ Status NodeStore::rebuild_projections(const District& district) {
 }
 
 Result<std::string> NodeStore::projection_digest() {
-  auto stmt = db_->prepare(
+  auto stmt = db_->cached(
       "SELECT case_id, status, applicant_id, agent, active, paused, coalesce(deadline, -1), "
       "coalesce(sweep_date, -1), coalesce(callback_due, -1), coalesce(rectify_due, -1) FROM cases ORDER BY case_id");
   if (!stmt.ok()) return stmt.status();

@@ -10,15 +10,24 @@ Status sqlite_error(sqlite3* db, const std::string& what) {
 
 Stmt& Stmt::operator=(Stmt&& o) noexcept {
   if (this != &o) {
-    sqlite3_finalize(s_);
+    this->~Stmt();
     s_ = o.s_;
+    owned_ = o.owned_;
     ran_ = o.ran_;
     o.s_ = nullptr;
   }
   return *this;
 }
 
-Stmt::~Stmt() { sqlite3_finalize(s_); }
+Stmt::~Stmt() {
+  if (!s_) return;
+  if (owned_) {
+    sqlite3_finalize(s_);
+  } else {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+}
 
 void Stmt::reset() {
   sqlite3_reset(s_);
@@ -97,14 +106,34 @@ Result<Db> Db::open(const std::filesystem::path& path, Options options) {
 
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
-    sqlite3_close_v2(db_);
+    close();
     db_ = o.db_;
+    cache_ = std::move(o.cache_);
     o.db_ = nullptr;
   }
   return *this;
 }
 
-Db::~Db() { sqlite3_close_v2(db_); }
+Db::~Db() { close(); }
+
+void Db::close() {
+  for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  cache_.clear();
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+Result<Stmt> Db::cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &raw,
+                           nullptr) != SQLITE_OK)
+      return sqlite_error(db_, "prepare");
+    it = cache_.emplace(sql, raw).first;
+  }
+  return Stmt(it->second, false);
+}
 
 Status Db::exec(const std::string& sql) {
   char* err = nullptr;

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "tongban/shared/status.h"
@@ -22,8 +23,10 @@ namespace tongban {
 class Stmt {
  public:
   Stmt() = default;
-  explicit Stmt(sqlite3_stmt* s) : s_(s) {}
-  Stmt(Stmt&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  // An owned statement is finalized on destruction; a borrowed one (from Db::cached) is
+  // only reset, so it is ready for the next user and holds no read snapshot open.
+  explicit Stmt(sqlite3_stmt* s, bool owned = true) : s_(s), owned_(owned) {}
+  Stmt(Stmt&& o) noexcept : s_(o.s_), owned_(o.owned_) { o.s_ = nullptr; }
   Stmt& operator=(Stmt&& o) noexcept;
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
@@ -48,6 +51,7 @@ class Stmt {
 
  private:
   sqlite3_stmt* s_ = nullptr;
+  bool owned_ = true;
   bool ran_ = false;
 };
 
@@ -61,7 +65,7 @@ class Db {
   static Result<Db> open(const std::filesystem::path& path, Options options);
   static Result<Db> open(const std::filesystem::path& path) { return open(path, Options{}); }
 
-  Db(Db&& o) noexcept : db_(o.db_) { o.db_ = nullptr; }
+  Db(Db&& o) noexcept : db_(o.db_), cache_(std::move(o.cache_)) { o.db_ = nullptr; }
   Db& operator=(Db&& o) noexcept;
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
@@ -69,6 +73,9 @@ class Db {
 
   Status exec(const std::string& sql);
   Result<Stmt> prepare(std::string_view sql);
+  // The same, prepared once per connection and borrowed on each call (hot paths). Only one
+  // borrowed Stmt per SQL text may be alive at a time.
+  Result<Stmt> cached(const std::string& sql);
   // Applies migrations[user_version..] in one transaction each and bumps user_version.
   Status migrate(const std::vector<std::string>& migrations);
   int64_t changes() const { return sqlite3_changes64(db_); }
@@ -77,7 +84,9 @@ class Db {
 
  private:
   explicit Db(sqlite3* db) : db_(db) {}
+  void close();
   sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 // BEGIN IMMEDIATE on construction; rolls back unless commit() succeeded.
