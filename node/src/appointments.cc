@@ -53,19 +53,26 @@ Result<std::vector<Slot>> CaseService::slots(Date date) {
 
 Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor) {
   if (actor.role != Role::kClerk && actor.role != Role::kAgent)
-    return Status::PermissionDenied("forbidden_role", "当前岗位无权预约", "only clerks and agents book");
+    return Status::PermissionDenied("forbidden_role", "当前岗位无权预约",
+                                    "only clerks and agents book");
   if (!site_.items.count(in.item_code))
-    return Status::Rejected("item_not_handled_here", "本站点不受理该事项", "this site does not handle that item");
+    return Status::Rejected("item_not_handled_here", "本站点不受理该事项",
+                            "this site does not handle that item");
   const auto date = parse_date(in.date);
-  if (!date) return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD", "date must be YYYY-MM-DD");
+  if (!date)
+    return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD",
+                                   "date must be YYYY-MM-DD");
   if (*date < today() || *date - today() > kBookingHorizonDays)
-    return Status::InvalidArgument("invalid_date", "只能预约今天起30天内的时段", "book within the next 30 days");
+    return Status::InvalidArgument("invalid_date", "只能预约今天起30天内的时段",
+                                   "book within the next 30 days");
   TB_RETURN_IF_ERROR(validate_resident_id(in.applicant.id_number(), today()));
   TB_RETURN_IF_ERROR(validate_mobile(in.applicant.phone()));
   if (in.applicant.name().empty() || in.applicant.name().size() > 64)
-    return Status::InvalidArgument("missing_field", "请填写申请人姓名", "applicant name is required");
+    return Status::InvalidArgument("missing_field", "请填写申请人姓名",
+                                   "applicant name is required");
   const std::vector<Slot> plan = slot_plan(*date, district_.calendar, site_);
-  auto slot = std::find_if(plan.begin(), plan.end(), [&](const Slot& s) { return s.time == in.slot; });
+  auto slot =
+      std::find_if(plan.begin(), plan.end(), [&](const Slot& s) { return s.time == in.slot; });
   if (slot == plan.end()) return closed();
 
   std::lock_guard lock(mu_);
@@ -76,7 +83,8 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
     if (a.status == "cancelled") continue;
     if (a.slot == in.slot) ++booked;
     if (a.applicant.id_number() == in.applicant.id_number() && a.slot == in.slot)
-      return Status::Conflict("already_booked", "该申请人已预约此时段", "the applicant already holds this slot");
+      return Status::Conflict("already_booked", "该申请人已预约此时段",
+                              "the applicant already holds this slot");
   }
   if (booked >= slot->capacity) return closed();
 
@@ -98,7 +106,8 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
   *b->mutable_applicant() = in.applicant;
   b->set_agent(actor.role == Role::kAgent ? actor.username : "");
   b->set_extended_hours(slot->extended_hours);
-  auto appended = writer.append(b->appointment_id(), event_kind(e), actor.username, clock_.now(), e.SerializeAsString());
+  auto appended = writer.append(b->appointment_id(), event_kind(e), actor.username, clock_.now(),
+                                e.SerializeAsString());
   if (!appended.ok()) return appended.status();
   TB_RETURN_IF_ERROR(store_.project(*appended, e, CaseState{}, district_));
   TB_RETURN_IF_ERROR(writer.commit());
@@ -108,10 +117,12 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
   return **stored;
 }
 
-Result<Appointment> CaseService::append_appointment_event(const std::string& id, pb::CaseEvent e, const Actor& actor) {
+Result<Appointment> CaseService::append_appointment_event(const std::string& id, pb::CaseEvent e,
+                                                          const Actor& actor) {
   sync::LogWriter writer(store_.log());
   TB_RETURN_IF_ERROR(writer.begun());
-  auto appended = writer.append(id, event_kind(e), actor.username, clock_.now(), e.SerializeAsString());
+  auto appended =
+      writer.append(id, event_kind(e), actor.username, clock_.now(), e.SerializeAsString());
   if (!appended.ok()) return appended.status();
   TB_RETURN_IF_ERROR(store_.project(*appended, e, CaseState{}, district_));
   TB_RETURN_IF_ERROR(writer.commit());
@@ -122,15 +133,18 @@ Result<Appointment> CaseService::append_appointment_event(const std::string& id,
 
 Result<Appointment> CaseService::check_in(const std::string& id, const Actor& actor) {
   if (actor.role != Role::kClerk)
-    return Status::PermissionDenied("forbidden_role", "只有综窗人员可以签到", "only clerks check in");
+    return Status::PermissionDenied("forbidden_role", "只有综窗人员可以签到",
+                                    "only clerks check in");
   std::lock_guard lock(mu_);
   auto a = store_.appointment(id);
   if (!a.ok()) return a.status();
   if (!*a) return Status::NotFound("not_found", "预约不存在", "appointment not found");
   if ((*a)->status != "booked")
-    return Status::Conflict("invalid_transition", "该预约已签到或已取消", "appointment is not in booked state");
+    return Status::Conflict("invalid_transition", "该预约已签到或已取消",
+                            "appointment is not in booked state");
   if ((*a)->date != format_date(today()))
-    return Status::Conflict("not_today", "只能在预约当天签到", "check in on the appointment's day only");
+    return Status::Conflict("not_today", "只能在预约当天签到",
+                            "check in on the appointment's day only");
   pb::CaseEvent e;
   e.mutable_appointment_checked_in()->set_appointment_id(id);
   return append_appointment_event(id, std::move(e), actor);
@@ -142,9 +156,11 @@ Result<Appointment> CaseService::cancel(const std::string& id, const Actor& acto
   if (!a.ok()) return a.status();
   if (!*a) return Status::NotFound("not_found", "预约不存在", "appointment not found");
   if (actor.role == Role::kAgent ? (*a)->agent != actor.username : actor.role != Role::kClerk)
-    return Status::PermissionDenied("forbidden_role", "无权取消该预约", "may not cancel this appointment");
+    return Status::PermissionDenied("forbidden_role", "无权取消该预约",
+                                    "may not cancel this appointment");
   if ((*a)->status != "booked")
-    return Status::Conflict("invalid_transition", "该预约已签到或已取消", "appointment is not in booked state");
+    return Status::Conflict("invalid_transition", "该预约已签到或已取消",
+                            "appointment is not in booked state");
   pb::CaseEvent e;
   e.mutable_appointment_cancelled()->set_appointment_id(id);
   return append_appointment_event(id, std::move(e), actor);

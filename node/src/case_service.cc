@@ -9,13 +9,16 @@ namespace tongban::node {
 namespace {
 
 template <class... Ts>
-struct Overloaded : Ts... { using Ts::operator()...; };
+struct Overloaded : Ts... {
+  using Ts::operator()...;
+};
 template <class... Ts>
 Overloaded(Ts...) -> Overloaded<Ts...>;
 
 Status forbidden(const Actor& actor) {
-  return Status::PermissionDenied("forbidden_role", std::string("当前岗位（") + label_zh(actor.role) + "）无权执行此操作",
-                                  std::string("role ") + to_string(actor.role) + " may not do this");
+  return Status::PermissionDenied(
+      "forbidden_role", std::string("当前岗位（") + label_zh(actor.role) + "）无权执行此操作",
+      std::string("role ") + to_string(actor.role) + " may not do this");
 }
 
 Status not_found(const std::string& what_zh, const std::string& what_en) {
@@ -43,41 +46,58 @@ bool role_may(Role role, const Command& command) {
       if (r == role) return true;
     return false;
   };
-  return std::visit(
-      Overloaded{
-          [&](const StartPreReview&) { return any_of({R::kClerk, R::kAgent}); },
-          [&](const RecordPreReviewOutcome&) { return any_of({R::kClerk, R::kReviewer}); },
-          [&](const Submit&) { return any_of({R::kClerk, R::kAgent}); },
-          [&](const RequestMaterials&) { return any_of({R::kClerk}); },
-          [&](const SupplyMaterials&) { return any_of({R::kClerk, R::kAgent}); },
-          [&](const Accept&) { return any_of({R::kClerk}); },
-          [&](const Refuse&) { return any_of({R::kClerk}); },
-          [&](const StartReview&) { return any_of({R::kReviewer}); },
-          [&](const Suspend&) { return any_of({R::kReviewer}); },
-          [&](const Resume&) { return any_of({R::kReviewer}); },
-          [&](const DecideCase&) { return any_of({R::kReviewer}); },
-          [&](const Withdraw&) { return any_of({R::kClerk, R::kAgent}); },
-          [&](const Deliver&) { return any_of({R::kClerk}); },
-          [&](const Rate&) { return any_of({R::kClerk, R::kAgent}); },
-          [&](const RecordCallback&) { return any_of({R::kAdmin, R::kReviewer}); },
-          [&](const RecordRectification&) { return any_of({R::kAdmin, R::kReviewer}); },
-          [&](const Sweep&) { return false; },
-      },
-      command);
+  return std::visit(Overloaded{
+                        [&](const StartPreReview&) {
+                          return any_of({R::kClerk, R::kAgent});
+                        },
+                        [&](const RecordPreReviewOutcome&) {
+                          return any_of({R::kClerk, R::kReviewer});
+                        },
+                        [&](const Submit&) {
+                          return any_of({R::kClerk, R::kAgent});
+                        },
+                        [&](const RequestMaterials&) { return any_of({R::kClerk}); },
+                        [&](const SupplyMaterials&) {
+                          return any_of({R::kClerk, R::kAgent});
+                        },
+                        [&](const Accept&) { return any_of({R::kClerk}); },
+                        [&](const Refuse&) { return any_of({R::kClerk}); },
+                        [&](const StartReview&) { return any_of({R::kReviewer}); },
+                        [&](const Suspend&) { return any_of({R::kReviewer}); },
+                        [&](const Resume&) { return any_of({R::kReviewer}); },
+                        [&](const DecideCase&) { return any_of({R::kReviewer}); },
+                        [&](const Withdraw&) {
+                          return any_of({R::kClerk, R::kAgent});
+                        },
+                        [&](const Deliver&) { return any_of({R::kClerk}); },
+                        [&](const Rate&) {
+                          return any_of({R::kClerk, R::kAgent});
+                        },
+                        [&](const RecordCallback&) {
+                          return any_of({R::kAdmin, R::kReviewer});
+                        },
+                        [&](const RecordRectification&) {
+                          return any_of({R::kAdmin, R::kReviewer});
+                        },
+                        [&](const Sweep&) { return false; },
+                    },
+                    command);
 }
 
-CaseService::CaseService(const District& district, const SiteConfig& site, NodeStore& store, const SigningKey& key,
-                         const Clock& clock)
+CaseService::CaseService(const District& district, const SiteConfig& site, NodeStore& store,
+                         const SigningKey& key, const Clock& clock)
     : district_(district), site_(site), store_(store), key_(key), clock_(clock) {}
 
 Result<CaseState> CaseService::create(const Command& command, const Actor& actor) {
   if (!std::holds_alternative<Submit>(command) && !std::holds_alternative<StartPreReview>(command))
-    return Status::InvalidArgument("not_a_creation", "该操作不能新建案件", "only submit or pre-review create a case");
+    return Status::InvalidArgument("not_a_creation", "该操作不能新建案件",
+                                   "only submit or pre-review create a case");
   std::lock_guard lock(mu_);
   return run_locked(CaseState{}, command, actor, true);
 }
 
-Result<CaseState> CaseService::execute(const std::string& case_id, const Command& command, const Actor& actor) {
+Result<CaseState> CaseService::execute(const std::string& case_id, const Command& command,
+                                       const Actor& actor) {
   std::lock_guard lock(mu_);
   auto state = store_.load_case(case_id);
   if (!state.ok()) return state.status();
@@ -85,7 +105,8 @@ Result<CaseState> CaseService::execute(const std::string& case_id, const Command
   return run_locked(std::move(*state), command, actor, false);
 }
 
-Result<CaseState> CaseService::run_locked(CaseState state, const Command& command, const Actor& actor, bool create) {
+Result<CaseState> CaseService::run_locked(CaseState state, const Command& command,
+                                          const Actor& actor, bool create) {
   sync::LogWriter writer(store_.log());
   TB_RETURN_IF_ERROR(writer.begun());
   auto after = apply_locked(writer, std::move(state), command, actor, create);
@@ -115,16 +136,20 @@ Result<std::vector<std::string>> CaseService::bulk_create(const std::vector<Scri
   return ids;
 }
 
-Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState state, const Command& command,
-                                            const Actor& actor, bool create) {
+Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState state,
+                                            const Command& command, const Actor& actor,
+                                            bool create) {
   if (!actor.system && !role_may(actor.role, command)) return forbidden(actor);
   if (!create && actor.role == Role::kAgent && !actor.system && state.agent != actor.username)
-    return Status::PermissionDenied("not_your_case", "代办员只能办理本人代办的案件", "agents act only on their own cases");
+    return Status::PermissionDenied("not_your_case", "代办员只能办理本人代办的案件",
+                                    "agents act only on their own cases");
 
   Command cmd = command;
   // An agent always acts as themself; a clerk never submits in an agent's name.
-  if (auto* s = std::get_if<Submit>(&cmd)) s->app.agent = actor.role == Role::kAgent ? actor.username : "";
-  if (auto* p = std::get_if<StartPreReview>(&cmd)) p->app.agent = actor.role == Role::kAgent ? actor.username : "";
+  if (auto* s = std::get_if<Submit>(&cmd))
+    s->app.agent = actor.role == Role::kAgent ? actor.username : "";
+  if (auto* p = std::get_if<StartPreReview>(&cmd))
+    p->app.agent = actor.role == Role::kAgent ? actor.username : "";
 
   DecideContext ctx;
   ctx.now = clock_.now();
@@ -134,7 +159,8 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
   ctx.site_kind = site_.kind;
   ctx.site_items = &site_.items;
   const pb::Applicant* applicant = applicant_of(cmd);
-  auto broke = store_.broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
+  auto broke =
+      store_.broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
   if (!broke.ok()) return broke.status();
   ctx.applicant_broke_commitment = *broke;
 
@@ -155,7 +181,8 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
       const Signature sig = key_.sign(e.license_issued().payload());
       e.mutable_license_issued()->set_signature(sig.data(), sig.size());
     }
-    auto appended = writer.append(state.case_id, event_kind(e), actor_name, ctx.now, e.SerializeAsString());
+    auto appended =
+        writer.append(state.case_id, event_kind(e), actor_name, ctx.now, e.SerializeAsString());
     if (!appended.ok()) return appended.status();
     evolve(state, e, EventMeta{state.case_id, site_.id, ctx.now});
     TB_RETURN_IF_ERROR(store_.project(*appended, e, state, district_));
@@ -169,11 +196,13 @@ Result<CaseState> CaseService::get(const std::string& case_id, const Actor& acto
   if (!state.ok()) return state.status();
   if (!state->exists() || state->item_code.empty()) return not_found("案件", "case " + case_id);
   if (actor.role == Role::kAgent && state->agent != actor.username)
-    return Status::PermissionDenied("not_your_case", "代办员只能查看本人代办的案件", "agents see only their own cases");
+    return Status::PermissionDenied("not_your_case", "代办员只能查看本人代办的案件",
+                                    "agents see only their own cases");
   return state;
 }
 
-Result<std::vector<sync::Event>> CaseService::events(const std::string& case_id, const Actor& actor) {
+Result<std::vector<sync::Event>> CaseService::events(const std::string& case_id,
+                                                     const Actor& actor) {
   auto state = get(case_id, actor);
   if (!state.ok()) return state.status();
   std::lock_guard lock(mu_);

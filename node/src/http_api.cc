@@ -22,23 +22,34 @@ struct Reply {
 
 int http_status(StatusCode c) {
   switch (c) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kConflict: return 409;
-    case StatusCode::kTooLarge: return 413;
-    case StatusCode::kRejected: return 422;
-    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kTooLarge:
+      return 413;
+    case StatusCode::kRejected:
+      return 422;
+    case StatusCode::kUnavailable:
+      return 503;
     case StatusCode::kCorruption:
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
 
 json error_json(const Status& s) {
-  return {{"error", {{"code", s.reason()}, {"message", s.message_zh()}, {"message_en", s.message_en()}}}};
+  return {{"error",
+           {{"code", s.reason()}, {"message", s.message_zh()}, {"message_en", s.message_en()}}}};
 }
 
 void send(httplib::Response& res, int status, const json& body) {
@@ -62,22 +73,34 @@ json summary_json(const CaseSummary& c) {
 }
 
 json appointment_json(const Appointment& a) {
-  return {{"appointment_id", a.id},        {"item_code", a.item_code},  {"date", a.date},
-          {"slot", a.slot},                {"window", a.window},        {"extended_hours", a.extended_hours},
-          {"status", a.status},            {"agent", a.agent},          {"case_id", a.case_id},
-          {"applicant", {{"name", a.applicant.name()}, {"id_number", mask_id(a.applicant.id_number())},
-                         {"phone", mask_phone(a.applicant.phone())}}}};
+  return {{"appointment_id", a.id},
+          {"item_code", a.item_code},
+          {"date", a.date},
+          {"slot", a.slot},
+          {"window", a.window},
+          {"extended_hours", a.extended_hours},
+          {"status", a.status},
+          {"agent", a.agent},
+          {"case_id", a.case_id},
+          {"applicant",
+           {{"name", a.applicant.name()},
+            {"id_number", mask_id(a.applicant.id_number())},
+            {"phone", mask_phone(a.applicant.phone())}}}};
 }
 
 json item_json(const Item& item, const Catalog& catalog) {
   json materials = json::array();
   for (const Material& m : catalog.materials_of(item))
-    materials.push_back({{"code", m.code}, {"name", m.name}, {"required", m.required}, {"key", m.key},
+    materials.push_back({{"code", m.code},
+                         {"name", m.name},
+                         {"required", m.required},
+                         {"key", m.key},
                          {"commitment_allowed", m.commitment_allowed}});
   json decided_at = json::array();
   for (SiteKind k : item.decided_at) decided_at.push_back(to_string(k));
   json rule = json::array();
-  for (const RuleCondition& c : item.instant_rule) rule.push_back({{"field", c.field}, {"op", c.op}, {"value", c.value}});
+  for (const RuleCondition& c : item.instant_rule)
+    rule.push_back({{"field", c.field}, {"op", c.op}, {"value", c.value}});
   return {{"code", item.code},
           {"name", item.name},
           {"type", to_string(item.type)},
@@ -120,7 +143,8 @@ struct HttpApi::Impl {
         Actor actor;
         if (!open) {
           auto who = staff.authenticate(bearer_token(req));
-          if (!who.ok()) return send(res, http_status(who.status().code()), error_json(who.status()));
+          if (!who.ok())
+            return send(res, http_status(who.status().code()), error_json(who.status()));
           actor = Actor{who->username, who->role, false};
         }
         auto reply = handler(req, actor);
@@ -157,7 +181,8 @@ struct HttpApi::Impl {
     }
     json list = json::array();
     for (const CaseSummary& c : found) list.push_back(summary_json(c));
-    return Reply{200, {{"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}}};
+    return Reply{
+        200, {{"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}}};
   }
 
   void routes();
@@ -167,50 +192,72 @@ struct HttpApi::Impl {
 };
 
 void HttpApi::Impl::routes() {
-  server.Get("/api/v1/healthz", wrap([this](const httplib::Request&, const Actor&) -> Result<Reply> {
-    std::lock_guard lock(cases.mutex());
-    return Reply{200, {{"status", "ok"}, {"site", cases.site().id}, {"site_name", cases.site().name},
-                       {"head_seq", cases.store().log().head().seq}}};
-  }, true));
+  server.Get("/api/v1/healthz", wrap(
+                                    [this](const httplib::Request&, const Actor&) -> Result<Reply> {
+                                      std::lock_guard lock(cases.mutex());
+                                      return Reply{200,
+                                                   {{"status", "ok"},
+                                                    {"site", cases.site().id},
+                                                    {"site_name", cases.site().name},
+                                                    {"head_seq", cases.store().log().head().seq}}};
+                                    },
+                                    true));
 
-  server.Post("/api/v1/login", wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
-    auto j = body(req);
-    if (!j.ok()) return j.status();
-    const std::string user = j->value("username", ""), pass = j->value("password", "");
-    auto session = staff.login(user, pass);
-    if (!session.ok()) return session.status();
-    spdlog::info("login {} ({})", session->staff.username, to_string(session->staff.role));
-    return Reply{200, {{"token", session->token}, {"username", session->staff.username},
-                       {"display_name", session->staff.display_name}, {"role", to_string(session->staff.role)},
-                       {"role_zh", label_zh(session->staff.role)}, {"site", cases.site().id},
-                       {"expires_at", format_time(session->expires_at)}}};
-  }, true));
+  server.Post(
+      "/api/v1/login",
+      wrap(
+          [this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+            auto j = body(req);
+            if (!j.ok()) return j.status();
+            const std::string user = j->value("username", ""), pass = j->value("password", "");
+            auto session = staff.login(user, pass);
+            if (!session.ok()) return session.status();
+            spdlog::info("login {} ({})", session->staff.username, to_string(session->staff.role));
+            return Reply{200,
+                         {{"token", session->token},
+                          {"username", session->staff.username},
+                          {"display_name", session->staff.display_name},
+                          {"role", to_string(session->staff.role)},
+                          {"role_zh", label_zh(session->staff.role)},
+                          {"site", cases.site().id},
+                          {"expires_at", format_time(session->expires_at)}}};
+          },
+          true));
 
-  server.Post("/api/v1/logout", wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
-    TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
-    return Reply{200, {{"ok", true}}};
-  }));
+  server.Post("/api/v1/logout",
+              wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+                TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
+                return Reply{200, {{"ok", true}}};
+              }));
 
   server.Get("/api/v1/me", wrap([this](const httplib::Request&, const Actor& a) -> Result<Reply> {
-    return Reply{200, {{"username", a.username}, {"role", to_string(a.role)}, {"role_zh", label_zh(a.role)},
-                       {"site", cases.site().id}, {"site_name", cases.site().name}}};
-  }));
+               return Reply{200,
+                            {{"username", a.username},
+                             {"role", to_string(a.role)},
+                             {"role_zh", label_zh(a.role)},
+                             {"site", cases.site().id},
+                             {"site_name", cases.site().name}}};
+             }));
 
-  server.Get("/api/v1/catalog", wrap([this](const httplib::Request&, const Actor&) -> Result<Reply> {
-    const Catalog& catalog = cases.district().catalog;
-    json items = json::array();
-    for (const std::string& code : cases.site().items) items.push_back(item_json(*catalog.find(code), catalog));
-    return Reply{200, {{"version", catalog.version()}, {"items", items}}};
-  }));
+  server.Get("/api/v1/catalog",
+             wrap([this](const httplib::Request&, const Actor&) -> Result<Reply> {
+               const Catalog& catalog = cases.district().catalog;
+               json items = json::array();
+               for (const std::string& code : cases.site().items)
+                 items.push_back(item_json(*catalog.find(code), catalog));
+               return Reply{200, {{"version", catalog.version()}, {"items", items}}};
+             }));
 
-  server.Get(R"(/api/v1/catalog/([A-Za-z0-9_-]+))", wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
-    const Catalog& catalog = cases.district().catalog;
-    const Item* item = catalog.find(req.matches[1]);
-    if (!item) return Status::NotFound("unknown_item", "事项不存在", "unknown item code");
-    json j = item_json(*item, catalog);
-    j["handled_here"] = cases.site().items.count(item->code) > 0;
-    return Reply{200, j};
-  }));
+  server.Get(R"(/api/v1/catalog/([A-Za-z0-9_-]+))",
+             wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+               const Catalog& catalog = cases.district().catalog;
+               const Item* item = catalog.find(req.matches[1]);
+               if (!item)
+                 return Status::NotFound("unknown_item", "事项不存在", "unknown item code");
+               json j = item_json(*item, catalog);
+               j["handled_here"] = cases.site().items.count(item->code) > 0;
+               return Reply{200, j};
+             }));
 
   case_routes();
   appointment_routes();
@@ -218,197 +265,243 @@ void HttpApi::Impl::routes() {
 }
 
 void HttpApi::Impl::case_routes() {
-  server.Post("/api/v1/prereviews", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto j = body(req);
-    if (!j.ok()) return j.status();
-    auto app = application_from(*j);
-    if (!app.ok()) return app.status();
-    return case_reply(cases.create(StartPreReview{*app}, a), 201);
-  }));
+  server.Post("/api/v1/prereviews",
+              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+                auto j = body(req);
+                if (!j.ok()) return j.status();
+                auto app = application_from(*j);
+                if (!app.ok()) return app.status();
+                return case_reply(cases.create(StartPreReview{*app}, a), 201);
+              }));
 
-  server.Post("/api/v1/cases", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto j = body(req);
-    if (!j.ok()) return j.status();
-    auto cmd = action_command("submit", *j);
-    if (!cmd.ok()) return cmd.status();
-    return case_reply(cases.create(*cmd, a), 201);
-  }));
+  server.Post("/api/v1/cases",
+              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+                auto j = body(req);
+                if (!j.ok()) return j.status();
+                auto cmd = action_command("submit", *j);
+                if (!cmd.ok()) return cmd.status();
+                return case_reply(cases.create(*cmd, a), 201);
+              }));
 
-  server.Get("/api/v1/cases", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    CaseQuery q;
-    q.case_id_prefix = req.get_param_value("q");
-    q.applicant_id = req.get_param_value("id_number");
-    q.status = req.get_param_value("status");
-    q.clock = req.get_param_value("clock");
-    q.item_code = req.get_param_value("item_code");
-    if (!q.status.empty() && !case_status_from(q.status))
-      return Status::InvalidArgument("invalid_status", "状态取值无效", "unknown status filter");
-    if (!q.clock.empty() && !clock_color_from(q.clock))
-      return Status::InvalidArgument("invalid_clock", "时限状态应为 normal/yellow/red/paused/done",
-                                     "clock must be normal, yellow, red, paused or done");
-    q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
-    if (q.limit == 0) q.limit = 50;
-    q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
-    if (a.role == Role::kAgent) q.agent = a.username;  // agents see only their own cases
-    return search_reply(q);
-  }));
+  server.Get(
+      "/api/v1/cases", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+        CaseQuery q;
+        q.case_id_prefix = req.get_param_value("q");
+        q.applicant_id = req.get_param_value("id_number");
+        q.status = req.get_param_value("status");
+        q.clock = req.get_param_value("clock");
+        q.item_code = req.get_param_value("item_code");
+        if (!q.status.empty() && !case_status_from(q.status))
+          return Status::InvalidArgument("invalid_status", "状态取值无效", "unknown status filter");
+        if (!q.clock.empty() && !clock_color_from(q.clock))
+          return Status::InvalidArgument("invalid_clock",
+                                         "时限状态应为 normal/yellow/red/paused/done",
+                                         "clock must be normal, yellow, red, paused or done");
+        q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
+        if (q.limit == 0) q.limit = 50;
+        q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
+        if (a.role == Role::kAgent) q.agent = a.username;  // agents see only their own cases
+        return search_reply(q);
+      }));
 
-  server.Get("/api/v1/agent/cases", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    if (a.role != Role::kAgent)
-      return Status::PermissionDenied("forbidden_role", "仅代办员可用", "for community agents only");
-    CaseQuery q;
-    q.agent = a.username;
-    q.status = req.get_param_value("status");
-    q.limit = 200;
-    return search_reply(q);
-  }));
+  server.Get("/api/v1/agent/cases",
+             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+               if (a.role != Role::kAgent)
+                 return Status::PermissionDenied("forbidden_role", "仅代办员可用",
+                                                 "for community agents only");
+               CaseQuery q;
+               q.agent = a.username;
+               q.status = req.get_param_value("status");
+               q.limit = 200;
+               return search_reply(q);
+             }));
 
-  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    return case_reply(cases.get(req.matches[1], a));
-  }));
+  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
+             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+               return case_reply(cases.get(req.matches[1], a));
+             }));
 
-  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto events = cases.events(req.matches[1], a);
-    if (!events.ok()) return events.status();
-    json list = json::array();
-    for (const sync::Event& e : *events)
-      list.push_back({{"origin", e.origin}, {"seq", e.seq}, {"lamport", e.lamport}, {"kind", e.kind},
-                      {"actor", e.actor}, {"time", format_time(e.ts)}, {"hash", to_hex(e.hash)}});
-    return Reply{200, {{"case_id", std::string(req.matches[1])}, {"events", list}}};
-  }));
+  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
+             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+               auto events = cases.events(req.matches[1], a);
+               if (!events.ok()) return events.status();
+               json list = json::array();
+               for (const sync::Event& e : *events)
+                 list.push_back({{"origin", e.origin},
+                                 {"seq", e.seq},
+                                 {"lamport", e.lamport},
+                                 {"kind", e.kind},
+                                 {"actor", e.actor},
+                                 {"time", format_time(e.ts)},
+                                 {"hash", to_hex(e.hash)}});
+               return Reply{200, {{"case_id", std::string(req.matches[1])}, {"events", list}}};
+             }));
 
-  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/license)", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto s = cases.get(req.matches[1], a);
-    if (!s.ok()) return s.status();
-    if (s->license_no.empty())
-      return Status::NotFound("no_license", "该案件没有电子证照", "the case has no e-license");
-    return Reply{200, {{"license_no", s->license_no}, {"payload", s->license_payload},
-                       {"signature", s->license_signature}, {"signer", s->origin}}};
-  }));
+  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/license)",
+             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+               auto s = cases.get(req.matches[1], a);
+               if (!s.ok()) return s.status();
+               if (s->license_no.empty())
+                 return Status::NotFound("no_license", "该案件没有电子证照",
+                                         "the case has no e-license");
+               return Reply{200,
+                            {{"license_no", s->license_no},
+                             {"payload", s->license_payload},
+                             {"signature", s->license_signature},
+                             {"signer", s->origin}}};
+             }));
 
-  server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/([a-z-]+))", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto j = body(req);
-    if (!j.ok()) return j.status();
-    auto cmd = action_command(req.matches[2], *j);
-    if (!cmd.ok()) return cmd.status();
-    return case_reply(cases.execute(req.matches[1], *cmd, a));
-  }));
+  server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/([a-z-]+))",
+              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+                auto j = body(req);
+                if (!j.ok()) return j.status();
+                auto cmd = action_command(req.matches[2], *j);
+                if (!cmd.ok()) return cmd.status();
+                return case_reply(cases.execute(req.matches[1], *cmd, a));
+              }));
 
-  server.Get("/api/v1/queue/today", wrap([this](const httplib::Request&, const Actor& a) -> Result<Reply> {
-    if (a.role == Role::kAgent)
-      return Status::PermissionDenied("forbidden_role", "代办员请使用“我的代办”", "agents use /api/v1/agent/cases");
-    const Date today = cases.today();
-    json out = {{"date", format_date(today)}};
-    std::lock_guard lock(cases.mutex());
-    NodeStore& store = cases.store();
-    auto appts = store.appointments_on(format_date(today), "");
-    if (!appts.ok()) return appts.status();
-    out["appointments"] = json::array();
-    for (const Appointment& ap : *appts) out["appointments"].push_back(appointment_json(ap));
-    const auto section = [&](const char* name, const char* status, const char* clock) -> Status {
-      CaseQuery q;
-      q.status = status;
-      q.clock = clock;
-      q.limit = 200;
-      auto found = store.search(q, today);
-      if (!found.ok()) return found.status();
-      json& list = out[name] = json::array();
-      for (const CaseSummary& c : *found) list.push_back(summary_json(c));
-      return Status::Ok();
-    };
-    TB_RETURN_IF_ERROR(section("awaiting_acceptance", "submitted", ""));
-    TB_RETURN_IF_ERROR(section("awaiting_materials", "awaiting_materials", ""));
-    TB_RETURN_IF_ERROR(section("overdue", "", "red"));
-    TB_RETURN_IF_ERROR(section("due_soon", "", "yellow"));
-    auto tasks = store.open_rating_tasks();
-    if (!tasks.ok()) return tasks.status();
-    out["rating_tasks"] = json::array();
-    for (const CaseSummary& c : *tasks) out["rating_tasks"].push_back(summary_json(c));
-    return Reply{200, out};
-  }));
+  server.Get("/api/v1/queue/today",
+             wrap([this](const httplib::Request&, const Actor& a) -> Result<Reply> {
+               if (a.role == Role::kAgent)
+                 return Status::PermissionDenied("forbidden_role", "代办员请使用“我的代办”",
+                                                 "agents use /api/v1/agent/cases");
+               const Date today = cases.today();
+               json out = {{"date", format_date(today)}};
+               std::lock_guard lock(cases.mutex());
+               NodeStore& store = cases.store();
+               auto appts = store.appointments_on(format_date(today), "");
+               if (!appts.ok()) return appts.status();
+               out["appointments"] = json::array();
+               for (const Appointment& ap : *appts)
+                 out["appointments"].push_back(appointment_json(ap));
+               const auto section = [&](const char* name, const char* status,
+                                        const char* clock) -> Status {
+                 CaseQuery q;
+                 q.status = status;
+                 q.clock = clock;
+                 q.limit = 200;
+                 auto found = store.search(q, today);
+                 if (!found.ok()) return found.status();
+                 json& list = out[name] = json::array();
+                 for (const CaseSummary& c : *found) list.push_back(summary_json(c));
+                 return Status::Ok();
+               };
+               TB_RETURN_IF_ERROR(section("awaiting_acceptance", "submitted", ""));
+               TB_RETURN_IF_ERROR(section("awaiting_materials", "awaiting_materials", ""));
+               TB_RETURN_IF_ERROR(section("overdue", "", "red"));
+               TB_RETURN_IF_ERROR(section("due_soon", "", "yellow"));
+               auto tasks = store.open_rating_tasks();
+               if (!tasks.ok()) return tasks.status();
+               out["rating_tasks"] = json::array();
+               for (const CaseSummary& c : *tasks) out["rating_tasks"].push_back(summary_json(c));
+               return Reply{200, out};
+             }));
 }
 
 void HttpApi::Impl::appointment_routes() {
-  server.Get("/api/v1/appointments/slots", wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
-    const auto date = parse_date(req.get_param_value("date"));
-    if (!date) return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD", "date must be YYYY-MM-DD");
-    auto slots = cases.slots(*date);
-    if (!slots.ok()) return slots.status();
-    json list = json::array();
-    for (const Slot& s : *slots)
-      list.push_back({{"time", s.time}, {"extended_hours", s.extended_hours}, {"capacity", s.capacity},
-                      {"booked", s.booked}, {"available", s.capacity - s.booked}});
-    return Reply{200, {{"date", format_date(*date)}, {"working_day", cases.district().calendar.is_working_day(*date)},
-                       {"slots", list}}};
-  }));
+  server.Get("/api/v1/appointments/slots",
+             wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+               const auto date = parse_date(req.get_param_value("date"));
+               if (!date)
+                 return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD",
+                                                "date must be YYYY-MM-DD");
+               auto slots = cases.slots(*date);
+               if (!slots.ok()) return slots.status();
+               json list = json::array();
+               for (const Slot& s : *slots)
+                 list.push_back({{"time", s.time},
+                                 {"extended_hours", s.extended_hours},
+                                 {"capacity", s.capacity},
+                                 {"booked", s.booked},
+                                 {"available", s.capacity - s.booked}});
+               return Reply{200,
+                            {{"date", format_date(*date)},
+                             {"working_day", cases.district().calendar.is_working_day(*date)},
+                             {"slots", list}}};
+             }));
 
-  server.Get("/api/v1/appointments", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    std::string date = req.get_param_value("date");
-    if (date.empty()) date = format_date(cases.today());
-    if (!parse_date(date)) return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD", "date must be YYYY-MM-DD");
-    std::lock_guard lock(cases.mutex());
-    auto list = cases.store().appointments_on(date, a.role == Role::kAgent ? a.username : "");
-    if (!list.ok()) return list.status();
-    json out = json::array();
-    for (const Appointment& ap : *list) out.push_back(appointment_json(ap));
-    return Reply{200, {{"date", date}, {"appointments", out}}};
-  }));
+  server.Get("/api/v1/appointments",
+             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+               std::string date = req.get_param_value("date");
+               if (date.empty()) date = format_date(cases.today());
+               if (!parse_date(date))
+                 return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD",
+                                                "date must be YYYY-MM-DD");
+               std::lock_guard lock(cases.mutex());
+               auto list =
+                   cases.store().appointments_on(date, a.role == Role::kAgent ? a.username : "");
+               if (!list.ok()) return list.status();
+               json out = json::array();
+               for (const Appointment& ap : *list) out.push_back(appointment_json(ap));
+               return Reply{200, {{"date", date}, {"appointments", out}}};
+             }));
 
-  server.Post("/api/v1/appointments", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto j = body(req);
-    if (!j.ok()) return j.status();
-    auto in = booking_from(*j);
-    if (!in.ok()) return in.status();
-    auto ap = cases.book(*in, a);
-    if (!ap.ok()) return ap.status();
-    return Reply{201, appointment_json(*ap)};
-  }));
+  server.Post("/api/v1/appointments",
+              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+                auto j = body(req);
+                if (!j.ok()) return j.status();
+                auto in = booking_from(*j);
+                if (!in.ok()) return in.status();
+                auto ap = cases.book(*in, a);
+                if (!ap.ok()) return ap.status();
+                return Reply{201, appointment_json(*ap)};
+              }));
 
   server.Post(R"(/api/v1/appointments/([A-Za-z0-9-]+)/(check-in|cancel))",
               wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    auto ap = req.matches[2] == "check-in" ? cases.check_in(req.matches[1], a) : cases.cancel(req.matches[1], a);
-    if (!ap.ok()) return ap.status();
-    return Reply{200, appointment_json(*ap)};
-  }));
+                auto ap = req.matches[2] == "check-in" ? cases.check_in(req.matches[1], a)
+                                                       : cases.cancel(req.matches[1], a);
+                if (!ap.ok()) return ap.status();
+                return Reply{200, appointment_json(*ap)};
+              }));
 }
 
 void HttpApi::Impl::staff_routes() {
   const auto admin_only = [](const Actor& a) -> Status {
     if (a.role != Role::kAdmin)
-      return Status::PermissionDenied("forbidden_role", "仅站点管理员可管理账号", "site admins only");
+      return Status::PermissionDenied("forbidden_role", "仅站点管理员可管理账号",
+                                      "site admins only");
     return Status::Ok();
   };
-  server.Get("/api/v1/staff", wrap([this, admin_only](const httplib::Request&, const Actor& a) -> Result<Reply> {
-    TB_RETURN_IF_ERROR(admin_only(a));
-    auto list = staff.list();
-    if (!list.ok()) return list.status();
-    json out = json::array();
-    for (const Staff& s : *list)
-      out.push_back({{"username", s.username}, {"display_name", s.display_name}, {"role", to_string(s.role)}});
-    return Reply{200, {{"staff", out}}};
-  }));
-  server.Post("/api/v1/staff", wrap([this, admin_only](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    TB_RETURN_IF_ERROR(admin_only(a));
-    auto j = body(req);
-    if (!j.ok()) return j.status();
-    const auto role = role_from(j->value("role", ""));
-    if (!role)
-      return Status::InvalidArgument("invalid_role", "岗位应为 clerk/reviewer/agent/admin",
-                                     "role must be clerk, reviewer, agent or admin");
-    const std::string username = j->value("username", "");
-    TB_RETURN_IF_ERROR(staff.create(username, j->value("display_name", ""), *role, j->value("password", "")));
-    spdlog::info("staff {} created as {} by {}", username, to_string(*role), a.username);
-    return Reply{201, {{"username", username}, {"role", to_string(*role)}}};
-  }));
-  server.Post(R"(/api/v1/staff/([A-Za-z0-9_.-]+)/disable)",
-              wrap([this, admin_only](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-    TB_RETURN_IF_ERROR(admin_only(a));
-    TB_RETURN_IF_ERROR(staff.set_disabled(req.matches[1], true));
-    return Reply{200, {{"username", std::string(req.matches[1])}, {"disabled", true}}};
-  }));
+  server.Get("/api/v1/staff",
+             wrap([this, admin_only](const httplib::Request&, const Actor& a) -> Result<Reply> {
+               TB_RETURN_IF_ERROR(admin_only(a));
+               auto list = staff.list();
+               if (!list.ok()) return list.status();
+               json out = json::array();
+               for (const Staff& s : *list)
+                 out.push_back({{"username", s.username},
+                                {"display_name", s.display_name},
+                                {"role", to_string(s.role)}});
+               return Reply{200, {{"staff", out}}};
+             }));
+  server.Post(
+      "/api/v1/staff",
+      wrap([this, admin_only](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+        TB_RETURN_IF_ERROR(admin_only(a));
+        auto j = body(req);
+        if (!j.ok()) return j.status();
+        const auto role = role_from(j->value("role", ""));
+        if (!role)
+          return Status::InvalidArgument("invalid_role", "岗位应为 clerk/reviewer/agent/admin",
+                                         "role must be clerk, reviewer, agent or admin");
+        const std::string username = j->value("username", "");
+        TB_RETURN_IF_ERROR(
+            staff.create(username, j->value("display_name", ""), *role, j->value("password", "")));
+        spdlog::info("staff {} created as {} by {}", username, to_string(*role), a.username);
+        return Reply{201, {{"username", username}, {"role", to_string(*role)}}};
+      }));
+  server.Post(
+      R"(/api/v1/staff/([A-Za-z0-9_.-]+)/disable)",
+      wrap([this, admin_only](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+        TB_RETURN_IF_ERROR(admin_only(a));
+        TB_RETURN_IF_ERROR(staff.set_disabled(req.matches[1], true));
+        return Reply{200, {{"username", std::string(req.matches[1])}, {"disabled", true}}};
+      }));
 }
 
-HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff) : impl_(std::make_unique<Impl>(cases, staff)) {
+HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff)
+    : impl_(std::make_unique<Impl>(cases, staff)) {
   httplib::Server& s = impl_->server;
   s.set_payload_max_length(kMaxBodyBytes);
   // Answers go out in several writes: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
@@ -418,8 +511,8 @@ HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff) : impl_(std::make_un
   s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return;
     Status st = res.status == 413
-                    ? Status::Make(StatusCode::kTooLarge, "payload_too_large", "请求内容过大（上限64KB）",
-                                   "request body exceeds 64 KiB")
+                    ? Status::Make(StatusCode::kTooLarge, "payload_too_large",
+                                   "请求内容过大（上限64KB）", "request body exceeds 64 KiB")
                     : Status::NotFound("no_such_endpoint", "没有该接口", "no such endpoint");
     if (res.status != 413 && res.status != 404)
       st = Status::InvalidArgument("bad_request", "请求无效", "bad request");
@@ -431,8 +524,10 @@ HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff) : impl_(std::make_un
 HttpApi::~HttpApi() = default;
 
 Result<int> HttpApi::bind(const std::string& host, int port) {
-  const int bound = port == 0 ? impl_->server.bind_to_any_port(host) : (impl_->server.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
+  const int bound = port == 0 ? impl_->server.bind_to_any_port(host)
+                              : (impl_->server.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0)
+    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
   return bound;
 }
 

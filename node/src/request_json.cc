@@ -6,7 +6,8 @@ namespace {
 
 using nlohmann::json;
 
-Status bad_field(const std::string& field, const std::string& zh_expect, const std::string& en_expect) {
+Status bad_field(const std::string& field, const std::string& zh_expect,
+                 const std::string& en_expect) {
   return Status::InvalidArgument("invalid_field", "字段「" + field + "」" + zh_expect,
                                  "field '" + field + "' " + en_expect);
 }
@@ -23,7 +24,8 @@ Result<std::vector<std::string>> texts(const json& j, const char* key) {
   std::vector<std::string> out;
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return out;
-  if (!it->is_array() || it->size() > 64) return bad_field(key, "应为字符串数组", "must be an array of strings");
+  if (!it->is_array() || it->size() > 64)
+    return bad_field(key, "应为字符串数组", "must be an array of strings");
   for (const json& v : *it) {
     if (!v.is_string()) return bad_field(key, "应为字符串数组", "must be an array of strings");
     out.push_back(v.get<std::string>());
@@ -47,25 +49,32 @@ Result<int> integer(const json& j, const char* key) {
   return static_cast<int>(v);
 }
 
-#define TB_ASSIGN(lhs, expr)                 \
-  do {                                       \
-    auto tb_r_ = (expr);                     \
-    if (!tb_r_.ok()) return tb_r_.status();  \
-    lhs = std::move(*tb_r_);                 \
+#define TB_ASSIGN(lhs, expr)                \
+  do {                                      \
+    auto tb_r_ = (expr);                    \
+    if (!tb_r_.ok()) return tb_r_.status(); \
+    lhs = std::move(*tb_r_);                \
   } while (0)
 
 Result<pb::Applicant> applicant_from(const json& j) {
   pb::Applicant a;
   auto it = j.find("applicant");
-  if (it == j.end() || !it->is_object()) return bad_field("applicant", "应为对象", "must be an object");
+  if (it == j.end() || !it->is_object())
+    return bad_field("applicant", "应为对象", "must be an object");
   std::string v;
-  TB_ASSIGN(v, text(*it, "name")); a.set_name(v);
-  TB_ASSIGN(v, text(*it, "id_number")); a.set_id_number(v);
-  TB_ASSIGN(v, text(*it, "phone")); a.set_phone(v);
+  TB_ASSIGN(v, text(*it, "name"));
+  a.set_name(v);
+  TB_ASSIGN(v, text(*it, "id_number"));
+  a.set_id_number(v);
+  TB_ASSIGN(v, text(*it, "phone"));
+  a.set_phone(v);
   bool ent = false;
-  TB_ASSIGN(ent, flag(*it, "enterprise")); a.set_enterprise(ent);
-  TB_ASSIGN(v, text(*it, "uscc")); a.set_uscc(v);
-  TB_ASSIGN(v, text(*it, "org_name")); a.set_org_name(v);
+  TB_ASSIGN(ent, flag(*it, "enterprise"));
+  a.set_enterprise(ent);
+  TB_ASSIGN(v, text(*it, "uscc"));
+  a.set_uscc(v);
+  TB_ASSIGN(v, text(*it, "org_name"));
+  a.set_org_name(v);
   return a;
 }
 
@@ -74,9 +83,11 @@ Result<pb::Applicant> applicant_from(const json& j) {
 Result<json> parse_body(const std::string& body) {
   json j = json::parse(body.empty() ? "{}" : body, nullptr, false);
   if (j.is_discarded())
-    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON", "request body is not valid JSON");
+    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
+                                   "request body is not valid JSON");
   if (!j.is_object())
-    return Status::InvalidArgument("invalid_json", "请求内容应为JSON对象", "request body must be a JSON object");
+    return Status::InvalidArgument("invalid_json", "请求内容应为JSON对象",
+                                   "request body must be a JSON object");
   return j;
 }
 
@@ -93,18 +104,24 @@ Result<ApplicationInput> application_from(const json& j) {
   if (auto f = j.find("form"); f != j.end() && !f->is_null()) {
     if (!f->is_object()) return bad_field("form", "应为对象", "must be an object");
     for (const auto& [k, v] : f->items()) {
-      if (v.is_string()) in.form[k] = v.get<std::string>();
-      else if (v.is_number() || v.is_boolean()) in.form[k] = v.dump();
-      else return bad_field("form." + k, "应为字符串或数字", "must be a string or number");
+      if (v.is_string())
+        in.form[k] = v.get<std::string>();
+      else if (v.is_number() || v.is_boolean())
+        in.form[k] = v.dump();
+      else
+        return bad_field("form." + k, "应为字符串或数字", "must be a string or number");
     }
   }
   if (auto a = j.find("authorization"); a != j.end() && !a->is_null()) {
     if (!a->is_object()) return bad_field("authorization", "应为对象", "must be an object");
     pb::Authorization auth;
     std::string v;
-    TB_ASSIGN(v, text(*a, "document_no")); auth.set_document_no(v);
-    TB_ASSIGN(v, text(*a, "signed_date")); auth.set_signed_date(v);
-    TB_ASSIGN(v, text(*a, "priority_group")); auth.set_priority_group(v);
+    TB_ASSIGN(v, text(*a, "document_no"));
+    auth.set_document_no(v);
+    TB_ASSIGN(v, text(*a, "signed_date"));
+    auth.set_signed_date(v);
+    TB_ASSIGN(v, text(*a, "priority_group"));
+    auth.set_priority_group(v);
     in.authorization = auth;
   }
   return in;
@@ -207,7 +224,8 @@ Result<Command> action_command(const std::string& action, const json& j) {
     TB_ASSIGN(s1, text(j, "note"));
     return Command{RecordRectification{s1}};
   }
-  return Status::NotFound("unknown_action", "没有该操作：" + action, "unknown case action: " + action);
+  return Status::NotFound("unknown_action", "没有该操作：" + action,
+                          "unknown case action: " + action);
 }
 
 }  // namespace tongban::node

@@ -15,13 +15,15 @@ std::string token_hash(const std::string& token) {
 }
 
 Status bad_login() {
-  return Status::Unauthenticated("bad_credentials", "用户名或密码错误", "wrong username or password");
+  return Status::Unauthenticated("bad_credentials", "用户名或密码错误",
+                                 "wrong username or password");
 }
 
 bool valid_username(const std::string& u) {
   if (u.size() < 3 || u.size() > 32) return false;
   for (char c : u)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.')
+      return false;
   return true;
 }
 
@@ -29,20 +31,28 @@ bool valid_username(const std::string& u) {
 
 const char* to_string(Role r) {
   switch (r) {
-    case Role::kClerk: return "clerk";
-    case Role::kReviewer: return "reviewer";
-    case Role::kAgent: return "agent";
-    case Role::kAdmin: return "admin";
+    case Role::kClerk:
+      return "clerk";
+    case Role::kReviewer:
+      return "reviewer";
+    case Role::kAgent:
+      return "agent";
+    case Role::kAdmin:
+      return "admin";
   }
   return "?";
 }
 
 const char* label_zh(Role r) {
   switch (r) {
-    case Role::kClerk: return "综窗受理员";
-    case Role::kReviewer: return "后台审批员";
-    case Role::kAgent: return "代办员";
-    case Role::kAdmin: return "站点管理员";
+    case Role::kClerk:
+      return "综窗受理员";
+    case Role::kReviewer:
+      return "后台审批员";
+    case Role::kAgent:
+      return "代办员";
+    case Role::kAdmin:
+      return "站点管理员";
   }
   return "?";
 }
@@ -53,23 +63,29 @@ std::optional<Role> role_from(const std::string& s) {
   return std::nullopt;
 }
 
-Status StaffDirectory::create(const std::string& username, const std::string& display_name, Role role,
-                              const std::string& password) {
+Status StaffDirectory::create(const std::string& username, const std::string& display_name,
+                              Role role, const std::string& password) {
   if (!valid_username(username))
     return Status::InvalidArgument("invalid_username", "用户名应为3至32位字母、数字、_-.",
                                    "username: 3-32 letters, digits, _ - .");
   if (display_name.empty() || display_name.size() > 64)
-    return Status::InvalidArgument("invalid_display_name", "请填写姓名（最多64字节）", "display_name: 1-64 bytes");
+    return Status::InvalidArgument("invalid_display_name", "请填写姓名（最多64字节）",
+                                   "display_name: 1-64 bytes");
   if (password.size() < 8 || password.size() > 128)
-    return Status::InvalidArgument("weak_password", "密码长度应为8至128位", "password must be 8-128 characters");
+    return Status::InvalidArgument("weak_password", "密码长度应为8至128位",
+                                   "password must be 8-128 characters");
   auto hash = hash_password(password);  // slow by design: outside the lock
   if (!hash.ok()) return hash.status();
   std::lock_guard lock(mu_);
   auto stmt = store_.db().cached(
-      "INSERT INTO staff(username, display_name, role, password_hash, created_ts) VALUES(?1,?2,?3,?4,?5) "
+      "INSERT INTO staff(username, display_name, role, password_hash, created_ts) "
+      "VALUES(?1,?2,?3,?4,?5) "
       "ON CONFLICT(username) DO NOTHING");
   if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, username).bind(2, display_name).bind(3, std::string(to_string(role))).bind(4, *hash);
+  stmt->bind(1, username)
+      .bind(2, display_name)
+      .bind(3, std::string(to_string(role)))
+      .bind(4, *hash);
   stmt->bind(5, clock_.now());
   TB_RETURN_IF_ERROR(stmt->run());
   if (store_.db().changes() == 0)
@@ -107,7 +123,8 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
   }
   failures_.erase(username);
   Session session{random_token(), staff, clock_.now() + kSessionSeconds};
-  auto stmt = store_.db().cached("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");
+  auto stmt =
+      store_.db().cached("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(session.token);
   stmt->bind_blob(1, h.data(), h.size()).bind(2, username).bind(3, session.expires_at);
@@ -123,7 +140,8 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
   if (token.size() != 64) return unauthenticated();
   std::lock_guard lock(mu_);
   auto stmt = store_.db().cached(
-      "SELECT s.username, f.display_name, f.role FROM sessions s JOIN staff f ON f.username = s.username"
+      "SELECT s.username, f.display_name, f.role FROM sessions s JOIN staff f ON f.username = "
+      "s.username"
       " WHERE s.token_hash=?1 AND s.expires_ts > ?2 AND f.disabled = 0");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(token);
@@ -131,7 +149,8 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
   auto row = stmt->step();
   if (!row.ok()) return row.status();
   if (!*row) return unauthenticated();
-  return Staff{stmt->text_at(0), stmt->text_at(1), role_from(stmt->text_at(2)).value_or(Role::kClerk)};
+  return Staff{stmt->text_at(0), stmt->text_at(1),
+               role_from(stmt->text_at(2)).value_or(Role::kClerk)};
 }
 
 Status StaffDirectory::logout(const std::string& token) {
@@ -145,14 +164,16 @@ Status StaffDirectory::logout(const std::string& token) {
 
 Result<std::vector<Staff>> StaffDirectory::list() {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().cached("SELECT username, display_name, role FROM staff WHERE disabled=0 ORDER BY username");
+  auto stmt = store_.db().cached(
+      "SELECT username, display_name, role FROM staff WHERE disabled=0 ORDER BY username");
   if (!stmt.ok()) return stmt.status();
   std::vector<Staff> out;
   for (;;) {
     auto row = stmt->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    out.push_back(Staff{stmt->text_at(0), stmt->text_at(1), role_from(stmt->text_at(2)).value_or(Role::kClerk)});
+    out.push_back(Staff{stmt->text_at(0), stmt->text_at(1),
+                        role_from(stmt->text_at(2)).value_or(Role::kClerk)});
   }
   return out;
 }
@@ -162,7 +183,8 @@ Status StaffDirectory::set_disabled(const std::string& username, bool disabled) 
   auto stmt = store_.db().cached("UPDATE staff SET disabled=?2 WHERE username=?1");
   if (!stmt.ok()) return stmt.status();
   TB_RETURN_IF_ERROR(stmt->bind(1, username).bind(2, int64_t{disabled}).run());
-  if (store_.db().changes() == 0) return Status::NotFound("unknown_staff", "没有该工作人员", "no such staff member");
+  if (store_.db().changes() == 0)
+    return Status::NotFound("unknown_staff", "没有该工作人员", "no such staff member");
   if (disabled) {
     auto drop = store_.db().cached("DELETE FROM sessions WHERE username=?1");
     if (!drop.ok()) return drop.status();

@@ -1,6 +1,5 @@
 // decide: command + state -> events or a rejection. Pure: no I/O, time comes from ctx.
 #include <algorithm>
-
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case.h"
@@ -17,16 +16,18 @@ constexpr size_t kMaxFormFields = 64;
 Date today_of(const DecideContext& ctx) { return date_of(ctx.now); }
 
 Status not_now(const CaseState& s, const std::string& zh_action, const std::string& en_action) {
-  return Status::Conflict("invalid_transition",
-                          std::string("案件当前状态为「") + label_zh(s.status) + "」，不能" + zh_action,
-                          std::string("case is ") + to_string(s.status) + "; cannot " + en_action);
+  return Status::Conflict(
+      "invalid_transition",
+      std::string("案件当前状态为「") + label_zh(s.status) + "」，不能" + zh_action,
+      std::string("case is ") + to_string(s.status) + "; cannot " + en_action);
 }
 
 bool in(CaseStatus s, std::initializer_list<CaseStatus> set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
 
-Status check_text(const std::string& text, const char* zh_field, const char* en_field, bool required) {
+Status check_text(const std::string& text, const char* zh_field, const char* en_field,
+                  bool required) {
   if (required && text.empty())
     return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
                                    std::string(en_field) + " is required");
@@ -200,7 +201,8 @@ void emit_decision(Events& out, CaseState& s, pb::Decided d, const DecideContext
   if (s.status == CaseStatus::kApproved) emit(out, s, license_for(s, ctx), ctx);
 }
 
-Result<pb::Accepted> check_accept(const CaseState& s, const AcceptInput& in, const DecideContext& ctx) {
+Result<pb::Accepted> check_accept(const CaseState& s, const AcceptInput& in,
+                                  const DecideContext& ctx) {
   const Item* item = ctx.catalog->find(s.item_code);
   std::vector<std::string> missing_names, tolerated_bad;
   for (const CaseMaterial& m : s.materials) {
@@ -237,12 +239,13 @@ Result<pb::Accepted> check_accept(const CaseState& s, const AcceptInput& in, con
     return Status::Rejected("tolerance_ineligible", "申请人曾未履行容缺承诺，不适用容缺受理",
                             "the applicant broke an earlier 容缺 commitment");
   if (!in.commitment_signed)
-    return Status::Rejected("commitment_required", "容缺受理须申请人签署承诺书",
-                            "acceptance with missing materials needs the applicant's signed commitment");
+    return Status::Rejected(
+        "commitment_required", "容缺受理须申请人签署承诺书",
+        "acceptance with missing materials needs the applicant's signed commitment");
   if (in.supply_days < 1 || in.supply_days > ctx.max_supply_days)
-    return Status::InvalidArgument("invalid_supply_days",
-                                   "补齐期限应为1至" + std::to_string(ctx.max_supply_days) + "个工作日",
-                                   "supply_days must be 1.." + std::to_string(ctx.max_supply_days));
+    return Status::InvalidArgument(
+        "invalid_supply_days", "补齐期限应为1至" + std::to_string(ctx.max_supply_days) + "个工作日",
+        "supply_days must be 1.." + std::to_string(ctx.max_supply_days));
   for (const std::string& c : in.tolerated) a.add_tolerated(c);
   a.set_supply_deadline_date(ctx.calendar->add_working_days(today_of(ctx), in.supply_days).days);
   a.set_commitment_signed(true);
@@ -297,7 +300,8 @@ struct Decider {
 
   Result<Events> operator()(const RecordPreReviewOutcome& c) {
     // 预审 outcome is told once: a second outcome is not allowed.
-    if (s.status != CaseStatus::kPreReview) return not_now(s, "登记预审结果", "record a pre-review outcome");
+    if (s.status != CaseStatus::kPreReview)
+      return not_now(s, "登记预审结果", "record a pre-review outcome");
     TB_RETURN_IF_ERROR(check_text(c.note, "预审意见", "note", false));
     if (!c.passed && c.missing.empty())
       return Status::InvalidArgument("missing_field", "预审未通过时须一次性列明所缺材料",
@@ -332,15 +336,18 @@ struct Decider {
   }
 
   Result<Events> operator()(const RequestMaterials& c) {
-    if (s.status != CaseStatus::kSubmitted) return not_now(s, "一次性告知补正", "request materials");
+    if (s.status != CaseStatus::kSubmitted)
+      return not_now(s, "一次性告知补正", "request materials");
     if (is_deemed_accepted(s, today_of(ctx), *ctx.calendar))
-      return Status::Conflict("deemed_accepted", "已超过5个工作日未告知，依法视为受理",
-                              "no answer within 5 working days: the application counts as accepted (art. 32)");
+      return Status::Conflict(
+          "deemed_accepted", "已超过5个工作日未告知，依法视为受理",
+          "no answer within 5 working days: the application counts as accepted (art. 32)");
     if (s.materials_requested)
       return Status::Rejected("already_notified_once", "补正材料须一次性告知，不得再次要求",
                               "missing materials must be requested once only");
     if (c.missing.empty())
-      return Status::InvalidArgument("missing_field", "请列明需补正的材料", "list the missing materials");
+      return Status::InvalidArgument("missing_field", "请列明需补正的材料",
+                                     "list the missing materials");
     TB_RETURN_IF_ERROR(check_text(c.note, "告知说明", "note", false));
     pb::CaseEvent e;
     for (const std::string& code : c.missing) {
@@ -354,11 +361,13 @@ struct Decider {
 
   Result<Events> operator()(const SupplyMaterials& c) {
     const bool awaiting = s.status == CaseStatus::kAwaitingMaterials;
-    const bool tolerated_open = !s.tolerated.empty() &&
+    const bool tolerated_open =
+        !s.tolerated.empty() &&
         in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview, CaseStatus::kSuspended});
     if (!awaiting && !tolerated_open) return not_now(s, "补交材料", "supply materials");
     if (c.provided.empty() && c.committed.empty())
-      return Status::InvalidArgument("missing_field", "请列明补交的材料", "list the supplied materials");
+      return Status::InvalidArgument("missing_field", "请列明补交的材料",
+                                     "list the supplied materials");
     const Item* item = ctx.catalog->find(s.item_code);
     pb::CaseEvent e;
     auto* m = e.mutable_materials_supplied();
@@ -368,8 +377,10 @@ struct Decider {
     }
     for (const std::string& code : c.committed) {
       if (!case_material(s, code)) return unknown_material(code);
-      const std::vector<Material> defs = item ? ctx.catalog->materials_of(*item) : std::vector<Material>{};
-      auto def = std::find_if(defs.begin(), defs.end(), [&](const Material& d) { return d.code == code; });
+      const std::vector<Material> defs =
+          item ? ctx.catalog->materials_of(*item) : std::vector<Material>{};
+      auto def =
+          std::find_if(defs.begin(), defs.end(), [&](const Material& d) { return d.code == code; });
       if (def != defs.end() && !def->commitment_allowed)
         return Status::Rejected("commitment_not_allowed", "该材料不适用告知承诺制：" + def->name,
                                 "material " + code + " cannot be replaced by a commitment");
@@ -400,7 +411,8 @@ struct Decider {
     if (!in(s.status, {CaseStatus::kSubmitted, CaseStatus::kAwaitingMaterials}))
       return not_now(s, "不予受理", "refuse");
     if (s.status == CaseStatus::kSubmitted && is_deemed_accepted(s, today_of(ctx), *ctx.calendar))
-      return Status::Conflict("deemed_accepted", "已超过5个工作日未答复，依法视为受理，不能不予受理",
+      return Status::Conflict("deemed_accepted",
+                              "已超过5个工作日未答复，依法视为受理，不能不予受理",
                               "the application already counts as accepted (art. 32)");
     TB_RETURN_IF_ERROR(check_text(c.reason, "不予受理理由", "reason", true));
     pb::CaseEvent e;
@@ -418,13 +430,16 @@ struct Decider {
   }
 
   Result<Events> operator()(const Suspend& c) {
-    if (!in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview})) return not_now(s, "中止办理", "suspend");
+    if (!in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview}))
+      return not_now(s, "中止办理", "suspend");
     // 行政许可法 art. 45: hearings, testing and expert review do not count toward the limit.
-    static const std::set<std::string> kReasons = {"correction", "hearing", "testing", "expert_review"};
+    static const std::set<std::string> kReasons = {"correction", "hearing", "testing",
+                                                   "expert_review"};
     if (!kReasons.count(c.reason))
-      return Status::InvalidArgument("invalid_reason",
-                                     "中止原因应为 correction(补正)/hearing(听证)/testing(检验检测)/expert_review(专家评审)",
-                                     "reason must be correction, hearing, testing or expert_review");
+      return Status::InvalidArgument(
+          "invalid_reason",
+          "中止原因应为 correction(补正)/hearing(听证)/testing(检验检测)/expert_review(专家评审)",
+          "reason must be correction, hearing, testing or expert_review");
     TB_RETURN_IF_ERROR(check_text(c.note, "说明", "note", false));
     pb::CaseEvent e;
     e.mutable_suspended()->set_reason(c.reason);
@@ -445,7 +460,8 @@ struct Decider {
   }
 
   Result<Events> operator()(const DecideCase& c) {
-    if (!in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview})) return not_now(s, "作出决定", "decide");
+    if (!in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview}))
+      return not_now(s, "作出决定", "decide");
     if (!s.tolerated.empty())
       return Status::Rejected("tolerated_outstanding", "容缺材料尚未补齐，不能作出决定",
                               "tolerated materials are still outstanding");
@@ -460,14 +476,17 @@ struct Decider {
       auto part = std::find_if(s.parts.begin(), s.parts.end(),
                                [&](const CasePart& p) { return p.item_code == c.part; });
       if (part == s.parts.end())
-        return Status::InvalidArgument("unknown_part", "请指定一件事中的子事项", "part must name a member item");
+        return Status::InvalidArgument("unknown_part", "请指定一件事中的子事项",
+                                       "part must name a member item");
       if (!part->decision.empty())
-        return Status::Conflict("part_decided", "该子事项已作出决定", "that part is already decided");
+        return Status::Conflict("part_decided", "该子事项已作出决定",
+                                "that part is already decided");
       decided_item = c.part;
     }
     const Item* item = ctx.catalog->find(decided_item);
     if (item && !item->decidable_at(ctx.site_kind))
-      return Status::Rejected("not_decidable_here", "本站点无权对该事项作出决定，请跨区流转至有权站点",
+      return Status::Rejected("not_decidable_here",
+                              "本站点无权对该事项作出决定，请跨区流转至有权站点",
                               "this kind of site may not decide the item; hand it over");
     pb::Decided d;
     d.set_approved(c.approve);
@@ -491,12 +510,15 @@ struct Decider {
   }
 
   Result<Events> operator()(const Deliver& c) {
-    if (!in(s.status, {CaseStatus::kApproved, CaseStatus::kDenied})) return not_now(s, "出件", "deliver");
+    if (!in(s.status, {CaseStatus::kApproved, CaseStatus::kDenied}))
+      return not_now(s, "出件", "deliver");
     static const std::set<std::string> kMethods = {"window", "post", "electronic"};
     if (!kMethods.count(c.method))
-      return Status::InvalidArgument("invalid_method", "出件方式应为 window(窗口)/post(邮寄)/electronic(电子)",
+      return Status::InvalidArgument("invalid_method",
+                                     "出件方式应为 window(窗口)/post(邮寄)/electronic(电子)",
                                      "method must be window, post or electronic");
-    if (c.method == "post") TB_RETURN_IF_ERROR(check_text(c.tracking_no, "邮寄单号", "tracking_no", true));
+    if (c.method == "post")
+      TB_RETURN_IF_ERROR(check_text(c.tracking_no, "邮寄单号", "tracking_no", true));
     pb::CaseEvent e;
     e.mutable_delivered()->set_method(c.method);
     e.mutable_delivered()->set_tracking_no(c.tracking_no);
@@ -508,7 +530,8 @@ struct Decider {
     if (!in(s.status, {CaseStatus::kApproved, CaseStatus::kDenied, CaseStatus::kDelivered,
                        CaseStatus::kRefused}))
       return not_now(s, "评价", "rate");
-    if (s.rating) return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
+    if (s.rating)
+      return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
     if (c.level < 1 || c.level > 5)
       return Status::InvalidArgument("invalid_level", "评价等级应为1（非常满意）至5（非常不满意）",
                                      "level must be 1 (very satisfied) to 5 (very dissatisfied)");
@@ -530,7 +553,8 @@ struct Decider {
 
   Result<Events> operator()(const RecordCallback& c) {
     if (!s.rating || !s.rating->bad() || s.rating->callback_done)
-      return Status::Conflict("no_open_callback", "该案件没有待回访的差评", "no bad rating awaits a callback");
+      return Status::Conflict("no_open_callback", "该案件没有待回访的差评",
+                              "no bad rating awaits a callback");
     TB_RETURN_IF_ERROR(check_text(c.note, "回访记录", "note", true));
     pb::CaseEvent e;
     e.mutable_callback_done()->set_note(c.note);
@@ -555,11 +579,13 @@ struct Decider {
     const Date today = today_of(ctx);
     if (s.status == CaseStatus::kSubmitted && is_deemed_accepted(s, today, *ctx.calendar))
       return (*this)(Accept{});
-    const bool tolerated_open = !s.tolerated.empty() && s.supply_deadline &&
+    const bool tolerated_open =
+        !s.tolerated.empty() && s.supply_deadline &&
         in(s.status, {CaseStatus::kAccepted, CaseStatus::kInReview, CaseStatus::kSuspended});
     if (tolerated_open && today > *s.supply_deadline) {
       pb::CaseEvent e;
-      e.mutable_terminated()->set_reason("容缺材料逾期未补齐 / tolerated materials not supplied by the deadline");
+      e.mutable_terminated()->set_reason(
+          "容缺材料逾期未补齐 / tolerated materials not supplied by the deadline");
       e.mutable_terminated()->set_broke_commitment(true);
       emit(out, s, std::move(e), ctx);
     }

@@ -5,46 +5,75 @@ namespace tongban {
 
 const char* to_string(CaseStatus s) {
   switch (s) {
-    case CaseStatus::kNone: return "none";
-    case CaseStatus::kPreReview: return "prereview";
-    case CaseStatus::kPreReviewed: return "prereviewed";
-    case CaseStatus::kSubmitted: return "submitted";
-    case CaseStatus::kAwaitingMaterials: return "awaiting_materials";
-    case CaseStatus::kAccepted: return "accepted";
-    case CaseStatus::kInReview: return "in_review";
-    case CaseStatus::kSuspended: return "suspended";
-    case CaseStatus::kApproved: return "approved";
-    case CaseStatus::kDenied: return "denied";
-    case CaseStatus::kDelivered: return "delivered";
-    case CaseStatus::kRefused: return "refused";
-    case CaseStatus::kWithdrawn: return "withdrawn";
-    case CaseStatus::kTerminated: return "terminated";
+    case CaseStatus::kNone:
+      return "none";
+    case CaseStatus::kPreReview:
+      return "prereview";
+    case CaseStatus::kPreReviewed:
+      return "prereviewed";
+    case CaseStatus::kSubmitted:
+      return "submitted";
+    case CaseStatus::kAwaitingMaterials:
+      return "awaiting_materials";
+    case CaseStatus::kAccepted:
+      return "accepted";
+    case CaseStatus::kInReview:
+      return "in_review";
+    case CaseStatus::kSuspended:
+      return "suspended";
+    case CaseStatus::kApproved:
+      return "approved";
+    case CaseStatus::kDenied:
+      return "denied";
+    case CaseStatus::kDelivered:
+      return "delivered";
+    case CaseStatus::kRefused:
+      return "refused";
+    case CaseStatus::kWithdrawn:
+      return "withdrawn";
+    case CaseStatus::kTerminated:
+      return "terminated";
   }
   return "?";
 }
 
 const char* label_zh(CaseStatus s) {
   switch (s) {
-    case CaseStatus::kNone: return "无";
-    case CaseStatus::kPreReview: return "预审中";
-    case CaseStatus::kPreReviewed: return "预审完成";
-    case CaseStatus::kSubmitted: return "待受理";
-    case CaseStatus::kAwaitingMaterials: return "待补正";
-    case CaseStatus::kAccepted: return "已受理";
-    case CaseStatus::kInReview: return "审查中";
-    case CaseStatus::kSuspended: return "已中止";
-    case CaseStatus::kApproved: return "准予办理";
-    case CaseStatus::kDenied: return "不予办理";
-    case CaseStatus::kDelivered: return "已出件";
-    case CaseStatus::kRefused: return "不予受理";
-    case CaseStatus::kWithdrawn: return "已撤回";
-    case CaseStatus::kTerminated: return "已终止";
+    case CaseStatus::kNone:
+      return "无";
+    case CaseStatus::kPreReview:
+      return "预审中";
+    case CaseStatus::kPreReviewed:
+      return "预审完成";
+    case CaseStatus::kSubmitted:
+      return "待受理";
+    case CaseStatus::kAwaitingMaterials:
+      return "待补正";
+    case CaseStatus::kAccepted:
+      return "已受理";
+    case CaseStatus::kInReview:
+      return "审查中";
+    case CaseStatus::kSuspended:
+      return "已中止";
+    case CaseStatus::kApproved:
+      return "准予办理";
+    case CaseStatus::kDenied:
+      return "不予办理";
+    case CaseStatus::kDelivered:
+      return "已出件";
+    case CaseStatus::kRefused:
+      return "不予受理";
+    case CaseStatus::kWithdrawn:
+      return "已撤回";
+    case CaseStatus::kTerminated:
+      return "已终止";
   }
   return "?";
 }
 
 std::optional<CaseStatus> case_status_from(const std::string& s) {
-  for (int i = static_cast<int>(CaseStatus::kPreReview); i <= static_cast<int>(CaseStatus::kTerminated); ++i) {
+  for (int i = static_cast<int>(CaseStatus::kPreReview);
+       i <= static_cast<int>(CaseStatus::kTerminated); ++i) {
     const auto st = static_cast<CaseStatus>(i);
     if (s == to_string(st)) return st;
   }
@@ -71,9 +100,11 @@ std::string event_kind(const pb::CaseEvent& e) {
 
 namespace {
 
-std::vector<CaseMaterial> materials_from(const google::protobuf::RepeatedPtrField<pb::Material>& in) {
+std::vector<CaseMaterial> materials_from(
+    const google::protobuf::RepeatedPtrField<pb::Material>& in) {
   std::vector<CaseMaterial> out;
-  for (const pb::Material& m : in) out.push_back({m.code(), m.name(), m.required(), m.key(), m.status()});
+  for (const pb::Material& m : in)
+    out.push_back({m.code(), m.name(), m.required(), m.key(), m.status()});
   return out;
 }
 
@@ -82,9 +113,7 @@ void set_material_status(CaseState& s, const std::string& code, const std::strin
     if (m.code == code) m.status = status;
 }
 
-void erase_value(std::vector<std::string>& v, const std::string& x) {
-  std::erase(v, x);
-}
+void erase_value(std::vector<std::string>& v, const std::string& x) { std::erase(v, x); }
 
 void apply_application(CaseState& s, const pb::Submitted& e) {
   s.item_code = e.item_code();
@@ -100,7 +129,8 @@ void apply_application(CaseState& s, const pb::Submitted& e) {
   s.promised_days = e.promised_days();
   s.legal_days = e.legal_days();
   s.parts.clear();
-  for (const pb::Part& p : e.parts()) s.parts.push_back({p.item_code(), p.item_name(), p.department(), "", ""});
+  for (const pb::Part& p : e.parts())
+    s.parts.push_back({p.item_code(), p.item_name(), p.department(), "", ""});
   s.channel = e.channel();
   s.appointment_id = e.appointment_id();
   s.submitted_date = Date{e.submitted_date()};
@@ -162,7 +192,8 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     }
     case pb::CaseEvent::kPrereviewOutcome:
       s.prereview_passed = e.prereview_outcome().passed();
-      s.prereview_missing.assign(e.prereview_outcome().missing().begin(), e.prereview_outcome().missing().end());
+      s.prereview_missing.assign(e.prereview_outcome().missing().begin(),
+                                 e.prereview_outcome().missing().end());
       s.status = CaseStatus::kPreReviewed;
       break;
     case pb::CaseEvent::kSubmitted:
@@ -170,13 +201,22 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       break;
     case pb::CaseEvent::kMaterialsRequested:
       s.materials_requested = true;
-      s.requested_missing.assign(e.materials_requested().missing().begin(), e.materials_requested().missing().end());
+      s.requested_missing.assign(e.materials_requested().missing().begin(),
+                                 e.materials_requested().missing().end());
       s.status = CaseStatus::kAwaitingMaterials;
       break;
     case pb::CaseEvent::kMaterialsSupplied: {
       const auto& m = e.materials_supplied();
-      for (const std::string& c : m.provided()) { set_material_status(s, c, "provided"); erase_value(s.tolerated, c); erase_value(s.requested_missing, c); }
-      for (const std::string& c : m.committed()) { set_material_status(s, c, "committed"); erase_value(s.tolerated, c); erase_value(s.requested_missing, c); }
+      for (const std::string& c : m.provided()) {
+        set_material_status(s, c, "provided");
+        erase_value(s.tolerated, c);
+        erase_value(s.requested_missing, c);
+      }
+      for (const std::string& c : m.committed()) {
+        set_material_status(s, c, "committed");
+        erase_value(s.tolerated, c);
+        erase_value(s.requested_missing, c);
+      }
       if (s.tolerated.empty()) s.supply_deadline.reset();
       if (s.status == CaseStatus::kAwaitingMaterials) {
         // After 补正 the office has a fresh answer period.

@@ -27,26 +27,35 @@ nlohmann::json clock_to_json(const ClockView& c) {
                       {"remaining_working_days", c.remaining_working_days}};
   if (c.color == ClockColor::kDone) j["overdue_at_decision"] = c.overdue_at_decision;
   if (c.unpublished_year && c.deadline) {
-    j["calendar_note"] = "期限所在年度（" + std::to_string(year_of(*c.deadline)) +
-                         "年）节假日安排尚未公布，仅按周末计算 / the holiday schedule of that year is "
-                         "not published yet: only weekends were counted";
+    j["calendar_note"] =
+        "期限所在年度（" + std::to_string(year_of(*c.deadline)) +
+        "年）节假日安排尚未公布，仅按周末计算 / the holiday schedule of that year is "
+        "not published yet: only weekends were counted";
   }
   return j;
 }
 
-nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal, int yellow_days) {
+nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal,
+                            int yellow_days) {
   nlohmann::json materials = nlohmann::json::array();
   for (const CaseMaterial& m : s.materials)
-    materials.push_back({{"code", m.code}, {"name", m.name}, {"required", m.required}, {"key", m.key},
+    materials.push_back({{"code", m.code},
+                         {"name", m.name},
+                         {"required", m.required},
+                         {"key", m.key},
                          {"status", m.status}});
   nlohmann::json parts = nlohmann::json::array();
   for (const CasePart& p : s.parts)
-    parts.push_back({{"item_code", p.item_code}, {"item_name", p.item_name}, {"department", p.department},
-                     {"decision", p.decision.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.decision)},
-                     {"reason", p.reason}});
+    parts.push_back(
+        {{"item_code", p.item_code},
+         {"item_name", p.item_name},
+         {"department", p.department},
+         {"decision", p.decision.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.decision)},
+         {"reason", p.reason}});
   nlohmann::json pauses = nlohmann::json::array();
   for (const Pause& p : s.pauses)
-    pauses.push_back({{"reason", p.reason}, {"from", format_date(p.from)}, {"to", date_or_null(p.to)}});
+    pauses.push_back(
+        {{"reason", p.reason}, {"from", format_date(p.from)}, {"to", date_or_null(p.to)}});
 
   nlohmann::json j = {
       {"case_id", s.case_id},
@@ -89,11 +98,14 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
   }
   if (s.materials_requested) j["requested_materials"] = s.requested_missing;
   if (!s.license_no.empty()) j["license_no"] = s.license_no;
-  if (!s.delivery_method.empty()) j["delivery"] = {{"method", s.delivery_method}, {"tracking_no", s.tracking_no}};
+  if (!s.delivery_method.empty())
+    j["delivery"] = {{"method", s.delivery_method}, {"tracking_no", s.tracking_no}};
   if (s.rating) {
     const RatingState& r = *s.rating;
-    j["rating"] = {{"level", r.level},        {"comment", r.comment},
-                   {"bad", r.bad()},          {"rated_date", format_date(r.rated)},
+    j["rating"] = {{"level", r.level},
+                   {"comment", r.comment},
+                   {"bad", r.bad()},
+                   {"rated_date", format_date(r.rated)},
                    {"callback_due", date_or_null(r.callback_due)},
                    {"rectify_due", date_or_null(r.rectify_due)},
                    {"callback_done", date_or_null(r.callback_done)},

@@ -18,12 +18,18 @@ bool is_deemed_accepted(const CaseState& s, Date today, const WorkCalendar& cal)
 
 const char* to_string(ClockColor c) {
   switch (c) {
-    case ClockColor::kNone: return "none";
-    case ClockColor::kNormal: return "normal";
-    case ClockColor::kYellow: return "yellow";
-    case ClockColor::kRed: return "red";
-    case ClockColor::kPaused: return "paused";
-    case ClockColor::kDone: return "done";
+    case ClockColor::kNone:
+      return "none";
+    case ClockColor::kNormal:
+      return "normal";
+    case ClockColor::kYellow:
+      return "yellow";
+    case ClockColor::kRed:
+      return "red";
+    case ClockColor::kPaused:
+      return "paused";
+    case ClockColor::kDone:
+      return "done";
   }
   return "?";
 }
@@ -52,17 +58,21 @@ ClockView clock_of(const CaseState& s, Date today, const WorkCalendar& cal, int 
   v.yellow_from = cal.subtract_working_days(deadline, yellow_days);
   v.unpublished_year = !cal.is_published(year_of(deadline));
 
-  if (s.decided_date || !is_active(s.status) ) {
+  if (s.decided_date || !is_active(s.status)) {
     v.color = ClockColor::kDone;
     v.overdue_at_decision = s.decided_date && *s.decided_date > deadline;
     return v;
   }
   v.remaining_working_days = today <= deadline ? cal.working_days_between(today, deadline)
-                                                : -cal.working_days_between(deadline, today);
-  if (s.paused()) v.color = ClockColor::kPaused;
-  else if (today > deadline) v.color = ClockColor::kRed;
-  else if (today >= *v.yellow_from) v.color = ClockColor::kYellow;
-  else v.color = ClockColor::kNormal;
+                                               : -cal.working_days_between(deadline, today);
+  if (s.paused())
+    v.color = ClockColor::kPaused;
+  else if (today > deadline)
+    v.color = ClockColor::kRed;
+  else if (today >= *v.yellow_from)
+    v.color = ClockColor::kYellow;
+  else
+    v.color = ClockColor::kNormal;
   return v;
 }
 

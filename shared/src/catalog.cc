@@ -7,9 +7,12 @@ namespace tongban {
 
 const char* to_string(SiteKind k) {
   switch (k) {
-    case SiteKind::kCenter: return "center";
-    case SiteKind::kParkStation: return "park";
-    case SiteKind::kAgentPoint: return "agent_point";
+    case SiteKind::kCenter:
+      return "center";
+    case SiteKind::kParkStation:
+      return "park";
+    case SiteKind::kAgentPoint:
+      return "agent_point";
   }
   return "?";
 }
@@ -23,12 +26,18 @@ std::optional<SiteKind> site_kind_from(const std::string& s) {
 
 const char* to_string(ItemType t) {
   switch (t) {
-    case ItemType::kLicense: return "license";
-    case ItemType::kConfirmation: return "confirmation";
-    case ItemType::kPayment: return "payment";
-    case ItemType::kFiling: return "filing";
-    case ItemType::kPublicService: return "public_service";
-    case ItemType::kOther: return "other";
+    case ItemType::kLicense:
+      return "license";
+    case ItemType::kConfirmation:
+      return "confirmation";
+    case ItemType::kPayment:
+      return "payment";
+    case ItemType::kFiling:
+      return "filing";
+    case ItemType::kPublicService:
+      return "public_service";
+    case ItemType::kOther:
+      return "other";
   }
   return "?";
 }
@@ -52,7 +61,8 @@ const Material* Item::material(const std::string& c) const {
   return nullptr;
 }
 
-Catalog::Catalog(int version, std::vector<Item> items) : version_(version), items_(std::move(items)) {
+Catalog::Catalog(int version, std::vector<Item> items)
+    : version_(version), items_(std::move(items)) {
   for (size_t i = 0; i < items_.size(); ++i) index_[items_[i].code] = i;
 }
 
@@ -96,8 +106,10 @@ Status Catalog::validate() const {
         if (member->is_bundle()) return bad(item, "bundle member " + code + " is a bundle");
       }
     }
-    if (item.promised_days <= 0 || item.legal_days <= 0) return bad(item, "time limits must be > 0");
-    if (item.promised_days > item.legal_days) return bad(item, "promised limit exceeds legal limit");
+    if (item.promised_days <= 0 || item.legal_days <= 0)
+      return bad(item, "time limits must be > 0");
+    if (item.promised_days > item.legal_days)
+      return bad(item, "promised limit exceeds legal limit");
     if (item.decided_at.empty()) return bad(item, "no site kind may decide it");
     static const std::set<std::string> kOps = {"eq", "ne", "lt", "le", "gt", "ge", "in"};
     for (const RuleCondition& c : item.instant_rule)

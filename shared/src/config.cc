@@ -1,7 +1,8 @@
 #include "tongban/shared/config.h"
 
-#include <fstream>
 #include <toml++/toml.h>
+
+#include <fstream>
 
 namespace tongban {
 
@@ -37,8 +38,9 @@ Result<Item> parse_item(const toml::table& t) {
   item.type = *type;
   item.legal_basis = t["legal_basis"].value_or(std::string());
   item.department = t["department"].value_or(std::string());
-  item.applicant = t["applicant"].value_or(std::string("person")) == "enterprise" ? ApplicantKind::kEnterprise
-                                                                                  : ApplicantKind::kPerson;
+  item.applicant = t["applicant"].value_or(std::string("person")) == "enterprise"
+                       ? ApplicantKind::kEnterprise
+                       : ApplicantKind::kPerson;
   item.promised_days = t["promised_days"].value_or(0);
   item.legal_days = t["legal_days"].value_or(0);
   item.fee = t["fee"].value_or(std::string("免费"));
@@ -55,15 +57,16 @@ Result<Item> parse_item(const toml::table& t) {
   if (const toml::array* mats = t["material"].as_array()) {
     for (const toml::node& n : *mats) {
       const toml::table& m = *n.as_table();
-      item.materials.push_back(Material{m["code"].value_or(std::string()), m["name"].value_or(std::string()),
-                                        m["required"].value_or(true), m["key"].value_or(false),
-                                        m["commitment"].value_or(false)});
+      item.materials.push_back(Material{
+          m["code"].value_or(std::string()), m["name"].value_or(std::string()),
+          m["required"].value_or(true), m["key"].value_or(false), m["commitment"].value_or(false)});
     }
   }
   if (const toml::array* rule = t["instant"].as_array()) {
     for (const toml::node& n : *rule) {
       const toml::table& c = *n.as_table();
-      item.instant_rule.push_back(RuleCondition{c["field"].value_or(std::string()), c["op"].value_or(std::string()),
+      item.instant_rule.push_back(RuleCondition{c["field"].value_or(std::string()),
+                                                c["op"].value_or(std::string()),
                                                 c["value"].value_or(std::string())});
     }
   }
@@ -83,7 +86,8 @@ Result<Catalog> load_catalog(const std::filesystem::path& file) {
     }
   }
   Catalog catalog((*t)["version"].value_or(0), std::move(items));
-  if (catalog.version() <= 0) return bad_config("catalog.toml", "version must be a positive integer");
+  if (catalog.version() <= 0)
+    return bad_config("catalog.toml", "version must be a positive integer");
   TB_RETURN_IF_ERROR(catalog.validate());
   return catalog;
 }
@@ -95,7 +99,8 @@ Status add_dates(const std::vector<std::string>& specs, bool holiday, WorkCalend
     const auto from = parse_date(spec.substr(0, dots));
     const auto to = dots == std::string::npos ? from : parse_date(spec.substr(dots + 2));
     if (!from || !to || *to < *from) return bad_config("calendar.toml", "bad date " + spec);
-    for (Date d = *from; d <= *to; d = d + 1) holiday ? cal.add_holiday(d) : cal.add_adjusted_workday(d);
+    for (Date d = *from; d <= *to; d = d + 1)
+      holiday ? cal.add_holiday(d) : cal.add_adjusted_workday(d);
   }
   return Status::Ok();
 }
@@ -149,7 +154,8 @@ Result<District> load_district(const std::filesystem::path& dir) {
     site.id = s["id"].value_or(std::string());
     site.name = s["name"].value_or(std::string());
     const auto kind = site_kind_from(s["kind"].value_or(std::string()));
-    if (site.id.empty() || !kind) return bad_config("district.toml", "site needs id and kind: " + site.id);
+    if (site.id.empty() || !kind)
+      return bad_config("district.toml", "site needs id and kind: " + site.id);
     if (d.site(site.id)) return bad_config("district.toml", "duplicate site id " + site.id);
     site.kind = *kind;
     site.windows = s["windows"].value_or(site.kind == SiteKind::kAgentPoint ? 1 : 4);
@@ -158,7 +164,8 @@ Result<District> load_district(const std::filesystem::path& dir) {
       for (const Item& item : d.catalog.items()) site.items.insert(item.code);
     } else {
       for (const std::string& code : strings(s["items"])) {
-        if (!d.catalog.find(code)) return bad_config("district.toml", "site " + site.id + " lists unknown item " + code);
+        if (!d.catalog.find(code))
+          return bad_config("district.toml", "site " + site.id + " lists unknown item " + code);
         site.items.insert(code);
       }
     }
@@ -178,7 +185,8 @@ Result<District> load_district(const std::filesystem::path& dir) {
   return d;
 }
 
-Status write_public_key(const std::filesystem::path& dir, const std::string& id, const PublicKey& key) {
+Status write_public_key(const std::filesystem::path& dir, const std::string& id,
+                        const PublicKey& key) {
   std::error_code ec;
   std::filesystem::create_directories(dir / "keys", ec);
   std::ofstream out(dir / "keys" / (id + ".pub"), std::ios::trunc);

@@ -26,7 +26,8 @@ template <size_t N>
 bool from_hex(std::string_view hex, std::array<uint8_t, N>& out) {
   if (hex.size() != N * 2) return false;
   size_t len = 0;
-  return sodium_hex2bin(out.data(), N, hex.data(), hex.size(), nullptr, &len, nullptr) == 0 && len == N;
+  return sodium_hex2bin(out.data(), N, hex.data(), hex.size(), nullptr, &len, nullptr) == 0 &&
+         len == N;
 }
 template bool from_hex<32>(std::string_view, std::array<uint8_t, 32>&);
 template bool from_hex<64>(std::string_view, std::array<uint8_t, 64>&);
@@ -76,7 +77,8 @@ Result<SigningKey> SigningKey::load(const std::filesystem::path& file) {
   std::string hex;
   in >> hex;
   SigningKey k;
-  if (!from_hex(hex, k.secret_)) return Status::Corruption("site key file is malformed: " + file.string());
+  if (!from_hex(hex, k.secret_))
+    return Status::Corruption("site key file is malformed: " + file.string());
   crypto_sign_ed25519_sk_to_pk(k.public_.data(), k.secret_.data());
   sodium_memzero(hex.data(), hex.size());
   return k;
@@ -86,7 +88,8 @@ Status SigningKey::save(const std::filesystem::path& file) const {
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::Unavailable("cannot create key file " + file.string());
   const std::string hex = to_hex(secret_) + "\n";
-  const bool ok = ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
+  const bool ok =
+      ::write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size()) && ::fsync(fd) == 0;
   ::close(fd);
   return ok ? Status::Ok() : Status::Unavailable("cannot write key file " + file.string());
 }
@@ -99,7 +102,8 @@ Signature SigningKey::sign(std::string_view message) const {
 }
 
 bool verify_signature(const PublicKey& key, std::string_view message, const Signature& sig) {
-  return crypto_sign_verify_detached(sig.data(), reinterpret_cast<const unsigned char*>(message.data()),
+  return crypto_sign_verify_detached(sig.data(),
+                                     reinterpret_cast<const unsigned char*>(message.data()),
                                      message.size(), key.data()) == 0;
 }
 

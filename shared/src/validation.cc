@@ -15,9 +15,9 @@ bool all_digits(std::string_view s) {
 
 bool known_province(int code) {
   // GB/T 2260 province-level codes, incl. Taiwan (71), Hong Kong (81), Macao (82).
-  static constexpr std::array kCodes = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37,
-                                        41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64,
-                                        65, 71, 81, 82};
+  static constexpr std::array kCodes = {11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34,
+                                        35, 36, 37, 41, 42, 43, 44, 45, 46, 50, 51, 52,
+                                        53, 54, 61, 62, 63, 64, 65, 71, 81, 82};
   for (int c : kCodes)
     if (c == code) return true;
   return false;
@@ -43,13 +43,15 @@ Status validate_resident_id(std::string_view id, Date today) {
   const std::optional<Date> born = parse_date(birth);
   if (!born || year_of(*born) < 1900 || *born > today)
     return bad_id("出生日期不正确", "birth date is not a real past date");
-  if (resident_id_check_char(id.substr(0, 17)) != last) return bad_id("校验位错误", "check digit is wrong");
+  if (resident_id_check_char(id.substr(0, 17)) != last)
+    return bad_id("校验位错误", "check digit is wrong");
   return Status::Ok();
 }
 
 char resident_id_check_char(std::string_view first17) {
   // ISO 7064 MOD 11-2.
-  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+  static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5,  8, 4, 2, 1, 6,
+                                                   3, 7, 9,  10, 5, 8, 4, 2};
   int sum = 0;
   for (size_t i = 0; i < 17 && i < first17.size(); ++i) sum += (first17[i] - '0') * kWeights[i];
   static constexpr char kCheck[] = "10X98765432";

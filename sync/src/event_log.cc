@@ -22,7 +22,8 @@ Event event_from_row(const Stmt& s) {
   return e;
 }
 
-constexpr const char* kEventColumns = "origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash";
+constexpr const char* kEventColumns =
+    "origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash";
 
 }  // namespace
 
@@ -36,7 +37,8 @@ Hash32 compute_event_hash(const Event& e) {
 }
 
 std::string chain_head_message(const std::string& origin, const ChainHead& head) {
-  return "tongban-chain-head-v1|" + origin + "|" + std::to_string(head.seq) + "|" + to_hex(head.hash);
+  return "tongban-chain-head-v1|" + origin + "|" + std::to_string(head.seq) + "|" +
+         to_hex(head.hash);
 }
 
 const std::string& event_log_schema() {
@@ -56,7 +58,8 @@ const std::string& event_log_schema() {
 
 Result<EventLog> EventLog::open(Db& db, std::string origin, const SigningKey* key) {
   EventLog log(db, std::move(origin), key);
-  auto head = db.prepare("SELECT seq, lamport, hash FROM events WHERE origin=?1 ORDER BY seq DESC LIMIT 1");
+  auto head =
+      db.prepare("SELECT seq, lamport, hash FROM events WHERE origin=?1 ORDER BY seq DESC LIMIT 1");
   if (!head.ok()) return head.status();
   head->bind(1, log.origin_);
   auto row = head->step();
@@ -113,8 +116,8 @@ Status EventLog::scan(uint64_t from, const std::function<bool(const Event&)>& fn
 
 LogWriter::LogWriter(EventLog& log) : log_(log), tx_(*log.db_), staged_(log.head_) {}
 
-Result<Event> LogWriter::append(const std::string& case_id, const std::string& kind, const std::string& actor,
-                                Timestamp ts, std::string body) {
+Result<Event> LogWriter::append(const std::string& case_id, const std::string& kind,
+                                const std::string& actor, Timestamp ts, std::string body) {
   Event e;
   e.origin = log_.origin_;
   e.seq = staged_.seq + 1;
@@ -141,7 +144,9 @@ Status LogWriter::commit() {
     Signature sig{};
     if (log_.key_) sig = log_.key_->sign(chain_head_message(log_.origin_, staged_));
     Stmt& s = log_.update_head_;
-    s.bind(1, log_.origin_).bind(2, static_cast<int64_t>(staged_.seq)).bind(3, static_cast<int64_t>(staged_.lamport));
+    s.bind(1, log_.origin_)
+        .bind(2, static_cast<int64_t>(staged_.seq))
+        .bind(3, static_cast<int64_t>(staged_.lamport));
     s.bind_blob(4, staged_.hash.data(), 32).bind_blob(5, sig.data(), sig.size());
     TB_RETURN_IF_ERROR(s.run());
   }
@@ -160,10 +165,12 @@ VerifyReport broken(VerifyReport r, uint64_t seq, std::string en, std::string zh
   return r;
 }
 
-Result<VerifyReport> verify_origin(Db& db, const std::string& origin, const std::map<std::string, PublicKey>& keys) {
+Result<VerifyReport> verify_origin(Db& db, const std::string& origin,
+                                   const std::map<std::string, PublicKey>& keys) {
   VerifyReport r;
   r.origin = origin;
-  auto stmt = db.prepare(std::string("SELECT ") + kEventColumns + " FROM events WHERE origin=?1 ORDER BY seq");
+  auto stmt = db.prepare(std::string("SELECT ") + kEventColumns +
+                         " FROM events WHERE origin=?1 ORDER BY seq");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, origin);
   ChainHead last;
@@ -174,14 +181,20 @@ Result<VerifyReport> verify_origin(Db& db, const std::string& origin, const std:
     const Event e = event_from_row(*stmt);
     const uint64_t expected = last.seq + 1;
     if (e.seq != expected)
-      return broken(r, expected, "event " + std::to_string(expected) + " is missing (deleted); next is " + std::to_string(e.seq),
+      return broken(r, expected,
+                    "event " + std::to_string(expected) + " is missing (deleted); next is " +
+                        std::to_string(e.seq),
                     "第" + std::to_string(expected) + "号事件缺失（被删除）");
     if (e.prev_hash != last.hash)
-      return broken(r, e.seq, "event " + std::to_string(e.seq) + " does not follow event " + std::to_string(last.seq) + " (reordered or replaced)",
+      return broken(r, e.seq,
+                    "event " + std::to_string(e.seq) + " does not follow event " +
+                        std::to_string(last.seq) + " (reordered or replaced)",
                     "第" + std::to_string(e.seq) + "号事件与前一事件不衔接（顺序被改动或被替换）");
     if (compute_event_hash(e) != e.hash)
-      return broken(r, e.seq, "event " + std::to_string(e.seq) + " was edited: its hash does not match its content",
-                    "第" + std::to_string(e.seq) + "号事件内容被篡改（哈希不符）");
+      return broken(
+          r, e.seq,
+          "event " + std::to_string(e.seq) + " was edited: its hash does not match its content",
+          "第" + std::to_string(e.seq) + "号事件内容被篡改（哈希不符）");
     last = ChainHead{e.seq, e.lamport, e.hash};
     ++r.events;
   }
@@ -198,19 +211,25 @@ Result<VerifyReport> verify_origin(Db& db, const std::string& origin, const std:
   recorded.seq = static_cast<uint64_t>(head->int_at(0));
   const std::string hash = head->blob_at(1), sig = head->blob_at(2);
   if (recorded.seq > last.seq)
-    return broken(r, last.seq + 1, "log truncated: the head records event " + std::to_string(recorded.seq) +
-                  " but the log ends at " + std::to_string(last.seq),
-                  "日志被截断：链头记录至第" + std::to_string(recorded.seq) + "号事件，实际仅至第" + std::to_string(last.seq) + "号");
-  if (recorded.seq < last.seq || hash.size() != 32 || std::memcmp(hash.data(), last.hash.data(), 32) != 0)
-    return broken(r, recorded.seq, "the chain head does not match the last event", "链头与最后一个事件不符");
+    return broken(r, last.seq + 1,
+                  "log truncated: the head records event " + std::to_string(recorded.seq) +
+                      " but the log ends at " + std::to_string(last.seq),
+                  "日志被截断：链头记录至第" + std::to_string(recorded.seq) + "号事件，实际仅至第" +
+                      std::to_string(last.seq) + "号");
+  if (recorded.seq < last.seq || hash.size() != 32 ||
+      std::memcmp(hash.data(), last.hash.data(), 32) != 0)
+    return broken(r, recorded.seq, "the chain head does not match the last event",
+                  "链头与最后一个事件不符");
   recorded.hash = last.hash;
   auto key = keys.find(origin);
   Signature s{};
   if (key != keys.end()) {
-    if (sig.size() != s.size()) return broken(r, recorded.seq, "chain head signature malformed", "链头签名格式错误");
+    if (sig.size() != s.size())
+      return broken(r, recorded.seq, "chain head signature malformed", "链头签名格式错误");
     std::memcpy(s.data(), sig.data(), s.size());
     if (!verify_signature(key->second, chain_head_message(origin, recorded), s))
-      return broken(r, recorded.seq, "chain head signature does not verify with the site's public key",
+      return broken(r, recorded.seq,
+                    "chain head signature does not verify with the site's public key",
                     "链头签名验证失败");
   }
   return r;
@@ -219,7 +238,8 @@ Result<VerifyReport> verify_origin(Db& db, const std::string& origin, const std:
 }  // namespace
 
 Result<std::vector<VerifyReport>> verify_log(Db& db, const std::map<std::string, PublicKey>& keys) {
-  auto origins = db.prepare("SELECT DISTINCT origin FROM events UNION SELECT origin FROM chain_head");
+  auto origins =
+      db.prepare("SELECT DISTINCT origin FROM events UNION SELECT origin FROM chain_head");
   if (!origins.ok()) return origins.status();
   std::vector<std::string> names;
   for (;;) {

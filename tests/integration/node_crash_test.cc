@@ -1,8 +1,7 @@
 // Real faults against a real tongban-node: restart, kill -9 in the middle of traffic,
 // tampering with the log on disk.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -11,17 +10,19 @@
 #include "tongban/shared/db.h"
 
 using namespace tongban;
+using nlohmann::json;
 using tongban::test::application;
 using tongban::test::NodeHarness;
-using nlohmann::json;
 
-TEST_CASE("a restarted node keeps every case, session and its chain", "[integration][node][restart]") {
+TEST_CASE("a restarted node keeps every case, session and its chain",
+          "[integration][node][restart]") {
   NodeHarness node;
   node.start();
   std::string clerk = node.login("clerk");
   std::vector<std::string> ids;
   for (int i = 0; i < 10; ++i) {
-    auto r = node.post(clerk, "/api/v1/cases", application("RS001", {"ID", "PHOTO"}, test::resident_id(i)));
+    auto r = node.post(clerk, "/api/v1/cases",
+                       application("RS001", {"ID", "PHOTO"}, test::resident_id(i)));
     REQUIRE(r.status == 201);
     ids.push_back(r.body["case_id"]);
   }
@@ -30,17 +31,21 @@ TEST_CASE("a restarted node keeps every case, session and its chain", "[integrat
   node.start();
   CHECK(node.head_seq() == head);
   CHECK(node.get(clerk, "/api/v1/me").status == 200);  // the session survived the restart
-  for (const std::string& id : ids) CHECK(node.get(clerk, "/api/v1/cases/" + id).body["status"] == "submitted");
+  for (const std::string& id : ids)
+    CHECK(node.get(clerk, "/api/v1/cases/" + id).body["status"] == "submitted");
   auto r = node.post(clerk, "/api/v1/cases", application("RS001", {"ID"}));
   REQUIRE(r.status == 201);
   CHECK(r.body["case_id"] != ids.back());  // numbering continues
   node.stop();
   std::string out;
-  CHECK(node.cli({"verify-log", "--data", node.data().string(), "--site-config", node.config().string()}, &out) == 0);
+  CHECK(node.cli(
+            {"verify-log", "--data", node.data().string(), "--site-config", node.config().string()},
+            &out) == 0);
   CHECK(out.find("head signature verified") != std::string::npos);
 }
 
-TEST_CASE("kill -9 mid-traffic loses no acknowledged case and the chain verifies", "[integration][node][crash]") {
+TEST_CASE("kill -9 mid-traffic loses no acknowledged case and the chain verifies",
+          "[integration][node][crash]") {
   NodeHarness node;
   std::set<std::string> acknowledged;
   int n = 0;
@@ -90,8 +95,11 @@ TEST_CASE("kill -9 mid-traffic loses no acknowledged case and the chain verifies
   node.stop();
   std::string out;
   INFO(out);
-  CHECK(node.cli({"verify-log", "--data", node.data().string(), "--site-config", node.config().string()}, &out) == 0);
-  CHECK(node.cli({"rebuild", "--data", node.data().string(), "--site-config", node.config().string(), "--site", "S01"},
+  CHECK(node.cli(
+            {"verify-log", "--data", node.data().string(), "--site-config", node.config().string()},
+            &out) == 0);
+  CHECK(node.cli({"rebuild", "--data", node.data().string(), "--site-config",
+                  node.config().string(), "--site", "S01"},
                  &out) == 0);
   CHECK(out.find("(unchanged)") != std::string::npos);
   auto db = Db::open(node.data() / "node.db");
@@ -102,11 +110,13 @@ TEST_CASE("kill -9 mid-traffic loses no acknowledged case and the chain verifies
   CHECK(check->text_at(0) == "ok");
 }
 
-TEST_CASE("verify-log names the first edited event in a node's data dir", "[integration][node][tamper]") {
+TEST_CASE("verify-log names the first edited event in a node's data dir",
+          "[integration][node][tamper]") {
   NodeHarness node;
   node.start();
   const std::string clerk = node.login("clerk");
-  for (int i = 0; i < 5; ++i) node.post(clerk, "/api/v1/cases", application("RS001", {"ID"}, test::resident_id(i)));
+  for (int i = 0; i < 5; ++i)
+    node.post(clerk, "/api/v1/cases", application("RS001", {"ID"}, test::resident_id(i)));
   node.stop();
   {
     auto db = Db::open(node.data() / "node.db");

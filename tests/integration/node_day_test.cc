@@ -4,9 +4,9 @@
 #include "support/node_harness.h"
 
 using namespace tongban;
+using nlohmann::json;
 using tongban::test::application;
 using tongban::test::NodeHarness;
-using nlohmann::json;
 
 namespace {
 
@@ -16,7 +16,8 @@ std::string today(NodeHarness& node, const std::string& token) {
 
 }  // namespace
 
-TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP", "[integration][node]") {
+TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP",
+          "[integration][node]") {
   NodeHarness node;
   node.start();
   const std::string clerk = node.login("clerk");
@@ -37,17 +38,22 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     REQUIRE(r.status == 200);
     CHECK(r.body["status"] == "approved");
     CHECK(r.body["license_no"] == "DZZZ-" + id);
-    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/deliver", {{"method", "post"}}).body["error"]["code"] == "missing_field");
-    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/deliver", {{"method", "electronic"}}).status == 200);
+    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/deliver", {{"method", "post"}})
+              .body["error"]["code"] == "missing_field");
+    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/deliver", {{"method", "electronic"}}).status ==
+          200);
     r = node.post(clerk, "/api/v1/cases/" + id + "/rate", {{"level", 4}, {"comment", "排队太久"}});
     REQUIRE(r.status == 200);
     CHECK(r.body["rating"]["bad"] == true);
     const json queue = node.get(clerk, "/api/v1/queue/today").body;
     REQUIRE(queue["rating_tasks"].size() == 1);
-    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/callback", {{"note", "已回访"}}).status == 403);
-    CHECK(node.post(reviewer, "/api/v1/cases/" + id + "/callback", {{"note", "已回访"}}).status == 200);
+    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/callback", {{"note", "已回访"}}).status ==
+          403);
+    CHECK(node.post(reviewer, "/api/v1/cases/" + id + "/callback", {{"note", "已回访"}}).status ==
+          200);
     const json events = node.get(clerk, "/api/v1/cases/" + id + "/events").body["events"];
-    CHECK(events.size() == 8);  // submitted accepted review decided license delivered rated callback
+    CHECK(events.size() ==
+          8);  // submitted accepted review decided license delivered rated callback
   }
 
   SECTION("the license downloads and verifies offline; a tampered copy does not") {
@@ -60,14 +66,19 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     const std::string id = r.body["case_id"];
     const auto file = node.data() / "license.json";
     std::string out;
-    REQUIRE(node.cli({"case", "license", id, "--out", file.string(), "--url", node.url(), "--token", clerk}, &out) == 0);
-    CHECK(node.cli({"verify-license", file.string(), "--site-config", node.config().string()}, &out) == 0);
+    REQUIRE(node.cli({"case", "license", id, "--out", file.string(), "--url", node.url(), "--token",
+                      clerk},
+                     &out) == 0);
+    CHECK(node.cli({"verify-license", file.string(), "--site-config", node.config().string()},
+                   &out) == 0);
     CHECK(out.find("VALID") != std::string::npos);
     std::ifstream in(file);
     json lic = json::parse(in);
-    lic["payload"] = lic["payload"].get<std::string>().replace(lic["payload"].get<std::string>().find("张三"), 6, "李四");
+    lic["payload"] = lic["payload"].get<std::string>().replace(
+        lic["payload"].get<std::string>().find("张三"), 6, "李四");
     std::ofstream(file, std::ios::trunc) << lic.dump();
-    CHECK(node.cli({"verify-license", file.string(), "--site-config", node.config().string()}, &out) == 1);
+    CHECK(node.cli({"verify-license", file.string(), "--site-config", node.config().string()},
+                   &out) == 1);
   }
 
   SECTION("容缺: accepted with a missing non-key material, then supplied") {
@@ -78,18 +89,22 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     CHECK(r.status == 422);
     CHECK(r.body["error"]["code"] == "materials_missing");
     r = node.post(clerk, "/api/v1/cases/" + id + "/accept",
-                  {{"tolerated", {"EXPENSE_LIST", "DISCHARGE", "BANK"}}, {"commitment_signed", true}, {"supply_days", 5}});
+                  {{"tolerated", {"EXPENSE_LIST", "DISCHARGE", "BANK"}},
+                   {"commitment_signed", true},
+                   {"supply_days", 5}});
     REQUIRE(r.status == 200);
     CHECK(r.body["tolerated_outstanding"].size() == 3);
-    CHECK(node.post(reviewer, "/api/v1/cases/" + id + "/decide", {{"approve", true}}).body["error"]["code"] ==
-          "tolerated_outstanding");
-    r = node.post(clerk, "/api/v1/cases/" + id + "/supply", {{"provided", {"EXPENSE_LIST", "DISCHARGE", "BANK"}}});
+    CHECK(node.post(reviewer, "/api/v1/cases/" + id + "/decide", {{"approve", true}})
+              .body["error"]["code"] == "tolerated_outstanding");
+    r = node.post(clerk, "/api/v1/cases/" + id + "/supply",
+                  {{"provided", {"EXPENSE_LIST", "DISCHARGE", "BANK"}}});
     REQUIRE(r.status == 200);
     CHECK(r.body["tolerated_outstanding"].empty());
   }
 
   SECTION("一件事: the birth bundle is decided part by part") {
-    auto app = application("BZ001", {"PARENT_ID", "DELIVERY_RECORD", "BIRTH_CERT", "HKB", "ID", "PHOTO"});
+    auto app =
+        application("BZ001", {"PARENT_ID", "DELIVERY_RECORD", "BIRTH_CERT", "HKB", "ID", "PHOTO"});
     app["committed"] = {"MARRIAGE"};
     app["accept"] = json::object();
     auto r = node.post(clerk, "/api/v1/cases", app);
@@ -97,7 +112,8 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     const std::string id = r.body["case_id"];
     REQUIRE(r.body["parts"].size() == 4);
     for (const char* part : {"WJ001", "GA001", "YB001", "RS003"})
-      r = node.post(reviewer, "/api/v1/cases/" + id + "/decide", {{"approve", true}, {"part", part}});
+      r = node.post(reviewer, "/api/v1/cases/" + id + "/decide",
+                    {{"approve", true}, {"part", part}});
     CHECK(r.body["status"] == "approved");
   }
 
@@ -108,12 +124,14 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     CHECK(r.status == 422);
     CHECK(r.body["error"]["code"] == "agent_not_authorized");
     CHECK(r.body["error"]["message"].get<std::string>().find("授权") != std::string::npos);
-    app["authorization"] = {{"document_no", "WT-001"}, {"signed_date", "2026-01-05"}, {"priority_group", "elderly"}};
+    app["authorization"] = {
+        {"document_no", "WT-001"}, {"signed_date", "2026-01-05"}, {"priority_group", "elderly"}};
     r = node.post(agent, "/api/v1/cases", app);
     REQUIRE(r.status == 201);
     const std::string mine = r.body["case_id"];
     CHECK(r.body["agent"] == "agent");
-    const std::string other = node.post(clerk, "/api/v1/cases", application("RS001", {"ID"})).body["case_id"];
+    const std::string other =
+        node.post(clerk, "/api/v1/cases", application("RS001", {"ID"})).body["case_id"];
     CHECK(node.get(agent, "/api/v1/cases/" + other).status == 403);
     CHECK(node.post(agent, "/api/v1/cases/" + other + "/withdraw", json::object()).status == 403);
     const json own = node.get(agent, "/api/v1/agent/cases").body["cases"];
@@ -126,7 +144,8 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
   SECTION("search by case id, applicant ID number, status and clock colour") {
     const std::string other_id = test::resident_id(7);
     node.post(clerk, "/api/v1/cases", application("RS001", {"ID"}, other_id));
-    const std::string id = node.post(clerk, "/api/v1/cases", application("GA002", {"ID"})).body["case_id"];
+    const std::string id =
+        node.post(clerk, "/api/v1/cases", application("GA002", {"ID"})).body["case_id"];
     CHECK(node.get(clerk, "/api/v1/cases?id_number=" + other_id).body["count"] == 1);
     CHECK(node.get(clerk, "/api/v1/cases?status=submitted").body["count"] == 2);
     CHECK(node.get(clerk, "/api/v1/cases?q=" + id).body["cases"][0]["case_id"] == id);
@@ -145,22 +164,30 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     REQUIRE(slots.contains("slots"));
     // S01 keeps 5+2 extended hours: evening slots on working days, mornings on weekends.
     bool any_extended = false;
-    for (const json& s : slots["slots"]) any_extended = any_extended || s["extended_hours"].get<bool>();
+    for (const json& s : slots["slots"])
+      any_extended = any_extended || s["extended_hours"].get<bool>();
     CHECK(any_extended);
     const std::string slot = slots["slots"].back()["time"];
-    json booking = {{"item_code", "GA002"}, {"date", date}, {"slot", slot},
-                    {"applicant", {{"name", "王五"}, {"id_number", test::resident_id(1)}, {"phone", "13800001111"}}}};
+    json booking = {
+        {"item_code", "GA002"},
+        {"date", date},
+        {"slot", slot},
+        {"applicant",
+         {{"name", "王五"}, {"id_number", test::resident_id(1)}, {"phone", "13800001111"}}}};
     auto r = node.post(clerk, "/api/v1/appointments", booking);
     REQUIRE(r.status == 201);
     const std::string appointment = r.body["appointment_id"];
-    CHECK(node.post(clerk, "/api/v1/appointments", booking).body["error"]["code"] == "already_booked");
+    CHECK(node.post(clerk, "/api/v1/appointments", booking).body["error"]["code"] ==
+          "already_booked");
     for (int i = 2; i <= 6; ++i) {
       booking["applicant"]["id_number"] = test::resident_id(i);
       CHECK(node.post(agent, "/api/v1/appointments", booking).status == 201);
     }
     booking["applicant"]["id_number"] = test::resident_id(9);
-    CHECK(node.post(clerk, "/api/v1/appointments", booking).body["error"]["code"] == "slot_unavailable");  // 6 windows
-    CHECK(node.post(agent, "/api/v1/appointments/" + appointment + "/check-in", json::object()).status == 403);
+    CHECK(node.post(clerk, "/api/v1/appointments", booking).body["error"]["code"] ==
+          "slot_unavailable");  // 6 windows
+    CHECK(node.post(agent, "/api/v1/appointments/" + appointment + "/check-in", json::object())
+              .status == 403);
     r = node.post(clerk, "/api/v1/appointments/" + appointment + "/check-in", json::object());
     REQUIRE(r.status == 200);
     CHECK(r.body["status"] == "checked_in");
@@ -171,7 +198,8 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     REQUIRE(r.status == 201);
     const std::string id = r.body["case_id"];
     CHECK(node.post(clerk, "/api/v1/cases/" + id + "/prereview-outcome",
-                    {{"passed", false}, {"missing", {"PHOTO", "RESIDENCE"}}, {"note", "请补齐"}}).status == 200);
+                    {{"passed", false}, {"missing", {"PHOTO", "RESIDENCE"}}, {"note", "请补齐"}})
+              .status == 200);
     auto submit = application("GA002", {"ID", "PHOTO", "RESIDENCE"}, test::resident_id(1));
     submit["accept"] = json::object();
     CHECK(node.post(clerk, "/api/v1/cases/" + id + "/submit", submit).body["status"] == "accepted");
@@ -183,7 +211,8 @@ TEST_CASE("bad input gets a clear bilingual error and appends nothing", "[integr
   node.start();
   const std::string clerk = node.login("clerk");
   const std::string reviewer = node.login("reviewer");
-  const std::string id = node.post(clerk, "/api/v1/cases", application("RS001", {"ID", "PHOTO"})).body["case_id"];
+  const std::string id =
+      node.post(clerk, "/api/v1/cases", application("RS001", {"ID", "PHOTO"})).body["case_id"];
   const uint64_t before = node.head_seq();
 
   auto expect = [&](const test::HttpReply& r, int status, const std::string& code) {
@@ -193,19 +222,26 @@ TEST_CASE("bad input gets a clear bilingual error and appends nothing", "[integr
     CHECK_FALSE(r.body["error"]["message"].get<std::string>().empty());
     CHECK_FALSE(r.body["error"]["message_en"].get<std::string>().empty());
   };
-  expect(node.post(clerk, "/api/v1/cases", application("RS001", {"ID"}, "110105194912310021")), 400, "invalid_id_number");
+  expect(node.post(clerk, "/api/v1/cases", application("RS001", {"ID"}, "110105194912310021")), 400,
+         "invalid_id_number");
   expect(node.post(clerk, "/api/v1/cases", application("NOPE", {"ID"})), 404, "unknown_item");
   expect(node.post_raw(clerk, "/api/v1/cases", "{\"item_code\": "), 400, "invalid_json");
   expect(node.post_raw(clerk, "/api/v1/cases", "[1,2,3]"), 400, "invalid_json");
   expect(node.post(clerk, "/api/v1/cases", {{"item_code", 5}}), 400, "invalid_field");
-  expect(node.post_raw(clerk, "/api/v1/cases", std::string(100 * 1024, ' ')), 413, "payload_too_large");
-  expect(node.post(clerk, "/api/v1/cases/" + id + "/decide", {{"approve", true}}), 403, "forbidden_role");
-  expect(node.post(reviewer, "/api/v1/cases/" + id + "/decide", {{"approve", true}}), 409, "invalid_transition");
+  expect(node.post_raw(clerk, "/api/v1/cases", std::string(100 * 1024, ' ')), 413,
+         "payload_too_large");
+  expect(node.post(clerk, "/api/v1/cases/" + id + "/decide", {{"approve", true}}), 403,
+         "forbidden_role");
+  expect(node.post(reviewer, "/api/v1/cases/" + id + "/decide", {{"approve", true}}), 409,
+         "invalid_transition");
   expect(node.post(clerk, "/api/v1/cases/" + id + "/fly", json::object()), 404, "unknown_action");
-  expect(node.post(clerk, "/api/v1/cases/S01-19990101-000001/accept", json::object()), 404, "not_found");
+  expect(node.post(clerk, "/api/v1/cases/S01-19990101-000001/accept", json::object()), 404,
+         "not_found");
   expect(node.post("", "/api/v1/cases", application("RS001", {"ID"})), 401, "not_logged_in");
-  expect(node.post("deadbeef", "/api/v1/cases", application("RS001", {"ID"})), 401, "not_logged_in");
-  expect(node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", "wrong"}}), 401, "bad_credentials");
+  expect(node.post("deadbeef", "/api/v1/cases", application("RS001", {"ID"})), 401,
+         "not_logged_in");
+  expect(node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", "wrong"}}), 401,
+         "bad_credentials");
   CHECK(node.head_seq() == before);
 }
 
@@ -214,19 +250,25 @@ TEST_CASE("only a site admin manages accounts", "[integration][node]") {
   node.start();
   const std::string admin = node.login("admin");
   const std::string clerk = node.login("clerk");
-  json account = {{"username", "clerk2"}, {"display_name", "窗口二"}, {"role", "clerk"}, {"password", "a-long-password"}};
+  json account = {{"username", "clerk2"},
+                  {"display_name", "窗口二"},
+                  {"role", "clerk"},
+                  {"password", "a-long-password"}};
   CHECK(node.post(clerk, "/api/v1/staff", account).status == 403);
   CHECK(node.post(admin, "/api/v1/staff", account).status == 201);
   CHECK(node.post(admin, "/api/v1/staff", account).status == 409);
   const std::string clerk2 = [&] {
-    auto r = node.post("", "/api/v1/login", {{"username", "clerk2"}, {"password", "a-long-password"}});
+    auto r =
+        node.post("", "/api/v1/login", {{"username", "clerk2"}, {"password", "a-long-password"}});
     REQUIRE(r.status == 200);
     return r.body["token"].get<std::string>();
   }();
   CHECK(node.get(clerk2, "/api/v1/me").body["role"] == "clerk");
   CHECK(node.post(admin, "/api/v1/staff/clerk2/disable", json::object()).status == 200);
   CHECK(node.get(clerk2, "/api/v1/me").status == 401);
-  for (int i = 0; i < 5; ++i) node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", "wrong"}});
-  CHECK(node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", NodeHarness::kPassword}}).body["error"]["code"] ==
-        "account_locked");
+  for (int i = 0; i < 5; ++i)
+    node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", "wrong"}});
+  CHECK(
+      node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", NodeHarness::kPassword}})
+          .body["error"]["code"] == "account_locked");
 }

@@ -1,7 +1,8 @@
+#include "tongban/node/case_service.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/node/case_service.h"
 
 using namespace tongban;
 using namespace tongban::node;
@@ -52,17 +53,20 @@ TEST_CASE("the sweep deems an unanswered application accepted", "[node][service]
   REQUIRE(*f.cases.sweep() == 0);  // nothing left to do
 }
 
-TEST_CASE("a missed 容缺 deadline terminates the case and the applicant loses 容缺", "[node][service]") {
+TEST_CASE("a missed 容缺 deadline terminates the case and the applicant loses 容缺",
+          "[node][service]") {
   ServiceFixture f;
-  auto c = f.cases.create(Submit{app("YB002", {"ID", "INVOICE", "BANK"}), AcceptInput{{"EXPENSE_LIST", "DISCHARGE"}, true, 2}},
+  auto c = f.cases.create(Submit{app("YB002", {"ID", "INVOICE", "BANK"}),
+                                 AcceptInput{{"EXPENSE_LIST", "DISCHARGE"}, true, 2}},
                           f.clerk);
   REQUIRE(c.ok());
   CHECK(c->supply_deadline == date_from_ymd(2026, 11, 4));
   f.clock.advance_days(3);
   REQUIRE(*f.cases.sweep() == 1);
   CHECK(f.cases.get(c->case_id, f.clerk)->status == CaseStatus::kTerminated);
-  auto again = f.cases.create(
-      Submit{app("YB002", {"ID", "INVOICE", "BANK"}), AcceptInput{{"EXPENSE_LIST", "DISCHARGE"}, true, 2}}, f.clerk);
+  auto again = f.cases.create(Submit{app("YB002", {"ID", "INVOICE", "BANK"}),
+                                     AcceptInput{{"EXPENSE_LIST", "DISCHARGE"}, true, 2}},
+                              f.clerk);
   CHECK(again.status().reason() == "tolerance_ineligible");
   // The refusal appended nothing: numbering did not advance.
   auto next = f.cases.create(Submit{app("RS001", {"ID", "PHOTO"}), std::nullopt}, f.clerk);
@@ -70,7 +74,8 @@ TEST_CASE("a missed 容缺 deadline terminates the case and the applicant loses 
   CHECK(next->case_id == "S01-20261105-000001");
 }
 
-TEST_CASE("a storage failure returns Unavailable and leaves nothing half-written", "[node][service]") {
+TEST_CASE("a storage failure returns Unavailable and leaves nothing half-written",
+          "[node][service]") {
   ServiceFixture f;
   auto c = f.cases.create(Submit{app("RS001", {"ID", "PHOTO"}), std::nullopt}, f.clerk);
   REQUIRE(c.ok());
@@ -89,7 +94,8 @@ TEST_CASE("bulk import commits every script or none", "[node][service]") {
   ServiceFixture f;
   const CaseService::Script good = {{f.clerk, Submit{app("RS001", {"ID", "PHOTO"}), AcceptInput{}}},
                                     {f.reviewer, DecideCase{true, "", ""}}};
-  const CaseService::Script bad = {{f.clerk, Submit{app("RS001", {"ID"}), AcceptInput{}}}};  // photo missing
+  const CaseService::Script bad = {
+      {f.clerk, Submit{app("RS001", {"ID"}), AcceptInput{}}}};  // photo missing
   CHECK_FALSE(f.cases.bulk_create({good, bad}).ok());
   CHECK(f.store.log().head().seq == 0);
   auto ids = f.cases.bulk_create({good, good});
@@ -103,7 +109,9 @@ TEST_CASE("projections rebuilt from the log equal the live ones", "[node][servic
   for (int i = 0; i < 5; ++i) {
     auto c = f.cases.create(Submit{app("YB002", {"ID", "INVOICE", "BANK"}), std::nullopt}, f.clerk);
     REQUIRE(c.ok());
-    if (i % 2) REQUIRE(f.cases.execute(c->case_id, Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}, f.clerk).ok());
+    if (i % 2)
+      REQUIRE(f.cases.execute(c->case_id, Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}, f.clerk)
+                  .ok());
     f.clock.advance_days(1);
   }
   REQUIRE(f.cases.sweep().ok());

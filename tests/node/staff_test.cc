@@ -1,7 +1,8 @@
+#include "tongban/node/staff.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/node/staff.h"
 
 using namespace tongban;
 using namespace tongban::node;
@@ -49,9 +50,11 @@ TEST_CASE("a session authenticates until it expires", "[node][staff]") {
 TEST_CASE("five failed logins lock the account for five minutes", "[node][staff]") {
   StaffFixture f;
   REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
-  for (int i = 0; i < 5; ++i) CHECK(f.staff.login("clerk01", "wrong").status().reason() == "bad_credentials");
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.staff.login("clerk01", "wrong").status().reason() == "bad_credentials");
   CHECK(f.staff.login("clerk01", "correct horse").status().reason() == "account_locked");
   f.clock.set(f.clock.now() + 301);
   CHECK(f.staff.login("clerk01", "correct horse").ok());
-  CHECK(f.staff.login("nobody", "x").status().reason() == "bad_credentials");  // same answer as a wrong password
+  CHECK(f.staff.login("nobody", "x").status().reason() ==
+        "bad_credentials");  // same answer as a wrong password
 }

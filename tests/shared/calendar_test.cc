@@ -1,7 +1,8 @@
+#include "tongban/shared/calendar.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/shared/calendar.h"
 
 using namespace tongban;
 
@@ -21,7 +22,8 @@ TEST_CASE("civil dates round-trip and know their weekday", "[shared][calendar]")
   CHECK(format_time(test::at(2026, 3, 1, 9)) == "2026-03-01T09:00:00+08:00");
 }
 
-TEST_CASE("working days skip the National Day holiday and count the adjusted Saturday", "[shared][calendar]") {
+TEST_CASE("working days skip the National Day holiday and count the adjusted Saturday",
+          "[shared][calendar]") {
   // Sept 30 (Wed) + 3 working days: Oct 1–7 are off, Oct 8 (Thu), Oct 9 (Fri), and
   // Oct 10 is a Saturday made a working day (调休).
   CHECK(cal().add_working_days(d(2026, 9, 30), 3) == d(2026, 10, 10));

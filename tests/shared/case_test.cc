@@ -1,7 +1,8 @@
+#include "tongban/shared/case.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/shared/case.h"
 #include "tongban/shared/case_json.h"
 
 using namespace tongban;
@@ -57,7 +58,8 @@ Date d(int y, int m, int day) { return date_from_ymd(y, m, day); }
 
 }  // namespace
 
-TEST_CASE("a complete application is accepted, reviewed and approved with a license", "[shared][case]") {
+TEST_CASE("a complete application is accepted, reviewed and approved with a license",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), std::nullopt}).ok());
   CHECK(c.state.status == CaseStatus::kSubmitted);
@@ -89,7 +91,8 @@ TEST_CASE("bad input is rejected before any event", "[shared][case]") {
   app.applicant.set_id_number("110105194912310021");
   CHECK(c.run(Submit{app, std::nullopt}).reason() == "invalid_id_number");
   CHECK(c.run(Submit{application("NOPE", {}), std::nullopt}).code() == StatusCode::kNotFound);
-  CHECK(c.run(Submit{application("RS001", {"NOT_A_MATERIAL"}), std::nullopt}).reason() == "unknown_material");
+  CHECK(c.run(Submit{application("RS001", {"NOT_A_MATERIAL"}), std::nullopt}).reason() ==
+        "unknown_material");
   auto phone = application("RS001", {"ID"});
   phone.applicant.set_phone("12345");
   CHECK(c.run(Submit{phone, std::nullopt}).reason() == "invalid_phone");
@@ -99,7 +102,8 @@ TEST_CASE("bad input is rejected before any event", "[shared][case]") {
   CHECK(c.log.empty());
 }
 
-TEST_CASE("missing required materials block acceptance without 容缺 or a commitment", "[shared][case]") {
+TEST_CASE("missing required materials block acceptance without 容缺 or a commitment",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("GA002", {"ID", "PHOTO"}), std::nullopt}).ok());
   const Status s = c.run(Accept{});
@@ -116,7 +120,9 @@ TEST_CASE("告知承诺: a signed commitment stands in for a proof", "[shared][c
   CHECK(c.state.materials.back().status == "committed");
 }
 
-TEST_CASE("missing materials are told once (一次性告知), and supplying them reopens the answer period", "[shared][case]") {
+TEST_CASE(
+    "missing materials are told once (一次性告知), and supplying them reopens the answer period",
+    "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("GA002", {"ID"}), std::nullopt}).ok());
   REQUIRE(c.run(RequestMaterials{{"PHOTO", "RESIDENCE"}, "请补交"}).ok());
@@ -130,7 +136,8 @@ TEST_CASE("missing materials are told once (一次性告知), and supplying them
   REQUIRE(c.run(Accept{}).ok());
 }
 
-TEST_CASE("an application unanswered for 5 working days counts as accepted (art. 32)", "[shared][case]") {
+TEST_CASE("an application unanswered for 5 working days counts as accepted (art. 32)",
+          "[shared][case]") {
   // Submitted Wed 2026-09-30: the five working days are Oct 8, 9, 10 (adjusted Saturday),
   // 12 and 13; from Oct 14 it counts as accepted from the day it was received.
   CaseDriver c(test::at(2026, 9, 30));
@@ -150,11 +157,14 @@ TEST_CASE("an application unanswered for 5 working days counts as accepted (art.
   CHECK(c.state.accepted_date == d(2026, 9, 30));
 }
 
-TEST_CASE("容缺受理: non-key materials may be missing with a signed commitment and a deadline", "[shared][case]") {
+TEST_CASE("容缺受理: non-key materials may be missing with a signed commitment and a deadline",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("YB002", {"ID", "INVOICE"}), std::nullopt}).ok());
-  CHECK(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, false, 5}}).reason() == "commitment_required");
-  CHECK(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 0}}).reason() == "invalid_supply_days");
+  CHECK(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, false, 5}}).reason() ==
+        "commitment_required");
+  CHECK(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 0}}).reason() ==
+        "invalid_supply_days");
   REQUIRE(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 5}}).ok());
   CHECK(c.state.status == CaseStatus::kAccepted);
   CHECK(c.state.supply_deadline == d(2026, 11, 9));
@@ -165,16 +175,19 @@ TEST_CASE("容缺受理: non-key materials may be missing with a signed commitme
   REQUIRE(c.run(DecideCase{true, "", ""}).ok());
 }
 
-TEST_CASE("容缺 is never allowed for key materials or items that do not allow it", "[shared][case]") {
+TEST_CASE("容缺 is never allowed for key materials or items that do not allow it",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("YB002", {"ID"}), std::nullopt}).ok());
-  CHECK(c.run(Accept{{{"INVOICE", "EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 5}}).reason() == "key_material_missing");
+  CHECK(c.run(Accept{{{"INVOICE", "EXPENSE_LIST", "DISCHARGE", "BANK"}, true, 5}}).reason() ==
+        "key_material_missing");
   CaseDriver other(test::at(2026, 11, 2));
   REQUIRE(other.run(Submit{application("RS001", {"ID"}), std::nullopt}).ok());
   CHECK(other.run(Accept{{{"PHOTO"}, true, 5}}).reason() == "tolerance_not_allowed");
 }
 
-TEST_CASE("a missed 容缺 deadline terminates the case and bars the applicant from 容缺", "[shared][case]") {
+TEST_CASE("a missed 容缺 deadline terminates the case and bars the applicant from 容缺",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("YB002", {"ID", "INVOICE", "BANK"}), std::nullopt}).ok());
   REQUIRE(c.run(Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}).ok());
@@ -189,7 +202,8 @@ TEST_CASE("a missed 容缺 deadline terminates the case and bars the applicant f
   CaseDriver again(test::at(2026, 11, 10));
   again.ctx.applicant_broke_commitment = true;
   REQUIRE(again.run(Submit{application("YB002", {"ID", "INVOICE", "BANK"}), std::nullopt}).ok());
-  CHECK(again.run(Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}).reason() == "tolerance_ineligible");
+  CHECK(again.run(Accept{{{"EXPENSE_LIST", "DISCHARGE"}, true, 3}}).reason() ==
+        "tolerance_ineligible");
 }
 
 TEST_CASE("suspension stops the clock and resuming extends the deadline", "[shared][case]") {
@@ -249,7 +263,8 @@ TEST_CASE("秒批: an item's instant rule approves at acceptance", "[shared][cas
 
 TEST_CASE("一件事: a bundle completes when every part is decided", "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
-  auto app = application("BZ001", {"PARENT_ID", "DELIVERY_RECORD", "BIRTH_CERT", "HKB", "ID", "PHOTO"});
+  auto app =
+      application("BZ001", {"PARENT_ID", "DELIVERY_RECORD", "BIRTH_CERT", "HKB", "ID", "PHOTO"});
   app.committed = {"MARRIAGE"};
   REQUIRE(c.run(Submit{app, AcceptInput{}}).ok());
   REQUIRE(c.state.parts.size() == 4);
@@ -263,7 +278,8 @@ TEST_CASE("一件事: a bundle completes when every part is decided", "[shared][
   REQUIRE(c.run(DecideCase{true, "", "RS003"}).ok());
   CHECK(c.state.status == CaseStatus::kApproved);
   REQUIRE(c.log.back().has_license_issued());
-  CHECK(c.state.license_payload.find("YB001") == std::string::npos);  // the denied part has no license
+  CHECK(c.state.license_payload.find("YB001") ==
+        std::string::npos);  // the denied part has no license
   CHECK(c.state.license_payload.find("RS003") != std::string::npos);
 }
 
@@ -281,13 +297,15 @@ TEST_CASE("代办: an agent cannot submit without the resident's authorisation",
   CHECK(c.state.agent == "agent01");
 }
 
-TEST_CASE("an agent point may accept but not decide an item reserved to centers", "[shared][case]") {
+TEST_CASE("an agent point may accept but not decide an item reserved to centers",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2), SiteKind::kAgentPoint);
   REQUIRE(c.run(Submit{application("RS002", {"ID", "HKB"}), AcceptInput{}}).ok());
   CHECK(c.run(DecideCase{true, "", ""}).reason() == "not_decidable_here");
 }
 
-TEST_CASE("好差评: a bad rating opens a callback due in 1 working day and rectification in 15", "[shared][case]") {
+TEST_CASE("好差评: a bad rating opens a callback due in 1 working day and rectification in 15",
+          "[shared][case]") {
   CaseDriver c(test::at(2026, 9, 30));
   REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
   REQUIRE(c.run(DecideCase{true, "", ""}).ok());
@@ -295,7 +313,8 @@ TEST_CASE("好差评: a bad rating opens a callback due in 1 working day and rec
   REQUIRE(c.run(Rate{5, "等待时间太长"}).ok());
   REQUIRE(c.state.rating);
   CHECK(c.state.rating->callback_due == d(2026, 10, 8));  // over National Day
-  CHECK(c.state.rating->rectify_due == test::sample_district().calendar.add_working_days(d(2026, 9, 30), 15));
+  CHECK(c.state.rating->rectify_due ==
+        test::sample_district().calendar.add_working_days(d(2026, 9, 30), 15));
   CHECK(c.run(Rate{1, ""}).reason() == "already_rated");
   CHECK(c.run(RecordRectification{"整改"}).reason() == "no_open_rectification");
   REQUIRE(c.run(RecordCallback{"已电话回访"}).ok());
@@ -317,7 +336,8 @@ TEST_CASE("预审: the outcome is told once, then the application is submitted",
   REQUIRE(c.run(StartPreReview{application("GA002", {"ID"})}).ok());
   CHECK(c.state.status == CaseStatus::kPreReview);
   CHECK(c.run(RecordPreReviewOutcome{false, {}, ""}).reason() == "missing_field");
-  REQUIRE(c.run(RecordPreReviewOutcome{false, {"PHOTO", "RESIDENCE"}, "请携带照片和居住证明"}).ok());
+  REQUIRE(
+      c.run(RecordPreReviewOutcome{false, {"PHOTO", "RESIDENCE"}, "请携带照片和居住证明"}).ok());
   CHECK(c.run(RecordPreReviewOutcome{true, {}, ""}).code() == StatusCode::kConflict);
   REQUIRE(c.run(Submit{application("GA002", {"ID", "PHOTO", "RESIDENCE"}), AcceptInput{}}).ok());
   CHECK(c.state.status == CaseStatus::kAccepted);

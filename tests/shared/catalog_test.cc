@@ -1,7 +1,8 @@
+#include "tongban/shared/catalog.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/shared/catalog.h"
 
 using namespace tongban;
 

@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "tongban/shared/crypto.h"
 
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
+
 #include "support/test_support.h"
-#include "tongban/shared/crypto.h"
 
 using namespace tongban;
 
@@ -19,7 +20,7 @@ TEST_CASE("a saved key file is private and loads back to the same identity", "[s
   test::TempDir dir;
   const SigningKey k = SigningKey::generate();
   REQUIRE(k.save(dir.path() / "site.key").ok());
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat((dir.path() / "site.key").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   auto loaded = SigningKey::load(dir.path() / "site.key");

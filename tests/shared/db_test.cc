@@ -1,7 +1,8 @@
+#include "tongban/shared/db.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/shared/db.h"
 
 using namespace tongban;
 

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "tongban/shared/validation.h"
+
+#include <catch2/catch.hpp>
 
 using namespace tongban;
 
@@ -8,9 +8,11 @@ namespace {
 const Date kToday = date_from_ymd(2026, 11, 26);
 }
 
-TEST_CASE("resident ID numbers with a correct GB 11643 check digit are accepted", "[shared][validation]") {
+TEST_CASE("resident ID numbers with a correct GB 11643 check digit are accepted",
+          "[shared][validation]") {
   CHECK(validate_resident_id("11010519491231002X", kToday).ok());  // the standard's own example
-  CHECK(validate_resident_id("440524188001010014", kToday).reason() == "invalid_id_number");  // born before 1900
+  CHECK(validate_resident_id("440524188001010014", kToday).reason() ==
+        "invalid_id_number");                                      // born before 1900
   CHECK(validate_resident_id("11010519491231002x", kToday).ok());  // lower-case x
   CHECK(validate_resident_id("110105194912310021", kToday).ok() == false);
 }
@@ -19,15 +21,20 @@ TEST_CASE("resident ID numbers are rejected with the reason named", "[shared][va
   const Status wrong_check = validate_resident_id("110105194912310020", kToday);
   CHECK(wrong_check.reason() == "invalid_id_number");
   CHECK(wrong_check.message_zh().find("校验位错误") != std::string::npos);
-  CHECK(validate_resident_id("1101051949123100", kToday).message_en().find("18") != std::string::npos);
-  CHECK(validate_resident_id("11010519490230002X", kToday).message_en().find("birth") != std::string::npos);
-  CHECK(validate_resident_id("99010519491231002X", kToday).message_en().find("region") != std::string::npos);
-  CHECK(validate_resident_id("1101051949123A002X", kToday).message_en().find("digits") != std::string::npos);
+  CHECK(validate_resident_id("1101051949123100", kToday).message_en().find("18") !=
+        std::string::npos);
+  CHECK(validate_resident_id("11010519490230002X", kToday).message_en().find("birth") !=
+        std::string::npos);
+  CHECK(validate_resident_id("99010519491231002X", kToday).message_en().find("region") !=
+        std::string::npos);
+  CHECK(validate_resident_id("1101051949123A002X", kToday).message_en().find("digits") !=
+        std::string::npos);
   // Born tomorrow.
   CHECK(!validate_resident_id("110105202611270019", kToday).ok());
 }
 
-TEST_CASE("unified social credit codes follow the GB 32100 check character", "[shared][validation]") {
+TEST_CASE("unified social credit codes follow the GB 32100 check character",
+          "[shared][validation]") {
   CHECK(validate_uscc("91110108551385082Q").ok());
   CHECK(validate_uscc("91110108551385082A").reason() == "invalid_uscc");
   CHECK(validate_uscc("9111010855138508").reason() == "invalid_uscc");
@@ -42,7 +49,8 @@ TEST_CASE("mobile numbers are 11 digits starting 13-19", "[shared][validation]")
   CHECK(!validate_mobile("1391234567a").ok());
 }
 
-TEST_CASE("masking keeps no more of an ID or phone than a log reader needs", "[shared][validation]") {
+TEST_CASE("masking keeps no more of an ID or phone than a log reader needs",
+          "[shared][validation]") {
   CHECK(mask_id("11010519491231002X") == "110105********002X");
   CHECK(mask_phone("13912345678") == "139****5678");
   CHECK(mask_id("123") == "***");

@@ -1,8 +1,8 @@
 #include "support/node_harness.h"
 
-#include <catch2/catch.hpp>
 #include <signal.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -17,8 +17,8 @@ NodeHarness::NodeHarness(std::string site) : site_(std::move(site)) {
   std::filesystem::copy(TONGBAN_SITE_CONFIG_DIR, config_, std::filesystem::copy_options::recursive);
   ::setenv("TONGBAN_TEST_PASSWORD", kPassword, 1);
   std::string out;
-  const int rc = cli({"provision", "--site-config", config_.string(), "--site", site_, "--data", data_.string(),
-                      "--demo-staff", "--password-env", "TONGBAN_TEST_PASSWORD"},
+  const int rc = cli({"provision", "--site-config", config_.string(), "--site", site_, "--data",
+                      data_.string(), "--demo-staff", "--password-env", "TONGBAN_TEST_PASSWORD"},
                      &out);
   INFO(out);
   REQUIRE(rc == 0);
@@ -31,10 +31,10 @@ NodeHarness::~NodeHarness() {
 void NodeHarness::start() {
   const auto port_file = data_ / "test.port";
   std::filesystem::remove(port_file);
-  auto child = tools::ChildProcess::spawn({TONGBAN_NODE_BIN, "--site-config", config_.string(), "--site", site_,
-                                           "--data", data_.string(), "--port-file", port_file.string(),
-                                           "--sweep-seconds", "1"},
-                                          dir_.path() / "node.log");
+  auto child = tools::ChildProcess::spawn(
+      {TONGBAN_NODE_BIN, "--site-config", config_.string(), "--site", site_, "--data",
+       data_.string(), "--port-file", port_file.string(), "--sweep-seconds", "1"},
+      dir_.path() / "node.log");
   REQUIRE(child.ok());
   process_.emplace(std::move(*child));
   auto port = tools::wait_for_port_file(port_file, *process_, std::chrono::seconds(30));
@@ -80,7 +80,8 @@ HttpReply to_reply(const httplib::Result& r) {
   return {r->status, nlohmann::json::parse(r->body, nullptr, false)};
 }
 httplib::Headers auth(const std::string& token) {
-  return token.empty() ? httplib::Headers{} : httplib::Headers{{"Authorization", "Bearer " + token}};
+  return token.empty() ? httplib::Headers{}
+                       : httplib::Headers{{"Authorization", "Bearer " + token}};
 }
 }  // namespace
 
@@ -97,11 +98,13 @@ HttpReply NodeHarness::get(const std::string& token, const std::string& path) {
   return to_reply(c.Get(path, auth(token)));
 }
 
-HttpReply NodeHarness::post(const std::string& token, const std::string& path, const nlohmann::json& body) {
+HttpReply NodeHarness::post(const std::string& token, const std::string& path,
+                            const nlohmann::json& body) {
   return post_raw(token, path, body.dump());
 }
 
-HttpReply NodeHarness::post_raw(const std::string& token, const std::string& path, const std::string& body) {
+HttpReply NodeHarness::post_raw(const std::string& token, const std::string& path,
+                                const std::string& body) {
   httplib::Client c("127.0.0.1", port_);
   c.set_read_timeout(30, 0);
   return to_reply(c.Post(path, auth(token), body, "application/json"));
@@ -122,7 +125,8 @@ nlohmann::json application(const std::string& item, const std::vector<std::strin
 
 std::string resident_id(int n) {
   char base[24];
-  std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28, n % 1000);
+  std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28,
+                n % 1000);
   return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
 }
 

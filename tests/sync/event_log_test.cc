@@ -1,7 +1,8 @@
+#include "tongban/sync/event_log.h"
+
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
-#include "tongban/sync/event_log.h"
 
 using namespace tongban;
 using namespace tongban::sync;
@@ -28,7 +29,10 @@ struct LogFixture {
   void append(EventLog& log, int n) {
     LogWriter w(log);
     REQUIRE(w.begun().ok());
-    for (int i = 0; i < n; ++i) REQUIRE(w.append("S01-" + std::to_string(i % 3), "case.test", "clerk", 1000 + i, "body" + std::to_string(i)).ok());
+    for (int i = 0; i < n; ++i)
+      REQUIRE(w.append("S01-" + std::to_string(i % 3), "case.test", "clerk", 1000 + i,
+                       "body" + std::to_string(i))
+                  .ok());
     REQUIRE(w.commit().ok());
   }
   VerifyReport verify() {
@@ -47,7 +51,12 @@ TEST_CASE("appends chain each event to the previous one without gaps", "[sync][l
   f.append(log, 5);
   CHECK(log.head().seq == 5);
   std::vector<Event> seen;
-  REQUIRE(log.scan(1, [&](const Event& e) { seen.push_back(e); return true; }).ok());
+  REQUIRE(log.scan(1,
+                   [&](const Event& e) {
+                     seen.push_back(e);
+                     return true;
+                   })
+              .ok());
   REQUIRE(seen.size() == 5);
   for (size_t i = 1; i < seen.size(); ++i) {
     CHECK(seen[i].seq == seen[i - 1].seq + 1);
@@ -114,7 +123,8 @@ TEST_CASE("verify-log names reordered events", "[sync][log]") {
   f.append(log, 6);
   // Swap the contents of events 2 and 3 while keeping their seq numbers.
   REQUIRE(f.db.exec("UPDATE events SET seq=-1 WHERE seq=2; UPDATE events SET seq=2 WHERE seq=3;"
-                    "UPDATE events SET seq=3 WHERE seq=-1").ok());
+                    "UPDATE events SET seq=3 WHERE seq=-1")
+              .ok());
   const VerifyReport r = f.verify();
   CHECK(r.broken_seq == 2);
   CHECK(r.problem.find("reordered") != std::string::npos);

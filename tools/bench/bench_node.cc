@@ -46,13 +46,15 @@ struct BenchOptions {
 std::string resident_id(int n) {
   n = std::abs(n);
   char base[24];
-  std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28, n % 1000);
+  std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28,
+                n % 1000);
   return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
 }
 
 json application(int n) {
   return {{"item_code", "RS001"},
-          {"applicant", {{"name", "测试申请人"}, {"id_number", resident_id(n)}, {"phone", "13912345678"}}},
+          {"applicant",
+           {{"name", "测试申请人"}, {"id_number", resident_id(n)}, {"phone", "13912345678"}}},
           {"provided", {"ID", "PHOTO"}},
           {"accept", json::object()}};
 }
@@ -70,7 +72,8 @@ double raw_commits_per_s(const std::filesystem::path& dir) {
   return kRows / (ms_since(t0) / 1000.0);
 }
 
-Status provision(const std::filesystem::path& config, const std::filesystem::path& data, const std::string& password) {
+Status provision(const std::filesystem::path& config, const std::filesystem::path& data,
+                 const std::string& password) {
   std::filesystem::create_directories(data);
   const SigningKey key = SigningKey::generate();
   TB_RETURN_IF_ERROR(key.save(data / node::NodeStore::kKeyFile));
@@ -88,12 +91,14 @@ struct Node {
   int port = 0;
 };
 
-Result<Node> start_node(const BenchOptions& o, const std::filesystem::path& config, const std::filesystem::path& data) {
+Result<Node> start_node(const BenchOptions& o, const std::filesystem::path& config,
+                        const std::filesystem::path& data) {
   const auto port_file = data / "bench.port";
   std::filesystem::remove(port_file);
-  auto child = tools::ChildProcess::spawn({o.node_bin, "--site-config", config.string(), "--site", "S01", "--data",
-                                           data.string(), "--port-file", port_file.string(), "--log-level", "warn"},
-                                          data / "node.log");
+  auto child = tools::ChildProcess::spawn(
+      {o.node_bin, "--site-config", config.string(), "--site", "S01", "--data", data.string(),
+       "--port-file", port_file.string(), "--log-level", "warn"},
+      data / "node.log");
   if (!child.ok()) return child.status();
   auto port = tools::wait_for_port_file(port_file, *child, std::chrono::seconds(60));
   if (!port) return Status::Unavailable("node did not start; see " + (data / "node.log").string());
@@ -101,7 +106,8 @@ Result<Node> start_node(const BenchOptions& o, const std::filesystem::path& conf
 }
 
 // Time from exec to the first answered health check.
-Result<double> cold_start_ms(const BenchOptions& o, const std::filesystem::path& config, const std::filesystem::path& data) {
+Result<double> cold_start_ms(const BenchOptions& o, const std::filesystem::path& config,
+                             const std::filesystem::path& data) {
   const auto t0 = Clock::now();
   auto node = start_node(o, config, data);
   if (!node.ok()) return node.status();
@@ -120,7 +126,8 @@ Result<double> cold_start_ms(const BenchOptions& o, const std::filesystem::path&
 
 // Writes `events` events (5 per case: submitted, accepted, review, decided, license) in
 // transactions of 1000, through the same decide/evolve/projection path as live traffic.
-Status fill_log(const std::filesystem::path& config_dir, const std::filesystem::path& data, long events) {
+Status fill_log(const std::filesystem::path& config_dir, const std::filesystem::path& data,
+                long events) {
   auto district = load_district(config_dir);
   if (!district.ok()) return district.status();
   auto key = SigningKey::load(data / node::NodeStore::kKeyFile);
@@ -129,7 +136,8 @@ Status fill_log(const std::filesystem::path& config_dir, const std::filesystem::
   if (!store.ok()) return store.status();
   ManualClock clock(static_cast<Timestamp>(date_from_ymd(2026, 3, 2).days) * 86400 + 3600);
   node::CaseService cases(*district, *district->site("S01"), *store, *key, clock);
-  const node::Actor clerk{"clerk", node::Role::kClerk, false}, reviewer{"reviewer", node::Role::kReviewer, false};
+  const node::Actor clerk{"clerk", node::Role::kClerk, false},
+      reviewer{"reviewer", node::Role::kReviewer, false};
   const long total_cases = events / 5;
   const auto t0 = Clock::now();
   for (long done = 0; done < total_cases;) {
@@ -141,12 +149,15 @@ Status fill_log(const std::filesystem::path& config_dir, const std::filesystem::
       app.applicant.set_id_number(resident_id(static_cast<int>(done)));
       app.applicant.set_phone("13912345678");
       app.provided = {"ID", "PHOTO"};
-      batch.push_back({{clerk, Submit{app, AcceptInput{}}}, {reviewer, StartReview{}}, {reviewer, DecideCase{true, "", ""}}});
+      batch.push_back({{clerk, Submit{app, AcceptInput{}}},
+                       {reviewer, StartReview{}},
+                       {reviewer, DecideCase{true, "", ""}}});
     }
     auto ids = cases.bulk_create(batch);
     if (!ids.ok()) return ids.status();
     if (done % 20000 == 0) {
-      std::fprintf(stderr, "  log: %ld events (%.0f events/s)\n", done * 5, done * 5 / (ms_since(t0) / 1000));
+      std::fprintf(stderr, "  log: %ld events (%.0f events/s)\n", done * 5,
+                   done * 5 / (ms_since(t0) / 1000));
       clock.set(clock.now() + 3600);
     }
   }
@@ -197,7 +208,8 @@ LoadResult drive_load(int port, const std::string& token, int cases, int clients
 }
 
 int run_bench_node(BenchOptions o) {
-  if (o.node_bin.empty()) o.node_bin = (tools::self_dir().parent_path() / "node" / "tongban-node").string();
+  if (o.node_bin.empty())
+    o.node_bin = (tools::self_dir().parent_path() / "node" / "tongban-node").string();
   char tmpl[] = "/tmp/tongban-bench-XXXXXX";
   if (!mkdtemp(tmpl)) return 2;
   const std::filesystem::path root(tmpl);
@@ -219,7 +231,8 @@ int run_bench_node(BenchOptions o) {
   std::this_thread::sleep_for(std::chrono::seconds(1));
   const double idle_rss_mb = tools::proc_status_kb(node->process.pid(), "VmRSS") / 1024.0;
   httplib::Client c("127.0.0.1", node->port);
-  auto login = c.Post("/api/v1/login", json{{"username", "clerk"}, {"password", password}}.dump(), "application/json");
+  auto login = c.Post("/api/v1/login", json{{"username", "clerk"}, {"password", password}}.dump(),
+                      "application/json");
   if (!login || login->status != 200) return fail(Status::Unavailable("login failed"));
   const std::string token = json::parse(login->body)["token"];
   std::fprintf(stderr, "load: %d cases from %d clients...\n", o.cases, o.clients);
@@ -253,7 +266,8 @@ int run_bench_node(BenchOptions o) {
   big_node->process.wait(std::chrono::seconds(10));
   std::filesystem::remove_all(root);
 
-  std::printf("tongban bench node (2 events per case: submitted + accepted, one durable commit each)\n");
+  std::printf(
+      "tongban bench node (2 events per case: submitted + accepted, one durable commit each)\n");
   std::printf("%-44s %12s %12s\n", "figure", "value", "target");
   std::printf("%-44s %12.0f %12s\n", "raw SQLite commits/s (1 row/txn, FULL)", raw, "-");
   std::printf("%-44s %12.0f %12s\n", "cases/s via HTTP, durable", load.cases_per_s, "-");
@@ -263,15 +277,25 @@ int run_bench_node(BenchOptions o) {
   std::printf("%-44s %12d %12s\n", "failed requests", load.errors, "0");
   std::printf("%-44s %12.1f %12s\n", "idle RSS MB (fresh node)", idle_rss_mb, "< 30");
   std::printf("%-44s %12.1f %12s\n", "RSS MB right after the load", load_rss_mb, "-");
-  std::printf("%-44s %12.1f %12s\n", "peak RSS MB (incl. Argon2id login, 64 MiB)", peak_rss_mb, "-");
+  std::printf("%-44s %12.1f %12s\n", "peak RSS MB (incl. Argon2id login, 64 MiB)", peak_rss_mb,
+              "-");
   std::printf("%-44s %12ld %12s\n", "events in cold-start log", o.log_events, "1000000");
   std::printf("%-44s %12.1f %12s\n", "log build s (bulk, 1000 events/txn)", fill_s, "-");
   std::printf("%-44s %12.1f %12s\n", "cold start ms (median, exec to healthz)", cold, "< 300");
   std::printf("%-44s %12.1f %12s\n", "idle RSS MB with that log", idle_rss_1m_mb, "< 30");
-  const json figures = {{"cases_per_s", load.cases_per_s}, {"p50_ms", load.p50_ms}, {"p99_ms", load.p99_ms},
-                        {"max_ms", load.max_ms}, {"failed_requests", load.errors}, {"idle_rss_mb", idle_rss_mb},
-                        {"load_rss_mb", load_rss_mb}, {"peak_rss_mb", peak_rss_mb}, {"cold_start_ms", cold}, {"cold_start_events", o.log_events},
-                        {"idle_rss_1m_mb", idle_rss_1m_mb}, {"raw_commits_per_s", raw}, {"clients", o.clients}};
+  const json figures = {{"cases_per_s", load.cases_per_s},
+                        {"p50_ms", load.p50_ms},
+                        {"p99_ms", load.p99_ms},
+                        {"max_ms", load.max_ms},
+                        {"failed_requests", load.errors},
+                        {"idle_rss_mb", idle_rss_mb},
+                        {"load_rss_mb", load_rss_mb},
+                        {"peak_rss_mb", peak_rss_mb},
+                        {"cold_start_ms", cold},
+                        {"cold_start_events", o.log_events},
+                        {"idle_rss_1m_mb", idle_rss_1m_mb},
+                        {"raw_commits_per_s", raw},
+                        {"clients", o.clients}};
   std::printf("%s\n", figures.dump().c_str());
   return load.errors == 0 ? 0 : 1;
 }
@@ -282,13 +306,18 @@ void add_bench(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "性能基准 / benchmarks");
   bench->require_subcommand(1);
   auto o = std::make_shared<BenchOptions>();
-  CLI::App* node = bench->add_subcommand("node", "节点吞吐、延迟、内存与冷启动 / node throughput, latency, memory, cold start");
+  CLI::App* node = bench->add_subcommand(
+      "node", "节点吞吐、延迟、内存与冷启动 / node throughput, latency, memory, cold start");
   node->add_option("--site-config", o->config_dir, "站点配置目录 / site-config directory");
   node->add_option("--node-bin", o->node_bin, "tongban-node 路径 / path to tongban-node");
-  node->add_option("--cases", o->cases, "案件数 / cases to submit")->check(CLI::Range(10, 10000000));
-  node->add_option("--clients", o->clients, "并发客户端 / concurrent clients")->check(CLI::Range(1, 64));
-  node->add_option("--events", o->log_events, "冷启动日志事件数 / events in the cold-start log")->check(CLI::Range(5L, 100000000L));
-  node->add_option("--cold-runs", o->cold_runs, "冷启动测量次数 / cold-start runs")->check(CLI::Range(1, 50));
+  node->add_option("--cases", o->cases, "案件数 / cases to submit")
+      ->check(CLI::Range(10, 10000000));
+  node->add_option("--clients", o->clients, "并发客户端 / concurrent clients")
+      ->check(CLI::Range(1, 64));
+  node->add_option("--events", o->log_events, "冷启动日志事件数 / events in the cold-start log")
+      ->check(CLI::Range(5L, 100000000L));
+  node->add_option("--cold-runs", o->cold_runs, "冷启动测量次数 / cold-start runs")
+      ->check(CLI::Range(1, 50));
   node->callback([o] { exit_code() = run_bench_node(*o); });
 }
 

@@ -15,7 +15,8 @@ namespace tongban::cli {
 namespace {
 
 struct Conn {
-  std::string url = std::getenv("TONGBAN_URL") ? std::getenv("TONGBAN_URL") : "http://127.0.0.1:8080";
+  std::string url =
+      std::getenv("TONGBAN_URL") ? std::getenv("TONGBAN_URL") : "http://127.0.0.1:8080";
   std::string token = std::getenv("TONGBAN_TOKEN") ? std::getenv("TONGBAN_TOKEN") : "";
 };
 
@@ -32,21 +33,26 @@ int call(const Conn& c, const std::string& method, const std::string& path, cons
     std::cerr << "tongban: 只支持 GET 和 POST / only GET and POST\n";
     return 2;
   }
-  httplib::Result res = method == "GET" ? client.Get(path, headers)
-                                        : client.Post(path, headers, body.empty() ? "{}" : body, "application/json");
+  httplib::Result res =
+      method == "GET" ? client.Get(path, headers)
+                      : client.Post(path, headers, body.empty() ? "{}" : body, "application/json");
   if (!res) {
-    std::cerr << "tongban: 无法连接节点 " << c.url << " / cannot reach the node (" << httplib::to_string(res.error()) << ")\n";
+    std::cerr << "tongban: 无法连接节点 " << c.url << " / cannot reach the node ("
+              << httplib::to_string(res.error()) << ")\n";
     return 2;
   }
   const auto j = nlohmann::json::parse(res->body, nullptr, false);
   if (res->status >= 200 && res->status < 300) {
-    if (out) *out = res->body;
-    else std::cout << (j.is_discarded() ? res->body : j.dump(2)) << "\n";
+    if (out)
+      *out = res->body;
+    else
+      std::cout << (j.is_discarded() ? res->body : j.dump(2)) << "\n";
     return 0;
   }
   if (!j.is_discarded() && j.contains("error"))
-    std::cerr << "错误 " << res->status << " " << j["error"].value("code", "") << ": " << j["error"].value("message", "")
-              << " / " << j["error"].value("message_en", "") << "\n";
+    std::cerr << "错误 " << res->status << " " << j["error"].value("code", "") << ": "
+              << j["error"].value("message", "") << " / " << j["error"].value("message_en", "")
+              << "\n";
   else
     std::cerr << "HTTP " << res->status << "\n";
   return 1;
@@ -73,17 +79,20 @@ void add_client(CLI::App& app) {
   auto body = std::make_shared<std::string>();
   auto file = std::make_shared<std::string>();
 
-  CLI::App* login = app.add_subcommand("login", "登录节点并输出令牌 / log in and print the session token");
+  CLI::App* login =
+      app.add_subcommand("login", "登录节点并输出令牌 / log in and print the session token");
   add_conn_options(login, *conn);
   login->add_option("--user", *a, "用户名 / username")->required();
   auto password_env = std::make_shared<std::string>("TONGBAN_PASSWORD");
-  login->add_option("--password-env", *password_env, "存放密码的环境变量 / env var holding the password");
+  login->add_option("--password-env", *password_env,
+                    "存放密码的环境变量 / env var holding the password");
   login->callback([=] {
     const char* pw = std::getenv(password_env->c_str());
     const std::string req = nlohmann::json{{"username", *a}, {"password", pw ? pw : ""}}.dump();
     std::string out;
     exit_code() = call(*conn, "POST", "/api/v1/login", req, &out);
-    if (exit_code() == 0) std::cout << nlohmann::json::parse(out)["token"].get<std::string>() << "\n";
+    if (exit_code() == 0)
+      std::cout << nlohmann::json::parse(out)["token"].get<std::string>() << "\n";
   });
 
   CLI::App* api = app.add_subcommand("api", "直接调用节点接口 / call any node API endpoint");
@@ -92,11 +101,13 @@ void add_client(CLI::App& app) {
   api->add_option("path", *b, "例如 /api/v1/cases")->required();
   api->add_option("--body", *body, "JSON 请求体 / JSON body");
   api->add_option("--body-file", *file, "从文件读取请求体 / JSON body from a file");
-  api->callback([=] { exit_code() = call(*conn, *a, *b, file->empty() ? *body : read_file(*file)); });
+  api->callback(
+      [=] { exit_code() = call(*conn, *a, *b, file->empty() ? *body : read_file(*file)); });
 
   CLI::App* cases = app.add_subcommand("case", "案件操作 / case commands");
   cases->require_subcommand(1);
-  CLI::App* submit = cases->add_subcommand("submit", "提交申请（JSON 文件）/ submit an application from a JSON file");
+  CLI::App* submit = cases->add_subcommand(
+      "submit", "提交申请（JSON 文件）/ submit an application from a JSON file");
   add_conn_options(submit, *conn);
   submit->add_option("file", *file, "申请 JSON / application JSON")->required();
   submit->callback([=] { exit_code() = call(*conn, "POST", "/api/v1/cases", read_file(*file)); });
@@ -106,14 +117,20 @@ void add_client(CLI::App& app) {
   show->add_option("case_id", *a, "案件编号 / case id")->required();
   show->callback([=] { exit_code() = call(*conn, "GET", "/api/v1/cases/" + *a, ""); });
 
-  CLI::App* act = cases->add_subcommand("act", "办理操作，如 accept、decide / act on a case (accept, decide…)");
+  CLI::App* act =
+      cases->add_subcommand("act", "办理操作，如 accept、decide / act on a case (accept, decide…)");
   add_conn_options(act, *conn);
   act->add_option("case_id", *a, "案件编号 / case id")->required();
-  act->add_option("action", *b, "accept|refuse|request-materials|supply|review|suspend|resume|decide|withdraw|deliver|rate|callback|rectify")->required();
+  act->add_option("action", *b,
+                  "accept|refuse|request-materials|supply|review|suspend|resume|decide|withdraw|"
+                  "deliver|rate|callback|rectify")
+      ->required();
   act->add_option("--body", *body, "JSON 请求体 / JSON body");
-  act->callback([=] { exit_code() = call(*conn, "POST", "/api/v1/cases/" + *a + "/" + *b, *body); });
+  act->callback(
+      [=] { exit_code() = call(*conn, "POST", "/api/v1/cases/" + *a + "/" + *b, *body); });
 
-  CLI::App* license = cases->add_subcommand("license", "下载电子证照文件 / save a case's e-license file");
+  CLI::App* license =
+      cases->add_subcommand("license", "下载电子证照文件 / save a case's e-license file");
   add_conn_options(license, *conn);
   license->add_option("case_id", *a, "案件编号 / case id")->required();
   license->add_option("--out", *file, "输出文件 / output file")->required();
@@ -123,7 +140,8 @@ void add_client(CLI::App& app) {
     if (exit_code() == 0) std::ofstream(*file) << out;
   });
 
-  CLI::App* staff = app.add_subcommand("staff", "账号管理（站点管理员）/ staff accounts (site admin)");
+  CLI::App* staff =
+      app.add_subcommand("staff", "账号管理（站点管理员）/ staff accounts (site admin)");
   staff->require_subcommand(1);
   CLI::App* add = staff->add_subcommand("add", "新建工作人员账号 / create a staff account");
   add_conn_options(add, *conn);
@@ -131,11 +149,16 @@ void add_client(CLI::App& app) {
   add->add_option("--username", *a, "用户名 / username")->required();
   add->add_option("--display-name", *b, "姓名 / display name")->required();
   add->add_option("--role", *role, "clerk|reviewer|agent|admin")->required();
-  add->add_option("--password-env", *password_env, "存放初始密码的环境变量 / env var holding the password");
+  add->add_option("--password-env", *password_env,
+                  "存放初始密码的环境变量 / env var holding the password");
   add->callback([=] {
     const char* pw = std::getenv(password_env->c_str());
-    const std::string req = nlohmann::json{{"username", *a}, {"display_name", *b}, {"role", *role},
-                                           {"password", pw ? pw : ""}}.dump();
+    const std::string req = nlohmann::json{
+        {"username", *a},
+        {"display_name", *b},
+        {"role", *role},
+        {"password",
+         pw ? pw : ""}}.dump();
     exit_code() = call(*conn, "POST", "/api/v1/staff", req);
   });
 }

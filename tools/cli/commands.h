@@ -12,8 +12,8 @@ namespace tongban::cli {
 int& exit_code();
 
 void add_provision(CLI::App& app);
-void add_verify(CLI::App& app);    // verify-log, verify-license, rebuild
-void add_client(CLI::App& app);    // login, api, case, staff
-void add_bench(CLI::App& app);     // bench node
+void add_verify(CLI::App& app);  // verify-log, verify-license, rebuild
+void add_client(CLI::App& app);  // login, api, case, staff
+void add_bench(CLI::App& app);   // bench node
 
 }  // namespace tongban::cli

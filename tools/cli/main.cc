@@ -1,7 +1,6 @@
 // tongban: the command line for provisioning, verification, scripting the node API and
 // benchmarks. Help is in Chinese with English beside it: staff read it.
 #include "commands.h"
-
 #include "tongban/shared/crypto.h"
 #include "tongban/shared/log.h"
 

@@ -29,7 +29,8 @@ std::map<std::string, PublicKey> keys_from(const std::string& config_dir) {
 int verify_log_cmd(const std::string& data, const std::string& config_dir) {
   const auto file = std::filesystem::path(data) / node::NodeStore::kDbFile;
   if (!std::filesystem::exists(file))
-    return fail("verify-log", Status::NotFound("no_log", "数据目录中没有事件日志", "no node.db in " + data));
+    return fail("verify-log",
+                Status::NotFound("no_log", "数据目录中没有事件日志", "no node.db in " + data));
   auto db = Db::open(file);
   if (!db.ok()) return fail("verify-log", db.status());
   const auto keys = keys_from(config_dir);
@@ -40,10 +41,12 @@ int verify_log_cmd(const std::string& data, const std::string& config_dir) {
     const bool signed_checked = keys.count(r.origin) > 0;
     if (r.ok) {
       std::cout << "OK   " << r.origin << ": " << r.events << " events, chain intact"
-                << (signed_checked ? ", head signature verified" : " (no public key given: head signature not checked)")
+                << (signed_checked ? ", head signature verified"
+                                   : " (no public key given: head signature not checked)")
                 << " / 链完整\n";
     } else {
-      std::cout << "FAIL " << r.origin << " at seq " << r.broken_seq << ": " << r.problem << " / " << r.problem_zh << "\n";
+      std::cout << "FAIL " << r.origin << " at seq " << r.broken_seq << ": " << r.problem << " / "
+                << r.problem_zh << "\n";
       rc = 1;
     }
   }
@@ -54,25 +57,31 @@ int verify_log_cmd(const std::string& data, const std::string& config_dir) {
 // Exit 0 for a license whose signature verifies with the issuing site's configured key.
 int verify_license_cmd(const std::string& file, const std::string& config_dir) {
   std::ifstream in(file);
-  if (!in) return fail("verify-license", Status::NotFound("no_file", "找不到证照文件", "cannot read " + file));
+  if (!in)
+    return fail("verify-license",
+                Status::NotFound("no_file", "找不到证照文件", "cannot read " + file));
   std::stringstream ss;
   ss << in.rdbuf();
   const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("payload") || !j.contains("signature") || !j.contains("signer"))
-    return fail("verify-license", Status::InvalidArgument("invalid_license", "证照文件格式错误", "not a license file"));
+  if (j.is_discarded() || !j.is_object() || !j.contains("payload") || !j.contains("signature") ||
+      !j.contains("signer"))
+    return fail("verify-license", Status::InvalidArgument("invalid_license", "证照文件格式错误",
+                                                          "not a license file"));
   auto district = load_district(config_dir);
   if (!district.ok()) return fail("verify-license", district.status());
   const std::string signer = j["signer"].get<std::string>();
   const std::string payload = j["payload"].get<std::string>();
   auto key = district->public_keys.find(signer);
   Signature sig{};
-  const bool ok = key != district->public_keys.end() && from_hex(j["signature"].get<std::string>(), sig) &&
+  const bool ok = key != district->public_keys.end() &&
+                  from_hex(j["signature"].get<std::string>(), sig) &&
                   verify_signature(key->second, payload, sig);
   const auto p = nlohmann::json::parse(payload, nullptr, false);
   const bool consistent = ok && p.is_object() && p.value("issuer_site", "") == signer;
   if (!consistent) {
-    std::cout << "INVALID 证照无效：签名与签发站点公钥不符或内容被改动 / signature does not verify with "
-              << signer << "'s public key, or the content was altered\n";
+    std::cout
+        << "INVALID 证照无效：签名与签发站点公钥不符或内容被改动 / signature does not verify with "
+        << signer << "'s public key, or the content was altered\n";
     return 1;
   }
   std::cout << "VALID 证照有效 / license verified\n"
@@ -80,7 +89,9 @@ int verify_license_cmd(const std::string& file, const std::string& config_dir) {
             << "  issuer:     " << signer << "\n"
             << "  holder:     " << p.value("holder", "") << "\n"
             << "  issued:     " << p.value("issued_date", "") << "\n";
-  for (const auto& item : p["items"]) std::cout << "  item:       " << item.value("code", "") << " " << item.value("name", "") << "\n";
+  for (const auto& item : p["items"])
+    std::cout << "  item:       " << item.value("code", "") << " " << item.value("name", "")
+              << "\n";
   return 0;
 }
 
@@ -95,7 +106,8 @@ int rebuild_cmd(const std::string& data, const std::string& config_dir, const st
   auto after = store->projection_digest();
   if (!after.ok()) return fail("rebuild", after.status());
   std::cout << "projection digest before " << *before << "\n"
-            << "projection digest after  " << *after << (*before == *after ? "  (unchanged)" : "  (CHANGED)") << "\n";
+            << "projection digest after  " << *after
+            << (*before == *after ? "  (unchanged)" : "  (CHANGED)") << "\n";
   return 0;
 }
 
@@ -107,17 +119,22 @@ void add_verify(CLI::App& app) {
   auto file = std::make_shared<std::string>();
   auto site = std::make_shared<std::string>();
 
-  CLI::App* log = app.add_subcommand("verify-log", "校验事件日志哈希链，指出第一处断链 / check a data dir's event chain");
+  CLI::App* log = app.add_subcommand(
+      "verify-log", "校验事件日志哈希链，指出第一处断链 / check a data dir's event chain");
   log->add_option("--data", *data, "数据目录 / data directory")->required();
-  log->add_option("--site-config", *config, "站点配置目录（用于校验链头签名）/ for head signatures");
+  log->add_option("--site-config", *config,
+                  "站点配置目录（用于校验链头签名）/ for head signatures");
   log->callback([=] { exit_code() = verify_log_cmd(*data, *config); });
 
-  CLI::App* lic = app.add_subcommand("verify-license", "离线验证电子证照 / verify an e-license offline with public keys");
+  CLI::App* lic = app.add_subcommand(
+      "verify-license", "离线验证电子证照 / verify an e-license offline with public keys");
   lic->add_option("file", *file, "证照文件（JSON）/ license file")->required();
-  lic->add_option("--site-config", *config, "站点配置目录（含 keys/）/ site-config with keys/")->required();
+  lic->add_option("--site-config", *config, "站点配置目录（含 keys/）/ site-config with keys/")
+      ->required();
   lic->callback([=] { exit_code() = verify_license_cmd(*file, *config); });
 
-  CLI::App* rb = app.add_subcommand("rebuild", "由事件日志重建全部投影 / rebuild projections from the log");
+  CLI::App* rb =
+      app.add_subcommand("rebuild", "由事件日志重建全部投影 / rebuild projections from the log");
   rb->add_option("--data", *data, "数据目录 / data directory")->required();
   rb->add_option("--site-config", *config, "站点配置目录 / site-config directory")->required();
   rb->add_option("--site", *site, "站点编号 / site id")->required();

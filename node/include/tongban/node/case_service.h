@@ -42,8 +42,8 @@ struct BookingInput {
 
 class CaseService {
  public:
-  CaseService(const District& district, const SiteConfig& site, NodeStore& store, const SigningKey& key,
-              const Clock& clock);
+  CaseService(const District& district, const SiteConfig& site, NodeStore& store,
+              const SigningKey& key, const Clock& clock);
 
   std::mutex& mutex() { return mu_; }
   NodeStore& store() { return store_; }
@@ -73,11 +73,13 @@ class CaseService {
   Result<Appointment> cancel(const std::string& appointment_id, const Actor& actor);
 
  private:
-  Result<CaseState> run_locked(CaseState state, const Command& command, const Actor& actor, bool create);
+  Result<CaseState> run_locked(CaseState state, const Command& command, const Actor& actor,
+                               bool create);
   // Decides and appends (with projections) inside `writer`; the caller commits.
   Result<CaseState> apply_locked(sync::LogWriter& writer, CaseState state, const Command& command,
                                  const Actor& actor, bool create);
-  Result<Appointment> append_appointment_event(const std::string& id, pb::CaseEvent event, const Actor& actor);
+  Result<Appointment> append_appointment_event(const std::string& id, pb::CaseEvent event,
+                                               const Actor& actor);
 
   const District& district_;
   const SiteConfig& site_;

@@ -38,7 +38,8 @@ class StaffDirectory {
  public:
   static constexpr Timestamp kSessionSeconds = 12 * 3600;
 
-  StaffDirectory(NodeStore& store, std::mutex& mu, const Clock& clock) : store_(store), mu_(mu), clock_(clock) {}
+  StaffDirectory(NodeStore& store, std::mutex& mu, const Clock& clock)
+      : store_(store), mu_(mu), clock_(clock) {}
 
   // InvalidArgument for a bad username/password shape, Conflict if the name is taken.
   Status create(const std::string& username, const std::string& display_name, Role role,

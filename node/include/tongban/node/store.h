@@ -74,7 +74,8 @@ class NodeStore {
   Result<bool> broke_commitment(const std::string& applicant_id);
 
   Result<std::optional<Appointment>> appointment(const std::string& id);
-  Result<std::vector<Appointment>> appointments_on(const std::string& date, const std::string& agent);
+  Result<std::vector<Appointment>> appointments_on(const std::string& date,
+                                                   const std::string& agent);
   Result<int> booked_count(const std::string& date, const std::string& slot);
 
   // Drops and recreates every projection from the event log.
@@ -85,7 +86,8 @@ class NodeStore {
   NodeStore(NodeStore&&) = default;
 
  private:
-  NodeStore(std::unique_ptr<Db> db, sync::EventLog log) : db_(std::move(db)), log_(std::move(log)) {}
+  NodeStore(std::unique_ptr<Db> db, sync::EventLog log)
+      : db_(std::move(db)), log_(std::move(log)) {}
   Status upsert_case(const CaseState& s, const District& district);
   Status project_appointment(const sync::Event& event, const pb::CaseEvent& body);
 

@@ -22,20 +22,20 @@
 namespace tongban {
 
 enum class CaseStatus {
-  kNone,                // no such case yet
-  kPreReview,           // 预审中
-  kPreReviewed,         // 预审完成, outcome told
-  kSubmitted,           // 已提交, awaiting acceptance
-  kAwaitingMaterials,   // 一次性告知 sent, awaiting 补正
-  kAccepted,            // 已受理
-  kInReview,            // 审查中
-  kSuspended,           // 中止 (clock stopped)
-  kApproved,            // 准予
-  kDenied,              // 不予批准
-  kDelivered,           // 已出件
-  kRefused,             // 不予受理
-  kWithdrawn,           // 撤回
-  kTerminated,          // 终止
+  kNone,               // no such case yet
+  kPreReview,          // 预审中
+  kPreReviewed,        // 预审完成, outcome told
+  kSubmitted,          // 已提交, awaiting acceptance
+  kAwaitingMaterials,  // 一次性告知 sent, awaiting 补正
+  kAccepted,           // 已受理
+  kInReview,           // 审查中
+  kSuspended,          // 中止 (clock stopped)
+  kApproved,           // 准予
+  kDenied,             // 不予批准
+  kDelivered,          // 已出件
+  kRefused,            // 不予受理
+  kWithdrawn,          // 撤回
+  kTerminated,         // 终止
 };
 const char* to_string(CaseStatus s);
 const char* label_zh(CaseStatus s);
@@ -152,32 +152,72 @@ struct ApplicationInput {
 struct AcceptInput {
   std::vector<std::string> tolerated;  // 容缺: non-key materials missing
   bool commitment_signed = false;
-  int supply_days = 0;                 // working days to supply them
+  int supply_days = 0;  // working days to supply them
 };
 
-struct StartPreReview { ApplicationInput app; };
-struct RecordPreReviewOutcome { bool passed = false; std::vector<std::string> missing; std::string note; };
-struct Submit { ApplicationInput app; std::optional<AcceptInput> accept_now; };
-struct RequestMaterials { std::vector<std::string> missing; std::string note; };
-struct SupplyMaterials { std::vector<std::string> provided; std::vector<std::string> committed; };
-struct Accept { AcceptInput input; };
-struct Refuse { std::string reason; };
+struct StartPreReview {
+  ApplicationInput app;
+};
+struct RecordPreReviewOutcome {
+  bool passed = false;
+  std::vector<std::string> missing;
+  std::string note;
+};
+struct Submit {
+  ApplicationInput app;
+  std::optional<AcceptInput> accept_now;
+};
+struct RequestMaterials {
+  std::vector<std::string> missing;
+  std::string note;
+};
+struct SupplyMaterials {
+  std::vector<std::string> provided;
+  std::vector<std::string> committed;
+};
+struct Accept {
+  AcceptInput input;
+};
+struct Refuse {
+  std::string reason;
+};
 struct StartReview {};
-struct Suspend { std::string reason; std::string note; };
-struct Resume { std::string note; };
-struct DecideCase { bool approve = false; std::string reason; std::string part; };
-struct Withdraw { std::string reason; };
-struct Deliver { std::string method; std::string tracking_no; };
-struct Rate { int level = 0; std::string comment; };
-struct RecordCallback { std::string note; };
-struct RecordRectification { std::string note; };
+struct Suspend {
+  std::string reason;
+  std::string note;
+};
+struct Resume {
+  std::string note;
+};
+struct DecideCase {
+  bool approve = false;
+  std::string reason;
+  std::string part;
+};
+struct Withdraw {
+  std::string reason;
+};
+struct Deliver {
+  std::string method;
+  std::string tracking_no;
+};
+struct Rate {
+  int level = 0;
+  std::string comment;
+};
+struct RecordCallback {
+  std::string note;
+};
+struct RecordRectification {
+  std::string note;
+};
 // The supervision sweep (system actor): deemed acceptance, 容缺 deadline termination.
 struct Sweep {};
 
-using Command = std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials,
-                             SupplyMaterials, Accept, Refuse, StartReview, Suspend, Resume,
-                             DecideCase, Withdraw, Deliver, Rate, RecordCallback,
-                             RecordRectification, Sweep>;
+using Command =
+    std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials, SupplyMaterials,
+                 Accept, Refuse, StartReview, Suspend, Resume, DecideCase, Withdraw, Deliver, Rate,
+                 RecordCallback, RecordRectification, Sweep>;
 
 struct DecideContext {
   Timestamp now = 0;

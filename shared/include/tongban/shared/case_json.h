@@ -11,7 +11,8 @@ namespace tongban {
 
 // The full case as staff see it, with the clock as of `today` and, while the application
 // is unanswered, the date it will count as accepted (art. 32).
-nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal, int yellow_days);
+nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal,
+                            int yellow_days);
 nlohmann::json clock_to_json(const ClockView& clock);
 
 }  // namespace tongban

@@ -47,7 +47,7 @@ struct Material {
 // One condition of a 秒批 rule on a form field. Numbers compare numerically.
 struct RuleCondition {
   std::string field;
-  std::string op;  // eq ne lt le gt ge in
+  std::string op;     // eq ne lt le gt ge in
   std::string value;  // for "in": values separated by '|'
 };
 
@@ -62,13 +62,13 @@ struct Item {
   int legal_days = 0;     // 法定时限, working days
   std::string fee;        // "免费" or an amount with its basis
   std::vector<Material> materials;
-  std::vector<std::string> channels;       // window, online, mobile, agent
-  std::vector<SiteKind> decided_at;        // which site kinds may decide it
-  bool cross_region = false;               // 跨区通办 eligible (measure 8)
-  bool tolerance_allowed = false;          // 容缺受理 allowed for this item
-  std::vector<RuleCondition> instant_rule; // 秒批 when every condition holds
-  std::vector<std::string> bundle_of;      // 一件事一次办 (measure 7): member item codes
-  std::string delegated_from;              // 委托下放 (measure 3): authority, record no.
+  std::vector<std::string> channels;        // window, online, mobile, agent
+  std::vector<SiteKind> decided_at;         // which site kinds may decide it
+  bool cross_region = false;                // 跨区通办 eligible (measure 8)
+  bool tolerance_allowed = false;           // 容缺受理 allowed for this item
+  std::vector<RuleCondition> instant_rule;  // 秒批 when every condition holds
+  std::vector<std::string> bundle_of;       // 一件事一次办 (measure 7): member item codes
+  std::string delegated_from;               // 委托下放 (measure 3): authority, record no.
 
   bool is_bundle() const { return !bundle_of.empty(); }
   bool has_instant_rule() const { return !instant_rule.empty(); }

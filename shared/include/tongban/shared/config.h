@@ -40,7 +40,9 @@ struct District {
   std::map<std::string, PublicKey> public_keys;  // site or hub id -> Ed25519 public key
 
   const SiteConfig* site(const std::string& id) const;
-  std::filesystem::path public_key_file(const std::string& id) const { return dir / "keys" / (id + ".pub"); }
+  std::filesystem::path public_key_file(const std::string& id) const {
+    return dir / "keys" / (id + ".pub");
+  }
 };
 
 // Loads and cross-checks a site-config directory (every item a site lists exists, ids are
@@ -48,6 +50,7 @@ struct District {
 Result<District> load_district(const std::filesystem::path& dir);
 
 // Writes keys/<id>.pub (hex) into a site-config directory.
-Status write_public_key(const std::filesystem::path& dir, const std::string& id, const PublicKey& key);
+Status write_public_key(const std::filesystem::path& dir, const std::string& id,
+                        const PublicKey& key);
 
 }  // namespace tongban

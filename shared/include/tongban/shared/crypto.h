@@ -23,7 +23,9 @@ using Signature = std::array<uint8_t, 64>;
 
 std::string to_hex(const uint8_t* data, size_t n);
 template <size_t N>
-std::string to_hex(const std::array<uint8_t, N>& a) { return to_hex(a.data(), N); }
+std::string to_hex(const std::array<uint8_t, N>& a) {
+  return to_hex(a.data(), N);
+}
 // Decodes exactly N bytes of hex; false on any other input.
 template <size_t N>
 bool from_hex(std::string_view hex, std::array<uint8_t, N>& out);

@@ -88,7 +88,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok());
   }
@@ -111,10 +111,10 @@ class [[nodiscard]] Result {
 };
 
 // Returns early from the enclosing function when `expr` yields a failed Status.
-#define TB_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::tongban::Status tb_status_ = (expr);       \
-    if (!tb_status_.ok()) return tb_status_;     \
+#define TB_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::tongban::Status tb_status_ = (expr);   \
+    if (!tb_status_.ok()) return tb_status_; \
   } while (0)
 
 }  // namespace tongban

@@ -66,7 +66,8 @@ class EventLog {
 
  private:
   friend class LogWriter;
-  EventLog(Db& db, std::string origin, const SigningKey* key) : db_(&db), origin_(std::move(origin)), key_(key) {}
+  EventLog(Db& db, std::string origin, const SigningKey* key)
+      : db_(&db), origin_(std::move(origin)), key_(key) {}
 
   Db* db_;
   std::string origin_;
@@ -83,8 +84,8 @@ class LogWriter {
  public:
   explicit LogWriter(EventLog& log);
   const Status& begun() const { return tx_.begun(); }
-  Result<Event> append(const std::string& case_id, const std::string& kind, const std::string& actor,
-                       Timestamp ts, std::string body);
+  Result<Event> append(const std::string& case_id, const std::string& kind,
+                       const std::string& actor, Timestamp ts, std::string body);
   // Events appended so far in this transaction.
   uint64_t pending() const { return staged_.seq - log_.head_.seq; }
   // Signs and stores the new head, then commits (synchronous=FULL: durable on return).

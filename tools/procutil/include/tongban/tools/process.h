@@ -19,7 +19,8 @@ namespace tongban::tools {
 class ChildProcess {
  public:
   // Starts argv[0] with the given arguments; stdout and stderr go to `log_file` (appended).
-  static Result<ChildProcess> spawn(const std::vector<std::string>& argv, const std::filesystem::path& log_file);
+  static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
+                                    const std::filesystem::path& log_file);
 
   ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
   ChildProcess& operator=(ChildProcess&& o) noexcept;
