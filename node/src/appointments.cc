@@ -109,7 +109,7 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
   auto appended = writer.append(b->appointment_id(), event_kind(e), actor.username, clock_.now(),
                                 e.SerializeAsString());
   if (!appended.ok()) return appended.status();
-  TB_RETURN_IF_ERROR(store_.project(*appended, e, CaseState{}, district_));
+  TB_RETURN_IF_ERROR(store_.project(e, CaseState{}, district_));
   TB_RETURN_IF_ERROR(writer.commit());
   spdlog::info("appointment {} booked for {} {}", b->appointment_id(), in.date, in.slot);
   auto stored = store_.appointment(b->appointment_id());
@@ -124,7 +124,7 @@ Result<Appointment> CaseService::append_appointment_event(const std::string& id,
   auto appended =
       writer.append(id, event_kind(e), actor.username, clock_.now(), e.SerializeAsString());
   if (!appended.ok()) return appended.status();
-  TB_RETURN_IF_ERROR(store_.project(*appended, e, CaseState{}, district_));
+  TB_RETURN_IF_ERROR(store_.project(e, CaseState{}, district_));
   TB_RETURN_IF_ERROR(writer.commit());
   auto stored = store_.appointment(id);
   if (!stored.ok()) return stored.status();

@@ -160,7 +160,7 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
   ctx.site_items = &site_.items;
   const pb::Applicant* applicant = applicant_of(cmd);
   auto broke =
-      store_.broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
+      store_.cases().broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
   if (!broke.ok()) return broke.status();
   ctx.applicant_broke_commitment = *broke;
 
@@ -185,7 +185,7 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
         writer.append(state.case_id, event_kind(e), actor_name, ctx.now, e.SerializeAsString());
     if (!appended.ok()) return appended.status();
     evolve(state, e, EventMeta{state.case_id, site_.id, ctx.now});
-    TB_RETURN_IF_ERROR(store_.project(*appended, e, state, district_));
+    TB_RETURN_IF_ERROR(store_.project(e, state, district_));
   }
   return state;
 }
@@ -213,7 +213,7 @@ Result<int> CaseService::sweep() {
   std::vector<std::string> due;
   {
     std::lock_guard lock(mu_);
-    auto ids = store_.cases_due_for_sweep(today());
+    auto ids = store_.cases().due_for_sweep(today());
     if (!ids.ok()) return ids.status();
     due = std::move(*ids);
   }

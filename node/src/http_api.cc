@@ -175,7 +175,7 @@ struct HttpApi::Impl {
     std::vector<CaseSummary> found;
     {
       std::lock_guard lock(cases.mutex());
-      auto r = cases.store().search(q, cases.today());
+      auto r = cases.store().cases().search(q, cases.today());
       if (!r.ok()) return r.status();
       found = std::move(*r);
     }
@@ -380,7 +380,7 @@ void HttpApi::Impl::case_routes() {
                  q.status = status;
                  q.clock = clock;
                  q.limit = 200;
-                 auto found = store.search(q, today);
+                 auto found = store.cases().search(q, today);
                  if (!found.ok()) return found.status();
                  json& list = out[name] = json::array();
                  for (const CaseSummary& c : *found) list.push_back(summary_json(c));
@@ -390,7 +390,7 @@ void HttpApi::Impl::case_routes() {
                TB_RETURN_IF_ERROR(section("awaiting_materials", "awaiting_materials", ""));
                TB_RETURN_IF_ERROR(section("overdue", "", "red"));
                TB_RETURN_IF_ERROR(section("due_soon", "", "yellow"));
-               auto tasks = store.open_rating_tasks();
+               auto tasks = store.cases().open_rating_tasks();
                if (!tasks.ok()) return tasks.status();
                out["rating_tasks"] = json::array();
                for (const CaseSummary& c : *tasks) out["rating_tasks"].push_back(summary_json(c));

@@ -11,9 +11,9 @@
 
 #include "tongban/node/case_service.h"
 #include "tongban/node/http_api.h"
-#include "tongban/node/staff.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/log.h"
+#include "tongban/shared/staff.h"
 
 using namespace tongban;
 
@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
 
   SystemClock clock;
   node::CaseService cases(*district, *site, *store, *key, clock);
-  node::StaffDirectory staff(*store, cases.mutex(), clock);
+  StaffDirectory staff(store->db(), cases.mutex(), clock);
   node::HttpApi api(cases, staff);
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos)

@@ -15,7 +15,7 @@
 
 #include "../cli/commands.h"
 #include "tongban/node/case_service.h"
-#include "tongban/node/staff.h"
+#include "tongban/shared/staff.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
@@ -82,8 +82,8 @@ Status provision(const std::filesystem::path& config, const std::filesystem::pat
   if (!store.ok()) return store.status();
   SystemClock clock;
   std::mutex mu;
-  node::StaffDirectory staff(*store, mu, clock);
-  return staff.create("clerk", "bench clerk", node::Role::kClerk, password);
+  StaffDirectory staff(store->db(), mu, clock);
+  return staff.create("clerk", "bench clerk", Role::kClerk, password);
 }
 
 struct Node {
@@ -136,8 +136,8 @@ Status fill_log(const std::filesystem::path& config_dir, const std::filesystem::
   if (!store.ok()) return store.status();
   ManualClock clock(static_cast<Timestamp>(date_from_ymd(2026, 3, 2).days) * 86400 + 3600);
   node::CaseService cases(*district, *district->site("S01"), *store, *key, clock);
-  const node::Actor clerk{"clerk", node::Role::kClerk, false},
-      reviewer{"reviewer", node::Role::kReviewer, false};
+  const node::Actor clerk{"clerk", Role::kClerk, false},
+      reviewer{"reviewer", Role::kReviewer, false};
   const long total_cases = events / 5;
   const auto t0 = Clock::now();
   for (long done = 0; done < total_cases;) {

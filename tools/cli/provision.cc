@@ -5,7 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "tongban/node/staff.h"
+#include "tongban/shared/staff.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
@@ -58,12 +58,12 @@ int provision(const ProvisionOptions& o) {
   if (!store.ok()) return fail(store.status());
   SystemClock clock;
   std::mutex mu;
-  node::StaffDirectory staff(*store, mu, clock);
-  std::vector<std::pair<std::string, node::Role>> accounts = {{o.admin, node::Role::kAdmin}};
+  StaffDirectory staff(store->db(), mu, clock);
+  std::vector<std::pair<std::string, Role>> accounts = {{o.admin, Role::kAdmin}};
   if (o.demo_staff)
-    for (auto [name, role] : {std::pair{"clerk", node::Role::kClerk},
-                              {"reviewer", node::Role::kReviewer},
-                              {"agent", node::Role::kAgent}})
+    for (auto [name, role] : {std::pair{"clerk", Role::kClerk},
+                              {"reviewer", Role::kReviewer},
+                              {"agent", Role::kAgent}})
       accounts.push_back({name, role});
   for (const auto& [name, role] : accounts) {
     const Status s = staff.create(name, std::string(label_zh(role)) + " " + name, role, password);

@@ -100,10 +100,10 @@ int rebuild_cmd(const std::string& data, const std::string& config_dir, const st
   if (!district.ok()) return fail("rebuild", district.status());
   auto store = node::NodeStore::open(data, site, nullptr);
   if (!store.ok()) return fail("rebuild", store.status());
-  auto before = store->projection_digest();
+  auto before = store->cases().digest();
   if (!before.ok()) return fail("rebuild", before.status());
   if (Status s = store->rebuild_projections(*district); !s.ok()) return fail("rebuild", s);
-  auto after = store->projection_digest();
+  auto after = store->cases().digest();
   if (!after.ok()) return fail("rebuild", after.status());
   std::cout << "projection digest before " << *before << "\n"
             << "projection digest after  " << *after

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "tongban/node/staff.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/case.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/crypto.h"
+#include "tongban/shared/staff.h"
 
 namespace tongban::node {
 

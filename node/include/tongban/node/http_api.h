@@ -10,7 +10,7 @@
 #include <string>
 
 #include "tongban/node/case_service.h"
-#include "tongban/node/staff.h"
+#include "tongban/shared/staff.h"
 
 namespace tongban::node {
 

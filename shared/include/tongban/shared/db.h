@@ -89,6 +89,19 @@ class Db {
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
+// Steps `s` to the end, turning each row into a T with `row(const Stmt&)`.
+template <typename T, typename F>
+Result<std::vector<T>> collect_rows(Stmt& s, F row) {
+  std::vector<T> out;
+  for (;;) {
+    auto r = s.step();
+    if (!r.ok()) return r.status();
+    if (!*r) break;
+    out.push_back(row(s));
+  }
+  return out;
+}
+
 // BEGIN IMMEDIATE on construction; rolls back unless commit() succeeded.
 class Transaction {
  public:

@@ -1,32 +1,32 @@
-#include "tongban/node/staff.h"
+#include "tongban/shared/staff.h"
 
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
 
 using namespace tongban;
-using namespace tongban::node;
 
 namespace {
-NodeStore open_store(const std::filesystem::path& dir) {
-  auto s = NodeStore::open(dir, "S01", nullptr);
-  REQUIRE(s.ok());
-  return std::move(*s);
+Db open_db(const std::filesystem::path& dir) {
+  auto db = Db::open(dir / "staff.db");
+  REQUIRE(db.ok());
+  REQUIRE(db->migrate({StaffDirectory::schema()}).ok());
+  return std::move(*db);
 }
 
 struct StaffFixture {
   test::TempDir dir;
   ManualClock clock{test::at(2026, 11, 2)};
-  NodeStore store = open_store(dir.path());
+  Db db = open_db(dir.path());
   std::mutex mu;
-  StaffDirectory staff{store, mu, clock};
+  StaffDirectory staff{db, mu, clock};
 };
 }  // namespace
 
-TEST_CASE("passwords are stored as Argon2id hashes, never in clear", "[node][staff]") {
+TEST_CASE("passwords are stored as Argon2id hashes, never in clear", "[shared][staff]") {
   StaffFixture f;
   REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
-  auto row = f.store.db().prepare("SELECT password_hash FROM staff WHERE username='clerk01'");
+  auto row = f.db.prepare("SELECT password_hash FROM staff WHERE username='clerk01'");
   REQUIRE(row.ok());
   REQUIRE(*row->step());
   CHECK(row->text_at(0).rfind("$argon2id$", 0) == 0);
@@ -35,7 +35,7 @@ TEST_CASE("passwords are stored as Argon2id hashes, never in clear", "[node][sta
   CHECK(f.staff.create("clerk02", "x", Role::kClerk, "short").reason() == "weak_password");
 }
 
-TEST_CASE("a session authenticates until it expires", "[node][staff]") {
+TEST_CASE("a session authenticates until it expires", "[shared][staff]") {
   StaffFixture f;
   REQUIRE(f.staff.create("agent01", "代办一", Role::kAgent, "correct horse").ok());
   auto s = f.staff.login("agent01", "correct horse");
@@ -47,7 +47,7 @@ TEST_CASE("a session authenticates until it expires", "[node][staff]") {
   CHECK(f.staff.authenticate(s->token).status().reason() == "not_logged_in");
 }
 
-TEST_CASE("five failed logins lock the account for five minutes", "[node][staff]") {
+TEST_CASE("five failed logins lock the account for five minutes", "[shared][staff]") {
   StaffFixture f;
   REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
   for (int i = 0; i < 5; ++i)

@@ -1,8 +1,10 @@
-#include "tongban/node/staff.h"
+#include "tongban/shared/staff.h"
+
+#include <cctype>
 
 #include "tongban/shared/crypto.h"
 
-namespace tongban::node {
+namespace tongban {
 
 namespace {
 
@@ -29,6 +31,18 @@ bool valid_username(const std::string& u) {
 
 }  // namespace
 
+const std::string& StaffDirectory::schema() {
+  static const std::string kSql = R"sql(
+    CREATE TABLE staff(
+      username TEXT PRIMARY KEY, display_name TEXT NOT NULL, role TEXT NOT NULL,
+      password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0,
+      created_ts INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE sessions(
+      token_hash BLOB PRIMARY KEY, username TEXT NOT NULL, expires_ts INTEGER NOT NULL) WITHOUT ROWID;
+  )sql";
+  return kSql;
+}
+
 const char* to_string(Role r) {
   switch (r) {
     case Role::kClerk:
@@ -39,6 +53,8 @@ const char* to_string(Role r) {
       return "agent";
     case Role::kAdmin:
       return "admin";
+    case Role::kOperator:
+      return "operator";
   }
   return "?";
 }
@@ -53,12 +69,14 @@ const char* label_zh(Role r) {
       return "代办员";
     case Role::kAdmin:
       return "站点管理员";
+    case Role::kOperator:
+      return "区级调度员";
   }
   return "?";
 }
 
 std::optional<Role> role_from(const std::string& s) {
-  for (Role r : {Role::kClerk, Role::kReviewer, Role::kAgent, Role::kAdmin})
+  for (Role r : {Role::kClerk, Role::kReviewer, Role::kAgent, Role::kAdmin, Role::kOperator})
     if (s == to_string(r)) return r;
   return std::nullopt;
 }
@@ -77,7 +95,7 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
   auto hash = hash_password(password);  // slow by design: outside the lock
   if (!hash.ok()) return hash.status();
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().cached(
+  auto stmt = db_.cached(
       "INSERT INTO staff(username, display_name, role, password_hash, created_ts) "
       "VALUES(?1,?2,?3,?4,?5) "
       "ON CONFLICT(username) DO NOTHING");
@@ -88,7 +106,7 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
       .bind(4, *hash);
   stmt->bind(5, clock_.now());
   TB_RETURN_IF_ERROR(stmt->run());
-  if (store_.db().changes() == 0)
+  if (db_.changes() == 0)
     return Status::Conflict("username_taken", "用户名已存在", "username already exists");
   return Status::Ok();
 }
@@ -102,7 +120,7 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
     if (count >= kMaxFailures && clock_.now() - last < kLockSeconds)
       return Status::Unauthenticated("account_locked", "登录失败次数过多，请5分钟后再试",
                                      "too many failed logins; try again in 5 minutes");
-    auto stmt = store_.db().cached(
+    auto stmt = db_.cached(
         "SELECT password_hash, display_name, role FROM staff WHERE username=?1 AND disabled=0");
     if (!stmt.ok()) return stmt.status();
     stmt->bind(1, username);
@@ -124,7 +142,7 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
   failures_.erase(username);
   Session session{random_token(), staff, clock_.now() + kSessionSeconds};
   auto stmt =
-      store_.db().cached("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");
+      db_.cached("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(session.token);
   stmt->bind_blob(1, h.data(), h.size()).bind(2, username).bind(3, session.expires_at);
@@ -139,7 +157,7 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
   };
   if (token.size() != 64) return unauthenticated();
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().cached(
+  auto stmt = db_.cached(
       "SELECT s.username, f.display_name, f.role FROM sessions s JOIN staff f ON f.username = "
       "s.username"
       " WHERE s.token_hash=?1 AND s.expires_ts > ?2 AND f.disabled = 0");
@@ -155,7 +173,7 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
 
 Status StaffDirectory::logout(const std::string& token) {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().cached("DELETE FROM sessions WHERE token_hash=?1 OR expires_ts <= ?2");
+  auto stmt = db_.cached("DELETE FROM sessions WHERE token_hash=?1 OR expires_ts <= ?2");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(token);
   stmt->bind_blob(1, h.data(), h.size()).bind(2, clock_.now());
@@ -164,7 +182,7 @@ Status StaffDirectory::logout(const std::string& token) {
 
 Result<std::vector<Staff>> StaffDirectory::list() {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().cached(
+  auto stmt = db_.cached(
       "SELECT username, display_name, role FROM staff WHERE disabled=0 ORDER BY username");
   if (!stmt.ok()) return stmt.status();
   std::vector<Staff> out;
@@ -180,17 +198,17 @@ Result<std::vector<Staff>> StaffDirectory::list() {
 
 Status StaffDirectory::set_disabled(const std::string& username, bool disabled) {
   std::lock_guard lock(mu_);
-  auto stmt = store_.db().cached("UPDATE staff SET disabled=?2 WHERE username=?1");
+  auto stmt = db_.cached("UPDATE staff SET disabled=?2 WHERE username=?1");
   if (!stmt.ok()) return stmt.status();
   TB_RETURN_IF_ERROR(stmt->bind(1, username).bind(2, int64_t{disabled}).run());
-  if (store_.db().changes() == 0)
+  if (db_.changes() == 0)
     return Status::NotFound("unknown_staff", "没有该工作人员", "no such staff member");
   if (disabled) {
-    auto drop = store_.db().cached("DELETE FROM sessions WHERE username=?1");
+    auto drop = db_.cached("DELETE FROM sessions WHERE username=?1");
     if (!drop.ok()) return drop.status();
     TB_RETURN_IF_ERROR(drop->bind(1, username).run());
   }
   return Status::Ok();
 }
 
-}  // namespace tongban::node
+}  // namespace tongban

@@ -1,6 +1,7 @@
-// Staff accounts and sessions of one site (local only: never replicated).
+// Staff accounts and sessions of one node or hub (local only: never replicated).
 //
-// Roles: window clerk (综窗), back-office reviewer, community agent (代办), site admin.
+// Roles: window clerk (综窗), back-office reviewer, community agent (代办), site admin,
+// and the hub's district operator.
 // Passwords are Argon2id; a session token is 32 random bytes of which only the BLAKE2b
 // hash is stored. Five failed logins lock an account for five minutes.
 //
@@ -11,13 +12,14 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
-#include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
+#include "tongban/shared/db.h"
 
-namespace tongban::node {
+namespace tongban {
 
-enum class Role { kClerk, kReviewer, kAgent, kAdmin };
+enum class Role { kClerk, kReviewer, kAgent, kAdmin, kOperator };
 const char* to_string(Role r);
 const char* label_zh(Role r);
 std::optional<Role> role_from(const std::string& s);
@@ -38,8 +40,11 @@ class StaffDirectory {
  public:
   static constexpr Timestamp kSessionSeconds = 12 * 3600;
 
-  StaffDirectory(NodeStore& store, std::mutex& mu, const Clock& clock)
-      : store_(store), mu_(mu), clock_(clock) {}
+  // SQL creating the staff and session tables; owners include it in their migrations.
+  static const std::string& schema();
+
+  // `mu` guards `db`, shared with the owner's other users of the connection.
+  StaffDirectory(Db& db, std::mutex& mu, const Clock& clock) : db_(db), mu_(mu), clock_(clock) {}
 
   // InvalidArgument for a bad username/password shape, Conflict if the name is taken.
   Status create(const std::string& username, const std::string& display_name, Role role,
@@ -52,10 +57,10 @@ class StaffDirectory {
   Status set_disabled(const std::string& username, bool disabled);
 
  private:
-  NodeStore& store_;
+  Db& db_;
   std::mutex& mu_;
   const Clock& clock_;
   std::map<std::string, std::pair<int, Timestamp>> failures_;  // username -> (count, last)
 };
 
-}  // namespace tongban::node
+}  // namespace tongban

@@ -1,0 +1,64 @@
+// The case index: one row per case, derived from its events, for search, the supervision
+// sweep, the rating loop and the 容缺 eligibility list. The node indexes its own cases;
+// the hub indexes every site's with the same code, so digests compare across them.
+//
+// Thread safety: not thread-safe; the owner of the Db serializes calls.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tongban/shared/case.h"
+#include "tongban/shared/config.h"
+#include "tongban/shared/db.h"
+
+namespace tongban {
+
+struct CaseSummary {
+  std::string case_id, origin, item_code, item_name, status, applicant_name, applicant_id, agent;
+  Timestamp updated_at = 0;
+  std::optional<Date> deadline;
+  std::string clock;  // normal | yellow | red | paused | done | none, as of the query
+};
+
+struct CaseQuery {
+  std::string case_id_prefix;
+  std::string applicant_id;
+  std::string status;
+  std::string clock;
+  std::string item_code;
+  std::string agent;
+  std::string origin;
+  int limit = 50;
+  int offset = 0;
+};
+
+class CaseIndex {
+ public:
+  // SQL creating the index tables; owners include it in their migrations.
+  static const std::string& schema();
+
+  explicit CaseIndex(Db& db) : db_(db) {}
+
+  // Writes the row for `s` (and records a broken 容缺 commitment).
+  Status upsert(const CaseState& s, const District& district);
+  Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
+  // Cases whose supervision sweep is due (deemed acceptance, 容缺 deadline) as of today.
+  Result<std::vector<std::string>> due_for_sweep(Date today);
+  // Open bad-rating callbacks and rectifications, earliest due first.
+  Result<std::vector<CaseSummary>> open_rating_tasks();
+  Result<bool> broke_commitment(const std::string& applicant_id);
+  Result<int64_t> count();
+  // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).
+  Result<std::string> digest();
+  Status clear();
+
+ private:
+  Db& db_;
+};
+
+// Parses a serialized pb::CaseEvent and applies it to `s`.
+Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta);
+
+}  // namespace tongban

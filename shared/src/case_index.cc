@@ -1,0 +1,194 @@
+#include "tongban/shared/case_index.h"
+
+#include "tongban/shared/crypto.h"
+
+namespace tongban {
+
+namespace {
+
+std::optional<int64_t> opt_date(const std::optional<Date>& d) {
+  return d ? std::optional<int64_t>(d->days) : std::nullopt;
+}
+
+void bind_opt(Stmt& s, int i, std::optional<int64_t> v) {
+  if (v)
+    s.bind(i, *v);
+  else
+    s.bind_null(i);
+}
+
+// The clock colour from the indexed columns, as search() filters on them.
+std::string clock_from_row(bool active, bool paused, std::optional<Date> deadline,
+                           std::optional<Date> yellow, Date today) {
+  if (!active) return deadline ? "done" : "none";
+  if (!deadline) return "none";
+  if (paused) return "paused";
+  if (today > *deadline) return "red";
+  if (yellow && today >= *yellow) return "yellow";
+  return "normal";
+}
+
+std::optional<Date> date_at(const Stmt& s, int col) {
+  if (s.null_at(col)) return std::nullopt;
+  return Date{static_cast<int32_t>(s.int_at(col))};
+}
+
+}  // namespace
+
+const std::string& CaseIndex::schema() {
+  static const std::string kSql = R"sql(
+    CREATE TABLE cases(
+      case_id TEXT PRIMARY KEY, origin TEXT NOT NULL, item_code TEXT NOT NULL,
+      item_name TEXT NOT NULL, status TEXT NOT NULL, applicant_name TEXT NOT NULL,
+      applicant_id TEXT NOT NULL, agent TEXT NOT NULL, updated_ts INTEGER NOT NULL,
+      active INTEGER NOT NULL, paused INTEGER NOT NULL,
+      deadline INTEGER, yellow_from INTEGER, sweep_date INTEGER,
+      callback_due INTEGER, rectify_due INTEGER) WITHOUT ROWID;
+    CREATE INDEX cases_by_applicant ON cases(applicant_id);
+    CREATE INDEX cases_by_status ON cases(status);
+    CREATE INDEX cases_by_agent ON cases(agent) WHERE agent <> '';
+    CREATE INDEX cases_by_sweep ON cases(sweep_date) WHERE sweep_date IS NOT NULL;
+    CREATE TABLE broken_commitments(applicant_id TEXT PRIMARY KEY, case_id TEXT NOT NULL) WITHOUT ROWID;
+  )sql";
+  return kSql;
+}
+
+Status CaseIndex::upsert(const CaseState& s, const District& district) {
+  const Date today = date_of(s.updated_at);
+  const ClockView clock = clock_of(s, today, district.calendar, district.yellow_days);
+  std::optional<int64_t> sweep;
+  if (s.status == CaseStatus::kSubmitted)
+    sweep = deemed_acceptance_date(s, district.calendar).days;
+  else if (!s.tolerated.empty() && s.supply_deadline && is_active(s.status))
+    sweep = s.supply_deadline->days;
+  std::optional<int64_t> callback_due, rectify_due;
+  if (s.rating && s.rating->bad()) {
+    if (!s.rating->callback_done) callback_due = opt_date(s.rating->callback_due);
+    if (!s.rating->rectified) rectify_due = opt_date(s.rating->rectify_due);
+  }
+  auto stmt = db_.cached(
+      "INSERT INTO cases(case_id, origin, item_code, item_name, status, applicant_name, "
+      "applicant_id, agent, updated_ts, active, paused, deadline, yellow_from, sweep_date, "
+      "callback_due, rectify_due) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+      " ON CONFLICT(case_id) DO UPDATE SET origin=excluded.origin, item_code=excluded.item_code,"
+      " item_name=excluded.item_name, status=excluded.status,"
+      " applicant_name=excluded.applicant_name, applicant_id=excluded.applicant_id,"
+      " agent=excluded.agent, updated_ts=excluded.updated_ts, active=excluded.active,"
+      " paused=excluded.paused, deadline=excluded.deadline, yellow_from=excluded.yellow_from,"
+      " sweep_date=excluded.sweep_date, callback_due=excluded.callback_due,"
+      " rectify_due=excluded.rectify_due");
+  if (!stmt.ok()) return stmt.status();
+  Stmt& q = *stmt;
+  const bool ent = s.applicant.enterprise();
+  q.bind(1, s.case_id).bind(2, s.origin).bind(3, s.item_code).bind(4, s.item_name);
+  q.bind(5, std::string(to_string(s.status)));
+  q.bind(6, ent ? s.applicant.org_name() : s.applicant.name());
+  q.bind(7, ent ? s.applicant.uscc() : s.applicant.id_number());
+  q.bind(8, s.agent).bind(9, s.updated_at);
+  q.bind(10, int64_t{is_active(s.status)}).bind(11, int64_t{s.paused()});
+  bind_opt(q, 12, opt_date(clock.deadline));
+  bind_opt(q, 13, opt_date(clock.yellow_from));
+  bind_opt(q, 14, sweep);
+  bind_opt(q, 15, callback_due);
+  bind_opt(q, 16, rectify_due);
+  TB_RETURN_IF_ERROR(q.run());
+  if (!s.broke_commitment) return Status::Ok();
+  auto broken = db_.cached(
+      "INSERT OR REPLACE INTO broken_commitments(applicant_id, case_id) VALUES(?1, ?2)");
+  if (!broken.ok()) return broken.status();
+  return broken->bind(1, s.applicant.id_number()).bind(2, s.case_id).run();
+}
+
+Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date today) {
+  // Every filter is a bound parameter; an empty one matches everything.
+  auto stmt = db_.cached(
+      "SELECT case_id, origin, item_code, item_name, status, applicant_name, applicant_id, agent,"
+      " updated_ts, active, paused, deadline, yellow_from FROM cases WHERE"
+      " (?1 = '' OR case_id >= ?1 AND case_id < ?1 || char(1114111))"
+      " AND (?2 = '' OR applicant_id = ?2) AND (?3 = '' OR status = ?3)"
+      " AND (?4 = '' OR item_code = ?4) AND (?5 = '' OR agent = ?5) AND (?10 = '' OR origin = ?10)"
+      " AND (?6 = '' OR (?6 = 'red' AND active AND NOT paused AND deadline < ?7)"
+      "  OR (?6 = 'yellow' AND active AND NOT paused AND deadline >= ?7 AND yellow_from <= ?7)"
+      "  OR (?6 = 'normal' AND active AND NOT paused AND deadline >= ?7 AND yellow_from > ?7)"
+      "  OR (?6 = 'paused' AND active AND paused)"
+      "  OR (?6 = 'done' AND NOT active AND deadline IS NOT NULL))"
+      " ORDER BY updated_ts DESC, case_id LIMIT ?8 OFFSET ?9");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, q.case_id_prefix).bind(2, q.applicant_id).bind(3, q.status).bind(4, q.item_code);
+  stmt->bind(5, q.agent).bind(6, q.clock).bind(7, int64_t{today.days});
+  stmt->bind(8, int64_t{q.limit}).bind(9, int64_t{q.offset}).bind(10, q.origin);
+  return collect_rows<CaseSummary>(*stmt, [&](const Stmt& s) {
+    CaseSummary c{s.text_at(0), s.text_at(1), s.text_at(2), s.text_at(3), s.text_at(4),
+                  s.text_at(5), s.text_at(6), s.text_at(7), s.int_at(8), date_at(s, 11), ""};
+    c.clock = clock_from_row(s.int_at(9) != 0, s.int_at(10) != 0, c.deadline, date_at(s, 12), today);
+    return c;
+  });
+}
+
+Result<std::vector<std::string>> CaseIndex::due_for_sweep(Date today) {
+  auto stmt =
+      db_.cached("SELECT case_id FROM cases WHERE sweep_date IS NOT NULL AND sweep_date < ?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, int64_t{today.days});
+  return collect_rows<std::string>(*stmt, [](const Stmt& s) { return s.text_at(0); });
+}
+
+Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
+  auto stmt = db_.cached(
+      "SELECT case_id, origin, item_code, item_name, status, applicant_name, applicant_id, agent,"
+      " updated_ts, coalesce(callback_due, rectify_due) FROM cases"
+      " WHERE callback_due IS NOT NULL OR rectify_due IS NOT NULL"
+      " ORDER BY coalesce(callback_due, rectify_due)");
+  if (!stmt.ok()) return stmt.status();
+  return collect_rows<CaseSummary>(*stmt, [](const Stmt& s) {
+    return CaseSummary{s.text_at(0), s.text_at(1), s.text_at(2), s.text_at(3), s.text_at(4),
+                       s.text_at(5), s.text_at(6), s.text_at(7), s.int_at(8), date_at(s, 9), "rating"};
+  });
+}
+
+Result<bool> CaseIndex::broke_commitment(const std::string& applicant_id) {
+  auto stmt = db_.cached("SELECT 1 FROM broken_commitments WHERE applicant_id=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, applicant_id);
+  return stmt->step();
+}
+
+Result<int64_t> CaseIndex::count() {
+  auto stmt = db_.cached("SELECT count(*) FROM cases");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  return stmt->int_at(0);
+}
+
+Result<std::string> CaseIndex::digest() {
+  auto stmt = db_.cached(
+      "SELECT case_id, origin, status, applicant_id, agent, active, paused, coalesce(deadline, -1),"
+      " coalesce(sweep_date, -1), coalesce(callback_due, -1), coalesce(rectify_due, -1)"
+      " FROM cases ORDER BY case_id");
+  if (!stmt.ok()) return stmt.status();
+  Hasher h;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    for (int c = 0; c < 5; ++c) h.update_field(stmt->text_at(c));
+    for (int c = 5; c < 11; ++c) h.update_u64(static_cast<uint64_t>(stmt->int_at(c)));
+  }
+  return to_hex(h.finish());
+}
+
+Status CaseIndex::clear() {
+  TB_RETURN_IF_ERROR(db_.exec("DELETE FROM cases"));
+  return db_.exec("DELETE FROM broken_commitments");
+}
+
+Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta) {
+  pb::CaseEvent e;
+  if (!e.ParseFromString(body))
+    return Status::Corruption("event body does not parse (case " + meta.case_id + ")");
+  evolve(s, e, meta);
+  return Status::Ok();
+}
+
+}  // namespace tongban
