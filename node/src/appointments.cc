@@ -55,7 +55,7 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
   if (actor.role != Role::kClerk && actor.role != Role::kAgent)
     return Status::PermissionDenied("forbidden_role", "当前岗位无权预约",
                                     "only clerks and agents book");
-  if (!site_.items.count(in.item_code))
+  if (!handles(in.item_code))
     return Status::Rejected("item_not_handled_here", "本站点不受理该事项",
                             "this site does not handle that item");
   const auto date = parse_date(in.date);
@@ -111,6 +111,7 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
   if (!appended.ok()) return appended.status();
   TB_RETURN_IF_ERROR(store_.project(e, CaseState{}, district_));
   TB_RETURN_IF_ERROR(writer.commit());
+  committed();
   spdlog::info("appointment {} booked for {} {}", b->appointment_id(), in.date, in.slot);
   auto stored = store_.appointment(b->appointment_id());
   if (!stored.ok()) return stored.status();
@@ -126,6 +127,7 @@ Result<Appointment> CaseService::append_appointment_event(const std::string& id,
   if (!appended.ok()) return appended.status();
   TB_RETURN_IF_ERROR(store_.project(e, CaseState{}, district_));
   TB_RETURN_IF_ERROR(writer.commit());
+  committed();
   auto stored = store_.appointment(id);
   if (!stored.ok()) return stored.status();
   return **stored;

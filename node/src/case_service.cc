@@ -86,7 +86,45 @@ bool role_may(Role role, const Command& command) {
 
 CaseService::CaseService(const District& district, const SiteConfig& site, NodeStore& store,
                          const SigningKey& key, const Clock& clock)
-    : district_(district), site_(site), store_(store), key_(key), clock_(clock) {}
+    : district_(district), site_(site), store_(store), key_(key), clock_(clock) {
+  // The catalog of site-config, then every newer version the hub sent earlier.
+  catalogs_[district.catalog.version()] =
+      std::shared_ptr<const Catalog>(&district.catalog, [](const Catalog*) {});
+  auto stored = store.catalog_versions();
+  if (stored.ok()) {
+    for (const auto& [version, toml] : *stored) {
+      auto c = parse_catalog(toml);
+      if (c.ok())
+        catalogs_[version] = std::make_shared<const Catalog>(std::move(*c));
+      else
+        spdlog::error("stored catalog version {} does not parse: {}", version,
+                      c.status().message_en());
+    }
+  }
+}
+
+void CaseService::install_catalog(std::shared_ptr<const Catalog> catalog) {
+  catalogs_[catalog->version()] = std::move(catalog);
+}
+
+std::shared_ptr<const Catalog> CaseService::current_catalog() {
+  std::lock_guard lock(mu_);
+  return catalogs_.rbegin()->second;
+}
+
+bool CaseService::handles(const std::string& item_code) {
+  if (!site_.all_items) return site_.items.count(item_code) > 0;
+  return current_catalog()->find(item_code) != nullptr;
+}
+
+const Catalog& CaseService::catalog_for(int version) const {
+  auto it = catalogs_.find(version);
+  return it != catalogs_.end() ? *it->second : *catalogs_.rbegin()->second;
+}
+
+void CaseService::committed() {
+  if (on_commit_) on_commit_();
+}
 
 Result<CaseState> CaseService::create(const Command& command, const Actor& actor) {
   if (!std::holds_alternative<Submit>(command) && !std::holds_alternative<StartPreReview>(command))
@@ -113,6 +151,7 @@ Result<CaseState> CaseService::run_locked(CaseState state, const Command& comman
   if (!after.ok()) return after.status();
   if (writer.pending() == 0) return after;
   TB_RETURN_IF_ERROR(writer.commit());
+  committed();
   spdlog::info("case {} {} by {} (applicant {})", after->case_id, to_string(after->status),
                actor.system ? "system" : actor.username, mask_id(after->applicant.id_number()));
   return after;
@@ -133,6 +172,7 @@ Result<std::vector<std::string>> CaseService::bulk_create(const std::vector<Scri
     ids.push_back(state.case_id);
   }
   TB_RETURN_IF_ERROR(writer.commit());
+  committed();
   return ids;
 }
 
@@ -153,14 +193,15 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
 
   DecideContext ctx;
   ctx.now = clock_.now();
-  ctx.catalog = &district_.catalog;
+  // New cases use the newest catalog; a case keeps the version it was submitted under.
+  ctx.catalog = create ? catalogs_.rbegin()->second.get() : &catalog_for(state.catalog_version);
   ctx.calendar = &district_.calendar;
   ctx.site_id = site_.id;
   ctx.site_kind = site_.kind;
-  ctx.site_items = &site_.items;
+  ctx.site_items = site_.all_items ? nullptr : &site_.items;
   const pb::Applicant* applicant = applicant_of(cmd);
-  auto broke =
-      store_.cases().broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
+  auto broke = store_.cases().broke_commitment(applicant ? applicant->id_number()
+                                                         : state.applicant.id_number());
   if (!broke.ok()) return broke.status();
   ctx.applicant_broke_commitment = *broke;
 

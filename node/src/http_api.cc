@@ -7,6 +7,7 @@
 
 #include "request_json.h"
 #include "tongban/shared/case_json.h"
+#include "tongban/shared/http_errors.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban::node {
@@ -20,56 +21,9 @@ struct Reply {
   json body;
 };
 
-int http_status(StatusCode c) {
-  switch (c) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kInvalidArgument:
-      return 400;
-    case StatusCode::kUnauthenticated:
-      return 401;
-    case StatusCode::kPermissionDenied:
-      return 403;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kConflict:
-      return 409;
-    case StatusCode::kTooLarge:
-      return 413;
-    case StatusCode::kRejected:
-      return 422;
-    case StatusCode::kUnavailable:
-      return 503;
-    case StatusCode::kCorruption:
-    case StatusCode::kInternal:
-      return 500;
-  }
-  return 500;
-}
-
-json error_json(const Status& s) {
-  return {{"error",
-           {{"code", s.reason()}, {"message", s.message_zh()}, {"message_en", s.message_en()}}}};
-}
-
 void send(httplib::Response& res, int status, const json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json; charset=utf-8");
-}
-
-json summary_json(const CaseSummary& c) {
-  const auto status = case_status_from(c.status);
-  return {{"case_id", c.case_id},
-          {"item_code", c.item_code},
-          {"item_name", c.item_name},
-          {"status", c.status},
-          {"status_zh", status ? label_zh(*status) : ""},
-          {"applicant_name", c.applicant_name},
-          {"applicant_id", mask_id(c.applicant_id)},
-          {"agent", c.agent},
-          {"updated_at", format_time(c.updated_at)},
-          {"deadline", c.deadline ? json(format_date(*c.deadline)) : json(nullptr)},
-          {"clock", c.clock}};
 }
 
 json appointment_json(const Appointment& a) {
@@ -180,7 +134,7 @@ struct HttpApi::Impl {
       found = std::move(*r);
     }
     json list = json::array();
-    for (const CaseSummary& c : found) list.push_back(summary_json(c));
+    for (const CaseSummary& c : found) list.push_back(summary_to_json(c));
     return Reply{
         200, {{"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}}};
   }
@@ -241,21 +195,21 @@ void HttpApi::Impl::routes() {
 
   server.Get("/api/v1/catalog",
              wrap([this](const httplib::Request&, const Actor&) -> Result<Reply> {
-               const Catalog& catalog = cases.district().catalog;
+               const auto catalog = cases.current_catalog();
                json items = json::array();
-               for (const std::string& code : cases.site().items)
-                 items.push_back(item_json(*catalog.find(code), catalog));
-               return Reply{200, {{"version", catalog.version()}, {"items", items}}};
+               for (const Item& item : catalog->items())
+                 if (cases.handles(item.code)) items.push_back(item_json(item, *catalog));
+               return Reply{200, {{"version", catalog->version()}, {"items", items}}};
              }));
 
   server.Get(R"(/api/v1/catalog/([A-Za-z0-9_-]+))",
              wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
-               const Catalog& catalog = cases.district().catalog;
-               const Item* item = catalog.find(req.matches[1]);
+               const auto catalog = cases.current_catalog();
+               const Item* item = catalog->find(req.matches[1]);
                if (!item)
                  return Status::NotFound("unknown_item", "事项不存在", "unknown item code");
-               json j = item_json(*item, catalog);
-               j["handled_here"] = cases.site().items.count(item->code) > 0;
+               json j = item_json(*item, *catalog);
+               j["handled_here"] = cases.handles(item->code);
                return Reply{200, j};
              }));
 
@@ -383,7 +337,7 @@ void HttpApi::Impl::case_routes() {
                  auto found = store.cases().search(q, today);
                  if (!found.ok()) return found.status();
                  json& list = out[name] = json::array();
-                 for (const CaseSummary& c : *found) list.push_back(summary_json(c));
+                 for (const CaseSummary& c : *found) list.push_back(summary_to_json(c));
                  return Status::Ok();
                };
                TB_RETURN_IF_ERROR(section("awaiting_acceptance", "submitted", ""));
@@ -393,7 +347,8 @@ void HttpApi::Impl::case_routes() {
                auto tasks = store.cases().open_rating_tasks();
                if (!tasks.ok()) return tasks.status();
                out["rating_tasks"] = json::array();
-               for (const CaseSummary& c : *tasks) out["rating_tasks"].push_back(summary_json(c));
+               for (const CaseSummary& c : *tasks)
+                 out["rating_tasks"].push_back(summary_to_json(c));
                return Reply{200, out};
              }));
 }

@@ -1,7 +1,5 @@
 // tongban-node: the edge node daemon of one site. Serves the HTTP API for window staff and
 // agents from the site's own SQLite log, offline or not, and runs the supervision sweep.
-#include <signal.h>
-
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <condition_variable>
@@ -11,7 +9,9 @@
 
 #include "tongban/node/case_service.h"
 #include "tongban/node/http_api.h"
+#include "tongban/node/node_sync.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/daemon.h"
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
 
@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
   std::string config_dir = "site-config", site_id, data_dir, listen = "127.0.0.1:0", port_file,
               level = "info";
   int sweep_seconds = 60;
+  std::string hub_endpoint;
+  bool offline = false;
   app.add_option("--site-config", config_dir, "站点配置目录 / site-config directory")
       ->check(CLI::ExistingDirectory);
   app.add_option("--site", site_id, "本站点编号 / this site's id (e.g. S01)")->required();
@@ -78,15 +80,12 @@ int main(int argc, char** argv) {
                  "电子监察扫描间隔秒数 / supervision sweep period")
       ->check(CLI::Range(1, 3600));
   app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  app.add_option("--hub", hub_endpoint,
+                 "区级中心同步端点，默认取 district.toml / hub sync endpoint");
+  app.add_flag("--offline", offline, "不连接区级中心 / do not connect to the hub");
   CLI11_PARSE(app, argc, argv);
 
-  // Block termination signals in every thread; one thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t signals = block_termination_signals();
 
   init_logging("node-" + site_id, level);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
@@ -108,24 +107,41 @@ int main(int argc, char** argv) {
   node::CaseService cases(*district, *site, *store, *key, clock);
   StaffDirectory staff(store->db(), cases.mutex(), clock);
   node::HttpApi api(cases, staff);
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos)
+  const auto host_port = split_host_port(listen);
+  if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",
                                         "--listen must be host:port"));
-  auto port = api.bind(listen.substr(0, colon), std::atoi(listen.c_str() + colon + 1));
+  auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
-  if (!port_file.empty()) {
-    const std::string tmp = port_file + ".tmp";
-    std::ofstream(tmp) << *port << "\n";
-    std::filesystem::rename(tmp, port_file);
-  }
-  spdlog::info("site {} ({}) serving http://{}:{} with log head seq {}", site->id,
-               to_string(site->kind), listen.substr(0, colon), *port, store->log().head().seq);
-  std::cout << "listening http://" << listen.substr(0, colon) << ":" << *port << std::endl;
 
-  std::thread signal_watcher([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+  // Replication to the hub: the node keeps working whether or not it is reachable.
+  node::NodeSync deliveries(cases);
+  std::unique_ptr<sync::SyncClient> sync_client;
+  const auto hub_key = district->public_keys.find(district->hub_id);
+  if (offline) {
+    spdlog::info("offline: not connecting to the hub");
+  } else if (hub_key == district->public_keys.end() || !curve_public_from(hub_key->second)) {
+    spdlog::warn("no hub key in site-config/keys/{}.pub: running offline", district->hub_id);
+  } else {
+    sync::ClientOptions o;
+    o.endpoint = hub_endpoint.empty() ? district->hub_endpoint : hub_endpoint;
+    o.hub_curve = *curve_public_from(hub_key->second);
+    o.hub_signing = hub_key->second;
+    o.site = site_id;
+    o.key = &*key;
+    o.db_file = std::filesystem::path(data_dir) / node::NodeStore::kDbFile;
+    sync_client = std::make_unique<sync::SyncClient>(o, deliveries);
+    if (Status s = sync_client->start(); !s.ok()) return fail(s);
+    cases.set_on_commit([c = sync_client.get()] { c->notify(); });
+    spdlog::info("replicating to the hub at {}", o.endpoint);
+  }
+  if (!port_file.empty())
+    if (Status s = write_port_file(port_file, *port); !s.ok()) return fail(s);
+  spdlog::info("site {} ({}) serving http://{}:{} with log head seq {}", site->id,
+               to_string(site->kind), host_port->first, *port, store->log().head().seq);
+  std::cout << "listening http://" << host_port->first << ":" << *port << std::endl;
+
+  std::thread signal_watcher = watch_termination(signals, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     api.stop();
   });
@@ -133,6 +149,10 @@ int main(int argc, char** argv) {
   {
     Sweeper sweeper(cases, sweep_seconds);
     served = api.run();
+  }
+  if (sync_client) {
+    cases.set_on_commit(nullptr);
+    sync_client->stop();
   }
   if (!served) {
     spdlog::error("HTTP listener failed");

@@ -21,7 +21,9 @@ const std::string kNodeSchema = R"sql(
 
 const std::vector<std::string>& NodeStore::migrations() {
   static const std::vector<std::string> kMigrations = {
-      sync::event_log_schema(), CaseIndex::schema() + StaffDirectory::schema() + kNodeSchema};
+      sync::event_log_schema(), CaseIndex::schema() + StaffDirectory::schema() + kNodeSchema,
+      // Catalog versions received from the hub (the stream events stay in the log too).
+      "CREATE TABLE catalogs(version INTEGER PRIMARY KEY, toml TEXT NOT NULL)"};
   return kMigrations;
 }
 
@@ -148,6 +150,20 @@ Result<int> NodeStore::booked_count(const std::string& date, const std::string& 
   auto row = stmt->step();
   if (!row.ok()) return row.status();
   return static_cast<int>(stmt->int_at(0));
+}
+
+Result<std::vector<std::pair<int, std::string>>> NodeStore::catalog_versions() {
+  auto stmt = db_->cached("SELECT version, toml FROM catalogs ORDER BY version");
+  if (!stmt.ok()) return stmt.status();
+  return collect_rows<std::pair<int, std::string>>(*stmt, [](const Stmt& s) {
+    return std::pair{static_cast<int>(s.int_at(0)), s.text_at(1)};
+  });
+}
+
+Status NodeStore::save_catalog_version(int version, const std::string& toml) {
+  auto stmt = db_->cached("INSERT OR IGNORE INTO catalogs(version, toml) VALUES(?1, ?2)");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->bind(1, int64_t{version}).bind(2, toml).run();
 }
 
 Status NodeStore::rebuild_projections(const District& district) {

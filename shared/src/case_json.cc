@@ -1,5 +1,7 @@
 #include "tongban/shared/case_json.h"
 
+#include "tongban/shared/validation.h"
+
 namespace tongban {
 
 namespace {
@@ -19,6 +21,22 @@ nlohmann::json applicant_json(const pb::Applicant& a) {
 }
 
 }  // namespace
+
+nlohmann::json summary_to_json(const CaseSummary& c) {
+  const auto status = case_status_from(c.status);
+  return {{"case_id", c.case_id},
+          {"site", c.origin},
+          {"item_code", c.item_code},
+          {"item_name", c.item_name},
+          {"status", c.status},
+          {"status_zh", status ? label_zh(*status) : ""},
+          {"applicant_name", c.applicant_name},
+          {"applicant_id", mask_id(c.applicant_id)},
+          {"agent", c.agent},
+          {"updated_at", format_time(c.updated_at)},
+          {"deadline", date_or_null(c.deadline)},
+          {"clock", c.clock}};
+}
 
 nlohmann::json clock_to_json(const ClockView& c) {
   nlohmann::json j = {{"color", to_string(c.color)},

@@ -13,6 +13,14 @@ Status bad_config(const std::string& file, const std::string& what) {
                                  "invalid site-config " + file + ": " + what);
 }
 
+Result<toml::table> parse_text(const std::string& text) {
+  try {
+    return toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    return bad_config("catalog.toml", std::string(e.description()));
+  }
+}
+
 Result<toml::table> parse(const std::filesystem::path& file) {
   try {
     return toml::parse_file(file.string());
@@ -73,8 +81,7 @@ Result<Item> parse_item(const toml::table& t) {
   return item;
 }
 
-Result<Catalog> load_catalog(const std::filesystem::path& file) {
-  auto t = parse(file);
+Result<Catalog> catalog_from(const Result<toml::table>& t) {
   if (!t.ok()) return t.status();
   std::vector<Item> items;
   if (const toml::array* arr = (*t)["item"].as_array()) {
@@ -135,7 +142,7 @@ Result<District> load_district(const std::filesystem::path& dir) {
   d.dir = dir;
   auto t = parse(dir / "district.toml");
   if (!t.ok()) return t.status();
-  auto catalog = load_catalog(dir / "catalog.toml");
+  auto catalog = catalog_from(parse(dir / "catalog.toml"));
   if (!catalog.ok()) return catalog.status();
   d.catalog = std::move(*catalog);
   auto cal = load_calendar(dir / "calendar.toml");
@@ -160,7 +167,8 @@ Result<District> load_district(const std::filesystem::path& dir) {
     site.kind = *kind;
     site.windows = s["windows"].value_or(site.kind == SiteKind::kAgentPoint ? 1 : 4);
     site.extended_hours = s["extended_hours"].value_or(false);
-    if (s["items"].value<std::string>() == std::optional<std::string>("all")) {
+    site.all_items = s["items"].value<std::string>() == std::optional<std::string>("all");
+    if (site.all_items) {
       for (const Item& item : d.catalog.items()) site.items.insert(item.code);
     } else {
       for (const std::string& code : strings(s["items"])) {
@@ -171,18 +179,36 @@ Result<District> load_district(const std::filesystem::path& dir) {
     }
     d.sites.push_back(std::move(site));
   }
-  std::vector<std::string> ids;
-  for (const SiteConfig& s : d.sites) ids.push_back(s.id);
+  std::vector<std::string> ids = d.site_ids();
   ids.push_back(d.hub_id);
+  auto keys = load_public_keys(dir, ids);
+  if (!keys.ok()) return keys.status();
+  d.public_keys = std::move(*keys);
+  return d;
+}
+
+Result<Catalog> parse_catalog(const std::string& toml_text) {
+  return catalog_from(parse_text(toml_text));
+}
+
+std::vector<std::string> District::site_ids() const {
+  std::vector<std::string> ids;
+  for (const SiteConfig& s : sites) ids.push_back(s.id);
+  return ids;
+}
+
+Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem::path& dir,
+                                                          const std::vector<std::string>& ids) {
+  std::map<std::string, PublicKey> keys;
   for (const std::string& id : ids) {
-    std::ifstream in(d.public_key_file(id));
+    std::ifstream in(dir / "keys" / (id + ".pub"));
     std::string hex;
-    if (!(in >> hex)) continue;  // not provisioned yet
+    if (!(in >> hex)) continue;  // not provisioned, or revoked
     PublicKey key;
     if (!from_hex(hex, key)) return bad_config("keys/" + id + ".pub", "not a 32-byte hex key");
-    d.public_keys[id] = key;
+    keys[id] = key;
   }
-  return d;
+  return keys;
 }
 
 Status write_public_key(const std::filesystem::path& dir, const std::string& id,

@@ -101,6 +101,38 @@ Signature SigningKey::sign(std::string_view message) const {
   return sig;
 }
 
+CurveKeypair SigningKey::curve_keypair() const {
+  CurveKeypair k;
+  crypto_sign_ed25519_pk_to_curve25519(k.public_key.data(), public_.data());
+  crypto_sign_ed25519_sk_to_curve25519(k.secret_key.data(), secret_.data());
+  return k;
+}
+
+std::optional<CurveKey> curve_public_from(const PublicKey& ed25519) {
+  CurveKey out;
+  if (crypto_sign_ed25519_pk_to_curve25519(out.data(), ed25519.data()) != 0) return std::nullopt;
+  return out;
+}
+
+std::string seal(std::string_view plaintext, const CurveKey& recipient) {
+  std::string out(plaintext.size() + crypto_box_SEALBYTES, '\0');
+  crypto_box_seal(reinterpret_cast<unsigned char*>(out.data()),
+                  reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
+                  recipient.data());
+  return out;
+}
+
+Result<std::string> unseal(std::string_view sealed, const CurveKeypair& recipient) {
+  if (sealed.size() < crypto_box_SEALBYTES) return Status::Corruption("sealed box too short");
+  std::string out(sealed.size() - crypto_box_SEALBYTES, '\0');
+  if (crypto_box_seal_open(reinterpret_cast<unsigned char*>(out.data()),
+                           reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(),
+                           recipient.public_key.data(), recipient.secret_key.data()) != 0)
+    return Status::Corruption(
+        "sealed box does not open with this key (wrong recipient or altered)");
+  return out;
+}
+
 bool verify_signature(const PublicKey& key, std::string_view message, const Signature& sig) {
   return crypto_sign_verify_detached(sig.data(),
                                      reinterpret_cast<const unsigned char*>(message.data()),

@@ -71,6 +71,12 @@ Result<EventLog> EventLog::open(Db& db, std::string origin, const SigningKey* ke
     if (h.size() != 32) return Status::Corruption("event hash of the log head is malformed");
     std::memcpy(log.head_.hash.data(), h.data(), 32);
   }
+  // The Lamport clock continues after every event held, own or received.
+  auto lamport = db.prepare("SELECT coalesce(max(lamport), 0) FROM chain_head");
+  if (!lamport.ok()) return lamport.status();
+  auto lrow = lamport->step();
+  if (!lrow.ok()) return lrow.status();
+  log.head_.lamport = std::max(log.head_.lamport, static_cast<uint64_t>(lamport->int_at(0)));
   auto insert = db.prepare(std::string("INSERT INTO events(") + kEventColumns +
                            ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
   auto update = db.prepare(

@@ -23,7 +23,7 @@ struct Conn {
 // Sends one request; prints the JSON answer (stdout) or the error (stderr). Exit code 0
 // for 2xx, 1 for an error answer, 2 when the node cannot be reached.
 int call(const Conn& c, const std::string& method, const std::string& path, const std::string& body,
-         std::string* out = nullptr) {
+         std::string* out = nullptr, const char* content_type = "application/json") {
   httplib::Client client(c.url);
   client.set_connection_timeout(5, 0);
   client.set_read_timeout(30, 0);
@@ -33,9 +33,9 @@ int call(const Conn& c, const std::string& method, const std::string& path, cons
     std::cerr << "tongban: 只支持 GET 和 POST / only GET and POST\n";
     return 2;
   }
-  httplib::Result res =
-      method == "GET" ? client.Get(path, headers)
-                      : client.Post(path, headers, body.empty() ? "{}" : body, "application/json");
+  httplib::Result res = method == "GET"
+                            ? client.Get(path, headers)
+                            : client.Post(path, headers, body.empty() ? "{}" : body, content_type);
   if (!res) {
     std::cerr << "tongban: 无法连接节点 " << c.url << " / cannot reach the node ("
               << httplib::to_string(res.error()) << ")\n";
@@ -59,7 +59,7 @@ int call(const Conn& c, const std::string& method, const std::string& path, cons
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -140,27 +140,46 @@ void add_client(CLI::App& app) {
     if (exit_code() == 0) std::ofstream(*file) << out;
   });
 
-  CLI::App* staff =
-      app.add_subcommand("staff", "账号管理（站点管理员）/ staff accounts (site admin)");
-  staff->require_subcommand(1);
-  CLI::App* add = staff->add_subcommand("add", "新建工作人员账号 / create a staff account");
-  add_conn_options(add, *conn);
-  auto role = std::make_shared<std::string>();
-  add->add_option("--username", *a, "用户名 / username")->required();
-  add->add_option("--display-name", *b, "姓名 / display name")->required();
-  add->add_option("--role", *role, "clerk|reviewer|agent|admin")->required();
-  add->add_option("--password-env", *password_env,
-                  "存放初始密码的环境变量 / env var holding the password");
-  add->callback([=] {
-    const char* pw = std::getenv(password_env->c_str());
-    const std::string req = nlohmann::json{
-        {"username", *a},
-        {"display_name", *b},
-        {"role", *role},
-        {"password",
-         pw ? pw : ""}}.dump();
-    exit_code() = call(*conn, "POST", "/api/v1/staff", req);
-  });
-}
+  CLI::App* import = app.add_subcommand(
+      "import-bundle",
+      "把离线包导入区级中心（调度员）/ import a sealed bundle into the hub (operator)");
+  add_conn_options(import, *conn);
+  import->add_option("file", *file, "离线包文件 / bundle file")->required();
+  import->callback([=] {
+    exit_code() =
+        call(*conn, "POST", "/api/v1/bundles", read_file(*file), nullptr, "application/octet-stream");
+});
+
+CLI::App* publish = app.add_subcommand(
+    "publish-catalog",
+    "发布新版事项目录到全部站点（调度员）/ publish a catalog version (operator)");
+add_conn_options(publish, *conn);
+publish->add_option("file", *file, "catalog.toml")->required();
+publish->callback([=] {
+  exit_code() = call(*conn, "POST", "/api/v1/catalog", read_file(*file), nullptr, "text/plain");
+});
+
+CLI::App* staff =
+    app.add_subcommand("staff", "账号管理（站点管理员）/ staff accounts (site admin)");
+staff->require_subcommand(1);
+CLI::App* add = staff->add_subcommand("add", "新建工作人员账号 / create a staff account");
+add_conn_options(add, *conn);
+auto role = std::make_shared<std::string>();
+add->add_option("--username", *a, "用户名 / username")->required();
+add->add_option("--display-name", *b, "姓名 / display name")->required();
+add->add_option("--role", *role, "clerk|reviewer|agent|admin")->required();
+add->add_option("--password-env", *password_env,
+                "存放初始密码的环境变量 / env var holding the password");
+add->callback([=] {
+  const char* pw = std::getenv(password_env->c_str());
+  const std::string req = nlohmann::json{
+      {"username", *a},
+      {"display_name", *b},
+      {"role", *role},
+      {"password",
+       pw ? pw : ""}}.dump();
+  exit_code() = call(*conn, "POST", "/api/v1/staff", req);
+});
+}  // namespace tongban::cli
 
 }  // namespace tongban::cli

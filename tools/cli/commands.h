@@ -15,5 +15,6 @@ void add_provision(CLI::App& app);
 void add_verify(CLI::App& app);  // verify-log, verify-license, rebuild
 void add_client(CLI::App& app);  // login, api, case, staff
 void add_bench(CLI::App& app);   // bench node
+void add_bundle(CLI::App& app);  // export-bundle
 
 }  // namespace tongban::cli

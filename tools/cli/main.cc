@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   tongban::cli::add_verify(app);
   tongban::cli::add_client(app);
   tongban::cli::add_bench(app);
+  tongban::cli::add_bundle(app);
   CLI11_PARSE(app, argc, argv);
   return tongban::cli::exit_code();
 }

@@ -3,12 +3,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "commands.h"
-#include "tongban/shared/staff.h"
+#include "tongban/hub/hub_service.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/staff.h"
 
 namespace tongban::cli {
 
@@ -21,6 +23,7 @@ struct ProvisionOptions {
   std::string admin = "admin";
   std::string password_env = "TONGBAN_PASSWORD";
   bool demo_staff = false;
+  bool hub = false;
 };
 
 int fail(const Status& s) {
@@ -28,12 +31,22 @@ int fail(const Status& s) {
   return 1;
 }
 
+// Loads the key in `file`, generating it (mode 0600) on first use.
+Result<SigningKey> load_or_generate(const std::filesystem::path& file) {
+  auto key = SigningKey::load(file);
+  if (key.ok() || key.status().code() != StatusCode::kNotFound) return key;
+  TB_RETURN_IF_ERROR(SigningKey::generate().save(file));
+  std::cout << "generated key " << file.string() << " (0600)\n";
+  return SigningKey::load(file);
+}
+
 int provision(const ProvisionOptions& o) {
   auto district = load_district(o.config_dir);
   if (!district.ok()) return fail(district.status());
-  if (!district->site(o.site))
+  const std::string id = o.hub ? district->hub_id : o.site;
+  if (!o.hub && !district->site(o.site))
     return fail(Status::NotFound("unknown_site", "站点配置中没有该站点：" + o.site,
-                                 "no such site: " + o.site));
+                                 "no such site: " + o.site + " (use --site, or --hub)"));
   const char* password = std::getenv(o.password_env.c_str());
   if (!password || !*password)
     return fail(Status::InvalidArgument("no_password",
@@ -43,28 +56,36 @@ int provision(const ProvisionOptions& o) {
   std::filesystem::create_directories(data);
   std::filesystem::permissions(data, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace);
-  const std::filesystem::path key_file = data / node::NodeStore::kKeyFile;
-  auto key = SigningKey::load(key_file);
-  if (!key.ok()) {
-    if (key.status().code() != StatusCode::kNotFound) return fail(key.status());
-    const SigningKey fresh = SigningKey::generate();
-    if (Status s = fresh.save(key_file); !s.ok()) return fail(s);
-    key = SigningKey::load(key_file);
-    if (!key.ok()) return fail(key.status());
-    std::cout << "generated site key " << key_file.string() << " (0600)\n";
-  }
-  if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
-  auto store = node::NodeStore::open(data, o.site, &*key);
-  if (!store.ok()) return fail(store.status());
+  auto key =
+      load_or_generate(data / (o.hub ? hub::HubService::kKeyFile : node::NodeStore::kKeyFile));
+  if (!key.ok()) return fail(key.status());
+  if (Status s = write_public_key(o.config_dir, id, key->public_key()); !s.ok()) return fail(s);
+
   SystemClock clock;
   std::mutex mu;
-  StaffDirectory staff(store->db(), mu, clock);
-  std::vector<std::pair<std::string, Role>> accounts = {{o.admin, Role::kAdmin}};
-  if (o.demo_staff)
-    for (auto [name, role] : {std::pair{"clerk", Role::kClerk},
-                              {"reviewer", Role::kReviewer},
-                              {"agent", Role::kAgent}})
-      accounts.push_back({name, role});
+  std::vector<std::pair<std::string, Role>> accounts;
+  std::unique_ptr<hub::HubService> hub_service;
+  std::optional<node::NodeStore> store;
+  Db* db = nullptr;
+  if (o.hub) {
+    auto h = hub::HubService::open(*district, data, *key, clock);
+    if (!h.ok()) return fail(h.status());
+    hub_service = std::move(*h);
+    db = &hub_service->db();
+    accounts = {{o.admin == "admin" ? "operator" : o.admin, Role::kOperator}};
+  } else {
+    auto st = node::NodeStore::open(data, o.site, &*key);
+    if (!st.ok()) return fail(st.status());
+    store.emplace(std::move(*st));
+    db = &store->db();
+    accounts = {{o.admin, Role::kAdmin}};
+    if (o.demo_staff)
+      for (auto [name, role] : {std::pair{"clerk", Role::kClerk},
+                                {"reviewer", Role::kReviewer},
+                                {"agent", Role::kAgent}})
+        accounts.push_back({name, role});
+  }
+  StaffDirectory staff(*db, mu, clock);
   for (const auto& [name, role] : accounts) {
     const Status s = staff.create(name, std::string(label_zh(role)) + " " + name, role, password);
     if (s.ok())
@@ -72,8 +93,8 @@ int provision(const ProvisionOptions& o) {
     else if (s.reason() != "username_taken")
       return fail(s);
   }
-  std::cout << "site " << o.site << " provisioned: public key " << to_hex(key->public_key())
-            << "\n";
+  std::cout << (o.hub ? "hub " : "site ") << id << " provisioned: public key "
+            << to_hex(key->public_key()) << "\n";
   return 0;
 }
 
@@ -86,7 +107,9 @@ void add_provision(CLI::App& app) {
                                      "its key, database and admin account");
   cmd->add_option("--site-config", opts->config_dir,
                   "站点配置目录（公钥写入其 keys/）/ site-config dir");
-  cmd->add_option("--site", opts->site, "站点编号 / site id")->required();
+  cmd->add_option("--site", opts->site, "站点编号 / site id");
+  cmd->add_flag("--hub", opts->hub,
+                "初始化区级中心（账号为 operator）/ provision the district hub");
   cmd->add_option("--data", opts->data, "数据目录 / data directory")->required();
   cmd->add_option("--admin", opts->admin, "管理员用户名 / admin username");
   cmd->add_option("--password-env", opts->password_env,

@@ -9,6 +9,7 @@
 #include "tongban/node/store.h"
 #include "tongban/shared/config.h"
 #include "tongban/sync/event_log.h"
+#include "tongban/sync/transport.h"
 
 namespace tongban::cli {
 
@@ -19,18 +20,24 @@ int fail(const char* cmd, const Status& s) {
   return 2;
 }
 
+// Site keys, plus the hub's key for each hub->node stream ("HUB><site>").
 std::map<std::string, PublicKey> keys_from(const std::string& config_dir) {
   if (config_dir.empty()) return {};
   auto d = load_district(config_dir);
-  return d.ok() ? d->public_keys : std::map<std::string, PublicKey>{};
+  if (!d.ok()) return {};
+  std::map<std::string, PublicKey> keys = d->public_keys;
+  if (auto hub = d->public_keys.find(d->hub_id); hub != d->public_keys.end())
+    for (const std::string& site : d->site_ids()) keys[sync::stream_origin(site)] = hub->second;
+  return keys;
 }
 
 // Exit 0 when every chain verifies, 1 naming the first broken link, 2 if unreadable.
 int verify_log_cmd(const std::string& data, const std::string& config_dir) {
-  const auto file = std::filesystem::path(data) / node::NodeStore::kDbFile;
+  auto file = std::filesystem::path(data) / node::NodeStore::kDbFile;
+  if (!std::filesystem::exists(file)) file = std::filesystem::path(data) / "hub.db";
   if (!std::filesystem::exists(file))
-    return fail("verify-log",
-                Status::NotFound("no_log", "数据目录中没有事件日志", "no node.db in " + data));
+    return fail("verify-log", Status::NotFound("no_log", "数据目录中没有事件日志",
+                                               "no node.db or hub.db in " + data));
   auto db = Db::open(file);
   if (!db.ok()) return fail("verify-log", db.status());
   const auto keys = keys_from(config_dir);

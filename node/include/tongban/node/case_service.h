@@ -6,6 +6,9 @@
 // Thread safety: all methods are safe from any thread; one mutex serializes storage.
 #pragma once
 
+#include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,6 +49,17 @@ class CaseService {
               const SigningKey& key, const Clock& clock);
 
   std::mutex& mutex() { return mu_; }
+  // Called after every commit that appended events (wakes the sync client).
+  void set_on_commit(std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    on_commit_ = std::move(fn);
+  }
+  // Makes a catalog version from the hub available: new cases use the newest version,
+  // older cases keep the version they were accepted under. Call with mutex() held.
+  void install_catalog(std::shared_ptr<const Catalog> catalog);
+  // The newest catalog version in use, and whether this site accepts an item of it.
+  std::shared_ptr<const Catalog> current_catalog();
+  bool handles(const std::string& item_code);
   NodeStore& store() { return store_; }
   const District& district() const { return district_; }
   const SiteConfig& site() const { return site_; }
@@ -81,7 +95,12 @@ class CaseService {
   Result<Appointment> append_appointment_event(const std::string& id, pb::CaseEvent event,
                                                const Actor& actor);
 
+  const Catalog& catalog_for(int version) const;
+  void committed();
+
   const District& district_;
+  std::map<int, std::shared_ptr<const Catalog>> catalogs_;  // by version; guarded by mu_
+  std::function<void()> on_commit_;
   const SiteConfig& site_;
   NodeStore& store_;
   const SigningKey& key_;

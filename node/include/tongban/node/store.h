@@ -55,6 +55,10 @@ class NodeStore {
                                                    const std::string& agent);
   Result<int> booked_count(const std::string& date, const std::string& slot);
 
+  // Catalog versions received from the hub, as catalog.toml text by version.
+  Result<std::vector<std::pair<int, std::string>>> catalog_versions();
+  Status save_catalog_version(int version, const std::string& toml);
+
   // Drops and recreates every projection from the event log.
   Status rebuild_projections(const District& district);
 

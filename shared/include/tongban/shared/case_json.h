@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case.h"
+#include "tongban/shared/case_index.h"
 
 namespace tongban {
 
@@ -14,5 +15,7 @@ namespace tongban {
 nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal,
                             int yellow_days);
 nlohmann::json clock_to_json(const ClockView& clock);
+// One row of a search result; the applicant's ID number is masked.
+nlohmann::json summary_to_json(const CaseSummary& c);
 
 }  // namespace tongban

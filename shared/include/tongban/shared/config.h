@@ -24,6 +24,7 @@ struct SiteConfig {
   std::string name;
   SiteKind kind = SiteKind::kCenter;
   std::set<std::string> items;  // item codes this site accepts
+  bool all_items = false;       // "all": every item of the current catalog version
   int windows = 4;
   bool extended_hours = false;  // 5+2 延时服务: evenings and weekend mornings
 };
@@ -40,6 +41,7 @@ struct District {
   std::map<std::string, PublicKey> public_keys;  // site or hub id -> Ed25519 public key
 
   const SiteConfig* site(const std::string& id) const;
+  std::vector<std::string> site_ids() const;
   std::filesystem::path public_key_file(const std::string& id) const {
     return dir / "keys" / (id + ".pub");
   }
@@ -48,6 +50,14 @@ struct District {
 // Loads and cross-checks a site-config directory (every item a site lists exists, ids are
 // unique, the catalog validates). InvalidArgument naming the file and the problem.
 Result<District> load_district(const std::filesystem::path& dir);
+
+// Parses catalog.toml text (as the hub publishes it) and validates it.
+Result<Catalog> parse_catalog(const std::string& toml_text);
+
+// Reads keys/<id>.pub for each id; ids without a key file are left out (not provisioned
+// or revoked). Corruption for a malformed key file.
+Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem::path& dir,
+                                                          const std::vector<std::string>& ids);
 
 // Writes keys/<id>.pub (hex) into a site-config directory.
 Status write_public_key(const std::filesystem::path& dir, const std::string& id,

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -47,6 +48,21 @@ class Hasher {
   alignas(64) unsigned char state_[384];
 };
 
+// X25519 keys for ZeroMQ CURVE and sealed boxes, derived from the Ed25519 identity
+// (crypto_sign_ed25519_*_to_curve25519): one key file per site serves both.
+using CurveKey = std::array<uint8_t, 32>;
+struct CurveKeypair {
+  CurveKey public_key{};
+  CurveKey secret_key{};
+};
+// Fails (nullopt) for a point that has no X25519 equivalent.
+std::optional<CurveKey> curve_public_from(const PublicKey& ed25519);
+
+// crypto_box_seal to `recipient`: anonymous, so sign inside where origin matters.
+std::string seal(std::string_view plaintext, const CurveKey& recipient);
+// Corruption when the box was not sealed to this keypair or was altered.
+Result<std::string> unseal(std::string_view sealed, const CurveKeypair& recipient);
+
 // An Ed25519 identity. The secret never leaves the process except to its key file.
 class SigningKey {
  public:
@@ -58,6 +74,7 @@ class SigningKey {
 
   const PublicKey& public_key() const { return public_; }
   Signature sign(std::string_view message) const;
+  CurveKeypair curve_keypair() const;
 
   SigningKey(const SigningKey&) = default;
   SigningKey& operator=(const SigningKey&) = default;

@@ -55,6 +55,8 @@ class EventLog {
 
   const std::string& origin() const { return origin_; }
   const ChainHead& head() const { return head_; }
+  // Lamport: later own events order after `lamport`, seen in another origin's event.
+  void observe(uint64_t lamport) { head_.lamport = std::max(head_.lamport, lamport); }
 
   // The events of one case in log order.
   Result<std::vector<Event>> case_events(const std::string& case_id);

@@ -1,0 +1,35 @@
+// The hub's HTTP JSON API for district operators (docs/api.md, "Hub"): any case of any
+// site, each site's sync state, catalog publishing and offline-bundle import.
+//
+// Thread safety: the server runs its own worker threads; stop() from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "tongban/hub/hub_service.h"
+#include "tongban/shared/staff.h"
+
+namespace tongban::hub {
+
+class HubApi {
+ public:
+  static constexpr size_t kMaxBodyBytes = 4 * 1024 * 1024;  // catalogs and bundles
+
+  // `on_stream_change` runs after a publish or import (wakes the sync server).
+  HubApi(HubService& hub, StaffDirectory& staff, std::function<void()> on_stream_change);
+  ~HubApi();
+  HubApi(const HubApi&) = delete;
+  HubApi& operator=(const HubApi&) = delete;
+
+  Result<int> bind(const std::string& host, int port);
+  bool run();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tongban::hub

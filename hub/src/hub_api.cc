@@ -1,0 +1,211 @@
+#include "tongban/hub/hub_api.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <nlohmann/json.hpp>
+
+#include "tongban/shared/case_json.h"
+#include "tongban/shared/http_errors.h"
+
+namespace tongban::hub {
+
+namespace {
+
+using nlohmann::json;
+
+void send(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json; charset=utf-8");
+}
+
+std::string bearer_token(const httplib::Request& req) {
+  const std::string h = req.get_header_value("Authorization");
+  return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : std::string();
+}
+
+json time_or_null(Timestamp t) { return t ? json(format_time(t)) : json(nullptr); }
+
+}  // namespace
+
+struct HubApi::Impl {
+  HubService& hub;
+  StaffDirectory& staff;
+  std::function<void()> on_stream_change;
+  httplib::Server server;
+
+  using Handler = std::function<Result<json>(const httplib::Request&, const Staff&)>;
+
+  Impl(HubService& h, StaffDirectory& s, std::function<void()> change)
+      : hub(h), staff(s), on_stream_change(std::move(change)) {}
+
+  // Operators only; every failure becomes the bilingual error body.
+  httplib::Server::Handler wrap(Handler handler, int ok_status = 200) {
+    return [this, handler, ok_status](const httplib::Request& req, httplib::Response& res) {
+      try {
+        auto who = staff.authenticate(bearer_token(req));
+        if (!who.ok()) return send(res, http_status(who.status().code()), error_json(who.status()));
+        if (who->role != Role::kOperator)
+          return send(res, 403,
+                      error_json(Status::PermissionDenied("forbidden_role", "仅区级调度员可用",
+                                                          "district operators only")));
+        auto out = handler(req, *who);
+        if (!out.ok()) return send(res, http_status(out.status().code()), error_json(out.status()));
+        send(res, ok_status, *out);
+      } catch (const std::exception& e) {
+        spdlog::error("{} {}: {}", req.method, req.path, e.what());
+        send(res, 500, error_json(Status::Internal("unexpected error")));
+      }
+    };
+  }
+
+  void routes() {
+    server.Get("/api/v1/healthz", [this](const httplib::Request&, httplib::Response& res) {
+      send(res, 200, {{"status", "ok"}, {"hub", hub.district().hub_id}});
+    });
+    server.Post("/api/v1/login", [this](const httplib::Request& req, httplib::Response& res) {
+      const json j = json::parse(req.body, nullptr, false);
+      if (!j.is_object())
+        return send(res, 400,
+                    error_json(Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
+                                                       "request body is not valid JSON")));
+      auto s = staff.login(j.value("username", ""), j.value("password", ""));
+      if (!s.ok()) return send(res, http_status(s.status().code()), error_json(s.status()));
+      send(res, 200,
+           {{"token", s->token},
+            {"username", s->staff.username},
+            {"role", to_string(s->staff.role)},
+            {"role_zh", label_zh(s->staff.role)},
+            {"expires_at", format_time(s->expires_at)}});
+    });
+
+    server.Get(
+        "/api/v1/cases", wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+          CaseQuery q;
+          q.case_id_prefix = req.get_param_value("q");
+          q.applicant_id = req.get_param_value("id_number");
+          q.status = req.get_param_value("status");
+          q.clock = req.get_param_value("clock");
+          q.item_code = req.get_param_value("item_code");
+          q.origin = req.get_param_value("site");
+          q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
+          if (q.limit == 0) q.limit = 50;
+          q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
+          auto found = hub.search(q);
+          if (!found.ok()) return found.status();
+          json list = json::array();
+          for (const CaseSummary& c : *found) list.push_back(summary_to_json(c));
+          return json{
+              {"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}};
+        }));
+
+    server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
+               wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+                 CaseState s;
+                 {
+                   std::lock_guard lock(hub.mutex());
+                   auto loaded = hub.load_case(req.matches[1]);
+                   if (!loaded.ok()) return loaded.status();
+                   s = std::move(*loaded);
+                 }
+                 if (!s.exists() || s.item_code.empty())
+                   return Status::NotFound("not_found", "案件不存在", "case not found");
+                 const District& d = hub.district();
+                 return case_to_json(s, hub.today(), d.calendar, d.yellow_days);
+               }));
+
+    server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
+               wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+                 auto events = hub.case_events(req.matches[1]);
+                 if (!events.ok()) return events.status();
+                 json list = json::array();
+                 for (const sync::Event& e : *events)
+                   list.push_back({{"origin", e.origin},
+                                   {"seq", e.seq},
+                                   {"lamport", e.lamport},
+                                   {"kind", e.kind},
+                                   {"actor", e.actor},
+                                   {"time", format_time(e.ts)},
+                                   {"hash", to_hex(e.hash)}});
+                 return json{{"case_id", std::string(req.matches[1])}, {"events", list}};
+               }));
+
+    server.Get("/api/v1/sites", wrap([this](const httplib::Request&, const Staff&) -> Result<json> {
+                 auto states = hub.sync_states();
+                 if (!states.ok()) return states.status();
+                 json list = json::array();
+                 for (const SiteSyncState& s : *states)
+                   list.push_back({{"site", s.site},
+                                   {"name", s.name},
+                                   {"kind", s.kind},
+                                   {"provisioned", s.provisioned},
+                                   {"last_contact", time_or_null(s.last_contact)},
+                                   {"head_seq", s.head_seq},
+                                   {"acked_seq", s.acked_seq},
+                                   {"events_behind", s.events_behind()},
+                                   {"seconds_behind", s.seconds_behind()},
+                                   {"stream_head", s.stream_head},
+                                   {"delivered_seq", s.delivered_seq}});
+                 return json{{"sites", list}};
+               }));
+
+    server.Post("/api/v1/catalog",
+                wrap(
+                    [this](const httplib::Request& req, const Staff& who) -> Result<json> {
+                      auto version = hub.publish_catalog(req.body, who.username);
+                      if (!version.ok()) return version.status();
+                      on_stream_change();
+                      return json{{"version", *version}, {"sites", hub.district().sites.size()}};
+                    },
+                    201));
+
+    server.Get("/api/v1/catalog",
+               wrap([this](const httplib::Request&, const Staff&) -> Result<json> {
+                 auto version = hub.catalog_version();
+                 if (!version.ok()) return version.status();
+                 return json{{"version", *version}};
+               }));
+
+    server.Post("/api/v1/bundles",
+                wrap([this](const httplib::Request& req, const Staff& who) -> Result<json> {
+                  auto imported = hub.import_bundle(req.body);
+                  if (!imported.ok()) return imported.status();
+                  spdlog::info("bundle of {} imported by {}", imported->origin, who.username);
+                  return json{{"origin", imported->origin},
+                              {"added", imported->added},
+                              {"acked_seq", imported->acked_seq}};
+                }));
+  }
+};
+
+HubApi::HubApi(HubService& hub, StaffDirectory& staff, std::function<void()> on_stream_change)
+    : impl_(std::make_unique<Impl>(hub, staff, std::move(on_stream_change))) {
+  httplib::Server& s = impl_->server;
+  s.set_payload_max_length(kMaxBodyBytes);
+  s.set_tcp_nodelay(true);
+  s.set_read_timeout(10, 0);
+  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    const Status st = res.status == 413
+                          ? Status::Make(StatusCode::kTooLarge, "payload_too_large", "请求内容过大",
+                                         "request body too large")
+                          : Status::NotFound("no_such_endpoint", "没有该接口", "no such endpoint");
+    res.set_content(error_json(st).dump(), "application/json; charset=utf-8");
+  });
+  impl_->routes();
+}
+
+HubApi::~HubApi() = default;
+
+Result<int> HubApi::bind(const std::string& host, int port) {
+  const int bound = port == 0 ? impl_->server.bind_to_any_port(host)
+                              : (impl_->server.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0)
+    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
+  return bound;
+}
+
+bool HubApi::run() { return impl_->server.listen_after_bind(); }
+void HubApi::stop() { impl_->server.stop(); }
+
+}  // namespace tongban::hub

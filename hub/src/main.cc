@@ -1,0 +1,96 @@
+// tongban-hub: the district hub. Receives every site's signed events over ZeroMQ/CURVE,
+// keeps the global case index, streams catalog versions back to the nodes, and serves
+// the operators' HTTP API.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "tongban/hub/hub_api.h"
+#include "tongban/hub/hub_service.h"
+#include "tongban/shared/config.h"
+#include "tongban/shared/daemon.h"
+#include "tongban/shared/log.h"
+#include "tongban/shared/staff.h"
+#include "tongban/sync/sync_server.h"
+
+using namespace tongban;
+
+namespace {
+int fail(const Status& s) {
+  std::cerr << "tongban-hub: " << s.message_zh() << " / " << s.message_en() << "\n";
+  return 1;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tongban-hub — 区级通办中心 / the district hub"};
+  std::string config_dir = "site-config", data_dir, listen = "127.0.0.1:0", sync_endpoint,
+              port_file, sync_port_file, level = "info";
+  app.add_option("--site-config", config_dir, "站点配置目录 / site-config directory")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--data", data_dir, "数据目录 / data directory")->required();
+  app.add_option("--listen", listen, "HTTP 监听地址 host:port (0 = any free port)");
+  app.add_option("--sync", sync_endpoint,
+                 "同步端点，默认取 district.toml / sync endpoint (tcp://host:port)");
+  app.add_option("--port-file", port_file, "写入 HTTP 端口的文件 / file for the bound HTTP port");
+  app.add_option("--sync-port-file", sync_port_file,
+                 "写入同步端口的文件 / file for the bound sync port");
+  app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  CLI11_PARSE(app, argc, argv);
+
+  const sigset_t signals = block_termination_signals();
+  init_logging("hub", level);
+  if (Status s = init_crypto(); !s.ok()) return fail(s);
+  auto district = load_district(config_dir);
+  if (!district.ok()) return fail(district.status());
+  auto key = SigningKey::load(std::filesystem::path(data_dir) / hub::HubService::kKeyFile);
+  if (!key.ok())
+    return fail(Status::NotFound("not_provisioned",
+                                 "区级中心未初始化，请先运行 tongban provision --hub",
+                                 "hub not provisioned: run `tongban provision --hub` first"));
+  SystemClock clock;
+  auto service = hub::HubService::open(*district, data_dir, *key, clock);
+  if (!service.ok()) return fail(service.status());
+
+  sync::ServerOptions options;
+  options.endpoint = sync_endpoint.empty() ? district->hub_endpoint : sync_endpoint;
+  options.curve = key->curve_keypair();
+  options.key = &*key;
+  const std::vector<std::string> site_ids = district->site_ids();
+  options.load_keys = [dir = district->dir, site_ids] {
+    auto keys = load_public_keys(dir, site_ids);
+    return keys.ok() ? *keys : std::map<std::string, PublicKey>{};
+  };
+  sync::SyncServer server(options, **service);
+  auto bound = server.start();
+  if (!bound.ok()) return fail(bound.status());
+
+  StaffDirectory staff((*service)->db(), (*service)->mutex(), clock);
+  hub::HubApi api(**service, staff, [&server] { server.wake_streams(); });
+  const auto host_port = split_host_port(listen);
+  if (!host_port)
+    return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",
+                                        "--listen must be host:port"));
+  auto port = api.bind(host_port->first, host_port->second);
+  if (!port.ok()) return fail(port.status());
+  if (!sync_port_file.empty()) {
+    const auto sync_port = split_host_port(*bound);
+    if (Status s = write_port_file(sync_port_file, sync_port ? sync_port->second : 0); !s.ok())
+      return fail(s);
+  }
+  if (!port_file.empty())
+    if (Status s = write_port_file(port_file, *port); !s.ok()) return fail(s);
+  spdlog::info("hub {} sync on {}, operators on http://{}:{}", district->hub_id, *bound,
+               host_port->first, *port);
+  std::cout << "sync " << *bound << "\nlistening http://" << host_port->first << ":" << *port
+            << std::endl;
+
+  std::thread watcher = watch_termination(signals, [&](int sig) {
+    spdlog::info("signal {}: shutting down", sig);
+    api.stop();
+  });
+  const bool served = api.run();
+  server.stop();
+  if (!served) pthread_kill(watcher.native_handle(), SIGTERM);
+  watcher.join();
+  return served ? 0 : 1;
+}

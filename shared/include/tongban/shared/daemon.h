@@ -1,0 +1,30 @@
+// Process plumbing shared by tongban-node and tongban-hub: termination signals handled by
+// one thread, and a port file written atomically so tests and scripts can find an
+// ephemeral port.
+//
+// Thread safety: call block_termination_signals() first in main, before any thread starts.
+#pragma once
+
+#include <signal.h>
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "tongban/shared/status.h"
+
+namespace tongban {
+
+// Blocks SIGINT/SIGTERM in this thread (and all started later) and ignores SIGPIPE.
+sigset_t block_termination_signals();
+// A thread that waits for SIGINT/SIGTERM and calls `on_signal` once.
+std::thread watch_termination(sigset_t signals, std::function<void(int)> on_signal);
+// Writes `port` to `file` via a rename, so readers never see a partial number.
+Status write_port_file(const std::filesystem::path& file, int port);
+// Splits "host:port"; nullopt for anything else.
+std::optional<std::pair<std::string, int>> split_host_port(const std::string& s);
+
+}  // namespace tongban

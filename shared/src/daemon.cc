@@ -1,0 +1,49 @@
+#include "tongban/shared/daemon.h"
+
+#include <fstream>
+#include <optional>
+
+namespace tongban {
+
+sigset_t block_termination_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+std::thread watch_termination(sigset_t signals, std::function<void(int)> on_signal) {
+  return std::thread([signals, on_signal = std::move(on_signal)] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    on_signal(sig);
+  });
+}
+
+Status write_port_file(const std::filesystem::path& file, int port) {
+  const std::filesystem::path tmp = file.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << "\n";
+    if (!out) return Status::Unavailable("cannot write " + tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  return ec ? Status::Unavailable("cannot rename to " + file.string()) : Status::Ok();
+}
+
+std::optional<std::pair<std::string, int>> split_host_port(const std::string& s) {
+  const size_t colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  const std::string port = s.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  const int p = std::stoi(port);
+  if (p > 65535) return std::nullopt;
+  return std::pair{s.substr(0, colon), p};
+}
+
+}  // namespace tongban

@@ -1,0 +1,40 @@
+// Batches: a contiguous run of one origin's events with one Ed25519 signature over its
+// chain head (per-event signatures cost too much). Building one, and checking one against
+// what the receiver already holds for that origin.
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tongban/shared/crypto.h"
+#include "tongban/sync/event_log.h"
+#include "tongban/sync/transport.h"
+#include "wire.pb.h"
+
+namespace tongban::sync {
+
+pb::WireEvent to_wire(const Event& e);
+// False when a hash field is not 32 bytes.
+bool from_wire(const pb::WireEvent& w, Event& out);
+
+// `events` must be non-empty, contiguous and of one origin.
+pb::Batch make_batch(const std::vector<Event>& events, const SigningKey& key, uint64_t head_seq,
+                     int64_t head_ts);
+
+// The verdict on a received batch.
+struct BatchCheck {
+  pb::Error::Code error = pb::Error::UNKNOWN;  // UNKNOWN = accepted
+  std::string message;
+  uint64_t expected_seq = 0;  // for GAP
+  std::vector<Event> fresh;   // events beyond `have`, verified; empty for a replay
+  Signature signature{};
+  bool ok() const { return error == pb::Error::UNKNOWN; }
+};
+
+// Accepts a batch whose events continue `have` (older ones are duplicates and ignored),
+// whose hashes and links recompute, and whose signature verifies with `origin_key`.
+BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const PublicKey& origin_key);
+
+}  // namespace tongban::sync

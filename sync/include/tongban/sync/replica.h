@@ -1,0 +1,37 @@
+// Replicas of other origins' logs: events received in verified batches are stored
+// verbatim, keyed (origin, seq), with the origin's own signature over the head, so the
+// receiver's database verifies exactly like the origin's (verify_log).
+//
+// Thread safety: uses the caller's Db; the caller serializes.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "tongban/shared/db.h"
+#include "tongban/sync/event_log.h"
+
+namespace tongban::sync {
+
+class Replica {
+ public:
+  explicit Replica(Db& db) : db_(db) {}
+
+  // The held head of `origin` (seq 0 and a zero hash when nothing is held).
+  Result<ChainHead> head(const std::string& origin);
+  // Up to `max` events of `origin` from seq `from` on, in order.
+  Result<std::vector<Event>> read(const std::string& origin, uint64_t from, size_t max);
+  // Appends one event to a chain this side originates inside the caller's transaction
+  // (e.g. the hub's per-node streams), signing the new head with `key`.
+  Result<Event> extend(const std::string& origin, const std::string& case_id,
+                       const std::string& kind, const std::string& actor, Timestamp ts,
+                       std::string body, const SigningKey& key);
+  // Stores checked `fresh` events and the signature over the last one, inside the
+  // caller's transaction.
+  Status append(const std::vector<Event>& fresh, const Signature& signature);
+
+ private:
+  Db& db_;
+};
+
+}  // namespace tongban::sync

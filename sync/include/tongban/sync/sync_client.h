@@ -1,0 +1,76 @@
+// The node end of replication: a ZeroMQ DEALER with CURVE that streams the node's own log
+// to the hub in signed batches with a credit window, resumes from the hub's acknowledged
+// seq after every (re)connect, and applies the hub->node stream through a handler.
+// The acknowledged seq is kept in node.db (table sync_state) for the bundle export.
+//
+// Thread safety: start/stop/notify/acked from any thread; one thread owns the socket and
+// its own SQLite connection (reads the log, writes sync_state).
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "tongban/shared/crypto.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/transport.h"
+
+namespace tongban::sync {
+
+// What the node does with the hub->node stream.
+class DeliveryHandler {
+ public:
+  virtual ~DeliveryHandler() = default;
+  // The newest stream event applied (durably) so far.
+  virtual Result<ChainHead> delivered() = 0;
+  // Applies checked stream events durably before returning Ok.
+  virtual Status apply(const BatchCheck& checked) = 0;
+};
+
+struct ClientOptions {
+  std::string endpoint;     // the hub's ROUTER, tcp://host:port
+  CurveKey hub_curve{};     // server key (derived from the hub's Ed25519 key)
+  PublicKey hub_signing{};  // verifies deliveries
+  std::string site;
+  const SigningKey* key = nullptr;  // signs batches; its CURVE keys authenticate us
+  std::filesystem::path db_file;    // the node's node.db
+  size_t batch_events = 1000;
+  int window = 8;             // batches in flight
+  int ack_timeout_ms = 5000;  // resend from the acked seq after this long without progress
+};
+
+class SyncClient {
+ public:
+  SyncClient(ClientOptions options, DeliveryHandler& handler);
+  ~SyncClient();
+  SyncClient(const SyncClient&) = delete;
+  SyncClient& operator=(const SyncClient&) = delete;
+
+  Status start();
+  void stop();
+  // New local events were committed.
+  void notify() { wake_.notify(); }
+
+  uint64_t acked() const { return acked_.load(); }
+  bool connected() const { return connected_.load(); }
+
+  // The acknowledged seq recorded in a data dir's node.db (0 if never synced).
+  static Result<uint64_t> recorded_ack(const std::filesystem::path& db_file,
+                                       const std::string& site);
+
+ private:
+  struct State;
+  void loop();
+
+  ClientOptions options_;
+  DeliveryHandler& handler_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> acked_{0};
+  std::atomic<bool> connected_{false};
+  Wakeup wake_;
+};
+
+}  // namespace tongban::sync

@@ -1,0 +1,100 @@
+// The hub end of replication: a ZeroMQ ROUTER with CURVE, a ZAP handler that admits only
+// the sites whose keys are in site-config (reloaded on every handshake, so removing a key
+// revokes the site on its next connection), and the protocol of docs/protocol.md: hello /
+// welcome, batches checked and acknowledged, and each node's hub->node stream delivered
+// with its own cursor.
+//
+// Thread safety: start/stop/wake_streams from any thread; the socket loop and the ZAP
+// handler run on their own threads and call the SyncHandler from the loop thread only.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "tongban/shared/crypto.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/transport.h"
+
+namespace tongban::sync {
+
+// What the hub does with verified traffic.
+class SyncHandler {
+ public:
+  virtual ~SyncHandler() = default;
+  // The highest contiguous event held for `origin`.
+  virtual Result<ChainHead> held(const std::string& origin) = 0;
+  // Stores checked events durably (synchronous=FULL) before returning Ok.
+  virtual Status store(const std::string& site, const BatchCheck& checked,
+                       const pb::Batch& batch) = 0;
+  // Contact from a site: its advertised head, for the sync-state view.
+  virtual void contact(const std::string& site, uint64_t head_seq, int64_t head_ts) = 0;
+  // The hub->node stream of `site`: its newest seq, a run of it, and the node's cursor.
+  virtual Result<uint64_t> stream_head(const std::string& site) = 0;
+  virtual Result<std::vector<Event>> stream_read(const std::string& site, uint64_t from,
+                                                 size_t max) = 0;
+  virtual Status stream_acked(const std::string& site, uint64_t seq) = 0;
+};
+
+struct ServerOptions {
+  std::string endpoint = "tcp://127.0.0.1:*";
+  CurveKeypair curve;               // the hub's CURVE keys
+  const SigningKey* key = nullptr;  // signs hub->node deliveries
+  // Site id -> Ed25519 public key of every site allowed now (read on each handshake).
+  std::function<std::map<std::string, PublicKey>()> load_keys;
+  size_t delivery_batch = 500;
+  int delivery_window = 4;
+};
+
+class SyncServer {
+ public:
+  SyncServer(ServerOptions options, SyncHandler& handler);
+  ~SyncServer();
+  SyncServer(const SyncServer&) = delete;
+  SyncServer& operator=(const SyncServer&) = delete;
+
+  // Binds the ZAP handler, then the ROUTER; returns the bound endpoint.
+  Result<std::string> start();
+  void stop();
+  // New hub->node stream events are waiting.
+  void wake_streams() { wake_.notify(); }
+
+  // Frames dropped because they carried no or an unknown authenticated site.
+  uint64_t dropped_unauthenticated() const { return dropped_.load(); }
+  // Protocol errors answered (malformed, wrong origin, broken chain, bad signature…).
+  uint64_t refused() const { return refused_.load(); }
+
+ private:
+  struct Peers;
+  struct Session;
+  void zap_loop();
+  void router_loop();
+  void handle(const std::string& routing_id, const std::string& site, const pb::Envelope& env);
+  void reply(const std::string& routing_id, pb::Envelope env);
+  void refuse(const std::string& routing_id, const std::string& site, pb::Error::Code code,
+              const std::string& message, uint64_t expected = 0);
+  void pump(Session& session);
+  std::shared_ptr<const Peers> peers();
+  void reload_peers();
+
+  ServerOptions options_;
+  SyncHandler& handler_;
+  zmq::context_t ctx_;
+  std::unique_ptr<zmq::socket_t> router_;
+  std::unique_ptr<zmq::socket_t> zap_;
+  std::thread zap_thread_, loop_thread_;
+  std::atomic<bool> stop_{false};
+  Wakeup wake_;
+  std::mutex peers_mu_;
+  std::shared_ptr<const Peers> peers_;
+  std::map<std::string, std::unique_ptr<Session>> sessions_;  // by site; loop thread only
+  std::atomic<uint64_t> dropped_{0}, refused_{0};
+};
+
+}  // namespace tongban::sync

@@ -1,0 +1,95 @@
+#include "tongban/sync/replica.h"
+
+#include <cstring>
+
+namespace tongban::sync {
+
+Result<ChainHead> Replica::head(const std::string& origin) {
+  auto stmt = db_.cached("SELECT seq, lamport, hash FROM chain_head WHERE origin=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, origin);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  ChainHead h;
+  if (!*row) return h;
+  h.seq = static_cast<uint64_t>(stmt->int_at(0));
+  h.lamport = static_cast<uint64_t>(stmt->int_at(1));
+  const std::string hash = stmt->blob_at(2);
+  if (hash.size() != 32) return Status::Corruption("chain head hash of " + origin + " malformed");
+  std::memcpy(h.hash.data(), hash.data(), 32);
+  return h;
+}
+
+Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t from, size_t max) {
+  auto stmt = db_.cached(
+      "SELECT origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash FROM events"
+      " WHERE origin=?1 AND seq>=?2 ORDER BY seq LIMIT ?3");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, origin).bind(2, static_cast<int64_t>(from)).bind(3, static_cast<int64_t>(max));
+  return collect_rows<Event>(*stmt, [](const Stmt& s) {
+    Event e;
+    e.origin = s.text_at(0);
+    e.seq = static_cast<uint64_t>(s.int_at(1));
+    e.lamport = static_cast<uint64_t>(s.int_at(2));
+    e.case_id = s.text_at(3);
+    e.kind = s.text_at(4);
+    e.actor = s.text_at(5);
+    e.ts = s.int_at(6);
+    e.body = s.blob_at(7);
+    const std::string prev = s.blob_at(8), hash = s.blob_at(9);
+    if (prev.size() == 32) std::memcpy(e.prev_hash.data(), prev.data(), 32);
+    if (hash.size() == 32) std::memcpy(e.hash.data(), hash.data(), 32);
+    return e;
+  });
+}
+
+Result<Event> Replica::extend(const std::string& origin, const std::string& case_id,
+                              const std::string& kind, const std::string& actor, Timestamp ts,
+                              std::string body, const SigningKey& key) {
+  auto h = head(origin);
+  if (!h.ok()) return h.status();
+  Event e;
+  e.origin = origin;
+  e.seq = h->seq + 1;
+  e.lamport = h->lamport + 1;
+  e.case_id = case_id;
+  e.kind = kind;
+  e.actor = actor;
+  e.ts = ts;
+  e.body = std::move(body);
+  e.prev_hash = h->hash;
+  e.hash = compute_event_hash(e);
+  const Signature sig = key.sign(chain_head_message(origin, ChainHead{e.seq, e.lamport, e.hash}));
+  TB_RETURN_IF_ERROR(append({e}, sig));
+  return e;
+}
+
+Status Replica::append(const std::vector<Event>& fresh, const Signature& signature) {
+  if (fresh.empty()) return Status::Ok();
+  auto insert = db_.cached(
+      "INSERT INTO events(origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  if (!insert.ok()) return insert.status();
+  for (const Event& e : fresh) {
+    Stmt& s = *insert;
+    s.bind(1, e.origin)
+        .bind(2, static_cast<int64_t>(e.seq))
+        .bind(3, static_cast<int64_t>(e.lamport));
+    s.bind(4, e.case_id).bind(5, e.kind).bind(6, e.actor).bind(7, e.ts);
+    s.bind_blob(8, e.body.data(), e.body.size());
+    s.bind_blob(9, e.prev_hash.data(), 32).bind_blob(10, e.hash.data(), 32);
+    TB_RETURN_IF_ERROR(s.run());
+  }
+  const Event& last = fresh.back();
+  auto head = db_.cached(
+      "INSERT INTO chain_head(origin, seq, lamport, hash, signature) VALUES(?1,?2,?3,?4,?5)"
+      " ON CONFLICT(origin) DO UPDATE SET seq=excluded.seq, lamport=excluded.lamport,"
+      " hash=excluded.hash, signature=excluded.signature");
+  if (!head.ok()) return head.status();
+  head->bind(1, last.origin).bind(2, static_cast<int64_t>(last.seq));
+  head->bind(3, static_cast<int64_t>(last.lamport)).bind_blob(4, last.hash.data(), 32);
+  head->bind_blob(5, signature.data(), signature.size());
+  return head->run();
+}
+
+}  // namespace tongban::sync

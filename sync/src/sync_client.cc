@@ -1,0 +1,247 @@
+#include "tongban/sync/sync_client.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+
+#include "tongban/shared/db.h"
+#include "tongban/sync/replica.h"
+
+namespace tongban::sync {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr const char* kSyncStateSchema =
+    "CREATE TABLE IF NOT EXISTS sync_state(peer TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL)"
+    " WITHOUT ROWID";
+
+Result<Db> open_sync_db(const std::filesystem::path& file) {
+  // The cursor may lag after a crash (the hub answers duplicates with a no-op), so this
+  // connection need not pay for synchronous=FULL.
+  auto db = Db::open(file, Db::Options{false, true, 5000});
+  if (!db.ok()) return db.status();
+  TB_RETURN_IF_ERROR(db->exec(kSyncStateSchema));
+  return db;
+}
+
+}  // namespace
+
+Result<uint64_t> SyncClient::recorded_ack(const std::filesystem::path& db_file,
+                                          const std::string&) {
+  auto db = open_sync_db(db_file);
+  if (!db.ok()) return db.status();
+  auto stmt = db->prepare("SELECT acked_seq FROM sync_state WHERE peer='hub'");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  return *row ? static_cast<uint64_t>(stmt->int_at(0)) : 0;
+}
+
+SyncClient::SyncClient(ClientOptions options, DeliveryHandler& handler)
+    : options_(std::move(options)), handler_(handler) {}
+
+SyncClient::~SyncClient() { stop(); }
+
+Status SyncClient::start() {
+  auto acked = recorded_ack(options_.db_file, options_.site);
+  if (!acked.ok()) return acked.status();
+  acked_ = *acked;
+  thread_ = std::thread([this] { loop(); });
+  return Status::Ok();
+}
+
+void SyncClient::stop() {
+  if (stop_.exchange(true)) return;
+  wake_.notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void SyncClient::loop() {
+  auto db = open_sync_db(options_.db_file);
+  if (!db.ok()) {
+    spdlog::error("sync client: {}", db.status().message_en());
+    return;
+  }
+  auto log = EventLog::open(*db, options_.site, nullptr);
+  if (!log.ok()) {
+    spdlog::error("sync client: {}", log.status().message_en());
+    return;
+  }
+  Replica replica(*db);
+  auto save_ack =
+      db->prepare("INSERT OR REPLACE INTO sync_state(peer, acked_seq) VALUES('hub', ?1)");
+  auto head_ts = db->prepare("SELECT ts FROM events WHERE origin=?1 AND seq=?2");
+  if (!save_ack.ok() || !head_ts.ok()) return;
+
+  zmq::context_t ctx(1);
+  zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+  zmq::socket_t monitor(ctx, zmq::socket_type::pair);
+  const CurveKeypair curve = options_.key->curve_keypair();
+  const std::string monitor_endpoint = "inproc://sync-monitor";
+  try {
+    apply_common_options(sock);
+    sock.set(zmq::sockopt::routing_id, options_.site);
+    sock.set(zmq::sockopt::immediate, 1);
+    sock.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(options_.hub_curve.data(), 32));
+    sock.set(zmq::sockopt::curve_publickey, zmq::const_buffer(curve.public_key.data(), 32));
+    sock.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve.secret_key.data(), 32));
+    zmq_socket_monitor(sock.handle(), monitor_endpoint.c_str(),
+                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+    monitor.connect(monitor_endpoint);
+    sock.connect(options_.endpoint);
+  } catch (const zmq::error_t& e) {
+    spdlog::error("sync client: {}", e.what());
+    return;
+  }
+
+  bool welcomed = false;
+  uint64_t next = 0;
+  std::deque<uint64_t> in_flight;
+  auto last_progress = SteadyClock::now();
+  auto retry_at = SteadyClock::time_point::min();
+
+  const auto own_head = [&]() -> std::pair<uint64_t, int64_t> {
+    auto h = replica.head(options_.site);
+    if (!h.ok() || h->seq == 0) return {0, 0};
+    head_ts->bind(1, options_.site).bind(2, static_cast<int64_t>(h->seq));
+    auto row = head_ts->step();
+    const int64_t ts = row.ok() && *row ? head_ts->int_at(0) : 0;
+    head_ts->reset();
+    return {h->seq, ts};
+  };
+  const auto send = [&](pb::Envelope env) {
+    try {
+      return sock.send(encode(std::move(env)), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+      return false;
+    }
+  };
+  const auto hello = [&] {
+    auto delivered = handler_.delivered();
+    const auto [seq, ts] = own_head();
+    pb::Envelope env;
+    env.mutable_hello()->set_site(options_.site);
+    env.mutable_hello()->set_head_seq(seq);
+    env.mutable_hello()->set_head_ts(ts);
+    env.mutable_hello()->set_delivered_seq(delivered.ok() ? delivered->seq : 0);
+    welcomed = false;
+    in_flight.clear();
+    last_progress = SteadyClock::now();
+    send(std::move(env));
+  };
+  const auto record_ack = [&](uint64_t seq) {
+    if (seq <= acked_) return;
+    acked_ = seq;
+    (void)save_ack->bind(1, static_cast<int64_t>(seq)).run();
+  };
+
+  while (!stop_) {
+    zmq::pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0},
+                               {monitor.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 3, std::chrono::milliseconds(welcomed ? 20 : 100));
+    } catch (const zmq::error_t&) {
+      continue;
+    }
+    if (items[2].revents & ZMQ_POLLIN) wake_.drain();
+    while (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t event, endpoint;
+      if (!monitor.recv(event, zmq::recv_flags::dontwait)) break;
+      if (event.more()) (void)monitor.recv(endpoint, zmq::recv_flags::dontwait);
+      const uint16_t code = *static_cast<const uint16_t*>(event.data());
+      if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        connected_ = true;
+        hello();
+      } else if (code == ZMQ_EVENT_DISCONNECTED) {
+        connected_ = false;
+        welcomed = false;
+        in_flight.clear();
+      }
+    }
+    for (int budget = 0; budget < 256; ++budget) {
+      zmq::message_t frame;
+      try {
+        if (!sock.recv(frame, zmq::recv_flags::dontwait)) break;
+      } catch (const zmq::error_t&) {
+        break;
+      }
+      const auto env = decode(frame);
+      if (!env) continue;
+      switch (env->msg_case()) {
+        case pb::Envelope::kWelcome:
+          // The hub's held seq is the truth: resume right after it.
+          record_ack(env->welcome().acked_seq());
+          next = env->welcome().acked_seq() + 1;
+          welcomed = true;
+          last_progress = SteadyClock::now();
+          break;
+        case pb::Envelope::kAck:
+          record_ack(env->ack().acked_seq());
+          last_progress = SteadyClock::now();
+          while (!in_flight.empty() && in_flight.front() <= acked_) in_flight.pop_front();
+          break;
+        case pb::Envelope::kError:
+          if (env->error().code() == pb::Error::GAP) {
+            next = env->error().expected_seq();
+            in_flight.clear();
+          } else {
+            spdlog::warn("sync client: hub refused: {} {}",
+                         pb::Error::Code_Name(env->error().code()), env->error().message());
+            welcomed = false;
+            retry_at = SteadyClock::now() + std::chrono::seconds(1);
+          }
+          break;
+        case pb::Envelope::kDelivery: {
+          auto delivered = handler_.delivered();
+          if (!delivered.ok()) break;
+          const BatchCheck check =
+              check_batch(env->delivery().batch(), *delivered, options_.hub_signing);
+          if (!check.ok()) {
+            if (check.error != pb::Error::GAP)
+              spdlog::warn("sync client: refused a delivery: {}", check.message);
+            break;
+          }
+          if (!check.fresh.empty() && !handler_.apply(check).ok()) break;
+          pb::Envelope ack;
+          ack.mutable_delivery_ack()->set_delivered_seq(
+              check.fresh.empty() ? delivered->seq : check.fresh.back().seq);
+          send(std::move(ack));
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    const auto now = SteadyClock::now();
+    if (!welcomed && connected_ && retry_at != SteadyClock::time_point::min() && now >= retry_at) {
+      retry_at = SteadyClock::time_point::min();
+      hello();
+    }
+    if (!welcomed) continue;
+    if (!in_flight.empty() &&
+        now - last_progress > std::chrono::milliseconds(options_.ack_timeout_ms)) {
+      hello();  // acks stopped: ZeroMQ may have lost frames across a reconnect
+      continue;
+    }
+    const auto [head, ts] = own_head();
+    while (in_flight.size() < static_cast<size_t>(options_.window) && next <= head) {
+      std::vector<Event> events;
+      const Status read = log->scan(next, [&](const Event& e) {
+        events.push_back(e);
+        return events.size() < options_.batch_events;
+      });
+      if (!read.ok() || events.empty()) break;
+      pb::Envelope env;
+      *env.mutable_batch() = make_batch(events, *options_.key, head, ts);
+      if (!send(std::move(env))) break;
+      in_flight.push_back(events.back().seq);
+      next = events.back().seq + 1;
+    }
+  }
+  zmq_socket_monitor(sock.handle(), nullptr, 0);
+}
+
+}  // namespace tongban::sync

@@ -1,0 +1,318 @@
+#include "tongban/sync/sync_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <deque>
+
+namespace tongban::sync {
+
+namespace {
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kDeliveryResendAfter = std::chrono::seconds(5);
+}  // namespace
+
+struct SyncServer::Peers {
+  std::map<std::string, PublicKey> signing;          // site -> Ed25519
+  std::map<std::string, std::string> site_of_curve;  // CURVE public key bytes -> site
+};
+
+struct SyncServer::Session {
+  std::string site;
+  std::string routing_id;
+  uint64_t acked = 0;              // newest stream seq the node applied
+  uint64_t next = 1;               // next stream seq to send
+  std::deque<uint64_t> in_flight;  // last seq of each unacknowledged delivery
+  SteadyClock::time_point last_progress = SteadyClock::now();
+};
+
+SyncServer::SyncServer(ServerOptions options, SyncHandler& handler)
+    : options_(std::move(options)), handler_(handler), ctx_(1) {}
+
+SyncServer::~SyncServer() { stop(); }
+
+void SyncServer::reload_peers() {
+  auto fresh = std::make_shared<Peers>();
+  for (const auto& [site, key] : options_.load_keys()) {
+    const auto curve = curve_public_from(key);
+    if (!curve) continue;
+    fresh->signing[site] = key;
+    fresh->site_of_curve[std::string(curve->begin(), curve->end())] = site;
+  }
+  std::lock_guard lock(peers_mu_);
+  peers_ = std::move(fresh);
+}
+
+std::shared_ptr<const SyncServer::Peers> SyncServer::peers() {
+  std::lock_guard lock(peers_mu_);
+  return peers_;
+}
+
+Result<std::string> SyncServer::start() {
+  try {
+    reload_peers();
+    // The ZAP handler must be bound before the ROUTER: CURVE without one admits anyone
+    // who knows the (public) server key.
+    zap_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::rep);
+    zap_->set(zmq::sockopt::linger, 0);
+    zap_->bind("inproc://zeromq.zap.01");
+    router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
+    apply_common_options(*router_);
+    router_->set(zmq::sockopt::curve_server, 1);
+    router_->set(
+        zmq::sockopt::curve_secretkey,
+        zmq::const_buffer(options_.curve.secret_key.data(), options_.curve.secret_key.size()));
+    router_->set(zmq::sockopt::zap_domain, "tongban");
+    router_->set(zmq::sockopt::router_mandatory, 1);
+    router_->set(zmq::sockopt::router_handover, 1);
+    router_->bind(options_.endpoint);
+    const std::string bound = router_->get(zmq::sockopt::last_endpoint);
+    zap_thread_ = std::thread([this] { zap_loop(); });
+    loop_thread_ = std::thread([this] { router_loop(); });
+    return bound;
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable(std::string("sync server: ") + e.what());
+  }
+}
+
+void SyncServer::stop() {
+  if (stop_.exchange(true)) return;
+  wake_.notify();
+  if (zap_thread_.joinable()) zap_thread_.join();
+  if (loop_thread_.joinable()) loop_thread_.join();
+  router_.reset();
+  zap_.reset();
+  ctx_.close();
+}
+
+void SyncServer::zap_loop() {
+  // RFC 27 ZAP: [version, request id, domain, address, identity, mechanism, credentials…].
+  while (!stop_) {
+    zmq::pollitem_t item{zap_->handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+      if (!(item.revents & ZMQ_POLLIN)) continue;
+      std::vector<zmq::message_t> req;
+      for (;;) {
+        zmq::message_t part;
+        if (!zap_->recv(part)) break;
+        const bool more = part.more();
+        req.push_back(std::move(part));
+        if (!more) break;
+      }
+      std::string status = "400", text = "unknown key", user;
+      if (req.size() >= 7 && req[5].to_string() == "CURVE" && req[6].size() == 32) {
+        reload_peers();  // a key removed from site-config is refused from now on
+        const auto p = peers();
+        auto it = p->site_of_curve.find(req[6].to_string());
+        if (it != p->site_of_curve.end()) {
+          status = "200";
+          text = "OK";
+          user = it->second;
+        }
+      }
+      if (status != "200")
+        spdlog::warn("sync: refused a CURVE handshake from an unknown or revoked key");
+      const std::string request_id = req.size() > 1 ? req[1].to_string() : "";
+      zap_->send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(request_id), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(status), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(text), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(user), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(std::string()), zmq::send_flags::none);
+    } catch (const zmq::error_t& e) {
+      if (stop_) break;
+      spdlog::error("sync: ZAP handler failed: {}", e.what());
+    }
+  }
+}
+
+void SyncServer::reply(const std::string& routing_id, pb::Envelope env) {
+  try {
+    router_->send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
+    router_->send(encode(std::move(env)), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t& e) {
+    // ROUTER_MANDATORY: the peer vanished or is full; it resumes from its cursor later.
+    spdlog::debug("sync: reply not delivered: {}", e.what());
+  }
+}
+
+void SyncServer::refuse(const std::string& routing_id, const std::string& site,
+                        pb::Error::Code code, const std::string& message, uint64_t expected) {
+  ++refused_;
+  if (code != pb::Error::GAP)
+    spdlog::warn("sync: refused message from {}: {} ({})", site, pb::Error::Code_Name(code),
+                 message);
+  pb::Envelope env;
+  env.mutable_error()->set_code(code);
+  env.mutable_error()->set_message(message);
+  env.mutable_error()->set_expected_seq(expected);
+  reply(routing_id, std::move(env));
+}
+
+void SyncServer::pump(Session& s) {
+  auto head = handler_.stream_head(s.site);
+  if (!head.ok()) return;
+  while (s.in_flight.size() < static_cast<size_t>(options_.delivery_window) && s.next <= *head) {
+    auto events = handler_.stream_read(s.site, s.next, options_.delivery_batch);
+    if (!events.ok() || events->empty()) return;
+    pb::Envelope env;
+    *env.mutable_delivery()->mutable_batch() =
+        make_batch(*events, *options_.key, *head, events->back().ts);
+    s.next = events->back().seq + 1;
+    s.in_flight.push_back(events->back().seq);
+    reply(s.routing_id, std::move(env));
+  }
+}
+
+void SyncServer::handle(const std::string& routing_id, const std::string& site,
+                        const pb::Envelope& env) {
+  if (env.version() != kProtocolVersion)
+    return refuse(routing_id, site, pb::Error::BAD_VERSION,
+                  "protocol version " + std::to_string(env.version()));
+  switch (env.msg_case()) {
+    case pb::Envelope::kHello: {
+      const pb::Hello& h = env.hello();
+      if (h.site() != site)
+        return refuse(routing_id, site, pb::Error::WRONG_ORIGIN, "hello for another site");
+      auto held = handler_.held(site);
+      auto stream = handler_.stream_head(site);
+      if (!held.ok() || !stream.ok())
+        return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+      auto& session = sessions_[site];
+      if (!session) session = std::make_unique<Session>();
+      session->site = site;
+      session->routing_id = routing_id;
+      session->acked = std::min(h.delivered_seq(), *stream);
+      session->next = session->acked + 1;
+      session->in_flight.clear();
+      session->last_progress = SteadyClock::now();
+      (void)handler_.stream_acked(site, session->acked);
+      handler_.contact(site, h.head_seq(), h.head_ts());
+      pb::Envelope w;
+      w.mutable_welcome()->set_acked_seq(held->seq);
+      w.mutable_welcome()->set_stream_head(*stream);
+      reply(routing_id, std::move(w));
+      return pump(*session);
+    }
+    case pb::Envelope::kBatch: {
+      const pb::Batch& b = env.batch();
+      if (b.origin() != site)
+        return refuse(routing_id, site, pb::Error::WRONG_ORIGIN,
+                      "authenticated as " + site + " but pushed events of " + b.origin());
+      const auto p = peers();
+      auto key = p->signing.find(site);
+      if (key == p->signing.end())
+        return refuse(routing_id, site, pb::Error::UNKNOWN_SITE, "revoked");
+      auto held = handler_.held(site);
+      if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+      const BatchCheck check = check_batch(b, *held, key->second);
+      if (!check.ok())
+        return refuse(routing_id, site, check.error, check.message, check.expected_seq);
+      uint64_t acked = held->seq;
+      if (!check.fresh.empty()) {
+        const Status stored = handler_.store(site, check, b);
+        if (!stored.ok()) {
+          spdlog::error("sync: storing a batch of {} failed: {}", site, stored.message_en());
+          return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage failed");
+        }
+        acked = check.fresh.back().seq;
+      }
+      handler_.contact(site, b.origin_head_seq(), b.origin_head_ts());
+      pb::Envelope a;
+      a.mutable_ack()->set_origin(site);
+      a.mutable_ack()->set_acked_seq(acked);
+      return reply(routing_id, std::move(a));
+    }
+    case pb::Envelope::kDeliveryAck: {
+      auto it = sessions_.find(site);
+      if (it == sessions_.end()) return;
+      Session& s = *it->second;
+      const uint64_t seq = env.delivery_ack().delivered_seq();
+      if (seq > s.acked) {
+        s.acked = seq;
+        s.last_progress = SteadyClock::now();
+        (void)handler_.stream_acked(site, seq);
+      }
+      while (!s.in_flight.empty() && s.in_flight.front() <= s.acked) s.in_flight.pop_front();
+      return pump(s);
+    }
+    default:
+      return refuse(routing_id, site, pb::Error::MALFORMED, "unexpected message");
+  }
+}
+
+void SyncServer::router_loop() {
+  auto last_sweep = SteadyClock::now();
+  while (!stop_) {
+    zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(200));
+    } catch (const zmq::error_t&) {
+      continue;
+    }
+    if (items[1].revents & ZMQ_POLLIN) {
+      wake_.drain();
+      for (auto& [site, s] : sessions_) pump(*s);
+    }
+    const auto now = SteadyClock::now();
+    if (now - last_sweep > std::chrono::seconds(1)) {
+      last_sweep = now;
+      for (auto& [site, s] : sessions_) {
+        if (!s->in_flight.empty() && now - s->last_progress > kDeliveryResendAfter) {
+          s->next = s->acked + 1;  // ZeroMQ does not guarantee delivery across reconnects
+          s->in_flight.clear();
+          s->last_progress = now;
+          pump(*s);
+        }
+      }
+    }
+    for (int budget = 0; budget < 256 && (items[0].revents & ZMQ_POLLIN); ++budget) {
+      zmq::message_t id, payload;
+      try {
+        if (!router_->recv(id, zmq::recv_flags::dontwait)) break;
+        if (!id.more() || !router_->recv(payload, zmq::recv_flags::dontwait)) {
+          ++dropped_;
+          continue;
+        }
+        while (payload.more()) {  // extra frames: not our protocol; drain and drop
+          zmq::message_t extra;
+          (void)router_->recv(extra, zmq::recv_flags::dontwait);
+          if (!extra.more()) break;
+        }
+      } catch (const zmq::error_t& e) {
+        spdlog::warn("sync: receive failed: {}", e.what());
+        break;
+      }
+      // Fail closed: only frames ZAP authenticated carry a User-Id we know.
+      std::string site;
+      try {
+        const char* user = payload.gets("User-Id");
+        site = user ? user : "";
+      } catch (const zmq::error_t&) {
+      }
+      const auto p = peers();
+      if (site.empty() || !p->signing.count(site)) {
+        ++dropped_;
+        spdlog::warn("sync: dropped a frame without a known authenticated site");
+        continue;
+      }
+      // Nodes connect with their site id as routing id (ROUTER_HANDOVER lets a reconnect take
+      // over the old pipe); one that claims another site's id is refused here.
+      if (id.to_string() != site) {
+        ++dropped_;
+        spdlog::warn("sync: {} connected with another site's routing id; dropped", site);
+        continue;
+      }
+      const auto env = decode(payload);
+      if (!env) {
+        refuse(id.to_string(), site, pb::Error::MALFORMED, "frame does not parse");
+        continue;
+      }
+      handle(id.to_string(), site, *env);
+    }
+  }
+}
+
+}  // namespace tongban::sync
