@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <fstream>
 #include <sstream>
 
@@ -103,8 +104,10 @@ Signature SigningKey::sign(std::string_view message) const {
 
 CurveKeypair SigningKey::curve_keypair() const {
   CurveKeypair k;
-  crypto_sign_ed25519_pk_to_curve25519(k.public_key.data(), public_.data());
-  crypto_sign_ed25519_sk_to_curve25519(k.secret_key.data(), secret_.data());
+  // Our own keys are valid points: these conversions cannot fail for them.
+  [[maybe_unused]] const int pk = crypto_sign_ed25519_pk_to_curve25519(k.public_key.data(), public_.data());
+  [[maybe_unused]] const int sk = crypto_sign_ed25519_sk_to_curve25519(k.secret_key.data(), secret_.data());
+  assert(pk == 0 && sk == 0);
   return k;
 }
 
