@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the sample district on loopback: one tongban-node per site (12 centers, 5 park
-# stations, the agent points), each on a free port with its own data dir under run/.
-# Installs what is missing and builds first. Ctrl-C stops every node.
+# Runs the sample district on loopback: the district hub, then one tongban-node per site
+# (12 centers, 5 park stations, the agent points), each on a free port with its own data
+# dir under run/, replicating to the hub over CURVE. Installs what is missing and builds
+# first. Ctrl-C stops everything.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/build.sh" >/dev/null
@@ -19,11 +20,22 @@ TONGBAN_PASSWORD=$(cat "$run/demo-password")
 
 mapfile -t sites < <("$bin/tools/tongban" district --site-config "$run/site-config")
 pids=()
+hub_data="$run/data/HUB"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
+
+if [ ! -f "$hub_data/hub.key" ]; then
+  "$bin/tools/tongban" provision --hub --site-config "$run/site-config" --data "$hub_data" >/dev/null
+fi
+rm -f "$hub_data/http.port" "$hub_data/sync.port"
+"$bin/hub/tongban-hub" --site-config "$run/site-config" --data "$hub_data" --sync tcp://127.0.0.1:0 \
+  --port-file "$hub_data/http.port" --sync-port-file "$hub_data/sync.port" >>"$run/logs/HUB.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do [ -s "$hub_data/sync.port" ] && break; sleep 0.05; done
+sync_endpoint="tcp://127.0.0.1:$(cat "$hub_data/sync.port")"
 
 for line in "${sites[@]}"; do
   id=${line%% *}
@@ -33,11 +45,12 @@ for line in "${sites[@]}"; do
   fi
   rm -f "$data/http.port"
   "$bin/node/tongban-node" --site-config "$run/site-config" --site "$id" --data "$data" \
-    --port-file "$data/http.port" >>"$run/logs/$id.log" 2>&1 &
+    --hub "$sync_endpoint" --port-file "$data/http.port" >>"$run/logs/$id.log" 2>&1 &
   pids+=($!)
 done
 
 printf '\n%-5s %-12s %-28s %s\n' "site" "kind" "API" "name"
+printf '%-5s %-12s %-28s %s\n' "HUB" "hub" "http://127.0.0.1:$(cat "$hub_data/http.port")/api/v1" "区级通办中心 (sync $sync_endpoint)"
 for line in "${sites[@]}"; do
   read -r id kind name <<<"$line"
   for _ in $(seq 1 300); do [ -s "$run/data/$id/http.port" ] && break; sleep 0.05; done
@@ -48,11 +61,14 @@ first=$(cat "$run/data/S01/http.port")
 cat <<MSG
 
 Logins on every site / 每个站点的演示账号: admin, clerk (综窗), reviewer (审批), agent (代办)
+Hub login / 区级中心账号: operator (调度员)
 Password / 密码: $TONGBAN_PASSWORD   (kept in $run/demo-password)
 Try / 试一试:
   export TONGBAN_URL=http://127.0.0.1:$first TONGBAN_PASSWORD=$TONGBAN_PASSWORD
   export TONGBAN_TOKEN=\$($bin/tools/tongban login --user clerk)
   $bin/tools/tongban api GET /api/v1/catalog
+  # a case accepted at a site shows up at the hub within a second:
+  TONGBAN_URL=http://127.0.0.1:$(cat "$hub_data/http.port") TONGBAN_TOKEN=\$($bin/tools/tongban login --user operator --url http://127.0.0.1:$(cat "$hub_data/http.port")) $bin/tools/tongban api GET /api/v1/sites
 Logs: $run/logs   Data: $run/data   Ctrl-C stops the district.
 MSG
 wait

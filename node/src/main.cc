@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   int sweep_seconds = 60;
   std::string hub_endpoint;
   bool offline = false;
+  Timestamp clock_offset = 0;
   app.add_option("--site-config", config_dir, "站点配置目录 / site-config directory")
       ->check(CLI::ExistingDirectory);
   app.add_option("--site", site_id, "本站点编号 / this site's id (e.g. S01)")->required();
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
   app.add_option("--hub", hub_endpoint,
                  "区级中心同步端点，默认取 district.toml / hub sync endpoint");
   app.add_flag("--offline", offline, "不连接区级中心 / do not connect to the hub");
+  app.add_option("--clock-offset-seconds", clock_offset,
+                 "时钟偏移秒数（测试时钟不准的站点）/ run with the clock off by this much (tests)");
   CLI11_PARSE(app, argc, argv);
 
   const sigset_t signals = block_termination_signals();
@@ -103,7 +106,7 @@ int main(int argc, char** argv) {
   auto store = node::NodeStore::open(data_dir, site_id, &*key);
   if (!store.ok()) return fail(store.status());
 
-  SystemClock clock;
+  OffsetClock clock(clock_offset);
   node::CaseService cases(*district, *site, *store, *key, clock);
   StaffDirectory staff(store->db(), cases.mutex(), clock);
   node::HttpApi api(cases, staff);

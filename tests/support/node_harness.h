@@ -1,6 +1,6 @@
-// A real tongban-node process for integration tests: a temp data dir, a private copy of
-// site-config, provisioning through the real `tongban provision`, an ephemeral port, and
-// an HTTP client that logs in as any of the demo accounts.
+// Real tongban-node and tongban-hub processes for integration tests: temp data dirs, a
+// private copy of site-config (shared by a hub and its nodes), provisioning through the
+// real `tongban provision`, ephemeral ports, and HTTP clients that log in.
 #pragma once
 
 #include <httplib.h>
@@ -16,45 +16,92 @@
 
 namespace tongban::test {
 
+inline constexpr const char* kTestPassword = "test-password-2026";
+
 struct HttpReply {
   int status = 0;  // 0: no answer (connection refused or reset)
   nlohmann::json body;
 };
 
-class NodeHarness {
+// Runs the `tongban` CLI; returns its exit code, stdout+stderr into *output.
+int run_cli(const std::vector<std::string>& args, std::string* output = nullptr);
+
+// A temp dir holding one copy of site-config for a hub and its nodes.
+class DistrictDir {
  public:
-  static constexpr const char* kPassword = "test-password-2026";
+  DistrictDir();
+  const std::filesystem::path& root() const { return dir_.path(); }
+  std::filesystem::path config() const { return dir_.path() / "site-config"; }
 
-  explicit NodeHarness(std::string site = "S01");
-  ~NodeHarness();
+ private:
+  TempDir dir_;
+};
 
-  // Starts tongban-node and waits for its port; REQUIREs success.
-  void start();
-  void stop();   // SIGTERM and wait
-  void kill9();  // SIGKILL and wait
+// One daemon process; subclasses say how to provision and start it.
+class Daemon {
+ public:
+  virtual ~Daemon();
+  void start();  // REQUIREs that it comes up
+  void stop();   // SIGTERM, wait, expect exit 0
+  void kill9();  // SIGKILL, wait
   bool running();
-
-  // Runs the `tongban` CLI; returns its exit code, stdout+stderr into *output.
-  int cli(const std::vector<std::string>& args, std::string* output = nullptr);
 
   std::string login(const std::string& user);
   HttpReply get(const std::string& token, const std::string& path);
   HttpReply post(const std::string& token, const std::string& path, const nlohmann::json& body);
-  HttpReply post_raw(const std::string& token, const std::string& path, const std::string& body);
-  uint64_t head_seq();
+  HttpReply post_raw(const std::string& token, const std::string& path, const std::string& body,
+                     const char* content_type = "application/json");
+  int cli(const std::vector<std::string>& args, std::string* output = nullptr) {
+    return run_cli(args, output);
+  }
 
   const std::filesystem::path& data() const { return data_; }
   const std::filesystem::path& config() const { return config_; }
-  const std::string& site() const { return site_; }
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
- private:
-  TempDir dir_;
-  std::string site_;
+ protected:
+  Daemon(std::filesystem::path config, std::filesystem::path data);
+  virtual std::vector<std::string> command() = 0;
+  virtual void started() {}
+  std::filesystem::path port_file() const { return data_ / "test.port"; }
+
   std::filesystem::path config_, data_;
   std::optional<tools::ChildProcess> process_;
   int port_ = 0;
+};
+
+class NodeHarness : public Daemon {
+ public:
+  static constexpr const char* kPassword = kTestPassword;
+  // A standalone node with its own site-config copy (offline).
+  explicit NodeHarness(std::string site = "S01");
+  // A node of `district` (provisioned there, keys in its site-config).
+  NodeHarness(const DistrictDir& district, std::string site);
+
+  // Connect to this hub on the next start (otherwise --offline).
+  void set_hub(std::string endpoint) { hub_ = std::move(endpoint); }
+  void set_extra_args(std::vector<std::string> args) { extra_ = std::move(args); }
+  uint64_t head_seq();
+  const std::string& site() const { return site_; }
+
+ private:
+  std::vector<std::string> command() override;
+  std::unique_ptr<TempDir> own_dir_;
+  std::string site_;
+  std::string hub_;
+  std::vector<std::string> extra_;
+};
+
+class HubHarness : public Daemon {
+ public:
+  explicit HubHarness(const DistrictDir& district);
+  std::string sync_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(sync_port_); }
+
+ private:
+  std::vector<std::string> command() override;
+  void started() override;
+  int sync_port_ = 0;
 };
 
 // An application body for POST /api/v1/cases.

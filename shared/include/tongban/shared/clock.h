@@ -25,6 +25,18 @@ class SystemClock final : public Clock {
   }
 };
 
+// The system clock moved by a fixed offset: a site whose clock is wrong (tests of clock
+// skew run real nodes hours apart).
+class OffsetClock final : public Clock {
+ public:
+  explicit OffsetClock(Timestamp offset_seconds) : offset_(offset_seconds) {}
+  Timestamp now() const override { return system_.now() + offset_; }
+
+ private:
+  SystemClock system_;
+  Timestamp offset_;
+};
+
 // A clock that only moves when told to.
 class ManualClock final : public Clock {
  public:
