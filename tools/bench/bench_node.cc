@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "../cli/commands.h"
+#include "bench_support.h"
 #include "tongban/node/case_service.h"
 #include "tongban/shared/staff.h"
 #include "tongban/node/store.h"
@@ -24,14 +25,15 @@
 
 namespace tongban::cli {
 
+void add_bench_sync(CLI::App& bench);
+
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using namespace tongban::bench;
+
+using Clock = SteadyClock;
 using nlohmann::json;
 
-double ms_since(Clock::time_point t) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
 
 struct BenchOptions {
   std::string config_dir = "site-config";
@@ -42,15 +44,6 @@ struct BenchOptions {
   int cold_runs = 5;
 };
 
-// A valid GB 11643 number for the n-th synthetic applicant.
-std::string resident_id(int n) {
-  n = std::abs(n);
-  char base[24];
-  std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28,
-                n % 1000);
-  return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
-}
-
 json application(int n) {
   return {{"item_code", "RS001"},
           {"applicant",
@@ -59,50 +52,13 @@ json application(int n) {
           {"accept", json::object()}};
 }
 
-double raw_commits_per_s(const std::filesystem::path& dir) {
-  auto db = Db::open(dir / "raw.db");
-  if (!db.ok() || !db->exec("CREATE TABLE t(k INTEGER PRIMARY KEY, v BLOB)").ok()) return 0;
-  auto ins = db->prepare("INSERT INTO t(k, v) VALUES(?1, ?2)");
-  if (!ins.ok()) return 0;
-  const std::string blob(400, 'x');
-  constexpr int kRows = 2000;
-  const auto t0 = Clock::now();
-  for (int i = 0; i < kRows; ++i)
-    if (!ins->bind(1, int64_t{i}).bind_blob(2, blob.data(), blob.size()).run().ok()) return 0;
-  return kRows / (ms_since(t0) / 1000.0);
-}
-
-Status provision(const std::filesystem::path& config, const std::filesystem::path& data,
-                 const std::string& password) {
-  std::filesystem::create_directories(data);
-  const SigningKey key = SigningKey::generate();
-  TB_RETURN_IF_ERROR(key.save(data / node::NodeStore::kKeyFile));
-  TB_RETURN_IF_ERROR(write_public_key(config, "S01", key.public_key()));
-  auto store = node::NodeStore::open(data, "S01", &key);
-  if (!store.ok()) return store.status();
-  SystemClock clock;
-  std::mutex mu;
-  StaffDirectory staff(store->db(), mu, clock);
-  return staff.create("clerk", "bench clerk", Role::kClerk, password);
-}
-
-struct Node {
-  tools::ChildProcess process;
-  int port = 0;
-};
-
-Result<Node> start_node(const BenchOptions& o, const std::filesystem::path& config,
-                        const std::filesystem::path& data) {
+Result<Daemon> start_node(const BenchOptions& o, const std::filesystem::path& config,
+                          const std::filesystem::path& data) {
   const auto port_file = data / "bench.port";
-  std::filesystem::remove(port_file);
-  auto child = tools::ChildProcess::spawn(
-      {o.node_bin, "--site-config", config.string(), "--site", "S01", "--data", data.string(),
-       "--port-file", port_file.string(), "--log-level", "warn"},
-      data / "node.log");
-  if (!child.ok()) return child.status();
-  auto port = tools::wait_for_port_file(port_file, *child, std::chrono::seconds(60));
-  if (!port) return Status::Unavailable("node did not start; see " + (data / "node.log").string());
-  return Node{std::move(*child), *port};
+  return start_daemon({o.node_bin, "--site-config", config.string(), "--site", "S01", "--data",
+                       data.string(), "--port-file", port_file.string(), "--log-level", "warn",
+                       "--offline"},
+                      port_file, data / "node.log");
 }
 
 // Time from exec to the first answered health check.
@@ -122,46 +78,6 @@ Result<double> cold_start_ms(const BenchOptions& o, const std::filesystem::path&
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return Status::Unavailable("node never answered");
-}
-
-// Writes `events` events (5 per case: submitted, accepted, review, decided, license) in
-// transactions of 1000, through the same decide/evolve/projection path as live traffic.
-Status fill_log(const std::filesystem::path& config_dir, const std::filesystem::path& data,
-                long events) {
-  auto district = load_district(config_dir);
-  if (!district.ok()) return district.status();
-  auto key = SigningKey::load(data / node::NodeStore::kKeyFile);
-  if (!key.ok()) return key.status();
-  auto store = node::NodeStore::open(data, "S01", &*key);
-  if (!store.ok()) return store.status();
-  ManualClock clock(static_cast<Timestamp>(date_from_ymd(2026, 3, 2).days) * 86400 + 3600);
-  node::CaseService cases(*district, *district->site("S01"), *store, *key, clock);
-  const node::Actor clerk{"clerk", Role::kClerk, false},
-      reviewer{"reviewer", Role::kReviewer, false};
-  const long total_cases = events / 5;
-  const auto t0 = Clock::now();
-  for (long done = 0; done < total_cases;) {
-    std::vector<node::CaseService::Script> batch;
-    for (int i = 0; i < 200 && done < total_cases; ++i, ++done) {
-      ApplicationInput app;
-      app.item_code = "RS001";
-      app.applicant.set_name("测试申请人");
-      app.applicant.set_id_number(resident_id(static_cast<int>(done)));
-      app.applicant.set_phone("13912345678");
-      app.provided = {"ID", "PHOTO"};
-      batch.push_back({{clerk, Submit{app, AcceptInput{}}},
-                       {reviewer, StartReview{}},
-                       {reviewer, DecideCase{true, "", ""}}});
-    }
-    auto ids = cases.bulk_create(batch);
-    if (!ids.ok()) return ids.status();
-    if (done % 20000 == 0) {
-      std::fprintf(stderr, "  log: %ld events (%.0f events/s)\n", done * 5,
-                   done * 5 / (ms_since(t0) / 1000));
-      clock.set(clock.now() + 3600);
-    }
-  }
-  return Status::Ok();
 }
 
 struct LoadResult {
@@ -225,7 +141,7 @@ int run_bench_node(BenchOptions o) {
   const double raw = raw_commits_per_s(root);
 
   const auto live = root / "live";
-  if (Status s = provision(config, live, password); !s.ok()) return fail(s);
+  if (Status s = provision_site(config, live, "S01", password); !s.ok()) return fail(s);
   auto node = start_node(o, config, live);
   if (!node.ok()) return fail(node.status());
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -246,9 +162,9 @@ int run_bench_node(BenchOptions o) {
 
   std::fprintf(stderr, "building a %ld-event log...\n", o.log_events);
   const auto big = root / "big";
-  if (Status s = provision(config, big, password); !s.ok()) return fail(s);
+  if (Status s = provision_site(config, big, "S01", password); !s.ok()) return fail(s);
   const auto fill_t0 = Clock::now();
-  if (Status s = fill_log(config, big, o.log_events); !s.ok()) return fail(s);
+  if (auto s = fill_log(config, big, "S01", o.log_events, true); !s.ok()) return fail(s.status());
   const double fill_s = ms_since(fill_t0) / 1000;
   std::vector<double> starts;
   for (int i = 0; i < o.cold_runs; ++i) {
@@ -319,6 +235,7 @@ void add_bench(CLI::App& app) {
   node->add_option("--cold-runs", o->cold_runs, "冷启动测量次数 / cold-start runs")
       ->check(CLI::Range(1, 50));
   node->callback([o] { exit_code() = run_bench_node(*o); });
+  add_bench_sync(*bench);
 }
 
 }  // namespace tongban::cli

@@ -36,7 +36,7 @@ struct ClientOptions {
   std::string site;
   const SigningKey* key = nullptr;  // signs batches; its CURVE keys authenticate us
   std::filesystem::path db_file;    // the node's node.db
-  size_t batch_events = 1000;
+  size_t batch_events = 4000;
   int window = 8;             // batches in flight
   int ack_timeout_ms = 5000;  // resend from the acked seq after this long without progress
 };

@@ -1,0 +1,362 @@
+// tongban bench sync: hub and nodes as separate processes on loopback, durable on both
+// ends: one node's catch-up of a large unsynced log, live latency from append at the node
+// to commit at the hub, 20 nodes at once, and 20 simultaneous CURVE reconnects — beside
+// the raw limits (CURVE DEALER->ROUTER transport, batched SQLite append) measured in the
+// same run for the same event size.
+#include <httplib.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+#include <zmq.hpp>
+
+#include "../cli/commands.h"
+#include "bench_support.h"
+#include "tongban/node/store.h"
+#include "tongban/shared/config.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/replica.h"
+#include "tongban/sync/transport.h"
+
+namespace tongban::cli {
+
+namespace {
+
+using namespace tongban::bench;
+using nlohmann::json;
+
+struct SyncBenchOptions {
+  std::string config_dir = "site-config";
+  std::string bin_dir;
+  long catchup_events = 1000000;
+  long per_node_events = 50000;
+  int live_seconds = 5;
+  int live_events_per_s = 1000;
+};
+
+// Watches a hub's chain heads with one read connection.
+class HeadWatcher {
+ public:
+  explicit HeadWatcher(const std::filesystem::path& hub_db) {
+    auto db = Db::open(hub_db, Db::Options{false, true, 5000});
+    if (db.ok()) db_ = std::make_unique<Db>(std::move(*db));
+  }
+  uint64_t held(const std::string& origin) {
+    if (!db_) return 0;
+    auto h = sync::Replica(*db_).head(origin);
+    return h.ok() ? h->seq : 0;
+  }
+
+ private:
+  std::unique_ptr<Db> db_;
+};
+
+struct Scratch {
+  std::filesystem::path root, config;
+  std::string password = random_token().substr(0, 20);
+};
+
+Result<Scratch> make_scratch(const std::string& config_dir, const std::string& name) {
+  Scratch s;
+  char tmpl[] = "/tmp/tongban-bench-sync-XXXXXX";
+  if (!mkdtemp(tmpl)) return Status::Unavailable("mkdtemp");
+  s.root = std::filesystem::path(tmpl) / name;
+  s.config = s.root / "site-config";
+  std::filesystem::create_directories(s.root);
+  std::filesystem::copy(config_dir, s.config, std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(s.config / "keys");
+  return s;
+}
+
+Result<Daemon> start_hub(const SyncBenchOptions& o, const Scratch& s, int sync_port = 0) {
+  const auto data = s.root / "HUB";
+  std::filesystem::remove(data / "sync.port");
+  return start_daemon({o.bin_dir + "/hub/tongban-hub", "--site-config", s.config.string(), "--data",
+                       data.string(), "--sync", "tcp://127.0.0.1:" + std::to_string(sync_port),
+                       "--port-file", (data / "http.port").string(), "--sync-port-file",
+                       (data / "sync.port").string(), "--log-level", "warn"},
+                      data / "http.port", data / "hub.log");
+}
+
+int read_port(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  int p = 0;
+  in >> p;
+  return p;
+}
+
+Result<Daemon> start_node(const SyncBenchOptions& o, const Scratch& s, const std::string& site, int sync_port) {
+  const auto data = s.root / site;
+  return start_daemon({o.bin_dir + "/node/tongban-node", "--site-config", s.config.string(), "--site", site,
+                       "--data", data.string(), "--port-file", (data / "http.port").string(), "--hub",
+                       "tcp://127.0.0.1:" + std::to_string(sync_port), "--log-level", "warn"},
+                      data / "http.port", data / "node.log");
+}
+
+size_t mean_wire_event_bytes(const std::filesystem::path& node_db, const std::string& site) {
+  auto db = Db::open(node_db);
+  if (!db.ok()) return 400;
+  auto events = sync::Replica(*db).read(site, 1, 1000);
+  if (!events.ok() || events->empty()) return 400;
+  size_t total = 0;
+  for (const sync::Event& e : *events) total += sync::to_wire(e).ByteSizeLong();
+  return total / events->size();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
+}
+
+// 20 DEALERs with 20 sites' keys connect at once; time until every one is welcomed.
+Result<double> reconnect_all(const Scratch& s, const std::vector<std::string>& sites, int sync_port) {
+  auto keys = load_public_keys(s.config, {"HUB"});
+  if (!keys.ok() || !keys->count("HUB")) return Status::NotFound("no_hub_key", "无中心公钥", "no hub key");
+  const CurveKey server = *curve_public_from(keys->at("HUB"));
+  zmq::context_t ctx(2);
+  std::vector<std::unique_ptr<zmq::socket_t>> socks;
+  std::vector<SigningKey> site_keys;
+  for (const std::string& site : sites) {
+    auto k = SigningKey::load(s.root / site / node::NodeStore::kKeyFile);
+    if (!k.ok()) return k.status();
+    site_keys.push_back(*k);
+  }
+  const auto t0 = SteadyClock::now();
+  for (size_t i = 0; i < sites.size(); ++i) {
+    const CurveKeypair c = site_keys[i].curve_keypair();
+    auto sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+    sock->set(zmq::sockopt::linger, 0);
+    sock->set(zmq::sockopt::routing_id, sites[i]);
+    sock->set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server.data(), 32));
+    sock->set(zmq::sockopt::curve_publickey, zmq::const_buffer(c.public_key.data(), 32));
+    sock->set(zmq::sockopt::curve_secretkey, zmq::const_buffer(c.secret_key.data(), 32));
+    sock->connect("tcp://127.0.0.1:" + std::to_string(sync_port));
+    pb::Envelope hello;
+    hello.mutable_hello()->set_site(sites[i]);
+    sock->send(sync::encode(hello), zmq::send_flags::none);
+    socks.push_back(std::move(sock));
+  }
+  size_t welcomed = 0;
+  std::vector<bool> done(sites.size(), false);
+  while (welcomed < sites.size() && ms_since(t0) < 30000) {
+    std::vector<zmq::pollitem_t> items;
+    for (auto& sock : socks) items.push_back({sock->handle(), 0, ZMQ_POLLIN, 0});
+    zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+    for (size_t i = 0; i < socks.size(); ++i) {
+      if (done[i] || !(items[i].revents & ZMQ_POLLIN)) continue;
+      zmq::message_t m;
+      (void)socks[i]->recv(m);
+      const auto env = sync::decode(m);
+      if (env && env->has_welcome()) {
+        done[i] = true;
+        ++welcomed;
+      }
+    }
+  }
+  if (welcomed < sites.size()) return Status::Unavailable("not every site was welcomed");
+  return ms_since(t0) / 1000.0;
+}
+
+int run_bench_sync(SyncBenchOptions o) {
+  if (o.bin_dir.empty()) o.bin_dir = tools::self_dir().parent_path().string();
+  const auto fail = [](const Status& s) {
+    std::cerr << "bench sync: " << s.message_en() << "\n";
+    return 2;
+  };
+  auto s = make_scratch(o.config_dir, "one");
+  if (!s.ok()) return fail(s.status());
+  if (Status st = provision_hub(s->config, s->root / "HUB", s->password); !st.ok()) return fail(st);
+  if (Status st = provision_site(s->config, s->root / "S01", "S01", s->password); !st.ok()) return fail(st);
+
+  // 1. Catch-up: a node with a large unsynced log meets the hub.
+  std::fprintf(stderr, "filling S01 with %ld events...\n", o.catchup_events);
+  auto head = fill_log(s->config, s->root / "S01", "S01", o.catchup_events, true);
+  if (!head.ok()) return fail(head.status());
+  const size_t event_bytes = mean_wire_event_bytes(s->root / "S01" / "node.db", "S01");
+  std::fprintf(stderr, "raw limits (%zu-byte events)...\n", event_bytes);
+  const double raw_curve = raw_curve_msgs_per_s(event_bytes, 200000);
+  const double raw_append = raw_batched_appends_per_s(s->root, event_bytes, 300000);
+  const double raw_pipeline = std::min(raw_curve, raw_append);
+
+  auto hub = start_hub(o, *s);
+  if (!hub.ok()) return fail(hub.status());
+  const int sync_port = read_port(s->root / "HUB" / "sync.port");
+  HeadWatcher watch(s->root / "HUB" / "hub.db");
+  std::fprintf(stderr, "catch-up of %lu events...\n", static_cast<unsigned long>(*head));
+  const auto t0 = SteadyClock::now();
+  auto node = start_node(o, *s, "S01", sync_port);
+  if (!node.ok()) return fail(node.status());
+  double peak_rss_mb = 0;
+  while (watch.held("S01") < *head) {
+    peak_rss_mb = std::max(peak_rss_mb, tools::proc_status_kb(node->process.pid(), "VmRSS") / 1024.0);
+    if (ms_since(t0) > 600000) return fail(Status::Unavailable("catch-up did not finish in 10 minutes"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const double catchup_s = ms_since(t0) / 1000.0;
+  peak_rss_mb = std::max(peak_rss_mb, tools::proc_status_kb(node->process.pid(), "VmHWM") / 1024.0);
+  const double events_per_s = *head / catchup_s;
+
+  // 2. Live: cases at a steady rate; append (HTTP 201 after the node's commit) to commit at the hub.
+  std::fprintf(stderr, "live latency at %d events/s...\n", o.live_events_per_s);
+  httplib::Client c("127.0.0.1", node->port);
+  c.set_tcp_nodelay(true);
+  auto login = c.Post("/api/v1/login", json{{"username", "clerk"}, {"password", s->password}}.dump(),
+                      "application/json");
+  if (!login || login->status != 200) return fail(Status::Unavailable("login failed"));
+  const httplib::Headers h = {{"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+  std::map<uint64_t, SteadyClock::time_point> appended, committed;
+  std::mutex mu;
+  std::atomic<bool> stop_watch{false};
+  std::thread watcher([&] {
+    HeadWatcher w(s->root / "HUB" / "hub.db");
+    while (!stop_watch) {
+      const uint64_t held = w.held("S01");
+      const auto now = SteadyClock::now();
+      {
+        std::lock_guard lock(mu);
+        for (auto& [seq, t] : appended)
+          if (seq <= held && !committed.count(seq)) committed[seq] = now;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  });
+  const int cases = o.live_seconds * o.live_events_per_s / 2;  // 2 events per case
+  uint64_t seq = *head;
+  const auto live_t0 = SteadyClock::now();
+  for (int i = 0; i < cases; ++i) {
+    const auto due = live_t0 + std::chrono::microseconds(static_cast<int64_t>(i * 2e6 / o.live_events_per_s));
+    std::this_thread::sleep_until(due);
+    json app = {{"item_code", "RS001"},
+                {"applicant", {{"name", "测试"}, {"id_number", resident_id(500000 + i)}, {"phone", "13912345678"}}},
+                {"provided", {"ID", "PHOTO"}},
+                {"accept", json::object()}};
+    auto r = c.Post("/api/v1/cases", h, app.dump(), "application/json");
+    if (!r || r->status != 201) return fail(Status::Unavailable("live submission failed"));
+    seq += 2;
+    std::lock_guard lock(mu);
+    appended[seq] = SteadyClock::now();
+  }
+  while (true) {
+    {
+      std::lock_guard lock(mu);
+      if (committed.size() == appended.size()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  stop_watch = true;
+  watcher.join();
+  std::vector<double> live_ms;
+  for (auto& [k, t] : appended)
+    live_ms.push_back(std::max(0.0, std::chrono::duration<double, std::milli>(committed[k] - t).count()));
+  node->process.signal(SIGTERM);
+  node->process.wait(std::chrono::seconds(10));
+  hub->process.signal(SIGTERM);
+  hub->process.wait(std::chrono::seconds(10));
+
+  // 3. Twenty nodes at once, then 4. twenty simultaneous CURVE handshakes.
+  auto d = make_scratch(o.config_dir, "twenty");
+  if (!d.ok()) return fail(d.status());
+  if (Status st = provision_hub(d->config, d->root / "HUB", d->password); !st.ok()) return fail(st);
+  auto district = load_district(d->config);
+  if (!district.ok()) return fail(district.status());
+  const std::vector<std::string> sites = district->site_ids();
+  std::map<std::string, uint64_t> heads;
+  std::fprintf(stderr, "filling %zu sites with %ld events each...\n", sites.size(), o.per_node_events);
+  for (const std::string& site : sites) {
+    if (Status st = provision_site(d->config, d->root / site, site, d->password); !st.ok()) return fail(st);
+    auto h20 = fill_log(d->config, d->root / site, site, o.per_node_events, false);
+    if (!h20.ok()) return fail(h20.status());
+    heads[site] = *h20;
+  }
+  auto hub20 = start_hub(o, *d);
+  if (!hub20.ok()) return fail(hub20.status());
+  const int port20 = read_port(d->root / "HUB" / "sync.port");
+  HeadWatcher watch20(d->root / "HUB" / "hub.db");
+  std::fprintf(stderr, "20 nodes at once...\n");
+  std::vector<Daemon> nodes;
+  const auto t20 = SteadyClock::now();
+  for (const std::string& site : sites) {
+    auto n = start_node(o, *d, site, port20);
+    if (!n.ok()) return fail(n.status());
+    nodes.push_back(std::move(*n));
+  }
+  std::map<std::string, double> finished;
+  while (finished.size() < sites.size()) {
+    for (const std::string& site : sites)
+      if (!finished.count(site) && watch20.held(site) >= heads[site]) finished[site] = ms_since(t20) / 1000.0;
+    if (ms_since(t20) > 600000) return fail(Status::Unavailable("20-node sync did not finish"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  double total = 0, slowest = 0, mean_rate = 0, min_rate = 1e18;
+  for (const std::string& site : sites) {
+    total += heads[site];
+    slowest = std::max(slowest, finished[site]);
+    const double rate = heads[site] / finished[site];
+    mean_rate += rate / sites.size();
+    min_rate = std::min(min_rate, rate);
+  }
+  const double nodes20_rate = total / slowest;
+  for (Daemon& n : nodes) n.process.signal(SIGTERM);
+  for (Daemon& n : nodes) n.process.wait(std::chrono::seconds(10));
+  auto reconnect = reconnect_all(*d, sites, port20);
+  if (!reconnect.ok()) return fail(reconnect.status());
+  hub20->process.signal(SIGTERM);
+  hub20->process.wait(std::chrono::seconds(10));
+  std::filesystem::remove_all(s->root.parent_path());
+  std::filesystem::remove_all(d->root.parent_path());
+
+  const double ratio = events_per_s / raw_pipeline;
+  std::printf("tongban bench sync (hub and nodes as processes on loopback, synchronous=FULL on both ends)\n");
+  std::printf("%-52s %14s %12s\n", "figure", "value", "target");
+  std::printf("%-52s %14zu %12s\n", "event size on the wire, bytes", event_bytes, "-");
+  std::printf("%-52s %14.0f %12s\n", "raw CURVE DEALER->ROUTER msgs/s (event-sized)", raw_curve, "-");
+  std::printf("%-52s %14.0f %12s\n", "raw SQLite batched append rows/s (1000/txn, FULL)", raw_append, "-");
+  std::printf("%-52s %14.0f %12s\n", "raw pipeline events/s (min of the two)", raw_pipeline, "-");
+  std::printf("%-52s %14.0f %12s\n", "one node -> hub events/s", events_per_s, ">= 80000");
+  std::printf("%-52s %14.2f %12s\n", "ratio to raw pipeline", ratio, ">= 0.5");
+  std::printf("%-52s %14.2f %12s\n", ("catch-up of " + std::to_string(*head) + " events, s").c_str(), catchup_s, "<= 15");
+  std::printf("%-52s %14.1f %12s\n", "node peak RSS during catch-up, MB", peak_rss_mb, "< 64");
+  std::printf("%-52s %14.2f %12s\n", "live p50 append->hub commit ms", percentile(live_ms, 0.5), "-");
+  std::printf("%-52s %14.2f %12s\n", "live p99 append->hub commit ms", percentile(live_ms, 0.99), "< 50");
+  std::printf("%-52s %14.0f %12s\n", "20 nodes at once, events/s together", nodes20_rate, ">= 60000");
+  std::printf("%-52s %14.2f %12s\n", "20 nodes: slowest node rate / mean rate", min_rate / mean_rate, ">= 0.5");
+  std::printf("%-52s %14.3f %12s\n", "20 simultaneous reconnects (CURVE), s", *reconnect, "< 1");
+  const json figures = {{"events_per_s", events_per_s},
+                        {"raw_pipeline_events_per_s", raw_pipeline},
+                        {"raw_curve_msgs_per_s", raw_curve},
+                        {"raw_append_rows_per_s", raw_append},
+                        {"ratio_to_raw", ratio},
+                        {"catchup_events", *head},
+                        {"catchup_1m_s", catchup_s},
+                        {"catchup_peak_rss_mb", peak_rss_mb},
+                        {"live_p50_ms", percentile(live_ms, 0.5)},
+                        {"live_p99_ms", percentile(live_ms, 0.99)},
+                        {"nodes20_events_per_s", nodes20_rate},
+                        {"nodes20_min_over_mean", min_rate / mean_rate},
+                        {"reconnect20_s", *reconnect},
+                        {"event_bytes", event_bytes}};
+  std::printf("%s\n", figures.dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_sync(CLI::App& bench) {
+  auto o = std::make_shared<SyncBenchOptions>();
+  CLI::App* cmd = bench.add_subcommand("sync", "节点到中心的同步吞吐、追赶、时延、20节点、重连 / replication benchmark");
+  cmd->add_option("--site-config", o->config_dir, "站点配置目录 / site-config directory");
+  cmd->add_option("--bin-dir", o->bin_dir, "构建目录（含 node/ 与 hub/）/ build dir with node/ and hub/");
+  cmd->add_option("--events", o->catchup_events, "追赶测试事件数 / events in the catch-up")->check(CLI::Range(1000L, 100000000L));
+  cmd->add_option("--per-node-events", o->per_node_events, "20节点测试每节点事件数 / events per node")->check(CLI::Range(100L, 10000000L));
+  cmd->add_option("--live-seconds", o->live_seconds, "实时测试秒数 / live test seconds")->check(CLI::Range(1, 600));
+  cmd->callback([o] { exit_code() = run_bench_sync(*o); });
+}
+
+}  // namespace tongban::cli
