@@ -25,8 +25,6 @@
 
 namespace tongban::cli {
 
-void add_bench_sync(CLI::App& bench);
-
 namespace {
 
 using namespace tongban::bench;
