@@ -53,18 +53,11 @@ Result<sync::ChainHead> HubService::held(const std::string& origin) {
 }
 
 Result<CaseState> HubService::load_case(const std::string& case_id) {
-  auto stmt = db_->cached(
-      "SELECT origin, ts, body FROM events WHERE case_id=?1 ORDER BY lamport, origin, seq");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, case_id);
+  auto events = sync::events_of_case(*db_, case_id);
+  if (!events.ok()) return events.status();
   CaseState s;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    TB_RETURN_IF_ERROR(evolve_serialized(s, stmt->blob_at(2),
-                                         EventMeta{case_id, stmt->text_at(0), stmt->int_at(1)}));
-  }
+  for (const sync::Event& e : *events)
+    TB_RETURN_IF_ERROR(evolve_serialized(s, e.body, EventMeta{e.case_id, e.origin, e.ts}));
   return s;
 }
 
@@ -247,21 +240,7 @@ Result<BundleImport> HubService::import_bundle(const std::string& sealed) {
 
 Result<std::vector<sync::Event>> HubService::case_events(const std::string& case_id) {
   std::lock_guard lock(mu_);
-  auto stmt =
-      db_->cached("SELECT origin, seq FROM events WHERE case_id=?1 ORDER BY lamport, origin, seq");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, case_id);
-  auto keys = collect_rows<std::pair<std::string, uint64_t>>(*stmt, [](const Stmt& s) {
-    return std::pair{s.text_at(0), static_cast<uint64_t>(s.int_at(1))};
-  });
-  if (!keys.ok()) return keys.status();
-  std::vector<sync::Event> out;
-  for (const auto& [origin, seq] : *keys) {
-    auto one = replica_.read(origin, seq, 1);
-    if (!one.ok()) return one.status();
-    out.insert(out.end(), one->begin(), one->end());
-  }
-  return out;
+  return sync::events_of_case(*db_, case_id);
 }
 
 Result<std::vector<CaseSummary>> HubService::search(const CaseQuery& q) {

@@ -4,7 +4,8 @@
 
 namespace tongban::sync {
 
-namespace {
+const char* const kEventColumns =
+    "origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash";
 
 Event event_from_row(const Stmt& s) {
   Event e;
@@ -22,10 +23,20 @@ Event event_from_row(const Stmt& s) {
   return e;
 }
 
-constexpr const char* kEventColumns =
-    "origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash";
+Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id) {
+  auto stmt = db.cached(std::string("SELECT ") + kEventColumns +
+                        " FROM events WHERE case_id=?1 ORDER BY lamport, origin, seq");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, case_id);
+  return collect_rows<Event>(*stmt, event_from_row);
+}
 
-}  // namespace
+void bind_event(Stmt& s, const Event& e) {
+  s.bind(1, e.origin).bind(2, static_cast<int64_t>(e.seq)).bind(3, static_cast<int64_t>(e.lamport));
+  s.bind(4, e.case_id).bind(5, e.kind).bind(6, e.actor).bind(7, e.ts);
+  s.bind_blob(8, e.body.data(), e.body.size());
+  s.bind_blob(9, e.prev_hash.data(), 32).bind_blob(10, e.hash.data(), 32);
+}
 
 Hash32 compute_event_hash(const Event& e) {
   Hasher h;
@@ -83,28 +94,15 @@ Result<EventLog> EventLog::open(Db& db, std::string origin, const SigningKey* ke
       "INSERT INTO chain_head(origin, seq, lamport, hash, signature) VALUES(?1,?2,?3,?4,?5) "
       "ON CONFLICT(origin) DO UPDATE SET seq=excluded.seq, lamport=excluded.lamport, "
       "hash=excluded.hash, signature=excluded.signature");
-  auto by_case = db.prepare(std::string("SELECT ") + kEventColumns +
-                            " FROM events WHERE case_id=?1 ORDER BY lamport, origin, seq");
   if (!insert.ok()) return insert.status();
   if (!update.ok()) return update.status();
-  if (!by_case.ok()) return by_case.status();
   log.insert_ = std::move(*insert);
   log.update_head_ = std::move(*update);
-  log.by_case_ = std::move(*by_case);
   return log;
 }
 
 Result<std::vector<Event>> EventLog::case_events(const std::string& case_id) {
-  std::vector<Event> out;
-  by_case_.bind(1, case_id);
-  for (;;) {
-    auto row = by_case_.step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    out.push_back(event_from_row(by_case_));
-  }
-  by_case_.reset();
-  return out;
+  return events_of_case(*db_, case_id);
 }
 
 Status EventLog::scan(uint64_t from, const std::function<bool(const Event&)>& fn) {
@@ -135,12 +133,8 @@ Result<Event> LogWriter::append(const std::string& case_id, const std::string& k
   e.body = std::move(body);
   e.prev_hash = staged_.hash;
   e.hash = compute_event_hash(e);
-  Stmt& s = log_.insert_;
-  s.bind(1, e.origin).bind(2, static_cast<int64_t>(e.seq)).bind(3, static_cast<int64_t>(e.lamport));
-  s.bind(4, e.case_id).bind(5, e.kind).bind(6, e.actor).bind(7, e.ts);
-  s.bind_blob(8, e.body.data(), e.body.size());
-  s.bind_blob(9, e.prev_hash.data(), 32).bind_blob(10, e.hash.data(), 32);
-  TB_RETURN_IF_ERROR(s.run());
+  bind_event(log_.insert_, e);
+  TB_RETURN_IF_ERROR(log_.insert_.run());
   staged_ = ChainHead{e.seq, e.lamport, e.hash};
   return e;
 }

@@ -21,26 +21,11 @@ Result<ChainHead> Replica::head(const std::string& origin) {
 }
 
 Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t from, size_t max) {
-  auto stmt = db_.cached(
-      "SELECT origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash FROM events"
-      " WHERE origin=?1 AND seq>=?2 ORDER BY seq LIMIT ?3");
+  auto stmt = db_.cached(std::string("SELECT ") + kEventColumns +
+                         " FROM events WHERE origin=?1 AND seq>=?2 ORDER BY seq LIMIT ?3");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, origin).bind(2, static_cast<int64_t>(from)).bind(3, static_cast<int64_t>(max));
-  return collect_rows<Event>(*stmt, [](const Stmt& s) {
-    Event e;
-    e.origin = s.text_at(0);
-    e.seq = static_cast<uint64_t>(s.int_at(1));
-    e.lamport = static_cast<uint64_t>(s.int_at(2));
-    e.case_id = s.text_at(3);
-    e.kind = s.text_at(4);
-    e.actor = s.text_at(5);
-    e.ts = s.int_at(6);
-    e.body = s.blob_at(7);
-    const std::string prev = s.blob_at(8), hash = s.blob_at(9);
-    if (prev.size() == 32) std::memcpy(e.prev_hash.data(), prev.data(), 32);
-    if (hash.size() == 32) std::memcpy(e.hash.data(), hash.data(), 32);
-    return e;
-  });
+  return collect_rows<Event>(*stmt, event_from_row);
 }
 
 Result<Event> Replica::extend(const std::string& origin, const std::string& case_id,

@@ -47,6 +47,14 @@ struct ChainHead {
 // SQL creating the log's tables; owners include it in their schema migrations.
 const std::string& event_log_schema();
 
+// The events table's columns in the order event_from_row() reads and bind_event() binds
+// (parameters ?1..?10).
+extern const char* const kEventColumns;
+// Every event of one case, of any origin, in Lamport order.
+Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id);
+Event event_from_row(const Stmt& s);
+void bind_event(Stmt& s, const Event& e);
+
 class EventLog {
  public:
   // Reads the head of `origin`'s chain from `db` (tables from event_log_schema()). The Db
@@ -77,7 +85,6 @@ class EventLog {
   ChainHead head_;
   Stmt insert_;
   Stmt update_head_;
-  Stmt by_case_;
 };
 
 // One transaction of appends. Nothing is visible or durable until commit() returns Ok;
