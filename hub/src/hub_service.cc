@@ -44,7 +44,13 @@ Result<std::unique_ptr<HubService>> HubService::open(const District& district,
   auto owned = std::make_unique<Db>(std::move(*db));
   TB_RETURN_IF_ERROR(owned->migrate(
       {sync::event_log_schema(), CaseIndex::schema() + StaffDirectory::schema() + kHubSchema}));
-  return std::unique_ptr<HubService>(new HubService(district, std::move(owned), key, clock));
+  // The hub's one writer never pays for checkpoints: a second connection does them.
+  TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
+  auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
+  if (!checkpointer.ok()) return checkpointer.status();
+  auto hub = std::unique_ptr<HubService>(new HubService(district, std::move(owned), key, clock));
+  hub->checkpointer_ = std::move(*checkpointer);
+  return hub;
 }
 
 Result<sync::ChainHead> HubService::held(const std::string& origin) {

@@ -1,5 +1,11 @@
 #include "tongban/shared/db.h"
 
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 namespace tongban {
 
 namespace {
@@ -170,6 +176,45 @@ Status Db::migrate(const std::vector<std::string>& migrations) {
     TB_RETURN_IF_ERROR(tx.commit());
   }
   return Status::Ok();
+}
+
+struct WalCheckpointer::Loop {
+  Db db;
+  int period_ms;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread thread;
+
+  Loop(Db d, int period) : db(std::move(d)), period_ms(period) {
+    thread = std::thread([this] { run(); });
+  }
+  void run() {
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return stop; })) {
+      const Status s = db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      if (!s.ok()) spdlog::warn("WAL checkpoint failed: {}", s.message_en());
+    }
+  }
+};
+
+Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::start(const std::filesystem::path& file,
+                                                                int period_ms) {
+  auto db = Db::open(file);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<WalCheckpointer>(new WalCheckpointer(std::move(*db), period_ms));
+}
+
+WalCheckpointer::WalCheckpointer(Db db, int period_ms)
+    : loop_(std::make_unique<Loop>(std::move(db), period_ms)) {}
+
+WalCheckpointer::~WalCheckpointer() {
+  {
+    std::lock_guard lock(loop_->mu);
+    loop_->stop = true;
+  }
+  loop_->cv.notify_all();
+  loop_->thread.join();
 }
 
 Transaction::Transaction(Db& db) : db_(db), begun_(db.exec("BEGIN IMMEDIATE")) {}

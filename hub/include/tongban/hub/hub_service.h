@@ -98,6 +98,7 @@ class HubService final : public sync::SyncHandler {
   const District& district_;
   std::map<std::string, Contact> contacts_;  // in memory: written to site_state with batches
   std::unique_ptr<Db> db_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   const SigningKey& key_;
   const Clock& clock_;
   sync::Replica replica_;

@@ -102,6 +102,24 @@ Result<std::vector<T>> collect_rows(Stmt& s, F row) {
   return out;
 }
 
+// Checkpoints a WAL database from its own connection and thread, so the writer never
+// stalls on copying WAL pages into the main file (SQLite's autocheckpoint runs inside the
+// committing transaction). The writer's connection should set wal_autocheckpoint=0.
+class WalCheckpointer {
+ public:
+  // Opens a second connection to `file` and checkpoints (PASSIVE) every `period_ms`.
+  static Result<std::unique_ptr<WalCheckpointer>> start(const std::filesystem::path& file,
+                                                        int period_ms);
+  ~WalCheckpointer();
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+ private:
+  WalCheckpointer(Db db, int period_ms);
+  struct Loop;
+  std::unique_ptr<Loop> loop_;
+};
+
 // BEGIN IMMEDIATE on construction; rolls back unless commit() succeeded.
 class Transaction {
  public:
