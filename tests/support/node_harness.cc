@@ -79,7 +79,11 @@ void Daemon::start() {
   REQUIRE(child.ok());
   process_.emplace(std::move(*child));
   auto port = tools::wait_for_port_file(port_file(), *process_, std::chrono::seconds(30));
-  if (!port) FAIL("daemon did not start: " << read_all(data_ / "daemon.log"));
+  if (!port) {
+    const auto status = process_->exit_status();
+    FAIL("daemon did not start (" << (status ? "exit status " + std::to_string(*status) : std::string("still running"))
+                                  << "): " << read_all(data_ / "daemon.log"));
+  }
   port_ = *port;
   started();
 }

@@ -41,6 +41,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
   if (this != &o) {
     this->~ChildProcess();
     pid_ = o.pid_;
+    exit_status_ = o.exit_status_;
     o.pid_ = -1;
   }
   return *this;
@@ -53,12 +54,17 @@ ChildProcess::~ChildProcess() {
   }
 }
 
+void ChildProcess::reaped(int status) {
+  pid_ = -1;
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 bool ChildProcess::running() {
   if (pid_ <= 0) return false;
   int status = 0;
   const pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r == pid_) {
-    pid_ = -1;
+    reaped(status);
     return false;
   }
   return r == 0;
@@ -74,8 +80,8 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
     int status = 0;
     const pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
-      pid_ = -1;
-      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      reaped(status);
+      return exit_status_;
     }
     if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

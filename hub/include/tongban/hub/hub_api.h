@@ -15,7 +15,8 @@ namespace tongban::hub {
 
 class HubApi {
  public:
-  static constexpr size_t kMaxBodyBytes = 4 * 1024 * 1024;  // catalogs and bundles
+  // Catalogs and bundles: a week offline at a busy center is a few hundred thousand events.
+  static constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
 
   // `on_stream_change` runs after a publish or import (wakes the sync server).
   HubApi(HubService& hub, StaffDirectory& staff, std::function<void()> on_stream_change);

@@ -22,7 +22,7 @@ class ChildProcess {
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
                                     const std::filesystem::path& log_file);
 
-  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_) { o.pid_ = -1; }
+  ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_), exit_status_(o.exit_status_) { o.pid_ = -1; }
   ChildProcess& operator=(ChildProcess&& o) noexcept;
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -30,6 +30,8 @@ class ChildProcess {
   ~ChildProcess();
 
   pid_t pid() const { return pid_; }
+  // How the child ended (exit code, or 128+signal), once it has been reaped.
+  std::optional<int> exit_status() const { return exit_status_; }
   bool running();
   void signal(int sig);
   // Waits for exit; returns the exit status (128+signal when killed), or nullopt on timeout.
@@ -37,7 +39,9 @@ class ChildProcess {
 
  private:
   explicit ChildProcess(pid_t pid) : pid_(pid) {}
+  void reaped(int status);
   pid_t pid_ = -1;
+  std::optional<int> exit_status_;
 };
 
 // A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
