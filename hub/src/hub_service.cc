@@ -254,11 +254,6 @@ Result<std::vector<CaseSummary>> HubService::search(const CaseQuery& q) {
   return index_.search(q, today());
 }
 
-Result<std::string> HubService::index_digest() {
-  std::lock_guard lock(mu_);
-  return index_.digest();
-}
-
 Result<std::vector<SiteSyncState>> HubService::sync_states() {
   auto keys = load_public_keys(district_.dir, district_.site_ids());
   if (!keys.ok()) return keys.status();

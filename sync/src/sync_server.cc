@@ -139,7 +139,6 @@ void SyncServer::reply(const std::string& routing_id, pb::Envelope env) {
 
 void SyncServer::refuse(const std::string& routing_id, const std::string& site,
                         pb::Error::Code code, const std::string& message, uint64_t expected) {
-  ++refused_;
   if (code != pb::Error::GAP)
     spdlog::warn("sync: refused message from {}: {} ({})", site, pb::Error::Code_Name(code),
                  message);
@@ -273,7 +272,6 @@ void SyncServer::router_loop() {
       try {
         if (!router_->recv(id, zmq::recv_flags::dontwait)) break;
         if (!id.more() || !router_->recv(payload, zmq::recv_flags::dontwait)) {
-          ++dropped_;
           continue;
         }
         while (payload.more()) {  // extra frames: not our protocol; drain and drop
@@ -294,14 +292,12 @@ void SyncServer::router_loop() {
       }
       const auto p = peers();
       if (site.empty() || !p->signing.count(site)) {
-        ++dropped_;
         spdlog::warn("sync: dropped a frame without a known authenticated site");
         continue;
       }
       // Nodes connect with their site id as routing id (ROUTER_HANDOVER lets a reconnect take
       // over the old pipe); one that claims another site's id is refused here.
       if (id.to_string() != site) {
-        ++dropped_;
         spdlog::warn("sync: {} connected with another site's routing id; dropped", site);
         continue;
       }

@@ -79,8 +79,6 @@ class HubService final : public sync::SyncHandler {
   Result<std::vector<sync::Event>> case_events(const std::string& case_id);
   Result<std::vector<CaseSummary>> search(const CaseQuery& q);
   Result<std::vector<SiteSyncState>> sync_states();
-  // The digest of the global case index (equals a node-side rebuild over the same events).
-  Result<std::string> index_digest();
 
  private:
   HubService(const District& district, std::unique_ptr<Db> db, const SigningKey& key,

@@ -65,11 +65,6 @@ class SyncServer {
   // New hub->node stream events are waiting.
   void wake_streams() { wake_.notify(); }
 
-  // Frames dropped because they carried no or an unknown authenticated site.
-  uint64_t dropped_unauthenticated() const { return dropped_.load(); }
-  // Protocol errors answered (malformed, wrong origin, broken chain, bad signature…).
-  uint64_t refused() const { return refused_.load(); }
-
  private:
   struct Peers;
   struct Session;
@@ -94,7 +89,6 @@ class SyncServer {
   std::mutex peers_mu_;
   std::shared_ptr<const Peers> peers_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by site; loop thread only
-  std::atomic<uint64_t> dropped_{0}, refused_{0};
 };
 
 }  // namespace tongban::sync
