@@ -81,7 +81,7 @@ BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const Publ
     if (e.prev_hash != expected_prev)
       return reject(pb::Error::BROKEN_CHAIN,
                     "event " + std::to_string(e.seq) + " does not follow the held chain");
-    c.fresh.push_back(e);
+    c.fresh.push_back(std::move(e));  // from_wire refills every field next round
   }
   if (c.fresh.empty()) return c;  // a replay: nothing new, nothing to check further
   // The signature covers the batch's last event, which the hash links tie to every other.
