@@ -7,22 +7,13 @@
 
 #include "tongban/shared/case_json.h"
 #include "tongban/shared/http_errors.h"
+#include "tongban/shared/http_server.h"
 
 namespace tongban::hub {
 
 namespace {
 
 using nlohmann::json;
-
-void send(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json; charset=utf-8");
-}
-
-std::string bearer_token(const httplib::Request& req) {
-  const std::string h = req.get_header_value("Authorization");
-  return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : std::string();
-}
 
 json time_or_null(Timestamp t) { return t ? json(format_time(t)) : json(nullptr); }
 
@@ -32,7 +23,8 @@ struct HubApi::Impl {
   HubService& hub;
   StaffDirectory& staff;
   std::function<void()> on_stream_change;
-  httplib::Server server;
+  JsonHttpServer http{kMaxBodyBytes};
+  httplib::Server& server = http.routes();
 
   using Handler = std::function<Result<json>(const httplib::Request&, const Staff&)>;
 
@@ -44,39 +36,42 @@ struct HubApi::Impl {
     return [this, handler, ok_status](const httplib::Request& req, httplib::Response& res) {
       try {
         auto who = staff.authenticate(bearer_token(req));
-        if (!who.ok()) return send(res, http_status(who.status().code()), error_json(who.status()));
+        if (!who.ok())
+          return send_json(res, http_status(who.status().code()), error_json(who.status()));
         if (who->role != Role::kOperator)
-          return send(res, 403,
-                      error_json(Status::PermissionDenied("forbidden_role", "仅区级调度员可用",
-                                                          "district operators only")));
+          return send_json(res, 403,
+                           error_json(Status::PermissionDenied("forbidden_role", "仅区级调度员可用",
+                                                               "district operators only")));
         auto out = handler(req, *who);
-        if (!out.ok()) return send(res, http_status(out.status().code()), error_json(out.status()));
-        send(res, ok_status, *out);
+        if (!out.ok())
+          return send_json(res, http_status(out.status().code()), error_json(out.status()));
+        send_json(res, ok_status, *out);
       } catch (const std::exception& e) {
         spdlog::error("{} {}: {}", req.method, req.path, e.what());
-        send(res, 500, error_json(Status::Internal("unexpected error")));
+        send_json(res, 500, error_json(Status::Internal("unexpected error")));
       }
     };
   }
 
   void routes() {
     server.Get("/api/v1/healthz", [this](const httplib::Request&, httplib::Response& res) {
-      send(res, 200, {{"status", "ok"}, {"hub", hub.district().hub_id}});
+      send_json(res, 200, {{"status", "ok"}, {"hub", hub.district().hub_id}});
     });
     server.Post("/api/v1/login", [this](const httplib::Request& req, httplib::Response& res) {
       const json j = json::parse(req.body, nullptr, false);
       if (!j.is_object())
-        return send(res, 400,
-                    error_json(Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
-                                                       "request body is not valid JSON")));
+        return send_json(
+            res, 400,
+            error_json(Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
+                                               "request body is not valid JSON")));
       auto s = staff.login(j.value("username", ""), j.value("password", ""));
-      if (!s.ok()) return send(res, http_status(s.status().code()), error_json(s.status()));
-      send(res, 200,
-           {{"token", s->token},
-            {"username", s->staff.username},
-            {"role", to_string(s->staff.role)},
-            {"role_zh", label_zh(s->staff.role)},
-            {"expires_at", format_time(s->expires_at)}});
+      if (!s.ok()) return send_json(res, http_status(s.status().code()), error_json(s.status()));
+      send_json(res, 200,
+                {{"token", s->token},
+                 {"username", s->staff.username},
+                 {"role", to_string(s->staff.role)},
+                 {"role_zh", label_zh(s->staff.role)},
+                 {"expires_at", format_time(s->expires_at)}});
     });
 
     server.Get(
@@ -180,32 +175,13 @@ struct HubApi::Impl {
 
 HubApi::HubApi(HubService& hub, StaffDirectory& staff, std::function<void()> on_stream_change)
     : impl_(std::make_unique<Impl>(hub, staff, std::move(on_stream_change))) {
-  httplib::Server& s = impl_->server;
-  s.set_payload_max_length(kMaxBodyBytes);
-  s.set_tcp_nodelay(true);
-  s.set_read_timeout(10, 0);
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    const Status st = res.status == 413
-                          ? Status::Make(StatusCode::kTooLarge, "payload_too_large", "请求内容过大",
-                                         "request body too large")
-                          : Status::NotFound("no_such_endpoint", "没有该接口", "no such endpoint");
-    res.set_content(error_json(st).dump(), "application/json; charset=utf-8");
-  });
   impl_->routes();
 }
 
 HubApi::~HubApi() = default;
 
-Result<int> HubApi::bind(const std::string& host, int port) {
-  const int bound = port == 0 ? impl_->server.bind_to_any_port(host)
-                              : (impl_->server.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0)
-    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
-  return bound;
-}
-
-bool HubApi::run() { return impl_->server.listen_after_bind(); }
-void HubApi::stop() { impl_->server.stop(); }
+Result<int> HubApi::bind(const std::string& host, int port) { return impl_->http.bind(host, port); }
+bool HubApi::run() { return impl_->http.run(); }
+void HubApi::stop() { impl_->http.stop(); }
 
 }  // namespace tongban::hub

@@ -8,6 +8,7 @@
 #include "request_json.h"
 #include "tongban/shared/case_json.h"
 #include "tongban/shared/http_errors.h"
+#include "tongban/shared/http_server.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban::node {
@@ -20,11 +21,6 @@ struct Reply {
   int status = 200;
   json body;
 };
-
-void send(httplib::Response& res, int status, const json& body) {
-  res.status = status;
-  res.set_content(body.dump(), "application/json; charset=utf-8");
-}
 
 json appointment_json(const Appointment& a) {
   return {{"appointment_id", a.id},
@@ -74,17 +70,13 @@ json item_json(const Item& item, const Catalog& catalog) {
           {"materials", materials}};
 }
 
-std::string bearer_token(const httplib::Request& req) {
-  const std::string h = req.get_header_value("Authorization");
-  return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : std::string();
-}
-
 }  // namespace
 
 struct HttpApi::Impl {
   CaseService& cases;
   StaffDirectory& staff;
-  httplib::Server server;
+  JsonHttpServer http{kMaxBodyBytes};
+  httplib::Server& server = http.routes();
 
   using Handler = std::function<Result<Reply>(const httplib::Request&, const Actor&)>;
 
@@ -98,7 +90,7 @@ struct HttpApi::Impl {
         if (!open) {
           auto who = staff.authenticate(bearer_token(req));
           if (!who.ok())
-            return send(res, http_status(who.status().code()), error_json(who.status()));
+            return send_json(res, http_status(who.status().code()), error_json(who.status()));
           actor = Actor{who->username, who->role, false};
         }
         auto reply = handler(req, actor);
@@ -107,12 +99,12 @@ struct HttpApi::Impl {
           if (s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kInternal ||
               s.code() == StatusCode::kCorruption)
             spdlog::error("{} {}: {}", req.method, req.path, s.message_en());
-          return send(res, http_status(s.code()), error_json(s));
+          return send_json(res, http_status(s.code()), error_json(s));
         }
-        send(res, reply->status, reply->body);
+        send_json(res, reply->status, reply->body);
       } catch (const std::exception& e) {
         spdlog::error("{} {}: unexpected exception: {}", req.method, req.path, e.what());
-        send(res, 500, error_json(Status::Internal("unexpected error")));
+        send_json(res, 500, error_json(Status::Internal("unexpected error")));
       }
     };
   }
@@ -457,37 +449,15 @@ void HttpApi::Impl::staff_routes() {
 
 HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff)
     : impl_(std::make_unique<Impl>(cases, staff)) {
-  httplib::Server& s = impl_->server;
-  s.set_payload_max_length(kMaxBodyBytes);
-  // Answers go out in several writes: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
-  s.set_tcp_nodelay(true);
-  s.set_read_timeout(10, 0);
-  s.set_write_timeout(10, 0);
-  s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    Status st = res.status == 413
-                    ? Status::Make(StatusCode::kTooLarge, "payload_too_large",
-                                   "请求内容过大（上限64KB）", "request body exceeds 64 KiB")
-                    : Status::NotFound("no_such_endpoint", "没有该接口", "no such endpoint");
-    if (res.status != 413 && res.status != 404)
-      st = Status::InvalidArgument("bad_request", "请求无效", "bad request");
-    res.set_content(error_json(st).dump(), "application/json; charset=utf-8");
-  });
   impl_->routes();
 }
 
 HttpApi::~HttpApi() = default;
 
 Result<int> HttpApi::bind(const std::string& host, int port) {
-  const int bound = port == 0 ? impl_->server.bind_to_any_port(host)
-                              : (impl_->server.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0)
-    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
-  return bound;
+  return impl_->http.bind(host, port);
 }
-
-bool HttpApi::run() { return impl_->server.listen_after_bind(); }
-
-void HttpApi::stop() { impl_->server.stop(); }
+bool HttpApi::run() { return impl_->http.run(); }
+void HttpApi::stop() { impl_->http.stop(); }
 
 }  // namespace tongban::node
