@@ -113,16 +113,7 @@ struct HubApi::Impl {
                wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
                  auto events = hub.case_events(req.matches[1]);
                  if (!events.ok()) return events.status();
-                 json list = json::array();
-                 for (const sync::Event& e : *events)
-                   list.push_back({{"origin", e.origin},
-                                   {"seq", e.seq},
-                                   {"lamport", e.lamport},
-                                   {"kind", e.kind},
-                                   {"actor", e.actor},
-                                   {"time", format_time(e.ts)},
-                                   {"hash", to_hex(e.hash)}});
-                 return json{{"case_id", std::string(req.matches[1])}, {"events", list}};
+                 return sync::case_events_json(req.matches[1], *events);
                }));
 
     server.Get("/api/v1/sites", wrap([this](const httplib::Request&, const Staff&) -> Result<json> {

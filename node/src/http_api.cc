@@ -271,16 +271,7 @@ void HttpApi::Impl::case_routes() {
              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
                auto events = cases.events(req.matches[1], a);
                if (!events.ok()) return events.status();
-               json list = json::array();
-               for (const sync::Event& e : *events)
-                 list.push_back({{"origin", e.origin},
-                                 {"seq", e.seq},
-                                 {"lamport", e.lamport},
-                                 {"kind", e.kind},
-                                 {"actor", e.actor},
-                                 {"time", format_time(e.ts)},
-                                 {"hash", to_hex(e.hash)}});
-               return Reply{200, {{"case_id", std::string(req.matches[1])}, {"events", list}}};
+               return Reply{200, sync::case_events_json(req.matches[1], *events)};
              }));
 
   server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/license)",
