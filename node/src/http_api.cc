@@ -80,7 +80,9 @@ struct HttpApi::Impl {
 
   using Handler = std::function<Result<Reply>(const httplib::Request&, const Actor&)>;
 
-  Impl(CaseService& c, StaffDirectory& s) : cases(c), staff(s) {}
+  Impl(CaseService& c, StaffDirectory& s, std::function<json()> sync)
+      : cases(c), staff(s), sync_status(std::move(sync)) {}
+  std::function<json()> sync_status;
 
   // Wraps a handler: authenticates (unless `open`), maps Status to HTTP, never throws.
   httplib::Server::Handler wrap(Handler handler, bool open = false) {
@@ -138,16 +140,19 @@ struct HttpApi::Impl {
 };
 
 void HttpApi::Impl::routes() {
-  server.Get("/api/v1/healthz", wrap(
-                                    [this](const httplib::Request&, const Actor&) -> Result<Reply> {
-                                      std::lock_guard lock(cases.mutex());
-                                      return Reply{200,
-                                                   {{"status", "ok"},
-                                                    {"site", cases.site().id},
-                                                    {"site_name", cases.site().name},
-                                                    {"head_seq", cases.store().log().head().seq}}};
-                                    },
-                                    true));
+  server.Get("/api/v1/healthz",
+             wrap(
+                 [this](const httplib::Request&, const Actor&) -> Result<Reply> {
+                   const json sync = sync_status ? sync_status() : json{{"offline", true}};
+                   std::lock_guard lock(cases.mutex());
+                   return Reply{200,
+                                {{"status", "ok"},
+                                 {"site", cases.site().id},
+                                 {"site_name", cases.site().name},
+                                 {"head_seq", cases.store().log().head().seq},
+                                 {"sync", sync}}};
+                 },
+                 true));
 
   server.Post(
       "/api/v1/login",
@@ -438,8 +443,8 @@ void HttpApi::Impl::staff_routes() {
       }));
 }
 
-HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff)
-    : impl_(std::make_unique<Impl>(cases, staff)) {
+HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff, std::function<json()> sync_status)
+    : impl_(std::make_unique<Impl>(cases, staff, std::move(sync_status))) {
   impl_->routes();
 }
 

@@ -109,13 +109,10 @@ int main(int argc, char** argv) {
   OffsetClock clock(clock_offset);
   node::CaseService cases(*district, *site, *store, *key, clock);
   StaffDirectory staff(store->db(), cases.mutex(), clock);
-  node::HttpApi api(cases, staff);
   const auto host_port = split_host_port(listen);
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",
                                         "--listen must be host:port"));
-  auto port = api.bind(host_port->first, host_port->second);
-  if (!port.ok()) return fail(port.status());
 
   // Replication to the hub: the node keeps working whether or not it is reachable.
   node::NodeSync deliveries(cases);
@@ -138,6 +135,12 @@ int main(int argc, char** argv) {
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
     spdlog::info("replicating to the hub at {}", o.endpoint);
   }
+  node::HttpApi api(cases, staff, [c = sync_client.get()]() -> nlohmann::json {
+    if (!c) return {{"offline", true}};
+    return {{"offline", false}, {"connected", c->connected()}, {"acked_seq", c->acked()}};
+  });
+  auto port = api.bind(host_port->first, host_port->second);
+  if (!port.ok()) return fail(port.status());
   if (!port_file.empty())
     if (Status s = write_port_file(port_file, *port); !s.ok()) return fail(s);
   spdlog::info("site {} ({}) serving http://{}:{} with log head seq {}", site->id,

@@ -214,6 +214,7 @@ TEST_CASE("bad input gets a clear bilingual error and appends nothing", "[integr
   const std::string id =
       node.post(clerk, "/api/v1/cases", application("RS001", {"ID", "PHOTO"})).body["case_id"];
   const uint64_t before = node.head_seq();
+  CHECK(node.get("", "/api/v1/healthz").body["sync"]["offline"] == true);
 
   auto expect = [&](const test::HttpReply& r, int status, const std::string& code) {
     INFO(r.body.dump());

@@ -6,7 +6,9 @@
 // thread (e.g. a signal watcher).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "tongban/node/case_service.h"
@@ -18,7 +20,9 @@ class HttpApi {
  public:
   static constexpr size_t kMaxBodyBytes = 64 * 1024;
 
-  HttpApi(CaseService& cases, StaffDirectory& staff);
+  // `sync_status` describes the link to the hub for /healthz (null: offline by choice).
+  HttpApi(CaseService& cases, StaffDirectory& staff,
+          std::function<nlohmann::json()> sync_status = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
