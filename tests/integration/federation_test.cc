@@ -418,7 +418,7 @@ TEST_CASE("a node with no link syncs through a sealed bundle imported exactly on
   CHECK(hub.get(op, "/api/v1/cases?site=A02").body["count"] == 6);
 }
 
-TEST_CASE("a catalog published at the hub reaches every node; old cases keep their version",
+TEST_CASE("a catalog published at the hub reaches every node while old cases keep their version",
           "[integration][sync][catalog]") {
   DistrictDir district;
   HubHarness hub(district);
