@@ -74,25 +74,14 @@ struct HubApi::Impl {
                  {"expires_at", format_time(s->expires_at)}});
     });
 
-    server.Get(
-        "/api/v1/cases", wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
-          CaseQuery q;
-          q.case_id_prefix = req.get_param_value("q");
-          q.applicant_id = req.get_param_value("id_number");
-          q.status = req.get_param_value("status");
-          q.clock = req.get_param_value("clock");
-          q.item_code = req.get_param_value("item_code");
-          q.origin = req.get_param_value("site");
-          q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
-          if (q.limit == 0) q.limit = 50;
-          q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
-          auto found = hub.search(q);
-          if (!found.ok()) return found.status();
-          json list = json::array();
-          for (const CaseSummary& c : *found) list.push_back(summary_to_json(c));
-          return json{
-              {"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}};
-        }));
+    server.Get("/api/v1/cases",
+               wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+                 auto q = case_query_from(req);
+                 if (!q.ok()) return q.status();
+                 auto found = hub.search(*q);
+                 if (!found.ok()) return found.status();
+                 return search_result_json(*q, *found);
+               }));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
                wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {

@@ -127,10 +127,7 @@ struct HttpApi::Impl {
       if (!r.ok()) return r.status();
       found = std::move(*r);
     }
-    json list = json::array();
-    for (const CaseSummary& c : found) list.push_back(summary_to_json(c));
-    return Reply{
-        200, {{"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}}};
+    return Reply{200, search_result_json(q, found)};
   }
 
   void routes();
@@ -234,26 +231,14 @@ void HttpApi::Impl::case_routes() {
                 return case_reply(cases.create(*cmd, a), 201);
               }));
 
-  server.Get(
-      "/api/v1/cases", wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
-        CaseQuery q;
-        q.case_id_prefix = req.get_param_value("q");
-        q.applicant_id = req.get_param_value("id_number");
-        q.status = req.get_param_value("status");
-        q.clock = req.get_param_value("clock");
-        q.item_code = req.get_param_value("item_code");
-        if (!q.status.empty() && !case_status_from(q.status))
-          return Status::InvalidArgument("invalid_status", "状态取值无效", "unknown status filter");
-        if (!q.clock.empty() && !clock_color_from(q.clock))
-          return Status::InvalidArgument("invalid_clock",
-                                         "时限状态应为 normal/yellow/red/paused/done",
-                                         "clock must be normal, yellow, red, paused or done");
-        q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
-        if (q.limit == 0) q.limit = 50;
-        q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
-        if (a.role == Role::kAgent) q.agent = a.username;  // agents see only their own cases
-        return search_reply(q);
-      }));
+  server.Get("/api/v1/cases",
+             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+               auto parsed = case_query_from(req);
+               if (!parsed.ok()) return parsed.status();
+               CaseQuery q = std::move(*parsed);
+               if (a.role == Role::kAgent) q.agent = a.username;  // agents see only their own cases
+               return search_reply(q);
+             }));
 
   server.Get("/api/v1/agent/cases",
              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {

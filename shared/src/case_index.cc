@@ -93,8 +93,8 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   bind_opt(q, 16, rectify_due);
   TB_RETURN_IF_ERROR(q.run());
   if (!s.broke_commitment) return Status::Ok();
-  auto broken = db_.cached(
-      "INSERT OR REPLACE INTO broken_commitments(applicant_id, case_id) VALUES(?1, ?2)");
+  auto broken =
+      db_.cached("INSERT OR REPLACE INTO broken_commitments(applicant_id, case_id) VALUES(?1, ?2)");
   if (!broken.ok()) return broken.status();
   return broken->bind(1, s.applicant.id_number()).bind(2, s.case_id).run();
 }
@@ -118,9 +118,19 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
   stmt->bind(5, q.agent).bind(6, q.clock).bind(7, int64_t{today.days});
   stmt->bind(8, int64_t{q.limit}).bind(9, int64_t{q.offset}).bind(10, q.origin);
   return collect_rows<CaseSummary>(*stmt, [&](const Stmt& s) {
-    CaseSummary c{s.text_at(0), s.text_at(1), s.text_at(2), s.text_at(3), s.text_at(4),
-                  s.text_at(5), s.text_at(6), s.text_at(7), s.int_at(8), date_at(s, 11), ""};
-    c.clock = clock_from_row(s.int_at(9) != 0, s.int_at(10) != 0, c.deadline, date_at(s, 12), today);
+    CaseSummary c{s.text_at(0),
+                  s.text_at(1),
+                  s.text_at(2),
+                  s.text_at(3),
+                  s.text_at(4),
+                  s.text_at(5),
+                  s.text_at(6),
+                  s.text_at(7),
+                  s.int_at(8),
+                  date_at(s, 11),
+                  ""};
+    c.clock =
+        clock_from_row(s.int_at(9) != 0, s.int_at(10) != 0, c.deadline, date_at(s, 12), today);
     return c;
   });
 }
@@ -141,8 +151,9 @@ Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
       " ORDER BY coalesce(callback_due, rectify_due)");
   if (!stmt.ok()) return stmt.status();
   return collect_rows<CaseSummary>(*stmt, [](const Stmt& s) {
-    return CaseSummary{s.text_at(0), s.text_at(1), s.text_at(2), s.text_at(3), s.text_at(4),
-                       s.text_at(5), s.text_at(6), s.text_at(7), s.int_at(8), date_at(s, 9), "rating"};
+    return CaseSummary{s.text_at(0), s.text_at(1),  s.text_at(2), s.text_at(3),
+                       s.text_at(4), s.text_at(5),  s.text_at(6), s.text_at(7),
+                       s.int_at(8),  date_at(s, 9), "rating"};
   });
 }
 
@@ -151,14 +162,6 @@ Result<bool> CaseIndex::broke_commitment(const std::string& applicant_id) {
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, applicant_id);
   return stmt->step();
-}
-
-Result<int64_t> CaseIndex::count() {
-  auto stmt = db_.cached("SELECT count(*) FROM cases");
-  if (!stmt.ok()) return stmt.status();
-  auto row = stmt->step();
-  if (!row.ok()) return row.status();
-  return stmt->int_at(0);
 }
 
 Result<std::string> CaseIndex::digest() {

@@ -38,6 +38,12 @@ nlohmann::json summary_to_json(const CaseSummary& c) {
           {"clock", c.clock}};
 }
 
+nlohmann::json search_result_json(const CaseQuery& q, const std::vector<CaseSummary>& found) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const CaseSummary& c : found) list.push_back(summary_to_json(c));
+  return {{"cases", list}, {"count", list.size()}, {"limit", q.limit}, {"offset", q.offset}};
+}
+
 nlohmann::json clock_to_json(const ClockView& c) {
   nlohmann::json j = {{"color", to_string(c.color)},
                       {"deadline", date_or_null(c.deadline)},

@@ -51,4 +51,23 @@ std::string bearer_token(const httplib::Request& req) {
   return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : std::string();
 }
 
+Result<CaseQuery> case_query_from(const httplib::Request& req) {
+  CaseQuery q;
+  q.case_id_prefix = req.get_param_value("q");
+  q.applicant_id = req.get_param_value("id_number");
+  q.status = req.get_param_value("status");
+  q.clock = req.get_param_value("clock");
+  q.item_code = req.get_param_value("item_code");
+  q.origin = req.get_param_value("site");
+  if (!q.status.empty() && !case_status_from(q.status))
+    return Status::InvalidArgument("invalid_status", "状态取值无效", "unknown status filter");
+  if (!q.clock.empty() && !clock_color_from(q.clock))
+    return Status::InvalidArgument("invalid_clock", "时限状态应为 normal/yellow/red/paused/done",
+                                   "clock must be normal, yellow, red, paused or done");
+  q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
+  if (q.limit == 0) q.limit = 50;
+  q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
+  return q;
+}
+
 }  // namespace tongban

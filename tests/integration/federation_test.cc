@@ -157,6 +157,7 @@ TEST_CASE("a case accepted at one node shows up in the hub's API", "[integration
   CHECK(c["status"] == "accepted");
   CHECK(c["origin_site"] == "S01");
   CHECK(hub.get(op, "/api/v1/cases?site=S01").body["count"] == 1);
+  CHECK(hub.get(op, "/api/v1/cases?status=bogus").body["error"]["code"] == "invalid_status");
   const json sites = hub.get(op, "/api/v1/sites").body["sites"];
   for (const json& s : sites) {
     if (s["site"] != "S01") continue;

@@ -49,7 +49,6 @@ class CaseIndex {
   // Open bad-rating callbacks and rectifications, earliest due first.
   Result<std::vector<CaseSummary>> open_rating_tasks();
   Result<bool> broke_commitment(const std::string& applicant_id);
-  Result<int64_t> count();
   // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).
   Result<std::string> digest();
   Status clear();

@@ -17,5 +17,7 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
 nlohmann::json clock_to_json(const ClockView& clock);
 // One row of a search result; the applicant's ID number is masked.
 nlohmann::json summary_to_json(const CaseSummary& c);
+// A search answer: {cases: [summary], count, limit, offset}.
+nlohmann::json search_result_json(const CaseQuery& q, const std::vector<CaseSummary>& found);
 
 }  // namespace tongban

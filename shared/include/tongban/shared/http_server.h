@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "tongban/shared/case_index.h"
 #include "tongban/shared/status.h"
 
 namespace httplib {
@@ -41,5 +42,8 @@ class JsonHttpServer {
 void send_json(httplib::Response& res, int status, const nlohmann::json& body);
 // The token of an "Authorization: Bearer <token>" header, or "".
 std::string bearer_token(const httplib::Request& req);
+// The case-search filters of a query string (q, id_number, status, clock, item_code, site,
+// limit <= 500, default 50, offset); InvalidArgument for an unknown status or clock colour.
+Result<CaseQuery> case_query_from(const httplib::Request& req);
 
 }  // namespace tongban
