@@ -21,15 +21,15 @@ json time_or_null(Timestamp t) { return t ? json(format_time(t)) : json(nullptr)
 
 struct HubApi::Impl {
   HubService& hub;
-  StaffDirectory& staff;
+  StaffDirectory& staff = hub.staff();
   std::function<void()> on_stream_change;
   JsonHttpServer http{kMaxBodyBytes};
   httplib::Server& server = http.routes();
 
   using Handler = std::function<Result<json>(const httplib::Request&, const Staff&)>;
 
-  Impl(HubService& h, StaffDirectory& s, std::function<void()> change)
-      : hub(h), staff(s), on_stream_change(std::move(change)) {}
+  Impl(HubService& h, std::function<void()> change)
+      : hub(h), on_stream_change(std::move(change)) {}
 
   // Operators only; every failure becomes the bilingual error body.
   httplib::Server::Handler wrap(Handler handler, int ok_status = 200) {
@@ -85,24 +85,17 @@ struct HubApi::Impl {
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
                wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
-                 CaseState s;
-                 {
-                   std::lock_guard lock(hub.mutex());
-                   auto loaded = hub.load_case(req.matches[1]);
-                   if (!loaded.ok()) return loaded.status();
-                   s = std::move(*loaded);
-                 }
-                 if (!s.exists() || s.item_code.empty())
-                   return Status::NotFound("not_found", "案件不存在", "case not found");
+                 auto s = hub.get_case(req.matches[1]);
+                 if (!s.ok()) return s.status();
                  const District& d = hub.district();
-                 return case_to_json(s, hub.today(), d.calendar, d.yellow_days);
+                 return case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
                }));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
                wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
                  auto events = hub.case_events(req.matches[1]);
                  if (!events.ok()) return events.status();
-                 return sync::case_events_json(req.matches[1], *events);
+                 return case_events_json(req.matches[1], *events);
                }));
 
     server.Get("/api/v1/sites", wrap([this](const httplib::Request&, const Staff&) -> Result<json> {
@@ -153,8 +146,8 @@ struct HubApi::Impl {
   }
 };
 
-HubApi::HubApi(HubService& hub, StaffDirectory& staff, std::function<void()> on_stream_change)
-    : impl_(std::make_unique<Impl>(hub, staff, std::move(on_stream_change))) {
+HubApi::HubApi(HubService& hub, std::function<void()> on_stream_change)
+    : impl_(std::make_unique<Impl>(hub, std::move(on_stream_change))) {
   impl_->routes();
 }
 

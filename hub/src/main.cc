@@ -64,8 +64,7 @@ int main(int argc, char** argv) {
   auto bound = server.start();
   if (!bound.ok()) return fail(bound.status());
 
-  StaffDirectory staff((*service)->db(), (*service)->mutex(), clock);
-  hub::HubApi api(**service, staff, [&server] { server.wake_streams(); });
+  hub::HubApi api(**service, [&server] { server.wake_streams(); });
   const auto host_port = split_host_port(listen);
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",

@@ -42,7 +42,6 @@ Status closed() {
 
 Result<std::vector<Slot>> CaseService::slots(Date date) {
   std::vector<Slot> plan = slot_plan(date, district_.calendar, site_);
-  std::lock_guard lock(mu_);
   for (Slot& s : plan) {
     auto n = store_.booked_count(format_date(date), s.time);
     if (!n.ok()) return n.status();
@@ -75,58 +74,62 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
       std::find_if(plan.begin(), plan.end(), [&](const Slot& s) { return s.time == in.slot; });
   if (slot == plan.end()) return closed();
 
-  std::lock_guard lock(mu_);
-  auto same_day = store_.appointments_on(in.date, "");
-  if (!same_day.ok()) return same_day.status();
-  int booked = 0;
-  for (const Appointment& a : *same_day) {
-    if (a.status == "cancelled") continue;
-    if (a.slot == in.slot) ++booked;
-    if (a.applicant.id_number() == in.applicant.id_number() && a.slot == in.slot)
-      return Status::Conflict("already_booked", "该申请人已预约此时段",
-                              "the applicant already holds this slot");
-  }
-  if (booked >= slot->capacity) return closed();
-
-  sync::LogWriter writer(store_.log());
-  TB_RETURN_IF_ERROR(writer.begun());
-  auto n = store_.next_number("appointment-" + in.date);
-  if (!n.ok()) return n.status();
-  char num[8];
-  std::snprintf(num, sizeof num, "%04lld", static_cast<long long>(*n));
-  std::string compact = in.date;
-  std::erase(compact, '-');
-  pb::CaseEvent e;
-  auto* b = e.mutable_appointment_booked();
-  b->set_appointment_id("APT-" + site_.id + "-" + compact + "-" + num);
-  b->set_item_code(in.item_code);
-  b->set_date(in.date);
-  b->set_slot(in.slot);
-  b->set_window(booked + 1);
-  *b->mutable_applicant() = in.applicant;
-  b->set_agent(actor.role == Role::kAgent ? actor.username : "");
-  b->set_extended_hours(slot->extended_hours);
-  auto appended = writer.append(b->appointment_id(), event_kind(e), actor.username, clock_.now(),
-                                e.SerializeAsString());
+  std::string id;
+  auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
+    auto same_day = w.appointments_on(in.date, "");
+    if (!same_day.ok()) return same_day.status();
+    int booked = 0;
+    for (const Appointment& a : *same_day) {
+      if (a.status == "cancelled") continue;
+      if (a.slot == in.slot) ++booked;
+      if (a.applicant.id_number() == in.applicant.id_number() && a.slot == in.slot)
+        return Status::Conflict("already_booked", "该申请人已预约此时段",
+                                "the applicant already holds this slot");
+    }
+    if (booked >= slot->capacity) return closed();
+    auto n = w.next_number("appointment-" + in.date);
+    if (!n.ok()) return n.status();
+    char num[8];
+    std::snprintf(num, sizeof num, "%04lld", static_cast<long long>(*n));
+    std::string compact = in.date;
+    std::erase(compact, '-');
+    id = "APT-" + site_.id + "-" + compact + "-" + num;
+    pb::CaseEvent e;
+    auto* b = e.mutable_appointment_booked();
+    b->set_appointment_id(id);
+    b->set_item_code(in.item_code);
+    b->set_date(in.date);
+    b->set_slot(in.slot);
+    b->set_window(booked + 1);
+    *b->mutable_applicant() = in.applicant;
+    b->set_agent(actor.role == Role::kAgent ? actor.username : "");
+    b->set_extended_hours(slot->extended_hours);
+    CaseState scratch;  // appointment events fold to no case
+    return w.append(scratch, id, e, actor.username, clock_.now());
+  });
   if (!appended.ok()) return appended.status();
-  TB_RETURN_IF_ERROR(store_.project(e, CaseState{}, district_));
-  TB_RETURN_IF_ERROR(writer.commit());
   committed();
-  spdlog::info("appointment {} booked for {} {}", b->appointment_id(), in.date, in.slot);
-  auto stored = store_.appointment(b->appointment_id());
+  spdlog::info("appointment {} booked for {} {}", id, in.date, in.slot);
+  auto stored = store_.appointment(id);
   if (!stored.ok()) return stored.status();
   return **stored;
 }
 
-Result<Appointment> CaseService::append_appointment_event(const std::string& id, pb::CaseEvent e,
-                                                          const Actor& actor) {
-  sync::LogWriter writer(store_.log());
-  TB_RETURN_IF_ERROR(writer.begun());
-  auto appended =
-      writer.append(id, event_kind(e), actor.username, clock_.now(), e.SerializeAsString());
+Result<Appointment> CaseService::change_appointment(
+    const std::string& id, pb::CaseEvent e, const Actor& actor,
+    const std::function<Status(const Appointment&)>& check) {
+  auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
+    auto a = w.appointment(id);
+    if (!a.ok()) return a.status();
+    if (!*a) return Status::NotFound("not_found", "预约不存在", "appointment not found");
+    TB_RETURN_IF_ERROR(check(**a));
+    if ((*a)->status != "booked")
+      return Status::Conflict("invalid_transition", "该预约已签到或已取消",
+                              "appointment is not in booked state");
+    CaseState scratch;  // appointment events fold to no case
+    return w.append(scratch, id, e, actor.username, clock_.now());
+  });
   if (!appended.ok()) return appended.status();
-  TB_RETURN_IF_ERROR(store_.project(e, CaseState{}, district_));
-  TB_RETURN_IF_ERROR(writer.commit());
   committed();
   auto stored = store_.appointment(id);
   if (!stored.ok()) return stored.status();
@@ -137,35 +140,25 @@ Result<Appointment> CaseService::check_in(const std::string& id, const Actor& ac
   if (actor.role != Role::kClerk)
     return Status::PermissionDenied("forbidden_role", "只有综窗人员可以签到",
                                     "only clerks check in");
-  std::lock_guard lock(mu_);
-  auto a = store_.appointment(id);
-  if (!a.ok()) return a.status();
-  if (!*a) return Status::NotFound("not_found", "预约不存在", "appointment not found");
-  if ((*a)->status != "booked")
-    return Status::Conflict("invalid_transition", "该预约已签到或已取消",
-                            "appointment is not in booked state");
-  if ((*a)->date != format_date(today()))
-    return Status::Conflict("not_today", "只能在预约当天签到",
-                            "check in on the appointment's day only");
   pb::CaseEvent e;
   e.mutable_appointment_checked_in()->set_appointment_id(id);
-  return append_appointment_event(id, std::move(e), actor);
+  return change_appointment(id, std::move(e), actor, [&](const Appointment& a) {
+    if (a.status == "booked" && a.date != format_date(today()))
+      return Status::Conflict("not_today", "只能在预约当天签到",
+                              "check in on the appointment's day only");
+    return Status::Ok();
+  });
 }
 
 Result<Appointment> CaseService::cancel(const std::string& id, const Actor& actor) {
-  std::lock_guard lock(mu_);
-  auto a = store_.appointment(id);
-  if (!a.ok()) return a.status();
-  if (!*a) return Status::NotFound("not_found", "预约不存在", "appointment not found");
-  if (actor.role == Role::kAgent ? (*a)->agent != actor.username : actor.role != Role::kClerk)
-    return Status::PermissionDenied("forbidden_role", "无权取消该预约",
-                                    "may not cancel this appointment");
-  if ((*a)->status != "booked")
-    return Status::Conflict("invalid_transition", "该预约已签到或已取消",
-                            "appointment is not in booked state");
   pb::CaseEvent e;
   e.mutable_appointment_cancelled()->set_appointment_id(id);
-  return append_appointment_event(id, std::move(e), actor);
+  return change_appointment(id, std::move(e), actor, [&](const Appointment& a) {
+    if (actor.role == Role::kAgent ? a.agent != actor.username : actor.role != Role::kClerk)
+      return Status::PermissionDenied("forbidden_role", "无权取消该预约",
+                                      "may not cancel this appointment");
+    return Status::Ok();
+  });
 }
 
 }  // namespace tongban::node

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "tongban/shared/projector.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban::node {
@@ -104,7 +105,13 @@ CaseService::CaseService(const District& district, const SiteConfig& site, NodeS
 }
 
 void CaseService::install_catalog(std::shared_ptr<const Catalog> catalog) {
+  std::lock_guard lock(mu_);
   catalogs_[catalog->version()] = std::move(catalog);
+}
+
+CaseService::Catalogs CaseService::catalogs() {
+  std::lock_guard lock(mu_);
+  return catalogs_;
 }
 
 std::shared_ptr<const Catalog> CaseService::current_catalog() {
@@ -117,68 +124,80 @@ bool CaseService::handles(const std::string& item_code) {
   return current_catalog()->find(item_code) != nullptr;
 }
 
-const Catalog& CaseService::catalog_for(int version) const {
-  auto it = catalogs_.find(version);
-  return it != catalogs_.end() ? *it->second : *catalogs_.rbegin()->second;
-}
-
 void CaseService::committed() {
-  if (on_commit_) on_commit_();
+  std::function<void()> fn;
+  {
+    std::lock_guard lock(mu_);
+    fn = on_commit_;
+  }
+  if (fn) fn();
 }
 
 Result<CaseState> CaseService::create(const Command& command, const Actor& actor) {
   if (!std::holds_alternative<Submit>(command) && !std::holds_alternative<StartPreReview>(command))
     return Status::InvalidArgument("not_a_creation", "该操作不能新建案件",
                                    "only submit or pre-review create a case");
-  std::lock_guard lock(mu_);
-  return run_locked(CaseState{}, command, actor, true);
+  auto outcome = run("", command, actor, true);
+  if (!outcome.ok()) return outcome.status();
+  return std::move(outcome->state);
 }
 
 Result<CaseState> CaseService::execute(const std::string& case_id, const Command& command,
                                        const Actor& actor) {
-  std::lock_guard lock(mu_);
-  auto state = store_.load_case(case_id);
-  if (!state.ok()) return state.status();
-  if (!state->exists() || state->item_code.empty()) return not_found("案件", "case " + case_id);
-  return run_locked(std::move(*state), command, actor, false);
+  auto outcome = run(case_id, command, actor, false);
+  if (!outcome.ok()) return outcome.status();
+  return std::move(outcome->state);
 }
 
-Result<CaseState> CaseService::run_locked(CaseState state, const Command& command,
-                                          const Actor& actor, bool create) {
-  sync::LogWriter writer(store_.log());
-  TB_RETURN_IF_ERROR(writer.begun());
-  auto after = apply_locked(writer, std::move(state), command, actor, create);
-  if (!after.ok()) return after.status();
-  if (writer.pending() == 0) return after;
-  TB_RETURN_IF_ERROR(writer.commit());
+Result<CaseService::Outcome> CaseService::run(const std::string& case_id, const Command& command,
+                                              const Actor& actor, bool create) {
+  const Catalogs versions = catalogs();
+  CaseState after;
+  auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
+    CaseState state;
+    if (!create) {
+      auto loaded = w.load_case(case_id);
+      if (!loaded.ok()) return loaded.status();
+      if (!is_case(*loaded)) return not_found("案件", "case " + case_id);
+      state = std::move(*loaded);
+    }
+    auto next = apply(w, versions, std::move(state), command, actor, create);
+    if (!next.ok()) return next.status();
+    after = std::move(*next);
+    return Status::Ok();
+  });
+  if (!appended.ok()) return appended.status();
+  if (*appended == 0) return Outcome{std::move(after), 0};
   committed();
-  spdlog::info("case {} {} by {} (applicant {})", after->case_id, to_string(after->status),
-               actor.system ? "system" : actor.username, mask_id(after->applicant.id_number()));
-  return after;
+  spdlog::info("case {} {} by {} (applicant {})", after.case_id, to_string(after.status),
+               actor.system ? "system" : actor.username, mask_id(after.applicant.id_number()));
+  return Outcome{std::move(after), *appended};
 }
 
 Result<std::vector<std::string>> CaseService::bulk_create(const std::vector<Script>& scripts) {
-  std::lock_guard lock(mu_);
-  sync::LogWriter writer(store_.log());
-  TB_RETURN_IF_ERROR(writer.begun());
+  const Catalogs versions = catalogs();
   std::vector<std::string> ids;
-  for (const Script& script : scripts) {
-    CaseState state;
-    for (size_t i = 0; i < script.size(); ++i) {
-      auto next = apply_locked(writer, std::move(state), script[i].second, script[i].first, i == 0);
-      if (!next.ok()) return next.status();
-      state = std::move(*next);
+  auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
+    for (const Script& script : scripts) {
+      CaseState state;
+      for (size_t i = 0; i < script.size(); ++i) {
+        auto next =
+            apply(w, versions, std::move(state), script[i].second, script[i].first, i == 0);
+        if (!next.ok()) return next.status();
+        state = std::move(*next);
+      }
+      ids.push_back(state.case_id);
     }
-    ids.push_back(state.case_id);
-  }
-  TB_RETURN_IF_ERROR(writer.commit());
+    return Status::Ok();
+  });
+  if (!appended.ok()) return appended.status();
   committed();
   return ids;
 }
 
-Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState state,
-                                            const Command& command, const Actor& actor,
-                                            bool create) {
+Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& catalogs,
+                                     CaseState state, const Command& command, const Actor& actor,
+                                     bool create) {
   if (!actor.system && !role_may(actor.role, command)) return forbidden(actor);
   if (!create && actor.role == Role::kAgent && !actor.system && state.agent != actor.username)
     return Status::PermissionDenied("not_your_case", "代办员只能办理本人代办的案件",
@@ -194,20 +213,22 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
   DecideContext ctx;
   ctx.now = clock_.now();
   // New cases use the newest catalog; a case keeps the version it was submitted under.
-  ctx.catalog = create ? catalogs_.rbegin()->second.get() : &catalog_for(state.catalog_version);
+  auto version = catalogs.find(state.catalog_version);
+  ctx.catalog = create || version == catalogs.end() ? catalogs.rbegin()->second.get()
+                                                    : version->second.get();
   ctx.calendar = &district_.calendar;
   ctx.site_id = site_.id;
   ctx.site_kind = site_.kind;
   ctx.site_items = site_.all_items ? nullptr : &site_.items;
   const pb::Applicant* applicant = applicant_of(cmd);
-  auto broke = store_.cases().broke_commitment(applicant ? applicant->id_number()
-                                                         : state.applicant.id_number());
+  auto broke =
+      writer.broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
   if (!broke.ok()) return broke.status();
   ctx.applicant_broke_commitment = *broke;
 
   if (create) {
     const Date today = date_of(ctx.now);
-    auto n = store_.next_number("case-" + format_date(today));
+    auto n = writer.next_number("case-" + format_date(today));
     if (!n.ok()) return n.status();
     char num[16];
     std::snprintf(num, sizeof num, "%06lld", static_cast<long long>(*n));
@@ -222,20 +243,15 @@ Result<CaseState> CaseService::apply_locked(sync::LogWriter& writer, CaseState s
       const Signature sig = key_.sign(e.license_issued().payload());
       e.mutable_license_issued()->set_signature(sig.data(), sig.size());
     }
-    auto appended =
-        writer.append(state.case_id, event_kind(e), actor_name, ctx.now, e.SerializeAsString());
-    if (!appended.ok()) return appended.status();
-    evolve(state, e, EventMeta{state.case_id, site_.id, ctx.now});
-    TB_RETURN_IF_ERROR(store_.project(e, state, district_));
+    TB_RETURN_IF_ERROR(writer.append(state, state.case_id, e, actor_name, ctx.now));
   }
   return state;
 }
 
 Result<CaseState> CaseService::get(const std::string& case_id, const Actor& actor) {
-  std::lock_guard lock(mu_);
   auto state = store_.load_case(case_id);
   if (!state.ok()) return state.status();
-  if (!state->exists() || state->item_code.empty()) return not_found("案件", "case " + case_id);
+  if (!is_case(*state)) return not_found("案件", "case " + case_id);
   if (actor.role == Role::kAgent && state->agent != actor.username)
     return Status::PermissionDenied("not_your_case", "代办员只能查看本人代办的案件",
                                     "agents see only their own cases");
@@ -246,28 +262,18 @@ Result<std::vector<sync::Event>> CaseService::events(const std::string& case_id,
                                                      const Actor& actor) {
   auto state = get(case_id, actor);
   if (!state.ok()) return state.status();
-  std::lock_guard lock(mu_);
-  return store_.log().case_events(case_id);
+  return store_.case_events(case_id);
 }
 
 Result<int> CaseService::sweep() {
-  std::vector<std::string> due;
-  {
-    std::lock_guard lock(mu_);
-    auto ids = store_.cases().due_for_sweep(today());
-    if (!ids.ok()) return ids.status();
-    due = std::move(*ids);
-  }
+  auto due = store_.due_for_sweep(today());
+  if (!due.ok()) return due.status();
   int changed = 0;
   const Actor system{"system", Role::kAdmin, true};
-  for (const std::string& id : due) {
-    std::lock_guard lock(mu_);
-    auto state = store_.load_case(id);
-    if (!state.ok()) return state.status();
-    const int before = state->event_count;
-    auto after = run_locked(std::move(*state), Sweep{}, system, false);
-    if (!after.ok()) return after.status();
-    changed += after->event_count != before;
+  for (const std::string& id : *due) {
+    auto outcome = run(id, Sweep{}, system, false);
+    if (!outcome.ok()) return outcome.status();
+    changed += outcome->appended > 0;
   }
   return changed;
 }

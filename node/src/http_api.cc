@@ -73,15 +73,16 @@ json item_json(const Item& item, const Catalog& catalog) {
 }  // namespace
 
 struct HttpApi::Impl {
+  NodeStore& store;
   CaseService& cases;
-  StaffDirectory& staff;
+  StaffDirectory& staff = store.staff();
   JsonHttpServer http{kMaxBodyBytes};
   httplib::Server& server = http.routes();
 
   using Handler = std::function<Result<Reply>(const httplib::Request&, const Actor&)>;
 
-  Impl(CaseService& c, StaffDirectory& s, std::function<json()> sync)
-      : cases(c), staff(s), sync_status(std::move(sync)) {}
+  Impl(NodeStore& st, CaseService& c, std::function<json()> sync)
+      : store(st), cases(c), sync_status(std::move(sync)) {}
   std::function<json()> sync_status;
 
   // Wraps a handler: authenticates (unless `open`), maps Status to HTTP, never throws.
@@ -120,14 +121,9 @@ struct HttpApi::Impl {
   }
 
   Result<Reply> search_reply(CaseQuery q) {
-    std::vector<CaseSummary> found;
-    {
-      std::lock_guard lock(cases.mutex());
-      auto r = cases.store().cases().search(q, cases.today());
-      if (!r.ok()) return r.status();
-      found = std::move(*r);
-    }
-    return Reply{200, search_result_json(q, found)};
+    auto found = store.search(q, cases.today());
+    if (!found.ok()) return found.status();
+    return Reply{200, search_result_json(q, *found)};
   }
 
   void routes();
@@ -141,12 +137,11 @@ void HttpApi::Impl::routes() {
              wrap(
                  [this](const httplib::Request&, const Actor&) -> Result<Reply> {
                    const json sync = sync_status ? sync_status() : json{{"offline", true}};
-                   std::lock_guard lock(cases.mutex());
                    return Reply{200,
                                 {{"status", "ok"},
                                  {"site", cases.site().id},
                                  {"site_name", cases.site().name},
-                                 {"head_seq", cases.store().log().head().seq},
+                                 {"head_seq", store.head().seq},
                                  {"sync", sync}}};
                  },
                  true));
@@ -261,7 +256,7 @@ void HttpApi::Impl::case_routes() {
              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
                auto events = cases.events(req.matches[1], a);
                if (!events.ok()) return events.status();
-               return Reply{200, sync::case_events_json(req.matches[1], *events)};
+               return Reply{200, case_events_json(req.matches[1], *events)};
              }));
 
   server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/license)",
@@ -294,8 +289,6 @@ void HttpApi::Impl::case_routes() {
                                                  "agents use /api/v1/agent/cases");
                const Date today = cases.today();
                json out = {{"date", format_date(today)}};
-               std::lock_guard lock(cases.mutex());
-               NodeStore& store = cases.store();
                auto appts = store.appointments_on(format_date(today), "");
                if (!appts.ok()) return appts.status();
                out["appointments"] = json::array();
@@ -307,7 +300,7 @@ void HttpApi::Impl::case_routes() {
                  q.status = status;
                  q.clock = clock;
                  q.limit = 200;
-                 auto found = store.cases().search(q, today);
+                 auto found = store.search(q, today);
                  if (!found.ok()) return found.status();
                  json& list = out[name] = json::array();
                  for (const CaseSummary& c : *found) list.push_back(summary_to_json(c));
@@ -317,7 +310,7 @@ void HttpApi::Impl::case_routes() {
                TB_RETURN_IF_ERROR(section("awaiting_materials", "awaiting_materials", ""));
                TB_RETURN_IF_ERROR(section("overdue", "", "red"));
                TB_RETURN_IF_ERROR(section("due_soon", "", "yellow"));
-               auto tasks = store.cases().open_rating_tasks();
+               auto tasks = store.open_rating_tasks();
                if (!tasks.ok()) return tasks.status();
                out["rating_tasks"] = json::array();
                for (const CaseSummary& c : *tasks)
@@ -355,9 +348,7 @@ void HttpApi::Impl::appointment_routes() {
                if (!parse_date(date))
                  return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD",
                                                 "date must be YYYY-MM-DD");
-               std::lock_guard lock(cases.mutex());
-               auto list =
-                   cases.store().appointments_on(date, a.role == Role::kAgent ? a.username : "");
+               auto list = store.appointments_on(date, a.role == Role::kAgent ? a.username : "");
                if (!list.ok()) return list.status();
                json out = json::array();
                for (const Appointment& ap : *list) out.push_back(appointment_json(ap));
@@ -428,8 +419,8 @@ void HttpApi::Impl::staff_routes() {
       }));
 }
 
-HttpApi::HttpApi(CaseService& cases, StaffDirectory& staff, std::function<json()> sync_status)
-    : impl_(std::make_unique<Impl>(cases, staff, std::move(sync_status))) {
+HttpApi::HttpApi(NodeStore& store, CaseService& cases, std::function<json()> sync_status)
+    : impl_(std::make_unique<Impl>(store, cases, std::move(sync_status))) {
   impl_->routes();
 }
 

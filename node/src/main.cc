@@ -103,19 +103,17 @@ int main(int argc, char** argv) {
     return fail(Status::NotFound(
         "not_provisioned", "站点未初始化，请先运行 tongban provision",
         "site not provisioned: run `tongban provision` first (" + key.status().message_en() + ")"));
-  auto store = node::NodeStore::open(data_dir, site_id, &*key);
-  if (!store.ok()) return fail(store.status());
-
   OffsetClock clock(clock_offset);
-  node::CaseService cases(*district, *site, *store, *key, clock);
-  StaffDirectory staff(store->db(), cases.mutex(), clock);
+  auto store = node::NodeStore::open(data_dir, site_id, &*key, *district, clock);
+  if (!store.ok()) return fail(store.status());
+  node::CaseService cases(*district, *site, **store, *key, clock);
   const auto host_port = split_host_port(listen);
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",
                                         "--listen must be host:port"));
 
   // Replication to the hub: the node keeps working whether or not it is reachable.
-  node::NodeSync deliveries(cases);
+  node::NodeSync deliveries(**store, cases);
   std::unique_ptr<sync::SyncClient> sync_client;
   const auto hub_key = district->public_keys.find(district->hub_id);
   if (offline) {
@@ -135,7 +133,7 @@ int main(int argc, char** argv) {
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
     spdlog::info("replicating to the hub at {}", o.endpoint);
   }
-  node::HttpApi api(cases, staff, [c = sync_client.get()]() -> nlohmann::json {
+  node::HttpApi api(**store, cases, [c = sync_client.get()]() -> nlohmann::json {
     if (!c) return {{"offline", true}};
     return {{"offline", false}, {"connected", c->connected()}, {"acked_seq", c->acked()}};
   });
@@ -144,7 +142,7 @@ int main(int argc, char** argv) {
   if (!port_file.empty())
     if (Status s = write_port_file(port_file, *port); !s.ok()) return fail(s);
   spdlog::info("site {} ({}) serving http://{}:{} with log head seq {}", site->id,
-               to_string(site->kind), host_port->first, *port, store->log().head().seq);
+               to_string(site->kind), host_port->first, *port, (*store)->head().seq);
   std::cout << "listening http://" << host_port->first << ":" << *port << std::endl;
 
   std::thread signal_watcher = watch_termination(signals, [&](int sig) {

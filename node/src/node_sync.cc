@@ -2,19 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include "tongban/sync/replica.h"
 #include "wire.pb.h"
 
 namespace tongban::node {
 
-Result<sync::ChainHead> NodeSync::delivered() {
-  std::lock_guard lock(cases_.mutex());
-  return sync::Replica(cases_.store().db()).head(sync::stream_origin(cases_.site().id));
-}
+Result<sync::ChainHead> NodeSync::delivered() { return store_.delivered(); }
 
 Status NodeSync::apply(const sync::BatchCheck& checked) {
-  std::lock_guard lock(cases_.mutex());
-  NodeStore& store = cases_.store();
+  std::vector<std::pair<int, std::string>> versions;
   std::vector<std::shared_ptr<const Catalog>> catalogs;
   for (const sync::Event& e : checked.fresh) {
     if (e.kind != "hub.catalog_version") continue;
@@ -23,18 +18,9 @@ Status NodeSync::apply(const sync::BatchCheck& checked) {
     auto catalog = parse_catalog(v.catalog_toml());
     if (!catalog.ok()) return catalog.status();
     catalogs.push_back(std::make_shared<const Catalog>(std::move(*catalog)));
+    versions.emplace_back(v.version(), v.catalog_toml());
   }
-  Transaction tx(store.db());
-  TB_RETURN_IF_ERROR(tx.begun());
-  TB_RETURN_IF_ERROR(sync::Replica(store.db()).append(checked.fresh, checked.signature));
-  for (const sync::Event& e : checked.fresh) {
-    if (e.kind != "hub.catalog_version") continue;
-    pb::CatalogVersion v;
-    v.ParseFromString(e.body);
-    TB_RETURN_IF_ERROR(store.save_catalog_version(v.version(), v.catalog_toml()));
-  }
-  TB_RETURN_IF_ERROR(tx.commit());
-  store.log().observe(checked.fresh.back().lamport);
+  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, versions));
   for (auto& c : catalogs) {
     spdlog::info("catalog version {} received from the hub", c->version());
     cases_.install_catalog(std::move(c));

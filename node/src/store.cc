@@ -1,7 +1,8 @@
 #include "tongban/node/store.h"
 
-#include "tongban/shared/crypto.h"
-#include "tongban/shared/staff.h"
+#include <map>
+
+#include "tongban/sync/replica.h"
 
 namespace tongban::node {
 
@@ -27,8 +28,17 @@ const std::vector<std::string>& NodeStore::migrations() {
   return kMigrations;
 }
 
-Result<NodeStore> NodeStore::open(const std::filesystem::path& data_dir, const std::string& site_id,
-                                  const SigningKey* key) {
+NodeStore::NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District& district,
+                     const Clock& clock)
+    : db_(std::move(db)),
+      log_(std::move(log)),
+      projector_(*db_, district),
+      staff_(*db_, mu_, clock) {}
+
+Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& data_dir,
+                                                   const std::string& site_id,
+                                                   const SigningKey* key, const District& district,
+                                                   const Clock& clock) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   auto db = Db::open(data_dir / kDbFile);
@@ -37,25 +47,107 @@ Result<NodeStore> NodeStore::open(const std::filesystem::path& data_dir, const s
   TB_RETURN_IF_ERROR(owned->migrate(migrations()));
   auto log = sync::EventLog::open(*owned, site_id, key);
   if (!log.ok()) return log.status();
-  return NodeStore(std::move(owned), std::move(*log));
+  return std::unique_ptr<NodeStore>(
+      new NodeStore(std::move(owned), std::move(*log), district, clock));
+}
+
+Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
+  std::lock_guard lock(mu_);
+  sync::LogWriter log(log_);
+  TB_RETURN_IF_ERROR(log.begun());
+  Writer writer(*this, log);
+  TB_RETURN_IF_ERROR(fn(writer));
+  const uint64_t appended = log.pending();
+  if (appended == 0) return appended;  // a command that changed nothing: roll back
+  TB_RETURN_IF_ERROR(log.commit());
+  return appended;
+}
+
+Result<CaseState> NodeStore::Writer::load_case(const std::string& case_id) {
+  return store_.load_case_locked(case_id);
+}
+
+Result<int64_t> NodeStore::Writer::next_number(const std::string& counter) {
+  auto stmt = store_.db_->cached(
+      "INSERT INTO counters(name, value) VALUES(?1, 1) ON CONFLICT(name) DO UPDATE SET "
+      "value=value+1 RETURNING value");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, counter);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  const int64_t v = stmt->int_at(0);
+  TB_RETURN_IF_ERROR(stmt->run());
+  return v;
+}
+
+Result<bool> NodeStore::Writer::broke_commitment(const std::string& applicant_id) {
+  return store_.projector_.cases().broke_commitment(applicant_id);
+}
+
+Result<std::optional<Appointment>> NodeStore::Writer::appointment(const std::string& id) {
+  return store_.appointment_locked(id);
+}
+
+Result<std::vector<Appointment>> NodeStore::Writer::appointments_on(const std::string& date,
+                                                                    const std::string& agent) {
+  return store_.appointments_on_locked(date, agent);
+}
+
+Status NodeStore::Writer::append(CaseState& state, const std::string& stream_id,
+                                 const pb::CaseEvent& event, const std::string& actor,
+                                 Timestamp ts) {
+  auto appended = log_.append(stream_id, event_kind(event), actor, ts, event.SerializeAsString());
+  if (!appended.ok()) return appended.status();
+  return store_.project_locked(state, event, EventMeta{stream_id, appended->origin, ts});
+}
+
+Result<CaseState> NodeStore::load_case_locked(const std::string& case_id) {
+  auto events = log_.case_events(case_id);
+  if (!events.ok()) return events.status();
+  return CaseProjector::replay(*events);
 }
 
 Result<CaseState> NodeStore::load_case(const std::string& case_id) {
-  auto events = log_.case_events(case_id);
-  if (!events.ok()) return events.status();
-  CaseState s;
-  for (const sync::Event& e : *events)
-    TB_RETURN_IF_ERROR(evolve_serialized(s, e.body, EventMeta{e.case_id, e.origin, e.ts}));
-  return s;
+  std::lock_guard lock(mu_);
+  return load_case_locked(case_id);
 }
 
-Status NodeStore::project_appointment(const pb::CaseEvent& body) {
+Result<std::vector<sync::Event>> NodeStore::case_events(const std::string& case_id) {
+  std::lock_guard lock(mu_);
+  return log_.case_events(case_id);
+}
+
+Result<std::vector<CaseSummary>> NodeStore::search(const CaseQuery& q, Date today) {
+  std::lock_guard lock(mu_);
+  return projector_.cases().search(q, today);
+}
+
+Result<std::vector<std::string>> NodeStore::due_for_sweep(Date today) {
+  std::lock_guard lock(mu_);
+  return projector_.cases().due_for_sweep(today);
+}
+
+Result<std::vector<CaseSummary>> NodeStore::open_rating_tasks() {
+  std::lock_guard lock(mu_);
+  return projector_.cases().open_rating_tasks();
+}
+
+Result<std::string> NodeStore::index_digest() {
+  std::lock_guard lock(mu_);
+  return projector_.cases().digest();
+}
+
+sync::ChainHead NodeStore::head() {
+  std::lock_guard lock(mu_);
+  return log_.head();
+}
+
+Status NodeStore::project_appointment_locked(const pb::CaseEvent& body) {
   if (body.has_appointment_booked()) {
     const auto& b = body.appointment_booked();
     auto stmt = db_->cached(
         "INSERT INTO appointments(id, item_code, date, slot, window, extended, applicant, "
-        "applicant_id, agent,"
-        " status, case_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,'booked','')");
+        "applicant_id, agent, status, case_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,'booked','')");
     if (!stmt.ok()) return stmt.status();
     const std::string applicant = b.applicant().SerializeAsString();
     stmt->bind(1, b.appointment_id()).bind(2, b.item_code()).bind(3, b.date()).bind(4, b.slot());
@@ -75,32 +167,20 @@ Status NodeStore::project_appointment(const pb::CaseEvent& body) {
   return stmt->run();
 }
 
-Status NodeStore::project(const pb::CaseEvent& body, const CaseState& after,
-                          const District& district) {
+// The node's projections of one event: the shared case projection, plus the appointments
+// (a node-only table) and the link from an appointment to the case it became.
+Status NodeStore::project_locked(CaseState& state, const pb::CaseEvent& body,
+                                 const EventMeta& meta) {
   if (body.has_appointment_booked() || body.has_appointment_checked_in() ||
       body.has_appointment_cancelled())
-    return project_appointment(body);
-  TB_RETURN_IF_ERROR(index_.upsert(after, district));
-  if (!after.appointment_id.empty() && (body.has_prereview_started() || body.has_submitted())) {
+    TB_RETURN_IF_ERROR(project_appointment_locked(body));
+  TB_RETURN_IF_ERROR(projector_.apply(state, body, meta));
+  if (!state.appointment_id.empty() && (body.has_prereview_started() || body.has_submitted())) {
     auto link = db_->cached("UPDATE appointments SET case_id=?2 WHERE id=?1");
     if (!link.ok()) return link.status();
-    TB_RETURN_IF_ERROR(link->bind(1, after.appointment_id).bind(2, after.case_id).run());
+    TB_RETURN_IF_ERROR(link->bind(1, state.appointment_id).bind(2, state.case_id).run());
   }
   return Status::Ok();
-}
-
-Result<int64_t> NodeStore::next_number(const std::string& counter) {
-  auto stmt = db_->cached(
-      "INSERT INTO counters(name, value) VALUES(?1, 1) ON CONFLICT(name) DO UPDATE SET "
-      "value=value+1 "
-      "RETURNING value");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, counter);
-  auto row = stmt->step();
-  if (!row.ok()) return row.status();
-  const int64_t v = stmt->int_at(0);
-  TB_RETURN_IF_ERROR(stmt->run());
-  return v;
 }
 
 namespace {
@@ -124,6 +204,11 @@ constexpr const char* kAppointmentColumns =
 }  // namespace
 
 Result<std::optional<Appointment>> NodeStore::appointment(const std::string& id) {
+  std::lock_guard lock(mu_);
+  return appointment_locked(id);
+}
+
+Result<std::optional<Appointment>> NodeStore::appointment_locked(const std::string& id) {
   auto stmt = db_->cached(std::string(kAppointmentColumns) + " WHERE id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, id);
@@ -135,6 +220,12 @@ Result<std::optional<Appointment>> NodeStore::appointment(const std::string& id)
 
 Result<std::vector<Appointment>> NodeStore::appointments_on(const std::string& date,
                                                             const std::string& agent) {
+  std::lock_guard lock(mu_);
+  return appointments_on_locked(date, agent);
+}
+
+Result<std::vector<Appointment>> NodeStore::appointments_on_locked(const std::string& date,
+                                                                   const std::string& agent) {
   auto stmt = db_->cached(std::string(kAppointmentColumns) +
                           " WHERE date=?1 AND (?2 = '' OR agent=?2) ORDER BY slot, window");
   if (!stmt.ok()) return stmt.status();
@@ -143,6 +234,7 @@ Result<std::vector<Appointment>> NodeStore::appointments_on(const std::string& d
 }
 
 Result<int> NodeStore::booked_count(const std::string& date, const std::string& slot) {
+  std::lock_guard lock(mu_);
   auto stmt = db_->cached(
       "SELECT count(*) FROM appointments WHERE date=?1 AND slot=?2 AND status<>'cancelled'");
   if (!stmt.ok()) return stmt.status();
@@ -153,6 +245,7 @@ Result<int> NodeStore::booked_count(const std::string& date, const std::string& 
 }
 
 Result<std::vector<std::pair<int, std::string>>> NodeStore::catalog_versions() {
+  std::lock_guard lock(mu_);
   auto stmt = db_->cached("SELECT version, toml FROM catalogs ORDER BY version");
   if (!stmt.ok()) return stmt.status();
   return collect_rows<std::pair<int, std::string>>(*stmt, [](const Stmt& s) {
@@ -160,16 +253,31 @@ Result<std::vector<std::pair<int, std::string>>> NodeStore::catalog_versions() {
   });
 }
 
-Status NodeStore::save_catalog_version(int version, const std::string& toml) {
-  auto stmt = db_->cached("INSERT OR IGNORE INTO catalogs(version, toml) VALUES(?1, ?2)");
-  if (!stmt.ok()) return stmt.status();
-  return stmt->bind(1, int64_t{version}).bind(2, toml).run();
+Result<sync::ChainHead> NodeStore::delivered() {
+  std::lock_guard lock(mu_);
+  return sync::Replica(*db_).head(sync::stream_origin(log_.origin()));
 }
 
-Status NodeStore::rebuild_projections(const District& district) {
+Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
+                                 const std::vector<std::pair<int, std::string>>& catalogs) {
+  std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  TB_RETURN_IF_ERROR(index_.clear());
+  TB_RETURN_IF_ERROR(sync::Replica(*db_).append(checked.fresh, checked.signature));
+  auto insert = db_->cached("INSERT OR IGNORE INTO catalogs(version, toml) VALUES(?1, ?2)");
+  if (!insert.ok()) return insert.status();
+  for (const auto& [version, toml] : catalogs)
+    TB_RETURN_IF_ERROR(insert->bind(1, int64_t{version}).bind(2, toml).run());
+  TB_RETURN_IF_ERROR(tx.commit());
+  log_.observe(checked.fresh.back().lamport);
+  return Status::Ok();
+}
+
+Status NodeStore::rebuild_projections() {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  TB_RETURN_IF_ERROR(projector_.clear());
   TB_RETURN_IF_ERROR(db_->exec("DELETE FROM appointments"));
   std::map<std::string, CaseState> states;
   Status failure;
@@ -179,9 +287,7 @@ Status NodeStore::rebuild_projections(const District& district) {
       failure = Status::Corruption("event body does not parse at seq " + std::to_string(e.seq));
       return false;
     }
-    CaseState& s = states[e.case_id];
-    evolve(s, body, EventMeta{e.case_id, e.origin, e.ts});
-    failure = project(body, s, district);
+    failure = project_locked(states[e.case_id], body, EventMeta{e.case_id, e.origin, e.ts});
     return failure.ok();
   }));
   TB_RETURN_IF_ERROR(failure);

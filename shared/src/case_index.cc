@@ -135,6 +135,12 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
   });
 }
 
+Result<bool> CaseIndex::contains(const std::string& case_id) {
+  auto stmt = db_.cached("SELECT 1 FROM cases WHERE case_id=?1");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->bind(1, case_id).step();
+}
+
 Result<std::vector<std::string>> CaseIndex::due_for_sweep(Date today) {
   auto stmt =
       db_.cached("SELECT case_id FROM cases WHERE sweep_date IS NOT NULL AND sweep_date < ?1");
@@ -184,14 +190,6 @@ Result<std::string> CaseIndex::digest() {
 Status CaseIndex::clear() {
   TB_RETURN_IF_ERROR(db_.exec("DELETE FROM cases"));
   return db_.exec("DELETE FROM broken_commitments");
-}
-
-Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta) {
-  pb::CaseEvent e;
-  if (!e.ParseFromString(body))
-    return Status::Corruption("event body does not parse (case " + meta.case_id + ")");
-  evolve(s, e, meta);
-  return Status::Ok();
 }
 
 }  // namespace tongban

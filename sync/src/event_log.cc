@@ -31,19 +31,6 @@ Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id) {
   return collect_rows<Event>(*stmt, event_from_row);
 }
 
-nlohmann::json case_events_json(const std::string& case_id, const std::vector<Event>& events) {
-  nlohmann::json list = nlohmann::json::array();
-  for (const Event& e : events)
-    list.push_back({{"origin", e.origin},
-                    {"seq", e.seq},
-                    {"lamport", e.lamport},
-                    {"kind", e.kind},
-                    {"actor", e.actor},
-                    {"time", format_time(e.ts)},
-                    {"hash", to_hex(e.hash)}});
-  return {{"case_id", case_id}, {"events", list}};
-}
-
 void bind_event(Stmt& s, const Event& e) {
   s.bind(1, e.origin).bind(2, static_cast<int64_t>(e.seq)).bind(3, static_cast<int64_t>(e.lamport));
   s.bind(4, e.case_id).bind(5, e.kind).bind(6, e.actor).bind(7, e.ts);

@@ -11,6 +11,7 @@
 #include "support/node_harness.h"
 #include "tongban/shared/case_index.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/projector.h"
 #include "tongban/sync/batch.h"
 #include "tongban/sync/replica.h"
 
@@ -64,19 +65,16 @@ std::string digest_from_nodes(const std::vector<NodeHarness*>& nodes) {
   TempDir dir;
   Db index_db = open_db(dir.path() / "index.db");
   REQUIRE(index_db.migrate({CaseIndex::schema()}).ok());
-  CaseIndex index(index_db);
+  CaseProjector projector(index_db, sample_district());
   for (NodeHarness* n : nodes) {
     Db db = open_db(n->data() / "node.db");
     auto events = sync::Replica(db).read(n->site(), 1, 100000000);
     REQUIRE(events.ok());
     std::map<std::string, CaseState> states;
-    for (const sync::Event& e : *events)
-      REQUIRE(
-          evolve_serialized(states[e.case_id], e.body, EventMeta{e.case_id, e.origin, e.ts}).ok());
-    for (const auto& [id, s] : states)
-      if (s.exists() && !s.item_code.empty()) REQUIRE(index.upsert(s, sample_district()).ok());
+    for (const sync::Event& e : *events) REQUIRE(CaseProjector::fold(states[e.case_id], e).ok());
+    for (const auto& [id, s] : states) REQUIRE(projector.index(s).ok());
   }
-  return *index.digest();
+  return *projector.cases().digest();
 }
 
 std::string hub_digest(const HubHarness& hub) {

@@ -13,16 +13,23 @@ struct ServiceFixture {
   test::TempDir dir;
   SigningKey key = SigningKey::generate();
   ManualClock clock{test::at(2026, 11, 2)};  // a Monday
-  NodeStore store = open_store();
   const District& district = test::sample_district();
+  std::unique_ptr<NodeStore> owned = open_store();
+  NodeStore& store = *owned;
   CaseService cases{district, *district.site("S01"), store, key, clock};
   const Actor clerk{"clerk", Role::kClerk, false};
   const Actor reviewer{"reviewer", Role::kReviewer, false};
 
-  NodeStore open_store() {
-    auto s = NodeStore::open(dir.path(), "S01", &key);
+  std::unique_ptr<NodeStore> open_store() {
+    auto s = NodeStore::open(dir.path(), "S01", &key, district, clock);
     REQUIRE(s.ok());
     return std::move(*s);
+  }
+  // Another connection to node.db, as a second process would hold it.
+  Db other_connection() {
+    auto db = Db::open(dir.path() / NodeStore::kDbFile);
+    REQUIRE(db.ok());
+    return std::move(*db);
   }
 };
 
@@ -79,15 +86,22 @@ TEST_CASE("a storage failure returns Unavailable and leaves nothing half-written
   ServiceFixture f;
   auto c = f.cases.create(Submit{app("RS001", {"ID", "PHOTO"}), std::nullopt}, f.clerk);
   REQUIRE(c.ok());
-  const uint64_t head = f.store.log().head().seq;
-  REQUIRE(f.store.db().exec("PRAGMA query_only=1").ok());
+  const uint64_t head = f.store.head().seq;
+  // The index write fails after the event is already appended in the same transaction.
+  Db other = f.other_connection();
+  REQUIRE(other
+              .exec("CREATE TRIGGER injected_fault BEFORE UPDATE ON cases"
+                    " BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+              .ok());
   auto failed = f.cases.execute(c->case_id, Accept{}, f.clerk);
   CHECK(failed.status().code() == StatusCode::kUnavailable);
-  CHECK(f.store.log().head().seq == head);
-  REQUIRE(f.store.db().exec("PRAGMA query_only=0").ok());
+  CHECK(f.store.head().seq == head);
+  CHECK(f.store.case_events(c->case_id)->size() == 1);
+  REQUIRE(other.exec("DROP TRIGGER injected_fault").ok());
   CHECK(f.cases.get(c->case_id, f.clerk)->status == CaseStatus::kSubmitted);
   REQUIRE(f.cases.execute(c->case_id, Accept{}, f.clerk).ok());
-  CHECK(f.store.log().head().seq == head + 1);
+  CHECK(f.store.head().seq == head + 1);
+  CHECK(f.store.case_events(c->case_id)->size() == 2);
 }
 
 TEST_CASE("bulk import commits every script or none", "[node][service]") {
@@ -97,11 +111,11 @@ TEST_CASE("bulk import commits every script or none", "[node][service]") {
   const CaseService::Script bad = {
       {f.clerk, Submit{app("RS001", {"ID"}), AcceptInput{}}}};  // photo missing
   CHECK_FALSE(f.cases.bulk_create({good, bad}).ok());
-  CHECK(f.store.log().head().seq == 0);
+  CHECK(f.store.head().seq == 0);
   auto ids = f.cases.bulk_create({good, good});
   REQUIRE(ids.ok());
   CHECK(ids->size() == 2);
-  CHECK(f.store.log().head().seq == 8);  // submitted, accepted, decided, license each
+  CHECK(f.store.head().seq == 8);  // submitted, accepted, decided, license each
 }
 
 TEST_CASE("projections rebuilt from the log equal the live ones", "[node][service]") {
@@ -115,10 +129,10 @@ TEST_CASE("projections rebuilt from the log equal the live ones", "[node][servic
     f.clock.advance_days(1);
   }
   REQUIRE(f.cases.sweep().ok());
-  auto live = f.store.cases().digest();
+  auto live = f.store.index_digest();
   REQUIRE(live.ok());
-  REQUIRE(f.store.rebuild_projections(f.district).ok());
-  CHECK(*f.store.cases().digest() == *live);
+  REQUIRE(f.store.rebuild_projections().ok());
+  CHECK(*f.store.index_digest() == *live);
 }
 
 TEST_CASE("appointment slots follow the calendar and 5+2 extended hours", "[node][service]") {

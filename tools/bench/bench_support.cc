@@ -28,14 +28,6 @@ std::string resident_id(int n) {
   return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
 }
 
-namespace {
-Status create_account(Db& db, const std::string& name, Role role, const std::string& password) {
-  SystemClock clock;
-  std::mutex mu;
-  StaffDirectory staff(db, mu, clock);
-  return staff.create(name, "bench " + name, role, password);
-}
-}  // namespace
 
 Status provision_site(const std::filesystem::path& config, const std::filesystem::path& data,
                       const std::string& site, const std::string& password) {
@@ -43,9 +35,12 @@ Status provision_site(const std::filesystem::path& config, const std::filesystem
   const SigningKey key = SigningKey::generate();
   TB_RETURN_IF_ERROR(key.save(data / node::NodeStore::kKeyFile));
   TB_RETURN_IF_ERROR(write_public_key(config, site, key.public_key()));
-  auto store = node::NodeStore::open(data, site, &key);
+  auto district = load_district(config);
+  if (!district.ok()) return district.status();
+  SystemClock clock;
+  auto store = node::NodeStore::open(data, site, &key, *district, clock);
   if (!store.ok()) return store.status();
-  return create_account(store->db(), "clerk", Role::kClerk, password);
+  return (*store)->staff().create("clerk", "bench clerk", Role::kClerk, password);
 }
 
 Status provision_hub(const std::filesystem::path& config, const std::filesystem::path& data,
@@ -59,7 +54,7 @@ Status provision_hub(const std::filesystem::path& config, const std::filesystem:
   SystemClock clock;
   auto hub = hub::HubService::open(*district, data, key, clock);
   if (!hub.ok()) return hub.status();
-  return create_account((*hub)->db(), "operator", Role::kOperator, password);
+  return (*hub)->staff().create("operator", "bench operator", Role::kOperator, password);
 }
 
 Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesystem::path& data,
@@ -70,10 +65,10 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
   if (!site) return Status::NotFound("unknown_site", "没有该站点", "no site " + site_id);
   auto key = SigningKey::load(data / node::NodeStore::kKeyFile);
   if (!key.ok()) return key.status();
-  auto store = node::NodeStore::open(data, site_id, &*key);
-  if (!store.ok()) return store.status();
   ManualClock clock(static_cast<Timestamp>(date_from_ymd(2026, 3, 2).days) * 86400 + 3600);
-  node::CaseService cases(*district, *site, *store, *key, clock);
+  auto store = node::NodeStore::open(data, site_id, &*key, *district, clock);
+  if (!store.ok()) return store.status();
+  node::CaseService cases(*district, *site, **store, *key, clock);
   const node::Actor clerk{"clerk", Role::kClerk, false}, reviewer{"reviewer", Role::kReviewer, false};
   // Centers (RS001) and parks (QY001): submitted, accepted, review, decided, license (5
   // events). Agent points decide nothing themselves: a 秒批 item (MZ001) gives submitted,
@@ -82,7 +77,7 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
   const bool park = site->kind == SiteKind::kParkStation;
   const auto t0 = SteadyClock::now();
   long n = 0, last_report = 0;
-  while (static_cast<long>(store->log().head().seq) < events) {
+  while (static_cast<long>((*store)->head().seq) < events) {
     std::vector<node::CaseService::Script> batch;
     for (int i = 0; i < 200; ++i, ++n) {
       ApplicationInput app;
@@ -104,14 +99,14 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
     }
     auto ids = cases.bulk_create(batch);
     if (!ids.ok()) return ids.status();
-    const long head = static_cast<long>(store->log().head().seq);
+    const long head = static_cast<long>((*store)->head().seq);
     if (progress && head - last_report >= 100000) {
       last_report = head;
       std::fprintf(stderr, "  %s log: %ld events (%.0f events/s)\n", site_id.c_str(), head,
                    head / (ms_since(t0) / 1000));
     }
   }
-  return store->log().head().seq;
+  return (*store)->head().seq;
 }
 
 Result<Daemon> start_daemon(const std::vector<std::string>& argv, const std::filesystem::path& port_file,

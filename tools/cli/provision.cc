@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <optional>
 
 #include "commands.h"
 #include "tongban/hub/hub_service.h"
@@ -62,22 +61,21 @@ int provision(const ProvisionOptions& o) {
   if (Status s = write_public_key(o.config_dir, id, key->public_key()); !s.ok()) return fail(s);
 
   SystemClock clock;
-  std::mutex mu;
   std::vector<std::pair<std::string, Role>> accounts;
   std::unique_ptr<hub::HubService> hub_service;
-  std::optional<node::NodeStore> store;
-  Db* db = nullptr;
+  std::unique_ptr<node::NodeStore> store;
+  StaffDirectory* staff = nullptr;
   if (o.hub) {
     auto h = hub::HubService::open(*district, data, *key, clock);
     if (!h.ok()) return fail(h.status());
     hub_service = std::move(*h);
-    db = &hub_service->db();
+    staff = &hub_service->staff();
     accounts = {{o.admin == "admin" ? "operator" : o.admin, Role::kOperator}};
   } else {
-    auto st = node::NodeStore::open(data, o.site, &*key);
+    auto st = node::NodeStore::open(data, o.site, &*key, *district, clock);
     if (!st.ok()) return fail(st.status());
-    store.emplace(std::move(*st));
-    db = &store->db();
+    store = std::move(*st);
+    staff = &store->staff();
     accounts = {{o.admin, Role::kAdmin}};
     if (o.demo_staff)
       for (auto [name, role] : {std::pair{"clerk", Role::kClerk},
@@ -85,9 +83,8 @@ int provision(const ProvisionOptions& o) {
                                 {"agent", Role::kAgent}})
         accounts.push_back({name, role});
   }
-  StaffDirectory staff(*db, mu, clock);
   for (const auto& [name, role] : accounts) {
-    const Status s = staff.create(name, std::string(label_zh(role)) + " " + name, role, password);
+    const Status s = staff->create(name, std::string(label_zh(role)) + " " + name, role, password);
     if (s.ok())
       std::cout << "account " << name << " (" << to_string(role) << ") created\n";
     else if (s.reason() != "username_taken")

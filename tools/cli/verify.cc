@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "tongban/node/store.h"
+#include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
 #include "tongban/sync/event_log.h"
 #include "tongban/sync/transport.h"
@@ -105,12 +106,13 @@ int verify_license_cmd(const std::string& file, const std::string& config_dir) {
 int rebuild_cmd(const std::string& data, const std::string& config_dir, const std::string& site) {
   auto district = load_district(config_dir);
   if (!district.ok()) return fail("rebuild", district.status());
-  auto store = node::NodeStore::open(data, site, nullptr);
+  SystemClock clock;
+  auto store = node::NodeStore::open(data, site, nullptr, *district, clock);
   if (!store.ok()) return fail("rebuild", store.status());
-  auto before = store->cases().digest();
+  auto before = (*store)->index_digest();
   if (!before.ok()) return fail("rebuild", before.status());
-  if (Status s = store->rebuild_projections(*district); !s.ok()) return fail("rebuild", s);
-  auto after = store->cases().digest();
+  if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail("rebuild", s);
+  auto after = (*store)->index_digest();
   if (!after.ok()) return fail("rebuild", after.status());
   std::cout << "projection digest before " << *before << "\n"
             << "projection digest after  " << *after

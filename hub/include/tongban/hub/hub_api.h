@@ -9,7 +9,6 @@
 #include <string>
 
 #include "tongban/hub/hub_service.h"
-#include "tongban/shared/staff.h"
 
 namespace tongban::hub {
 
@@ -19,7 +18,7 @@ class HubApi {
   static constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
 
   // `on_stream_change` runs after a publish or import (wakes the sync server).
-  HubApi(HubService& hub, StaffDirectory& staff, std::function<void()> on_stream_change);
+  HubApi(HubService& hub, std::function<void()> on_stream_change);
   ~HubApi();
   HubApi(const HubApi&) = delete;
   HubApi& operator=(const HubApi&) = delete;

@@ -1,9 +1,10 @@
-// The district hub's service: stores every site's verified events verbatim (keyed origin,
-// seq, with the site's own signature over its head), builds the global case index with the
-// same evolve as the nodes, keeps one signed hub->node stream per site (catalog versions
+// The district hub's service: takes verified traffic from the sync server into the
+// HubStore (every site's events verbatim, projected into the district case index by the
+// same projector the nodes run), keeps each site's hub->node stream (catalog versions
 // first), imports sealed offline bundles exactly once, and reports each site's sync state.
 //
-// Thread safety: every public method locks the service mutex; safe from any thread.
+// Thread safety: safe from any thread. The HubStore locks storage; the service's own
+// mutex guards only the in-memory contact times.
 #pragma once
 
 #include <filesystem>
@@ -13,13 +14,12 @@
 #include <string>
 #include <vector>
 
+#include "tongban/hub/hub_store.h"
 #include "tongban/shared/case_index.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/crypto.h"
-#include "tongban/shared/db.h"
 #include "tongban/sync/event_log.h"
-#include "tongban/sync/replica.h"
 #include "tongban/sync/sync_server.h"
 
 namespace tongban::hub {
@@ -46,17 +46,16 @@ struct BundleImport {
 
 class HubService final : public sync::SyncHandler {
  public:
-  static constexpr const char* kDbFile = "hub.db";
   static constexpr const char* kKeyFile = "hub.key";
 
+  // Opens the store in `data_dir`; every reference must outlive the service.
   static Result<std::unique_ptr<HubService>> open(const District& district,
                                                   const std::filesystem::path& data_dir,
                                                   const SigningKey& key, const Clock& clock);
 
-  std::mutex& mutex() { return mu_; }
-  Db& db() { return *db_; }
   const District& district() const { return district_; }
   Date today() const { return date_of(clock_.now()); }
+  StaffDirectory& staff() { return store_->staff(); }
 
   // SyncHandler (called from the sync server's loop thread).
   Result<sync::ChainHead> held(const std::string& origin) override;
@@ -71,21 +70,24 @@ class HubService final : public sync::SyncHandler {
   // An operator publishes a catalog (catalog.toml text): validated, numbered above every
   // earlier version, and appended to every site's stream. Returns the version.
   Result<int> publish_catalog(const std::string& toml_text, const std::string& operator_name);
-  Result<int> catalog_version();
+  Result<int> catalog_version() { return store_->catalog_version(); }
   // Opens a sealed bundle with the hub key and stores its events exactly once.
   Result<BundleImport> import_bundle(const std::string& sealed);
 
-  Result<CaseState> load_case(const std::string& case_id);
-  Result<std::vector<sync::Event>> case_events(const std::string& case_id);
-  Result<std::vector<CaseSummary>> search(const CaseQuery& q);
+  // A case of any site; NotFound when the hub holds no such case.
+  Result<CaseState> get_case(const std::string& case_id);
+  Result<std::vector<sync::Event>> case_events(const std::string& case_id) {
+    return store_->case_events(case_id);
+  }
+  Result<std::vector<CaseSummary>> search(const CaseQuery& q) {
+    return store_->search(q, today());
+  }
   Result<std::vector<SiteSyncState>> sync_states();
 
  private:
-  HubService(const District& district, std::unique_ptr<Db> db, const SigningKey& key,
-             const Clock& clock);
-  Status store_locked(const std::vector<sync::Event>& fresh, const Signature& signature);
-  Status append_to_streams(const std::string& kind, const std::string& body,
-                           const std::string& actor);
+  HubService(const District& district, std::unique_ptr<HubStore> store, const SigningKey& key,
+             const Clock& clock)
+      : district_(district), store_(std::move(store)), key_(key), clock_(clock) {}
 
   struct Contact {
     Timestamp at = 0;
@@ -94,14 +96,11 @@ class HubService final : public sync::SyncHandler {
   };
 
   const District& district_;
-  std::map<std::string, Contact> contacts_;  // in memory: written to site_state with batches
-  std::unique_ptr<Db> db_;
-  std::unique_ptr<WalCheckpointer> checkpointer_;
+  std::unique_ptr<HubStore> store_;
   const SigningKey& key_;
   const Clock& clock_;
-  sync::Replica replica_;
-  CaseIndex index_;
-  std::mutex mu_;
+  std::mutex contacts_mu_;
+  std::map<std::string, Contact> contacts_;  // guarded by contacts_mu_; in memory only
 };
 
 }  // namespace tongban::hub

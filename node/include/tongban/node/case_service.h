@@ -3,7 +3,9 @@
 // return means the events are committed (synchronous=FULL); a failure means nothing
 // was written. Also owns appointments (预约) and the supervision sweep.
 //
-// Thread safety: all methods are safe from any thread; one mutex serializes storage.
+// Thread safety: all methods are safe from any thread. The NodeStore serializes storage
+// (each command runs whole inside NodeStore::write); the service's own mutex guards only
+// its catalog versions and the commit callback.
 #pragma once
 
 #include <functional>
@@ -48,19 +50,17 @@ class CaseService {
   CaseService(const District& district, const SiteConfig& site, NodeStore& store,
               const SigningKey& key, const Clock& clock);
 
-  std::mutex& mutex() { return mu_; }
   // Called after every commit that appended events (wakes the sync client).
   void set_on_commit(std::function<void()> fn) {
     std::lock_guard lock(mu_);
     on_commit_ = std::move(fn);
   }
   // Makes a catalog version from the hub available: new cases use the newest version,
-  // older cases keep the version they were accepted under. Call with mutex() held.
+  // older cases keep the version they were accepted under.
   void install_catalog(std::shared_ptr<const Catalog> catalog);
   // The newest catalog version in use, and whether this site accepts an item of it.
   std::shared_ptr<const Catalog> current_catalog();
   bool handles(const std::string& item_code);
-  NodeStore& store() { return store_; }
   const District& district() const { return district_; }
   const SiteConfig& site() const { return site_; }
   Date today() const { return date_of(clock_.now()); }
@@ -87,20 +87,28 @@ class CaseService {
   Result<Appointment> cancel(const std::string& appointment_id, const Actor& actor);
 
  private:
-  Result<CaseState> run_locked(CaseState state, const Command& command, const Actor& actor,
-                               bool create);
-  // Decides and appends (with projections) inside `writer`; the caller commits.
-  Result<CaseState> apply_locked(sync::LogWriter& writer, CaseState state, const Command& command,
-                                 const Actor& actor, bool create);
-  Result<Appointment> append_appointment_event(const std::string& id, pb::CaseEvent event,
-                                               const Actor& actor);
+  using Catalogs = std::map<int, std::shared_ptr<const Catalog>>;  // by version
+  struct Outcome {
+    CaseState state;
+    uint64_t appended = 0;  // events committed
+  };
+  // Runs one command on the case `case_id` (a new case when `create`) in its own write.
+  Result<Outcome> run(const std::string& case_id, const Command& command, const Actor& actor,
+                        bool create);
+  // Decides and appends (with projections) inside `writer`; write() commits.
+  Result<CaseState> apply(NodeStore::Writer& writer, const Catalogs& catalogs, CaseState state,
+                          const Command& command, const Actor& actor, bool create);
+  // Appends one appointment event to a booked appointment, after `check` on it passes.
+  Result<Appointment> change_appointment(
+      const std::string& id, pb::CaseEvent event, const Actor& actor,
+      const std::function<Status(const Appointment&)>& check);
 
-  const Catalog& catalog_for(int version) const;
+  Catalogs catalogs();
   void committed();
 
   const District& district_;
-  std::map<int, std::shared_ptr<const Catalog>> catalogs_;  // by version; guarded by mu_
-  std::function<void()> on_commit_;
+  Catalogs catalogs_;  // guarded by mu_
+  std::function<void()> on_commit_;  // guarded by mu_
   const SiteConfig& site_;
   NodeStore& store_;
   const SigningKey& key_;

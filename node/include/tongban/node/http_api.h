@@ -12,7 +12,7 @@
 #include <string>
 
 #include "tongban/node/case_service.h"
-#include "tongban/shared/staff.h"
+#include "tongban/node/store.h"
 
 namespace tongban::node {
 
@@ -21,7 +21,8 @@ class HttpApi {
   static constexpr size_t kMaxBodyBytes = 64 * 1024;
 
   // `sync_status` describes the link to the hub for /healthz (null: offline by choice).
-  HttpApi(CaseService& cases, StaffDirectory& staff,
+  // `store` and `cases` must outlive the API.
+  HttpApi(NodeStore& store, CaseService& cases,
           std::function<nlohmann::json()> sync_status = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;

@@ -2,7 +2,8 @@
 // the hub's signature (origin "HUB><site>") and applied: a catalog version becomes
 // available to new cases.
 //
-// Thread safety: called from the sync client's thread; takes the CaseService mutex.
+// Thread safety: called from the sync client's thread; the store and the case service
+// lock for themselves.
 #pragma once
 
 #include "tongban/node/case_service.h"
@@ -12,11 +13,12 @@ namespace tongban::node {
 
 class NodeSync final : public sync::DeliveryHandler {
  public:
-  explicit NodeSync(CaseService& cases) : cases_(cases) {}
+  NodeSync(NodeStore& store, CaseService& cases) : store_(store), cases_(cases) {}
   Result<sync::ChainHead> delivered() override;
   Status apply(const sync::BatchCheck& checked) override;
 
  private:
+  NodeStore& store_;
   CaseService& cases_;
 };
 

@@ -1,22 +1,32 @@
 // The node's storage: one SQLite file in the data dir holding the site's event log, the
-// projections built from it (the case index, appointments) and local-only staff accounts,
-// the hub→node inbox with the catalog versions it brought, and the sync cursor.
+// projections built from it (the case index through the shared CaseProjector, and the
+// appointments), local-only staff accounts, the hub->node stream with the catalog
+// versions it brought, and the sync cursor.
 //
-// Projections are derived: rebuild_projections() recreates them from the log alone.
+// Projections are derived: rebuild_projections() recreates them from the log alone, through
+// the same projector the commit path uses.
 //
-// Thread safety: not thread-safe; the CaseService serializes every call.
+// Thread safety: safe from any thread. The store owns its connection and the mutex that
+// guards it (nothing outside sees either); every public method takes the mutex, and
+// write() runs a whole command (read, decide, append, project) under it in one transaction.
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "tongban/shared/case.h"
 #include "tongban/shared/case_index.h"
+#include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/projector.h"
+#include "tongban/shared/staff.h"
+#include "tongban/sync/batch.h"
 #include "tongban/sync/event_log.h"
 
 namespace tongban::node {
@@ -33,22 +43,56 @@ class NodeStore {
   static constexpr const char* kDbFile = "node.db";
   static constexpr const char* kKeyFile = "site.key";
 
-  // Opens (creating and migrating) data_dir/node.db.
-  static Result<NodeStore> open(const std::filesystem::path& data_dir, const std::string& site_id,
-                                const SigningKey* key);
+  // Opens (creating and migrating) data_dir/node.db. `key` (null for read-only tools) signs
+  // the log head; `district` and `clock` must outlive the store.
+  static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& data_dir,
+                                                 const std::string& site_id,
+                                                 const SigningKey* key, const District& district,
+                                                 const Clock& clock);
   // The migrations of node.db, for other connections to the same file.
   static const std::vector<std::string>& migrations();
 
-  Db& db() { return *db_; }
-  sync::EventLog& log() { return log_; }
-  CaseIndex& cases() { return index_; }
+  NodeStore(const NodeStore&) = delete;
+  NodeStore& operator=(const NodeStore&) = delete;
 
-  // Replays one case's events; a state with status kNone when there are none.
+  // What a command may do inside write(): read the state it decides on and append events.
+  // Valid only during the write() call that hands it out.
+  class Writer {
+   public:
+    // Replays one case's events (a state with status kNone when there are none).
+    Result<CaseState> load_case(const std::string& case_id);
+    // Next case or appointment number for a counter.
+    Result<int64_t> next_number(const std::string& counter);
+    Result<bool> broke_commitment(const std::string& applicant_id);
+    Result<std::optional<Appointment>> appointment(const std::string& id);
+    Result<std::vector<Appointment>> appointments_on(const std::string& date,
+                                                     const std::string& agent);
+    // Appends `event` to the log under `stream_id` (a case id, or an appointment id for
+    // appointment events), applies it to `state` and projects it.
+    Status append(CaseState& state, const std::string& stream_id, const pb::CaseEvent& event,
+                  const std::string& actor, Timestamp ts);
+
+   private:
+    friend class NodeStore;
+    Writer(NodeStore& store, sync::LogWriter& log) : store_(store), log_(log) {}
+    NodeStore& store_;
+    sync::LogWriter& log_;
+  };
+  // Runs `fn` under the store's lock in one transaction. When fn returns Ok and appended
+  // events, the transaction commits (synchronous=FULL: durable on return) and the result
+  // is how many events it appended; on any failure nothing was written.
+  Result<uint64_t> write(const std::function<Status(Writer&)>& fn);
+
   Result<CaseState> load_case(const std::string& case_id);
-  // Updates the projections for `event` (inside the caller's LogWriter transaction).
-  Status project(const pb::CaseEvent& body, const CaseState& after, const District& district);
-  // Next case or appointment number for a counter (inside the caller's transaction).
-  Result<int64_t> next_number(const std::string& counter);
+  Result<std::vector<sync::Event>> case_events(const std::string& case_id);
+  Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
+  // Cases whose supervision sweep is due (deemed acceptance, 容缺 deadline).
+  Result<std::vector<std::string>> due_for_sweep(Date today);
+  Result<std::vector<CaseSummary>> open_rating_tasks();
+  // BLAKE2b over the case index, to compare with a rebuilt one or with the hub's.
+  Result<std::string> index_digest();
+  // The newest own event.
+  sync::ChainHead head();
 
   Result<std::optional<Appointment>> appointment(const std::string& id);
   Result<std::vector<Appointment>> appointments_on(const std::string& date,
@@ -57,21 +101,35 @@ class NodeStore {
 
   // Catalog versions received from the hub, as catalog.toml text by version.
   Result<std::vector<std::pair<int, std::string>>> catalog_versions();
-  Status save_catalog_version(int version, const std::string& toml);
+  // The newest hub->node stream event applied.
+  Result<sync::ChainHead> delivered();
+  // Stores a checked run of the hub->node stream with the catalog versions it carries
+  // (already parsed by the caller) in one durable transaction.
+  Status apply_delivery(const sync::BatchCheck& checked,
+                        const std::vector<std::pair<int, std::string>>& catalogs);
 
   // Drops and recreates every projection from the event log.
-  Status rebuild_projections(const District& district);
+  Status rebuild_projections();
 
-  NodeStore(NodeStore&&) = default;
+  // Staff accounts and sessions, in the same file under the same lock.
+  StaffDirectory& staff() { return staff_; }
 
  private:
-  NodeStore(std::unique_ptr<Db> db, sync::EventLog log)
-      : db_(std::move(db)), log_(std::move(log)), index_(*db_) {}
-  Status project_appointment(const pb::CaseEvent& body);
+  NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District& district,
+            const Clock& clock);
+  // Each *_locked member expects mu_ held.
+  Result<CaseState> load_case_locked(const std::string& case_id);
+  Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
+  Status project_appointment_locked(const pb::CaseEvent& event);
+  Result<std::optional<Appointment>> appointment_locked(const std::string& id);
+  Result<std::vector<Appointment>> appointments_on_locked(const std::string& date,
+                                                          const std::string& agent);
 
-  std::unique_ptr<Db> db_;  // heap-held: the log and index keep references across moves
-  sync::EventLog log_;
-  CaseIndex index_;
+  std::mutex mu_;
+  std::unique_ptr<Db> db_;  // guarded by mu_
+  sync::EventLog log_;      // guarded by mu_
+  CaseProjector projector_;  // guarded by mu_
+  StaffDirectory staff_;     // locks mu_ itself
 };
 
 }  // namespace tongban::node

@@ -44,6 +44,8 @@ class CaseIndex {
   // Writes the row for `s` (and records a broken 容缺 commitment).
   Status upsert(const CaseState& s, const District& district);
   Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
+  // Whether the case has a row.
+  Result<bool> contains(const std::string& case_id);
   // Cases whose supervision sweep is due (deemed acceptance, 容缺 deadline) as of today.
   Result<std::vector<std::string>> due_for_sweep(Date today);
   // Open bad-rating callbacks and rectifications, earliest due first.
@@ -56,8 +58,5 @@ class CaseIndex {
  private:
   Db& db_;
 };
-
-// Parses a serialized pb::CaseEvent and applies it to `s`.
-Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta);
 
 }  // namespace tongban

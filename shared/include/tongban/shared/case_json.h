@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tongban/shared/calendar.h"
 #include "tongban/shared/case.h"
 #include "tongban/shared/case_index.h"
+#include "tongban/shared/crypto.h"
 
 namespace tongban {
 
@@ -19,5 +21,22 @@ nlohmann::json clock_to_json(const ClockView& clock);
 nlohmann::json summary_to_json(const CaseSummary& c);
 // A search answer: {cases: [summary], count, limit, offset}.
 nlohmann::json search_result_json(const CaseQuery& q, const std::vector<CaseSummary>& found);
+
+// The events of one case as the node and hub APIs list them (no bodies: the case view
+// shows the content): {case_id, events: [{origin, seq, lamport, kind, actor, time, hash}]}.
+// `Event` is any stored event type with those members (sync::Event).
+template <class Event>
+nlohmann::json case_events_json(const std::string& case_id, const std::vector<Event>& events) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const Event& e : events)
+    list.push_back({{"origin", e.origin},
+                    {"seq", e.seq},
+                    {"lamport", e.lamport},
+                    {"kind", e.kind},
+                    {"actor", e.actor},
+                    {"time", format_time(e.ts)},
+                    {"hash", to_hex(e.hash)}});
+  return {{"case_id", case_id}, {"events", list}};
+}
 
 }  // namespace tongban

@@ -11,7 +11,6 @@
 
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,9 +54,6 @@ extern const char* const kEventColumns;
 Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id);
 Event event_from_row(const Stmt& s);
 void bind_event(Stmt& s, const Event& e);
-// The events of one case as the node and hub APIs list them (no bodies: their views
-// show the content): {case_id, events: [{origin, seq, lamport, kind, actor, time, hash}]}.
-nlohmann::json case_events_json(const std::string& case_id, const std::vector<Event>& events);
 
 class EventLog {
  public:

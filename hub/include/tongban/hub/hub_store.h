@@ -1,0 +1,109 @@
+// The hub's storage: one SQLite file holding every site's verified events verbatim (keyed
+// origin, seq, with each site's own signature over its head), the district case index
+// built through the shared CaseProjector (the same projection the nodes run), the signed
+// hub->node streams, published catalog versions, each site's recorded sync state, and the
+// operators' staff accounts.
+//
+// Thread safety: safe from any thread. The store owns its connection and the mutex that
+// guards it; every public method takes the mutex, and each write is one durable
+// (synchronous=FULL) transaction. A second connection checkpoints the WAL in the
+// background so the writer never pays for it.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tongban/shared/case.h"
+#include "tongban/shared/case_index.h"
+#include "tongban/shared/clock.h"
+#include "tongban/shared/config.h"
+#include "tongban/shared/crypto.h"
+#include "tongban/shared/db.h"
+#include "tongban/shared/projector.h"
+#include "tongban/shared/staff.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/event_log.h"
+#include "tongban/sync/replica.h"
+
+namespace tongban::hub {
+
+// What the hub has recorded of one site's sync (zeros: never).
+struct SiteRecord {
+  Timestamp last_contact = 0;  // the last batch stored
+  uint64_t head_seq = 0;       // the newest seq the site advertised with a stored batch
+  Timestamp head_ts = 0;
+  uint64_t acked_seq = 0;  // held at the hub
+  Timestamp acked_ts = 0;
+  uint64_t stream_head = 0;    // newest hub->node event for the site
+  uint64_t delivered_seq = 0;  // newest the site has applied
+};
+
+// The result of checking and storing a batch in one step (offline bundles).
+struct Ingested {
+  sync::ChainHead before;  // what the hub held of the origin before
+  sync::BatchCheck check;  // !check.ok(): refused, nothing stored
+};
+
+class HubStore {
+ public:
+  static constexpr const char* kDbFile = "hub.db";
+
+  // Opens (creating and migrating) data_dir/hub.db. `district` and `clock` must outlive it.
+  static Result<std::unique_ptr<HubStore>> open(const std::filesystem::path& data_dir,
+                                                const District& district, const Clock& clock);
+  HubStore(const HubStore&) = delete;
+  HubStore& operator=(const HubStore&) = delete;
+
+  // The highest contiguous event held for `origin`.
+  Result<sync::ChainHead> held(const std::string& origin);
+  // Stores a checked run of `site`'s events, projects it, and records the head the site
+  // advertised with it.
+  Status store_run(const std::string& site, const sync::BatchCheck& checked, uint64_t head_seq,
+                   Timestamp head_ts);
+  // Checks `batch` against the held chain with `origin_key` and stores what is new, under
+  // one lock so no live batch of the same origin interleaves.
+  Result<Ingested> check_and_store(const pb::Batch& batch, const PublicKey& origin_key);
+
+  // The hub->node stream of `site`: its newest seq, a run of it, the site's cursor.
+  Result<uint64_t> stream_head(const std::string& site);
+  Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
+                                               size_t max);
+  Status stream_acked(const std::string& site, uint64_t seq);
+
+  // The newest catalog version: published here, or the one site-config carries.
+  Result<int> catalog_version();
+  // Records catalog `version` (catalog.toml text) and appends it to every site's stream,
+  // signed with `key`. Conflict when the version does not exceed the current one.
+  Status publish_catalog(int version, const std::string& toml, const std::string& operator_name,
+                         const SigningKey& key);
+
+  Result<CaseState> load_case(const std::string& case_id);
+  Result<std::vector<sync::Event>> case_events(const std::string& case_id);
+  Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
+  Result<SiteRecord> site_record(const std::string& site);
+  // BLAKE2b over the case index, to compare with one rebuilt from the nodes' logs.
+  Result<std::string> index_digest();
+
+  // Operator accounts and sessions, in the same file under the same lock.
+  StaffDirectory& staff() { return staff_; }
+
+ private:
+  HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock);
+  // Each *_locked member expects mu_ held (and a transaction open, for writes).
+  Status append_locked(const std::vector<sync::Event>& fresh, const Signature& signature);
+  Result<int> catalog_version_locked();
+
+  std::mutex mu_;
+  std::unique_ptr<Db> db_;  // guarded by mu_
+  const District& district_;
+  const Clock& clock_;
+  sync::Replica replica_;    // guarded by mu_
+  CaseProjector projector_;  // guarded by mu_
+  StaffDirectory staff_;     // locks mu_ itself
+  std::unique_ptr<WalCheckpointer> checkpointer_;
+};
+
+}  // namespace tongban::hub

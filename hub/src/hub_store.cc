@@ -1,0 +1,213 @@
+#include "tongban/hub/hub_store.h"
+
+#include "wire.pb.h"
+
+namespace tongban::hub {
+
+using sync::stream_origin;
+
+namespace {
+
+const std::string kHubSchema = R"sql(
+  CREATE TABLE site_state(
+    site TEXT PRIMARY KEY, last_contact_ts INTEGER NOT NULL, head_seq INTEGER NOT NULL,
+    head_ts INTEGER NOT NULL, delivered_seq INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE catalogs(
+    version INTEGER PRIMARY KEY, toml TEXT NOT NULL, published_ts INTEGER NOT NULL,
+    published_by TEXT NOT NULL);
+)sql";
+
+}  // namespace
+
+HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock)
+    : db_(std::move(db)),
+      district_(district),
+      clock_(clock),
+      replica_(*db_),
+      projector_(*db_, district),
+      staff_(*db_, mu_, clock) {}
+
+Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& data_dir,
+                                                 const District& district, const Clock& clock) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  auto db = Db::open(data_dir / kDbFile);
+  if (!db.ok()) return db.status();
+  auto owned = std::make_unique<Db>(std::move(*db));
+  TB_RETURN_IF_ERROR(owned->migrate(
+      {sync::event_log_schema(), CaseIndex::schema() + StaffDirectory::schema() + kHubSchema}));
+  // The hub's one writer never pays for checkpoints: a second connection does them.
+  TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
+  auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
+  if (!checkpointer.ok()) return checkpointer.status();
+  auto store = std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock));
+  store->checkpointer_ = std::move(*checkpointer);
+  return store;
+}
+
+Result<sync::ChainHead> HubStore::held(const std::string& origin) {
+  std::lock_guard lock(mu_);
+  return replica_.head(origin);
+}
+
+Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature) {
+  TB_RETURN_IF_ERROR(replica_.append(fresh, signature));
+  return projector_.project_stored(fresh, [this](const std::string& case_id) -> Result<CaseState> {
+    auto events = sync::events_of_case(*db_, case_id);
+    if (!events.ok()) return events.status();
+    return CaseProjector::replay(*events);
+  });
+}
+
+Status HubStore::store_run(const std::string& site, const sync::BatchCheck& checked,
+                           uint64_t head_seq, Timestamp head_ts) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  TB_RETURN_IF_ERROR(append_locked(checked.fresh, checked.signature));
+  auto state = db_->cached(
+      "INSERT INTO site_state(site, last_contact_ts, head_seq, head_ts, delivered_seq)"
+      " VALUES(?1,?2,?3,?4,0) ON CONFLICT(site) DO UPDATE SET "
+      "last_contact_ts=excluded.last_contact_ts,"
+      " head_seq=max(head_seq, excluded.head_seq), head_ts=max(head_ts, excluded.head_ts)");
+  if (!state.ok()) return state.status();
+  TB_RETURN_IF_ERROR(state->bind(1, site)
+                         .bind(2, clock_.now())
+                         .bind(3, static_cast<int64_t>(head_seq))
+                         .bind(4, head_ts)
+                         .run());
+  return tx.commit();
+}
+
+Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicKey& origin_key) {
+  std::lock_guard lock(mu_);
+  auto held = replica_.head(batch.origin());
+  if (!held.ok()) return held.status();
+  Ingested out{*held, sync::check_batch(batch, *held, origin_key)};
+  if (!out.check.ok() || out.check.fresh.empty()) return out;  // refused, or held already
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  TB_RETURN_IF_ERROR(append_locked(out.check.fresh, out.check.signature));
+  TB_RETURN_IF_ERROR(tx.commit());
+  return out;
+}
+
+Result<uint64_t> HubStore::stream_head(const std::string& site) {
+  std::lock_guard lock(mu_);
+  auto h = replica_.head(stream_origin(site));
+  if (!h.ok()) return h.status();
+  return h->seq;
+}
+
+Result<std::vector<sync::Event>> HubStore::stream_read(const std::string& site, uint64_t from,
+                                                       size_t max) {
+  std::lock_guard lock(mu_);
+  return replica_.read(stream_origin(site), from, max);
+}
+
+Status HubStore::stream_acked(const std::string& site, uint64_t seq) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "INSERT INTO site_state(site, last_contact_ts, head_seq, head_ts, delivered_seq) "
+      "VALUES(?1,?2,0,0,?3)"
+      " ON CONFLICT(site) DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->bind(1, site).bind(2, clock_.now()).bind(3, static_cast<int64_t>(seq)).run();
+}
+
+Result<int> HubStore::catalog_version_locked() {
+  auto stmt = db_->cached("SELECT coalesce(max(version), 0) FROM catalogs");
+  if (!stmt.ok()) return stmt.status();
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  return std::max(static_cast<int>(stmt->int_at(0)), district_.catalog.version());
+}
+
+Result<int> HubStore::catalog_version() {
+  std::lock_guard lock(mu_);
+  return catalog_version_locked();
+}
+
+Status HubStore::publish_catalog(int version, const std::string& toml,
+                                 const std::string& operator_name, const SigningKey& key) {
+  std::lock_guard lock(mu_);
+  auto current = catalog_version_locked();
+  if (!current.ok()) return current.status();
+  if (version <= *current)
+    return Status::Conflict("stale_catalog_version",
+                            "目录版本号须大于当前版本 " + std::to_string(*current),
+                            "catalog version must exceed the current " + std::to_string(*current));
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto insert = db_->cached(
+      "INSERT INTO catalogs(version, toml, published_ts, published_by) VALUES(?1,?2,?3,?4)");
+  if (!insert.ok()) return insert.status();
+  const Timestamp now = clock_.now();
+  TB_RETURN_IF_ERROR(
+      insert->bind(1, int64_t{version}).bind(2, toml).bind(3, now).bind(4, operator_name).run());
+  pb::CatalogVersion body;
+  body.set_version(version);
+  body.set_catalog_toml(toml);
+  const std::string serialized = body.SerializeAsString();
+  for (const SiteConfig& site : district_.sites) {
+    auto e = replica_.extend(stream_origin(site.id), "catalog", "hub.catalog_version",
+                             operator_name, now, serialized, key);
+    if (!e.ok()) return e.status();
+  }
+  return tx.commit();
+}
+
+Result<CaseState> HubStore::load_case(const std::string& case_id) {
+  std::lock_guard lock(mu_);
+  auto events = sync::events_of_case(*db_, case_id);
+  if (!events.ok()) return events.status();
+  return CaseProjector::replay(*events);
+}
+
+Result<std::vector<sync::Event>> HubStore::case_events(const std::string& case_id) {
+  std::lock_guard lock(mu_);
+  return sync::events_of_case(*db_, case_id);
+}
+
+Result<std::vector<CaseSummary>> HubStore::search(const CaseQuery& q, Date today) {
+  std::lock_guard lock(mu_);
+  return projector_.cases().search(q, today);
+}
+
+Result<std::string> HubStore::index_digest() {
+  std::lock_guard lock(mu_);
+  return projector_.cases().digest();
+}
+
+Result<SiteRecord> HubStore::site_record(const std::string& site) {
+  std::lock_guard lock(mu_);
+  SiteRecord r;
+  auto stmt = db_->cached(
+      "SELECT last_contact_ts, head_seq, head_ts, delivered_seq FROM site_state WHERE site=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, site);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  if (*row) {
+    r.last_contact = stmt->int_at(0);
+    r.head_seq = static_cast<uint64_t>(stmt->int_at(1));
+    r.head_ts = stmt->int_at(2);
+    r.delivered_seq = static_cast<uint64_t>(stmt->int_at(3));
+  }
+  stmt->reset();
+  auto held = replica_.head(site);
+  if (!held.ok()) return held.status();
+  r.acked_seq = held->seq;
+  auto acked_ts = db_->cached("SELECT ts FROM events WHERE origin=?1 AND seq=?2");
+  if (!acked_ts.ok()) return acked_ts.status();
+  acked_ts->bind(1, site).bind(2, static_cast<int64_t>(held->seq));
+  auto ts = acked_ts->step();
+  if (!ts.ok()) return ts.status();
+  if (*ts) r.acked_ts = acked_ts->int_at(0);
+  auto stream = replica_.head(stream_origin(site));
+  if (!stream.ok()) return stream.status();
+  r.stream_head = stream->seq;
+  return r;
+}
+
+}  // namespace tongban::hub

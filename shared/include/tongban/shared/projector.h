@@ -1,0 +1,98 @@
+// The one projection of case events. Every place that turns events into the case index —
+// the node's commit, the node's rebuild, the hub's ingest and the tests — goes through a
+// CaseProjector, so "the node and the hub converge by construction" holds in code, not
+// only on paper. It also holds, once, the rule of what counts as a case: an appointment's
+// events fold to a state with no item, and such a state never gets an index row.
+//
+// Events are read through four members every stored event type has (`case_id`, `origin`,
+// `ts`, `body` holding a serialized pb::CaseEvent), so shared/ needs nothing from sync/.
+//
+// Thread safety: not thread-safe; the store that owns the Db serializes every call.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "tongban/shared/case.h"
+#include "tongban/shared/case_index.h"
+#include "tongban/shared/config.h"
+#include "tongban/shared/db.h"
+
+namespace tongban {
+
+// A case exists once it is created and names its item; appointments are not cases.
+bool is_case(const CaseState& s);
+
+// Parses a serialized pb::CaseEvent and applies it to `s`; Corruption when it does not parse.
+Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta);
+
+class CaseProjector {
+ public:
+  // `db` holds CaseIndex::schema(); both references must outlive the projector.
+  CaseProjector(Db& db, const District& district) : index_(db), district_(district) {}
+
+  CaseIndex& cases() { return index_; }
+
+  // Applies one event to `state`, then writes the case's index row.
+  Status apply(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
+  // Writes the index row of a folded state; nothing for a state that is not a case.
+  Status index(const CaseState& state);
+  // Drops every row (a rebuild projects every event again).
+  Status clear() { return index_.clear(); }
+
+  // Applies one stored event to `state` without writing; Corruption when the body does
+  // not parse.
+  template <class Event>
+  static Status fold(CaseState& state, const Event& e) {
+    return evolve_serialized(state, e.body, EventMeta{e.case_id, e.origin, e.ts});
+  }
+  // The state of one case from its events (Lamport order); kNone when there are none.
+  template <class Events>
+  static Result<CaseState> replay(const Events& events) {
+    CaseState s;
+    for (const auto& e : events) TB_RETURN_IF_ERROR(fold(s, e));
+    return s;
+  }
+  // Projects `run`, a set of events just stored (any origins, each origin in order).
+  // A case the run creates is folded from the run alone; a case with history is replayed
+  // in full through `load(case_id) -> Result<CaseState>`, which reads the store after the
+  // run was written.
+  template <class Events, class Load>
+  Status project_stored(const Events& run, Load&& load);
+
+ private:
+  CaseIndex index_;
+  const District& district_;
+};
+
+template <class Events, class Load>
+Status CaseProjector::project_stored(const Events& run, Load&& load) {
+  std::map<std::string, CaseState> created;
+  std::set<std::string> with_history;
+  for (const auto& e : run) {
+    if (with_history.count(e.case_id)) continue;
+    auto it = created.find(e.case_id);
+    if (it == created.end()) {
+      auto known = index_.contains(e.case_id);
+      if (!known.ok()) return known.status();
+      const bool creates = e.kind == "case.submitted" || e.kind == "case.prereview_started";
+      if (*known || !creates) {
+        with_history.insert(e.case_id);
+        continue;
+      }
+      it = created.emplace(e.case_id, CaseState{}).first;
+    }
+    TB_RETURN_IF_ERROR(fold(it->second, e));
+  }
+  for (const auto& [id, s] : created) TB_RETURN_IF_ERROR(index(s));
+  for (const std::string& id : with_history) {
+    auto s = load(id);
+    if (!s.ok()) return s.status();
+    TB_RETURN_IF_ERROR(index(*s));
+  }
+  return Status::Ok();
+}
+
+}  // namespace tongban
