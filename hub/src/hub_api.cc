@@ -113,7 +113,12 @@ struct HubApi::Impl {
                                    {"events_behind", s.events_behind()},
                                    {"seconds_behind", s.seconds_behind()},
                                    {"stream_head", s.stream_head},
-                                   {"delivered_seq", s.delivered_seq}});
+                                   {"delivered_seq", s.delivered_seq},
+                                   {"fork", s.fork_seq == 0
+                                                ? json(nullptr)
+                                                : json{{"seq", s.fork_seq},
+                                                       {"detected_at", format_time(s.fork_detected)},
+                                                       {"message", s.fork_message}}}});
                  return json{{"sites", list}};
                }));
 

@@ -24,6 +24,17 @@ Status HubService::store(const std::string& site, const sync::BatchCheck& checke
   return store_->store_run(site, checked, batch.origin_head_seq(), batch.origin_head_ts());
 }
 
+void HubService::diverged(const std::string& site, uint64_t seq, const std::string& message) {
+  auto news = store_->record_fork(site, seq, message);
+  if (!news.ok())
+    spdlog::error("hub: site {} forked at seq {} but recording it failed: {}", site, seq,
+                  news.status().message_en());
+  else if (*news)  // alert once; the site is refused on every later try without a new line
+    spdlog::error("hub: site {} FORKED at seq {} ({}): nothing of it is acknowledged; restore "
+                  "the site from the hub",
+                  site, seq, message);
+}
+
 void HubService::contact(const std::string& site, uint64_t head_seq, int64_t head_ts) {
   std::lock_guard lock(contacts_mu_);
   Contact& c = contacts_[site];
@@ -74,6 +85,14 @@ Result<BundleImport> HubService::import_bundle(const std::string& sealed) {
   if (!ingested.ok()) return ingested.status();
   const sync::BatchCheck& check = ingested->check;
   if (!check.ok()) {
+    if (check.error == pb::Error::FORK) {
+      diverged(origin, check.expected_seq, "bundle: " + check.message);
+      return Status::Conflict("bundle_fork",
+                              "离线包与中心已确认的记录不一致（第" +
+                                  std::to_string(check.expected_seq) + "号事件历史分叉），已告警",
+                              "the bundle forks from the events the hub acknowledged at seq " +
+                                  std::to_string(check.expected_seq));
+    }
     if (check.error == pb::Error::GAP)
       return Status::Conflict("bundle_gap", "离线包与中心已有数据不衔接，请先导入更早的离线包",
                               "the bundle starts after seq " + std::to_string(check.expected_seq) +
@@ -117,6 +136,9 @@ Result<std::vector<SiteSyncState>> HubService::sync_states() {
     st.acked_ts = r->acked_ts;
     st.stream_head = r->stream_head;
     st.delivered_seq = r->delivered_seq;
+    st.fork_seq = r->fork_seq;
+    st.fork_detected = r->fork_detected;
+    st.fork_message = r->fork_message;
     if (auto c = contacts.find(site.id); c != contacts.end()) {
       st.last_contact = std::max(st.last_contact, c->second.at);
       st.head_seq = std::max(st.head_seq, c->second.head_seq);

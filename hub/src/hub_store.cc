@@ -17,6 +17,13 @@ const std::string kHubSchema = R"sql(
     published_by TEXT NOT NULL);
 )sql";
 
+// Sites whose history forked from what the hub acknowledged.
+const std::string kForkSchema = R"sql(
+  CREATE TABLE site_forks(
+    site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
+    message TEXT NOT NULL) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock)
@@ -34,8 +41,9 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   auto db = Db::open(data_dir / kDbFile);
   if (!db.ok()) return db.status();
   auto owned = std::make_unique<Db>(std::move(*db));
-  TB_RETURN_IF_ERROR(owned->migrate(
-      {sync::event_log_schema(), CaseIndex::schema() + StaffDirectory::schema() + kHubSchema}));
+  TB_RETURN_IF_ERROR(owned->migrate({sync::event_log_schema(),
+                                     CaseIndex::schema() + StaffDirectory::schema() + kHubSchema,
+                                     kForkSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
@@ -48,6 +56,25 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
 Result<sync::ChainHead> HubStore::held(const std::string& origin) {
   std::lock_guard lock(mu_);
   return replica_.head(origin);
+}
+
+Result<Hash32> HubStore::held_hash(const std::string& origin, uint64_t seq) {
+  std::lock_guard lock(mu_);
+  return replica_.hash_at(origin, seq);
+}
+
+Result<bool> HubStore::record_fork(const std::string& site, uint64_t seq,
+                                   const std::string& message) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "INSERT OR IGNORE INTO site_forks(site, seq, detected_ts, message) VALUES(?1,?2,?3,?4)");
+  if (!stmt.ok()) return stmt.status();
+  TB_RETURN_IF_ERROR(stmt->bind(1, site)
+                         .bind(2, static_cast<int64_t>(seq))
+                         .bind(3, clock_.now())
+                         .bind(4, message)
+                         .run());
+  return db_->changes() > 0;
 }
 
 Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature) {
@@ -83,7 +110,9 @@ Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicK
   std::lock_guard lock(mu_);
   auto held = replica_.head(batch.origin());
   if (!held.ok()) return held.status();
-  Ingested out{*held, sync::check_batch(batch, *held, origin_key)};
+  Ingested out{*held, sync::check_batch(batch, *held, origin_key, [&](uint64_t seq) {
+                  return replica_.hash_at(batch.origin(), seq);
+                })};
   if (!out.check.ok() || out.check.fresh.empty()) return out;  // refused, or held already
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
@@ -207,6 +236,16 @@ Result<SiteRecord> HubStore::site_record(const std::string& site) {
   auto stream = replica_.head(stream_origin(site));
   if (!stream.ok()) return stream.status();
   r.stream_head = stream->seq;
+  auto fork = db_->cached("SELECT seq, detected_ts, message FROM site_forks WHERE site=?1");
+  if (!fork.ok()) return fork.status();
+  fork->bind(1, site);
+  auto forked = fork->step();
+  if (!forked.ok()) return forked.status();
+  if (*forked) {
+    r.fork_seq = static_cast<uint64_t>(fork->int_at(0));
+    r.fork_detected = fork->int_at(1);
+    r.fork_message = fork->text_at(2);
+  }
   return r;
 }
 

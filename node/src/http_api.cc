@@ -137,11 +137,17 @@ void HttpApi::Impl::routes() {
              wrap(
                  [this](const httplib::Request&, const Actor&) -> Result<Reply> {
                    const json sync = sync_status ? sync_status() : json{{"offline", true}};
+                   const auto halt = store.halted();
                    return Reply{200,
                                 {{"status", "ok"},
                                  {"site", cases.site().id},
                                  {"site_name", cases.site().name},
                                  {"head_seq", store.head().seq},
+                                 {"halted", halt ? json{{"reason", halt->reason},
+                                                        {"message_zh", halt->message_zh},
+                                                        {"message_en", halt->message_en},
+                                                        {"since", format_time(halt->since)}}
+                                                 : json(nullptr)},
                                  {"sync", sync}}};
                  },
                  true));

@@ -128,6 +128,9 @@ int main(int argc, char** argv) {
     o.site = site_id;
     o.key = &*key;
     o.db_file = std::filesystem::path(data_dir) / node::NodeStore::kDbFile;
+    o.on_diverged = [s = store->get()](const Status& why) {
+      (void)s->halt(node::Halt{why.reason(), why.message_zh(), why.message_en()});
+    };
     sync_client = std::make_unique<sync::SyncClient>(o, deliveries);
     if (Status s = sync_client->start(); !s.ok()) return fail(s);
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
@@ -135,7 +138,10 @@ int main(int argc, char** argv) {
   }
   node::HttpApi api(**store, cases, [c = sync_client.get()]() -> nlohmann::json {
     if (!c) return {{"offline", true}};
-    return {{"offline", false}, {"connected", c->connected()}, {"acked_seq", c->acked()}};
+    return {{"offline", false},
+            {"connected", c->connected()},
+            {"acked_seq", c->acked()},
+            {"diverged", c->diverged()}};
   });
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
@@ -145,6 +151,15 @@ int main(int argc, char** argv) {
                to_string(site->kind), host_port->first, *port, (*store)->head().seq);
   std::cout << "listening http://" << host_port->first << ":" << *port << std::endl;
 
+  // The start checked the log's tail against its witness; the whole chain is checked here,
+  // beside the serving threads, and a broken one halts the node.
+  std::map<std::string, PublicKey> log_keys{{site_id, key->public_key()}};
+  if (hub_key != district->public_keys.end())
+    log_keys[sync::stream_origin(site_id)] = hub_key->second;
+  std::thread auditor([s = store->get(), log_keys] {
+    if (Status verdict = s->audit_log(log_keys); !verdict.ok())
+      spdlog::error("log audit: {}", verdict.message_en());
+  });
   std::thread signal_watcher = watch_termination(signals, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     api.stop();
@@ -163,5 +178,6 @@ int main(int argc, char** argv) {
     pthread_kill(signal_watcher.native_handle(), SIGTERM);
   }
   signal_watcher.join();
+  auditor.join();
   return served ? 0 : 1;
 }

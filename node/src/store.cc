@@ -1,7 +1,10 @@
 #include "tongban/node/store.h"
 
+#include <spdlog/spdlog.h>
+
 #include <map>
 
+#include "tongban/sync/head_witness.h"
 #include "tongban/sync/replica.h"
 
 namespace tongban::node {
@@ -24,13 +27,19 @@ const std::vector<std::string>& NodeStore::migrations() {
   static const std::vector<std::string> kMigrations = {
       sync::event_log_schema(), CaseIndex::schema() + StaffDirectory::schema() + kNodeSchema,
       // Catalog versions received from the hub (the stream events stay in the log too).
-      "CREATE TABLE catalogs(version INTEGER PRIMARY KEY, toml TEXT NOT NULL)"};
+      "CREATE TABLE catalogs(version INTEGER PRIMARY KEY, toml TEXT NOT NULL)",
+      // Why the node stopped taking writes (one row at most; see NodeStore::halt).
+      "CREATE TABLE node_halt(id INTEGER PRIMARY KEY CHECK(id = 1), reason TEXT NOT NULL,"
+      " message_zh TEXT NOT NULL, message_en TEXT NOT NULL, since_ts INTEGER NOT NULL)"};
   return kMigrations;
 }
 
 NodeStore::NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District& district,
-                     const Clock& clock)
-    : db_(std::move(db)),
+                     const Clock& clock, std::filesystem::path data_dir, const SigningKey* key)
+    : data_dir_(std::move(data_dir)),
+      key_(key),
+      clock_(clock),
+      db_(std::move(db)),
       log_(std::move(log)),
       projector_(*db_, district),
       staff_(*db_, mu_, clock) {}
@@ -47,12 +56,86 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   TB_RETURN_IF_ERROR(owned->migrate(migrations()));
   auto log = sync::EventLog::open(*owned, site_id, key);
   if (!log.ok()) return log.status();
-  return std::unique_ptr<NodeStore>(
-      new NodeStore(std::move(owned), std::move(*log), district, clock));
+  auto store = std::unique_ptr<NodeStore>(
+      new NodeStore(std::move(owned), std::move(*log), district, clock, data_dir, key));
+  TB_RETURN_IF_ERROR(store->check_own_log());
+  auto halt = store->db_->prepare("SELECT reason, message_zh, message_en, since_ts FROM node_halt");
+  if (!halt.ok()) return halt.status();
+  auto row = halt->step();
+  if (!row.ok()) return row.status();
+  if (*row) store->halt_ = Halt{halt->text_at(0), halt->text_at(1), halt->text_at(2), halt->int_at(3)};
+  return store;
+}
+
+Status NodeStore::check_own_log() {
+  if (!key_) return Status::Ok();  // read-only tools verify with `tongban verify-log`
+  const std::string& site = log_.origin();
+  auto witnessed = sync::read_head_witness(data_dir_ / kHeadFile, site, key_->public_key());
+  if (!witnessed.ok()) return witnessed.status();
+  const sync::ChainHead from = witnessed->value_or(sync::ChainHead{});
+  if (!*witnessed && log_.head().seq > 0)
+    spdlog::warn("no head witness for {}: verifying all {} events once", site, log_.head().seq);
+  auto report = sync::verify_chain(*db_, site, &key_->public_key(), from);
+  if (!report.ok()) return report.status();
+  if (!report->ok)
+    return Status::Make(StatusCode::kCorruption, "log_broken",
+                        "本站点事件日志已损坏或被篡改：" + report->problem_zh +
+                            "。节点拒绝启动；请用 tongban verify-log 查看，并从区级中心恢复本站点",
+                        "the site's event log is broken: " + report->problem +
+                            "; the node refuses to run on it (see tongban verify-log; restore the "
+                            "site from the hub)");
+  return write_witness_locked();
+}
+
+Status NodeStore::write_witness_locked() {
+  if (!key_ || log_.head().seq == 0) return Status::Ok();
+  return sync::write_head_witness(data_dir_ / kHeadFile, log_.origin(), log_.head(), *key_);
+}
+
+Status NodeStore::halt(const Halt& why) {
+  std::lock_guard lock(mu_);
+  if (halt_) return Status::Ok();
+  Halt h = why;
+  h.since = clock_.now();
+  auto stmt = db_->cached(
+      "INSERT OR IGNORE INTO node_halt(id, reason, message_zh, message_en, since_ts)"
+      " VALUES(1, ?1, ?2, ?3, ?4)");
+  if (!stmt.ok()) return stmt.status();
+  TB_RETURN_IF_ERROR(
+      stmt->bind(1, h.reason).bind(2, h.message_zh).bind(3, h.message_en).bind(4, h.since).run());
+  halt_ = h;
+  spdlog::error("node halted ({}): {}; it takes no more writes until restored from the hub",
+                h.reason, h.message_en);
+  return Status::Ok();
+}
+
+std::optional<Halt> NodeStore::halted() {
+  std::lock_guard lock(mu_);
+  return halt_;
+}
+
+Status NodeStore::audit_log(const std::map<std::string, PublicKey>& keys) {
+  auto db = Db::open(data_dir_ / kDbFile);
+  if (!db.ok()) return db.status();
+  auto reports = sync::verify_log(*db, keys);
+  if (!reports.ok()) return reports.status();
+  for (const sync::VerifyReport& r : *reports) {
+    if (r.ok) continue;
+    TB_RETURN_IF_ERROR(halt(Halt{"log_broken", "事件日志校验失败（" + r.origin + "）：" + r.problem_zh,
+                                 "log of " + r.origin + " is broken: " + r.problem}));
+    return Status::Corruption("log of " + r.origin + " is broken: " + r.problem);
+  }
+  return Status::Ok();
 }
 
 Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
   std::lock_guard lock(mu_);
+  if (halt_)
+    return Status::Make(StatusCode::kUnavailable, "node_halted",
+                        "本站点已停止办理新业务：" + halt_->message_zh +
+                            "。请联系区级中心，从中心恢复本站点数据",
+                        "this node takes no writes: " + halt_->message_en +
+                            "; restore the site from the hub");
   sync::LogWriter log(log_);
   TB_RETURN_IF_ERROR(log.begun());
   Writer writer(*this, log);
@@ -60,6 +143,8 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
   const uint64_t appended = log.pending();
   if (appended == 0) return appended;  // a command that changed nothing: roll back
   TB_RETURN_IF_ERROR(log.commit());
+  if (Status s = write_witness_locked(); !s.ok())  // the commit stands; the witness lags
+    spdlog::warn("head witness not written: {}", s.message_en());
   return appended;
 }
 

@@ -57,7 +57,8 @@ BatchCheck reject(pb::Error::Code code, std::string message) {
 }
 }  // namespace
 
-BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const PublicKey& origin_key) {
+BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const PublicKey& origin_key,
+                       const HeldHash& held_hash) {
   if (batch.events_size() == 0) return reject(pb::Error::MALFORMED, "empty batch");
   if (batch.signature().size() != 64) return reject(pb::Error::MALFORMED, "signature size");
   BatchCheck c;
@@ -71,7 +72,15 @@ BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const Publ
     prev_seq = e.seq;
     if (compute_event_hash(e) != e.hash)
       return reject(pb::Error::BROKEN_CHAIN, "event " + std::to_string(e.seq) + " hash mismatch");
-    if (e.seq <= have.seq) continue;  // already held: a duplicate
+    if (e.seq <= have.seq) {  // already held: a duplicate, or a fork
+      Result<Hash32> held = e.seq == have.seq ? Result<Hash32>(have.hash) : held_hash(e.seq);
+      if (!held.ok()) return reject(pb::Error::UNAVAILABLE, "storage");
+      if (*held == e.hash) continue;
+      BatchCheck fork = reject(pb::Error::FORK, "event " + std::to_string(e.seq) +
+                                                    " differs from the one already held");
+      fork.expected_seq = e.seq;
+      return fork;
+    }
     const Hash32& expected_prev = c.fresh.empty() ? have.hash : c.fresh.back().hash;
     if (c.fresh.empty() && e.seq != have.seq + 1) {
       BatchCheck gap = reject(pb::Error::GAP, "batch starts after a gap");

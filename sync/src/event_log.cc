@@ -165,15 +165,50 @@ VerifyReport broken(VerifyReport r, uint64_t seq, std::string en, std::string zh
   return r;
 }
 
-Result<VerifyReport> verify_origin(Db& db, const std::string& origin,
-                                   const std::map<std::string, PublicKey>& keys) {
+// A read transaction: every statement inside sees one snapshot of the database.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(Db& db) : db_(db), begun_(db.exec("BEGIN")) {}
+  ~ReadSnapshot() {
+    if (begun_.ok()) (void)db_.exec("COMMIT");
+  }
+  const Status& begun() const { return begun_; }
+
+ private:
+  Db& db_;
+  Status begun_;
+};
+
+}  // namespace
+
+Result<VerifyReport> verify_chain(Db& db, const std::string& origin, const PublicKey* key,
+                                  const ChainHead& from) {
   VerifyReport r;
   r.origin = origin;
+  if (from.seq > 0) {
+    auto at = db.prepare("SELECT hash FROM events WHERE origin=?1 AND seq=?2");
+    if (!at.ok()) return at.status();
+    at->bind(1, origin).bind(2, static_cast<int64_t>(from.seq));
+    auto row = at->step();
+    if (!row.ok()) return row.status();
+    if (!*row)
+      return broken(r, from.seq,
+                    "event " + std::to_string(from.seq) +
+                        " that the signed head witnessed is missing (log truncated or wiped)",
+                    "已签名链头见证的第" + std::to_string(from.seq) + "号事件缺失（日志被截断或清空）");
+    const std::string hash = at->blob_at(0);
+    if (hash.size() != 32 || std::memcmp(hash.data(), from.hash.data(), 32) != 0)
+      return broken(r, from.seq,
+                    "event " + std::to_string(from.seq) +
+                        " differs from the one the signed head witnessed (edited or replaced)",
+                    "第" + std::to_string(from.seq) + "号事件与已签名链头见证的不符（被篡改或替换）");
+  }
   auto stmt = db.prepare(std::string("SELECT ") + kEventColumns +
-                         " FROM events WHERE origin=?1 ORDER BY seq");
+                         " FROM events WHERE origin=?1 AND seq>?2 ORDER BY seq");
   if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, origin);
-  ChainHead last;
+  stmt->bind(1, origin).bind(2, static_cast<int64_t>(from.seq));
+  ChainHead last = from;
+  r.events = from.seq;
   for (;;) {
     auto row = stmt->step();
     if (!row.ok()) return row.status();
@@ -221,13 +256,12 @@ Result<VerifyReport> verify_origin(Db& db, const std::string& origin,
     return broken(r, recorded.seq, "the chain head does not match the last event",
                   "链头与最后一个事件不符");
   recorded.hash = last.hash;
-  auto key = keys.find(origin);
   Signature s{};
-  if (key != keys.end()) {
+  if (key) {
     if (sig.size() != s.size())
       return broken(r, recorded.seq, "chain head signature malformed", "链头签名格式错误");
     std::memcpy(s.data(), sig.data(), s.size());
-    if (!verify_signature(key->second, chain_head_message(origin, recorded), s))
+    if (!verify_signature(*key, chain_head_message(origin, recorded), s))
       return broken(r, recorded.seq,
                     "chain head signature does not verify with the site's public key",
                     "链头签名验证失败");
@@ -235,9 +269,9 @@ Result<VerifyReport> verify_origin(Db& db, const std::string& origin,
   return r;
 }
 
-}  // namespace
-
 Result<std::vector<VerifyReport>> verify_log(Db& db, const std::map<std::string, PublicKey>& keys) {
+  ReadSnapshot snapshot(db);
+  TB_RETURN_IF_ERROR(snapshot.begun());
   auto origins =
       db.prepare("SELECT DISTINCT origin FROM events UNION SELECT origin FROM chain_head");
   if (!origins.ok()) return origins.status();
@@ -250,7 +284,8 @@ Result<std::vector<VerifyReport>> verify_log(Db& db, const std::map<std::string,
   }
   std::vector<VerifyReport> reports;
   for (const std::string& origin : names) {
-    auto r = verify_origin(db, origin, keys);
+    const auto key = keys.find(origin);
+    auto r = verify_chain(db, origin, key == keys.end() ? nullptr : &key->second, ChainHead{});
     if (!r.ok()) return r.status();
     reports.push_back(std::move(*r));
   }

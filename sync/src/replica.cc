@@ -20,6 +20,21 @@ Result<ChainHead> Replica::head(const std::string& origin) {
   return h;
 }
 
+Result<Hash32> Replica::hash_at(const std::string& origin, uint64_t seq) {
+  auto stmt = db_.cached("SELECT hash FROM events WHERE origin=?1 AND seq=?2");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, origin).bind(2, static_cast<int64_t>(seq));
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  const std::string hash = *row ? stmt->blob_at(0) : std::string();
+  if (hash.size() != 32)
+    return Status::NotFound("event_not_held", "未持有该事件",
+                            "event " + std::to_string(seq) + " of " + origin + " is not held");
+  Hash32 h;
+  std::memcpy(h.data(), hash.data(), 32);
+  return h;
+}
+
 Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t from, size_t max) {
   auto stmt = db_.cached(std::string("SELECT ") + kEventColumns +
                          " FROM events WHERE origin=?1 AND seq>=?2 ORDER BY seq LIMIT ?3");
@@ -51,19 +66,12 @@ Result<Event> Replica::extend(const std::string& origin, const std::string& case
 
 Status Replica::append(const std::vector<Event>& fresh, const Signature& signature) {
   if (fresh.empty()) return Status::Ok();
-  auto insert = db_.cached(
-      "INSERT INTO events(origin, seq, lamport, case_id, kind, actor, ts, body, prev_hash, hash)"
-      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  auto insert = db_.cached(std::string("INSERT INTO events(") + kEventColumns +
+                           ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
   if (!insert.ok()) return insert.status();
   for (const Event& e : fresh) {
-    Stmt& s = *insert;
-    s.bind(1, e.origin)
-        .bind(2, static_cast<int64_t>(e.seq))
-        .bind(3, static_cast<int64_t>(e.lamport));
-    s.bind(4, e.case_id).bind(5, e.kind).bind(6, e.actor).bind(7, e.ts);
-    s.bind_blob(8, e.body.data(), e.body.size());
-    s.bind_blob(9, e.prev_hash.data(), 32).bind_blob(10, e.hash.data(), 32);
-    TB_RETURN_IF_ERROR(s.run());
+    bind_event(*insert, e);
+    TB_RETURN_IF_ERROR(insert->run());
   }
   const Event& last = fresh.back();
   auto head = db_.cached(

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstring>
 #include <deque>
 
 #include "tongban/shared/db.h"
@@ -24,6 +25,13 @@ Result<Db> open_sync_db(const std::filesystem::path& file) {
   if (!db.ok()) return db.status();
   TB_RETURN_IF_ERROR(db->exec(kSyncStateSchema));
   return db;
+}
+
+// Refusals that resending the same log cannot cure: the node's history itself is at odds
+// with the hub's (a fork, an edited or reordered event, a batch the site's key did not sign).
+bool refusal_is_final(pb::Error::Code code) {
+  return code == pb::Error::FORK || code == pb::Error::BROKEN_CHAIN ||
+         code == pb::Error::BAD_SIGNATURE || code == pb::Error::WRONG_ORIGIN;
 }
 
 }  // namespace
@@ -131,6 +139,34 @@ void SyncClient::loop() {
     last_progress = SteadyClock::now();
     send(std::move(env));
   };
+  // Stops sending for good: the histories disagree, and resending cannot mend that.
+  const auto diverge = [&](const std::string& reason, const std::string& zh,
+                           const std::string& en) {
+    welcomed = false;
+    in_flight.clear();
+    if (diverged_.exchange(true)) return;
+    spdlog::error("sync client: stopped sending to the hub ({}): {}", reason, en);
+    if (options_.on_diverged)
+      options_.on_diverged(Status::Make(StatusCode::kCorruption, reason, zh, en));
+  };
+  // The hub's acknowledged head is the node's second witness of its own history.
+  const auto check_welcome = [&](const pb::Welcome& w) {
+    const uint64_t acked = w.acked_seq();
+    const uint64_t own = own_head().first;
+    if (acked > own)
+      return diverge("behind_own_history",
+                     "区级中心已确认本站点第" + std::to_string(acked) + "号事件，本地日志仅至第" +
+                         std::to_string(own) + "号（可能从旧备份恢复）",
+                     "the hub acknowledged event " + std::to_string(acked) +
+                         " of this site but the local log ends at " + std::to_string(own) +
+                         " (restored from an old backup?)");
+    if (acked == 0 || w.acked_hash().size() != 32) return;
+    auto mine = replica.hash_at(options_.site, acked);
+    if (mine.ok() && std::memcmp(mine->data(), w.acked_hash().data(), 32) != 0)
+      diverge("fork",
+              "本站点第" + std::to_string(acked) + "号事件与区级中心已确认的不同（历史分叉）",
+              "event " + std::to_string(acked) + " differs from the one the hub acknowledged");
+  };
   const auto record_ack = [&](uint64_t seq) {
     if (seq <= acked_) return;
     acked_ = seq;
@@ -172,6 +208,9 @@ void SyncClient::loop() {
       if (!env) continue;
       switch (env->msg_case()) {
         case pb::Envelope::kWelcome:
+          if (diverged_) break;
+          check_welcome(env->welcome());
+          if (diverged_) break;
           // The hub's held seq is the truth: resume right after it.
           record_ack(env->welcome().acked_seq());
           next = env->welcome().acked_seq() + 1;
@@ -187,6 +226,13 @@ void SyncClient::loop() {
           if (env->error().code() == pb::Error::GAP) {
             next = env->error().expected_seq();
             in_flight.clear();
+          } else if (refusal_is_final(env->error().code())) {
+            diverge("hub_refused",
+                    "区级中心拒收本站点数据（" + pb::Error::Code_Name(env->error().code()) +
+                        "：" + env->error().message() + "），本站点历史与中心不一致",
+                    "the hub refused this site's events for good (" +
+                        pb::Error::Code_Name(env->error().code()) + ": " +
+                        env->error().message() + ")");
           } else {
             spdlog::warn("sync client: hub refused: {} {}",
                          pb::Error::Code_Name(env->error().code()), env->error().message());
@@ -197,8 +243,9 @@ void SyncClient::loop() {
         case pb::Envelope::kDelivery: {
           auto delivered = handler_.delivered();
           if (!delivered.ok()) break;
-          const BatchCheck check =
-              check_batch(env->delivery().batch(), *delivered, options_.hub_signing);
+          const BatchCheck check = check_batch(
+              env->delivery().batch(), *delivered, options_.hub_signing,
+              [&](uint64_t seq) { return replica.hash_at(stream_origin(options_.site), seq); });
           if (!check.ok()) {
             if (check.error != pb::Error::GAP)
               spdlog::warn("sync client: refused a delivery: {}", check.message);
@@ -216,7 +263,7 @@ void SyncClient::loop() {
       }
     }
     const auto now = SteadyClock::now();
-    if (!welcomed && connected_ && retry_at != SteadyClock::time_point::min() && now >= retry_at) {
+    if (!welcomed && connected_ && !diverged_ && retry_at != SteadyClock::time_point::min() && now >= retry_at) {
       retry_at = SteadyClock::time_point::min();
       hello();
     }

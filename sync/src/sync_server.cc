@@ -191,6 +191,7 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       pb::Envelope w;
       w.mutable_welcome()->set_acked_seq(held->seq);
       w.mutable_welcome()->set_stream_head(*stream);
+      if (held->seq > 0) w.mutable_welcome()->set_acked_hash(held->hash.data(), held->hash.size());
       reply(routing_id, std::move(w));
       return pump(*session);
     }
@@ -205,7 +206,9 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
         return refuse(routing_id, site, pb::Error::UNKNOWN_SITE, "revoked");
       auto held = handler_.held(site);
       if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
-      const BatchCheck check = check_batch(b, *held, key->second);
+      const BatchCheck check = check_batch(
+          b, *held, key->second, [&](uint64_t seq) { return handler_.held_hash(site, seq); });
+      if (check.error == pb::Error::FORK) handler_.diverged(site, check.expected_seq, check.message);
       if (!check.ok())
         return refuse(routing_id, site, check.error, check.message, check.expected_seq);
       uint64_t acked = held->seq;

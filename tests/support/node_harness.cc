@@ -88,6 +88,20 @@ void Daemon::start() {
   started();
 }
 
+int Daemon::start_refused(std::string* output) {
+  std::filesystem::remove(port_file());
+  const auto log = data_ / "refused.log";
+  std::filesystem::remove(log);
+  auto child = tools::ChildProcess::spawn(command(), log);
+  REQUIRE(child.ok());
+  const auto status = child->wait(std::chrono::seconds(30));
+  *output = read_all(log);
+  INFO(*output);
+  REQUIRE(status);
+  CHECK_FALSE(std::filesystem::exists(port_file()));
+  return *status;
+}
+
 void Daemon::stop() {
   process_->signal(SIGTERM);
   REQUIRE(process_->wait(std::chrono::seconds(20)) == 0);

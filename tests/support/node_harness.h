@@ -42,6 +42,9 @@ class Daemon {
  public:
   virtual ~Daemon();
   void start();  // REQUIREs that it comes up
+  // Starts it expecting a refusal: REQUIREs that it exits within 30 s without serving;
+  // returns the exit status, and what it printed into *output.
+  int start_refused(std::string* output);
   void stop();   // SIGTERM, wait, expect exit 0
   void kill9();  // SIGKILL, wait
   bool running();

@@ -32,6 +32,9 @@ struct SiteSyncState {
   uint64_t acked_seq = 0;      // held at the hub
   Timestamp head_ts = 0, acked_ts = 0;
   uint64_t stream_head = 0, delivered_seq = 0;
+  uint64_t fork_seq = 0;  // 0: the site's history agrees with the hub's
+  Timestamp fork_detected = 0;
+  std::string fork_message;
   uint64_t events_behind() const { return head_seq > acked_seq ? head_seq - acked_seq : 0; }
   int64_t seconds_behind() const {
     return events_behind() && head_ts > acked_ts ? head_ts - acked_ts : 0;
@@ -59,6 +62,10 @@ class HubService final : public sync::SyncHandler {
 
   // SyncHandler (called from the sync server's loop thread).
   Result<sync::ChainHead> held(const std::string& origin) override;
+  Result<Hash32> held_hash(const std::string& origin, uint64_t seq) override {
+    return store_->held_hash(origin, seq);
+  }
+  void diverged(const std::string& site, uint64_t seq, const std::string& message) override;
   Status store(const std::string& site, const sync::BatchCheck& checked,
                const pb::Batch& batch) override;
   void contact(const std::string& site, uint64_t head_seq, int64_t head_ts) override;

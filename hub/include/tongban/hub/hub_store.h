@@ -39,6 +39,10 @@ struct SiteRecord {
   Timestamp acked_ts = 0;
   uint64_t stream_head = 0;    // newest hub->node event for the site
   uint64_t delivered_seq = 0;  // newest the site has applied
+  // The site's history forked from what the hub acknowledged (0: never).
+  uint64_t fork_seq = 0;
+  Timestamp fork_detected = 0;
+  std::string fork_message;
 };
 
 // The result of checking and storing a batch in one step (offline bundles).
@@ -57,8 +61,12 @@ class HubStore {
   HubStore(const HubStore&) = delete;
   HubStore& operator=(const HubStore&) = delete;
 
-  // The highest contiguous event held for `origin`.
+  // The highest contiguous event held for `origin`, and the hash of one held event.
   Result<sync::ChainHead> held(const std::string& origin);
+  Result<Hash32> held_hash(const std::string& origin, uint64_t seq);
+  // Records that `site` forked at `seq` (the first fork stands until the site is restored);
+  // true when this is news.
+  Result<bool> record_fork(const std::string& site, uint64_t seq, const std::string& message);
   // Stores a checked run of `site`'s events, projects it, and records the head the site
   // advertised with it.
   Status store_run(const std::string& site, const sync::BatchCheck& checked, uint64_t head_seq,

@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,13 @@
 
 namespace tongban::node {
 
+// Why the node stopped taking writes, and since when.
+struct Halt {
+  std::string reason;  // fork | behind_own_history | log_broken | hub_refused
+  std::string message_zh, message_en;
+  Timestamp since = 0;
+};
+
 struct Appointment {
   std::string id, item_code, date, slot, status, agent, case_id;
   int window = 0;
@@ -42,9 +50,13 @@ class NodeStore {
  public:
   static constexpr const char* kDbFile = "node.db";
   static constexpr const char* kKeyFile = "site.key";
+  static constexpr const char* kHeadFile = "log.head";  // the signed head witness
 
   // Opens (creating and migrating) data_dir/node.db. `key` (null for read-only tools) signs
-  // the log head; `district` and `clock` must outlive the store.
+  // the log head; `district` and `clock` must outlive the store. With a key, the node's own
+  // chain is checked first: from the witnessed head in data_dir/log.head to the log's head
+  // (the whole chain when there is no witness). Corruption when it is broken, edited, or
+  // behind its witness: a node never runs on a broken log.
   static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& data_dir,
                                                  const std::string& site_id,
                                                  const SigningKey* key, const District& district,
@@ -80,7 +92,8 @@ class NodeStore {
   };
   // Runs `fn` under the store's lock in one transaction. When fn returns Ok and appended
   // events, the transaction commits (synchronous=FULL: durable on return) and the result
-  // is how many events it appended; on any failure nothing was written.
+  // is how many events it appended; on any failure nothing was written. Unavailable
+  // (node_halted) once the node is halted.
   Result<uint64_t> write(const std::function<Status(Writer&)>& fn);
 
   Result<CaseState> load_case(const std::string& case_id);
@@ -111,12 +124,23 @@ class NodeStore {
   // Drops and recreates every projection from the event log.
   Status rebuild_projections();
 
+  // Stops every further write, durably (a restart keeps refusing): the node's history
+  // diverged from what the hub acknowledged, or its own log is broken. The recovery is
+  // restoring the site from the hub. The first halt stands; later ones are ignored.
+  Status halt(const Halt& why);
+  std::optional<Halt> halted();
+  // Verifies the whole log on a second connection (the start checked only the tail) and
+  // halts the node when it is broken. For a background thread; returns the verdict.
+  Status audit_log(const std::map<std::string, PublicKey>& keys);
+
   // Staff accounts and sessions, in the same file under the same lock.
   StaffDirectory& staff() { return staff_; }
 
  private:
   NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District& district,
-            const Clock& clock);
+            const Clock& clock, std::filesystem::path data_dir, const SigningKey* key);
+  Status check_own_log();
+  Status write_witness_locked();
   // Each *_locked member expects mu_ held.
   Result<CaseState> load_case_locked(const std::string& case_id);
   Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
@@ -126,6 +150,10 @@ class NodeStore {
                                                           const std::string& agent);
 
   std::mutex mu_;
+  const std::filesystem::path data_dir_;
+  const SigningKey* key_;
+  const Clock& clock_;
+  std::optional<Halt> halt_;  // guarded by mu_
   std::unique_ptr<Db> db_;  // guarded by mu_
   sync::EventLog log_;      // guarded by mu_
   CaseProjector projector_;  // guarded by mu_

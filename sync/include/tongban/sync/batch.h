@@ -5,6 +5,7 @@
 // Thread safety: pure functions.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,14 @@ struct BatchCheck {
   bool ok() const { return error == pb::Error::UNKNOWN; }
 };
 
-// Accepts a batch whose events continue `have` (older ones are duplicates and ignored),
-// whose hashes and links recompute, and whose signature verifies with `origin_key`.
-BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const PublicKey& origin_key);
+// The hash the receiver holds for one seq of the batch's origin (seq <= have.seq).
+using HeldHash = std::function<Result<Hash32>(uint64_t seq)>;
+
+// Accepts a batch whose events continue `have`, whose hashes and links recompute, and whose
+// signature verifies with `origin_key`. An event at a seq already held is a duplicate only
+// when its hash equals the held one (`held_hash`); otherwise the batch is a FORK naming
+// that seq in expected_seq, and nothing of it is accepted.
+BatchCheck check_batch(const pb::Batch& batch, const ChainHead& have, const PublicKey& origin_key,
+                       const HeldHash& held_hash);
 
 }  // namespace tongban::sync

@@ -118,8 +118,16 @@ struct VerifyReport {
 };
 
 // Checks every origin's chain in `db`: seq continuity from 1, each prev_hash, each hash,
-// and the signed head (with the origin's key from `keys`, when present).
+// and the signed head (with the origin's key from `keys`, when present). Reads one
+// snapshot, so a log being appended to meanwhile verifies as of one moment.
 Result<std::vector<VerifyReport>> verify_log(Db& db, const std::map<std::string, PublicKey>& keys);
+
+// Checks `origin`'s chain from a trusted point on: the event at `from.seq` is held with
+// `from.hash` (from.seq 0: the chain starts at 1), every later event links and hashes, and
+// the signed head matches the last event (its signature checked when `key` is set). The
+// node's cold start checks only what was appended since its last witnessed head.
+Result<VerifyReport> verify_chain(Db& db, const std::string& origin, const PublicKey* key,
+                                  const ChainHead& from);
 
 // The message the chain head signature covers.
 std::string chain_head_message(const std::string& origin, const ChainHead& head);

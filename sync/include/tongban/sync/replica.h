@@ -19,6 +19,8 @@ class Replica {
 
   // The held head of `origin` (seq 0 and a zero hash when nothing is held).
   Result<ChainHead> head(const std::string& origin);
+  // The hash of `origin`'s event `seq`; NotFound when it is not held.
+  Result<Hash32> hash_at(const std::string& origin, uint64_t seq);
   // Up to `max` events of `origin` from seq `from` on, in order.
   Result<std::vector<Event>> read(const std::string& origin, uint64_t from, size_t max);
   // Appends one event to a chain this side originates inside the caller's transaction

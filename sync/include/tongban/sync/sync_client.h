@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -39,6 +40,10 @@ struct ClientOptions {
   size_t batch_events = 4000;
   int window = 8;             // batches in flight
   int ack_timeout_ms = 5000;  // resend from the acked seq after this long without progress
+  // The node's history and the hub's disagree (the hub holds a different or a longer
+  // history of this site, or refused a batch as forged or broken): called once, from the
+  // client's thread; the client then stops sending (it still takes deliveries).
+  std::function<void(const Status& why)> on_diverged;
 };
 
 class SyncClient {
@@ -55,6 +60,7 @@ class SyncClient {
 
   uint64_t acked() const { return acked_.load(); }
   bool connected() const { return connected_.load(); }
+  bool diverged() const { return diverged_.load(); }
 
   // The acknowledged seq recorded in a data dir's node.db (0 if never synced).
   static Result<uint64_t> recorded_ack(const std::filesystem::path& db_file,
@@ -70,6 +76,7 @@ class SyncClient {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> acked_{0};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> diverged_{false};
   Wakeup wake_;
 };
 

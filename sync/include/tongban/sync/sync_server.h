@@ -28,8 +28,12 @@ namespace tongban::sync {
 class SyncHandler {
  public:
   virtual ~SyncHandler() = default;
-  // The highest contiguous event held for `origin`.
+  // The highest contiguous event held for `origin`, and the hash of one held event.
   virtual Result<ChainHead> held(const std::string& origin) = 0;
+  virtual Result<Hash32> held_hash(const std::string& origin, uint64_t seq) = 0;
+  // `site` sent an event at `seq` that differs from the one held: its history forked (a
+  // restored backup, a rewritten log). Nothing of that batch is stored or acknowledged.
+  virtual void diverged(const std::string& site, uint64_t seq, const std::string& message) = 0;
   // Stores checked events durably (synchronous=FULL) before returning Ok.
   virtual Status store(const std::string& site, const BatchCheck& checked,
                        const pb::Batch& batch) = 0;

@@ -1,0 +1,112 @@
+#include "support/sync_support.h"
+
+#include <map>
+
+#include "tongban/shared/config.h"
+#include "tongban/shared/projector.h"
+#include "tongban/sync/replica.h"
+
+namespace tongban::test {
+
+using nlohmann::json;
+
+Db open_db(const std::filesystem::path& file) {
+  auto db = Db::open(file);
+  REQUIRE(db.ok());
+  return std::move(*db);
+}
+
+uint64_t hub_held(const HubHarness& hub, const std::string& origin) {
+  Db db = open_db(hub.data() / "hub.db");
+  auto head = sync::Replica(db).head(origin);
+  REQUIRE(head.ok());
+  return head->seq;
+}
+
+int64_t count_rows(Db& db, const std::string& sql, const std::string& arg) {
+  auto s = db.prepare(sql);
+  REQUIRE(s.ok());
+  s->bind(1, arg);
+  REQUIRE(*s->step());
+  return s->int_at(0);
+}
+
+void expect_integrity(const std::filesystem::path& file) {
+  Db db = open_db(file);
+  auto check = db.prepare("PRAGMA integrity_check");
+  REQUIRE(check.ok());
+  REQUIRE(*check->step());
+  CHECK(check->text_at(0) == "ok");
+}
+
+// The case index rebuilt from the nodes' own logs, as the hub should hold it.
+std::string digest_from_nodes(const std::vector<NodeHarness*>& nodes) {
+  TempDir dir;
+  Db index_db = open_db(dir.path() / "index.db");
+  REQUIRE(index_db.migrate({CaseIndex::schema()}).ok());
+  CaseProjector projector(index_db, sample_district());
+  for (NodeHarness* n : nodes) {
+    Db db = open_db(n->data() / "node.db");
+    auto events = sync::Replica(db).read(n->site(), 1, 100000000);
+    REQUIRE(events.ok());
+    std::map<std::string, CaseState> states;
+    for (const sync::Event& e : *events) REQUIRE(CaseProjector::fold(states[e.case_id], e).ok());
+    for (const auto& [id, s] : states) REQUIRE(projector.index(s).ok());
+  }
+  return *projector.cases().digest();
+}
+
+std::string hub_digest(const HubHarness& hub) {
+  Db db = open_db(hub.data() / "hub.db");
+  return *CaseIndex(db).digest();
+}
+
+std::string submit(NodeHarness& node, const std::string& token, int n) {
+  json app = application("RS001", {"ID", "PHOTO"}, resident_id(n));
+  app["accept"] = json::object();
+  const HttpReply r = node.post(token, "/api/v1/cases", app);
+  INFO(r.body.dump());
+  REQUIRE(r.status == 201);
+  return r.body["case_id"];
+}
+
+RawClient::RawClient(const std::string& endpoint, const PublicKey& hub_key, const SigningKey& key,
+                     const std::string& routing_id) {
+  const CurveKeypair c = key.curve_keypair();
+  const CurveKey server = *curve_public_from(hub_key);
+  sock.set(zmq::sockopt::linger, 0);
+  sock.set(zmq::sockopt::routing_id, routing_id);
+  sock.set(zmq::sockopt::curve_serverkey, zmq::const_buffer(server.data(), 32));
+  sock.set(zmq::sockopt::curve_publickey, zmq::const_buffer(c.public_key.data(), 32));
+  sock.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(c.secret_key.data(), 32));
+  sock.connect(endpoint);
+}
+
+std::optional<pb::Envelope> RawClient::recv(int ms) {
+  zmq::pollitem_t item{sock.handle(), 0, ZMQ_POLLIN, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(ms));
+  if (!(item.revents & ZMQ_POLLIN)) return std::nullopt;
+  zmq::message_t m;
+  (void)sock.recv(m);
+  return sync::decode(m);
+}
+
+PublicKey hub_public_key(const DistrictDir& d) {
+  auto keys = load_public_keys(d.config(), {"HUB"});
+  REQUIRE(keys.ok());
+  return keys->at("HUB");
+}
+
+SigningKey site_key(const NodeHarness& n) {
+  auto k = SigningKey::load(n.data() / "site.key");
+  REQUIRE(k.ok());
+  return *k;
+}
+
+pb::Envelope hello(const std::string& site) {
+  pb::Envelope e;
+  e.mutable_hello()->set_site(site);
+  return e;
+}
+
+}  // namespace tongban::test

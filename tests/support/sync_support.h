@@ -1,0 +1,58 @@
+// Helpers for tests that run a hub and nodes as real processes: waiting for convergence,
+// reading their databases, the reference digest rebuilt from the nodes' own logs, and a
+// hand-driven DEALER that speaks the wire protocol with any site's key.
+#pragma once
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "support/node_harness.h"
+#include "tongban/shared/crypto.h"
+#include "tongban/shared/db.h"
+#include "tongban/sync/transport.h"
+
+namespace tongban::test {
+
+// Polls until `done` holds (convergence is asynchronous); fails after `limit`.
+template <typename F>
+void eventually(F done, std::chrono::seconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) FAIL("did not converge");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Db open_db(const std::filesystem::path& file);
+// The seq the hub holds for `origin` (read from hub.db).
+uint64_t hub_held(const HubHarness& hub, const std::string& origin);
+int64_t count_rows(Db& db, const std::string& sql, const std::string& arg);
+void expect_integrity(const std::filesystem::path& file);
+// The case index rebuilt from the nodes' own logs, as the hub should hold it.
+std::string digest_from_nodes(const std::vector<NodeHarness*>& nodes);
+std::string hub_digest(const HubHarness& hub);
+// Submits and accepts an RS001 case for resident n; returns its id.
+std::string submit(NodeHarness& node, const std::string& token, int n);
+
+// A hand-driven DEALER speaking the wire protocol with some site's key.
+struct RawClient {
+  zmq::context_t ctx{1};
+  zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+
+  RawClient(const std::string& endpoint, const PublicKey& hub_key, const SigningKey& key,
+            const std::string& routing_id);
+  void send(const pb::Envelope& env) { sock.send(sync::encode(env), zmq::send_flags::none); }
+  void send_raw(const std::string& bytes) { sock.send(zmq::buffer(bytes), zmq::send_flags::none); }
+  std::optional<pb::Envelope> recv(int ms = 3000);
+};
+
+PublicKey hub_public_key(const DistrictDir& d);
+SigningKey site_key(const NodeHarness& n);
+pb::Envelope hello(const std::string& site);
+
+}  // namespace tongban::test
