@@ -1,6 +1,5 @@
 #include "tongban/hub/hub_api.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -23,25 +22,36 @@ struct HubApi::Impl {
   HubService& hub;
   StaffDirectory& staff = hub.staff();
   std::function<void()> on_stream_change;
-  JsonHttpServer http{kMaxBodyBytes};
-  httplib::Server& server = http.routes();
+  JsonHttpServer http{http::ServerOptions{.max_body_bytes = kMaxBodyBytes}};
+  http::Server& server = http.routes();
 
-  using Handler = std::function<Result<json>(const httplib::Request&, const Staff&)>;
+  using Handler = std::function<Result<json>(const http::Request&, const Staff&)>;
 
   Impl(HubService& h, std::function<void()> change)
-      : hub(h), on_stream_change(std::move(change)) {}
+      : hub(h), on_stream_change(std::move(change)) {
+    // Nothing of a protected request's body is read before an operator's session checks out.
+    server.set_gate([this](const http::Request& head) -> std::optional<Status> {
+      auto who = operator_of(head);
+      if (!who.ok()) return who.status();
+      return std::nullopt;
+    });
+  }
+
+  Result<Staff> operator_of(const http::Request& req) {
+    auto who = staff.authenticate(bearer_token(req));
+    if (!who.ok()) return who.status();
+    if (who->role != Role::kOperator)
+      return Status::PermissionDenied("forbidden_role", "仅区级调度员可用", "district operators only");
+    return who;
+  }
 
   // Operators only; every failure becomes the bilingual error body.
-  httplib::Server::Handler wrap(Handler handler, int ok_status = 200) {
-    return [this, handler, ok_status](const httplib::Request& req, httplib::Response& res) {
+  http::Handler wrap(Handler handler, int ok_status = 200) {
+    return [this, handler, ok_status](const http::Request& req, http::Response& res) {
       try {
-        auto who = staff.authenticate(bearer_token(req));
+        auto who = operator_of(req);
         if (!who.ok())
           return send_json(res, http_status(who.status().code()), error_json(who.status()));
-        if (who->role != Role::kOperator)
-          return send_json(res, 403,
-                           error_json(Status::PermissionDenied("forbidden_role", "仅区级调度员可用",
-                                                               "district operators only")));
         auto out = handler(req, *who);
         if (!out.ok())
           return send_json(res, http_status(out.status().code()), error_json(out.status()));
@@ -54,10 +64,15 @@ struct HubApi::Impl {
   }
 
   void routes() {
-    server.Get("/api/v1/healthz", [this](const httplib::Request&, httplib::Response& res) {
-      send_json(res, 200, {{"status", "ok"}, {"hub", hub.district().hub_id}});
-    });
-    server.Post("/api/v1/login", [this](const httplib::Request& req, httplib::Response& res) {
+    const http::RouteOptions open{.open = true};
+    const http::RouteOptions upload{.max_body = kMaxUploadBytes};
+    server.Get(
+        "/api/v1/healthz",
+        [this](const http::Request&, http::Response& res) {
+          send_json(res, 200, {{"status", "ok"}, {"hub", hub.district().hub_id}});
+        },
+        open);
+    server.Post("/api/v1/login", [this](const http::Request& req, http::Response& res) {
       const json j = json::parse(req.body, nullptr, false);
       if (!j.is_object())
         return send_json(
@@ -72,10 +87,10 @@ struct HubApi::Impl {
                  {"role", to_string(s->staff.role)},
                  {"role_zh", label_zh(s->staff.role)},
                  {"expires_at", format_time(s->expires_at)}});
-    });
+    }, open);
 
     server.Get("/api/v1/cases",
-               wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto q = case_query_from(req);
                  if (!q.ok()) return q.status();
                  auto found = hub.search(*q);
@@ -84,7 +99,7 @@ struct HubApi::Impl {
                }));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
-               wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto s = hub.get_case(req.matches[1]);
                  if (!s.ok()) return s.status();
                  const District& d = hub.district();
@@ -92,13 +107,13 @@ struct HubApi::Impl {
                }));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
-               wrap([this](const httplib::Request& req, const Staff&) -> Result<json> {
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto events = hub.case_events(req.matches[1]);
                  if (!events.ok()) return events.status();
                  return case_events_json(req.matches[1], *events);
                }));
 
-    server.Get("/api/v1/sites", wrap([this](const httplib::Request&, const Staff&) -> Result<json> {
+    server.Get("/api/v1/sites", wrap([this](const http::Request&, const Staff&) -> Result<json> {
                  auto states = hub.sync_states();
                  if (!states.ok()) return states.status();
                  json list = json::array();
@@ -124,30 +139,32 @@ struct HubApi::Impl {
 
     server.Post("/api/v1/catalog",
                 wrap(
-                    [this](const httplib::Request& req, const Staff& who) -> Result<json> {
+                    [this](const http::Request& req, const Staff& who) -> Result<json> {
                       auto version = hub.publish_catalog(req.body, who.username);
                       if (!version.ok()) return version.status();
                       on_stream_change();
                       return json{{"version", *version}, {"sites", hub.district().sites.size()}};
                     },
-                    201));
+                    201),
+                upload);
 
     server.Get("/api/v1/catalog",
-               wrap([this](const httplib::Request&, const Staff&) -> Result<json> {
+               wrap([this](const http::Request&, const Staff&) -> Result<json> {
                  auto version = hub.catalog_version();
                  if (!version.ok()) return version.status();
                  return json{{"version", *version}};
                }));
 
     server.Post("/api/v1/bundles",
-                wrap([this](const httplib::Request& req, const Staff& who) -> Result<json> {
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
                   auto imported = hub.import_bundle(req.body);
                   if (!imported.ok()) return imported.status();
                   spdlog::info("bundle of {} imported by {}", imported->origin, who.username);
                   return json{{"origin", imported->origin},
                               {"added", imported->added},
                               {"acked_seq", imported->acked_seq}};
-                }));
+                }),
+                upload);
   }
 };
 

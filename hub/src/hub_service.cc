@@ -127,7 +127,10 @@ Result<std::vector<SiteSyncState>> HubService::sync_states() {
   for (const SiteConfig& site : district_.sites) {
     auto r = store_->site_record(site.id);
     if (!r.ok()) return r.status();
-    SiteSyncState st{site.id, site.name, to_string(site.kind)};
+    SiteSyncState st;
+    st.site = site.id;
+    st.name = site.name;
+    st.kind = to_string(site.kind);
     st.provisioned = keys->count(site.id) > 0;
     st.last_contact = r->last_contact;
     st.head_seq = r->head_seq;

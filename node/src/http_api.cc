@@ -1,6 +1,5 @@
 #include "tongban/node/http_api.h"
 
-#include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
@@ -76,18 +75,36 @@ struct HttpApi::Impl {
   NodeStore& store;
   CaseService& cases;
   StaffDirectory& staff = store.staff();
-  JsonHttpServer http{kMaxBodyBytes};
-  httplib::Server& server = http.routes();
+  std::function<json()> sync_status;
+  JsonHttpServer http{http::ServerOptions{.max_body_bytes = kMaxBodyBytes}};
+  http::Server& server = http.routes();
 
-  using Handler = std::function<Result<Reply>(const httplib::Request&, const Actor&)>;
+  using Handler = std::function<Result<Reply>(const http::Request&, const Actor&)>;
 
   Impl(NodeStore& st, CaseService& c, std::function<json()> sync)
-      : store(st), cases(c), sync_status(std::move(sync)) {}
-  std::function<json()> sync_status;
+      : store(st), cases(c), sync_status(std::move(sync)) {
+    // Nothing of a protected request's body is read before its session checks out.
+    server.set_gate([this](const http::Request& head) -> std::optional<Status> {
+      auto who = staff.authenticate(bearer_token(head));
+      if (!who.ok()) return who.status();
+      return std::nullopt;
+    });
+  }
+
+  struct Wrapped {
+    http::Handler handler;
+    bool open;
+  };
+  void get(const std::string& pattern, Wrapped w) {
+    server.Get(pattern, std::move(w.handler), http::RouteOptions{.open = w.open});
+  }
+  void post(const std::string& pattern, Wrapped w) {
+    server.Post(pattern, std::move(w.handler), http::RouteOptions{.open = w.open});
+  }
 
   // Wraps a handler: authenticates (unless `open`), maps Status to HTTP, never throws.
-  httplib::Server::Handler wrap(Handler handler, bool open = false) {
-    return [this, handler, open](const httplib::Request& req, httplib::Response& res) {
+  Wrapped wrap(Handler handler, bool open = false) {
+    return {[this, handler, open](const http::Request& req, http::Response& res) {
       try {
         Actor actor;
         if (!open) {
@@ -109,10 +126,10 @@ struct HttpApi::Impl {
         spdlog::error("{} {}: unexpected exception: {}", req.method, req.path, e.what());
         send_json(res, 500, error_json(Status::Internal("unexpected error")));
       }
-    };
+    }, open};
   }
 
-  Result<json> body(const httplib::Request& req) { return parse_body(req.body); }
+  Result<json> body(const http::Request& req) { return parse_body(req.body); }
 
   Result<Reply> case_reply(Result<CaseState> s, int status = 200) {
     if (!s.ok()) return s.status();
@@ -133,9 +150,9 @@ struct HttpApi::Impl {
 };
 
 void HttpApi::Impl::routes() {
-  server.Get("/api/v1/healthz",
+  get("/api/v1/healthz",
              wrap(
-                 [this](const httplib::Request&, const Actor&) -> Result<Reply> {
+                 [this](const http::Request&, const Actor&) -> Result<Reply> {
                    const json sync = sync_status ? sync_status() : json{{"offline", true}};
                    const auto halt = store.halted();
                    return Reply{200,
@@ -152,10 +169,10 @@ void HttpApi::Impl::routes() {
                  },
                  true));
 
-  server.Post(
+  post(
       "/api/v1/login",
       wrap(
-          [this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+          [this](const http::Request& req, const Actor&) -> Result<Reply> {
             auto j = body(req);
             if (!j.ok()) return j.status();
             const std::string user = j->value("username", ""), pass = j->value("password", "");
@@ -173,13 +190,13 @@ void HttpApi::Impl::routes() {
           },
           true));
 
-  server.Post("/api/v1/logout",
-              wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+  post("/api/v1/logout",
+              wrap([this](const http::Request& req, const Actor&) -> Result<Reply> {
                 TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
                 return Reply{200, {{"ok", true}}};
               }));
 
-  server.Get("/api/v1/me", wrap([this](const httplib::Request&, const Actor& a) -> Result<Reply> {
+  get("/api/v1/me", wrap([this](const http::Request&, const Actor& a) -> Result<Reply> {
                return Reply{200,
                             {{"username", a.username},
                              {"role", to_string(a.role)},
@@ -188,8 +205,8 @@ void HttpApi::Impl::routes() {
                              {"site_name", cases.site().name}}};
              }));
 
-  server.Get("/api/v1/catalog",
-             wrap([this](const httplib::Request&, const Actor&) -> Result<Reply> {
+  get("/api/v1/catalog",
+             wrap([this](const http::Request&, const Actor&) -> Result<Reply> {
                const auto catalog = cases.current_catalog();
                json items = json::array();
                for (const Item& item : catalog->items())
@@ -197,8 +214,8 @@ void HttpApi::Impl::routes() {
                return Reply{200, {{"version", catalog->version()}, {"items", items}}};
              }));
 
-  server.Get(R"(/api/v1/catalog/([A-Za-z0-9_-]+))",
-             wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+  get(R"(/api/v1/catalog/([A-Za-z0-9_-]+))",
+             wrap([this](const http::Request& req, const Actor&) -> Result<Reply> {
                const auto catalog = cases.current_catalog();
                const Item* item = catalog->find(req.matches[1]);
                if (!item)
@@ -214,8 +231,8 @@ void HttpApi::Impl::routes() {
 }
 
 void HttpApi::Impl::case_routes() {
-  server.Post("/api/v1/prereviews",
-              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  post("/api/v1/prereviews",
+              wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                 auto j = body(req);
                 if (!j.ok()) return j.status();
                 auto app = application_from(*j);
@@ -223,8 +240,8 @@ void HttpApi::Impl::case_routes() {
                 return case_reply(cases.create(StartPreReview{*app}, a), 201);
               }));
 
-  server.Post("/api/v1/cases",
-              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  post("/api/v1/cases",
+              wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                 auto j = body(req);
                 if (!j.ok()) return j.status();
                 auto cmd = action_command("submit", *j);
@@ -232,8 +249,8 @@ void HttpApi::Impl::case_routes() {
                 return case_reply(cases.create(*cmd, a), 201);
               }));
 
-  server.Get("/api/v1/cases",
-             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  get("/api/v1/cases",
+             wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                auto parsed = case_query_from(req);
                if (!parsed.ok()) return parsed.status();
                CaseQuery q = std::move(*parsed);
@@ -241,8 +258,8 @@ void HttpApi::Impl::case_routes() {
                return search_reply(q);
              }));
 
-  server.Get("/api/v1/agent/cases",
-             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  get("/api/v1/agent/cases",
+             wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                if (a.role != Role::kAgent)
                  return Status::PermissionDenied("forbidden_role", "仅代办员可用",
                                                  "for community agents only");
@@ -253,20 +270,20 @@ void HttpApi::Impl::case_routes() {
                return search_reply(q);
              }));
 
-  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
-             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
+             wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                return case_reply(cases.get(req.matches[1], a));
              }));
 
-  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
-             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
+             wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                auto events = cases.events(req.matches[1], a);
                if (!events.ok()) return events.status();
                return Reply{200, case_events_json(req.matches[1], *events)};
              }));
 
-  server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/license)",
-             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  get(R"(/api/v1/cases/([A-Za-z0-9-]+)/license)",
+             wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                auto s = cases.get(req.matches[1], a);
                if (!s.ok()) return s.status();
                if (s->license_no.empty())
@@ -279,8 +296,8 @@ void HttpApi::Impl::case_routes() {
                              {"signer", s->origin}}};
              }));
 
-  server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/([a-z-]+))",
-              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  post(R"(/api/v1/cases/([A-Za-z0-9-]+)/([a-z-]+))",
+              wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                 auto j = body(req);
                 if (!j.ok()) return j.status();
                 auto cmd = action_command(req.matches[2], *j);
@@ -288,8 +305,8 @@ void HttpApi::Impl::case_routes() {
                 return case_reply(cases.execute(req.matches[1], *cmd, a));
               }));
 
-  server.Get("/api/v1/queue/today",
-             wrap([this](const httplib::Request&, const Actor& a) -> Result<Reply> {
+  get("/api/v1/queue/today",
+             wrap([this](const http::Request&, const Actor& a) -> Result<Reply> {
                if (a.role == Role::kAgent)
                  return Status::PermissionDenied("forbidden_role", "代办员请使用“我的代办”",
                                                  "agents use /api/v1/agent/cases");
@@ -326,8 +343,8 @@ void HttpApi::Impl::case_routes() {
 }
 
 void HttpApi::Impl::appointment_routes() {
-  server.Get("/api/v1/appointments/slots",
-             wrap([this](const httplib::Request& req, const Actor&) -> Result<Reply> {
+  get("/api/v1/appointments/slots",
+             wrap([this](const http::Request& req, const Actor&) -> Result<Reply> {
                const auto date = parse_date(req.get_param_value("date"));
                if (!date)
                  return Status::InvalidArgument("invalid_date", "日期格式应为YYYY-MM-DD",
@@ -347,8 +364,8 @@ void HttpApi::Impl::appointment_routes() {
                              {"slots", list}}};
              }));
 
-  server.Get("/api/v1/appointments",
-             wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  get("/api/v1/appointments",
+             wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                std::string date = req.get_param_value("date");
                if (date.empty()) date = format_date(cases.today());
                if (!parse_date(date))
@@ -361,8 +378,8 @@ void HttpApi::Impl::appointment_routes() {
                return Reply{200, {{"date", date}, {"appointments", out}}};
              }));
 
-  server.Post("/api/v1/appointments",
-              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  post("/api/v1/appointments",
+              wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                 auto j = body(req);
                 if (!j.ok()) return j.status();
                 auto in = booking_from(*j);
@@ -372,8 +389,8 @@ void HttpApi::Impl::appointment_routes() {
                 return Reply{201, appointment_json(*ap)};
               }));
 
-  server.Post(R"(/api/v1/appointments/([A-Za-z0-9-]+)/(check-in|cancel))",
-              wrap([this](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+  post(R"(/api/v1/appointments/([A-Za-z0-9-]+)/(check-in|cancel))",
+              wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
                 auto ap = req.matches[2] == "check-in" ? cases.check_in(req.matches[1], a)
                                                        : cases.cancel(req.matches[1], a);
                 if (!ap.ok()) return ap.status();
@@ -388,8 +405,8 @@ void HttpApi::Impl::staff_routes() {
                                       "site admins only");
     return Status::Ok();
   };
-  server.Get("/api/v1/staff",
-             wrap([this, admin_only](const httplib::Request&, const Actor& a) -> Result<Reply> {
+  get("/api/v1/staff",
+             wrap([this, admin_only](const http::Request&, const Actor& a) -> Result<Reply> {
                TB_RETURN_IF_ERROR(admin_only(a));
                auto list = staff.list();
                if (!list.ok()) return list.status();
@@ -400,9 +417,9 @@ void HttpApi::Impl::staff_routes() {
                                 {"role", to_string(s.role)}});
                return Reply{200, {{"staff", out}}};
              }));
-  server.Post(
+  post(
       "/api/v1/staff",
-      wrap([this, admin_only](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+      wrap([this, admin_only](const http::Request& req, const Actor& a) -> Result<Reply> {
         TB_RETURN_IF_ERROR(admin_only(a));
         auto j = body(req);
         if (!j.ok()) return j.status();
@@ -416,9 +433,9 @@ void HttpApi::Impl::staff_routes() {
         spdlog::info("staff {} created as {} by {}", username, to_string(*role), a.username);
         return Reply{201, {{"username", username}, {"role", to_string(*role)}}};
       }));
-  server.Post(
+  post(
       R"(/api/v1/staff/([A-Za-z0-9_.-]+)/disable)",
-      wrap([this, admin_only](const httplib::Request& req, const Actor& a) -> Result<Reply> {
+      wrap([this, admin_only](const http::Request& req, const Actor& a) -> Result<Reply> {
         TB_RETURN_IF_ERROR(admin_only(a));
         TB_RETURN_IF_ERROR(staff.set_disabled(req.matches[1], true));
         return Reply{200, {{"username", std::string(req.matches[1])}, {"disabled", true}}};

@@ -1,57 +1,467 @@
+// Boost.Beast rather than cpp-httplib's server: cpp-httplib (0.11) serves each connection
+// on one of a fixed pool of threads with blocking reads, so eight slow-drip connections
+// stopped every user, and chunked bodies were read in full before any limit applied. Beast
+// gives an asynchronous server with per-operation deadlines and a parser that enforces the
+// body limit while reading; handlers run on our own bounded pool.
 #include "tongban/shared/http_server.h"
 
-#include <httplib.h>
+#include <spdlog/spdlog.h>
+#include <sys/socket.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <regex>
+#include <thread>
+#include <unordered_map>
 
 #include "tongban/shared/http_errors.h"
 
-namespace tongban {
+namespace tongban::http {
 
-JsonHttpServer::JsonHttpServer(size_t max_body_bytes)
-    : server_(std::make_unique<httplib::Server>()) {
-  httplib::Server& s = *server_;
-  s.set_payload_max_length(max_body_bytes);
-  // Answers go out in several writes: without TCP_NODELAY, Nagle and delayed ACKs add ~40 ms.
-  s.set_tcp_nodelay(true);
-  s.set_read_timeout(10, 0);
-  s.set_write_timeout(10, 0);
-  const std::string limit = std::to_string(max_body_bytes / 1024) + " KiB";
-  s.set_error_handler([limit](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    Status st = Status::InvalidArgument("bad_request", "请求无效", "bad request");
-    if (res.status == 413)
-      st = Status::Make(StatusCode::kTooLarge, "payload_too_large",
-                        "请求内容过大（上限" + limit + "）", "request body exceeds " + limit);
-    else if (res.status == 404)
-      st = Status::NotFound("no_such_endpoint", "没有该接口", "no such endpoint");
-    res.set_content(error_json(st).dump(), "application/json; charset=utf-8");
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kMaxParams = 64;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; '+' is a space only in a query.
+std::string decode(std::string_view s, bool query) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      const int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(query && s[i] == '+' ? ' ' : s[i]);
+  }
+  return out;
+}
+
+void parse_query(std::string_view q, std::map<std::string, std::string>& out) {
+  while (!q.empty() && out.size() < kMaxParams) {
+    const size_t amp = q.find('&');
+    const std::string_view pair = q.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (!pair.empty())
+      out.emplace(decode(pair.substr(0, eq), true),
+                  eq == std::string_view::npos ? "" : decode(pair.substr(eq + 1), true));
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+}
+
+Response error_response(const Status& s) {
+  Response r;
+  r.status = http_status(s.code());
+  r.body = error_json(s).dump();
+  return r;
+}
+
+// A fixed set of threads running handlers, with a bounded queue.
+class WorkerPool {
+ public:
+  WorkerPool(int threads, int max_queued) : max_queued_(static_cast<size_t>(max_queued)) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~WorkerPool() { stop(); }
+  // False when the queue is full (the caller answers 503).
+  bool try_post(std::function<void()> job) {
+    std::lock_guard lock(mu_);
+    if (stopping_ || queue_.size() >= max_queued_) return false;
+    queue_.push_back(std::move(job));
+    cv_.notify_one();
+    return true;
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        job = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      job();
+    }
+  }
+  const size_t max_queued_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+struct Route {
+  std::string method;
+  std::regex pattern;
+  Handler handler;
+  RouteOptions options;
+};
+
+}  // namespace
+
+std::string Request::get_param_value(const std::string& name) const {
+  auto it = params.find(name);
+  return it == params.end() ? std::string() : it->second;
+}
+
+std::string Request::get_header_value(const std::string& name) const {
+  std::string key = name;
+  for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto it = headers.find(key);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+struct Server::Impl {
+  explicit Impl(ServerOptions o) : options(o), pool(o.worker_threads, o.max_queued) {}
+  ~Impl() { pool.stop(); }
+
+  // Declared so that sessions still queued in the io_context, destroyed with it, can
+  // release their counts, and the pool stops (draining its queue) before anything else.
+  const ServerOptions options;
+  std::mutex conn_mu;
+  int open_connections = 0;                          // guarded by conn_mu
+  std::unordered_map<std::string, int> per_address;  // guarded by conn_mu; bounded by the limit
+  std::vector<Route> routes;
+  Gate gate;
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  WorkerPool pool;
+
+  // Counts a new connection in; false when a limit is reached.
+  bool admit(const std::string& addr) {
+    std::lock_guard lock(conn_mu);
+    if (open_connections >= options.max_connections) return false;
+    int& n = per_address[addr];
+    if (n >= options.max_connections_per_address) {
+      if (n == 0) per_address.erase(addr);
+      return false;
+    }
+    ++n;
+    ++open_connections;
+    return true;
+  }
+  void release(const std::string& addr) {
+    std::lock_guard lock(conn_mu);
+    --open_connections;
+    auto it = per_address.find(addr);
+    if (it != per_address.end() && --it->second <= 0) per_address.erase(it);
+  }
+
+  const Route* match(Request& req) const {
+    std::smatch m;
+    for (const Route& r : routes) {
+      if (r.method != req.method || !std::regex_match(req.path, m, r.pattern)) continue;
+      req.matches.assign(m.begin(), m.end());
+      return &r;
+    }
+    return nullptr;
+  }
+
+  void accept();
+};
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& impl, tcp::socket socket, std::string addr)
+      : impl_(impl), stream_(std::move(socket)), addr_(std::move(addr)) {}
+  ~Session() { impl_.release(addr_); }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(impl_.options.max_header_bytes));
+    // The route's limit applies once the route is known (on_header); until then the parser
+    // must not refuse a declared length by itself, or the client would get no answer.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    stream_.expires_after(impl_.options.header_deadline);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                               self->on_header(ec);
+                             });
+  }
+
+ private:
+  void on_header(beast::error_code ec) {
+    if (ec == bhttp::error::header_limit)
+      return finish(error_response(Status::Make(StatusCode::kTooLarge, "header_too_large",
+                                                "请求头过大", "request header too large")),
+                    false);
+    if (ec) return close();  // deadline passed, peer gone, or not HTTP
+    const auto& head = parser_->get();
+    req_ = Request{};
+    req_.method = std::string(head.method_string());
+    req_.remote_addr = addr_;
+    const std::string_view target(head.target().data(), head.target().size());
+    const size_t q = target.find('?');
+    req_.path = decode(target.substr(0, q), false);
+    if (q != std::string_view::npos) parse_query(target.substr(q + 1), req_.params);
+    for (const auto& field : head) {
+      if (req_.headers.size() >= kMaxParams) break;
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req_.headers[name] = std::string(field.value());
+    }
+    route_ = impl_.match(req_);
+    if (!route_)
+      return finish(error_response(Status::NotFound("no_such_endpoint", "没有该接口",
+                                                    "no such endpoint")),
+                    parser_->is_done());
+    const size_t limit = route_->options.max_body ? route_->options.max_body
+                                                  : impl_.options.max_body_bytes;
+    if (auto length = parser_->content_length(); length && *length > limit)
+      return finish(too_large(limit), false);
+    parser_->body_limit(limit);
+    if (!route_->options.open && impl_.gate) {
+      if (auto refused = impl_.gate(req_)) return finish(error_response(*refused), false);
+    }
+    if (parser_->is_done()) return dispatch();
+    if (beast::iequals(req_.get_header_value("expect"), "100-continue")) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      stream_.expires_after(impl_.options.write_deadline);
+      return asio::async_write(stream_, asio::buffer(kContinue),
+                               [self = shared_from_this(), limit](beast::error_code e, size_t) {
+                                 if (e) return self->close();
+                                 self->read_body(limit);
+                               });
+    }
+    read_body(limit);
+  }
+
+  void read_body(size_t limit) {
+    stream_.expires_after(impl_.options.body_deadline);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this(), limit](beast::error_code ec, size_t) {
+                        if (ec == bhttp::error::body_limit) return self->finish(too_large(limit), false);
+                        if (ec) return self->close();
+                        self->dispatch();
+                      });
+  }
+
+  static Response too_large(size_t limit) {
+    const std::string text = limit >= 1024 * 1024 ? std::to_string(limit / (1024 * 1024)) + " MiB"
+                                                   : std::to_string(limit / 1024) + " KiB";
+    return error_response(Status::Make(StatusCode::kTooLarge, "payload_too_large",
+                                       "请求内容过大（上限" + text + "）",
+                                       "request body exceeds " + text));
+  }
+
+  void dispatch() {
+    req_.body = std::move(parser_->get().body());
+    keep_alive_ = parser_->get().keep_alive();
+    const Handler* handler = &route_->handler;
+    auto self = shared_from_this();
+    const bool queued = impl_.pool.try_post([self, handler] {
+      Response res;
+      try {
+        (*handler)(self->req_, res);
+      } catch (const std::exception& e) {
+        spdlog::error("{} {}: unexpected exception: {}", self->req_.method, self->req_.path,
+                      e.what());
+        res = error_response(Status::Internal("unexpected error"));
+      }
+      asio::post(self->stream_.get_executor(),
+                 [self, res = std::move(res)]() mutable { self->finish(std::move(res), self->keep_alive_); });
+    });
+    if (!queued)
+      finish(error_response(Status::Make(StatusCode::kUnavailable, "overloaded",
+                                         "系统繁忙，请稍后重试", "server busy; retry shortly")),
+             false);
+  }
+
+  // Writes the answer; reads the next request on a kept-alive connection.
+  void finish(Response res, bool keep_alive) {
+    auto out = std::make_shared<bhttp::response<bhttp::string_body>>(
+        static_cast<bhttp::status>(res.status), 11);
+    out->set(bhttp::field::content_type, res.content_type);
+    out->set(bhttp::field::cache_control, "no-store");
+    out->body() = std::move(res.body);
+    out->keep_alive(keep_alive);
+    out->prepare_payload();
+    stream_.expires_after(impl_.options.write_deadline);
+    bhttp::async_write(stream_, *out,
+                       [self = shared_from_this(), out, keep_alive](beast::error_code ec, size_t) {
+                         if (ec) return self->close();
+                         if (!keep_alive) return self->linger();
+                         self->read_header();
+                       });
+  }
+
+  // Closing with unread input makes the kernel send a reset, which can destroy the answer
+  // just written before the client reads it (a 413 while the client still uploads). So
+  // stop sending, then read and drop what still comes, for a short while and a bounded
+  // amount, and close.
+  void linger() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLinger);
+    drain_budget_ = kLingerBytes;
+    drain();
+  }
+  void drain() {
+    stream_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec || n >= self->drain_budget_) return self->close();
+                              self->drain_budget_ -= n;
+                              self->drain();
+                            });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+
+  Server::Impl& impl_;
+  beast::tcp_stream stream_;
+  std::string addr_;
+  beast::flat_buffer buffer_{8192};
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  Request req_;
+  const Route* route_ = nullptr;
+  bool keep_alive_ = false;
+  static constexpr std::chrono::seconds kLinger{2};
+  static constexpr size_t kLingerBytes = 4 * 1024 * 1024;
+  size_t drain_budget_ = 0;
+  std::array<char, 16 * 1024> drain_buffer_;
+};
+
+}  // namespace
+
+void Server::Impl::accept() {
+  acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) {
+      beast::error_code e;
+      const auto peer = socket.remote_endpoint(e);
+      const std::string addr = e ? std::string("?") : peer.address().to_string();
+      if (admit(addr)) {
+        socket.set_option(tcp::no_delay(true), e);  // answers go out in one write; no Nagle wait
+        std::make_shared<Session>(*this, std::move(socket), addr)->read_header();
+      } else {
+        // Over a limit: say so in one non-blocking write and hang up (never wait on it).
+        static const std::string kBusy =
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+        (void)::send(socket.native_handle(), kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        socket.close(e);
+      }
+    }
+    accept();
   });
 }
 
-JsonHttpServer::~JsonHttpServer() = default;
+Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(options)) {}
 
-Result<int> JsonHttpServer::bind(const std::string& host, int port) {
-  const int bound =
-      port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound <= 0)
-    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port));
-  return bound;
+Server::~Server() { stop(); }
+
+void Server::Get(const std::string& pattern, Handler h, RouteOptions o) {
+  impl_->routes.push_back(Route{"GET", std::regex(pattern), std::move(h), o});
 }
 
-bool JsonHttpServer::run() { return server_->listen_after_bind(); }
+void Server::Post(const std::string& pattern, Handler h, RouteOptions o) {
+  impl_->routes.push_back(Route{"POST", std::regex(pattern), std::move(h), o});
+}
 
-void JsonHttpServer::stop() { server_->stop(); }
+void Server::set_gate(Gate gate) { impl_->gate = std::move(gate); }
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+Result<int> Server::bind(const std::string& host, int port) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  const auto cannot = [&] {
+    return Status::Unavailable("cannot listen on " + host + ":" + std::to_string(port) + ": " +
+                               ec.message());
+  };
+  if (ec) return cannot();
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(endpoint, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return cannot();
+  impl_->accept();
+  return static_cast<int>(impl_->acceptor.local_endpoint().port());
+}
+
+bool Server::run() {
+  if (!impl_->acceptor.is_open()) return false;
+  impl_->ioc.run();
+  return true;
+}
+
+void Server::stop() {
+  asio::post(impl_->ioc, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  });
+  impl_->ioc.stop();
+  impl_->pool.stop();
+}
+
+}  // namespace tongban::http
+
+namespace tongban {
+
+JsonHttpServer::JsonHttpServer(http::ServerOptions options) : server_(options) {}
+
+void send_json(http::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
   res.set_content(body.dump(), "application/json; charset=utf-8");
 }
 
-std::string bearer_token(const httplib::Request& req) {
+std::string bearer_token(const http::Request& req) {
   const std::string h = req.get_header_value("Authorization");
   return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : std::string();
 }
 
-Result<CaseQuery> case_query_from(const httplib::Request& req) {
+namespace {
+// A whole decimal number in [lo, hi], or nullopt.
+std::optional<int> int_param(const std::string& s, int lo, int hi) {
+  if (s.empty() || s.size() > 9) return std::nullopt;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  if (v < lo || v > hi) return std::nullopt;
+  return v;
+}
+}  // namespace
+
+Result<CaseQuery> case_query_from(const http::Request& req) {
   CaseQuery q;
   q.case_id_prefix = req.get_param_value("q");
   q.applicant_id = req.get_param_value("id_number");
@@ -64,9 +474,20 @@ Result<CaseQuery> case_query_from(const httplib::Request& req) {
   if (!q.clock.empty() && !clock_color_from(q.clock))
     return Status::InvalidArgument("invalid_clock", "时限状态应为 normal/yellow/red/paused/done",
                                    "clock must be normal, yellow, red, paused or done");
-  q.limit = std::clamp(std::atoi(req.get_param_value("limit").c_str()), 0, 500);
-  if (q.limit == 0) q.limit = 50;
-  q.offset = std::max(0, std::atoi(req.get_param_value("offset").c_str()));
+  if (req.has_param("limit")) {
+    auto limit = int_param(req.get_param_value("limit"), 1, 500);
+    if (!limit)
+      return Status::InvalidArgument("invalid_limit", "limit 应为 1 至 500 的整数",
+                                     "limit must be a whole number from 1 to 500");
+    q.limit = *limit;
+  }
+  if (req.has_param("offset")) {
+    auto offset = int_param(req.get_param_value("offset"), 0, 100000000);
+    if (!offset)
+      return Status::InvalidArgument("invalid_offset", "offset 应为非负整数",
+                                     "offset must be a whole number >= 0");
+    q.offset = *offset;
+  }
   return q;
 }
 

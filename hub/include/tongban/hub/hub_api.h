@@ -14,8 +14,10 @@ namespace tongban::hub {
 
 class HubApi {
  public:
-  // Catalogs and bundles: a week offline at a busy center is a few hundred thousand events.
-  static constexpr size_t kMaxBodyBytes = 64 * 1024 * 1024;
+  static constexpr size_t kMaxBodyBytes = 64 * 1024;
+  // Catalogs and bundles (operators only, admitted before their body is read): a week
+  // offline at a busy center is a few hundred thousand events.
+  static constexpr size_t kMaxUploadBytes = 64 * 1024 * 1024;
 
   // `on_stream_change` runs after a publish or import (wakes the sync server).
   HubApi(HubService& hub, std::function<void()> on_stream_change);

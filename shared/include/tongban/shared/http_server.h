@@ -1,49 +1,127 @@
-// The HTTP server node and hub both run: cpp-httplib set up the way tongban serves JSON
-// (a body limit, TCP_NODELAY, timeouts, and the bilingual error body for unknown
-// endpoints, oversized bodies and unparsable requests), plus the small helpers every
-// handler needs. Handlers are registered on routes() by the owner.
+// The HTTP server node and hub both run, built so that nobody can stop it without logging
+// in: event-driven (Boost.Beast on one I/O thread), so a slow or idle connection costs a
+// socket and a buffer, never a thread; a connection limit in total and per client address;
+// absolute deadlines for a request's header, its body and the answer (a client dripping
+// one byte every few seconds is cut off when its deadline passes, not kept alive by the
+// drip); bodies bounded while they are read, chunked or not, per route; the session gate
+// run on the header before any body of a protected route is read; and handlers on a
+// bounded worker pool (a full queue answers 503 at once).
 //
-// Thread safety: the server runs its own worker threads; stop() may be called from any.
+// Errors the server answers itself carry the bilingual body of http_errors.h: unknown
+// endpoint 404, body over the limit 413, malformed request 400, overloaded 503.
+//
+// Thread safety: register routes and the gate before run(); handlers run on the worker
+// threads, concurrently; stop() may be called from any thread.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "tongban/shared/case_index.h"
 #include "tongban/shared/status.h"
 
-namespace httplib {
-class Server;
-struct Request;
-struct Response;
-}  // namespace httplib
+namespace tongban::http {
 
-namespace tongban {
+struct Request {
+  std::string method;       // GET, POST…
+  std::string path;         // percent-decoded, without the query
+  std::string remote_addr;  // the client's IP address
+  std::vector<std::string> matches;            // the route's regex: [0] whole path, [1..] groups
+  std::map<std::string, std::string> params;   // query parameters, decoded (at most 64)
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
 
-class JsonHttpServer {
+  std::string get_param_value(const std::string& name) const;
+  bool has_param(const std::string& name) const { return params.count(name) > 0; }
+  std::string get_header_value(const std::string& name) const;  // any case
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json; charset=utf-8";
+  void set_content(std::string content, std::string type) {
+    body = std::move(content);
+    content_type = std::move(type);
+  }
+};
+
+using Handler = std::function<void(const Request&, Response&)>;
+// Runs on a protected route's header (no body yet): nullopt admits the request, a Status
+// is answered at once and the body is never read.
+using Gate = std::function<std::optional<Status>(const Request& head)>;
+
+struct RouteOptions {
+  bool open = false;     // the gate is not asked (login, health)
+  size_t max_body = 0;   // 0: the server's default
+};
+
+struct ServerOptions {
+  size_t max_body_bytes = 64 * 1024;
+  size_t max_header_bytes = 16 * 1024;
+  int max_connections = 1024;
+  int max_connections_per_address = 64;
+  int worker_threads = 8;
+  int max_queued = 512;  // requests waiting for a worker; more answer 503
+  std::chrono::seconds header_deadline{10};  // whole request line and headers (and keep-alive idle)
+  std::chrono::seconds body_deadline{60};    // whole body
+  std::chrono::seconds write_deadline{30};   // whole answer
+};
+
+class Server {
  public:
-  explicit JsonHttpServer(size_t max_body_bytes);
-  ~JsonHttpServer();
-  JsonHttpServer(const JsonHttpServer&) = delete;
-  JsonHttpServer& operator=(const JsonHttpServer&) = delete;
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
-  httplib::Server& routes() { return *server_; }
+  // `pattern` is an ECMAScript regex matched against the whole decoded path.
+  void Get(const std::string& pattern, Handler h, RouteOptions o = {});
+  void Post(const std::string& pattern, Handler h, RouteOptions o = {});
+  void set_gate(Gate gate);
+
   // Binds host:port (port 0 picks a free one); returns the bound port.
   Result<int> bind(const std::string& host, int port);
-  // Serves until stop(); false if the listener failed.
+  // Serves on the calling thread until stop(); false if the listener failed.
   bool run();
   void stop();
 
+  struct Impl;  // opaque: the connections of http_server.cc reach it
+
  private:
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<Impl> impl_;
 };
 
-void send_json(httplib::Response& res, int status, const nlohmann::json& body);
+}  // namespace tongban::http
+
+namespace tongban {
+
+// The server node and hub both run, with the JSON conventions of tongban.
+class JsonHttpServer {
+ public:
+  explicit JsonHttpServer(http::ServerOptions options);
+  http::Server& routes() { return server_; }
+  Result<int> bind(const std::string& host, int port) { return server_.bind(host, port); }
+  bool run() { return server_.run(); }
+  void stop() { server_.stop(); }
+
+ private:
+  http::Server server_;
+};
+
+void send_json(http::Response& res, int status, const nlohmann::json& body);
 // The token of an "Authorization: Bearer <token>" header, or "".
-std::string bearer_token(const httplib::Request& req);
+std::string bearer_token(const http::Request& req);
 // The case-search filters of a query string (q, id_number, status, clock, item_code, site,
-// limit <= 500, default 50, offset); InvalidArgument for an unknown status or clock colour.
-Result<CaseQuery> case_query_from(const httplib::Request& req);
+// limit 1..500, default 50, offset >= 0); InvalidArgument for an unknown status or clock
+// colour, or a limit or offset that is not a number in range.
+Result<CaseQuery> case_query_from(const http::Request& req);
 
 }  // namespace tongban
