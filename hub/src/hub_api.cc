@@ -79,7 +79,7 @@ struct HubApi::Impl {
             res, 400,
             error_json(Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
                                                "request body is not valid JSON")));
-      auto s = staff.login(j.value("username", ""), j.value("password", ""));
+      auto s = staff.login(j.value("username", ""), j.value("password", ""), req.remote_addr);
       if (!s.ok()) return send_json(res, http_status(s.status().code()), error_json(s.status()));
       send_json(res, 200,
                 {{"token", s->token},

@@ -43,7 +43,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   auto owned = std::make_unique<Db>(std::move(*db));
   TB_RETURN_IF_ERROR(owned->migrate({sync::event_log_schema(),
                                      CaseIndex::schema() + StaffDirectory::schema() + kHubSchema,
-                                     kForkSchema}));
+                                     kForkSchema, StaffDirectory::throttle_schema()}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);

@@ -176,7 +176,7 @@ void HttpApi::Impl::routes() {
             auto j = body(req);
             if (!j.ok()) return j.status();
             const std::string user = j->value("username", ""), pass = j->value("password", "");
-            auto session = staff.login(user, pass);
+            auto session = staff.login(user, pass, req.remote_addr);
             if (!session.ok()) return session.status();
             spdlog::info("login {} ({})", session->staff.username, to_string(session->staff.role));
             return Reply{200,

@@ -30,7 +30,8 @@ const std::vector<std::string>& NodeStore::migrations() {
       "CREATE TABLE catalogs(version INTEGER PRIMARY KEY, toml TEXT NOT NULL)",
       // Why the node stopped taking writes (one row at most; see NodeStore::halt).
       "CREATE TABLE node_halt(id INTEGER PRIMARY KEY CHECK(id = 1), reason TEXT NOT NULL,"
-      " message_zh TEXT NOT NULL, message_en TEXT NOT NULL, since_ts INTEGER NOT NULL)"};
+      " message_zh TEXT NOT NULL, message_en TEXT NOT NULL, since_ts INTEGER NOT NULL)",
+      StaffDirectory::throttle_schema()};
   return kMigrations;
 }
 

@@ -18,6 +18,8 @@ int http_status(StatusCode c) {
       return 409;
     case StatusCode::kTooLarge:
       return 413;
+    case StatusCode::kTooManyRequests:
+      return 429;
     case StatusCode::kRejected:
       return 422;
     case StatusCode::kUnavailable:

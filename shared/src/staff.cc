@@ -8,8 +8,6 @@ namespace tongban {
 
 namespace {
 
-constexpr int kMaxFailures = 5;
-constexpr Timestamp kLockSeconds = 300;
 
 std::string token_hash(const std::string& token) {
   const Hash32 h = Hasher().update(token).finish();
@@ -111,35 +109,103 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
   return Status::Ok();
 }
 
-Result<Session> StaffDirectory::login(const std::string& username, const std::string& password) {
+namespace {
+
+struct ThrottleRule {
+  const char* prefix;
+  int free_failures;     // failures before any wait
+  Timestamp max_wait_s;  // the wait doubles per further failure, up to this
+};
+// pair: one address guessing one account; address: one address guessing many accounts;
+// account: many addresses guessing one account (capped low: strangers must not lock it).
+constexpr ThrottleRule kPair{"p:", 5, 900}, kAddress{"a:", 30, 900}, kAccount{"u:", 100, 60};
+constexpr Timestamp kFailureMemory = 3600;
+
+Timestamp wait_after(const ThrottleRule& rule, int64_t failures) {
+  if (failures < rule.free_failures) return 0;
+  const int64_t doublings = std::min<int64_t>(failures - rule.free_failures, 20);
+  return std::min<Timestamp>(Timestamp{1} << doublings, rule.max_wait_s);
+}
+
+// An Argon2id hash of a random password with the same parameters as real ones: verifying
+// against it takes as long as verifying a wrong password of a real user.
+const std::string& dummy_hash() {
+  static const std::string kHash = [] {
+    auto h = hash_password(random_token());
+    return h.ok() ? *h : std::string();
+  }();
+  return kHash;
+}
+
+}  // namespace
+
+const std::string& StaffDirectory::throttle_schema() {
+  static const std::string kSql =
+      "CREATE TABLE login_throttle(key TEXT PRIMARY KEY, failures INTEGER NOT NULL,"
+      " last_ts INTEGER NOT NULL) WITHOUT ROWID";
+  return kSql;
+}
+
+Result<Session> StaffDirectory::login(const std::string& username, const std::string& password,
+                                      const std::string& address) {
   std::string stored;
   Staff staff;
+  const std::string addr = address.substr(0, 64);
+  const std::string keys[] = {kPair.prefix + username + "|" + addr, kAddress.prefix + addr,
+                              kAccount.prefix + username};
+  const ThrottleRule* rules[] = {&kPair, &kAddress, &kAccount};
+  const bool plausible = valid_username(username) && password.size() <= 128;
   {
     std::lock_guard lock(mu_);
-    auto& [count, last] = failures_[username];
-    if (count >= kMaxFailures && clock_.now() - last < kLockSeconds)
-      return Status::Unauthenticated("account_locked", "登录失败次数过多，请5分钟后再试",
-                                     "too many failed logins; try again in 5 minutes");
-    auto stmt = db_.cached(
-        "SELECT password_hash, display_name, role FROM staff WHERE username=?1 AND disabled=0");
-    if (!stmt.ok()) return stmt.status();
-    stmt->bind(1, username);
-    auto row = stmt->step();
-    if (!row.ok()) return row.status();
-    if (*row) {
-      stored = stmt->text_at(0);
-      staff = Staff{username, stmt->text_at(1), role_from(stmt->text_at(2)).value_or(Role::kClerk)};
+    const Timestamp now = clock_.now();
+    auto prune = db_.cached("DELETE FROM login_throttle WHERE last_ts < ?1");
+    if (!prune.ok()) return prune.status();
+    TB_RETURN_IF_ERROR(prune->bind(1, now - kFailureMemory).run());
+    auto read = db_.cached("SELECT failures, last_ts FROM login_throttle WHERE key=?1");
+    if (!read.ok()) return read.status();
+    for (int i = 0; i < 3; ++i) {
+      if (!plausible && i != 1) continue;  // only the address counts a malformed name
+      read->bind(1, keys[i]);
+      auto row = read->step();
+      if (!row.ok()) return row.status();
+      if (!*row) continue;
+      const Timestamp until = read->int_at(1) + wait_after(*rules[i], read->int_at(0));
+      if (now < until)
+        return Status::Make(StatusCode::kTooManyRequests, "login_throttled",
+                            "登录失败次数过多，请" + std::to_string(until - now) + "秒后再试",
+                            "too many failed logins; retry in " + std::to_string(until - now) +
+                                " s");
+    }
+    // Counted before the password is checked: parallel tries each pay.
+    auto count = db_.cached(
+        "INSERT INTO login_throttle(key, failures, last_ts) VALUES(?1, 1, ?2)"
+        " ON CONFLICT(key) DO UPDATE SET failures=failures+1, last_ts=excluded.last_ts");
+    if (!count.ok()) return count.status();
+    for (int i = 0; i < 3; ++i)
+      if (plausible || i == 1) TB_RETURN_IF_ERROR(count->bind(1, keys[i]).bind(2, now).run());
+    if (plausible) {
+      auto stmt = db_.cached(
+          "SELECT password_hash, display_name, role FROM staff WHERE username=?1 AND disabled=0");
+      if (!stmt.ok()) return stmt.status();
+      stmt->bind(1, username);
+      auto row = stmt->step();
+      if (!row.ok()) return row.status();
+      if (*row) {
+        stored = stmt->text_at(0);
+        staff =
+            Staff{username, stmt->text_at(1), role_from(stmt->text_at(2)).value_or(Role::kClerk)};
+      }
     }
   }
-  const bool ok = !stored.empty() && verify_password(stored, password);
+  const bool known = !stored.empty();
+  const bool ok = verify_password(known ? stored : dummy_hash(), password) && known;
+  if (!ok) return bad_login();
   std::lock_guard lock(mu_);
-  if (!ok) {
-    auto& [count, last] = failures_[username];
-    ++count;
-    last = clock_.now();
-    return bad_login();
-  }
-  failures_.erase(username);
+  // The owner got in: this pair and this account start afresh (the address does not: one
+  // valid account must not launder an address's guesses at others).
+  auto forget = db_.cached("DELETE FROM login_throttle WHERE key=?1 OR key=?2");
+  if (!forget.ok()) return forget.status();
+  TB_RETURN_IF_ERROR(forget->bind(1, keys[0]).bind(2, keys[2]).run());
   Session session{random_token(), staff, clock_.now() + kSessionSeconds};
   auto stmt =
       db_.cached("INSERT INTO sessions(token_hash, username, expires_ts) VALUES(?1,?2,?3)");

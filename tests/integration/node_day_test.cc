@@ -271,5 +271,5 @@ TEST_CASE("only a site admin manages accounts", "[integration][node]") {
     node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", "wrong"}});
   CHECK(
       node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", NodeHarness::kPassword}})
-          .body["error"]["code"] == "account_locked");
+          .body["error"]["code"] == "login_throttled");
 }

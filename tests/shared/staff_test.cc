@@ -1,6 +1,9 @@
 #include "tongban/shared/staff.h"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <thread>
+#include <vector>
 
 #include "support/test_support.h"
 
@@ -10,7 +13,7 @@ namespace {
 Db open_db(const std::filesystem::path& dir) {
   auto db = Db::open(dir / "staff.db");
   REQUIRE(db.ok());
-  REQUIRE(db->migrate({StaffDirectory::schema()}).ok());
+  REQUIRE(db->migrate({StaffDirectory::schema(), StaffDirectory::throttle_schema()}).ok());
   return std::move(*db);
 }
 
@@ -47,14 +50,46 @@ TEST_CASE("a session authenticates until it expires", "[shared][staff]") {
   CHECK(f.staff.authenticate(s->token).status().reason() == "not_logged_in");
 }
 
-TEST_CASE("five failed logins lock the account for five minutes", "[shared][staff]") {
+TEST_CASE("failed logins make the next try wait longer, from that address only",
+          "[shared][staff]") {
   StaffFixture f;
   REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
   for (int i = 0; i < 5; ++i)
-    CHECK(f.staff.login("clerk01", "wrong").status().reason() == "bad_credentials");
-  CHECK(f.staff.login("clerk01", "correct horse").status().reason() == "account_locked");
-  f.clock.set(f.clock.now() + 301);
-  CHECK(f.staff.login("clerk01", "correct horse").ok());
-  CHECK(f.staff.login("nobody", "x").status().reason() ==
-        "bad_credentials");  // same answer as a wrong password
+    CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "bad_credentials");
+  // The guesser waits 1 s, then 2 s, then 4 s...
+  CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "login_throttled");
+  f.clock.set(f.clock.now() + 1);
+  CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "bad_credentials");
+  f.clock.set(f.clock.now() + 1);
+  CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "login_throttled");
+  // ...while the clerk at her own window logs in at once: strangers cannot lock her out.
+  CHECK(f.staff.login("clerk01", "correct horse", "10.1.1.20").ok());
+  CHECK(f.staff.login("nobody", "x", "10.1.1.20").status().reason() ==
+        "bad_credentials");  // the same answer as a wrong password
+}
+
+TEST_CASE("login throttling survives a restart of the directory", "[shared][staff]") {
+  StaffFixture f;
+  REQUIRE(f.staff.create("admin", "管理员", Role::kAdmin, "correct horse").ok());
+  for (int i = 0; i < 9; ++i) (void)f.staff.login("admin", "guess", "10.1.1.9");
+  std::mutex other_mu;
+  StaffDirectory restarted(f.db, other_mu, f.clock);
+  CHECK(restarted.login("admin", "correct horse", "10.1.1.9").status().reason() ==
+        "login_throttled");
+  f.clock.set(f.clock.now() + 3601);  // an hour later the failures have lapsed
+  CHECK(restarted.login("admin", "correct horse", "10.1.1.9").ok());
+}
+
+TEST_CASE("a parallel burst of guesses gets no more tries than a serial one", "[shared][staff]") {
+  StaffFixture f;
+  REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
+  std::atomic<int> checked{0};
+  std::vector<std::thread> burst;
+  for (int i = 0; i < 12; ++i)
+    burst.emplace_back([&] {
+      if (f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "bad_credentials")
+        ++checked;
+    });
+  for (auto& t : burst) t.join();
+  CHECK(checked == 5);  // the rest were throttled before their password was even checked
 }

@@ -61,6 +61,7 @@ class Daemon {
   const std::filesystem::path& data() const { return data_; }
   const std::filesystem::path& config() const { return config_; }
   int port() const { return port_; }
+  pid_t pid() const { return process_->pid(); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  protected:

@@ -3,12 +3,18 @@
 // Roles: window clerk (综窗), back-office reviewer, community agent (代办), site admin,
 // and the hub's district operator.
 // Passwords are Argon2id; a session token is 32 random bytes of which only the BLAKE2b
-// hash is stored. Five failed logins lock an account for five minutes.
+// hash is stored. Failed logins are throttled, never locked: each failure counts against
+// the (account, address) pair, the address and the account, and past a threshold each
+// makes the next try wait longer (1 s, 2 s, 4 s… up to a cap). The counts are stored, so
+// a restart does not forget them; a failure is counted before the password is checked, so
+// a parallel burst gets no more tries than a serial one; counts older than an hour lapse.
+// A stranger at another address can delay an account by at most the account cap (60 s),
+// never lock it. An unknown user costs the same Argon2id verification as a wrong
+// password, so timing does not tell which user names exist.
 //
 // Thread safety: every method locks the shared store mutex passed in; safe from any thread.
 #pragma once
 
-#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -40,8 +46,10 @@ class StaffDirectory {
  public:
   static constexpr Timestamp kSessionSeconds = 12 * 3600;
 
-  // SQL creating the staff and session tables; owners include it in their migrations.
+  // SQL creating the staff and session tables, and (a later migration) the login throttle;
+  // owners include both in their migrations, in this order.
   static const std::string& schema();
+  static const std::string& throttle_schema();
 
   // `mu` guards `db`, shared with the owner's other users of the connection.
   StaffDirectory(Db& db, std::mutex& mu, const Clock& clock) : db_(db), mu_(mu), clock_(clock) {}
@@ -49,8 +57,11 @@ class StaffDirectory {
   // InvalidArgument for a bad username/password shape, Conflict if the name is taken.
   Status create(const std::string& username, const std::string& display_name, Role role,
                 const std::string& password);
-  // Unauthenticated (with the same message for an unknown user and a wrong password).
-  Result<Session> login(const std::string& username, const std::string& password);
+  // Unauthenticated (with the same message for an unknown user and a wrong password);
+  // TooManyRequests (login_throttled, with the seconds to wait) while throttled.
+  // `address` is the client's IP address.
+  Result<Session> login(const std::string& username, const std::string& password,
+                        const std::string& address = "local");
   Result<Staff> authenticate(const std::string& token);
   Status logout(const std::string& token);
   Result<std::vector<Staff>> list();
@@ -60,7 +71,6 @@ class StaffDirectory {
   Db& db_;
   std::mutex& mu_;
   const Clock& clock_;
-  std::map<std::string, std::pair<int, Timestamp>> failures_;  // username -> (count, last)
 };
 
 }  // namespace tongban

@@ -25,6 +25,7 @@ enum class StatusCode {
   kConflict,          // the case's state does not allow it: 409
   kRejected,          // a policy rule says no (e.g. 容缺 not allowed): 422
   kTooLarge,          // oversized input: 413
+  kTooManyRequests,   // throttled: 429, retry later
   kUnavailable,       // storage or peer failed; nothing was changed: 503
   kCorruption,        // a broken hash chain or signature
   kInternal,
