@@ -27,8 +27,10 @@ struct HubApi::Impl {
 
   using Handler = std::function<Result<json>(const http::Request&, const Staff&)>;
 
-  Impl(HubService& h, std::function<void()> change)
-      : hub(h), on_stream_change(std::move(change)) {
+  std::function<Result<size_t>()> reload_keys;
+
+  Impl(HubService& h, std::function<void()> change, std::function<Result<size_t>()> reload)
+      : hub(h), on_stream_change(std::move(change)), reload_keys(std::move(reload)) {
     // Nothing of a protected request's body is read before an operator's session checks out.
     server.set_gate([this](const http::Request& head) -> std::optional<Status> {
       auto who = operator_of(head);
@@ -155,6 +157,19 @@ struct HubApi::Impl {
                  return json{{"version", *version}};
                }));
 
+    server.Post("/api/v1/keys/reload",
+                wrap([this](const http::Request&, const Staff& who) -> Result<json> {
+                  auto allowed = reload_keys();
+                  if (!allowed.ok())
+                    return Status::Make(StatusCode::kUnavailable, "keys_not_reloaded",
+                                        "站点公钥未能重新加载，仍使用原名单：" +
+                                            allowed.status().message_en(),
+                                        "site keys not reloaded; the previous allow-list "
+                                        "stays: " + allowed.status().message_en());
+                  spdlog::info("sync allow-list reloaded by {}: {} sites", who.username, *allowed);
+                  return json{{"allowed_sites", *allowed}};
+                }));
+
     server.Post("/api/v1/bundles",
                 wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
                   auto imported = hub.import_bundle(req.body);
@@ -168,8 +183,9 @@ struct HubApi::Impl {
   }
 };
 
-HubApi::HubApi(HubService& hub, std::function<void()> on_stream_change)
-    : impl_(std::make_unique<Impl>(hub, std::move(on_stream_change))) {
+HubApi::HubApi(HubService& hub, std::function<void()> on_stream_change,
+               std::function<Result<size_t>()> reload_keys)
+    : impl_(std::make_unique<Impl>(hub, std::move(on_stream_change), std::move(reload_keys))) {
   impl_->routes();
 }
 

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   const sigset_t signals = block_termination_signals();
   init_logging("hub", level);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
+  // 1,024 HTTP connections at most, plus databases, sync sockets and logs.
+  auto descriptors = raise_descriptor_limit(65536, 1280);
+  if (!descriptors.ok()) return fail(descriptors.status());
   auto district = load_district(config_dir);
   if (!district.ok()) return fail(district.status());
   auto key = SigningKey::load(std::filesystem::path(data_dir) / hub::HubService::kKeyFile);
@@ -56,15 +59,13 @@ int main(int argc, char** argv) {
   options.curve = key->curve_keypair();
   options.key = &*key;
   const std::vector<std::string> site_ids = district->site_ids();
-  options.load_keys = [dir = district->dir, site_ids] {
-    auto keys = load_public_keys(dir, site_ids);
-    return keys.ok() ? *keys : std::map<std::string, PublicKey>{};
-  };
+  options.load_keys = [dir = district->dir, site_ids] { return load_public_keys(dir, site_ids); };
   sync::SyncServer server(options, **service);
   auto bound = server.start();
   if (!bound.ok()) return fail(bound.status());
 
-  hub::HubApi api(**service, [&server] { server.wake_streams(); });
+  hub::HubApi api(
+      **service, [&server] { server.wake_streams(); }, [&server] { return server.reload(); });
   const auto host_port = split_host_port(listen);
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",

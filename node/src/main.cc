@@ -92,6 +92,9 @@ int main(int argc, char** argv) {
 
   init_logging("node-" + site_id, level);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
+  // 1,024 HTTP connections at most, plus databases, sync sockets and logs.
+  auto descriptors = raise_descriptor_limit(65536, 1280);
+  if (!descriptors.ok()) return fail(descriptors.status());
   auto district = load_district(config_dir);
   if (!district.ok()) return fail(district.status());
   const SiteConfig* site = district->site(site_id);
@@ -136,11 +139,18 @@ int main(int argc, char** argv) {
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
     spdlog::info("replicating to the hub at {}", o.endpoint);
   }
-  node::HttpApi api(**store, cases, [c = sync_client.get()]() -> nlohmann::json {
+  node::HttpApi api(**store, cases, [c = sync_client.get(), s = store->get()]() -> nlohmann::json {
     if (!c) return {{"offline", true}};
+    const uint64_t head = s->head().seq, acked = c->acked();
+    const auto quiet = c->seconds_since_answer();
+    const uint64_t unacked = head > acked ? head - acked : 0;
     return {{"offline", false},
             {"connected", c->connected()},
-            {"acked_seq", c->acked()},
+            {"acked_seq", acked},
+            {"unacked_events", unacked},
+            {"seconds_since_hub_answer", quiet ? nlohmann::json(*quiet) : nlohmann::json(nullptr)},
+            // Connected, with events to send, and nothing heard from the hub for a while.
+            {"stalled", c->connected() && unacked > 0 && quiet && *quiet >= 10},
             {"diverged", c->diverged()}};
   });
   auto port = api.bind(host_port->first, host_port->second);

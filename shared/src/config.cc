@@ -2,6 +2,11 @@
 
 #include <toml++/toml.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace tongban {
@@ -201,9 +206,22 @@ Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem:
                                                           const std::vector<std::string>& ids) {
   std::map<std::string, PublicKey> keys;
   for (const std::string& id : ids) {
-    std::ifstream in(dir / "keys" / (id + ".pub"));
-    std::string hex;
-    if (!(in >> hex)) continue;  // not provisioned, or revoked
+    const std::filesystem::path file = dir / "keys" / (id + ".pub");
+    // Only a file that is not there means "not provisioned, or revoked". One that cannot be
+    // read (out of descriptors, permissions, a directory in its place) is an error: treating
+    // it as a revocation would let anyone who exhausts descriptors empty the allow-list.
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue;
+    if (fd < 0)
+      return Status::Unavailable("cannot read " + file.string() + ": " + std::strerror(errno));
+    char buf[130];
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    const int read_errno = errno;
+    ::close(fd);
+    if (n < 0)
+      return Status::Unavailable("cannot read " + file.string() + ": " + std::strerror(read_errno));
+    std::string hex(buf, static_cast<size_t>(n));
+    hex.erase(hex.find_last_not_of(" \t\r\n") + 1);
     PublicKey key;
     if (!from_hex(hex, key)) return bad_config("keys/" + id + ".pub", "not a 32-byte hex key");
     keys[id] = key;

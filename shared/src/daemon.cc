@@ -1,5 +1,8 @@
 #include "tongban/shared/daemon.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <fstream>
 #include <optional>
 
@@ -33,6 +36,25 @@ Status write_port_file(const std::filesystem::path& file, int port) {
   std::error_code ec;
   std::filesystem::rename(tmp, file, ec);
   return ec ? Status::Unavailable("cannot rename to " + file.string()) : Status::Ok();
+}
+
+Result<long> raise_descriptor_limit(long wanted, long needed) {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return Status::Unavailable("getrlimit failed");
+  const rlim_t target = std::min<rlim_t>(static_cast<rlim_t>(wanted), lim.rlim_max);
+  if (lim.rlim_cur < target) {
+    lim.rlim_cur = target;
+    (void)setrlimit(RLIMIT_NOFILE, &lim);
+    (void)getrlimit(RLIMIT_NOFILE, &lim);
+  }
+  const long now = static_cast<long>(lim.rlim_cur);
+  if (now < needed)
+    return Status::Make(StatusCode::kUnavailable, "descriptor_limit",
+                        "可打开文件数上限过低（" + std::to_string(now) + "，至少需要 " +
+                            std::to_string(needed) + "），请调高 LimitNOFILE / ulimit -n",
+                        "the open-file limit is " + std::to_string(now) + ", below the " +
+                            std::to_string(needed) + " needed: raise LimitNOFILE / ulimit -n");
+  return now;
 }
 
 std::optional<std::pair<std::string, int>> split_host_port(const std::string& s) {

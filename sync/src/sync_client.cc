@@ -14,6 +14,14 @@ namespace tongban::sync {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+// A Hello (or its Welcome) can be lost like any frame: say it again after this long.
+constexpr auto kHelloDeadline = std::chrono::seconds(3);
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             SteadyClock::now().time_since_epoch())
+      .count();
+}
 constexpr const char* kSyncStateSchema =
     "CREATE TABLE IF NOT EXISTS sync_state(peer TEXT PRIMARY KEY, acked_seq INTEGER NOT NULL)"
     " WITHOUT ROWID";
@@ -51,6 +59,12 @@ SyncClient::SyncClient(ClientOptions options, DeliveryHandler& handler)
     : options_(std::move(options)), handler_(handler) {}
 
 SyncClient::~SyncClient() { stop(); }
+
+std::optional<int64_t> SyncClient::seconds_since_answer() const {
+  const int64_t at = last_answer_ms_.load();
+  if (at == 0) return std::nullopt;
+  return (steady_ms() - at) / 1000;
+}
 
 Status SyncClient::start() {
   auto acked = recorded_ack(options_.db_file, options_.site);
@@ -109,6 +123,7 @@ void SyncClient::loop() {
   std::deque<uint64_t> in_flight;
   auto last_progress = SteadyClock::now();
   auto retry_at = SteadyClock::time_point::min();
+  auto hello_at = SteadyClock::now();
 
   const auto own_head = [&]() -> std::pair<uint64_t, int64_t> {
     auto h = replica.head(options_.site);
@@ -136,7 +151,7 @@ void SyncClient::loop() {
     env.mutable_hello()->set_delivered_seq(delivered.ok() ? delivered->seq : 0);
     welcomed = false;
     in_flight.clear();
-    last_progress = SteadyClock::now();
+    last_progress = hello_at = SteadyClock::now();
     send(std::move(env));
   };
   // Stops sending for good: the histories disagree, and resending cannot mend that.
@@ -206,6 +221,7 @@ void SyncClient::loop() {
       }
       const auto env = decode(frame);
       if (!env) continue;
+      last_answer_ms_ = steady_ms();
       switch (env->msg_case()) {
         case pb::Envelope::kWelcome:
           if (diverged_) break;
@@ -266,6 +282,9 @@ void SyncClient::loop() {
     if (!welcomed && connected_ && !diverged_ && retry_at != SteadyClock::time_point::min() && now >= retry_at) {
       retry_at = SteadyClock::time_point::min();
       hello();
+    } else if (!welcomed && connected_ && !diverged_ && retry_at == SteadyClock::time_point::min() &&
+               now - hello_at > kHelloDeadline) {
+      hello();  // no Welcome: the Hello or its answer was lost
     }
     if (!welcomed) continue;
     if (!in_flight.empty() &&

@@ -31,16 +31,25 @@ SyncServer::SyncServer(ServerOptions options, SyncHandler& handler)
 
 SyncServer::~SyncServer() { stop(); }
 
-void SyncServer::reload_peers() {
+Result<size_t> SyncServer::reload() {
+  auto keys = options_.load_keys();
+  if (!keys.ok()) {
+    spdlog::error("sync: the allow-list was not reloaded (the previous one stays): {}",
+                  keys.status().message_en());
+    return keys.status();
+  }
   auto fresh = std::make_shared<Peers>();
-  for (const auto& [site, key] : options_.load_keys()) {
+  for (const auto& [site, key] : *keys) {
     const auto curve = curve_public_from(key);
     if (!curve) continue;
     fresh->signing[site] = key;
     fresh->site_of_curve[std::string(curve->begin(), curve->end())] = site;
   }
+  const size_t allowed = fresh->signing.size();
   std::lock_guard lock(peers_mu_);
   peers_ = std::move(fresh);
+  spdlog::info("sync: allow-list loaded, {} sites", allowed);
+  return allowed;
 }
 
 std::shared_ptr<const SyncServer::Peers> SyncServer::peers() {
@@ -49,8 +58,8 @@ std::shared_ptr<const SyncServer::Peers> SyncServer::peers() {
 }
 
 Result<std::string> SyncServer::start() {
+  if (auto loaded = reload(); !loaded.ok()) return loaded.status();
   try {
-    reload_peers();
     // The ZAP handler must be bound before the ROUTER: CURVE without one admits anyone
     // who knows the (public) server key.
     zap_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::rep);
@@ -65,6 +74,8 @@ Result<std::string> SyncServer::start() {
     router_->set(zmq::sockopt::zap_domain, "tongban");
     router_->set(zmq::sockopt::router_mandatory, 1);
     router_->set(zmq::sockopt::router_handover, 1);
+    // A connection that never completes CURVE holds a descriptor: not for long.
+    router_->set(zmq::sockopt::handshake_ivl, 5000);
     router_->bind(options_.endpoint);
     const std::string bound = router_->get(zmq::sockopt::last_endpoint);
     zap_thread_ = std::thread([this] { zap_loop(); });
@@ -102,7 +113,6 @@ void SyncServer::zap_loop() {
       }
       std::string status = "400", text = "unknown key", user;
       if (req.size() >= 7 && req[5].to_string() == "CURVE" && req[6].size() == 32) {
-        reload_peers();  // a key removed from site-config is refused from now on
         const auto p = peers();
         auto it = p->site_of_curve.find(req[6].to_string());
         if (it != p->site_of_curve.end()) {

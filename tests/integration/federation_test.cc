@@ -248,6 +248,9 @@ TEST_CASE("hostile traffic is refused and stores nothing while real nodes keep s
   }
   SECTION("a revoked site is refused on its next connection") {
     std::filesystem::remove(district.config() / "keys" / "S02.pub");
+    const HttpReply reloaded = hub.post(hub.login("operator"), "/api/v1/keys/reload", json::object());
+    REQUIRE(reloaded.status == 200);
+    CHECK(reloaded.body["allowed_sites"] == 1);  // S01 only
     RawClient b(hub.sync_endpoint(), hub_key, site_key(s02), "S02");
     b.send(hello("S02"));
     CHECK_FALSE(b.recv(1500));

@@ -19,8 +19,10 @@ class HubApi {
   // offline at a busy center is a few hundred thousand events.
   static constexpr size_t kMaxUploadBytes = 64 * 1024 * 1024;
 
-  // `on_stream_change` runs after a publish or import (wakes the sync server).
-  HubApi(HubService& hub, std::function<void()> on_stream_change);
+  // `on_stream_change` runs after a publish or import (wakes the sync server);
+  // `reload_keys` reads the sync allow-list from site-config/keys again.
+  HubApi(HubService& hub, std::function<void()> on_stream_change,
+         std::function<Result<size_t>()> reload_keys);
   ~HubApi();
   HubApi(const HubApi&) = delete;
   HubApi& operator=(const HubApi&) = delete;

@@ -55,7 +55,8 @@ Result<District> load_district(const std::filesystem::path& dir);
 Result<Catalog> parse_catalog(const std::string& toml_text);
 
 // Reads keys/<id>.pub for each id; ids without a key file are left out (not provisioned
-// or revoked). Corruption for a malformed key file.
+// or revoked). InvalidArgument for a malformed key file, Unavailable for one that exists
+// but cannot be read (never taken as a revocation).
 Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem::path& dir,
                                                           const std::vector<std::string>& ids);
 

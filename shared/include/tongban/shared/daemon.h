@@ -24,6 +24,10 @@ sigset_t block_termination_signals();
 std::thread watch_termination(sigset_t signals, std::function<void(int)> on_signal);
 // Writes `port` to `file` via a rename, so readers never see a partial number.
 Status write_port_file(const std::filesystem::path& file, int port);
+// Raises the soft limit on open descriptors towards `wanted` (never above the hard limit)
+// and returns the limit now in force; Unavailable when it stays below `needed` (every
+// connection, database file and socket of the daemon takes one).
+Result<long> raise_descriptor_limit(long wanted, long needed);
 // Splits "host:port"; nullopt for anything else.
 std::optional<std::pair<std::string, int>> split_host_port(const std::string& s);
 

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -61,6 +62,10 @@ class SyncClient {
   uint64_t acked() const { return acked_.load(); }
   bool connected() const { return connected_.load(); }
   bool diverged() const { return diverged_.load(); }
+  // Seconds since the hub last answered anything (a Welcome, an Ack, a delivery, an
+  // error); nullopt before its first answer. "Connected" alone says only that CURVE
+  // completed: a link whose answers stopped is connected and stalled.
+  std::optional<int64_t> seconds_since_answer() const;
 
   // The acknowledged seq recorded in a data dir's node.db (0 if never synced).
   static Result<uint64_t> recorded_ack(const std::filesystem::path& db_file,
@@ -77,6 +82,7 @@ class SyncClient {
   std::atomic<uint64_t> acked_{0};
   std::atomic<bool> connected_{false};
   std::atomic<bool> diverged_{false};
+  std::atomic<int64_t> last_answer_ms_{0};  // steady clock, 0: never
   Wakeup wake_;
 };
 

@@ -1,8 +1,10 @@
 // The hub end of replication: a ZeroMQ ROUTER with CURVE, a ZAP handler that admits only
-// the sites whose keys are in site-config (reloaded on every handshake, so removing a key
-// revokes the site on its next connection), and the protocol of docs/protocol.md: hello /
+// the sites whose keys are in site-config, and the protocol of docs/protocol.md: hello /
 // welcome, batches checked and acknowledged, and each node's hub->node stream delivered
-// with its own cursor.
+// with its own cursor. The allow-list is read at start and on reload() only: a handshake
+// never touches the files, so nobody can empty the list by exhausting descriptors; a
+// reload that fails keeps the old list. Revoking a site (removing keys/<site>.pub, then
+// reload) refuses its next handshake and drops its frames at once.
 //
 // Thread safety: start/stop/wake_streams from any thread; the socket loop and the ZAP
 // handler run on their own threads and call the SyncHandler from the loop thread only.
@@ -50,8 +52,8 @@ struct ServerOptions {
   std::string endpoint = "tcp://127.0.0.1:*";
   CurveKeypair curve;               // the hub's CURVE keys
   const SigningKey* key = nullptr;  // signs hub->node deliveries
-  // Site id -> Ed25519 public key of every site allowed now (read on each handshake).
-  std::function<std::map<std::string, PublicKey>()> load_keys;
+  // Site id -> Ed25519 public key of every site allowed now (read at start and on reload).
+  std::function<Result<std::map<std::string, PublicKey>>()> load_keys;
   size_t delivery_batch = 500;
   int delivery_window = 4;
 };
@@ -68,6 +70,9 @@ class SyncServer {
   void stop();
   // New hub->node stream events are waiting.
   void wake_streams() { wake_.notify(); }
+  // Reads the allow-list again; on failure the old one stays and the error says why.
+  // Returns how many sites are allowed.
+  Result<size_t> reload();
 
  private:
   struct Peers;
@@ -80,7 +85,7 @@ class SyncServer {
               const std::string& message, uint64_t expected = 0);
   void pump(Session& session);
   std::shared_ptr<const Peers> peers();
-  void reload_peers();
+
 
   ServerOptions options_;
   SyncHandler& handler_;
