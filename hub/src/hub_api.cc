@@ -81,7 +81,11 @@ struct HubApi::Impl {
             res, 400,
             error_json(Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
                                                "request body is not valid JSON")));
-      auto s = staff.login(j.value("username", ""), j.value("password", ""), req.remote_addr);
+      auto user = json_string(j, "username");
+      auto pass = json_string(j, "password");
+      if (!user.ok() || !pass.ok())
+        return send_json(res, 400, error_json(user.ok() ? pass.status() : user.status()));
+      auto s = staff.login(*user, *pass, req.remote_addr);
       if (!s.ok()) return send_json(res, http_status(s.status().code()), error_json(s.status()));
       send_json(res, 200,
                 {{"token", s->token},
@@ -90,6 +94,12 @@ struct HubApi::Impl {
                  {"role_zh", label_zh(s->staff.role)},
                  {"expires_at", format_time(s->expires_at)}});
     }, open);
+
+    server.Post("/api/v1/logout",
+                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                  TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
+                  return json{{"ok", true}};
+                }));
 
     server.Get("/api/v1/cases",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {

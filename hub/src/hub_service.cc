@@ -109,6 +109,7 @@ Result<BundleImport> HubService::import_bundle(const std::string& sealed) {
 }
 
 Result<CaseState> HubService::get_case(const std::string& case_id) {
+  if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
   auto s = store_->load_case(case_id);
   if (!s.ok()) return s.status();
   if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");

@@ -22,6 +22,7 @@ int fail(const Status& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  private_files_only();
   CLI::App app{"tongban-hub — 区级通办中心 / the district hub"};
   std::string config_dir = "site-config", data_dir, listen = "127.0.0.1:0", sync_endpoint,
               port_file, sync_port_file, level = "info";

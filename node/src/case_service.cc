@@ -151,6 +151,7 @@ Result<CaseState> CaseService::execute(const std::string& case_id, const Command
 
 Result<CaseService::Outcome> CaseService::run(const std::string& case_id, const Command& command,
                                               const Actor& actor, bool create) {
+  if (!create && !valid_case_id(case_id)) return not_found("案件", "case " + case_id);
   const Catalogs versions = catalogs();
   CaseState after;
   auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
@@ -199,9 +200,9 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
                                      CaseState state, const Command& command, const Actor& actor,
                                      bool create) {
   if (!actor.system && !role_may(actor.role, command)) return forbidden(actor);
+  // Another agent's case answers like no case at all: an agent cannot probe which ids exist.
   if (!create && actor.role == Role::kAgent && !actor.system && state.agent != actor.username)
-    return Status::PermissionDenied("not_your_case", "代办员只能办理本人代办的案件",
-                                    "agents act only on their own cases");
+    return not_found("案件", "case " + state.case_id);
 
   Command cmd = command;
   // An agent always acts as themself; a clerk never submits in an agent's name.
@@ -249,12 +250,11 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
 }
 
 Result<CaseState> CaseService::get(const std::string& case_id, const Actor& actor) {
+  if (!valid_case_id(case_id)) return not_found("案件", "case " + case_id);
   auto state = store_.load_case(case_id);
   if (!state.ok()) return state.status();
-  if (!is_case(*state)) return not_found("案件", "case " + case_id);
-  if (actor.role == Role::kAgent && state->agent != actor.username)
-    return Status::PermissionDenied("not_your_case", "代办员只能查看本人代办的案件",
-                                    "agents see only their own cases");
+  if (!is_case(*state) || (actor.role == Role::kAgent && state->agent != actor.username))
+    return not_found("案件", "case " + case_id);
   return state;
 }
 

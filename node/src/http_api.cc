@@ -175,8 +175,11 @@ void HttpApi::Impl::routes() {
           [this](const http::Request& req, const Actor&) -> Result<Reply> {
             auto j = body(req);
             if (!j.ok()) return j.status();
-            const std::string user = j->value("username", ""), pass = j->value("password", "");
-            auto session = staff.login(user, pass, req.remote_addr);
+            auto user = json_string(*j, "username");
+            if (!user.ok()) return user.status();
+            auto pass = json_string(*j, "password");
+            if (!pass.ok()) return pass.status();
+            auto session = staff.login(*user, *pass, req.remote_addr);
             if (!session.ok()) return session.status();
             spdlog::info("login {} ({})", session->staff.username, to_string(session->staff.role));
             return Reply{200,
@@ -423,15 +426,22 @@ void HttpApi::Impl::staff_routes() {
         TB_RETURN_IF_ERROR(admin_only(a));
         auto j = body(req);
         if (!j.ok()) return j.status();
-        const auto role = role_from(j->value("role", ""));
-        if (!role)
+        auto role_name = json_string(*j, "role");
+        if (!role_name.ok()) return role_name.status();
+        // A site has these four roles; the district operator exists only at the hub.
+        const auto role = role_from(*role_name);
+        if (!role || *role == Role::kOperator)
           return Status::InvalidArgument("invalid_role", "岗位应为 clerk/reviewer/agent/admin",
                                          "role must be clerk, reviewer, agent or admin");
-        const std::string username = j->value("username", "");
-        TB_RETURN_IF_ERROR(
-            staff.create(username, j->value("display_name", ""), *role, j->value("password", "")));
-        spdlog::info("staff {} created as {} by {}", username, to_string(*role), a.username);
-        return Reply{201, {{"username", username}, {"role", to_string(*role)}}};
+        auto username = json_string(*j, "username");
+        if (!username.ok()) return username.status();
+        auto display_name = json_string(*j, "display_name");
+        if (!display_name.ok()) return display_name.status();
+        auto password = json_string(*j, "password");
+        if (!password.ok()) return password.status();
+        TB_RETURN_IF_ERROR(staff.create(*username, *display_name, *role, *password));
+        spdlog::info("staff {} created as {} by {}", *username, to_string(*role), a.username);
+        return Reply{201, {{"username", *username}, {"role", to_string(*role)}}};
       }));
   post(
       R"(/api/v1/staff/([A-Za-z0-9_.-]+)/disable)",

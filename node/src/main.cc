@@ -64,6 +64,7 @@ class Sweeper {
 }  // namespace
 
 int main(int argc, char** argv) {
+  private_files_only();
   CLI::App app{"tongban-node — 站点边缘节点 / the edge node of one service site"};
   std::string config_dir = "site-config", site_id, data_dir, listen = "127.0.0.1:0", port_file,
               level = "info";

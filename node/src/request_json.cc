@@ -1,5 +1,8 @@
 #include "request_json.h"
 
+#include "tongban/shared/http_server.h"
+#include "tongban/shared/validation.h"
+
 namespace tongban::node {
 
 namespace {
@@ -13,12 +16,7 @@ Status bad_field(const std::string& field, const std::string& zh_expect,
 }
 
 // Optional string field; absent or null gives "".
-Result<std::string> text(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return bad_field(key, "应为字符串", "must be a string");
-  return it->get<std::string>();
-}
+Result<std::string> text(const json& j, const char* key) { return json_string(j, key); }
 
 Result<std::vector<std::string>> texts(const json& j, const char* key) {
   std::vector<std::string> out;
@@ -27,7 +25,9 @@ Result<std::vector<std::string>> texts(const json& j, const char* key) {
   if (!it->is_array() || it->size() > 64)
     return bad_field(key, "应为字符串数组", "must be an array of strings");
   for (const json& v : *it) {
-    if (!v.is_string()) return bad_field(key, "应为字符串数组", "must be an array of strings");
+    if (!v.is_string() || v.get_ref<const std::string&>().size() > 256 ||
+        !is_clean_utf8(v.get_ref<const std::string&>()))
+      return bad_field(key, "应为字符串数组", "must be an array of strings");
     out.push_back(v.get<std::string>());
   }
   return out;

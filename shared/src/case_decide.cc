@@ -26,15 +26,23 @@ bool in(CaseStatus s, std::initializer_list<CaseStatus> set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
 
+// Notes, reasons and opinions: free text of up to 500 bytes, line breaks allowed.
 Status check_text(const std::string& text, const char* zh_field, const char* en_field,
                   bool required) {
   if (required && text.empty())
     return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
                                    std::string(en_field) + " is required");
-  if (text.size() > kMaxText)
-    return Status::InvalidArgument("field_too_long", std::string(zh_field) + "过长（最多500字节）",
-                                   std::string(en_field) + " is longer than 500 bytes");
-  return Status::Ok();
+  return validate_text(text, zh_field, en_field, kMaxText, true);
+}
+
+// A name on one line: a person's (up to 128 bytes: long minority names) or an
+// organisation's (up to 200).
+Status check_name(const std::string& name, const char* zh_field, const char* en_field,
+                  size_t max_bytes) {
+  if (name.empty())
+    return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
+                                   std::string(en_field) + " is required");
+  return validate_text(name, zh_field, en_field, max_bytes);
 }
 
 const CaseMaterial* case_material(const CaseState& s, const std::string& code) {
@@ -49,15 +57,19 @@ Status unknown_material(const std::string& code) {
 }
 
 Status validate_applicant(const pb::Applicant& a, const Item& item, Date today) {
-  TB_RETURN_IF_ERROR(check_text(a.name(), "申请人姓名", "applicant name", true));
+  TB_RETURN_IF_ERROR(check_name(a.name(), "申请人姓名", "applicant name", 128));
   TB_RETURN_IF_ERROR(validate_resident_id(a.id_number(), today));
   TB_RETURN_IF_ERROR(validate_mobile(a.phone()));
-  if (item.applicant == ApplicantKind::kEnterprise) {
-    if (!a.enterprise())
-      return Status::InvalidArgument("enterprise_required", "该事项须由企业申请",
-                                     "this item is applied for by an enterprise");
+  if (item.applicant == ApplicantKind::kEnterprise && !a.enterprise())
+    return Status::InvalidArgument("enterprise_required", "该事项须由企业申请",
+                                   "this item is applied for by an enterprise");
+  if (a.enterprise()) {  // an enterprise applicant, whatever the item: its code must hold
     TB_RETURN_IF_ERROR(validate_uscc(a.uscc()));
-    TB_RETURN_IF_ERROR(check_text(a.org_name(), "企业名称", "enterprise name", true));
+    TB_RETURN_IF_ERROR(check_name(a.org_name(), "企业名称", "enterprise name", 200));
+  } else if (!a.uscc().empty() || !a.org_name().empty()) {
+    return Status::InvalidArgument("unexpected_field",
+                                   "个人申请不应填写统一社会信用代码或企业名称",
+                                   "uscc and org_name are for enterprise applicants only");
   }
   return Status::Ok();
 }
@@ -69,11 +81,17 @@ Status validate_authorization(const ApplicationInput& in, Date today) {
     return Status::Rejected("agent_not_authorized", "代办人未登记申请人的授权委托，不能提交",
                             "the agent has no recorded authorization from the resident");
   };
-  if (!in.authorization || in.authorization->document_no().empty()) return no_auth();
+  if (!in.authorization) return no_auth();
+  const std::string& doc = in.authorization->document_no();
+  if (doc.find_first_not_of(" \t") == std::string::npos) return no_auth();
+  TB_RETURN_IF_ERROR(validate_text(doc, "授权委托书编号", "authorization document_no", 64));
+  // A power of attorney signed today or within the last five years.
   const auto signed_on = parse_date(in.authorization->signed_date());
-  if (!signed_on || *signed_on > today)
-    return Status::InvalidArgument("invalid_authorization", "授权委托书签署日期无效",
-                                   "authorization signed_date must be a past YYYY-MM-DD");
+  if (!signed_on || *signed_on > today || *signed_on < today + (-5 * 366))
+    return Status::InvalidArgument("invalid_authorization",
+                                   "授权委托书签署日期无效（应为近五年内的日期）",
+                                   "authorization signed_date must be a date within the last five "
+                                   "years");
   static const std::set<std::string> kGroups = {"elderly", "disabled", "pregnant", "other"};
   if (!kGroups.count(in.authorization->priority_group()))
     return Status::InvalidArgument("invalid_authorization",

@@ -1,6 +1,8 @@
 // evolve: state + event -> state. Never fails: decide validated the event.
 #include "tongban/shared/case.h"
 
+#include <cctype>
+
 namespace tongban {
 
 const char* to_string(CaseStatus s) {
@@ -91,6 +93,22 @@ bool is_active(CaseStatus s) {
     default:
       return false;
   }
+}
+
+bool valid_case_id(std::string_view id) {
+  const size_t dash = id.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash > 8 || id.size() != dash + 16)
+    return false;
+  if (id[0] < 'A' || id[0] > 'Z') return false;
+  for (size_t i = 1; i < dash; ++i)
+    if (!std::isupper(static_cast<unsigned char>(id[i])) &&
+        !std::isdigit(static_cast<unsigned char>(id[i])))
+      return false;
+  for (size_t i = dash + 1; i < id.size(); ++i) {
+    const bool sep = i == dash + 9;
+    if (sep ? id[i] != '-' : !std::isdigit(static_cast<unsigned char>(id[i]))) return false;
+  }
+  return true;
 }
 
 std::string event_kind(const pb::CaseEvent& e) {

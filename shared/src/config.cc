@@ -1,5 +1,7 @@
 #include "tongban/shared/config.h"
 
+#include "tongban/shared/validation.h"
+
 #include <toml++/toml.h>
 
 #include <fcntl.h>
@@ -97,9 +99,18 @@ Result<Catalog> catalog_from(const Result<toml::table>& t) {
       items.push_back(std::move(*item));
     }
   }
-  Catalog catalog((*t)["version"].value_or(0), std::move(items));
-  if (catalog.version() <= 0)
-    return bad_config("catalog.toml", "version must be a positive integer");
+  // Versions only ever grow, one step per publication: a version near INT_MAX would leave
+  // no room to publish another, so they stay far below it.
+  const int64_t version = (*t)["version"].value_or(int64_t{0});
+  if (version <= 0 || version > kMaxCatalogVersion)
+    return bad_config("catalog.toml",
+                      "version must be a whole number from 1 to " + std::to_string(kMaxCatalogVersion));
+  if (items.empty()) return bad_config("catalog.toml", "a catalog needs at least one [[item]]");
+  for (const Item& item : items)
+    if (!is_clean_utf8(item.name) || !is_clean_utf8(item.code) ||
+        item.name.find_first_of("\t\r\n") != std::string::npos)
+      return bad_config("catalog.toml", "item " + item.code + ": control characters in its name");
+  Catalog catalog(static_cast<int>(version), std::move(items));
   TB_RETURN_IF_ERROR(catalog.validate());
   return catalog;
 }

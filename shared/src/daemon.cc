@@ -1,12 +1,15 @@
 #include "tongban/shared/daemon.h"
 
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <fstream>
 #include <optional>
 
 namespace tongban {
+
+void private_files_only() { ::umask(077); }
 
 sigset_t block_termination_signals() {
   sigset_t signals;

@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "tongban/shared/http_errors.h"
+#include "tongban/shared/validation.h"
 
 namespace tongban::http {
 
@@ -460,6 +461,21 @@ std::optional<int> int_param(const std::string& s, int lo, int hi) {
   return v;
 }
 }  // namespace
+
+Result<std::string> json_string(const nlohmann::json& body, const char* key) {
+  const auto bad = [key](const char* zh, const char* en) {
+    return Status::InvalidArgument("invalid_field", std::string("字段「") + key + "」" + zh,
+                                   std::string("field '") + key + "' " + en);
+  };
+  if (!body.is_object()) return bad("所在的请求体应为对象", "needs a JSON object body");
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return std::string();
+  if (!it->is_string()) return bad("应为字符串", "must be a string");
+  const auto& v = it->get_ref<const std::string&>();
+  if (v.size() > 4096 || !is_clean_utf8(v))
+    return bad("过长或含有控制字符", "is too long or holds control characters");
+  return v;
+}
 
 Result<CaseQuery> case_query_from(const http::Request& req) {
   CaseQuery q;

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "tongban/shared/crypto.h"
+#include "tongban/shared/validation.h"
 
 namespace tongban {
 
@@ -84,7 +85,8 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
   if (!valid_username(username))
     return Status::InvalidArgument("invalid_username", "用户名应为3至32位字母、数字、_-.",
                                    "username: 3-32 letters, digits, _ - .");
-  if (display_name.empty() || display_name.size() > 64)
+  if (display_name.empty() || display_name.size() > 64 ||
+      display_name.find_first_of("\t\r\n") != std::string::npos || !is_clean_utf8(display_name))
     return Status::InvalidArgument("invalid_display_name", "请填写姓名（最多64字节）",
                                    "display_name: 1-64 bytes");
   if (password.size() < 8 || password.size() > 128)

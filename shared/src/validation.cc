@@ -86,6 +86,51 @@ Status validate_mobile(std::string_view phone) {
   return Status::Ok();
 }
 
+bool is_clean_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    // Multi-byte: lead byte, then continuation bytes; no overlongs, surrogates or > U+10FFFF.
+    int n = 0;
+    uint32_t cp = 0;
+    if (c >= 0xc2 && c <= 0xdf) n = 1, cp = c & 0x1f;
+    else if (c >= 0xe0 && c <= 0xef) n = 2, cp = c & 0x0f;
+    else if (c >= 0xf0 && c <= 0xf4) n = 3, cp = c & 0x07;
+    else return false;
+    if (i + static_cast<size_t>(n) >= s.size()) return false;
+    for (int k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0x80 && cp < 0xa0))
+      return false;
+    i += static_cast<size_t>(n) + 1;
+  }
+  return true;
+}
+
+Status validate_text(std::string_view text, const char* zh_field, const char* en_field,
+                     size_t max_bytes, bool multiline) {
+  if (text.size() > max_bytes)
+    return Status::InvalidArgument(
+        "field_too_long", std::string(zh_field) + "过长（最多" + std::to_string(max_bytes) + "字节）",
+        std::string(en_field) + " is longer than " + std::to_string(max_bytes) + " bytes");
+  const bool breaks = text.find_first_of("\t\r\n") != std::string_view::npos;
+  if (!is_clean_utf8(text) || (!multiline && breaks))
+    return Status::InvalidArgument("invalid_characters",
+                                   std::string(zh_field) + "含有无效字符（控制字符或非UTF-8编码）",
+                                   std::string(en_field) +
+                                       " holds control characters or is not valid UTF-8");
+  return Status::Ok();
+}
+
 std::string mask_id(std::string_view id) {
   if (id.size() < 8) return std::string(id.size(), '*');
   return std::string(id.substr(0, 6)) + std::string(id.size() - 10, '*') +

@@ -10,7 +10,28 @@ namespace tongban::sync {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kDeliveryResendAfter = std::chrono::seconds(5);
+constexpr auto kWarnEvery = std::chrono::seconds(10);
 }  // namespace
+
+// Peers can make the hub refuse as often as they like: the first refusal of each kind is
+// logged, then at most one line per 10 s with how many came meanwhile. Kinds are a fixed
+// set of reasons per allowed site (or one for all unauthenticated traffic): bounded.
+void SyncServer::warn_throttled(const std::string& kind, const std::string& message) {
+  std::lock_guard lock(warn_mu_);
+  auto& w = warnings_[kind];
+  const auto now = SteadyClock::now();
+  if (w.logged_at != SteadyClock::time_point{} && now - w.logged_at < kWarnEvery) {
+    ++w.suppressed;
+    return;
+  }
+  if (w.suppressed)
+    spdlog::warn("{} (and {} more like it in the last {} s)", message, w.suppressed,
+                 std::chrono::duration_cast<std::chrono::seconds>(now - w.logged_at).count());
+  else
+    spdlog::warn("{}", message);
+  w.logged_at = now;
+  w.suppressed = 0;
+}
 
 struct SyncServer::Peers {
   std::map<std::string, PublicKey> signing;          // site -> Ed25519
@@ -122,7 +143,7 @@ void SyncServer::zap_loop() {
         }
       }
       if (status != "200")
-        spdlog::warn("sync: refused a CURVE handshake from an unknown or revoked key");
+        warn_throttled("zap", "sync: refused a CURVE handshake from an unknown or revoked key");
       const std::string request_id = req.size() > 1 ? req[1].to_string() : "";
       zap_->send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
       zap_->send(zmq::buffer(request_id), zmq::send_flags::sndmore);
@@ -150,8 +171,9 @@ void SyncServer::reply(const std::string& routing_id, pb::Envelope env) {
 void SyncServer::refuse(const std::string& routing_id, const std::string& site,
                         pb::Error::Code code, const std::string& message, uint64_t expected) {
   if (code != pb::Error::GAP)
-    spdlog::warn("sync: refused message from {}: {} ({})", site, pb::Error::Code_Name(code),
-                 message);
+    warn_throttled(site + "/" + pb::Error::Code_Name(code),
+                   fmt::format("sync: refused message from {}: {} ({})", site,
+                               pb::Error::Code_Name(code), message));
   pb::Envelope env;
   env.mutable_error()->set_code(code);
   env.mutable_error()->set_message(message);
@@ -305,13 +327,14 @@ void SyncServer::router_loop() {
       }
       const auto p = peers();
       if (site.empty() || !p->signing.count(site)) {
-        spdlog::warn("sync: dropped a frame without a known authenticated site");
+        warn_throttled("unauthenticated", "sync: dropped a frame without a known authenticated site");
         continue;
       }
       // Nodes connect with their site id as routing id (ROUTER_HANDOVER lets a reconnect take
       // over the old pipe); one that claims another site's id is refused here.
       if (id.to_string() != site) {
-        spdlog::warn("sync: {} connected with another site's routing id; dropped", site);
+        warn_throttled(site + "/routing-id",
+                       "sync: " + site + " connected with another site's routing id; dropped");
         continue;
       }
       const auto env = decode(payload);

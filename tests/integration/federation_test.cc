@@ -319,7 +319,9 @@ TEST_CASE("a catalog published at the hub reaches every node while old cases kee
   }
   toml.replace(toml.find("version = 1"), 11, "version = 2");
   const std::string op = hub.login("operator");
-  CHECK(hub.post_raw(op, "/api/v1/catalog", "version = 1", "text/plain").status == 409);
+  std::string stale = toml;
+  stale.replace(stale.find("version = 2"), 11, "version = 1");
+  CHECK(hub.post_raw(op, "/api/v1/catalog", stale, "text/plain").status == 409);
   CHECK(hub.post_raw(op, "/api/v1/catalog", "version = [", "text/plain").status == 400);
   REQUIRE(hub.post_raw(op, "/api/v1/catalog", toml, "text/plain").status == 201);
   eventually([&] { return s01.get(clerk, "/api/v1/catalog").body["version"] == 2; });

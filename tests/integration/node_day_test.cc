@@ -132,8 +132,9 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
     CHECK(r.body["agent"] == "agent");
     const std::string other =
         node.post(clerk, "/api/v1/cases", application("RS001", {"ID"})).body["case_id"];
-    CHECK(node.get(agent, "/api/v1/cases/" + other).status == 403);
-    CHECK(node.post(agent, "/api/v1/cases/" + other + "/withdraw", json::object()).status == 403);
+    // Another agent's case answers like one that does not exist: ids cannot be probed.
+    CHECK(node.get(agent, "/api/v1/cases/" + other).status == 404);
+    CHECK(node.post(agent, "/api/v1/cases/" + other + "/withdraw", json::object()).status == 404);
     const json own = node.get(agent, "/api/v1/agent/cases").body["cases"];
     REQUIRE(own.size() == 1);
     CHECK(own[0]["case_id"] == mine);

@@ -128,12 +128,15 @@ int run_bench_node(BenchOptions o) {
   if (!mkdtemp(tmpl)) return 2;
   const std::filesystem::path root(tmpl);
   const auto config = root / "site-config";
-  std::filesystem::copy(o.config_dir, config, std::filesystem::copy_options::recursive);
   const std::string password = random_token().substr(0, 20);
   const auto fail = [&](const Status& s) {
-    std::cerr << "bench node: " << s.message_en() << "\n";
+    std::cerr << "bench node: " << s.message_zh() << " / " << s.message_en() << "\n";
     return 2;
   };
+  if (Status copied = copy_site_config(o.config_dir, config); !copied.ok()) {
+    std::filesystem::remove_all(root);
+    return fail(copied);
+  }
 
   std::fprintf(stderr, "raw SQLite commits...\n");
   const double raw = raw_commits_per_s(root);

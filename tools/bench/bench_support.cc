@@ -29,6 +29,22 @@ std::string resident_id(int n) {
 }
 
 
+Status copy_site_config(const std::string& given, const std::filesystem::path& to) {
+  std::vector<std::filesystem::path> candidates = {given};
+  if (given == "site-config")
+    candidates.push_back(tools::self_dir().parent_path().parent_path() / "site-config");
+  for (const auto& dir : candidates) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(dir / "district.toml", ec)) continue;
+    std::filesystem::copy(dir, to, std::filesystem::copy_options::recursive, ec);
+    if (ec) return Status::Unavailable("cannot copy " + dir.string() + ": " + ec.message());
+    return Status::Ok();
+  }
+  return Status::NotFound("no_site_config",
+                          "找不到站点配置目录 " + given + "，请用 --site-config 指定",
+                          "no site-config at " + given + ": give --site-config");
+}
+
 Status provision_site(const std::filesystem::path& config, const std::filesystem::path& data,
                       const std::string& site, const std::string& password) {
   std::filesystem::create_directories(data);

@@ -21,6 +21,11 @@ double ms_since(SteadyClock::time_point t);
 std::string resident_id(int n);
 
 // Key (data/site.key), public key into config/keys, node.db, and a "clerk" account.
+// Copies the site-config directory `given` to `to`. The default "site-config" is looked for
+// in the working directory, then in the source tree beside the build (build/tools/tongban
+// → ../../site-config). NotFound (zh/en) when there is none: never an uncaught exception.
+Status copy_site_config(const std::string& given, const std::filesystem::path& to);
+
 Status provision_site(const std::filesystem::path& config, const std::filesystem::path& data,
                       const std::string& site, const std::string& password);
 // Key (data/hub.key), public key into config/keys, hub.db, and an "operator" account.

@@ -69,7 +69,7 @@ Result<Scratch> make_scratch(const std::string& config_dir, const std::string& n
   s.root = std::filesystem::path(tmpl) / name;
   s.config = s.root / "site-config";
   std::filesystem::create_directories(s.root);
-  std::filesystem::copy(config_dir, s.config, std::filesystem::copy_options::recursive);
+  TB_RETURN_IF_ERROR(copy_site_config(config_dir, s.config));
   std::filesystem::remove_all(s.config / "keys");
   return s;
 }

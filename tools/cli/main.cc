@@ -1,6 +1,7 @@
 // tongban: the command line for provisioning, verification, scripting the node API and
 // benchmarks. Help is in Chinese with English beside it: staff read it.
 #include "commands.h"
+#include "tongban/shared/daemon.h"
 #include "tongban/shared/crypto.h"
 #include "tongban/shared/log.h"
 
@@ -12,6 +13,7 @@ int& exit_code() {
 }  // namespace tongban::cli
 
 int main(int argc, char** argv) {
+  tongban::private_files_only();
   CLI::App app{"tongban — 通办 政务服务站点命令行 / government service sites command line"};
   app.require_subcommand(1);
   tongban::init_logging("tongban", "warn");

@@ -84,6 +84,7 @@ class HubService final : public sync::SyncHandler {
   // A case of any site; NotFound when the hub holds no such case.
   Result<CaseState> get_case(const std::string& case_id);
   Result<std::vector<sync::Event>> case_events(const std::string& case_id) {
+    if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
     return store_->case_events(case_id);
   }
   Result<std::vector<CaseSummary>> search(const CaseQuery& q) {

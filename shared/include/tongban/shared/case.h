@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -128,6 +129,11 @@ struct EventMeta {
   std::string origin;
   Timestamp ts = 0;
 };
+
+// A case id as sites assign them: "<site>-<YYYYMMDD>-<6 digits>" (site: an upper-case
+// letter, then upper-case letters or digits). Other ids name no case (e.g. the hub's
+// stream "catalog", an appointment "APT-…").
+bool valid_case_id(std::string_view id);
 
 // The kind stored beside each event ("case.accepted"…), from the body's oneof.
 std::string event_kind(const pb::CaseEvent& e);

@@ -52,6 +52,8 @@ struct District {
 Result<District> load_district(const std::filesystem::path& dir);
 
 // Parses catalog.toml text (as the hub publishes it) and validates it.
+// Catalog versions run from 1 to this.
+constexpr int64_t kMaxCatalogVersion = 1000000;
 Result<Catalog> parse_catalog(const std::string& toml_text);
 
 // Reads keys/<id>.pub for each id; ids without a key file are left out (not provisioned

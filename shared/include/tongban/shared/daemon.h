@@ -18,6 +18,9 @@
 
 namespace tongban {
 
+// Files this process creates (databases, WAL, keys, bundles, logs) are readable by its
+// user only: they hold residents' data and keys. Call first in main.
+void private_files_only();
 // Blocks SIGINT/SIGTERM in this thread (and all started later) and ignores SIGPIPE.
 sigset_t block_termination_signals();
 // A thread that waits for SIGINT/SIGTERM and calls `on_signal` once.

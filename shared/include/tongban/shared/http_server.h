@@ -119,6 +119,11 @@ class JsonHttpServer {
 void send_json(http::Response& res, int status, const nlohmann::json& body);
 // The token of an "Authorization: Bearer <token>" header, or "".
 std::string bearer_token(const http::Request& req);
+// An optional string member of a JSON request body ("" when absent or null);
+// InvalidArgument (invalid_field, naming it) for a non-string, over 4 KiB, invalid UTF-8 or
+// control characters other than tab and line breaks.
+Result<std::string> json_string(const nlohmann::json& body, const char* key);
+
 // The case-search filters of a query string (q, id_number, status, clock, item_code, site,
 // limit 1..500, default 50, offset >= 0); InvalidArgument for an unknown status or clock
 // colour, or a limit or offset that is not a number in range.

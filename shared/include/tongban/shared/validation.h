@@ -27,6 +27,13 @@ char resident_id_check_char(std::string_view first17);
 // Mainland mobile: 11 digits starting 13–19.
 Status validate_mobile(std::string_view phone);
 
+// Free text a person typed: valid UTF-8, no control characters (with `multiline`, line
+// breaks and tabs are allowed), at most `max_bytes`. InvalidArgument naming the field.
+Status validate_text(std::string_view text, const char* zh_field, const char* en_field,
+                     size_t max_bytes, bool multiline = false);
+// Valid UTF-8 with no control characters other than tab, CR and LF.
+bool is_clean_utf8(std::string_view text);
+
 // "610113199001011234" -> "610113********1234"; keeps only what a log reader needs to
 // tell two cases apart. Anything shorter than 8 characters is fully masked.
 std::string mask_id(std::string_view id);

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -85,6 +86,7 @@ class SyncServer {
               const std::string& message, uint64_t expected = 0);
   void pump(Session& session);
   std::shared_ptr<const Peers> peers();
+  void warn_throttled(const std::string& kind, const std::string& message);
 
 
   ServerOptions options_;
@@ -98,6 +100,12 @@ class SyncServer {
   std::mutex peers_mu_;
   std::shared_ptr<const Peers> peers_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by site; loop thread only
+  struct Warning {
+    std::chrono::steady_clock::time_point logged_at{};
+    uint64_t suppressed = 0;
+  };
+  std::mutex warn_mu_;  // the ZAP and loop threads both warn
+  std::map<std::string, Warning> warnings_;
 };
 
 }  // namespace tongban::sync

@@ -1,0 +1,144 @@
+// Bad input found by the hardening review: each gets a 4xx with a zh/en message and stores
+// nothing; data files are private; a peer's junk does not flood the hub's log.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "support/node_harness.h"
+#include "support/sync_support.h"
+
+using namespace tongban;
+using namespace tongban::test;
+using nlohmann::json;
+
+namespace {
+
+void expect(const HttpReply& r, int status, const std::string& code) {
+  INFO(r.body.dump());
+  CHECK(r.status == status);
+  CHECK(r.body["error"]["code"] == code);
+  CHECK_FALSE(r.body["error"]["message"].get<std::string>().empty());
+  CHECK_FALSE(r.body["error"]["message_en"].get<std::string>().empty());
+}
+
+int count_lines_with(const std::filesystem::path& file, const std::string& needle) {
+  std::ifstream in(file);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("the node refuses malformed fields, names and authorisations and stores nothing",
+          "[integration][node][input]") {
+  NodeHarness node;
+  node.start();
+  const std::string admin = node.login("admin"), clerk = node.login("clerk"),
+                    agent = node.login("agent");
+  REQUIRE(node.post(clerk, "/api/v1/cases", application("RS001", {"ID", "PHOTO"})).status == 201);
+  const uint64_t before = node.head_seq();
+  // Non-string JSON fields where strings belong (these answered 500).
+  expect(node.post("", "/api/v1/login", {{"username", 5}, {"password", "x"}}), 400, "invalid_field");
+  expect(node.post("", "/api/v1/login", {{"username", "clerk"}, {"password", {1, 2}}}), 400,
+         "invalid_field");
+  expect(node.post(admin, "/api/v1/staff",
+                   {{"username", "x1x"}, {"role", "clerk"}, {"display_name", true},
+                    {"password", "long-enough-1"}}),
+         400, "invalid_field");
+  // A site admin cannot mint the hub's operator role.
+  expect(node.post(admin, "/api/v1/staff",
+                   {{"username", "op1"}, {"role", "operator"}, {"display_name", "x"},
+                    {"password", "long-enough-1"}}),
+         400, "invalid_role");
+  // NUL and escape characters in a name; a 60 KB organisation on a person's item.
+  json nul = application("RS001", {"ID", "PHOTO"});
+  nul["applicant"]["name"] = std::string("张\0三", 4);
+  expect(node.post(clerk, "/api/v1/cases", nul), 400, "invalid_field");
+  json esc = application("RS001", {"ID", "PHOTO"});
+  esc["applicant"]["name"] = "张\x1b[31m三";
+  expect(node.post(clerk, "/api/v1/cases", esc), 400, "invalid_field");
+  json big = application("RS001", {"ID", "PHOTO"});
+  big["applicant"]["org_name"] = std::string(60 * 1024 / 2, 'x');
+  expect(node.post(clerk, "/api/v1/cases", big), 400, "invalid_field");
+  json person_org = application("RS001", {"ID", "PHOTO"});
+  person_org["applicant"]["uscc"] = "x";
+  expect(node.post(clerk, "/api/v1/cases", person_org), 400, "unexpected_field");
+  json bad_uscc = application("RS001", {"ID", "PHOTO"});
+  bad_uscc["applicant"]["enterprise"] = true;
+  bad_uscc["applicant"]["uscc"] = "91610131MA6TXXXX0X";
+  bad_uscc["applicant"]["org_name"] = "西安某公司";
+  CHECK(node.post(clerk, "/api/v1/cases", bad_uscc).status == 400);
+  // An agent's authorisation that is blank, or signed in 1900.
+  json auth = application("MZ002", {"ID", "HKB", "AUTH_CHECK", "HOUSE_PROOF"});
+  auth["committed"] = {"INCOME"};
+  auth["authorization"] = {
+      {"document_no", " "}, {"signed_date", "2026-01-05"}, {"priority_group", "elderly"}};
+  expect(node.post(agent, "/api/v1/cases", auth), 422, "agent_not_authorized");
+  auth["authorization"]["document_no"] = "WT-001";
+  auth["authorization"]["signed_date"] = "1900-01-01";
+  expect(node.post(agent, "/api/v1/cases", auth), 400, "invalid_authorization");
+  // Query strings: a limit that is not a number is refused, not ignored.
+  expect(node.get(clerk, "/api/v1/cases?limit=abc"), 400, "invalid_limit");
+  expect(node.get(clerk, "/api/v1/cases?offset=-1"), 400, "invalid_offset");
+  // Ids that name no case.
+  expect(node.get(clerk, "/api/v1/cases/catalog"), 404, "not_found");
+  CHECK(node.head_seq() == before);
+
+  // Residents' data is private to the service's user.
+  node.stop();
+  for (const char* file : {"node.db", "site.key", "log.head"}) {
+    struct stat st {};
+    REQUIRE(::stat((node.data() / file).c_str(), &st) == 0);
+    INFO(file);
+    CHECK((st.st_mode & 0077) == 0);
+  }
+}
+
+TEST_CASE("the hub refuses bad logins and catalogs, logs out, and keeps its log short",
+          "[integration][hub][input]") {
+  DistrictDir district;
+  HubHarness hub(district);
+  NodeHarness s01(district, "S01");
+  hub.start();
+  s01.set_hub(hub.sync_endpoint());
+  s01.start();
+  submit(s01, s01.login("clerk"), 1);
+  eventually([&] { return hub_held(hub, "S01") == 2; });
+  expect(hub.post("", "/api/v1/login", {{"username", json::array()}, {"password", "x"}}), 400,
+         "invalid_field");
+  const std::string op = hub.login("operator");
+  std::string toml;
+  {
+    std::ifstream in(district.config() / "catalog.toml");
+    toml.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string huge = toml;
+  huge.replace(huge.find("version = 1"), 11, "version = 2147483647");
+  expect(hub.post_raw(op, "/api/v1/catalog", huge, "text/plain"), 400, "invalid_config");
+  expect(hub.post_raw(op, "/api/v1/catalog", "version = 2\n", "text/plain"), 400,
+         "invalid_config");  // no items: nothing to push to every node
+  std::string next = toml;
+  next.replace(next.find("version = 1"), 11, "version = 2");
+  REQUIRE(hub.post_raw(op, "/api/v1/catalog", next, "text/plain").status == 201);
+  // The stream events carry the case id "catalog": not a case.
+  expect(hub.get(op, "/api/v1/cases/catalog"), 404, "not_found");
+  expect(hub.get(op, "/api/v1/cases/catalog/events"), 404, "not_found");
+  // Junk from an authenticated site is refused every time but logged a few times only.
+  RawClient raw(hub.sync_endpoint(), hub_public_key(district), site_key(s01), "S01");
+  for (int i = 0; i < 300; ++i) raw.send_raw("\xff\x01junk");
+  for (int i = 0; i < 300; ++i) CHECK(raw.recv(3000));
+  CHECK(count_lines_with(hub.data() / "daemon.log", "refused message from S01") <= 2);
+  // Logout ends the session.
+  CHECK(hub.post(op, "/api/v1/logout", json::object()).status == 200);
+  CHECK(hub.get(op, "/api/v1/sites").status == 401);
+}
+
+TEST_CASE("tongban bench started anywhere without a site-config says so and exits",
+          "[integration][tools]") {
+  std::string out;
+  const int rc = run_cli({"bench", "node", "--site-config", "/nonexistent/site-config"}, &out);
+  CHECK(rc == 2);
+  CHECK(out.find("no site-config") != std::string::npos);
+}
