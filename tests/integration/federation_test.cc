@@ -346,10 +346,37 @@ TEST_CASE("node clocks hours apart change nothing in ordering or acceptance",
     n->set_hub(hub.sync_endpoint());
     n->start();
   }
+  std::vector<std::pair<NodeHarness*, std::string>> cases;
   for (int i = 0; i < 5; ++i) {
-    submit(early, early.login("clerk"), i);
-    submit(late, late.login("clerk"), 50 + i);
+    cases.emplace_back(&early, submit(early, early.login("clerk"), i));
+    cases.emplace_back(&late, submit(late, late.login("clerk"), 50 + i));
   }
   eventually([&] { return hub_held(hub, "S03") == 10 && hub_held(hub, "S04") == 10; });
+  // Each case reads the same at the hub as at the node that took it, on that node's own
+  // (skewed) dates: the hub neither re-dates nor reorders what a node decided.
+  const std::string op = hub.login("operator");
+  for (const auto& [node, id] : cases) {
+    const json mine = node->get(node->login("clerk"), "/api/v1/cases/" + id).body;
+    const json held = hub.get(op, "/api/v1/cases/" + id).body;
+    INFO(id << " node " << mine.dump() << " hub " << held.dump());
+    for (const char* field : {"status", "created_at", "accepted_date", "updated_at"}) {
+      INFO(field);
+      CHECK(held.value(field, json()).dump() == mine.value(field, json()).dump());
+    }
+    // The deadline and its warning day; how many days remain depends on whose today.
+    CHECK(held["clock"]["deadline"] == mine["clock"]["deadline"]);
+    CHECK(held["clock"]["yellow_from"] == mine["clock"]["yellow_from"]);
+    // The events of a case keep their node's order at the hub.
+    const json events = hub.get(op, "/api/v1/cases/" + id + "/events").body["events"];
+    REQUIRE(events.size() == 2);
+    CHECK(events[0]["kind"] == "case.submitted");
+    CHECK(events[1]["kind"] == "case.accepted");
+    CHECK(events[0]["seq"].get<int>() + 1 == events[1]["seq"].get<int>());
+  }
+  // The accepted dates follow each node's own clock: the early node is five hours behind
+  // the late one, so its date is never after the late node's.
+  const json e = early.get(early.login("clerk"), "/api/v1/cases/" + cases[0].second).body;
+  const json l = late.get(late.login("clerk"), "/api/v1/cases/" + cases[1].second).body;
+  CHECK(e["accepted_date"].get<std::string>() <= l["accepted_date"].get<std::string>());
   CHECK(hub_digest(hub) == digest_from_nodes({&early, &late}));
 }

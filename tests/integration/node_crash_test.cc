@@ -94,10 +94,10 @@ TEST_CASE("kill -9 mid-traffic loses no acknowledged case and the chain verifies
   CHECK(node.head_seq() == 2 * all["count"].get<uint64_t>());
   node.stop();
   std::string out;
+  const int verified = node.cli(
+      {"verify-log", "--data", node.data().string(), "--site-config", node.config().string()}, &out);
   INFO(out);
-  CHECK(node.cli(
-            {"verify-log", "--data", node.data().string(), "--site-config", node.config().string()},
-            &out) == 0);
+  CHECK(verified == 0);
   CHECK(node.cli({"rebuild", "--data", node.data().string(), "--site-config",
                   node.config().string(), "--site", "S01"},
                  &out) == 0);
