@@ -90,7 +90,17 @@ Status NodeStore::check_own_log() {
 
 Status NodeStore::write_witness_locked() {
   if (!key_ || log_.head().seq == 0) return Status::Ok();
-  return sync::write_head_witness(data_dir_ / kHeadFile, log_.origin(), log_.head(), *key_);
+  if (!witness_) {
+    auto opened = sync::HeadWitness::open(data_dir_ / kHeadFile);
+    if (!opened.ok()) return opened.status();
+    witness_.emplace(std::move(*opened));
+  }
+  // The commit signed this head already; a head from an earlier run is signed here once.
+  const auto& signed_by_commit = log_.head_signature();
+  const Signature sig = signed_by_commit
+                            ? *signed_by_commit
+                            : key_->sign(sync::chain_head_message(log_.origin(), log_.head()));
+  return witness_->write(log_.origin(), log_.head(), sig);
 }
 
 Status NodeStore::halt(const Halt& why) {

@@ -133,6 +133,14 @@ struct Route {
 
 }  // namespace
 
+Request parse_target(std::string_view target) {
+  Request req;
+  const size_t q = target.find('?');
+  req.path = decode(target.substr(0, q), false);
+  if (q != std::string_view::npos) parse_query(target.substr(q + 1), req.params);
+  return req;
+}
+
 std::string Request::get_param_value(const std::string& name) const {
   auto it = params.find(name);
   return it == params.end() ? std::string() : it->second;
@@ -223,13 +231,9 @@ class Session : public std::enable_shared_from_this<Session> {
                     false);
     if (ec) return close();  // deadline passed, peer gone, or not HTTP
     const auto& head = parser_->get();
-    req_ = Request{};
+    req_ = parse_target(std::string_view(head.target().data(), head.target().size()));
     req_.method = std::string(head.method_string());
     req_.remote_addr = addr_;
-    const std::string_view target(head.target().data(), head.target().size());
-    const size_t q = target.find('?');
-    req_.path = decode(target.substr(0, q), false);
-    if (q != std::string_view::npos) parse_query(target.substr(q + 1), req_.params);
     for (const auto& field : head) {
       if (req_.headers.size() >= kMaxParams) break;
       std::string name(field.name_string());

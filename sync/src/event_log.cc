@@ -140,8 +140,8 @@ Result<Event> LogWriter::append(const std::string& case_id, const std::string& k
 }
 
 Status LogWriter::commit() {
+  Signature sig{};
   if (staged_.seq != log_.head_.seq) {
-    Signature sig{};
     if (log_.key_) sig = log_.key_->sign(chain_head_message(log_.origin_, staged_));
     Stmt& s = log_.update_head_;
     s.bind(1, log_.origin_)
@@ -151,6 +151,8 @@ Status LogWriter::commit() {
     TB_RETURN_IF_ERROR(s.run());
   }
   TB_RETURN_IF_ERROR(tx_.commit());
+  if (staged_.seq != log_.head_.seq)
+    log_.head_signature_ = log_.key_ ? std::optional<Signature>(sig) : std::nullopt;
   log_.head_ = staged_;
   return Status::Ok();
 }

@@ -111,8 +111,9 @@ TEST_CASE("a node refuses to start on a log that was rewritten or wiped or put b
     CHECK(out.find("refuses to run") != std::string::npos);
   }
   SECTION("a forged witness file") {
-    std::ofstream(node.data() / "log.head")
-        << "tongban-head-v1 S01 5 " << std::string(64, '0') << ' ' << std::string(128, '0') << '\n';
+    std::string slot = "tongban-head-v1 S01 5 " + std::string(64, '0') + ' ' + std::string(128, '0');
+    slot.resize(256, ' ');
+    std::ofstream(node.data() / "log.head") << slot << slot;
     CHECK(node.start_refused(&out) != 0);
     CHECK(node.cli(verify, &out) == 1);
   }

@@ -1,8 +1,12 @@
 // tongban bench node: cases through a real tongban-node over HTTP with durable commits,
 // beside the raw SQLite one-commit-per-transaction rate measured in the same run; then
 // the node's idle memory and its cold start with a 1M-event log.
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -40,6 +44,9 @@ struct BenchOptions {
   int clients = 4;
   long log_events = 1000000;
   int cold_runs = 5;
+  int slow_clients = 500;
+  int uploads = 20;
+  int upload_mib = 1024;
 };
 
 json application(int n) {
@@ -121,6 +128,87 @@ LoadResult drive_load(int port, const std::string& token, int cases, int clients
   return r;
 }
 
+// A TCP connection to the node from a loopback source address (127.0.0.x); -1 if refused.
+int connect_from(const std::string& source, int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in local{}, peer{};
+  local.sin_family = peer.sin_family = AF_INET;
+  ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+  peer.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &peer.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      ::connect(fd, reinterpret_cast<sockaddr*>(&peer), sizeof peer) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Normal traffic while `slow` connections (spread over loopback addresses, under the
+// per-address limit) drip a request header one byte every second.
+LoadResult load_beside_slow_clients(int port, const std::string& token, int slow, int cases) {
+  std::vector<int> fds;
+  for (int i = 0; static_cast<int>(fds.size()) < slow && i < slow * 2; ++i) {
+    const int fd = connect_from("127.0.0." + std::to_string(2 + i / 60), port);
+    if (fd >= 0) fds.push_back(fd);
+  }
+  std::atomic<bool> stop{false};
+  std::thread dripper([&] {
+    const std::string header = "POST /api/v1/login HTTP/1.1\r\nHost: bench\r\nX-Slow: ";
+    for (size_t i = 0; !stop; ++i) {
+      for (int fd : fds)
+        (void)::send(fd, &header[i % header.size()], 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+      for (int t = 0; t < 10 && !stop; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  const LoadResult r = drive_load(port, token, cases, 4);
+  stop = true;
+  dripper.join();
+  for (int fd : fds) ::close(fd);
+  std::fprintf(stderr, "  %zu slow connections were open\n", fds.size());
+  return r;
+}
+
+// The peak RSS of a fresh node (no login yet: no Argon2id) that is sent `uploads` chunked
+// bodies of `mib` MiB each in parallel, without a token.
+Result<double> unauthenticated_upload_peak_mb(const BenchOptions& o,
+                                              const std::filesystem::path& config,
+                                              const std::filesystem::path& data, int uploads,
+                                              int mib) {
+  auto node = start_node(o, config, data);
+  if (!node.ok()) return node.status();
+  std::vector<std::thread> senders;
+  std::atomic<long> sent_mib{0};
+  for (int u = 0; u < uploads; ++u)
+    senders.emplace_back([&, u] {
+      const int fd = connect_from("127.0.0." + std::to_string(20 + u % 8), node->port);
+      if (fd < 0) return;
+      const std::string head =
+          "POST /api/v1/cases HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n";
+      const std::string chunk = "100000\r\n" + std::string(0x100000, '{') + "\r\n";
+      bool ok = ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) > 0;
+      for (int i = 0; ok && i < mib; ++i) {
+        size_t off = 0;
+        while (ok && off < chunk.size()) {
+          const ssize_t n = ::send(fd, chunk.data() + off, chunk.size() - off, MSG_NOSIGNAL);
+          ok = n > 0;
+          if (ok) off += static_cast<size_t>(n);
+        }
+        if (ok) ++sent_mib;
+      }
+      ::close(fd);
+    });
+  for (auto& t : senders) t.join();
+  const double peak = tools::proc_status_kb(node->process.pid(), "VmHWM") / 1024.0;
+  std::fprintf(stderr, "  %ld MiB were accepted by the socket before the node hung up\n",
+               sent_mib.load());
+  node->process.signal(SIGTERM);
+  node->process.wait(std::chrono::seconds(10));
+  return peak;
+}
+
 int run_bench_node(BenchOptions o) {
   if (o.node_bin.empty())
     o.node_bin = (tools::self_dir().parent_path() / "node" / "tongban-node").string();
@@ -158,8 +246,17 @@ int run_bench_node(BenchOptions o) {
   const double load_rss_mb = tools::proc_status_kb(node->process.pid(), "VmRSS") / 1024.0;
   // The high-water mark includes the login's Argon2id (64 MiB, freed right after).
   const double peak_rss_mb = tools::proc_status_kb(node->process.pid(), "VmHWM") / 1024.0;
+  std::fprintf(stderr, "load beside %d slow-drip connections...\n", o.slow_clients);
+  const LoadResult slow = load_beside_slow_clients(node->port, token, o.slow_clients, 1000);
   node->process.signal(SIGTERM);
   node->process.wait(std::chrono::seconds(10));
+
+  std::fprintf(stderr, "%d unauthenticated chunked uploads of %d MiB...\n", o.uploads,
+               o.upload_mib);
+  const auto fresh = root / "fresh";
+  if (Status s = provision_site(config, fresh, "S01", password); !s.ok()) return fail(s);
+  auto unauth_peak = unauthenticated_upload_peak_mb(o, config, fresh, o.uploads, o.upload_mib);
+  if (!unauth_peak.ok()) return fail(unauth_peak.status());
 
   std::fprintf(stderr, "building a %ld-event log...\n", o.log_events);
   const auto big = root / "big";
@@ -196,6 +293,11 @@ int run_bench_node(BenchOptions o) {
   std::printf("%-44s %12.1f %12s\n", "RSS MB right after the load", load_rss_mb, "-");
   std::printf("%-44s %12.1f %12s\n", "peak RSS MB (incl. Argon2id login, 64 MiB)", peak_rss_mb,
               "-");
+  std::printf("%-44s %12.2f %12s\n", "p99 ms beside slow-drip connections", slow.p99_ms, "< 100");
+  std::printf("%-44s %12d %12s\n", "  slow-drip connections attempted", o.slow_clients, "500");
+  std::printf("%-44s %12d %12s\n", "  failed requests beside them", slow.errors, "0");
+  std::printf("%-44s %12.1f %12s\n", "peak RSS MB beside unauthenticated uploads", *unauth_peak,
+              "< 64");
   std::printf("%-44s %12ld %12s\n", "events in cold-start log", o.log_events, "1000000");
   std::printf("%-44s %12.1f %12s\n", "log build s (bulk, 1000 events/txn)", fill_s, "-");
   std::printf("%-44s %12.1f %12s\n", "cold start ms (median, exec to healthz)", cold, "< 300");
@@ -212,9 +314,12 @@ int run_bench_node(BenchOptions o) {
                         {"cold_start_events", o.log_events},
                         {"idle_rss_1m_mb", idle_rss_1m_mb},
                         {"raw_commits_per_s", raw},
+                        {"slow_clients_ok_p99_ms", slow.p99_ms},
+                        {"slow_clients", o.slow_clients},
+                        {"unauth_peak_rss_mb", *unauth_peak},
                         {"clients", o.clients}};
   std::printf("%s\n", figures.dump().c_str());
-  return load.errors == 0 ? 0 : 1;
+  return load.errors == 0 && slow.errors == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -235,6 +340,13 @@ void add_bench(CLI::App& app) {
       ->check(CLI::Range(5L, 100000000L));
   node->add_option("--cold-runs", o->cold_runs, "冷启动测量次数 / cold-start runs")
       ->check(CLI::Range(1, 50));
+  node->add_option("--slow-clients", o->slow_clients,
+                   "慢速连接数 / slow-drip connections beside the load")
+      ->check(CLI::Range(0, 2000));
+  node->add_option("--uploads", o->uploads, "未认证上传数 / parallel unauthenticated uploads")
+      ->check(CLI::Range(1, 100));
+  node->add_option("--upload-mib", o->upload_mib, "每个上传的MiB / MiB per upload")
+      ->check(CLI::Range(1, 4096));
   node->callback([o] { exit_code() = run_bench_node(*o); });
   add_bench_sync(*bench);
 }

@@ -39,9 +39,15 @@ std::map<std::string, PublicKey> keys_from(const std::string& config_dir) {
 int check_witness(Db& db, const std::filesystem::path& data,
                   const std::map<std::string, PublicKey>& keys) {
   const auto file = data / node::NodeStore::kHeadFile;
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  const std::string text = content.str();
+  const size_t at = text.find("tongban-head-v1 ");
+  if (at == std::string::npos) return 0;
+  std::istringstream fields(text.substr(at));
   std::string magic, origin;
-  if (!(in >> magic >> origin)) return 0;
+  if (!(fields >> magic >> origin)) return 0;
   const auto key = keys.find(origin);
   if (key == keys.end()) {
     std::cout << "SKIP " << origin << ": head witness present but no public key given / 未校验链头见证\n";

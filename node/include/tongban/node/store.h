@@ -29,6 +29,7 @@
 #include "tongban/shared/staff.h"
 #include "tongban/sync/batch.h"
 #include "tongban/sync/event_log.h"
+#include "tongban/sync/head_witness.h"
 
 namespace tongban::node {
 
@@ -141,6 +142,7 @@ class NodeStore {
             const Clock& clock, std::filesystem::path data_dir, const SigningKey* key);
   Status check_own_log();
   Status write_witness_locked();
+  std::optional<sync::HeadWitness> witness_;  // guarded by mu_; null for read-only tools
   // Each *_locked member expects mu_ held.
   Result<CaseState> load_case_locked(const std::string& case_id);
   Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);

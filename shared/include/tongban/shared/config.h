@@ -51,9 +51,9 @@ struct District {
 // unique, the catalog validates). InvalidArgument naming the file and the problem.
 Result<District> load_district(const std::filesystem::path& dir);
 
-// Parses catalog.toml text (as the hub publishes it) and validates it.
 // Catalog versions run from 1 to this.
 constexpr int64_t kMaxCatalogVersion = 1000000;
+// Parses catalog.toml text (as the hub publishes it) and validates it.
 Result<Catalog> parse_catalog(const std::string& toml_text);
 
 // Reads keys/<id>.pub for each id; ids without a key file are left out (not provisioned

@@ -53,6 +53,10 @@ struct Response {
   }
 };
 
+// A request target ("/path?query") as the server splits and percent-decodes it into
+// Request::path and Request::params.
+Request parse_target(std::string_view target);
+
 using Handler = std::function<void(const Request&, Response&)>;
 // Runs on a protected route's header (no body yet): nullopt admits the request, a Status
 // is answered at once and the body is never read.

@@ -35,7 +35,7 @@ Status validate_text(std::string_view text, const char* zh_field, const char* en
 bool is_clean_utf8(std::string_view text);
 
 // "610113199001011234" -> "610113********1234"; keeps only what a log reader needs to
-// tell two cases apart. Anything shorter than 8 characters is fully masked.
+// tell two cases apart. Anything of 10 characters or fewer is fully masked.
 std::string mask_id(std::string_view id);
 // "13912345678" -> "139****5678".
 std::string mask_phone(std::string_view phone);

@@ -63,6 +63,8 @@ class EventLog {
 
   const std::string& origin() const { return origin_; }
   const ChainHead& head() const { return head_; }
+  // The signature over head(), when this process signed it (the last commit with a key).
+  const std::optional<Signature>& head_signature() const { return head_signature_; }
   // Lamport: later own events order after `lamport`, seen in another origin's event.
   void observe(uint64_t lamport) { head_.lamport = std::max(head_.lamport, lamport); }
 
@@ -83,6 +85,7 @@ class EventLog {
   std::string origin_;
   const SigningKey* key_;
   ChainHead head_;
+  std::optional<Signature> head_signature_;
   Stmt insert_;
   Stmt update_head_;
 };
