@@ -40,7 +40,7 @@ status=0
 for t in "${targets[@]}"; do
   corpus="$root/tests/fuzz/$t"
   work=$(mktemp -d)
-  mkdir -p "$corpus"
+  mkdir -p "$corpus" "$work/new"
   "$root/build/tests/fuzz/fuzz_$t" --write-seeds "$work/seeds" >/dev/null
   echo "== $t: $minutes min"
   log="$work/fuzz.log"
@@ -50,12 +50,11 @@ for t in "${targets[@]}"; do
     status=1
     echo "   CRASH: see $log and $corpus/crash-*"
   fi
-  mkdir -p "$work/new"
   # Keep only inputs that add coverage to what the committed corpus already reaches.
   "$root/build-fuzz/tests/fuzz/fuzz_$t" -merge=1 "$corpus" "$work/new" >/dev/null 2>&1 || true
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  ft=$(grep -o 'ft: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
+  ft=$(grep -o 'ft: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
   printf '%-14s %12s execs %8s edges %8s features %6s corpus files\n' "$t" "${execs:-?}" \
     "${cov:-?}" "${ft:-?}" "$(find "$corpus" -type f | wc -l)" >>"$summary"
 done

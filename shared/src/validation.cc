@@ -52,8 +52,14 @@ char resident_id_check_char(std::string_view first17) {
   // ISO 7064 MOD 11-2.
   static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5,  8, 4, 2, 1, 6,
                                                    3, 7, 9,  10, 5, 8, 4, 2};
+  // Anything but 17 digits has no check character ('?'): a negative sum once indexed
+  // before the table (found by the identity fuzz target).
+  if (first17.size() < 17) return '?';
   int sum = 0;
-  for (size_t i = 0; i < 17 && i < first17.size(); ++i) sum += (first17[i] - '0') * kWeights[i];
+  for (size_t i = 0; i < 17; ++i) {
+    if (first17[i] < '0' || first17[i] > '9') return '?';
+    sum += (first17[i] - '0') * kWeights[i];
+  }
   static constexpr char kCheck[] = "10X98765432";
   return kCheck[sum % 11];
 }

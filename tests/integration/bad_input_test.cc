@@ -22,13 +22,6 @@ void expect(const HttpReply& r, int status, const std::string& code) {
   CHECK_FALSE(r.body["error"]["message_en"].get<std::string>().empty());
 }
 
-int count_lines_with(const std::filesystem::path& file, const std::string& needle) {
-  std::ifstream in(file);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
-  return n;
-}
-
 }  // namespace
 
 TEST_CASE("the node refuses malformed fields, names and authorisations and stores nothing",
@@ -98,22 +91,15 @@ TEST_CASE("the node refuses malformed fields, names and authorisations and store
 
 TEST_CASE("the hub refuses bad logins and catalogs, logs out, and keeps its log short",
           "[integration][hub][input]") {
-  DistrictDir district;
-  HubHarness hub(district);
-  NodeHarness s01(district, "S01");
-  hub.start();
-  s01.set_hub(hub.sync_endpoint());
-  s01.start();
+  LinkedDistrict d;
+  HubHarness& hub = d.hub;
+  NodeHarness& s01 = d.s01;
   submit(s01, s01.login("clerk"), 1);
   eventually([&] { return hub_held(hub, "S01") == 2; });
   expect(hub.post("", "/api/v1/login", {{"username", json::array()}, {"password", "x"}}), 400,
          "invalid_field");
   const std::string op = hub.login("operator");
-  std::string toml;
-  {
-    std::ifstream in(district.config() / "catalog.toml");
-    toml.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  const std::string toml = read_file(d.district.config() / "catalog.toml");
   std::string huge = toml;
   huge.replace(huge.find("version = 1"), 11, "version = 2147483647");
   expect(hub.post_raw(op, "/api/v1/catalog", huge, "text/plain"), 400, "invalid_config");
@@ -126,7 +112,7 @@ TEST_CASE("the hub refuses bad logins and catalogs, logs out, and keeps its log 
   expect(hub.get(op, "/api/v1/cases/catalog"), 404, "not_found");
   expect(hub.get(op, "/api/v1/cases/catalog/events"), 404, "not_found");
   // Junk from an authenticated site is refused every time but logged a few times only.
-  RawClient raw(hub.sync_endpoint(), hub_public_key(district), site_key(s01), "S01");
+  RawClient raw(hub.sync_endpoint(), hub_public_key(d.district), site_key(s01), "S01");
   for (int i = 0; i < 300; ++i) raw.send_raw("\xff\x01junk");
   for (int i = 0; i < 300; ++i) CHECK(raw.recv(3000));
   CHECK(count_lines_with(hub.data() / "daemon.log", "refused message from S01") <= 2);

@@ -53,13 +53,6 @@ void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
 }
 
-int count_lines_with(const std::filesystem::path& file, const std::string& needle) {
-  std::ifstream in(file);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
-  return n;
-}
-
 json halted(NodeHarness& node) { return node.get("", "/api/v1/healthz").body["halted"]; }
 
 }  // namespace
@@ -163,12 +156,9 @@ TEST_CASE("a node restored from an old backup is halted by the hub's witness and
 
 TEST_CASE("the hub refuses a rewritten acknowledged event as a fork and alerts the operator",
           "[integration][sync][fork]") {
-  DistrictDir district;
-  HubHarness hub(district);
-  NodeHarness s01(district, "S01");
-  hub.start();
-  s01.set_hub(hub.sync_endpoint());
-  s01.start();
+  LinkedDistrict d;
+  HubHarness& hub = d.hub;
+  NodeHarness& s01 = d.s01;
   const std::string clerk = s01.login("clerk");
   submit(s01, clerk, 1);
   submit(s01, clerk, 2);
@@ -184,7 +174,7 @@ TEST_CASE("the hub refuses a rewritten acknowledged event as a fork and alerts t
     Db db = open_db(s01.data() / "node.db");
     forged = rewrite_from(db, "S01", 3, site_key(s01), [](sync::Event& e) { e.actor = "mallory"; });
   }
-  RawClient raw(hub.sync_endpoint(), hub_public_key(district), site_key(s01), "S01");
+  RawClient raw(hub.sync_endpoint(), hub_public_key(d.district), site_key(s01), "S01");
   pb::Envelope env;
   // The rewritten events 3..4 alone (all "duplicates"), then with a new event 5 after them.
   *env.mutable_batch() = sync::make_batch({forged[2], forged[3]}, site_key(s01), 4, 0);

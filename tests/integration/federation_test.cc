@@ -312,11 +312,7 @@ TEST_CASE("a catalog published at the hub reaches every node while old cases kee
   s01.start();
   const std::string clerk = s01.login("clerk");
   const std::string before = submit(s01, clerk, 1);
-  std::string toml;
-  {
-    std::ifstream in(district.config() / "catalog.toml");
-    toml.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string toml = read_file(district.config() / "catalog.toml");
   toml.replace(toml.find("version = 1"), 11, "version = 2");
   const std::string op = hub.login("operator");
   std::string stale = toml;

@@ -1,5 +1,6 @@
 #include "support/sync_support.h"
 
+#include <fstream>
 #include <map>
 
 #include "tongban/shared/config.h"
@@ -9,6 +10,18 @@
 namespace tongban::test {
 
 using nlohmann::json;
+
+int count_lines_with(const std::filesystem::path& file, const std::string& needle) {
+  std::ifstream in(file);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+  return n;
+}
+
+std::string read_file(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 Db open_db(const std::filesystem::path& file) {
   auto db = Db::open(file);

@@ -18,6 +18,23 @@
 
 namespace tongban::test {
 
+// A district with a running hub and site S01 replicating to it.
+struct LinkedDistrict {
+  DistrictDir district;
+  HubHarness hub{district};
+  NodeHarness s01{district, "S01"};
+  LinkedDistrict() {
+    hub.start();
+    s01.set_hub(hub.sync_endpoint());
+    s01.start();
+  }
+};
+
+// How many lines of `file` (a daemon's log) contain `needle`.
+int count_lines_with(const std::filesystem::path& file, const std::string& needle);
+// The whole content of a file ("" if unreadable).
+std::string read_file(const std::filesystem::path& file);
+
 // Polls until `done` holds (convergence is asynchronous); fails after `limit`.
 template <typename F>
 void eventually(F done, std::chrono::seconds limit = std::chrono::seconds(30)) {

@@ -21,7 +21,8 @@ Status validate_resident_id(std::string_view id, Date today);
 // character. Ok, or InvalidArgument naming which.
 Status validate_uscc(std::string_view code);
 
-// The GB 11643 check character (0-9 or X) for the first 17 digits of a resident ID.
+// The GB 11643 check character (0-9 or X) for the first 17 digits of a resident ID; '?'
+// when `first17` is not 17 digits.
 char resident_id_check_char(std::string_view first17);
 
 // Mainland mobile: 11 digits starting 13–19.
