@@ -128,3 +128,17 @@ TEST_CASE("tongban bench started anywhere without a site-config says so and exit
   CHECK(rc == 2);
   CHECK(out.find("no site-config") != std::string::npos);
 }
+
+TEST_CASE("a license file with fields of the wrong type is invalid, not a crash",
+          "[integration][tools]") {
+  TempDir dir;
+  const auto file = dir.path() / "license.json";
+  std::ofstream(file) << R"({"payload":"{\"issuer_site\":7}","signature":"00","signer":5})";
+  std::string out;
+  const int rc = run_cli({"verify-license", file.string(), "--site-config",
+                          std::string(TONGBAN_SITE_CONFIG_DIR)},
+                         &out);
+  INFO(out);
+  CHECK(rc == 2);  // was an uncaught nlohmann::json type_error (abort, 134)
+  CHECK(out.find("not a license file") != std::string::npos);
+}

@@ -9,6 +9,7 @@
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/license.h"
 #include "tongban/sync/event_log.h"
 #include "tongban/sync/head_witness.h"
 #include "tongban/sync/transport.h"
@@ -111,36 +112,22 @@ int verify_license_cmd(const std::string& file, const std::string& config_dir) {
                 Status::NotFound("no_file", "找不到证照文件", "cannot read " + file));
   std::stringstream ss;
   ss << in.rdbuf();
-  const auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("payload") || !j.contains("signature") ||
-      !j.contains("signer"))
-    return fail("verify-license", Status::InvalidArgument("invalid_license", "证照文件格式错误",
-                                                          "not a license file"));
   auto district = load_district(config_dir);
   if (!district.ok()) return fail("verify-license", district.status());
-  const std::string signer = j["signer"].get<std::string>();
-  const std::string payload = j["payload"].get<std::string>();
-  auto key = district->public_keys.find(signer);
-  Signature sig{};
-  const bool ok = key != district->public_keys.end() &&
-                  from_hex(j["signature"].get<std::string>(), sig) &&
-                  verify_signature(key->second, payload, sig);
-  const auto p = nlohmann::json::parse(payload, nullptr, false);
-  const bool consistent = ok && p.is_object() && p.value("issuer_site", "") == signer;
-  if (!consistent) {
-    std::cout
-        << "INVALID 证照无效：签名与签发站点公钥不符或内容被改动 / signature does not verify with "
-        << signer << "'s public key, or the content was altered\n";
+  auto license = verify_license(ss.str(), district->public_keys);
+  if (!license.ok()) {
+    if (license.status().code() != StatusCode::kRejected) return fail("verify-license", license.status());
+    std::cout << "INVALID " << license.status().message_zh() << " / "
+              << license.status().message_en() << "\n";
     return 1;
   }
   std::cout << "VALID 证照有效 / license verified\n"
-            << "  license_no: " << p.value("license_no", "") << "\n"
-            << "  issuer:     " << signer << "\n"
-            << "  holder:     " << p.value("holder", "") << "\n"
-            << "  issued:     " << p.value("issued_date", "") << "\n";
-  for (const auto& item : p["items"])
-    std::cout << "  item:       " << item.value("code", "") << " " << item.value("name", "")
-              << "\n";
+            << "  license_no: " << license->license_no << "\n"
+            << "  issuer:     " << license->issuer << "\n"
+            << "  holder:     " << license->holder << "\n"
+            << "  issued:     " << license->issued_date << "\n";
+  for (const auto& [code, name] : license->items)
+    std::cout << "  item:       " << code << " " << name << "\n";
   return 0;
 }
 
