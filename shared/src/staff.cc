@@ -171,7 +171,10 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
       auto row = read->step();
       if (!row.ok()) return row.status();
       if (!*row) continue;
-      const Timestamp until = read->int_at(1) + wait_after(*rules[i], read->int_at(0));
+      // Times are whole seconds: a wait of N s lasts until N full seconds have passed, so
+      // a failure late in one second is not forgiven early in the next.
+      const Timestamp wait = wait_after(*rules[i], read->int_at(0));
+      const Timestamp until = read->int_at(1) + (wait ? wait + 1 : 0);
       if (now < until)
         return Status::Make(StatusCode::kTooManyRequests, "login_throttled",
                             "登录失败次数过多，请" + std::to_string(until - now) + "秒后再试",

