@@ -30,6 +30,15 @@ trap cleanup EXIT INT TERM
 if [ ! -f "$hub_data/hub.key" ]; then
   "$bin/tools/tongban" provision --hub --site-config "$run/site-config" --data "$hub_data" >/dev/null
 fi
+# Every site's key before the hub starts: the hub reads its allow-list at start (and on
+# POST /api/v1/keys/reload), never during a handshake.
+for line in "${sites[@]}"; do
+  id=${line%% *}
+  if [ ! -f "$run/data/$id/site.key" ]; then
+    "$bin/tools/tongban" provision --site-config "$run/site-config" --site "$id" \
+      --data "$run/data/$id" --demo-staff >/dev/null
+  fi
+done
 rm -f "$hub_data/http.port" "$hub_data/sync.port"
 "$bin/hub/tongban-hub" --site-config "$run/site-config" --data "$hub_data" --sync tcp://127.0.0.1:0 \
   --port-file "$hub_data/http.port" --sync-port-file "$hub_data/sync.port" >>"$run/logs/HUB.log" 2>&1 &
@@ -40,9 +49,6 @@ sync_endpoint="tcp://127.0.0.1:$(cat "$hub_data/sync.port")"
 for line in "${sites[@]}"; do
   id=${line%% *}
   data="$run/data/$id"
-  if [ ! -f "$data/site.key" ]; then
-    "$bin/tools/tongban" provision --site-config "$run/site-config" --site "$id" --data "$data" --demo-staff >/dev/null
-  fi
   rm -f "$data/http.port"
   "$bin/node/tongban-node" --site-config "$run/site-config" --site "$id" --data "$data" \
     --hub "$sync_endpoint" --port-file "$data/http.port" >>"$run/logs/$id.log" 2>&1 &
