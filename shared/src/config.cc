@@ -71,6 +71,10 @@ Result<Item> parse_item(const toml::table& t) {
   item.delegated_from = t["delegated_from"].value_or(std::string());
   if (const toml::array* mats = t["material"].as_array()) {
     for (const toml::node& n : *mats) {
+      // `material = [1, 2]` is an array of non-tables: once dereferenced as a table (null),
+      // crashing the hub that was asked to publish it (found by the catalog fuzz target).
+      if (!n.is_table())
+        return bad_config("catalog.toml", "item " + item.code + ": [[item.material]] must be tables");
       const toml::table& m = *n.as_table();
       item.materials.push_back(Material{
           m["code"].value_or(std::string()), m["name"].value_or(std::string()),
@@ -79,6 +83,8 @@ Result<Item> parse_item(const toml::table& t) {
   }
   if (const toml::array* rule = t["instant"].as_array()) {
     for (const toml::node& n : *rule) {
+      if (!n.is_table())
+        return bad_config("catalog.toml", "item " + item.code + ": [[item.instant]] must be tables");
       const toml::table& c = *n.as_table();
       item.instant_rule.push_back(RuleCondition{c["field"].value_or(std::string()),
                                                 c["op"].value_or(std::string()),
@@ -134,6 +140,7 @@ Result<WorkCalendar> load_calendar(const std::filesystem::path& file) {
   WorkCalendar cal;
   if (const toml::array* years = (*t)["year"].as_array()) {
     for (const toml::node& n : *years) {
+      if (!n.is_table()) return bad_config("calendar.toml", "[[year]] must be tables");
       const toml::table& y = *n.as_table();
       const int year = y["year"].value_or(0);
       if (year < 2000 || year > 2100) return bad_config("calendar.toml", "year out of range");
@@ -172,6 +179,7 @@ Result<District> load_district(const std::filesystem::path& dir) {
   const toml::array* sites = (*t)["site"].as_array();
   if (!sites) return bad_config("district.toml", "no [[site]]");
   for (const toml::node& n : *sites) {
+    if (!n.is_table()) return bad_config("district.toml", "[[site]] must be tables");
     const toml::table& s = *n.as_table();
     SiteConfig site;
     site.id = s["id"].value_or(std::string());
