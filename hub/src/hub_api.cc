@@ -32,11 +32,7 @@ struct HubApi::Impl {
   Impl(HubService& h, std::function<void()> change, std::function<Result<size_t>()> reload)
       : hub(h), on_stream_change(std::move(change)), reload_keys(std::move(reload)) {
     // Nothing of a protected request's body is read before an operator's session checks out.
-    server.set_gate([this](const http::Request& head) -> std::optional<Status> {
-      auto who = operator_of(head);
-      if (!who.ok()) return who.status();
-      return std::nullopt;
-    });
+    server.set_gate([this](const http::Request& head) { return operator_of(head); });
   }
 
   Result<Staff> operator_of(const http::Request& req) {
@@ -51,10 +47,9 @@ struct HubApi::Impl {
   http::Handler wrap(Handler handler, int ok_status = 200) {
     return [this, handler, ok_status](const http::Request& req, http::Response& res) {
       try {
-        auto who = operator_of(req);
-        if (!who.ok())
-          return send_json(res, http_status(who.status().code()), error_json(who.status()));
-        auto out = handler(req, *who);
+        // The gate admitted an operator (req.staff) before the body was read.
+        if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+        auto out = handler(req, *req.staff);
         if (!out.ok())
           return send_json(res, http_status(out.status().code()), error_json(out.status()));
         send_json(res, ok_status, *out);

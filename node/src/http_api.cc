@@ -84,11 +84,8 @@ struct HttpApi::Impl {
   Impl(NodeStore& st, CaseService& c, std::function<json()> sync)
       : store(st), cases(c), sync_status(std::move(sync)) {
     // Nothing of a protected request's body is read before its session checks out.
-    server.set_gate([this](const http::Request& head) -> std::optional<Status> {
-      auto who = staff.authenticate(bearer_token(head));
-      if (!who.ok()) return who.status();
-      return std::nullopt;
-    });
+    server.set_gate(
+        [this](const http::Request& head) { return staff.authenticate(bearer_token(head)); });
   }
 
   struct Wrapped {
@@ -107,11 +104,9 @@ struct HttpApi::Impl {
     return {[this, handler, open](const http::Request& req, http::Response& res) {
       try {
         Actor actor;
-        if (!open) {
-          auto who = staff.authenticate(bearer_token(req));
-          if (!who.ok())
-            return send_json(res, http_status(who.status().code()), error_json(who.status()));
-          actor = Actor{who->username, who->role, false};
+        if (!open) {  // the gate admitted req.staff before the body was read
+          if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+          actor = Actor{req.staff->username, req.staff->role, false};
         }
         auto reply = handler(req, actor);
         if (!reply.ok()) {

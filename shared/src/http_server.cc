@@ -251,7 +251,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return finish(too_large(limit), false);
     parser_->body_limit(limit);
     if (!route_->options.open && impl_.gate) {
-      if (auto refused = impl_.gate(req_)) return finish(error_response(*refused), false);
+      auto admitted = impl_.gate(req_);
+      if (!admitted.ok()) return finish(error_response(admitted.status()), false);
+      req_.staff = std::move(*admitted);
     }
     if (parser_->is_done()) return dispatch();
     if (beast::iequals(req_.get_header_value("expect"), "100-continue")) {

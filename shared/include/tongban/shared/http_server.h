@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "tongban/shared/case_index.h"
+#include "tongban/shared/staff.h"
 #include "tongban/shared/status.h"
 
 namespace tongban::http {
@@ -37,6 +38,7 @@ struct Request {
   std::map<std::string, std::string> params;   // query parameters, decoded (at most 64)
   std::map<std::string, std::string> headers;  // names lower-cased
   std::string body;
+  std::optional<Staff> staff;  // who the gate admitted (protected routes); unset on open ones
 
   std::string get_param_value(const std::string& name) const;
   bool has_param(const std::string& name) const { return params.count(name) > 0; }
@@ -58,9 +60,10 @@ struct Response {
 Request parse_target(std::string_view target);
 
 using Handler = std::function<void(const Request&, Response&)>;
-// Runs on a protected route's header (no body yet): nullopt admits the request, a Status
-// is answered at once and the body is never read.
-using Gate = std::function<std::optional<Status>(const Request& head)>;
+// Runs on a protected route's header (no body yet): the staff member it returns is handed
+// to the handler in Request::staff (one session lookup per request); a Status is answered
+// at once and the body is never read.
+using Gate = std::function<Result<Staff>(const Request& head)>;
 
 struct RouteOptions {
   bool open = false;     // the gate is not asked (login, health)
