@@ -10,8 +10,20 @@
 #include <string>
 #include <vector>
 
+#include "tongban/shared/crypto.h"
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
 // Well-formed inputs made in code (so they follow the current schemas): replayed first,
 // and written into the corpus by `fuzz_<target> --write-seeds DIR` before fuzzing.
 std::vector<std::string> fuzz_seeds();
+
+// One Ed25519 key per process, made on first use: a site's key for targets that check
+// signatures, the hub's for those that open sealed boxes.
+inline const tongban::SigningKey& fuzz_key() {
+  static const tongban::SigningKey key = [] {
+    (void)tongban::init_crypto();
+    return tongban::SigningKey::generate();
+  }();
+  return key;
+}

@@ -8,13 +8,7 @@
 using namespace tongban;
 
 namespace {
-const SigningKey& site_key() {
-  static const SigningKey key = [] {
-    (void)init_crypto();
-    return SigningKey::generate();
-  }();
-  return key;
-}
+const SigningKey& site_key() { return fuzz_key(); }
 const std::map<std::string, PublicKey>& keys() {
   static const std::map<std::string, PublicKey> k = {{"S01", site_key().public_key()}};
   return k;

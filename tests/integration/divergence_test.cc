@@ -114,12 +114,9 @@ TEST_CASE("a node refuses to start on a log that was rewritten or wiped or put b
 
 TEST_CASE("a node restored from an old backup is halted by the hub's witness and forks nothing",
           "[integration][sync][fork]") {
-  DistrictDir district;
-  HubHarness hub(district);
-  NodeHarness s01(district, "S01");
-  hub.start();
-  s01.set_hub(hub.sync_endpoint());
-  s01.start();
+  LinkedDistrict d;
+  HubHarness& hub = d.hub;
+  NodeHarness& s01 = d.s01;
   std::string clerk = s01.login("clerk");
   for (int i = 0; i < 3; ++i) submit(s01, clerk, i);
   eventually([&] { return hub_held(hub, "S01") == 6; });
