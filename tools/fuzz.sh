@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 minutes=${1:-10}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request_json query wire bundle catalog site_config identity license)
+[ ${#targets[@]} -gt 0 ] || targets=(request_json query wire bundle catalog site_config identity license zap)
 
 "$root/tools/build.sh"  # the normal build: its replay binaries write the seeds
 missing=()
@@ -45,13 +45,13 @@ for t in "${targets[@]}"; do
   echo "== $t: $minutes min"
   log="$work/fuzz.log"
   if ! "$root/build-fuzz/tests/fuzz/fuzz_$t" -max_total_time=$((minutes * 60)) -timeout=10 \
-      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$corpus/crash-" \
+      -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$corpus/" \
       "$work/new" "$work/seeds" "$corpus" >"$log" 2>&1 </dev/null; then
     status=1
     echo "   CRASH: see $log and $corpus/crash-*"
   fi
   # Keep only inputs that add coverage to what the committed corpus already reaches.
-  "$root/build-fuzz/tests/fuzz/fuzz_$t" -merge=1 "$corpus" "$work/new" >/dev/null 2>&1 || true
+  (cd "$work" && "$root/build-fuzz/tests/fuzz/fuzz_$t" -merge=1 "$corpus" "$work/new" >/dev/null 2>&1) || true
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
   cov=$(grep -o 'cov: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)
   ft=$(grep -o 'ft: [0-9]*' "$log" | awk '{print $2}' | tail -1 || true)

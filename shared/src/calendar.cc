@@ -1,5 +1,6 @@
 #include "tongban/shared/calendar.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace tongban {
@@ -72,11 +73,22 @@ std::optional<Date> parse_date(std::string_view text) {
   return d;
 }
 
+namespace {
+// Events carry their origin's clock, signed: a node with a wild clock (or a forged frame
+// the fuzzer makes) may say year 292 billion. Dates are computed within years 1..9999.
+Timestamp clamp_ts(Timestamp ts) {
+  constexpr Timestamp kFirst = -62135596800;  // 0001-01-01T00:00:00Z
+  constexpr Timestamp kLast = 253402271999;   // 9999-12-31T15:59:59Z (23:59:59 in CST)
+  return std::clamp(ts, kFirst, kLast);
+}
+}  // namespace
+
 Date date_of(Timestamp ts) {
-  return Date{static_cast<int32_t>(floor_div(ts + kCstOffsetSeconds, kSecondsPerDay))};
+  return Date{static_cast<int32_t>(floor_div(clamp_ts(ts) + kCstOffsetSeconds, kSecondsPerDay))};
 }
 
 std::string format_time(Timestamp ts) {
+  ts = clamp_ts(ts);
   const Date d = date_of(ts);
   const int64_t sec = (ts + kCstOffsetSeconds) - static_cast<int64_t>(d.days) * kSecondsPerDay;
   char buf[40];

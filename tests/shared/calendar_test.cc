@@ -1,6 +1,7 @@
 #include "tongban/shared/calendar.h"
 
 #include <catch2/catch.hpp>
+#include <limits>
 
 #include "support/test_support.h"
 
@@ -20,6 +21,14 @@ TEST_CASE("civil dates round-trip and know their weekday", "[shared][calendar]")
   CHECK_FALSE(parse_date("2026-2-3"));
   CHECK(date_of(test::at(2026, 3, 1, 0)) == d(2026, 3, 1));  // midnight CST is still that day
   CHECK(format_time(test::at(2026, 3, 1, 9)) == "2026-03-01T09:00:00+08:00");
+}
+
+// Found by fuzzing (tests/fuzz/wire/crash-334046…): a signed event whose time is near
+// INT64_MAX overflowed (undefined behaviour) when a case was rendered.
+TEST_CASE("times beyond years 1 to 9999 render as those bounds", "[shared][calendar]") {
+  CHECK(format_time(std::numeric_limits<Timestamp>::max()) == "9999-12-31T23:59:59+08:00");
+  CHECK(format_time(std::numeric_limits<Timestamp>::min()) == "0001-01-01T08:00:00+08:00");
+  CHECK(date_of(std::numeric_limits<Timestamp>::max() - 1) == d(9999, 12, 31));
 }
 
 TEST_CASE("working days skip the National Day holiday and count the adjusted Saturday",
