@@ -114,8 +114,13 @@ TEST_CASE("the hub refuses bad logins and catalogs, logs out, and keeps its log 
   // Junk from an authenticated site is refused every time but logged a few times only.
   RawClient raw(hub.sync_endpoint(), hub_public_key(d.district), site_key(s01), "S01");
   for (int i = 0; i < 300; ++i) raw.send_raw("\xff\x01junk");
-  for (int i = 0; i < 300; ++i) CHECK(raw.recv(3000));
+  // A Hello whose site is not UTF-8: protobuf's own stderr line per frame is gone too.
+  pb::Envelope bad_utf8 = hello("S01");
+  bad_utf8.mutable_hello()->set_site("S0\xff");
+  for (int i = 0; i < 300; ++i) raw.send(bad_utf8);
+  for (int i = 0; i < 600; ++i) CHECK(raw.recv(3000));
   CHECK(count_lines_with(hub.data() / "daemon.log", "refused message from S01") <= 2);
+  CHECK(count_lines_with(hub.data() / "daemon.log", "invalid UTF-8") == 0);
   // Logout ends the session.
   CHECK(hub.post(op, "/api/v1/logout", json::object()).status == 200);
   CHECK(hub.get(op, "/api/v1/sites").status == 401);
