@@ -19,11 +19,6 @@ Result<sync::ChainHead> HubService::held(const std::string& origin) {
   return store_->held(origin);
 }
 
-Status HubService::store(const std::string& site, const sync::BatchCheck& checked,
-                         const pb::Batch& batch) {
-  return store_->store_run(site, checked, batch.origin_head_seq(), batch.origin_head_ts());
-}
-
 void HubService::diverged(const std::string& site, uint64_t seq, const std::string& message) {
   auto news = store_->record_fork(site, seq, message);
   if (!news.ok())

@@ -101,7 +101,7 @@ struct HttpApi::Impl {
 
   // Wraps a handler: authenticates (unless `open`), maps Status to HTTP, never throws.
   Wrapped wrap(Handler handler, bool open = false) {
-    return {[this, handler, open](const http::Request& req, http::Response& res) {
+    return {[handler, open](const http::Request& req, http::Response& res) {
       try {
         Actor actor;
         if (!open) {  // the gate admitted req.staff before the body was read

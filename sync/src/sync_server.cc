@@ -1,7 +1,9 @@
 #include "tongban/sync/sync_server.h"
+#include "tongban/sync/zap.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 
@@ -45,6 +47,25 @@ struct SyncServer::Session {
   uint64_t next = 1;               // next stream seq to send
   std::deque<uint64_t> in_flight;  // last seq of each unacknowledged delivery
   SteadyClock::time_point last_progress = SteadyClock::now();
+};
+
+// What the loop knows of one site's incoming chain.
+struct SyncServer::Ingest {
+  bool known = false;          // false: read the durable head from the handler first
+  ChainHead durable;           // the newest event committed
+  ChainHead checked;           // the newest event handed to the store thread
+  std::deque<Hash32> pending;  // hashes of events durable.seq+1 .. checked.seq
+  size_t queued = 0;           // runs handed on whose outcome the loop has not seen
+  size_t queued_events = 0;    // and their events
+  bool failed = false;         // one failed: refuse the site until every queued run is back
+};
+
+// The outcome of one run, store thread -> loop.
+struct SyncServer::Stored {
+  std::string site;
+  ChainHead head;  // the run's last event
+  size_t events = 0;
+  bool ok = false;
 };
 
 SyncServer::SyncServer(ServerOptions options, SyncHandler& handler)
@@ -101,6 +122,7 @@ Result<std::string> SyncServer::start() {
     const std::string bound = router_->get(zmq::sockopt::last_endpoint);
     zap_thread_ = std::thread([this] { zap_loop(); });
     loop_thread_ = std::thread([this] { router_loop(); });
+    store_thread_ = std::thread([this] { store_loop(); });
     return bound;
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(std::string("sync server: ") + e.what());
@@ -110,8 +132,13 @@ Result<std::string> SyncServer::start() {
 void SyncServer::stop() {
   if (stop_.exchange(true)) return;
   wake_.notify();
+  {
+    std::lock_guard lock(store_mu_);  // so the store thread does not miss the flag
+  }
+  store_cv_.notify_all();
   if (zap_thread_.joinable()) zap_thread_.join();
   if (loop_thread_.joinable()) loop_thread_.join();
+  if (store_thread_.joinable()) store_thread_.join();
   router_.reset();
   zap_.reset();
   ctx_.close();
@@ -124,32 +151,21 @@ void SyncServer::zap_loop() {
     try {
       zmq::poll(&item, 1, std::chrono::milliseconds(100));
       if (!(item.revents & ZMQ_POLLIN)) continue;
-      std::vector<zmq::message_t> req;
+      std::vector<std::string> frames;
       for (;;) {
         zmq::message_t part;
         if (!zap_->recv(part)) break;
-        const bool more = part.more();
-        req.push_back(std::move(part));
-        if (!more) break;
+        frames.push_back(part.to_string());
+        if (!part.more()) break;
       }
-      std::string status = "400", text = "unknown key", user;
-      if (req.size() >= 7 && req[5].to_string() == "CURVE" && req[6].size() == 32) {
-        const auto p = peers();
-        auto it = p->site_of_curve.find(req[6].to_string());
-        if (it != p->site_of_curve.end()) {
-          status = "200";
-          text = "OK";
-          user = it->second;
-        }
-      }
-      if (status != "200")
+      const ZapReply r = zap_decide(frames, peers()->site_of_curve);
+      if (r.status_code != "200")
         warn_throttled("zap", "sync: refused a CURVE handshake from an unknown or revoked key");
-      const std::string request_id = req.size() > 1 ? req[1].to_string() : "";
       zap_->send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
-      zap_->send(zmq::buffer(request_id), zmq::send_flags::sndmore);
-      zap_->send(zmq::buffer(status), zmq::send_flags::sndmore);
-      zap_->send(zmq::buffer(text), zmq::send_flags::sndmore);
-      zap_->send(zmq::buffer(user), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(r.request_id), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(r.status_code), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(r.status_text), zmq::send_flags::sndmore);
+      zap_->send(zmq::buffer(r.user_id), zmq::send_flags::sndmore);
       zap_->send(zmq::buffer(std::string()), zmq::send_flags::none);
     } catch (const zmq::error_t& e) {
       if (stop_) break;
@@ -227,37 +243,8 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       reply(routing_id, std::move(w));
       return pump(*session);
     }
-    case pb::Envelope::kBatch: {
-      const pb::Batch& b = env.batch();
-      if (b.origin() != site)
-        return refuse(routing_id, site, pb::Error::WRONG_ORIGIN,
-                      "authenticated as " + site + " but pushed events of " + b.origin());
-      const auto p = peers();
-      auto key = p->signing.find(site);
-      if (key == p->signing.end())
-        return refuse(routing_id, site, pb::Error::UNKNOWN_SITE, "revoked");
-      auto held = handler_.held(site);
-      if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
-      const BatchCheck check = check_batch(
-          b, *held, key->second, [&](uint64_t seq) { return handler_.held_hash(site, seq); });
-      if (check.error == pb::Error::FORK) handler_.diverged(site, check.expected_seq, check.message);
-      if (!check.ok())
-        return refuse(routing_id, site, check.error, check.message, check.expected_seq);
-      uint64_t acked = held->seq;
-      if (!check.fresh.empty()) {
-        const Status stored = handler_.store(site, check, b);
-        if (!stored.ok()) {
-          spdlog::error("sync: storing a batch of {} failed: {}", site, stored.message_en());
-          return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage failed");
-        }
-        acked = check.fresh.back().seq;
-      }
-      handler_.contact(site, b.origin_head_seq(), b.origin_head_ts());
-      pb::Envelope a;
-      a.mutable_ack()->set_origin(site);
-      a.mutable_ack()->set_acked_seq(acked);
-      return reply(routing_id, std::move(a));
-    }
+    case pb::Envelope::kBatch:
+      return on_batch(routing_id, site, env.batch());
     case pb::Envelope::kDeliveryAck: {
       auto it = sessions_.find(site);
       if (it == sessions_.end()) return;
@@ -276,15 +263,148 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
   }
 }
 
+void SyncServer::on_batch(const std::string& routing_id, const std::string& site,
+                          const pb::Batch& b) {
+  if (b.origin() != site)
+    return refuse(routing_id, site, pb::Error::WRONG_ORIGIN,
+                  "authenticated as " + site + " but pushed events of " + b.origin());
+  const auto p = peers();
+  auto key = p->signing.find(site);
+  if (key == p->signing.end()) return refuse(routing_id, site, pb::Error::UNKNOWN_SITE, "revoked");
+  Ingest& in = ingest_[site];
+  if (in.failed) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage failed");
+  if (in.queued_events > options_.site_queue_events)
+    return refuse(routing_id, site, pb::Error::UNAVAILABLE, "busy: too many events waiting");
+  if (!in.known) {
+    auto held = handler_.held(site);
+    if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+    in.durable = in.checked = *held;
+    in.known = true;
+  }
+  BatchCheck check = check_batch(b, in.checked, key->second, [&](uint64_t seq) -> Result<Hash32> {
+    if (seq > in.durable.seq) return in.pending[seq - in.durable.seq - 1];  // still in the pipe
+    return handler_.held_hash(site, seq);
+  });
+  if (check.error == pb::Error::FORK) handler_.diverged(site, check.expected_seq, check.message);
+  if (!check.ok()) return refuse(routing_id, site, check.error, check.message, check.expected_seq);
+  handler_.contact(site, b.origin_head_seq(), b.origin_head_ts());
+  if (check.fresh.empty()) {  // all held already: acknowledge what is durable
+    pb::Envelope a;
+    a.mutable_ack()->set_origin(site);
+    a.mutable_ack()->set_acked_seq(in.durable.seq);
+    return reply(routing_id, std::move(a));
+  }
+  for (const Event& e : check.fresh) in.pending.push_back(e.hash);
+  const Event& last = check.fresh.back();
+  in.checked = ChainHead{last.seq, last.lamport, last.hash};
+  ++in.queued;
+  in.queued_events += check.fresh.size();
+  {
+    std::lock_guard lock(store_mu_);
+    to_store_[site].push_back(
+        StoreRun{site, std::move(check), b.origin_head_seq(), b.origin_head_ts()});
+  }
+  store_cv_.notify_one();
+}
+
+void SyncServer::store_loop() {
+  for (;;) {
+    std::vector<StoreRun> group;
+    std::vector<Stored> outcomes;
+    {
+      std::unique_lock lock(store_mu_);
+      store_cv_.wait(lock, [&] { return stop_ || !to_store_.empty(); });
+      if (stop_) return;  // what was not stored was not acknowledged: sites resend it
+      // Rounds over the waiting sites, fewest waiting events first, one run each per round.
+      std::vector<std::pair<size_t, std::string>> order;
+      for (const auto& [site, runs] : to_store_) {
+        size_t waiting = 0;
+        for (const StoreRun& r : runs) waiting += r.check.fresh.size();
+        order.emplace_back(waiting, site);
+      }
+      std::sort(order.begin(), order.end());
+      size_t events = 0;
+      for (bool took = true; took;) {
+        took = false;
+        for (const auto& [waiting, site] : order) {
+          auto it = to_store_.find(site);
+          if (it == to_store_.end()) continue;
+          const size_t size = it->second.front().check.fresh.size();
+          if (!group.empty() && events + size > options_.group_events) continue;
+          StoreRun run = std::move(it->second.front());
+          it->second.pop_front();
+          if (it->second.empty()) to_store_.erase(it);
+          took = true;
+          if (poisoned_.count(run.site)) {
+            outcomes.push_back(Stored{run.site, {}, run.check.fresh.size(), false});
+            continue;
+          }
+          events += size;
+          group.push_back(std::move(run));
+        }
+      }
+    }
+    const Status st = group.empty() ? Status::Ok() : handler_.store(group);
+    if (!st.ok())
+      spdlog::error("sync: storing {} batches failed: {}", group.size(), st.message_en());
+    {
+      std::lock_guard lock(store_mu_);
+      for (const StoreRun& run : group) {
+        if (!st.ok()) poisoned_.insert(run.site);
+        const Event& last = run.check.fresh.back();
+        outcomes.push_back(Stored{run.site, ChainHead{last.seq, last.lamport, last.hash},
+                                  run.check.fresh.size(), st.ok()});
+      }
+      for (Stored& o : outcomes) stored_.push_back(std::move(o));
+    }
+    stored_wake_.notify();
+  }
+}
+
+void SyncServer::on_stored() {
+  std::deque<Stored> done;
+  {
+    std::lock_guard lock(store_mu_);
+    done.swap(stored_);
+  }
+  for (const Stored& s : done) {
+    Ingest& in = ingest_[s.site];
+    --in.queued;
+    in.queued_events -= s.events;
+    if (s.ok && !in.failed) {
+      in.pending.erase(in.pending.begin(),
+                       in.pending.begin() + static_cast<long>(s.head.seq - in.durable.seq));
+      in.durable = s.head;
+      pb::Envelope a;
+      a.mutable_ack()->set_origin(s.site);
+      a.mutable_ack()->set_acked_seq(s.head.seq);
+      reply(s.site, std::move(a));  // a node's routing id is its site id
+    } else if (!s.ok && !in.failed) {
+      in.failed = true;
+      refuse(s.site, s.site, pb::Error::UNAVAILABLE, "storage failed");
+    }
+    if (in.failed && in.queued == 0) {  // the pipe is empty: resume from the durable head
+      in = Ingest{};
+      std::lock_guard lock(store_mu_);
+      poisoned_.erase(s.site);
+    }
+  }
+}
+
 void SyncServer::router_loop() {
   auto last_sweep = SteadyClock::now();
   while (!stop_) {
     zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
+                               {nullptr, wake_.fd(), ZMQ_POLLIN, 0},
+                               {nullptr, stored_wake_.fd(), ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::chrono::milliseconds(200));
+      zmq::poll(items, 3, std::chrono::milliseconds(200));
     } catch (const zmq::error_t&) {
       continue;
+    }
+    if (items[2].revents & ZMQ_POLLIN) {
+      stored_wake_.drain();
+      on_stored();
     }
     if (items[1].revents & ZMQ_POLLIN) {
       wake_.drain();

@@ -60,14 +60,15 @@ class HubService final : public sync::SyncHandler {
   Date today() const { return date_of(clock_.now()); }
   StaffDirectory& staff() { return store_->staff(); }
 
-  // SyncHandler (called from the sync server's loop thread).
+  // SyncHandler (called from the sync server's loop thread; store from its store thread).
   Result<sync::ChainHead> held(const std::string& origin) override;
   Result<Hash32> held_hash(const std::string& origin, uint64_t seq) override {
     return store_->held_hash(origin, seq);
   }
   void diverged(const std::string& site, uint64_t seq, const std::string& message) override;
-  Status store(const std::string& site, const sync::BatchCheck& checked,
-               const pb::Batch& batch) override;
+  Status store(const std::vector<sync::StoreRun>& group) override {
+    return store_->store_runs(group);
+  }
   void contact(const std::string& site, uint64_t head_seq, int64_t head_ts) override;
   Result<uint64_t> stream_head(const std::string& site) override;
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,

@@ -67,10 +67,10 @@ class HubStore {
   // Records that `site` forked at `seq` (the first fork stands until the site is restored);
   // true when this is news.
   Result<bool> record_fork(const std::string& site, uint64_t seq, const std::string& message);
-  // Stores a checked run of `site`'s events, projects it, and records the head the site
-  // advertised with it.
-  Status store_run(const std::string& site, const sync::BatchCheck& checked, uint64_t head_seq,
-                   Timestamp head_ts);
+  // Stores checked runs of events in one transaction (group commit), in order: each must
+  // continue its site's stored chain (else nothing is stored: Conflict). Projects them and
+  // records the head each site advertised.
+  Status store_runs(const std::vector<sync::StoreRun>& runs);
   // Checks `batch` against the held chain with `origin_key` and stores what is new, under
   // one lock so no live batch of the same origin interleaves.
   Result<Ingested> check_and_store(const pb::Batch& batch, const PublicKey& origin_key);

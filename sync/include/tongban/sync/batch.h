@@ -31,7 +31,17 @@ struct BatchCheck {
   uint64_t expected_seq = 0;  // for GAP
   std::vector<Event> fresh;   // events beyond `have`, verified; empty for a replay
   Signature signature{};
+
   bool ok() const { return error == pb::Error::UNKNOWN; }
+};
+
+// A checked batch on its way to storage: the fresh events, and the head the site
+// advertised with them.
+struct StoreRun {
+  std::string site;
+  BatchCheck check;
+  uint64_t head_seq = 0;
+  int64_t head_ts = 0;
 };
 
 // The hash the receiver holds for one seq of the batch's origin (seq <= have.seq).

@@ -38,8 +38,10 @@ struct ClientOptions {
   std::string site;
   const SigningKey* key = nullptr;  // signs batches; its CURVE keys authenticate us
   std::filesystem::path db_file;    // the node's node.db
-  size_t batch_events = 4000;
-  int window = 8;             // batches in flight
+  // Batches small enough that the hub's group commit can put another site's live events
+  // beside one (docs/protocol.md, fairness), enough of them in flight to fill the pipe.
+  size_t batch_events = 1000;
+  int window = 16;            // batches in flight
   int ack_timeout_ms = 5000;  // resend from the acked seq after this long without progress
   // The node's history and the hub's disagree (the hub holds a different or a longer
   // history of this site, or refused a batch as forged or broken): called once, from the

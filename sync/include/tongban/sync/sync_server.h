@@ -6,16 +6,28 @@
 // reload that fails keeps the old list. Revoking a site (removing keys/<site>.pub, then
 // reload) refuses its next handshake and drops its frames at once.
 //
-// Thread safety: start/stop/wake_streams from any thread; the socket loop and the ZAP
-// handler run on their own threads and call the SyncHandler from the loop thread only.
+// Ingest is a pipeline: the socket loop decodes and checks each batch (hashes, chain,
+// signature) against the head of what it has already handed on, while a store thread
+// commits the batches waiting — of every site, fairly — in one durable transaction (group
+// commit).
+// A batch is acknowledged only after its transaction commits; if one fails, every batch
+// of its sites still in the pipeline is refused and those sites resume from the durable
+// head.
+//
+// Thread safety: start/stop/wake_streams/reload from any thread. The socket loop, the store
+// thread and the ZAP handler run on their own threads; SyncHandler::store is called from
+// the store thread only, every other SyncHandler method from the loop thread only.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -37,9 +49,10 @@ class SyncHandler {
   // `site` sent an event at `seq` that differs from the one held: its history forked (a
   // restored backup, a rewritten log). Nothing of that batch is stored or acknowledged.
   virtual void diverged(const std::string& site, uint64_t seq, const std::string& message) = 0;
-  // Stores checked events durably (synchronous=FULL) before returning Ok.
-  virtual Status store(const std::string& site, const BatchCheck& checked,
-                       const pb::Batch& batch) = 0;
+  // Stores every checked run of `group`, in order, in one durable transaction
+  // (synchronous=FULL) before returning Ok; on an error nothing of the group is stored.
+  // A run that does not continue its site's stored chain is an error.
+  virtual Status store(const std::vector<StoreRun>& group) = 0;
   // Contact from a site: its advertised head, for the sync-state view.
   virtual void contact(const std::string& site, uint64_t head_seq, int64_t head_ts) = 0;
   // The hub->node stream of `site`: its newest seq, a run of it, and the node's cursor.
@@ -56,6 +69,13 @@ struct ServerOptions {
   // Site id -> Ed25519 public key of every site allowed now (read at start and on reload).
   std::function<Result<std::map<std::string, PublicKey>>()> load_keys;
   size_t delivery_batch = 500;
+  // Group commit: at most this many events per transaction (one run may exceed it alone),
+  // taken from every waiting site in turn, the site with the least waiting first — so a
+  // live site's few events never wait behind another site's catch-up.
+  size_t group_events = 2000;
+  // A site with more events than this checked but not yet stored is refused (UNAVAILABLE)
+  // until the store catches up; a node's own window keeps an honest one well below it.
+  size_t site_queue_events = 65536;
   int delivery_window = 4;
 };
 
@@ -78,8 +98,13 @@ class SyncServer {
  private:
   struct Peers;
   struct Session;
+  struct Ingest;
+  struct Stored;
   void zap_loop();
   void router_loop();
+  void store_loop();
+  void on_batch(const std::string& routing_id, const std::string& site, const pb::Batch& batch);
+  void on_stored();
   void handle(const std::string& routing_id, const std::string& site, const pb::Envelope& env);
   void reply(const std::string& routing_id, pb::Envelope env);
   void refuse(const std::string& routing_id, const std::string& site, pb::Error::Code code,
@@ -94,12 +119,20 @@ class SyncServer {
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> router_;
   std::unique_ptr<zmq::socket_t> zap_;
-  std::thread zap_thread_, loop_thread_;
+  std::thread zap_thread_, loop_thread_, store_thread_;
   std::atomic<bool> stop_{false};
   Wakeup wake_;
   std::mutex peers_mu_;
   std::shared_ptr<const Peers> peers_;
   std::map<std::string, std::unique_ptr<Session>> sessions_;  // by site; loop thread only
+  std::map<std::string, Ingest> ingest_;                      // by site; loop thread only
+  // Loop -> store thread: checked runs; store -> loop: their outcomes (then stored_wake_).
+  std::mutex store_mu_;
+  std::condition_variable store_cv_;
+  std::map<std::string, std::deque<StoreRun>> to_store_;  // by site, in chain order
+  std::deque<Stored> stored_;
+  std::set<std::string> poisoned_;  // sites whose queued runs must fail (an earlier one did)
+  Wakeup stored_wake_;
   struct Warning {
     std::chrono::steady_clock::time_point logged_at{};
     uint64_t suppressed = 0;
