@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -110,7 +111,9 @@ void SyncClient::loop() {
     sock.set(zmq::sockopt::curve_publickey, zmq::const_buffer(curve.public_key.data(), 32));
     sock.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve.secret_key.data(), 32));
     zmq_socket_monitor(sock.handle(), monitor_endpoint.c_str(),
-                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+                       ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                           ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     monitor.connect(monitor_endpoint);
     sock.connect(options_.endpoint);
   } catch (const zmq::error_t& e) {
@@ -124,6 +127,16 @@ void SyncClient::loop() {
   auto last_progress = SteadyClock::now();
   auto retry_at = SteadyClock::time_point::min();
   auto hello_at = SteadyClock::now();
+  // libzmq never reconnects a session that ended in a protocol error (one corrupted byte
+  // on the wire, a failed handshake: zeromq/libzmq#1043, #4196), so after every lost
+  // connection the client reconnects itself, backing off while no Welcome comes.
+  auto reconnect_at = SteadyClock::time_point::max();
+  auto reconnect_backoff = std::chrono::milliseconds(100);
+  const auto reconnect_later = [&] {
+    if (reconnect_at != SteadyClock::time_point::max()) return;
+    reconnect_at = SteadyClock::now() + reconnect_backoff;
+    reconnect_backoff = std::min(reconnect_backoff * 2, std::chrono::milliseconds(5000));
+  };
 
   const auto own_head = [&]() -> std::pair<uint64_t, int64_t> {
     auto h = replica.head(options_.site);
@@ -206,10 +219,25 @@ void SyncClient::loop() {
       if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         connected_ = true;
         hello();
-      } else if (code == ZMQ_EVENT_DISCONNECTED) {
+      } else {  // disconnected, or a handshake failed
         connected_ = false;
         welcomed = false;
         in_flight.clear();
+        reconnect_later();
+      }
+    }
+    if (SteadyClock::now() >= reconnect_at) {
+      reconnect_at = SteadyClock::time_point::max();
+      try {
+        sock.disconnect(options_.endpoint);
+      } catch (const zmq::error_t&) {
+        // the session is gone already
+      }
+      try {
+        sock.connect(options_.endpoint);
+      } catch (const zmq::error_t& e) {
+        spdlog::warn("sync client: reconnecting failed: {}", e.what());
+        reconnect_later();
       }
     }
     for (int budget = 0; budget < 256; ++budget) {
@@ -231,6 +259,7 @@ void SyncClient::loop() {
           record_ack(env->welcome().acked_seq());
           next = env->welcome().acked_seq() + 1;
           welcomed = true;
+          reconnect_backoff = std::chrono::milliseconds(100);
           last_progress = SteadyClock::now();
           break;
         case pb::Envelope::kAck:

@@ -101,6 +101,7 @@ class HubHarness : public Daemon {
  public:
   explicit HubHarness(const DistrictDir& district);
   std::string sync_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(sync_port_); }
+  int sync_port() const { return sync_port_; }
 
  private:
   std::vector<std::string> command() override;
