@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libsqlite3-dev libsodium-dev libprotobuf-dev protobuf-compiler libspdlog-dev
       libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev catch2
-      libzmq3-dev cppzmq-dev libboost-dev curl)
+      libzmq3-dev cppzmq-dev libboost-dev curl
+      libfaketime)  # tests only: clock steps under a running node (LD_PRELOAD)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

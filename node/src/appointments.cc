@@ -105,7 +105,7 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
     b->set_agent(actor.role == Role::kAgent ? actor.username : "");
     b->set_extended_hours(slot->extended_hours);
     CaseState scratch;  // appointment events fold to no case
-    return w.append(scratch, id, e, actor.username, clock_.now());
+    return w.append(scratch, id, e, actor.username, w.now());
   });
   if (!appended.ok()) return appended.status();
   committed();
@@ -117,17 +117,17 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
 
 Result<Appointment> CaseService::change_appointment(
     const std::string& id, pb::CaseEvent e, const Actor& actor,
-    const std::function<Status(const Appointment&)>& check) {
+    const std::function<Status(const Appointment&, Date today)>& check) {
   auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
     auto a = w.appointment(id);
     if (!a.ok()) return a.status();
     if (!*a) return Status::NotFound("not_found", "预约不存在", "appointment not found");
-    TB_RETURN_IF_ERROR(check(**a));
+    TB_RETURN_IF_ERROR(check(**a, date_of(w.now())));  // under the store's lock: not today()
     if ((*a)->status != "booked")
       return Status::Conflict("invalid_transition", "该预约已签到或已取消",
                               "appointment is not in booked state");
     CaseState scratch;  // appointment events fold to no case
-    return w.append(scratch, id, e, actor.username, clock_.now());
+    return w.append(scratch, id, e, actor.username, w.now());
   });
   if (!appended.ok()) return appended.status();
   committed();
@@ -142,8 +142,8 @@ Result<Appointment> CaseService::check_in(const std::string& id, const Actor& ac
                                     "only clerks check in");
   pb::CaseEvent e;
   e.mutable_appointment_checked_in()->set_appointment_id(id);
-  return change_appointment(id, std::move(e), actor, [&](const Appointment& a) {
-    if (a.status == "booked" && a.date != format_date(today()))
+  return change_appointment(id, std::move(e), actor, [&](const Appointment& a, Date today) {
+    if (a.status == "booked" && a.date != format_date(today))
       return Status::Conflict("not_today", "只能在预约当天签到",
                               "check in on the appointment's day only");
     return Status::Ok();
@@ -153,7 +153,7 @@ Result<Appointment> CaseService::check_in(const std::string& id, const Actor& ac
 Result<Appointment> CaseService::cancel(const std::string& id, const Actor& actor) {
   pb::CaseEvent e;
   e.mutable_appointment_cancelled()->set_appointment_id(id);
-  return change_appointment(id, std::move(e), actor, [&](const Appointment& a) {
+  return change_appointment(id, std::move(e), actor, [&](const Appointment& a, Date) {
     if (actor.role == Role::kAgent ? a.agent != actor.username : actor.role != Role::kClerk)
       return Status::PermissionDenied("forbidden_role", "无权取消该预约",
                                       "may not cancel this appointment");

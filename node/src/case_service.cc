@@ -86,8 +86,8 @@ bool role_may(Role role, const Command& command) {
 }
 
 CaseService::CaseService(const District& district, const SiteConfig& site, NodeStore& store,
-                         const SigningKey& key, const Clock& clock)
-    : district_(district), site_(site), store_(store), key_(key), clock_(clock) {
+                         const SigningKey& key)
+    : district_(district), site_(site), store_(store), key_(key) {
   // The catalog of site-config, then every newer version the hub sent earlier.
   catalogs_[district.catalog.version()] =
       std::shared_ptr<const Catalog>(&district.catalog, [](const Catalog*) {});
@@ -212,7 +212,7 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
     p->app.agent = actor.role == Role::kAgent ? actor.username : "";
 
   DecideContext ctx;
-  ctx.now = clock_.now();
+  ctx.now = writer.now();
   // New cases use the newest catalog; a case keeps the version it was submitted under.
   auto version = catalogs.find(state.catalog_version);
   ctx.catalog = create || version == catalogs.end() ? catalogs.rbegin()->second.get()

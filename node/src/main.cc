@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   OffsetClock clock(clock_offset);
   auto store = node::NodeStore::open(data_dir, site_id, &*key, *district, clock);
   if (!store.ok()) return fail(store.status());
-  node::CaseService cases(*district, *site, **store, *key, clock);
+  node::CaseService cases(*district, *site, **store, *key);
   const auto host_port = split_host_port(listen);
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",

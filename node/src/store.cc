@@ -159,6 +159,13 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
   return appended;
 }
 
+Timestamp NodeStore::now() {
+  std::lock_guard lock(mu_);
+  return std::max(clock_.now(), log_.newest_ts());
+}
+
+Timestamp NodeStore::Writer::now() const { return std::max(store_.clock_.now(), log_.not_before()); }
+
 Result<CaseState> NodeStore::Writer::load_case(const std::string& case_id) {
   return store_.load_case_locked(case_id);
 }

@@ -70,7 +70,7 @@ const std::string& event_log_schema() {
 Result<EventLog> EventLog::open(Db& db, std::string origin, const SigningKey* key) {
   EventLog log(db, std::move(origin), key);
   auto head =
-      db.prepare("SELECT seq, lamport, hash FROM events WHERE origin=?1 ORDER BY seq DESC LIMIT 1");
+      db.prepare("SELECT seq, lamport, hash, ts FROM events WHERE origin=?1 ORDER BY seq DESC LIMIT 1");
   if (!head.ok()) return head.status();
   head->bind(1, log.origin_);
   auto row = head->step();
@@ -81,6 +81,7 @@ Result<EventLog> EventLog::open(Db& db, std::string origin, const SigningKey* ke
     const std::string h = head->blob_at(2);
     if (h.size() != 32) return Status::Corruption("event hash of the log head is malformed");
     std::memcpy(log.head_.hash.data(), h.data(), 32);
+    log.head_ts_ = head->int_at(3);
   }
   // The Lamport clock continues after every event held, own or received.
   auto lamport = db.prepare("SELECT coalesce(max(lamport), 0) FROM chain_head");
@@ -118,7 +119,8 @@ Status EventLog::scan(uint64_t from, const std::function<bool(const Event&)>& fn
   return Status::Ok();
 }
 
-LogWriter::LogWriter(EventLog& log) : log_(log), tx_(*log.db_), staged_(log.head_) {}
+LogWriter::LogWriter(EventLog& log)
+    : log_(log), tx_(*log.db_), staged_(log.head_), staged_ts_(log.head_ts_) {}
 
 Result<Event> LogWriter::append(const std::string& case_id, const std::string& kind,
                                 const std::string& actor, Timestamp ts, std::string body) {
@@ -129,13 +131,14 @@ Result<Event> LogWriter::append(const std::string& case_id, const std::string& k
   e.case_id = case_id;
   e.kind = kind;
   e.actor = actor;
-  e.ts = ts;
+  e.ts = std::max(ts, staged_ts_);
   e.body = std::move(body);
   e.prev_hash = staged_.hash;
   e.hash = compute_event_hash(e);
   bind_event(log_.insert_, e);
   TB_RETURN_IF_ERROR(log_.insert_.run());
   staged_ = ChainHead{e.seq, e.lamport, e.hash};
+  staged_ts_ = e.ts;
   return e;
 }
 
@@ -154,6 +157,7 @@ Status LogWriter::commit() {
   if (staged_.seq != log_.head_.seq)
     log_.head_signature_ = log_.key_ ? std::optional<Signature>(sig) : std::nullopt;
   log_.head_ = staged_;
+  log_.head_ts_ = staged_ts_;
   return Status::Ok();
 }
 

@@ -16,7 +16,7 @@ struct ServiceFixture {
   const District& district = test::sample_district();
   std::unique_ptr<NodeStore> owned = open_store();
   NodeStore& store = *owned;
-  CaseService cases{district, *district.site("S01"), store, key, clock};
+  CaseService cases{district, *district.site("S01"), store, key};
   const Actor clerk{"clerk", Role::kClerk, false};
   const Actor reviewer{"reviewer", Role::kReviewer, false};
 
@@ -146,7 +146,7 @@ TEST_CASE("appointment slots follow the calendar and 5+2 extended hours", "[node
   CHECK(saturday->size() == 6);
   CHECK(f.cases.slots(date_from_ymd(2026, 10, 3))->empty());  // National Day
   const SiteConfig* plain = f.district.site("S03");
-  CaseService s03(f.district, *plain, f.store, f.key, f.clock);
+  CaseService s03(f.district, *plain, f.store, f.key);
   CHECK(s03.slots(date_from_ymd(2026, 11, 7))->empty());
   CHECK(s03.slots(date_from_ymd(2026, 11, 2))->size() == 13);
 

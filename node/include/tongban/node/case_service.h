@@ -47,8 +47,9 @@ struct BookingInput {
 
 class CaseService {
  public:
+  // Time comes from the store (NodeStore::now(): its clock, never before its newest event).
   CaseService(const District& district, const SiteConfig& site, NodeStore& store,
-              const SigningKey& key, const Clock& clock);
+              const SigningKey& key);
 
   // Called after every commit that appended events (wakes the sync client).
   void set_on_commit(std::function<void()> fn) {
@@ -63,7 +64,7 @@ class CaseService {
   bool handles(const std::string& item_code);
   const District& district() const { return district_; }
   const SiteConfig& site() const { return site_; }
-  Date today() const { return date_of(clock_.now()); }
+  Date today() const { return date_of(store_.now()); }
 
   // A new case from StartPreReview or Submit; the service assigns its id.
   Result<CaseState> create(const Command& command, const Actor& actor);
@@ -101,7 +102,7 @@ class CaseService {
   // Appends one appointment event to a booked appointment, after `check` on it passes.
   Result<Appointment> change_appointment(
       const std::string& id, pb::CaseEvent event, const Actor& actor,
-      const std::function<Status(const Appointment&)>& check);
+      const std::function<Status(const Appointment&, Date today)>& check);
 
   Catalogs catalogs();
   void committed();
@@ -112,7 +113,6 @@ class CaseService {
   const SiteConfig& site_;
   NodeStore& store_;
   const SigningKey& key_;
-  const Clock& clock_;
   std::mutex mu_;
 };
 

@@ -80,6 +80,8 @@ class NodeStore {
     Result<std::optional<Appointment>> appointment(const std::string& id);
     Result<std::vector<Appointment>> appointments_on(const std::string& date,
                                                      const std::string& agent);
+    // The time to decide and append at: the clock, never before the newest event.
+    Timestamp now() const;
     // Appends `event` to the log under `stream_id` (a case id, or an appointment id for
     // appointment events), applies it to `state` and projects it.
     Status append(CaseState& state, const std::string& stream_id, const pb::CaseEvent& event,
@@ -96,6 +98,11 @@ class NodeStore {
   // is how many events it appended; on any failure nothing was written. Unavailable
   // (node_halted) once the node is halted.
   Result<uint64_t> write(const std::function<Status(Writer&)>& fn);
+  // The node's time: its clock, but never before its newest event, so that a clock
+  // stepped back (NTP, a wrong manual setting) neither dates an event before the one it
+  // follows nor makes "today" the day before: it holds still until the clock passes it.
+  // Takes the store's lock: inside write(), use Writer::now().
+  Timestamp now();
 
   Result<CaseState> load_case(const std::string& case_id);
   Result<std::vector<sync::Event>> case_events(const std::string& case_id);

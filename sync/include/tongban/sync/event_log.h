@@ -63,6 +63,9 @@ class EventLog {
 
   const std::string& origin() const { return origin_; }
   const ChainHead& head() const { return head_; }
+  // The time of the newest own event. Own events never carry an earlier time: a clock
+  // stepped back (NTP, a wrong manual setting) holds still until it passes it again.
+  Timestamp newest_ts() const { return head_ts_; }
   // The signature over head(), when this process signed it (the last commit with a key).
   const std::optional<Signature>& head_signature() const { return head_signature_; }
   // Lamport: later own events order after `lamport`, seen in another origin's event.
@@ -85,6 +88,7 @@ class EventLog {
   std::string origin_;
   const SigningKey* key_;
   ChainHead head_;
+  Timestamp head_ts_ = 0;
   std::optional<Signature> head_signature_;
   Stmt insert_;
   Stmt update_head_;
@@ -96,8 +100,11 @@ class LogWriter {
  public:
   explicit LogWriter(EventLog& log);
   const Status& begun() const { return tx_.begun(); }
+  // Appends an event at `ts`, or at the newest time already in the log when that is later.
   Result<Event> append(const std::string& case_id, const std::string& kind,
                        const std::string& actor, Timestamp ts, std::string body);
+  // The earliest time the next append may carry.
+  Timestamp not_before() const { return staged_ts_; }
   // Events appended so far in this transaction.
   uint64_t pending() const { return staged_.seq - log_.head_.seq; }
   // Signs and stores the new head, then commits (synchronous=FULL: durable on return).
@@ -108,6 +115,7 @@ class LogWriter {
   EventLog& log_;
   Transaction tx_;
   ChainHead staged_;
+  Timestamp staged_ts_;
 };
 
 // The outcome of checking a data dir's chain.
