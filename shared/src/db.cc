@@ -9,8 +9,25 @@
 namespace tongban {
 
 namespace {
+// Every SQLite failure is a 503 (nothing was changed: the transaction rolled back); a full
+// disk and an I/O error say so, because staff can act on them.
+Status sqlite_status(int code, const std::string& what, const std::string& message) {
+  const std::string en = what + ": " + message;
+  switch (code & 0xff) {
+    case SQLITE_FULL:
+      return Status::Make(StatusCode::kUnavailable, "storage_full",
+                          "存储空间已满，本次操作未保存；请管理员清理磁盘后重试", en);
+    case SQLITE_IOERR:
+      return Status::Make(StatusCode::kUnavailable, "storage_io_error",
+                          "存储设备读写失败，本次操作未保存，请稍后重试", en);
+    default:
+      return Status::Unavailable(en);
+  }
+}
+
 Status sqlite_error(sqlite3* db, const std::string& what) {
-  return Status::Unavailable(what + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
+  if (!db) return Status::Unavailable(what + ": no connection");
+  return sqlite_status(sqlite3_extended_errcode(db), what, sqlite3_errmsg(db));
 }
 }  // namespace
 
@@ -148,7 +165,7 @@ Status Db::exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown";
     sqlite3_free(err);
-    return Status::Unavailable("sqlite exec: " + msg);
+    return sqlite_status(sqlite3_extended_errcode(db_), "sqlite exec", msg);
   }
   return Status::Ok();
 }

@@ -75,7 +75,7 @@ Daemon::~Daemon() {
 
 void Daemon::start() {
   std::filesystem::remove(port_file());
-  auto child = tools::ChildProcess::spawn(command(), data_ / "daemon.log");
+  auto child = tools::ChildProcess::spawn(command(), data_ / "daemon.log", env_);
   REQUIRE(child.ok());
   process_.emplace(std::move(*child));
   auto port = tools::wait_for_port_file(port_file(), *process_, std::chrono::seconds(30));

@@ -62,6 +62,8 @@ class Daemon {
   const std::filesystem::path& config() const { return config_; }
   int port() const { return port_; }
   pid_t pid() const { return process_->pid(); }
+  // Environment ("NAME=value") added for the daemon from its next start.
+  void set_env(std::vector<std::string> env) { env_ = std::move(env); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  protected:
@@ -72,6 +74,7 @@ class Daemon {
 
   std::filesystem::path config_, data_;
   std::optional<tools::ChildProcess> process_;
+  std::vector<std::string> env_;
   int port_ = 0;
 };
 

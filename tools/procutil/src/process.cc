@@ -11,10 +11,16 @@
 namespace tongban::tools {
 
 Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
-                                         const std::filesystem::path& log_file) {
+                                         const std::filesystem::path& log_file,
+                                         const std::vector<std::string>& extra_env) {
   std::vector<char*> args;
   for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  // The environment is built before fork: after it, only async-signal-safe calls.
+  std::vector<char*> env;
+  for (char** e = environ; *e; ++e) env.push_back(*e);
+  for (const std::string& e : extra_env) env.push_back(const_cast<char*>(e.c_str()));
+  env.push_back(nullptr);
   const int log = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log < 0) return Status::Unavailable("cannot open " + log_file.string());
   const pid_t pid = ::fork();
@@ -30,7 +36,7 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::execv(args[0], args.data());
+    ::execve(args[0], args.data(), env.data());
     _exit(127);
   }
   ::close(log);

@@ -19,8 +19,10 @@ namespace tongban::tools {
 class ChildProcess {
  public:
   // Starts argv[0] with the given arguments; stdout and stderr go to `log_file` (appended).
+  // `extra_env` ("NAME=value") is added to this process's environment for the child.
   static Result<ChildProcess> spawn(const std::vector<std::string>& argv,
-                                    const std::filesystem::path& log_file);
+                                    const std::filesystem::path& log_file,
+                                    const std::vector<std::string>& extra_env = {});
 
   ChildProcess(ChildProcess&& o) noexcept : pid_(o.pid_), exit_status_(o.exit_status_) { o.pid_ = -1; }
   ChildProcess& operator=(ChildProcess&& o) noexcept;
