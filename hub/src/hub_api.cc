@@ -121,6 +121,7 @@ struct HubApi::Impl {
                }));
 
     server.Get("/api/v1/sites", wrap([this](const http::Request&, const Staff&) -> Result<json> {
+                 const auto or_null = [](const auto& v) { return v ? json(*v) : json(nullptr); };
                  auto states = hub.sync_states();
                  if (!states.ok()) return states.status();
                  json list = json::array();
@@ -129,11 +130,13 @@ struct HubApi::Impl {
                                    {"name", s.name},
                                    {"kind", s.kind},
                                    {"provisioned", s.provisioned},
+                                   {"link", to_string(s.link)},
+                                   {"since", time_or_null(s.since)},
                                    {"last_contact", time_or_null(s.last_contact)},
-                                   {"head_seq", s.head_seq},
+                                   {"head_seq", or_null(s.head_seq)},
                                    {"acked_seq", s.acked_seq},
-                                   {"events_behind", s.events_behind()},
-                                   {"seconds_behind", s.seconds_behind()},
+                                   {"events_behind", or_null(s.events_behind())},
+                                   {"seconds_behind", or_null(s.seconds_behind())},
                                    {"stream_head", s.stream_head},
                                    {"delivered_seq", s.delivered_seq},
                                    {"fork", s.fork_seq == 0

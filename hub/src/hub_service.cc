@@ -30,12 +30,17 @@ void HubService::diverged(const std::string& site, uint64_t seq, const std::stri
                   site, seq, message);
 }
 
-void HubService::contact(const std::string& site, uint64_t head_seq, int64_t head_ts) {
+void HubService::contact(const std::string& site, const std::optional<sync::HeadClaim>& head) {
+  constexpr Timestamp kFutureSlack = 300;  // a head time further ahead is not believed
+  const Timestamp now = clock_.now();
   std::lock_guard lock(contacts_mu_);
   Contact& c = contacts_[site];
-  c.at = clock_.now();
-  c.head_seq = std::max(c.head_seq, head_seq);
-  c.head_ts = std::max(c.head_ts, head_ts);
+  if (c.at == 0 || now - c.at > SiteSyncState::kLiveSeconds) c.up_since = now;
+  c.at = now;
+  if (head && (!c.head_seq || head->seq >= *c.head_seq)) {
+    c.head_seq = head->seq;
+    c.head_ts = head->ts <= now + kFutureSlack ? std::optional<Timestamp>(head->ts) : std::nullopt;
+  }
 }
 
 Result<uint64_t> HubService::stream_head(const std::string& site) {
@@ -111,6 +116,29 @@ Result<CaseState> HubService::get_case(const std::string& case_id) {
   return s;
 }
 
+std::string to_string(SiteSyncState::Link link) {
+  switch (link) {
+    case SiteSyncState::Link::kConnected: return "connected";
+    case SiteSyncState::Link::kIdle: return "idle";
+    case SiteSyncState::Link::kUnreachable: return "unreachable";
+    case SiteSyncState::Link::kNever: break;
+  }
+  return "never";
+}
+
+std::optional<uint64_t> SiteSyncState::events_behind() const {
+  if ((link != Link::kConnected && link != Link::kIdle) || !head_seq) return std::nullopt;
+  return *head_seq > acked_seq ? *head_seq - acked_seq : 0;
+}
+
+std::optional<int64_t> SiteSyncState::seconds_behind() const {
+  const auto behind = events_behind();
+  if (!behind) return std::nullopt;
+  if (*behind == 0) return 0;
+  if (!head_ts) return std::nullopt;
+  return std::max<int64_t>(0, *head_ts - acked_ts);
+}
+
 Result<std::vector<SiteSyncState>> HubService::sync_states() {
   auto keys = load_public_keys(district_.dir, district_.site_ids());
   if (!keys.ok()) return keys.status();
@@ -119,6 +147,7 @@ Result<std::vector<SiteSyncState>> HubService::sync_states() {
     std::lock_guard lock(contacts_mu_);
     contacts = contacts_;
   }
+  const Timestamp now = clock_.now();
   std::vector<SiteSyncState> out;
   for (const SiteConfig& site : district_.sites) {
     auto r = store_->site_record(site.id);
@@ -129,8 +158,10 @@ Result<std::vector<SiteSyncState>> HubService::sync_states() {
     st.kind = to_string(site.kind);
     st.provisioned = keys->count(site.id) > 0;
     st.last_contact = r->last_contact;
-    st.head_seq = r->head_seq;
-    st.head_ts = r->head_ts;
+    Timestamp up_since = r->last_contact;
+    // Heads stored with batches were verified claims too (0: none yet).
+    if (r->head_seq > 0) st.head_seq = r->head_seq;
+    if (r->head_ts > 0) st.head_ts = r->head_ts;
     st.acked_seq = r->acked_seq;
     st.acked_ts = r->acked_ts;
     st.stream_head = r->stream_head;
@@ -139,9 +170,27 @@ Result<std::vector<SiteSyncState>> HubService::sync_states() {
     st.fork_detected = r->fork_detected;
     st.fork_message = r->fork_message;
     if (auto c = contacts.find(site.id); c != contacts.end()) {
+      if (c->second.at >= st.last_contact) up_since = c->second.up_since;
       st.last_contact = std::max(st.last_contact, c->second.at);
-      st.head_seq = std::max(st.head_seq, c->second.head_seq);
-      st.head_ts = std::max(st.head_ts, c->second.head_ts);
+      if (c->second.head_seq && (!st.head_seq || *c->second.head_seq >= *st.head_seq)) {
+        st.head_seq = c->second.head_seq;
+        st.head_ts = c->second.head_ts;
+      }
+    }
+    // A claim behind what the hub holds is stale: the hub's own count stands.
+    if (st.head_seq && *st.head_seq < st.acked_seq) {
+      st.head_seq = st.acked_seq;
+      st.head_ts = st.acked_ts;
+    }
+    if (st.last_contact == 0) {
+      st.link = SiteSyncState::Link::kNever;
+    } else if (now - st.last_contact > SiteSyncState::kLiveSeconds) {
+      st.link = SiteSyncState::Link::kUnreachable;
+      st.since = st.last_contact;
+    } else {
+      st.since = up_since;
+      st.link = st.head_seq && *st.head_seq <= st.acked_seq ? SiteSyncState::Link::kIdle
+                                                            : SiteSyncState::Link::kConnected;
     }
     out.push_back(st);
   }

@@ -34,8 +34,7 @@ bool from_wire(const pb::WireEvent& w, Event& e) {
   return true;
 }
 
-pb::Batch make_batch(const std::vector<Event>& events, const SigningKey& key, uint64_t head_seq,
-                     int64_t head_ts) {
+pb::Batch make_batch(const std::vector<Event>& events, const SigningKey& key) {
   pb::Batch b;
   b.set_origin(events.front().origin);
   for (const Event& e : events) *b.add_events() = to_wire(e);
@@ -43,9 +42,32 @@ pb::Batch make_batch(const std::vector<Event>& events, const SigningKey& key, ui
   const Signature sig =
       key.sign(chain_head_message(last.origin, ChainHead{last.seq, last.lamport, last.hash}));
   b.set_signature(sig.data(), sig.size());
-  b.set_origin_head_seq(head_seq);
-  b.set_origin_head_ts(head_ts);
   return b;
+}
+
+pb::SignedHead to_wire(const SignedChainHead& head) {
+  pb::SignedHead w;
+  w.set_seq(head.head.seq);
+  w.set_hash(head.head.hash.data(), head.head.hash.size());
+  w.set_ts(head.ts);
+  w.set_signature(head.signature.data(), head.signature.size());
+  return w;
+}
+
+std::optional<HeadClaim> verify_head(const pb::SignedHead& head, const std::string& origin,
+                                     const PublicKey& origin_key) {
+  if (head.seq() == 0 || head.hash().size() != 32 || head.signature().size() != 64)
+    return std::nullopt;
+  HeadClaim c;
+  c.seq = head.seq();
+  std::memcpy(c.hash.data(), head.hash().data(), 32);
+  c.ts = head.ts();
+  Signature sig;
+  std::memcpy(sig.data(), head.signature().data(), 64);
+  // chain_head_message covers seq and hash only; lamport is not part of it.
+  if (!verify_signature(origin_key, chain_head_message(origin, ChainHead{c.seq, 0, c.hash}), sig))
+    return std::nullopt;
+  return c;
 }
 
 namespace {

@@ -20,6 +20,26 @@ Result<ChainHead> Replica::head(const std::string& origin) {
   return h;
 }
 
+Result<std::optional<SignedChainHead>> Replica::signed_head(const std::string& origin) {
+  auto stmt = db_.cached(
+      "SELECT c.seq, c.lamport, c.hash, c.signature, e.ts FROM chain_head c"
+      " JOIN events e ON e.origin=c.origin AND e.seq=c.seq WHERE c.origin=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, origin);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return std::optional<SignedChainHead>();
+  const std::string hash = stmt->blob_at(2), sig = stmt->blob_at(3);
+  if (hash.size() != 32 || sig.size() != 64) return std::optional<SignedChainHead>();
+  SignedChainHead h;
+  h.head.seq = static_cast<uint64_t>(stmt->int_at(0));
+  h.head.lamport = static_cast<uint64_t>(stmt->int_at(1));
+  std::memcpy(h.head.hash.data(), hash.data(), 32);
+  std::memcpy(h.signature.data(), sig.data(), 64);
+  h.ts = stmt->int_at(4);
+  return std::optional<SignedChainHead>(h);
+}
+
 Result<Hash32> Replica::hash_at(const std::string& origin, uint64_t seq) {
   auto stmt = db_.cached("SELECT hash FROM events WHERE origin=?1 AND seq=?2");
   if (!stmt.ok()) return stmt.status();

@@ -17,6 +17,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 // A Hello (or its Welcome) can be lost like any frame: say it again after this long.
 constexpr auto kHelloDeadline = std::chrono::seconds(3);
+constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -95,8 +96,7 @@ void SyncClient::loop() {
   Replica replica(*db);
   auto save_ack =
       db->prepare("INSERT OR REPLACE INTO sync_state(peer, acked_seq) VALUES('hub', ?1)");
-  auto head_ts = db->prepare("SELECT ts FROM events WHERE origin=?1 AND seq=?2");
-  if (!save_ack.ok() || !head_ts.ok()) return;
+  if (!save_ack.ok()) return;
 
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
@@ -127,6 +127,7 @@ void SyncClient::loop() {
   auto last_progress = SteadyClock::now();
   auto retry_at = SteadyClock::time_point::min();
   auto hello_at = SteadyClock::now();
+  auto sent_at = SteadyClock::now();  // the last batch or heartbeat
   // libzmq never reconnects a session that ended in a protocol error (one corrupted byte
   // on the wire, a failed handshake: zeromq/libzmq#1043, #4196), so after every lost
   // connection the client reconnects itself, backing off while no Welcome comes.
@@ -138,14 +139,9 @@ void SyncClient::loop() {
     reconnect_backoff = std::min(reconnect_backoff * 2, std::chrono::milliseconds(5000));
   };
 
-  const auto own_head = [&]() -> std::pair<uint64_t, int64_t> {
+  const auto own_seq = [&]() -> uint64_t {
     auto h = replica.head(options_.site);
-    if (!h.ok() || h->seq == 0) return {0, 0};
-    head_ts->bind(1, options_.site).bind(2, static_cast<int64_t>(h->seq));
-    auto row = head_ts->step();
-    const int64_t ts = row.ok() && *row ? head_ts->int_at(0) : 0;
-    head_ts->reset();
-    return {h->seq, ts};
+    return h.ok() ? h->seq : 0;
   };
   const auto send = [&](pb::Envelope env) {
     try {
@@ -154,13 +150,17 @@ void SyncClient::loop() {
       return false;
     }
   };
+  // The node's newest event as it signed it at commit (absent for an empty log).
+  const auto signed_head = [&]() -> std::optional<pb::SignedHead> {
+    auto h = replica.signed_head(options_.site);
+    if (!h.ok() || !*h) return std::nullopt;
+    return to_wire(**h);
+  };
   const auto hello = [&] {
     auto delivered = handler_.delivered();
-    const auto [seq, ts] = own_head();
     pb::Envelope env;
     env.mutable_hello()->set_site(options_.site);
-    env.mutable_hello()->set_head_seq(seq);
-    env.mutable_hello()->set_head_ts(ts);
+    if (auto h = signed_head()) *env.mutable_hello()->mutable_head() = *h;
     env.mutable_hello()->set_delivered_seq(delivered.ok() ? delivered->seq : 0);
     welcomed = false;
     in_flight.clear();
@@ -180,7 +180,7 @@ void SyncClient::loop() {
   // The hub's acknowledged head is the node's second witness of its own history.
   const auto check_welcome = [&](const pb::Welcome& w) {
     const uint64_t acked = w.acked_seq();
-    const uint64_t own = own_head().first;
+    const uint64_t own = own_seq();
     if (acked > own)
       return diverge("behind_own_history",
                      "区级中心已确认本站点第" + std::to_string(acked) + "号事件，本地日志仅至第" +
@@ -321,7 +321,7 @@ void SyncClient::loop() {
       hello();  // acks stopped: ZeroMQ may have lost frames across a reconnect
       continue;
     }
-    const auto [head, ts] = own_head();
+    const uint64_t head = own_seq();
     while (in_flight.size() < static_cast<size_t>(options_.window) && next <= head) {
       std::vector<Event> events;
       const Status read = log->scan(next, [&](const Event& e) {
@@ -330,10 +330,19 @@ void SyncClient::loop() {
       });
       if (!read.ok() || events.empty()) break;
       pb::Envelope env;
-      *env.mutable_batch() = make_batch(events, *options_.key, head, ts);
+      *env.mutable_batch() = make_batch(events, *options_.key);
+      if (auto h = signed_head()) *env.mutable_batch()->mutable_origin_head() = *h;
       if (!send(std::move(env))) break;
+      sent_at = SteadyClock::now();
       in_flight.push_back(events.back().seq);
       next = events.back().seq + 1;
+    }
+    if (in_flight.empty() && now - sent_at > kHeartbeatEvery) {  // idle: say the link lives
+      pb::Envelope env;
+      if (auto h = signed_head()) *env.mutable_heartbeat()->mutable_head() = *h;
+      else env.mutable_heartbeat();
+      send(std::move(env));
+      sent_at = now;
     }
   }
   zmq_socket_monitor(sock.handle(), nullptr, 0);

@@ -205,7 +205,7 @@ void SyncServer::pump(Session& s) {
     if (!events.ok() || events->empty()) return;
     pb::Envelope env;
     *env.mutable_delivery()->mutable_batch() =
-        make_batch(*events, *options_.key, *head, events->back().ts);
+        make_batch(*events, *options_.key);
     s.next = events->back().seq + 1;
     s.in_flight.push_back(events->back().seq);
     reply(s.routing_id, std::move(env));
@@ -235,7 +235,7 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       session->in_flight.clear();
       session->last_progress = SteadyClock::now();
       (void)handler_.stream_acked(site, session->acked);
-      handler_.contact(site, h.head_seq(), h.head_ts());
+      handler_.contact(site, claim(site, h.has_head() ? &h.head() : nullptr));
       pb::Envelope w;
       w.mutable_welcome()->set_acked_seq(held->seq);
       w.mutable_welcome()->set_stream_head(*stream);
@@ -245,7 +245,25 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
     }
     case pb::Envelope::kBatch:
       return on_batch(routing_id, site, env.batch());
+    case pb::Envelope::kHeartbeat: {
+      handler_.contact(site, claim(site, env.heartbeat().has_head() ? &env.heartbeat().head()
+                                                                    : nullptr));
+      auto it = ingest_.find(site);
+      uint64_t acked = 0;
+      if (it != ingest_.end() && it->second.known) {
+        acked = it->second.durable.seq;
+      } else {
+        auto held = handler_.held(site);
+        if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+        acked = held->seq;
+      }
+      pb::Envelope a;
+      a.mutable_ack()->set_origin(site);
+      a.mutable_ack()->set_acked_seq(acked);
+      return reply(routing_id, std::move(a));
+    }
     case pb::Envelope::kDeliveryAck: {
+      handler_.contact(site, std::nullopt);
       auto it = sessions_.find(site);
       if (it == sessions_.end()) return;
       Session& s = *it->second;
@@ -261,6 +279,14 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
     default:
       return refuse(routing_id, site, pb::Error::MALFORMED, "unexpected message");
   }
+}
+
+std::optional<HeadClaim> SyncServer::claim(const std::string& site, const pb::SignedHead* head) {
+  if (!head) return std::nullopt;
+  const auto p = peers();
+  auto key = p->signing.find(site);
+  if (key == p->signing.end()) return std::nullopt;
+  return verify_head(*head, site, key->second);
 }
 
 void SyncServer::on_batch(const std::string& routing_id, const std::string& site,
@@ -287,7 +313,9 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
   });
   if (check.error == pb::Error::FORK) handler_.diverged(site, check.expected_seq, check.message);
   if (!check.ok()) return refuse(routing_id, site, check.error, check.message, check.expected_seq);
-  handler_.contact(site, b.origin_head_seq(), b.origin_head_ts());
+  const std::optional<HeadClaim> head =
+      claim(site, b.has_origin_head() ? &b.origin_head() : nullptr);
+  handler_.contact(site, head);
   if (check.fresh.empty()) {  // all held already: acknowledge what is durable
     pb::Envelope a;
     a.mutable_ack()->set_origin(site);
@@ -302,7 +330,7 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
   {
     std::lock_guard lock(store_mu_);
     to_store_[site].push_back(
-        StoreRun{site, std::move(check), b.origin_head_seq(), b.origin_head_ts()});
+        StoreRun{site, std::move(check), head ? head->seq : 0, head ? head->ts : 0});
   }
   store_cv_.notify_one();
 }

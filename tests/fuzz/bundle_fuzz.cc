@@ -38,7 +38,7 @@ std::vector<std::string> fuzz_seeds() {
   e.body = "\x0a\x05MZ001";
   e.hash = sync::compute_event_hash(e);
   pb::Bundle bundle;
-  *bundle.mutable_batch() = sync::make_batch({e}, hub_key(), 1, 0);
+  *bundle.mutable_batch() = sync::make_batch({e}, hub_key());
   bundle.set_created_ts(1796000000);
   const std::string plain = bundle.SerializeAsString();
   return {plain, seal(plain, hub_key().curve_keypair().public_key)};

@@ -36,8 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   zmq::message_t frame(data, size);
   const auto env = sync::decode(frame);
   if (!env) return 0;
-  if (env->has_batch()) check_and_fold(env->batch());
+  const PublicKey key = site_key().public_key();
+  if (env->has_batch()) {
+    check_and_fold(env->batch());
+    (void)sync::verify_head(env->batch().origin_head(), "S01", key);
+  }
   if (env->has_delivery()) check_and_fold(env->delivery().batch());
+  if (env->has_hello()) (void)sync::verify_head(env->hello().head(), "S01", key);
+  if (env->has_heartbeat()) (void)sync::verify_head(env->heartbeat().head(), "S01", key);
   return 0;
 }
 
@@ -70,13 +76,22 @@ std::vector<std::string> fuzz_seeds() {
     events.push_back(e);
   }
   pb::Envelope batch;
-  *batch.mutable_batch() = sync::make_batch(events, site_key(), 3, 1796000000);
+  *batch.mutable_batch() = sync::make_batch(events, site_key());
+  sync::SignedChainHead head;
+  head.head = sync::ChainHead{3, 3, events.back().hash};
+  head.ts = events.back().ts;
+  head.signature = site_key().sign(sync::chain_head_message("S01", head.head));
+  *batch.mutable_batch()->mutable_origin_head() = sync::to_wire(head);
   const zmq::message_t m = sync::encode(batch);
   out.emplace_back(static_cast<const char*>(m.data()), m.size());
   pb::Envelope hello;
   hello.mutable_hello()->set_site("S01");
-  hello.mutable_hello()->set_head_seq(3);
+  *hello.mutable_hello()->mutable_head() = sync::to_wire(head);
   const zmq::message_t h = sync::encode(hello);
   out.emplace_back(static_cast<const char*>(h.data()), h.size());
+  pb::Envelope beat;
+  *beat.mutable_heartbeat()->mutable_head() = sync::to_wire(head);
+  const zmq::message_t hb = sync::encode(beat);
+  out.emplace_back(static_cast<const char*>(hb.data()), hb.size());
   return out;
 }

@@ -174,7 +174,7 @@ TEST_CASE("the hub refuses a rewritten acknowledged event as a fork and alerts t
   RawClient raw(hub.sync_endpoint(), hub_public_key(d.district), site_key(s01), "S01");
   pb::Envelope env;
   // The rewritten events 3..4 alone (all "duplicates"), then with a new event 5 after them.
-  *env.mutable_batch() = sync::make_batch({forged[2], forged[3]}, site_key(s01), 4, 0);
+  *env.mutable_batch() = sync::make_batch({forged[2], forged[3]}, site_key(s01));
   raw.send(env);
   auto reply = raw.recv();
   REQUIRE(reply);
@@ -184,7 +184,7 @@ TEST_CASE("the hub refuses a rewritten acknowledged event as a fork and alerts t
   next.seq = 5;
   next.prev_hash = forged[3].hash;
   next.hash = sync::compute_event_hash(next);
-  *env.mutable_batch() = sync::make_batch({forged[2], forged[3], next}, site_key(s01), 5, 0);
+  *env.mutable_batch() = sync::make_batch({forged[2], forged[3], next}, site_key(s01));
   raw.send(env);
   reply = raw.recv();
   REQUIRE(reply);

@@ -179,7 +179,7 @@ TEST_CASE("hostile traffic is refused and stores nothing while real nodes keep s
     Db db = open_db(s02.data() / "node.db");
     s02_events = *sync::Replica(db).read("S02", 1, 100);
   }
-  const pb::Batch s02_batch = sync::make_batch(s02_events, site_key(s02), 2, 0);
+  const pb::Batch s02_batch = sync::make_batch(s02_events, site_key(s02));
 
   SECTION("an unknown key is refused at the handshake") {
     RawClient stranger(hub.sync_endpoint(), hub_key, SigningKey::generate(), "S09");

@@ -46,7 +46,7 @@ int export_bundle(const std::string& config_dir, const std::string& site, const 
     return 0;
   }
   pb::Bundle bundle;
-  *bundle.mutable_batch() = sync::make_batch(*events, *key, events->back().seq, events->back().ts);
+  *bundle.mutable_batch() = sync::make_batch(*events, *key);
   bundle.set_created_ts(events->back().ts);
   const std::string sealed = seal(bundle.SerializeAsString(), *curve_public_from(hub_key->second));
   std::ofstream file(out, std::ios::binary | std::ios::trunc);

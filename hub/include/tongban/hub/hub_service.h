@@ -24,22 +24,35 @@
 
 namespace tongban::hub {
 
+// What the hub knows of one site's link. It believes only what it can check: the site's
+// head only as a signed claim (sync::verify_head) not behind what it holds, and a number it
+// cannot know now (how far behind an unreachable site is) is unknown, not 0.
 struct SiteSyncState {
+  // connected: heard within kLiveSeconds with events still to come; idle: heard within
+  // kLiveSeconds, nothing outstanding; unreachable: not heard for longer; never: not since
+  // the hub's data began.
+  enum class Link { kNever, kConnected, kIdle, kUnreachable };
+  static constexpr Timestamp kLiveSeconds = 15;  // 3 heartbeats (every 5 s)
+
   std::string site, name, kind;
   bool provisioned = false;    // has a public key in site-config
+  Link link = Link::kNever;
+  Timestamp since = 0;         // connected/idle: since the link came up; unreachable: last contact
   Timestamp last_contact = 0;  // 0: never
-  uint64_t head_seq = 0;       // the site's newest event, as it last said
+  std::optional<uint64_t> head_seq;  // the site's newest event by its last signed claim
+  std::optional<Timestamp> head_ts;
   uint64_t acked_seq = 0;      // held at the hub
-  Timestamp head_ts = 0, acked_ts = 0;
+  Timestamp acked_ts = 0;
   uint64_t stream_head = 0, delivered_seq = 0;
   uint64_t fork_seq = 0;  // 0: the site's history agrees with the hub's
   Timestamp fork_detected = 0;
   std::string fork_message;
-  uint64_t events_behind() const { return head_seq > acked_seq ? head_seq - acked_seq : 0; }
-  int64_t seconds_behind() const {
-    return events_behind() && head_ts > acked_ts ? head_ts - acked_ts : 0;
-  }
+  // Known only while the link is live and the site has told its head.
+  std::optional<uint64_t> events_behind() const;
+  std::optional<int64_t> seconds_behind() const;
 };
+
+std::string to_string(SiteSyncState::Link link);
 
 struct BundleImport {
   std::string origin;
@@ -69,7 +82,7 @@ class HubService final : public sync::SyncHandler {
   Status store(const std::vector<sync::StoreRun>& group) override {
     return store_->store_runs(group);
   }
-  void contact(const std::string& site, uint64_t head_seq, int64_t head_ts) override;
+  void contact(const std::string& site, const std::optional<sync::HeadClaim>& head) override;
   Result<uint64_t> stream_head(const std::string& site) override;
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
                                                size_t max) override;
@@ -99,9 +112,9 @@ class HubService final : public sync::SyncHandler {
       : district_(district), store_(std::move(store)), key_(key), clock_(clock) {}
 
   struct Contact {
-    Timestamp at = 0;
-    uint64_t head_seq = 0;
-    int64_t head_ts = 0;
+    Timestamp at = 0, up_since = 0;
+    std::optional<uint64_t> head_seq;
+    std::optional<Timestamp> head_ts;
   };
 
   const District& district_;

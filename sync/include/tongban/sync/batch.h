@@ -6,11 +6,13 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "tongban/shared/crypto.h"
 #include "tongban/sync/event_log.h"
+#include "tongban/sync/replica.h"
 #include "tongban/sync/transport.h"
 #include "wire.pb.h"
 
@@ -21,8 +23,18 @@ pb::WireEvent to_wire(const Event& e);
 bool from_wire(const pb::WireEvent& w, Event& out);
 
 // `events` must be non-empty, contiguous and of one origin.
-pb::Batch make_batch(const std::vector<Event>& events, const SigningKey& key, uint64_t head_seq,
-                     int64_t head_ts);
+pb::Batch make_batch(const std::vector<Event>& events, const SigningKey& key);
+
+pb::SignedHead to_wire(const SignedChainHead& head);
+// A peer's claim about its newest event, once its signature verified.
+struct HeadClaim {
+  uint64_t seq = 0;
+  Hash32 hash{};
+  Timestamp ts = 0;
+};
+// The claim when `head` is well-formed and signed by `origin_key` for `origin`.
+std::optional<HeadClaim> verify_head(const pb::SignedHead& head, const std::string& origin,
+                                     const PublicKey& origin_key);
 
 // The verdict on a received batch.
 struct BatchCheck {

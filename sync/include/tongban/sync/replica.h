@@ -5,6 +5,7 @@
 // Thread safety: uses the caller's Db; the caller serializes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,12 +14,22 @@
 
 namespace tongban::sync {
 
+// A chain head as its origin signed it, with the time of that event.
+struct SignedChainHead {
+  ChainHead head;
+  Timestamp ts = 0;
+  Signature signature{};
+};
+
 class Replica {
  public:
   explicit Replica(Db& db) : db_(db) {}
 
   // The held head of `origin` (seq 0 and a zero hash when nothing is held).
   Result<ChainHead> head(const std::string& origin);
+  // The head of `origin` with the signature stored beside it; nullopt when nothing is held
+  // (or the head was stored unsigned).
+  Result<std::optional<SignedChainHead>> signed_head(const std::string& origin);
   // The hash of `origin`'s event `seq`; NotFound when it is not held.
   Result<Hash32> hash_at(const std::string& origin, uint64_t seq);
   // Up to `max` events of `origin` from seq `from` on, in order.

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -53,8 +54,9 @@ class SyncHandler {
   // (synchronous=FULL) before returning Ok; on an error nothing of the group is stored.
   // A run that does not continue its site's stored chain is an error.
   virtual Status store(const std::vector<StoreRun>& group) = 0;
-  // Contact from a site: its advertised head, for the sync-state view.
-  virtual void contact(const std::string& site, uint64_t head_seq, int64_t head_ts) = 0;
+  // An authenticated frame from `site` (any: the link lives), with its head claim when one
+  // came and its signature verified with the site's key.
+  virtual void contact(const std::string& site, const std::optional<HeadClaim>& head) = 0;
   // The hub->node stream of `site`: its newest seq, a run of it, and the node's cursor.
   virtual Result<uint64_t> stream_head(const std::string& site) = 0;
   virtual Result<std::vector<Event>> stream_read(const std::string& site, uint64_t from,
@@ -105,6 +107,8 @@ class SyncServer {
   void store_loop();
   void on_batch(const std::string& routing_id, const std::string& site, const pb::Batch& batch);
   void on_stored();
+  // `head` as a verified claim of `site`, or nullopt (absent, malformed, badly signed).
+  std::optional<HeadClaim> claim(const std::string& site, const pb::SignedHead* head);
   void handle(const std::string& routing_id, const std::string& site, const pb::Envelope& env);
   void reply(const std::string& routing_id, pb::Envelope env);
   void refuse(const std::string& routing_id, const std::string& site, pb::Error::Code code,
