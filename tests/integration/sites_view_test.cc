@@ -12,12 +12,10 @@ using nlohmann::json;
 
 TEST_CASE("the site board says connected or idle or unreachable since when and only what it can check",
           "[integration][sync][hub]") {
-  DistrictDir district;
-  HubHarness hub(district);
-  NodeHarness s01(district, "S01"), s02(district, "S02");
-  hub.start();
-  s01.set_hub(hub.sync_endpoint());
-  s01.start();
+  LinkedDistrict d;
+  HubHarness& hub = d.hub;
+  NodeHarness& s01 = d.s01;
+  NodeHarness s02(d.district, "S02");
   const std::string op = hub.login("operator");
   const auto site = [&](const std::string& id) {
     const HttpReply r = hub.get(op, "/api/v1/sites");
@@ -62,7 +60,7 @@ TEST_CASE("the site board says connected or idle or unreachable since when and o
   CHECK(gone["seconds_behind"].is_null());
 
   // S02 (provisioned, its real key) claims an absurd head without a valid signature.
-  RawClient raw(hub.sync_endpoint(), hub_public_key(district), site_key(s02), "S02");
+  RawClient raw(hub.sync_endpoint(), hub_public_key(d.district), site_key(s02), "S02");
   pb::Envelope claim = hello("S02");
   claim.mutable_hello()->mutable_head()->set_seq(18422162518528899113ULL);
   claim.mutable_hello()->mutable_head()->set_hash(std::string(32, '\x01'));
