@@ -15,8 +15,9 @@ TEST_CASE("the site board says connected or idle or unreachable since when and o
   LinkedDistrict d;
   HubHarness& hub = d.hub;
   NodeHarness& s01 = d.s01;
-  NodeHarness s02(d.district, "S02");
+  NodeHarness s02(d.district, "S02");  // provisioned after the hub started: reload its keys
   const std::string op = hub.login("operator");
+  REQUIRE(hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
   const auto site = [&](const std::string& id) {
     const HttpReply r = hub.get(op, "/api/v1/sites");
     REQUIRE(r.status == 200);
