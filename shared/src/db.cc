@@ -76,6 +76,18 @@ Stmt& Stmt::bind_blob(int i, const void* data, size_t n) {
   return *this;
 }
 
+Stmt& Stmt::bind_borrowed(int i, std::string_view v) {
+  if (ran_) reset();
+  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  return *this;
+}
+
+Stmt& Stmt::bind_borrowed_blob(int i, const void* data, size_t n) {
+  if (ran_) reset();
+  sqlite3_bind_blob(s_, i, data, static_cast<int>(n), SQLITE_STATIC);
+  return *this;
+}
+
 Stmt& Stmt::bind_null(int i) {
   if (ran_) reset();
   sqlite3_bind_null(s_, i);

@@ -32,10 +32,11 @@ Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id) {
 }
 
 void bind_event(Stmt& s, const Event& e) {
-  s.bind(1, e.origin).bind(2, static_cast<int64_t>(e.seq)).bind(3, static_cast<int64_t>(e.lamport));
-  s.bind(4, e.case_id).bind(5, e.kind).bind(6, e.actor).bind(7, e.ts);
-  s.bind_blob(8, e.body.data(), e.body.size());
-  s.bind_blob(9, e.prev_hash.data(), 32).bind_blob(10, e.hash.data(), 32);
+  s.bind_borrowed(1, e.origin).bind(2, static_cast<int64_t>(e.seq));
+  s.bind(3, static_cast<int64_t>(e.lamport)).bind_borrowed(4, e.case_id);
+  s.bind_borrowed(5, e.kind).bind_borrowed(6, e.actor).bind(7, e.ts);
+  s.bind_borrowed_blob(8, e.body.data(), e.body.size());
+  s.bind_borrowed_blob(9, e.prev_hash.data(), 32).bind_borrowed_blob(10, e.hash.data(), 32);
 }
 
 Hash32 compute_event_hash(const Event& e) {

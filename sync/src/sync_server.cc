@@ -336,6 +336,7 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
 }
 
 void SyncServer::store_loop() {
+  auto live_seen = SteadyClock::time_point{};
   for (;;) {
     std::vector<StoreRun> group;
     std::vector<Stored> outcomes;
@@ -345,12 +346,18 @@ void SyncServer::store_loop() {
       if (stop_) return;  // what was not stored was not acknowledged: sites resend it
       // Rounds over the waiting sites, fewest waiting events first, one run each per round.
       std::vector<std::pair<size_t, std::string>> order;
+      const auto now = SteadyClock::now();
       for (const auto& [site, runs] : to_store_) {
         size_t waiting = 0;
-        for (const StoreRun& r : runs) waiting += r.check.fresh.size();
+        for (const StoreRun& r : runs) {
+          waiting += r.check.fresh.size();
+          if (r.check.fresh.size() <= options_.live_run_events) live_seen = now;
+        }
         order.emplace_back(waiting, site);
       }
       std::sort(order.begin(), order.end());
+      const size_t cap = now - live_seen < std::chrono::seconds(2) ? options_.group_events
+                                                                   : options_.bulk_group_events;
       size_t events = 0;
       for (bool took = true; took;) {
         took = false;
@@ -358,7 +365,7 @@ void SyncServer::store_loop() {
           auto it = to_store_.find(site);
           if (it == to_store_.end()) continue;
           const size_t size = it->second.front().check.fresh.size();
-          if (!group.empty() && events + size > options_.group_events) continue;
+          if (!group.empty() && events + size > cap) continue;
           StoreRun run = std::move(it->second.front());
           it->second.pop_front();
           if (it->second.empty()) to_store_.erase(it);
@@ -384,6 +391,9 @@ void SyncServer::store_loop() {
                                   run.check.fresh.size(), st.ok()});
       }
       for (Stored& o : outcomes) stored_.push_back(std::move(o));
+      // Freeing thousands of events costs the store thread dearly (malloc consolidation);
+      // the loop, which allocated them, frees them.
+      for (StoreRun& run : group) spent_.push_back(std::move(run));
     }
     stored_wake_.notify();
   }
@@ -391,9 +401,11 @@ void SyncServer::store_loop() {
 
 void SyncServer::on_stored() {
   std::deque<Stored> done;
+  std::vector<StoreRun> spent;
   {
     std::lock_guard lock(store_mu_);
     done.swap(stored_);
+    spent.swap(spent_);
   }
   for (const Stored& s : done) {
     Ingest& in = ingest_[s.site];

@@ -36,6 +36,10 @@ class Stmt {
   Stmt& bind(int i, int64_t v);
   Stmt& bind(int i, std::string_view v);
   Stmt& bind_blob(int i, const void* data, size_t n);
+  // Binds without copying: the bytes must stay alive and unchanged until the statement is
+  // run or reset (for hot paths that bind and run at once).
+  Stmt& bind_borrowed(int i, std::string_view v);
+  Stmt& bind_borrowed_blob(int i, const void* data, size_t n);
   Stmt& bind_null(int i);
 
   // True when a row is ready, false when done; Unavailable on any SQLite error.

@@ -53,6 +53,7 @@ extern const char* const kEventColumns;
 // Every event of one case, of any origin, in Lamport order.
 Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id);
 Event event_from_row(const Stmt& s);
+// Binds `e` without copying: run or reset `s` while `e` is alive.
 void bind_event(Stmt& s, const Event& e);
 
 class EventLog {

@@ -72,9 +72,13 @@ struct ServerOptions {
   std::function<Result<std::map<std::string, PublicKey>>()> load_keys;
   size_t delivery_batch = 500;
   // Group commit: at most this many events per transaction (one run may exceed it alone),
-  // taken from every waiting site in turn, the site with the least waiting first — so a
-  // live site's few events never wait behind another site's catch-up.
-  size_t group_events = 2000;
+  // taken from every waiting site in turn, the site with the least waiting first. While
+  // live traffic flows (a run of at most live_run_events seen in the last 2 s) groups stay
+  // at group_events, so a live site's few events wait for at most two short commits;
+  // otherwise (catch-ups only) they grow to bulk_group_events for throughput.
+  size_t group_events = 1000;
+  size_t bulk_group_events = 4000;
+  size_t live_run_events = 100;
   // A site with more events than this checked but not yet stored is refused (UNAVAILABLE)
   // until the store catches up; a node's own window keeps an honest one well below it.
   size_t site_queue_events = 65536;
@@ -135,6 +139,7 @@ class SyncServer {
   std::condition_variable store_cv_;
   std::map<std::string, std::deque<StoreRun>> to_store_;  // by site, in chain order
   std::deque<Stored> stored_;
+  std::vector<StoreRun> spent_;  // stored runs, freed by the loop
   std::set<std::string> poisoned_;  // sites whose queued runs must fail (an earlier one did)
   Wakeup stored_wake_;
   struct Warning {
