@@ -33,8 +33,7 @@ void publish_catalog(HubHarness& hub, const DistrictDir& district, const std::st
 
 TEST_CASE("a link that is cut or stalled or throttled or half-open or corrupted loses and duplicates nothing",
           "[integration][sync][faults]") {
-  const int rounds =
-      std::getenv("TONGBAN_PROXY_ROUNDS") ? std::atoi(std::getenv("TONGBAN_PROXY_ROUNDS")) : 200;
+  const int rounds = env_rounds("TONGBAN_PROXY_ROUNDS", 200);
   DistrictDir district;
   HubHarness hub(district);
   NodeHarness s01(district, "S01");

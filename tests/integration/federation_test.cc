@@ -76,8 +76,7 @@ TEST_CASE("with the hub gone nodes keep working, and all converge when it return
 
 TEST_CASE("kill -9 of hub and nodes at random moments loses and duplicates nothing",
           "[integration][sync][crash]") {
-  const int rounds =
-      std::getenv("TONGBAN_SOAK_ROUNDS") ? std::atoi(std::getenv("TONGBAN_SOAK_ROUNDS")) : 20;
+  const int rounds = env_rounds("TONGBAN_SOAK_ROUNDS", 20);
   DistrictDir district;
   HubHarness hub(district);
   NodeHarness s01(district, "S01"), p01(district, "P01");

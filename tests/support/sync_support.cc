@@ -1,5 +1,6 @@
 #include "support/sync_support.h"
 
+#include <cstdlib>
 #include <fstream>
 #include <map>
 
@@ -10,6 +11,11 @@
 namespace tongban::test {
 
 using nlohmann::json;
+
+int env_rounds(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && std::atoi(v) > 0 ? std::atoi(v) : fallback;
+}
 
 int count_lines_with(const std::filesystem::path& file, const std::string& needle) {
   std::ifstream in(file);

@@ -30,6 +30,8 @@ struct LinkedDistrict {
   }
 };
 
+// The number in environment variable `name` (soak scripts set them), else `fallback`.
+int env_rounds(const char* name, int fallback);
 // How many lines of `file` (a daemon's log) contain `needle`.
 int count_lines_with(const std::filesystem::path& file, const std::string& needle);
 // The whole content of a file ("" if unreadable).
