@@ -226,6 +226,10 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       auto stream = handler_.stream_head(site);
       if (!held.ok() || !stream.ok())
         return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+      // With nothing of the site in the pipe, read its head afresh: a bundle imported
+      // while it was away may have moved it.
+      if (auto it = ingest_.find(site); it != ingest_.end() && it->second.queued == 0)
+        ingest_.erase(it);
       auto& session = sessions_[site];
       if (!session) session = std::make_unique<Session>();
       session->site = site;
