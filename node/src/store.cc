@@ -161,10 +161,12 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
 
 Timestamp NodeStore::now() {
   std::lock_guard lock(mu_);
-  return std::max(clock_.now(), log_.newest_ts());
+  return sync::EventLog::next_ts(clock_.now(), log_.newest_ts());
 }
 
-Timestamp NodeStore::Writer::now() const { return std::max(store_.clock_.now(), log_.not_before()); }
+Timestamp NodeStore::Writer::now() const {
+  return sync::EventLog::next_ts(store_.clock_.now(), log_.not_before());
+}
 
 Result<CaseState> NodeStore::Writer::load_case(const std::string& case_id) {
   return store_.load_case_locked(case_id);

@@ -132,7 +132,7 @@ Result<Event> LogWriter::append(const std::string& case_id, const std::string& k
   e.case_id = case_id;
   e.kind = kind;
   e.actor = actor;
-  e.ts = std::max(ts, staged_ts_);
+  e.ts = EventLog::next_ts(ts, staged_ts_);
   e.body = std::move(body);
   e.prev_hash = staged_.hash;
   e.hash = compute_event_hash(e);

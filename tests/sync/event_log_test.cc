@@ -84,6 +84,29 @@ TEST_CASE("a rolled-back writer leaves the head and the chain unchanged", "[sync
   CHECK(f.verify().ok);
 }
 
+TEST_CASE("a clock stepped back holds still for up to a day, then its own time is used again",
+          "[sync][log]") {
+  LogFixture f;
+  EventLog log = f.open();
+  const auto append_at = [&](Timestamp ts) {
+    LogWriter w(log);
+    auto e = w.append("S01-1", "case.test", "clerk", ts, "x");
+    REQUIRE(e.ok());
+    REQUIRE(w.commit().ok());
+    return e->ts;
+  };
+  const Timestamp t = 1796000000;
+  CHECK(append_at(t) == t);
+  CHECK(append_at(t - 3600) == t);  // an hour back: held at the newest event
+  CHECK(log.newest_ts() == t);
+  CHECK(append_at(t + 5) == t + 5);
+  // The newest event is two days ahead of the clock: it was dated by a wrong clock.
+  CHECK(append_at(t - 2 * 86400) == t - 2 * 86400);
+  EventLog reopened = f.open();
+  CHECK(reopened.newest_ts() == t - 2 * 86400);
+  CHECK(f.verify().ok);
+}
+
 TEST_CASE("reopening continues the chain from the stored head", "[sync][log]") {
   LogFixture f;
   {

@@ -80,7 +80,8 @@ class NodeStore {
     Result<std::optional<Appointment>> appointment(const std::string& id);
     Result<std::vector<Appointment>> appointments_on(const std::string& date,
                                                      const std::string& agent);
-    // The time to decide and append at: the clock, never before the newest event.
+    // The time to decide and append at: the clock, never before the newest event (for up
+    // to a day: sync::EventLog::next_ts).
     Timestamp now() const;
     // Appends `event` to the log under `stream_id` (a case id, or an appointment id for
     // appointment events), applies it to `state` and projects it.
@@ -100,7 +101,8 @@ class NodeStore {
   Result<uint64_t> write(const std::function<Status(Writer&)>& fn);
   // The node's time: its clock, but never before its newest event, so that a clock
   // stepped back (NTP, a wrong manual setting) neither dates an event before the one it
-  // follows nor makes "today" the day before: it holds still until the clock passes it.
+  // follows nor makes "today" the day before: it holds still until the clock passes it
+  // (for up to a day: sync::EventLog::next_ts).
   // Takes the store's lock: inside write(), use Writer::now().
   Timestamp now();
 

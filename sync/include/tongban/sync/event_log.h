@@ -65,8 +65,16 @@ class EventLog {
   const std::string& origin() const { return origin_; }
   const ChainHead& head() const { return head_; }
   // The time of the newest own event. Own events never carry an earlier time: a clock
-  // stepped back (NTP, a wrong manual setting) holds still until it passes it again.
+  // stepped back (NTP, a wrong manual setting) holds still until it passes it again —
+  // for up to kMaxClockHold. A newest event further ahead than that was dated by a clock
+  // that was wrong (a year typed wrong), and holding until then would date every event
+  // wrongly: the clock's own time is used again.
   Timestamp newest_ts() const { return head_ts_; }
+  // The time to date the next event at, given the clock's `now` and the newest event.
+  static Timestamp next_ts(Timestamp now, Timestamp newest) {
+    return newest > now && newest - now <= kMaxClockHold ? newest : now;
+  }
+  static constexpr Timestamp kMaxClockHold = 24 * 3600;
   // The signature over head(), when this process signed it (the last commit with a key).
   const std::optional<Signature>& head_signature() const { return head_signature_; }
   // Lamport: later own events order after `lamport`, seen in another origin's event.
@@ -101,7 +109,7 @@ class LogWriter {
  public:
   explicit LogWriter(EventLog& log);
   const Status& begun() const { return tx_.begun(); }
-  // Appends an event at `ts`, or at the newest time already in the log when that is later.
+  // Appends an event at EventLog::next_ts(ts, newest time already in the log).
   Result<Event> append(const std::string& case_id, const std::string& kind,
                        const std::string& actor, Timestamp ts, std::string body);
   // The earliest time the next append may carry.
