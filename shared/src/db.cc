@@ -64,28 +64,30 @@ Stmt& Stmt::bind(int i, int64_t v) {
   return *this;
 }
 
-Stmt& Stmt::bind(int i, std::string_view v) {
+Stmt& Stmt::bind_bytes(int i, const void* data, size_t n, bool text, bool copy) {
   if (ran_) reset();
-  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  const auto keep = copy ? SQLITE_TRANSIENT : SQLITE_STATIC;
+  if (text)
+    sqlite3_bind_text(s_, i, static_cast<const char*>(data), static_cast<int>(n), keep);
+  else
+    sqlite3_bind_blob(s_, i, data, static_cast<int>(n), keep);
   return *this;
+}
+
+Stmt& Stmt::bind(int i, std::string_view v) {
+  return bind_bytes(i, v.data(), v.size(), true, true);
 }
 
 Stmt& Stmt::bind_blob(int i, const void* data, size_t n) {
-  if (ran_) reset();
-  sqlite3_bind_blob(s_, i, data, static_cast<int>(n), SQLITE_TRANSIENT);
-  return *this;
+  return bind_bytes(i, data, n, false, true);
 }
 
 Stmt& Stmt::bind_borrowed(int i, std::string_view v) {
-  if (ran_) reset();
-  sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
-  return *this;
+  return bind_bytes(i, v.data(), v.size(), true, false);
 }
 
 Stmt& Stmt::bind_borrowed_blob(int i, const void* data, size_t n) {
-  if (ran_) reset();
-  sqlite3_bind_blob(s_, i, data, static_cast<int>(n), SQLITE_STATIC);
-  return *this;
+  return bind_bytes(i, data, n, false, false);
 }
 
 Stmt& Stmt::bind_null(int i) {

@@ -252,19 +252,9 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
     case pb::Envelope::kHeartbeat: {
       handler_.contact(site, claim(site, env.heartbeat().has_head() ? &env.heartbeat().head()
                                                                     : nullptr));
-      auto it = ingest_.find(site);
-      uint64_t acked = 0;
-      if (it != ingest_.end() && it->second.known) {
-        acked = it->second.durable.seq;
-      } else {
-        auto held = handler_.held(site);
-        if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
-        acked = held->seq;
-      }
-      pb::Envelope a;
-      a.mutable_ack()->set_origin(site);
-      a.mutable_ack()->set_acked_seq(acked);
-      return reply(routing_id, std::move(a));
+      Ingest* in = ingest_of(site);
+      if (!in) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+      return ack(site, in->durable.seq);
     }
     case pb::Envelope::kDeliveryAck: {
       handler_.contact(site, std::nullopt);
@@ -293,6 +283,24 @@ std::optional<HeadClaim> SyncServer::claim(const std::string& site, const pb::Si
   return verify_head(*head, site, key->second);
 }
 
+SyncServer::Ingest* SyncServer::ingest_of(const std::string& site) {
+  Ingest& in = ingest_[site];
+  if (!in.known) {
+    auto held = handler_.held(site);
+    if (!held.ok()) return nullptr;
+    in.durable = in.checked = *held;
+    in.known = true;
+  }
+  return &in;
+}
+
+void SyncServer::ack(const std::string& site, uint64_t seq) {
+  pb::Envelope a;
+  a.mutable_ack()->set_origin(site);
+  a.mutable_ack()->set_acked_seq(seq);
+  reply(site, std::move(a));  // a node's routing id is its site id
+}
+
 void SyncServer::on_batch(const std::string& routing_id, const std::string& site,
                           const pb::Batch& b) {
   if (b.origin() != site)
@@ -301,16 +309,12 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
   const auto p = peers();
   auto key = p->signing.find(site);
   if (key == p->signing.end()) return refuse(routing_id, site, pb::Error::UNKNOWN_SITE, "revoked");
-  Ingest& in = ingest_[site];
+  Ingest* ingest = ingest_of(site);
+  if (!ingest) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
+  Ingest& in = *ingest;
   if (in.failed) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage failed");
   if (in.queued_events > options_.site_queue_events)
     return refuse(routing_id, site, pb::Error::UNAVAILABLE, "busy: too many events waiting");
-  if (!in.known) {
-    auto held = handler_.held(site);
-    if (!held.ok()) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
-    in.durable = in.checked = *held;
-    in.known = true;
-  }
   BatchCheck check = check_batch(b, in.checked, key->second, [&](uint64_t seq) -> Result<Hash32> {
     if (seq > in.durable.seq) return in.pending[seq - in.durable.seq - 1];  // still in the pipe
     return handler_.held_hash(site, seq);
@@ -318,14 +322,9 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
   if (check.error == pb::Error::FORK) handler_.diverged(site, check.expected_seq, check.message);
   if (!check.ok()) return refuse(routing_id, site, check.error, check.message, check.expected_seq);
   const std::optional<HeadClaim> head =
-      claim(site, b.has_origin_head() ? &b.origin_head() : nullptr);
+      b.has_origin_head() ? verify_head(b.origin_head(), site, key->second) : std::nullopt;
   handler_.contact(site, head);
-  if (check.fresh.empty()) {  // all held already: acknowledge what is durable
-    pb::Envelope a;
-    a.mutable_ack()->set_origin(site);
-    a.mutable_ack()->set_acked_seq(in.durable.seq);
-    return reply(routing_id, std::move(a));
-  }
+  if (check.fresh.empty()) return ack(site, in.durable.seq);  // all held: what is durable
   for (const Event& e : check.fresh) in.pending.push_back(e.hash);
   const Event& last = check.fresh.back();
   in.checked = ChainHead{last.seq, last.lamport, last.hash};
@@ -419,10 +418,7 @@ void SyncServer::on_stored() {
       in.pending.erase(in.pending.begin(),
                        in.pending.begin() + static_cast<long>(s.head.seq - in.durable.seq));
       in.durable = s.head;
-      pb::Envelope a;
-      a.mutable_ack()->set_origin(s.site);
-      a.mutable_ack()->set_acked_seq(s.head.seq);
-      reply(s.site, std::move(a));  // a node's routing id is its site id
+      ack(s.site, s.head.seq);
     } else if (!s.ok && !in.failed) {
       in.failed = true;
       refuse(s.site, s.site, pb::Error::UNAVAILABLE, "storage failed");

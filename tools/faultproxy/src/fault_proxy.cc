@@ -146,13 +146,13 @@ void FaultProxy::run() {
   };
 
   while (!stop_) {
-    for (int c = pending_cut_.exchange(0); c > 0; c = 0)
+    if (pending_cut_.exchange(0) > 0)
       for (auto& conn : conns) {
         conn->close_both(true);
         std::lock_guard lock(stats_mu_);
         ++stats_.cut;
       }
-    for (int h = pending_half_open_.exchange(0); h > 0; h = 0)
+    if (pending_half_open_.exchange(0) > 0)
       for (auto& conn : conns)
         if (conn->far >= 0) {
           reset(conn->far);
@@ -162,7 +162,7 @@ void FaultProxy::run() {
           std::lock_guard lock(stats_mu_);
           ++stats_.half_opened;
         }
-    for (int k = pending_corrupt_.exchange(0); k > 0; k = 0)
+    if (pending_corrupt_.exchange(0) > 0)
       for (auto& conn : conns) conn->corrupt_to_far = conn->corrupt_to_near = true;
     std::erase_if(conns, [](const auto& c) { return c->closed; });
 

@@ -54,6 +54,7 @@ class Stmt {
   bool null_at(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
 
  private:
+  Stmt& bind_bytes(int i, const void* data, size_t n, bool text, bool copy);
   sqlite3_stmt* s_ = nullptr;
   bool owned_ = true;
   bool ran_ = false;

@@ -111,6 +111,11 @@ class SyncServer {
   void store_loop();
   void on_batch(const std::string& routing_id, const std::string& site, const pb::Batch& batch);
   void on_stored();
+  // The site's ingest state, its durable head read from the handler the first time;
+  // nullptr when storage fails.
+  Ingest* ingest_of(const std::string& site);
+  // Acknowledges everything of `site` up to `seq` (durable).
+  void ack(const std::string& site, uint64_t seq);
   // `head` as a verified claim of `site`, or nullopt (absent, malformed, badly signed).
   std::optional<HeadClaim> claim(const std::string& site, const pb::SignedHead* head);
   void handle(const std::string& routing_id, const std::string& site, const pb::Envelope& env);
