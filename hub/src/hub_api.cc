@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case_json.h"
@@ -118,6 +119,74 @@ struct HubApi::Impl {
                  auto events = hub.case_events(req.matches[1]);
                  if (!events.ok()) return events.status();
                  return case_events_json(req.matches[1], *events);
+               }));
+
+    // 跨区通办: hand a case over (to: a site, or absent for the dispatch rules).
+    server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/handover)",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  const json body = json::parse(req.body, nullptr, false);
+                  if (!body.is_object())
+                    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
+                                                   "request body is not valid JSON");
+                  auto to = json_string(body, "to");
+                  if (!to.ok()) return to.status();
+                  auto reason = json_string(body, "reason");
+                  if (!reason.ok()) return reason.status();
+                  auto s = hub.hand_over(req.matches[1], *to, *reason, who.username);
+                  if (!s.ok()) return s.status();
+                  const District& d = hub.district();
+                  return case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
+                }));
+
+    server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/resolve-conflict)",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  const json body = json::parse(req.body, nullptr, false);
+                  if (!body.is_object())
+                    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
+                                                   "request body is not valid JSON");
+                  auto reason = json_string(body, "reason");
+                  if (!reason.ok()) return reason.status();
+                  auto s = hub.resolve_conflict(req.matches[1], *reason, who.username);
+                  if (!s.ok()) return s.status();
+                  const District& d = hub.district();
+                  return case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
+                }));
+
+    server.Get("/api/v1/dispatch",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 const std::string state =
+                     req.has_param("state") ? req.get_param_value("state") : "dispatched";
+                 double stuck_hours = 8;
+                 if (req.has_param("stuck_hours")) {
+                   auto h = int_param(req.get_param_value("stuck_hours"), 1, 2000);
+                   if (!h)
+                     return Status::InvalidArgument("invalid_stuck_hours",
+                                                    "stuck_hours 应为 1 至 2000 的整数",
+                                                    "stuck_hours must be a whole number 1..2000");
+                   stuck_hours = *h;
+                 }
+                 const bool stuck_only = req.get_param_value("stuck") == "1";
+                 auto queue = hub.dispatch_queue(state, stuck_hours, stuck_only, 500);
+                 if (!queue.ok()) return queue.status();
+                 json list = json::array();
+                 for (const auto& e : *queue) {
+                   json j = summary_to_json(e.c);
+                   j["waited_working_hours"] = std::round(e.waited_working_hours * 10) / 10;
+                   j["stuck"] = e.stuck;
+                   list.push_back(std::move(j));
+                 }
+                 return json{{"state", state}, {"stuck_hours", stuck_hours},
+                             {"cases", list}, {"count", list.size()}};
+               }));
+
+    server.Get("/api/v1/conflicts",
+               wrap([this](const http::Request&, const Staff&) -> Result<json> {
+                 CaseQuery q;
+                 q.conflict_only = true;
+                 q.limit = 500;
+                 auto found = hub.search(q);
+                 if (!found.ok()) return found.status();
+                 return search_result_json(q, *found);
                }));
 
     server.Get("/api/v1/sites", wrap([this](const http::Request&, const Staff&) -> Result<json> {

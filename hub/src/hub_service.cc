@@ -10,7 +10,7 @@ namespace tongban::hub {
 Result<std::unique_ptr<HubService>> HubService::open(const District& district,
                                                      const std::filesystem::path& data_dir,
                                                      const SigningKey& key, const Clock& clock) {
-  auto store = HubStore::open(data_dir, district, clock);
+  auto store = HubStore::open(data_dir, district, clock, key);
   if (!store.ok()) return store.status();
   return std::unique_ptr<HubService>(new HubService(district, std::move(*store), key, clock));
 }
@@ -114,6 +114,48 @@ Result<CaseState> HubService::get_case(const std::string& case_id) {
   if (!s.ok()) return s.status();
   if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
   return s;
+}
+
+// Working hours (09:00-17:00 CST on working days) between two times.
+double working_hours_between(Timestamp from, Timestamp to, const WorkCalendar& cal) {
+  constexpr Timestamp kDay = 86400, kCst = 8 * 3600, kOpen = 9 * 3600, kClose = 17 * 3600;
+  if (to <= from) return 0;
+  double seconds = 0;
+  // At most a year of days is walked: a case waiting longer is stuck whatever the sum.
+  for (Timestamp day = (from + kCst) / kDay * kDay - kCst; day < to && day < from + 366 * kDay;
+       day += kDay) {
+    if (!cal.is_working_day(date_of(day + kOpen))) continue;
+    const Timestamp a = std::max(from, day + kOpen), b = std::min(to, day + kClose);
+    if (b > a) seconds += static_cast<double>(b - a);
+  }
+  return seconds / 3600.0;
+}
+
+Result<std::vector<HubService::QueueEntry>> HubService::dispatch_queue(const std::string& state,
+                                                                       double stuck_hours,
+                                                                       bool stuck_only,
+                                                                       int limit) {
+  if (state != "requested" && state != "dispatched" && state != "returned")
+    return Status::InvalidArgument("invalid_state", "state 应为 requested、dispatched 或 returned",
+                                   "state must be requested, dispatched or returned");
+  CaseQuery q;
+  q.transfer = state;
+  q.limit = 10000;
+  auto found = store_->search(q, today());
+  if (!found.ok()) return found.status();
+  std::sort(found->begin(), found->end(), [](const CaseSummary& a, const CaseSummary& b) {
+    return a.transfer_since < b.transfer_since;
+  });
+  const Timestamp now = clock_.now();
+  std::vector<QueueEntry> out;
+  for (const CaseSummary& c : *found) {
+    QueueEntry e{c, working_hours_between(c.transfer_since, now, district_.calendar), false};
+    e.stuck = e.waited_working_hours >= stuck_hours;
+    if (stuck_only && !e.stuck) continue;
+    out.push_back(std::move(e));
+    if (static_cast<int>(out.size()) >= limit) break;
+  }
+  return out;
 }
 
 std::string to_string(SiteSyncState::Link link) {

@@ -26,16 +26,19 @@ const std::string kForkSchema = R"sql(
 
 }  // namespace
 
-HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock)
+HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock,
+                   const SigningKey& key)
     : db_(std::move(db)),
       district_(district),
       clock_(clock),
+      key_(key),
       replica_(*db_),
       projector_(*db_, district),
       staff_(*db_, mu_, clock) {}
 
 Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& data_dir,
-                                                 const District& district, const Clock& clock) {
+                                                 const District& district, const Clock& clock,
+                                                 const SigningKey& key) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   auto db = Db::open(data_dir / kDbFile);
@@ -43,14 +46,17 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   auto owned = std::make_unique<Db>(std::move(*db));
   TB_RETURN_IF_ERROR(owned->migrate({sync::event_log_schema(),
                                      CaseIndex::schema() + StaffDirectory::schema() + kHubSchema,
-                                     kForkSchema, StaffDirectory::throttle_schema()}));
+                                     kForkSchema, StaffDirectory::throttle_schema(),
+                                     sync::borrowed_events_schema() +
+                                         CaseIndex::ownership_schema()}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA cache_size=-65536"));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
   if (!checkpointer.ok()) return checkpointer.status();
-  auto store = std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock));
+  auto store =
+      std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key));
   store->checkpointer_ = std::move(*checkpointer);
   return store;
 }
@@ -79,13 +85,25 @@ Result<bool> HubStore::record_fork(const std::string& site, uint64_t seq,
   return db_->changes() > 0;
 }
 
-Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature) {
+Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
+                               std::map<std::string, CaseState>& moved) {
   TB_RETURN_IF_ERROR(replica_.append(fresh, signature));
-  return projector_.project_stored(fresh, [this](const std::string& case_id) -> Result<CaseState> {
-    auto events = sync::events_of_case(*db_, case_id);
-    if (!events.ok()) return events.status();
-    return CaseProjector::replay(*events);
+  return projector_.project_stored(fresh, [&](const std::string& case_id) -> Result<CaseState> {
+    auto s = case_state_locked(case_id);
+    if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
+    return s;
   });
+}
+
+Result<CaseState> HubStore::case_state_locked(const std::string& case_id) {
+  auto events = sync::events_of_case(*db_, case_id);
+  if (!events.ok()) return events.status();
+  return CaseProjector::replay(*events);
+}
+
+void HubStore::streams_changed() {
+  if (streams_extended_ && on_stream_change_) on_stream_change_();
+  streams_extended_ = false;
 }
 
 Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
@@ -98,6 +116,8 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
       "last_contact_ts=excluded.last_contact_ts,"
       " head_seq=max(head_seq, excluded.head_seq), head_ts=max(head_ts, excluded.head_ts)");
   if (!state.ok()) return state.status();
+  std::map<std::string, CaseState> moved;
+  std::vector<const std::vector<sync::Event>*> stored;
   for (const sync::StoreRun& run : runs) {
     const std::vector<sync::Event>& fresh = run.check.fresh;
     if (fresh.empty()) continue;
@@ -109,14 +129,18 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
       return Status::Conflict("chain_moved", "站点事件链已变化，请重发",
                              "run of " + run.site + " at " + std::to_string(fresh.front().seq) +
                                  " does not follow the stored chain");
-    TB_RETURN_IF_ERROR(append_locked(fresh, run.check.signature));
+    TB_RETURN_IF_ERROR(append_locked(fresh, run.check.signature, moved));
+    stored.push_back(&fresh);
     TB_RETURN_IF_ERROR(state->bind(1, run.site)
                            .bind(2, clock_.now())
                            .bind(3, static_cast<int64_t>(run.head_seq))
                            .bind(4, run.head_ts)
                            .run());
   }
-  return tx.commit();
+  TB_RETURN_IF_ERROR(react_locked(stored, moved));
+  TB_RETURN_IF_ERROR(tx.commit());
+  streams_changed();
+  return Status::Ok();
 }
 
 Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicKey& origin_key) {
@@ -129,8 +153,11 @@ Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicK
   if (!out.check.ok() || out.check.fresh.empty()) return out;  // refused, or held already
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  TB_RETURN_IF_ERROR(append_locked(out.check.fresh, out.check.signature));
+  std::map<std::string, CaseState> moved;
+  TB_RETURN_IF_ERROR(append_locked(out.check.fresh, out.check.signature, moved));
+  TB_RETURN_IF_ERROR(react_locked({&out.check.fresh}, moved));
   TB_RETURN_IF_ERROR(tx.commit());
+  streams_changed();
   return out;
 }
 

@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> site_ids = district->site_ids();
   options.load_keys = [dir = district->dir, site_ids] { return load_public_keys(dir, site_ids); };
   sync::SyncServer server(options, **service);
+  // Hand-overs the store makes by itself (a transfer request, a return) reach the nodes.
+  (*service)->set_on_stream_change([&server] { server.wake_streams(); });
   auto bound = server.start();
   if (!bound.ok()) return fail(bound.status());
 

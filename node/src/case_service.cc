@@ -81,6 +81,15 @@ bool role_may(Role role, const Command& command) {
                           return any_of({R::kAdmin, R::kReviewer});
                         },
                         [&](const Sweep&) { return false; },
+                        [&](const RequestTransfer&) {
+                          return any_of({R::kClerk, R::kReviewer, R::kAdmin});
+                        },
+                        [&](const TakeCase&) {
+                          return any_of({R::kClerk, R::kReviewer, R::kAdmin});
+                        },
+                        [&](const ReturnCase&) {
+                          return any_of({R::kClerk, R::kReviewer, R::kAdmin});
+                        },
                     },
                     command);
 }
@@ -220,6 +229,7 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
   ctx.calendar = &district_.calendar;
   ctx.site_id = site_.id;
   ctx.site_kind = site_.kind;
+  ctx.parent_site = site_.parent;
   ctx.site_items = site_.all_items ? nullptr : &site_.items;
   const pb::Applicant* applicant = applicant_of(cmd);
   auto broke =

@@ -2,16 +2,51 @@
 
 #include <spdlog/spdlog.h>
 
+#include "tongban/sync/batch.h"
 #include "wire.pb.h"
 
 namespace tongban::node {
+
+namespace {
+
+// A case's events as the hub sent them: each must be of that case, of a site or the hub,
+// and hash to what it claims (the run itself is signed by the hub and chain-checked).
+Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_event,
+                                                   const District& district,
+                                                   const std::string& me) {
+  pb::CaseEvents body;
+  if (!body.ParseFromString(stream_event.body) || !valid_case_id(body.case_id()))
+    return Status::Corruption("case events from the hub do not parse");
+  NodeStore::DeliveredCase out{body.case_id(), {}};
+  for (const pb::WireEvent& w : body.events()) {
+    sync::Event e;
+    if (!sync::from_wire(w, e) || e.case_id != out.case_id ||
+        (e.origin != district.hub_id && !district.site(e.origin)) || e.seq == 0 ||
+        sync::compute_event_hash(e) != e.hash)
+      return Status::Corruption("case events from the hub for " + out.case_id +
+                                " hold an event that does not check (" + e.origin + " seq " +
+                                std::to_string(e.seq) + ")");
+    if (e.origin == me) continue;  // this node's own events are in its log already
+    out.events.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
 
 Result<sync::ChainHead> NodeSync::delivered() { return store_.delivered(); }
 
 Status NodeSync::apply(const sync::BatchCheck& checked) {
   std::vector<std::pair<int, std::string>> versions;
   std::vector<std::shared_ptr<const Catalog>> catalogs;
+  std::vector<NodeStore::DeliveredCase> cases;
   for (const sync::Event& e : checked.fresh) {
+    if (e.kind == "hub.case_events") {
+      auto c = parse_case_events(e, cases_.district(), cases_.site().id);
+      if (!c.ok()) return c.status();
+      cases.push_back(std::move(*c));
+      continue;
+    }
     if (e.kind != "hub.catalog_version") continue;
     pb::CatalogVersion v;
     if (!v.ParseFromString(e.body)) return Status::Corruption("catalog version does not parse");
@@ -20,11 +55,14 @@ Status NodeSync::apply(const sync::BatchCheck& checked) {
     catalogs.push_back(std::make_shared<const Catalog>(std::move(*catalog)));
     versions.emplace_back(v.version(), v.catalog_toml());
   }
-  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, versions));
+  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, versions, cases));
   for (auto& c : catalogs) {
     spdlog::info("catalog version {} received from the hub", c->version());
     cases_.install_catalog(std::move(c));
   }
+  for (const auto& c : cases)
+    spdlog::info("case {}: {} events of other sites received from the hub", c.case_id,
+                 c.events.size());
   return Status::Ok();
 }
 

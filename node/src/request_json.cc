@@ -224,6 +224,16 @@ Result<Command> action_command(const std::string& action, const json& j) {
     TB_ASSIGN(s1, text(j, "note"));
     return Command{RecordRectification{s1}};
   }
+  if (action == "transfer-request") {
+    TB_ASSIGN(s1, text(j, "reason"));
+    TB_ASSIGN(s2, text(j, "to"));
+    return Command{RequestTransfer{s1, s2}};
+  }
+  if (action == "take") return Command{TakeCase{}};
+  if (action == "return") {
+    TB_ASSIGN(s1, text(j, "reason"));
+    return Command{ReturnCase{s1}};
+  }
   return Status::NotFound("unknown_action", "没有该操作：" + action,
                           "unknown case action: " + action);
 }

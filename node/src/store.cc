@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "tongban/sync/head_witness.h"
@@ -31,7 +32,9 @@ const std::vector<std::string>& NodeStore::migrations() {
       // Why the node stopped taking writes (one row at most; see NodeStore::halt).
       "CREATE TABLE node_halt(id INTEGER PRIMARY KEY CHECK(id = 1), reason TEXT NOT NULL,"
       " message_zh TEXT NOT NULL, message_en TEXT NOT NULL, since_ts INTEGER NOT NULL)",
-      StaffDirectory::throttle_schema()};
+      StaffDirectory::throttle_schema(),
+      // 跨区通办: other sites' events of the cases handed here, and each case's owner.
+      sync::borrowed_events_schema() + CaseIndex::ownership_schema()};
   return kMigrations;
 }
 
@@ -364,17 +367,59 @@ Result<sync::ChainHead> NodeStore::delivered() {
 }
 
 Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
-                                 const std::vector<std::pair<int, std::string>>& catalogs) {
+                                 const std::vector<std::pair<int, std::string>>& catalogs,
+                                 const std::vector<DeliveredCase>& cases) {
   std::lock_guard lock(mu_);
-  Transaction tx(*db_);
-  TB_RETURN_IF_ERROR(tx.begun());
+  // Own events appended below order after everything delivered (Lamport).
+  uint64_t newest = checked.fresh.empty() ? 0 : checked.fresh.back().lamport;
+  for (const DeliveredCase& c : cases)
+    for (const sync::Event& e : c.events) newest = std::max(newest, e.lamport);
+  log_.observe(newest);
+  sync::LogWriter log(log_);
+  TB_RETURN_IF_ERROR(log.begun());
   TB_RETURN_IF_ERROR(sync::Replica(*db_).append(checked.fresh, checked.signature));
   auto insert = db_->cached("INSERT OR IGNORE INTO catalogs(version, toml) VALUES(?1, ?2)");
   if (!insert.ok()) return insert.status();
   for (const auto& [version, toml] : catalogs)
     TB_RETURN_IF_ERROR(insert->bind(1, int64_t{version}).bind(2, toml).run());
-  TB_RETURN_IF_ERROR(tx.commit());
-  log_.observe(checked.fresh.back().lamport);
+  Writer writer(*this, log);
+  for (const DeliveredCase& c : cases) {
+    auto added = sync::store_borrowed(*db_, c.events);
+    if (!added.ok()) return added.status();
+    auto state = load_case_locked(c.case_id);
+    if (!state.ok()) return state.status();
+    TB_RETURN_IF_ERROR(projector_.index(*state));
+    TB_RETURN_IF_ERROR(acknowledge_move_locked(writer, *state));
+  }
+  const uint64_t appended = log.pending();
+  TB_RETURN_IF_ERROR(log.commit());
+  if (appended > 0)
+    if (Status s = write_witness_locked(); !s.ok())
+      spdlog::warn("head witness not written: {}", s.message_en());
+  return Status::Ok();
+}
+
+// The node's answer to a move it has just heard of, in its own log: the former owner
+// records that it acts no more (what it did before stands), the new owner that it holds
+// the full history. Each once.
+Status NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state) {
+  const std::string& me = log_.origin();
+  if (state.moves.empty() || !is_case(state)) return Status::Ok();
+  const Timestamp now = writer.now();
+  if (state.owner == me && !state.received) {
+    pb::CaseEvent e;
+    e.mutable_received()->set_from_site(state.moves.back().from);
+    return writer.append(state, state.case_id, e, "system", now);
+  }
+  const bool was_owner =
+      state.origin == me ||
+      std::any_of(state.moves.begin(), state.moves.end(),
+                  [&](const OwnershipMove& m) { return m.to == me; });
+  if (state.owner != me && was_owner && !state.released.count(me)) {
+    pb::CaseEvent e;
+    e.mutable_released()->set_to_site(state.owner);
+    return writer.append(state, state.case_id, e, "system", now);
+  }
   return Status::Ok();
 }
 
@@ -396,6 +441,16 @@ Status NodeStore::rebuild_projections() {
     return failure.ok();
   }));
   TB_RETURN_IF_ERROR(failure);
+  // Cases with other sites' events (handed here, or followed from here) replay in full.
+  auto borrowed = db_->prepare("SELECT DISTINCT case_id FROM borrowed_events");
+  if (!borrowed.ok()) return borrowed.status();
+  auto ids = collect_rows<std::string>(*borrowed, [](const Stmt& r) { return r.text_at(0); });
+  if (!ids.ok()) return ids.status();
+  for (const std::string& id : *ids) {
+    auto state = load_case_locked(id);
+    if (!state.ok()) return state.status();
+    TB_RETURN_IF_ERROR(projector_.index(*state));
+  }
   return tx.commit();
 }
 

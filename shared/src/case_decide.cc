@@ -207,7 +207,7 @@ pb::CaseEvent license_for(const CaseState& s, const DecideContext& ctx) {
 
 // Appends `e` to `out` and folds it into `s`, so later events see its effect.
 void emit(Events& out, CaseState& s, pb::CaseEvent e, const DecideContext& ctx) {
-  evolve(s, e, EventMeta{s.case_id, s.origin, ctx.now});
+  evolve(s, e, EventMeta{s.case_id, ctx.site_id.empty() ? s.origin : ctx.site_id, ctx.now});
   out.push_back(std::move(e));
 }
 
@@ -287,6 +287,43 @@ Status emit_acceptance(Events& out, CaseState& s, pb::Accepted a, const DecideCo
   return Status::Ok();
 }
 
+// Acceptance at an agent point of an item it may not decide forwards the case at once:
+// to the parent center site-config names, or where the hub's dispatch rules choose.
+void emit_forwarding(Events& out, CaseState& s, const DecideContext& ctx) {
+  if (ctx.site_id.empty() || is_final(s.status)) return;
+  const Item* item = ctx.catalog->find(s.item_code);
+  if (!item || item->decidable_at(ctx.site_kind)) return;
+  pb::CaseEvent e;
+  auto* r = e.mutable_transfer_requested();
+  r->set_reason("代办点受理后转至有权站点审批 / accepted at an agent point, forwarded for a decision");
+  r->set_to_site(ctx.parent_site);
+  r->set_automatic(true);
+  emit(out, s, std::move(e), ctx);
+}
+
+// Who may act on an existing case (跨区通办): its owner; the receiving site only to deliver
+// and to run the rating loop once it is decided (收受分离: the result goes back to the window
+// the applicant chose). A case dispatched to this site waits to be taken on or returned.
+Status check_owner(const CaseState& s, const Command& command, const DecideContext& ctx) {
+  if (ctx.site_id.empty() || !s.exists()) return Status::Ok();
+  const bool here = s.owner == ctx.site_id;
+  if (!here) {
+    const bool aftercare = std::holds_alternative<Deliver>(command) ||
+                           std::holds_alternative<Rate>(command) ||
+                           std::holds_alternative<RecordCallback>(command) ||
+                           std::holds_alternative<RecordRectification>(command);
+    if (aftercare && s.origin == ctx.site_id && is_final(s.status)) return Status::Ok();
+    return Status::Conflict("not_owner",
+                            "该案件现由站点 " + s.owner + " 办理，本站点不能再办理",
+                            "the case is now handled by site " + s.owner);
+  }
+  if (s.transfer == Transfer::kDispatched && !std::holds_alternative<TakeCase>(command) &&
+      !std::holds_alternative<ReturnCase>(command))
+    return Status::Conflict("take_first", "该案件由中心派发至本站点，请先接收或退回",
+                            "the case was dispatched here: take it on or return it first");
+  return Status::Ok();
+}
+
 struct Decider {
   Decider(const CaseState& state, const DecideContext& context) : ctx(context), s(state) {}
 
@@ -350,6 +387,7 @@ struct Decider {
     auto accepted = check_accept(s, *c.accept_now, ctx);
     if (!accepted.ok()) return accepted.status();
     TB_RETURN_IF_ERROR(emit_acceptance(out, s, std::move(*accepted), ctx));
+    emit_forwarding(out, s, ctx);
     return done();
   }
 
@@ -417,11 +455,13 @@ struct Decider {
       a.set_accepted_date(s.submitted_date.days);
       a.set_deemed(true);
       TB_RETURN_IF_ERROR(emit_acceptance(out, s, std::move(a), ctx));
+      emit_forwarding(out, s, ctx);
       return done();
     }
     auto accepted = check_accept(s, c.input, ctx);
     if (!accepted.ok()) return accepted.status();
     TB_RETURN_IF_ERROR(emit_acceptance(out, s, std::move(*accepted), ctx));
+    emit_forwarding(out, s, ctx);
     return done();
   }
 
@@ -593,6 +633,47 @@ struct Decider {
     return done();
   }
 
+  Result<Events> operator()(const RequestTransfer& c) {
+    if (!in(s.status, {CaseStatus::kSubmitted, CaseStatus::kAwaitingMaterials,
+                       CaseStatus::kAccepted, CaseStatus::kInReview, CaseStatus::kSuspended}))
+      return not_now(s, "申请跨区流转", "request a transfer");
+    if (s.transfer == Transfer::kRequested)
+      return Status::Conflict("transfer_pending", "已申请流转，等待中心派发",
+                              "a transfer is already requested");
+    TB_RETURN_IF_ERROR(check_text(c.reason, "流转原因", "reason", true));
+    if (c.to_site == ctx.site_id)
+      return Status::InvalidArgument("same_site", "目标站点不能是本站点",
+                                     "the target must be another site");
+    if (!c.to_site.empty() && !valid_site_id(c.to_site))
+      return Status::InvalidArgument("invalid_site", "站点编号格式错误", "malformed site id");
+    pb::CaseEvent e;
+    e.mutable_transfer_requested()->set_reason(c.reason);
+    e.mutable_transfer_requested()->set_to_site(c.to_site);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const TakeCase&) {
+    if (s.transfer != Transfer::kDispatched)
+      return Status::Conflict("not_dispatched", "该案件不是待接收的派发案件",
+                              "the case is not waiting to be taken on");
+    pb::CaseEvent e;
+    e.mutable_taken();
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const ReturnCase& c) {
+    if (s.transfer != Transfer::kDispatched)
+      return Status::Conflict("not_dispatched", "该案件不是待接收的派发案件",
+                              "the case is not waiting to be taken on");
+    TB_RETURN_IF_ERROR(check_text(c.reason, "退回原因", "reason", true));
+    pb::CaseEvent e;
+    e.mutable_returned()->set_reason(c.reason);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
   Result<Events> operator()(const Sweep&) {
     const Date today = today_of(ctx);
     if (s.status == CaseStatus::kSubmitted && is_deemed_accepted(s, today, *ctx.calendar))
@@ -615,6 +696,10 @@ struct Decider {
 
 Result<std::vector<pb::CaseEvent>> decide(const CaseState& state, const Command& command,
                                           const DecideContext& ctx) {
+  if (std::holds_alternative<Sweep>(command) && !ctx.site_id.empty() && state.exists() &&
+      (state.owner != ctx.site_id || state.transfer == Transfer::kDispatched))
+    return Events{};  // the owner's sweep supervises the case
+  TB_RETURN_IF_ERROR(check_owner(state, command, ctx));
   Decider decider(state, ctx);
   return std::visit(decider, command);
 }

@@ -95,15 +95,34 @@ bool is_active(CaseStatus s) {
   }
 }
 
+bool is_final(CaseStatus s) {
+  switch (s) {
+    case CaseStatus::kApproved:
+    case CaseStatus::kDenied:
+    case CaseStatus::kDelivered:
+    case CaseStatus::kRefused:
+    case CaseStatus::kWithdrawn:
+    case CaseStatus::kTerminated:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool valid_site_id(std::string_view id) {
+  if (id.empty() || id.size() > 8 || id[0] < 'A' || id[0] > 'Z') return false;
+  for (size_t i = 1; i < id.size(); ++i)
+    if (!std::isupper(static_cast<unsigned char>(id[i])) &&
+        !std::isdigit(static_cast<unsigned char>(id[i])))
+      return false;
+  return true;
+}
+
 bool valid_case_id(std::string_view id) {
   const size_t dash = id.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash > 8 || id.size() != dash + 16)
     return false;
-  if (id[0] < 'A' || id[0] > 'Z') return false;
-  for (size_t i = 1; i < dash; ++i)
-    if (!std::isupper(static_cast<unsigned char>(id[i])) &&
-        !std::isdigit(static_cast<unsigned char>(id[i])))
-      return false;
+  if (!valid_site_id(id.substr(0, dash))) return false;
   for (size_t i = dash + 1; i < id.size(); ++i) {
     const bool sep = i == dash + 9;
     if (sep ? id[i] != '-' : !std::isdigit(static_cast<unsigned char>(id[i]))) return false;
@@ -182,17 +201,139 @@ void apply_decision(CaseState& s, const pb::Decided& e) {
   }
 }
 
+// Events about ownership itself (never in conflict).
+bool is_ownership_event(const pb::CaseEvent& e) {
+  switch (e.body_case()) {
+    case pb::CaseEvent::kHandedOver:
+    case pb::CaseEvent::kTransferRequested:
+    case pb::CaseEvent::kReleased:
+    case pb::CaseEvent::kReceived:
+    case pb::CaseEvent::kTaken:
+    case pb::CaseEvent::kReturned:
+    case pb::CaseEvent::kConflictResolved:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Once a case has moved, two sites can act on it without hearing each other: the former
+// owner offline before it heard, or a site that acted after it handed the case over. An
+// act that cannot follow what the history already holds is a conflict: kept in the log,
+// not applied, listed for operators. Returns what is wrong, or nothing.
+std::optional<std::pair<std::string, std::string>> conflict_of(const CaseState& s,
+                                                               const pb::CaseEvent& e,
+                                                               const EventMeta& meta) {
+  if (s.moves.empty() || is_ownership_event(e)) return std::nullopt;
+  const std::string& site = meta.origin;
+  if (s.conflicted.count(site))
+    return std::make_pair("站点 " + site + " 的办理与他站冲突，其后续办理待中心裁定",
+                          "site " + site + " is in conflict on this case; its later acts wait");
+  // 收受分离: the receiving site delivers the decided case and runs the rating loop.
+  const bool aftercare = site == s.origin && is_final(s.status) &&
+                         (e.has_delivered() || e.has_rated() || e.has_callback_done() ||
+                          e.has_rectified());
+  if (s.released.count(site) && !aftercare)
+    return std::make_pair("站点 " + site + " 在案件移交后仍办理",
+                          "site " + site + " acted after it handed the case over");
+  switch (e.body_case()) {
+    case pb::CaseEvent::kDecided: {
+      const std::string& part = e.decided().part_item_code();
+      bool decided = is_final(s.status);
+      for (const CasePart& p : s.parts)
+        if (!part.empty() && p.item_code == part) decided = !p.decision.empty();
+      if (decided)
+        return std::make_pair("两个站点先后对同一案件作出决定", "two sites decided the case");
+      break;
+    }
+    case pb::CaseEvent::kRefused:
+    case pb::CaseEvent::kWithdrawn:
+    case pb::CaseEvent::kTerminated:
+    case pb::CaseEvent::kLicenseIssued:
+      if (is_final(s.status) && !(e.has_license_issued() && s.license_no.empty()))
+        return std::make_pair("案件已办结后他站又作出处理", "another site acted on a finished case");
+      break;
+    case pb::CaseEvent::kDelivered:
+      if (s.status == CaseStatus::kDelivered)
+        return std::make_pair("两个站点重复出件", "two sites delivered the case");
+      break;
+    default:
+      break;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+const char* to_string(Transfer t) {
+  switch (t) {
+    case Transfer::kRequested: return "requested";
+    case Transfer::kDispatched: return "dispatched";
+    case Transfer::kTaken: return "taken";
+    case Transfer::kReturned: return "returned";
+    case Transfer::kNone: break;
+  }
+  return "none";
+}
 
 void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
   if (!s.exists()) {
     s.case_id = meta.case_id;
     s.origin = meta.origin;
+    s.owner = meta.origin;
     s.created_at = meta.ts;
   }
   s.updated_at = meta.ts;
   ++s.event_count;
+  if (auto conflict = conflict_of(s, e, meta)) {
+    s.conflicts.push_back({meta.origin, event_kind(e), conflict->first, conflict->second, meta.ts});
+    s.conflicted.insert(meta.origin);
+    s.conflict_open = true;
+    return;
+  }
   switch (e.body_case()) {
+    case pb::CaseEvent::kHandedOver: {
+      const auto& h = e.handed_over();
+      s.moves.push_back({h.from_site(), h.to_site(), h.reason(), h.mode(), h.operator_(),
+                         h.why_target(), meta.ts});
+      s.owner = h.to_site();
+      s.released.erase(h.to_site());
+      s.received = false;
+      s.transfer = h.mode() == "return" ? Transfer::kReturned : Transfer::kDispatched;
+      if (h.mode() != "return") s.transfer_reason = h.reason();
+      s.transfer_to.clear();
+      s.transfer_since = meta.ts;
+      break;
+    }
+    case pb::CaseEvent::kTransferRequested:
+      s.transfer = Transfer::kRequested;
+      s.transfer_reason = e.transfer_requested().reason();
+      s.transfer_to = e.transfer_requested().to_site();
+      s.transfer_since = meta.ts;
+      break;
+    case pb::CaseEvent::kReleased:
+      s.released.insert(meta.origin);
+      break;
+    case pb::CaseEvent::kReceived:
+      if (meta.origin == s.owner) s.received = true;
+      break;
+    case pb::CaseEvent::kTaken:
+      if (meta.origin == s.owner) {
+        s.transfer = Transfer::kTaken;
+        s.transfer_since = meta.ts;
+      }
+      break;
+    case pb::CaseEvent::kReturned:
+      if (meta.origin == s.owner) {
+        s.transfer = Transfer::kReturned;
+        s.transfer_reason = e.returned().reason();
+        s.transfer_since = meta.ts;
+      }
+      break;
+    case pb::CaseEvent::kConflictResolved:
+      s.conflict_open = false;
+      s.conflicted.clear();
+      break;
     case pb::CaseEvent::kPrereviewStarted: {
       const auto& p = e.prereview_started();
       s.item_code = p.item_code();

@@ -53,6 +53,20 @@ const std::string& CaseIndex::schema() {
   return kSql;
 }
 
+const std::string& CaseIndex::ownership_schema() {
+  static const std::string kSql = R"sql(
+    ALTER TABLE cases ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    ALTER TABLE cases ADD COLUMN transfer TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE cases ADD COLUMN transfer_ts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cases ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0;
+    UPDATE cases SET owner = origin;
+    CREATE INDEX cases_by_owner ON cases(owner, active);
+    CREATE INDEX cases_by_transfer ON cases(transfer, transfer_ts) WHERE transfer <> 'none';
+    CREATE INDEX cases_in_conflict ON cases(case_id) WHERE conflict <> 0;
+  )sql";
+  return kSql;
+}
+
 Status CaseIndex::upsert(const CaseState& s, const District& district) {
   const Date today = date_of(s.updated_at);
   const ClockView clock = clock_of(s, today, district.calendar, district.yellow_days);
@@ -69,14 +83,16 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   auto stmt = db_.cached(
       "INSERT INTO cases(case_id, origin, item_code, item_name, status, applicant_name, "
       "applicant_id, agent, updated_ts, active, paused, deadline, yellow_from, sweep_date, "
-      "callback_due, rectify_due) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+      "callback_due, rectify_due, owner, transfer, transfer_ts, conflict)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
       " ON CONFLICT(case_id) DO UPDATE SET origin=excluded.origin, item_code=excluded.item_code,"
       " item_name=excluded.item_name, status=excluded.status,"
       " applicant_name=excluded.applicant_name, applicant_id=excluded.applicant_id,"
       " agent=excluded.agent, updated_ts=excluded.updated_ts, active=excluded.active,"
       " paused=excluded.paused, deadline=excluded.deadline, yellow_from=excluded.yellow_from,"
       " sweep_date=excluded.sweep_date, callback_due=excluded.callback_due,"
-      " rectify_due=excluded.rectify_due");
+      " rectify_due=excluded.rectify_due, owner=excluded.owner, transfer=excluded.transfer,"
+      " transfer_ts=excluded.transfer_ts, conflict=excluded.conflict");
   if (!stmt.ok()) return stmt.status();
   Stmt& q = *stmt;
   const bool ent = s.applicant.enterprise();
@@ -91,6 +107,8 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   bind_opt(q, 14, sweep);
   bind_opt(q, 15, callback_due);
   bind_opt(q, 16, rectify_due);
+  q.bind(17, s.owner).bind(18, std::string(to_string(s.transfer))).bind(19, s.transfer_since);
+  q.bind(20, int64_t{s.conflict_open});
   TB_RETURN_IF_ERROR(q.run());
   if (!s.broke_commitment) return Status::Ok();
   auto broken =
@@ -103,7 +121,8 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
   // Every filter is a bound parameter; an empty one matches everything.
   auto stmt = db_.cached(
       "SELECT case_id, origin, item_code, item_name, status, applicant_name, applicant_id, agent,"
-      " updated_ts, active, paused, deadline, yellow_from FROM cases WHERE"
+      " updated_ts, active, paused, deadline, yellow_from, owner, transfer, transfer_ts, conflict"
+      " FROM cases WHERE"
       " (?1 = '' OR case_id >= ?1 AND case_id < ?1 || char(1114111))"
       " AND (?2 = '' OR applicant_id = ?2) AND (?3 = '' OR status = ?3)"
       " AND (?4 = '' OR item_code = ?4) AND (?5 = '' OR agent = ?5) AND (?10 = '' OR origin = ?10)"
@@ -112,25 +131,33 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
       "  OR (?6 = 'normal' AND active AND NOT paused AND deadline >= ?7 AND yellow_from > ?7)"
       "  OR (?6 = 'paused' AND active AND paused)"
       "  OR (?6 = 'done' AND NOT active AND deadline IS NOT NULL))"
+      " AND (?11 = '' OR owner = ?11) AND (?12 = '' OR transfer = ?12)"
+      " AND (?13 = 0 OR conflict <> 0) AND (?14 = 0 OR transfer_ts < ?14)"
       " ORDER BY updated_ts DESC, case_id LIMIT ?8 OFFSET ?9");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, q.case_id_prefix).bind(2, q.applicant_id).bind(3, q.status).bind(4, q.item_code);
   stmt->bind(5, q.agent).bind(6, q.clock).bind(7, int64_t{today.days});
   stmt->bind(8, int64_t{q.limit}).bind(9, int64_t{q.offset}).bind(10, q.origin);
+  stmt->bind(11, q.owner).bind(12, q.transfer).bind(13, int64_t{q.conflict_only});
+  stmt->bind(14, q.transfer_before);
   return collect_rows<CaseSummary>(*stmt, [&](const Stmt& s) {
-    CaseSummary c{s.text_at(0),
-                  s.text_at(1),
-                  s.text_at(2),
-                  s.text_at(3),
-                  s.text_at(4),
-                  s.text_at(5),
-                  s.text_at(6),
-                  s.text_at(7),
-                  s.int_at(8),
-                  date_at(s, 11),
-                  ""};
+    CaseSummary c;
+    c.case_id = s.text_at(0);
+    c.origin = s.text_at(1);
+    c.item_code = s.text_at(2);
+    c.item_name = s.text_at(3);
+    c.status = s.text_at(4);
+    c.applicant_name = s.text_at(5);
+    c.applicant_id = s.text_at(6);
+    c.agent = s.text_at(7);
+    c.updated_at = s.int_at(8);
+    c.deadline = date_at(s, 11);
     c.clock =
         clock_from_row(s.int_at(9) != 0, s.int_at(10) != 0, c.deadline, date_at(s, 12), today);
+    c.owner = s.text_at(13);
+    c.transfer = s.text_at(14);
+    c.transfer_since = s.int_at(15);
+    c.conflict = s.int_at(16) != 0;
     return c;
   });
 }
@@ -157,10 +184,31 @@ Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
       " ORDER BY coalesce(callback_due, rectify_due)");
   if (!stmt.ok()) return stmt.status();
   return collect_rows<CaseSummary>(*stmt, [](const Stmt& s) {
-    return CaseSummary{s.text_at(0), s.text_at(1),  s.text_at(2), s.text_at(3),
-                       s.text_at(4), s.text_at(5),  s.text_at(6), s.text_at(7),
-                       s.int_at(8),  date_at(s, 9), "rating"};
+    CaseSummary c;
+    c.case_id = s.text_at(0);
+    c.origin = s.text_at(1);
+    c.item_code = s.text_at(2);
+    c.item_name = s.text_at(3);
+    c.status = s.text_at(4);
+    c.applicant_name = s.text_at(5);
+    c.applicant_id = s.text_at(6);
+    c.agent = s.text_at(7);
+    c.updated_at = s.int_at(8);
+    c.deadline = date_at(s, 9);
+    c.clock = "rating";
+    return c;
   });
+}
+
+Result<int64_t> CaseIndex::open_cases_of(const std::string& owner) {
+  auto stmt = db_.cached("SELECT count(*) FROM cases WHERE owner=?1 AND active");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, owner);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  const int64_t n = stmt->int_at(0);
+  stmt->reset();
+  return n;
 }
 
 Result<bool> CaseIndex::broke_commitment(const std::string& applicant_id) {
@@ -172,17 +220,17 @@ Result<bool> CaseIndex::broke_commitment(const std::string& applicant_id) {
 
 Result<std::string> CaseIndex::digest() {
   auto stmt = db_.cached(
-      "SELECT case_id, origin, status, applicant_id, agent, active, paused, coalesce(deadline, -1),"
-      " coalesce(sweep_date, -1), coalesce(callback_due, -1), coalesce(rectify_due, -1)"
-      " FROM cases ORDER BY case_id");
+      "SELECT case_id, origin, status, applicant_id, agent, owner, transfer, active, paused,"
+      " coalesce(deadline, -1), coalesce(sweep_date, -1), coalesce(callback_due, -1),"
+      " coalesce(rectify_due, -1), conflict FROM cases ORDER BY case_id");
   if (!stmt.ok()) return stmt.status();
   Hasher h;
   for (;;) {
     auto row = stmt->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
-    for (int c = 0; c < 5; ++c) h.update_field(stmt->text_at(c));
-    for (int c = 5; c < 11; ++c) h.update_u64(static_cast<uint64_t>(stmt->int_at(c)));
+    for (int c = 0; c < 7; ++c) h.update_field(stmt->text_at(c));
+    for (int c = 7; c < 14; ++c) h.update_u64(static_cast<uint64_t>(stmt->int_at(c)));
   }
   return to_hex(h.finish());
 }

@@ -35,7 +35,12 @@ nlohmann::json summary_to_json(const CaseSummary& c) {
           {"agent", c.agent},
           {"updated_at", format_time(c.updated_at)},
           {"deadline", date_or_null(c.deadline)},
-          {"clock", c.clock}};
+          {"clock", c.clock},
+          {"owner", c.owner},
+          {"transfer", c.transfer},
+          {"transfer_since",
+           c.transfer_since ? nlohmann::json(format_time(c.transfer_since)) : nlohmann::json(nullptr)},
+          {"conflict", c.conflict}};
 }
 
 nlohmann::json search_result_json(const CaseQuery& q, const std::vector<CaseSummary>& found) {
@@ -135,6 +140,24 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
                    {"callback_done", date_or_null(r.callback_done)},
                    {"rectified", date_or_null(r.rectified)}};
   }
+  j["owner_site"] = s.owner;
+  nlohmann::json moves = nlohmann::json::array();
+  for (const OwnershipMove& m : s.moves)
+    moves.push_back({{"from", m.from}, {"to", m.to}, {"reason", m.reason}, {"mode", m.mode},
+                     {"by", m.by}, {"why_target", m.why_target}, {"at", format_time(m.at)}});
+  j["moves"] = moves;
+  j["transfer"] = {{"state", to_string(s.transfer)},
+                   {"reason", s.transfer_reason},
+                   {"requested_to", s.transfer_to},
+                   {"since", s.transfer_since ? nlohmann::json(format_time(s.transfer_since))
+                                              : nlohmann::json(nullptr)},
+                   {"received", s.received}};
+  nlohmann::json conflicts = nlohmann::json::array();
+  for (const CaseConflict& c : s.conflicts)
+    conflicts.push_back({{"site", c.site}, {"kind", c.kind}, {"what_zh", c.what_zh},
+                         {"what_en", c.what_en}, {"at", format_time(c.at)}});
+  j["conflicts"] = conflicts;
+  j["conflict_open"] = s.conflict_open;
   return j;
 }
 

@@ -1,5 +1,6 @@
 #include "tongban/shared/config.h"
 
+#include "tongban/shared/case.h"
 #include "tongban/shared/validation.h"
 
 #include <toml++/toml.h>
@@ -160,6 +161,15 @@ const SiteConfig* District::site(const std::string& id) const {
   return nullptr;
 }
 
+std::vector<const SiteConfig*> District::competent_sites(const std::string& item_code) const {
+  std::vector<const SiteConfig*> out;
+  const Item* item = catalog.find(item_code);
+  if (!item) return out;
+  for (const SiteConfig& s : sites)
+    if (s.items.count(item_code) && item->decidable_at(s.kind)) out.push_back(&s);
+  return out;
+}
+
 Result<District> load_district(const std::filesystem::path& dir) {
   District d;
   d.dir = dir;
@@ -185,12 +195,17 @@ Result<District> load_district(const std::filesystem::path& dir) {
     site.id = s["id"].value_or(std::string());
     site.name = s["name"].value_or(std::string());
     const auto kind = site_kind_from(s["kind"].value_or(std::string()));
-    if (site.id.empty() || !kind)
-      return bad_config("district.toml", "site needs id and kind: " + site.id);
+    if (!valid_site_id(site.id) || !kind)
+      return bad_config("district.toml",
+                        "site needs an id (A-Z then up to 7 of A-Z, 0-9) and a kind: " + site.id);
     if (d.site(site.id)) return bad_config("district.toml", "duplicate site id " + site.id);
     site.kind = *kind;
     site.windows = s["windows"].value_or(site.kind == SiteKind::kAgentPoint ? 1 : 4);
     site.extended_hours = s["extended_hours"].value_or(false);
+    site.parent = s["parent"].value_or(std::string());
+    site.reviewers = s["reviewers"].value_or(site.windows);
+    if (site.reviewers < 1)
+      return bad_config("district.toml", "site " + site.id + ": reviewers must be at least 1");
     site.all_items = s["items"].value<std::string>() == std::optional<std::string>("all");
     if (site.all_items) {
       for (const Item& item : d.catalog.items()) site.items.insert(item.code);
@@ -203,6 +218,10 @@ Result<District> load_district(const std::filesystem::path& dir) {
     }
     d.sites.push_back(std::move(site));
   }
+  for (const SiteConfig& site : d.sites)
+    if (!site.parent.empty() && (site.parent == site.id || !d.site(site.parent)))
+      return bad_config("district.toml",
+                        "site " + site.id + " names an unknown parent " + site.parent);
   std::vector<std::string> ids = d.site_ids();
   ids.push_back(d.hub_id);
   auto keys = load_public_keys(dir, ids);

@@ -454,7 +454,6 @@ std::string bearer_token(const http::Request& req) {
   return h.rfind("Bearer ", 0) == 0 ? h.substr(7) : std::string();
 }
 
-namespace {
 // A whole decimal number in [lo, hi], or nullopt.
 std::optional<int> int_param(const std::string& s, int lo, int hi) {
   if (s.empty() || s.size() > 9) return std::nullopt;
@@ -466,7 +465,6 @@ std::optional<int> int_param(const std::string& s, int lo, int hi) {
   if (v < lo || v > hi) return std::nullopt;
   return v;
 }
-}  // namespace
 
 Result<std::string> json_string(const nlohmann::json& body, const char* key) {
   const auto bad = [key](const char* zh, const char* en) {
@@ -491,6 +489,22 @@ Result<CaseQuery> case_query_from(const http::Request& req) {
   q.clock = req.get_param_value("clock");
   q.item_code = req.get_param_value("item_code");
   q.origin = req.get_param_value("site");
+  q.owner = req.get_param_value("owner");
+  q.transfer = req.get_param_value("transfer");
+  if (!q.owner.empty() && !valid_site_id(q.owner))
+    return Status::InvalidArgument("invalid_owner", "owner 应为站点编号", "owner must be a site id");
+  if (!q.transfer.empty() && q.transfer != "none" && q.transfer != "requested" &&
+      q.transfer != "dispatched" && q.transfer != "taken" && q.transfer != "returned")
+    return Status::InvalidArgument(
+        "invalid_transfer", "transfer 应为 none/requested/dispatched/taken/returned",
+        "transfer must be none, requested, dispatched, taken or returned");
+  if (req.has_param("conflict")) {
+    const std::string c = req.get_param_value("conflict");
+    if (c != "1" && c != "0")
+      return Status::InvalidArgument("invalid_conflict", "conflict 应为 0 或 1",
+                                     "conflict must be 0 or 1");
+    q.conflict_only = c == "1";
+  }
   if (!q.status.empty() && !case_status_from(q.status))
     return Status::InvalidArgument("invalid_status", "状态取值无效", "unknown status filter");
   if (!q.clock.empty() && !clock_color_from(q.clock))

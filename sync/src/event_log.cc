@@ -25,7 +25,8 @@ Event event_from_row(const Stmt& s) {
 
 Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id) {
   auto stmt = db.cached(std::string("SELECT ") + kEventColumns +
-                        " FROM events WHERE case_id=?1 ORDER BY lamport, origin, seq");
+                        " FROM events WHERE case_id=?1 UNION ALL SELECT " + kEventColumns +
+                        " FROM borrowed_events WHERE case_id=?1 ORDER BY lamport, origin, seq");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, case_id);
   return collect_rows<Event>(*stmt, event_from_row);
@@ -66,6 +67,31 @@ const std::string& event_log_schema() {
       hash BLOB NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID;
   )sql";
   return kSql;
+}
+
+const std::string& borrowed_events_schema() {
+  static const std::string kSql = R"sql(
+    CREATE TABLE borrowed_events(
+      origin TEXT NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
+      case_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, ts INTEGER NOT NULL,
+      body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
+      PRIMARY KEY(origin, seq)) WITHOUT ROWID;
+    CREATE INDEX borrowed_by_case ON borrowed_events(case_id);
+  )sql";
+  return kSql;
+}
+
+Result<size_t> store_borrowed(Db& db, const std::vector<Event>& events) {
+  auto insert = db.cached(std::string("INSERT OR IGNORE INTO borrowed_events(") + kEventColumns +
+                          ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  if (!insert.ok()) return insert.status();
+  size_t added = 0;
+  for (const Event& e : events) {
+    bind_event(*insert, e);
+    TB_RETURN_IF_ERROR(insert->run());
+    added += static_cast<size_t>(db.changes());
+  }
+  return added;
 }
 
 Result<EventLog> EventLog::open(Db& db, std::string origin, const SigningKey* key) {

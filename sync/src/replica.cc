@@ -1,5 +1,6 @@
 #include "tongban/sync/replica.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tongban::sync {
@@ -65,13 +66,13 @@ Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t fro
 
 Result<Event> Replica::extend(const std::string& origin, const std::string& case_id,
                               const std::string& kind, const std::string& actor, Timestamp ts,
-                              std::string body, const SigningKey& key) {
+                              std::string body, const SigningKey& key, uint64_t after) {
   auto h = head(origin);
   if (!h.ok()) return h.status();
   Event e;
   e.origin = origin;
   e.seq = h->seq + 1;
-  e.lamport = h->lamport + 1;
+  e.lamport = std::max(h->lamport, after) + 1;
   e.case_id = case_id;
   e.kind = kind;
   e.actor = actor;

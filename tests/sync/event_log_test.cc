@@ -12,7 +12,7 @@ namespace {
 Db open_log_db(const std::filesystem::path& file) {
   auto d = Db::open(file);
   REQUIRE(d.ok());
-  REQUIRE(d->migrate({event_log_schema()}).ok());
+  REQUIRE(d->migrate({event_log_schema(), borrowed_events_schema()}).ok());
   return std::move(*d);
 }
 

@@ -106,6 +106,33 @@ class HubService final : public sync::SyncHandler {
   }
   Result<std::vector<SiteSyncState>> sync_states();
 
+  // 跨区通办 (HubStore::hand_over, resolve_conflict).
+  Result<CaseState> hand_over(const std::string& case_id, const std::string& to,
+                              const std::string& reason, const std::string& by) {
+    if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
+    return store_->hand_over(case_id, to, reason, by);
+  }
+  Result<CaseState> resolve_conflict(const std::string& case_id, const std::string& reason,
+                                     const std::string& by) {
+    if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
+    return store_->resolve_conflict(case_id, reason, by);
+  }
+  // The operators' dispatch queue: cases in transfer state `state` (requested: not placed;
+  // dispatched: waiting for the target to take them; returned), oldest first, each with the
+  // working hours (09:00-17:00 on working days) it has waited; stuck from `stuck_hours` on
+  // (yellow on the queue); `stuck_only` keeps only those.
+  struct QueueEntry {
+    CaseSummary c;
+    double waited_working_hours = 0;
+    bool stuck = false;
+  };
+  Result<std::vector<QueueEntry>> dispatch_queue(const std::string& state, double stuck_hours,
+                                                 bool stuck_only, int limit);
+  // Sends new stream events (hand-overs caused by stored events) to the nodes.
+  void set_on_stream_change(std::function<void()> fn) {
+    store_->set_on_stream_change(std::move(fn));
+  }
+
  private:
   HubService(const District& district, std::unique_ptr<HubStore> store, const SigningKey& key,
              const Clock& clock)

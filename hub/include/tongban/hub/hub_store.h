@@ -11,6 +11,8 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -55,9 +57,14 @@ class HubStore {
  public:
   static constexpr const char* kDbFile = "hub.db";
 
-  // Opens (creating and migrating) data_dir/hub.db. `district` and `clock` must outlive it.
+  // Opens (creating and migrating) data_dir/hub.db. `district`, `clock` and `key` (the
+  // hub's, signing its own log and the streams) must outlive it.
   static Result<std::unique_ptr<HubStore>> open(const std::filesystem::path& data_dir,
-                                                const District& district, const Clock& clock);
+                                                const District& district, const Clock& clock,
+                                                const SigningKey& key);
+  // Called (under the store's lock, after the commit) whenever a write appended to a
+  // hub->node stream, so the sync server sends it. Set before traffic starts.
+  void set_on_stream_change(std::function<void()> fn) { on_stream_change_ = std::move(fn); }
   HubStore(const HubStore&) = delete;
   HubStore& operator=(const HubStore&) = delete;
 
@@ -81,6 +88,17 @@ class HubStore {
                                                size_t max);
   Status stream_acked(const std::string& site, uint64_t seq);
 
+  // 跨区通办. Hands `case_id` over to site `to` (empty: the dispatch rules choose) with the
+  // operator's reason: one HandedOver in the hub's own log, the full history streamed to
+  // the new owner, the move to the former owner and the receiving site. NotFound,
+  // InvalidArgument, Conflict or Rejected (zh/en) and nothing stored when it may not move.
+  Result<CaseState> hand_over(const std::string& case_id, const std::string& to,
+                              const std::string& reason, const std::string& by);
+  // An operator settles a case's open conflict with a reason (ConflictResolved, told to
+  // every site involved).
+  Result<CaseState> resolve_conflict(const std::string& case_id, const std::string& reason,
+                                     const std::string& by);
+
   // The newest catalog version: published here, or the one site-config carries.
   Result<int> catalog_version();
   // Records catalog `version` (catalog.toml text) and appends it to every site's stream,
@@ -99,15 +117,40 @@ class HubStore {
   StaffDirectory& staff() { return staff_; }
 
  private:
-  HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock);
+  HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock,
+           const SigningKey& key);
   // Each *_locked member expects mu_ held (and a transaction open, for writes).
-  Status append_locked(const std::vector<sync::Event>& fresh, const Signature& signature);
+  // Stores and projects `fresh`; the states of cases that have moved are added to `moved`.
+  Status append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
+                       std::map<std::string, CaseState>& moved);
+  // What the hub does about events it just stored: their cases' other sites hear of them,
+  // a transfer request is dispatched, a returned case goes back.
+  Status react_locked(const std::vector<const std::vector<sync::Event>*>& runs,
+                      const std::map<std::string, CaseState>& moved);
+  Result<CaseState> case_state_locked(const std::string& case_id);
+  // Picks the site the rules give the case to (preferred first when it may decide), and
+  // says why in `why`. Rejected when no other provisioned site may decide the item.
+  Result<std::string> choose_target_locked(const CaseState& s, const std::string& preferred,
+                                           std::string& why);
+  Status check_target_locked(const CaseState& s, const std::string& to);
+  Status hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
+                          const std::string& mode, const std::string& by,
+                          const std::string& why);
+  // Appends the hub's own event for a case; returns it.
+  Result<sync::Event> append_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
+                                              const std::string& by);
+  Status send_case_events_locked(const std::string& site, const std::string& case_id,
+                                 const std::vector<sync::Event>& events);
+  void streams_changed();
   Result<int> catalog_version_locked();
 
   std::mutex mu_;
   std::unique_ptr<Db> db_;  // guarded by mu_
   const District& district_;
   const Clock& clock_;
+  const SigningKey& key_;
+  std::function<void()> on_stream_change_;
+  bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   sync::Replica replica_;    // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
   StaffDirectory staff_;     // locks mu_ itself

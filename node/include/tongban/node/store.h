@@ -126,10 +126,17 @@ class NodeStore {
   Result<std::vector<std::pair<int, std::string>>> catalog_versions();
   // The newest hub->node stream event applied.
   Result<sync::ChainHead> delivered();
-  // Stores a checked run of the hub->node stream with the catalog versions it carries
-  // (already parsed by the caller) in one durable transaction.
+  // Stores a checked run of the hub->node stream with what it carries (already parsed and
+  // checked by the caller) in one durable transaction: catalog versions, and events of
+  // cases that moved (borrowed, each once), whose projections are rebuilt and whose moves
+  // this node acknowledges in its own log (Released as former owner, Received as new).
+  struct DeliveredCase {
+    std::string case_id;
+    std::vector<sync::Event> events;
+  };
   Status apply_delivery(const sync::BatchCheck& checked,
-                        const std::vector<std::pair<int, std::string>>& catalogs);
+                        const std::vector<std::pair<int, std::string>>& catalogs,
+                        const std::vector<DeliveredCase>& cases);
 
   // Drops and recreates every projection from the event log.
   Status rebuild_projections();
@@ -156,6 +163,7 @@ class NodeStore {
   Result<CaseState> load_case_locked(const std::string& case_id);
   Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
   Status project_appointment_locked(const pb::CaseEvent& event);
+  Status acknowledge_move_locked(Writer& writer, CaseState& state);
   Result<std::optional<Appointment>> appointment_locked(const std::string& id);
   Result<std::vector<Appointment>> appointments_on_locked(const std::string& date,
                                                           const std::string& agent);

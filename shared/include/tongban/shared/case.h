@@ -43,6 +43,8 @@ const char* label_zh(CaseStatus s);
 std::optional<CaseStatus> case_status_from(const std::string& s);
 // Cases the office still has to work on (the clock and the queue care about these).
 bool is_active(CaseStatus s);
+// Decided, delivered or otherwise closed: nothing but delivery and rating follows.
+bool is_final(CaseStatus s);
 
 enum class MaterialStatus { kProvided, kCommitted, kMissing, kTolerated };
 
@@ -79,9 +81,33 @@ struct RatingState {
   bool bad() const { return level >= 4; }
 };
 
+// One move of a case's ownership (a HandedOver of the hub's log).
+struct OwnershipMove {
+  std::string from, to, reason, mode, by, why_target;
+  Timestamp at = 0;
+};
+
+// Two sites acted on the case in conflict (both decided, or one acted after handing it
+// over): the later act is kept in the history, not applied, and listed for operators.
+struct CaseConflict {
+  std::string site, kind;  // who acted, and the event kind ("case.decided")
+  std::string what_zh, what_en;
+  Timestamp at = 0;
+};
+
+// Where a case stands in the hub's dispatch (跨区通办), as its events say.
+enum class Transfer {
+  kNone,        // with its owner, nothing asked
+  kRequested,   // the owner asked the hub to move it; not placed yet
+  kDispatched,  // handed to a new owner that has not taken it on yet
+  kTaken,       // the new owner took it on
+  kReturned,    // the target returned it (back with the former owner)
+};
+const char* to_string(Transfer t);
+
 struct CaseState {
   std::string case_id;
-  std::string origin;  // the site that created it
+  std::string origin;  // the receiving site: where the applicant came, which created it
   CaseStatus status = CaseStatus::kNone;
   std::string item_code, item_name, department;
   int catalog_version = 0;
@@ -118,6 +144,17 @@ struct CaseState {
   std::string delivery_method, tracking_no;
   std::optional<RatingState> rating;
   int event_count = 0;
+  // 跨区通办: the owning site (the one whose node may act) and how it got there.
+  std::string owner;
+  std::vector<OwnershipMove> moves;
+  Transfer transfer = Transfer::kNone;
+  std::string transfer_reason, transfer_to;  // the request's or the return's reason; target asked
+  Timestamp transfer_since = 0;
+  bool received = false;                 // the new owner holds the full history
+  std::set<std::string> released;        // former owners that heard they lost it
+  std::set<std::string> conflicted;      // sites whose acts are in conflict (until resolved)
+  std::vector<CaseConflict> conflicts;
+  bool conflict_open = false;
 
   bool exists() const { return status != CaseStatus::kNone; }
   bool paused() const { return !pauses.empty() && !pauses.back().to; }
@@ -130,10 +167,22 @@ struct EventMeta {
   Timestamp ts = 0;
 };
 
+// Commands that move a case's ownership (跨区通办).
+struct RequestTransfer {
+  std::string reason;
+  std::string to_site;  // empty: the hub's dispatch rules choose
+};
+struct TakeCase {};
+struct ReturnCase {
+  std::string reason;
+};
+
 // A case id as sites assign them: "<site>-<YYYYMMDD>-<6 digits>" (site: an upper-case
 // letter, then upper-case letters or digits). Other ids name no case (e.g. the hub's
 // stream "catalog", an appointment "APT-…").
 bool valid_case_id(std::string_view id);
+// A site id: an upper-case letter, then up to 7 upper-case letters or digits.
+bool valid_site_id(std::string_view id);
 
 // The kind stored beside each event ("case.accepted"…), from the body's oneof.
 std::string event_kind(const pb::CaseEvent& e);
@@ -223,14 +272,16 @@ struct Sweep {};
 using Command =
     std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials, SupplyMaterials,
                  Accept, Refuse, StartReview, Suspend, Resume, DecideCase, Withdraw, Deliver, Rate,
-                 RecordCallback, RecordRectification, Sweep>;
+                 RecordCallback, RecordRectification, Sweep, RequestTransfer, TakeCase,
+                 ReturnCase>;
 
 struct DecideContext {
   Timestamp now = 0;
   const Catalog* catalog = nullptr;
   const WorkCalendar* calendar = nullptr;
-  std::string site_id;
+  std::string site_id;  // empty: no ownership checks (pure tests)
   SiteKind site_kind = SiteKind::kCenter;
+  std::string parent_site;  // an agent point's parent center (forwarding), if configured
   const std::set<std::string>* site_items = nullptr;  // items this site handles; null = all
   bool applicant_broke_commitment = false;            // 容缺 eligibility
   int max_supply_days = 20;

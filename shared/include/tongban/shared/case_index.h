@@ -20,6 +20,10 @@ struct CaseSummary {
   Timestamp updated_at = 0;
   std::optional<Date> deadline;
   std::string clock;  // normal | yellow | red | paused | done | none, as of the query
+  std::string owner;     // the site that handles it now (跨区通办)
+  std::string transfer;  // none | requested | dispatched | taken | returned
+  Timestamp transfer_since = 0;
+  bool conflict = false;  // two sites acted in conflict; not yet resolved
 };
 
 struct CaseQuery {
@@ -30,6 +34,10 @@ struct CaseQuery {
   std::string item_code;
   std::string agent;
   std::string origin;
+  std::string owner;
+  std::string transfer;
+  bool conflict_only = false;
+  Timestamp transfer_before = 0;  // 0: any; else transfer state entered before this time
   int limit = 50;
   int offset = 0;
 };
@@ -38,6 +46,8 @@ class CaseIndex {
  public:
   // SQL creating the index tables; owners include it in their migrations.
   static const std::string& schema();
+  // A later migration: each case's owner, transfer state and open conflict (跨区通办).
+  static const std::string& ownership_schema();
 
   explicit CaseIndex(Db& db) : db_(db) {}
 
@@ -51,6 +61,8 @@ class CaseIndex {
   // Open bad-rating callbacks and rectifications, earliest due first.
   Result<std::vector<CaseSummary>> open_rating_tasks();
   Result<bool> broke_commitment(const std::string& applicant_id);
+  // Active cases a site owns (the dispatch rules' load).
+  Result<int64_t> open_cases_of(const std::string& owner);
   // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).
   Result<std::string> digest();
   Status clear();

@@ -27,6 +27,10 @@ struct SiteConfig {
   bool all_items = false;       // "all": every item of the current catalog version
   int windows = 4;
   bool extended_hours = false;  // 5+2 延时服务: evenings and weekend mornings
+  // An agent point's parent center: where it forwards what it may not decide; dispatch
+  // breaks ties in its favour. Empty: none.
+  std::string parent;
+  int reviewers = 4;  // staff who review cases (dispatch load = open cases per reviewer)
 };
 
 struct District {
@@ -41,6 +45,8 @@ struct District {
   std::map<std::string, PublicKey> public_keys;  // site or hub id -> Ed25519 public key
 
   const SiteConfig* site(const std::string& id) const;
+  // Sites that may decide `item_code`: they handle it and their kind may decide it.
+  std::vector<const SiteConfig*> competent_sites(const std::string& item_code) const;
   std::vector<std::string> site_ids() const;
   std::filesystem::path public_key_file(const std::string& id) const {
     return dir / "keys" / (id + ".pub");

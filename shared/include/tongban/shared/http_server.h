@@ -131,9 +131,12 @@ std::string bearer_token(const http::Request& req);
 // control characters other than tab and line breaks.
 Result<std::string> json_string(const nlohmann::json& body, const char* key);
 
+// A whole decimal number in [lo, hi] (a query parameter), or nullopt.
+std::optional<int> int_param(const std::string& s, int lo, int hi);
+
 // The case-search filters of a query string (q, id_number, status, clock, item_code, site,
-// limit 1..500, default 50, offset >= 0); InvalidArgument for an unknown status or clock
-// colour, or a limit or offset that is not a number in range.
+// owner, transfer, conflict=1, limit 1..500, default 50, offset >= 0); InvalidArgument for
+// an unknown status, clock colour or transfer state, or a limit or offset out of range.
 Result<CaseQuery> case_query_from(const http::Request& req);
 
 }  // namespace tongban

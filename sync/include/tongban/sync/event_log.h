@@ -47,10 +47,18 @@ struct ChainHead {
 // SQL creating the log's tables; owners include it in their schema migrations.
 const std::string& event_log_schema();
 
+// SQL creating the table of borrowed events: events of other origins' chains held for the
+// cases handed to this side (跨区通办), verbatim, without the rest of their chains — so they
+// live beside the log, never in it, and verify_log does not see them. A later migration.
+const std::string& borrowed_events_schema();
+// Stores borrowed events, each once (an event already held is skipped); returns how many
+// were new. Inside the caller's transaction.
+Result<size_t> store_borrowed(Db& db, const std::vector<Event>& events);
+
 // The events table's columns in the order event_from_row() reads and bind_event() binds
 // (parameters ?1..?10).
 extern const char* const kEventColumns;
-// Every event of one case, of any origin, in Lamport order.
+// Every event of one case, of any origin (the log's and the borrowed), in Lamport order.
 Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id);
 Event event_from_row(const Stmt& s);
 // Binds `e` without copying: run or reset `s` while `e` is alive.

@@ -35,10 +35,11 @@ class Replica {
   // Up to `max` events of `origin` from seq `from` on, in order.
   Result<std::vector<Event>> read(const std::string& origin, uint64_t from, size_t max);
   // Appends one event to a chain this side originates inside the caller's transaction
-  // (e.g. the hub's per-node streams), signing the new head with `key`.
+  // (e.g. the hub's per-node streams and its own log), signing the new head with `key`.
+  // Its Lamport clock exceeds both the chain's and `after` (the newest event it follows).
   Result<Event> extend(const std::string& origin, const std::string& case_id,
                        const std::string& kind, const std::string& actor, Timestamp ts,
-                       std::string body, const SigningKey& key);
+                       std::string body, const SigningKey& key, uint64_t after = 0);
   // Stores checked `fresh` events and the signature over the last one, inside the
   // caller's transaction.
   Status append(const std::vector<Event>& fresh, const Signature& signature);

@@ -1,0 +1,266 @@
+// 跨区通办 at the hub: hand-overs, the dispatch rules, and what the hub does about the
+// events it stores (a transfer request is dispatched, a returned case goes back, every site
+// that holds a moved case hears what happens to it). All of it runs inside the store's
+// transactions, so a hand-over and the event that caused it are durable together: after a
+// crash of the hub either both are there or neither, and the node resends the cause.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "tongban/hub/hub_store.h"
+#include "tongban/shared/validation.h"
+#include "wire.pb.h"
+
+namespace tongban::hub {
+
+namespace {
+
+// Stream events carrying case events are not case events themselves: they never use the
+// case's id (events_of_case would fold them).
+constexpr const char* kDirectiveStream = "directive";
+constexpr size_t kMaxReason = 500;
+
+uint64_t newest_lamport(const std::vector<sync::Event>& events) {
+  uint64_t n = 0;
+  for (const sync::Event& e : events) n = std::max(n, e.lamport);
+  return n;
+}
+
+}  // namespace
+
+Status HubStore::send_case_events_locked(const std::string& site, const std::string& case_id,
+                                         const std::vector<sync::Event>& events) {
+  if (events.empty() || !district_.site(site)) return Status::Ok();
+  pb::CaseEvents body;
+  body.set_case_id(case_id);
+  for (const sync::Event& e : events) *body.add_events() = sync::to_wire(e);
+  auto e = replica_.extend(sync::stream_origin(site), kDirectiveStream, "hub.case_events", "hub",
+                           clock_.now(), body.SerializeAsString(), key_);
+  if (!e.ok()) return e.status();
+  streams_extended_ = true;
+  return Status::Ok();
+}
+
+Result<sync::Event> HubStore::append_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
+                                                      const std::string& by) {
+  auto events = sync::events_of_case(*db_, s.case_id);
+  if (!events.ok()) return events.status();
+  // The hub's event orders after everything the hub holds of the case (Lamport).
+  return replica_.extend(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
+                         e.SerializeAsString(), key_, newest_lamport(*events));
+}
+
+Status HubStore::check_target_locked(const CaseState& s, const std::string& to) {
+  const SiteConfig* site = valid_site_id(to) ? district_.site(to) : nullptr;
+  if (!site)
+    return Status::InvalidArgument("unknown_site", "目标站点不存在：" + to,
+                                   "no such site: " + to);
+  auto keys = load_public_keys(district_.dir, {to});
+  if (!keys.ok()) return keys.status();
+  if (!keys->count(to))
+    return Status::Rejected("site_revoked", "目标站点未开通或已吊销：" + to,
+                            "site " + to + " is not provisioned or was revoked");
+  if (to == s.owner)
+    return Status::Conflict("already_owner", "案件已由该站点办理", "the site already owns the case");
+  const auto competent = district_.competent_sites(s.item_code);
+  if (std::none_of(competent.begin(), competent.end(),
+                   [&](const SiteConfig* c) { return c->id == to; }))
+    return Status::Rejected("not_competent",
+                            "站点 " + to + " 不办理该事项或无权作出决定",
+                            "site " + to + " does not handle or may not decide " + s.item_code);
+  return Status::Ok();
+}
+
+Result<std::string> HubStore::choose_target_locked(const CaseState& s,
+                                                   const std::string& preferred,
+                                                   std::string& why) {
+  auto keys = load_public_keys(district_.dir, district_.site_ids());
+  if (!keys.ok()) return keys.status();
+  std::vector<const SiteConfig*> candidates;
+  for (const SiteConfig* c : district_.competent_sites(s.item_code))
+    if (c->id != s.owner && keys->count(c->id)) candidates.push_back(c);
+  if (candidates.empty())
+    return Status::Rejected("no_competent_site", "没有其他可对该事项作出决定的站点",
+                            "no other provisioned site may decide " + s.item_code);
+  const auto named = [&](const std::string& id) {
+    return std::find_if(candidates.begin(), candidates.end(),
+                        [&](const SiteConfig* c) { return c->id == id; }) != candidates.end();
+  };
+  if (!preferred.empty() && named(preferred)) {
+    why = "申请指定的站点有权审批 / the site the request named may decide";
+    return preferred;
+  }
+  if (named(s.origin)) {
+    why = "受理站点有权审批 / the receiving site may decide";
+    return s.origin;
+  }
+  // The least loaded: open cases per reviewer; ties go to the receiving site's parent,
+  // then to the lower id.
+  const SiteConfig* receiving = district_.site(s.origin);
+  const std::string parent = receiving ? receiving->parent : "";
+  const SiteConfig* best = nullptr;
+  double best_load = 0;
+  for (const SiteConfig* c : candidates) {
+    auto open = projector_.cases().open_cases_of(c->id);
+    if (!open.ok()) return open.status();
+    const double load = static_cast<double>(*open) / c->reviewers;
+    const bool better = !best || load < best_load ||
+                        (load == best_load && c->id == parent && best->id != parent) ||
+                        (load == best_load && best->id != parent && c->id < best->id);
+    if (better) {
+      best = c;
+      best_load = load;
+    }
+  }
+  char figure[32];
+  std::snprintf(figure, sizeof figure, "%.2f", best_load);
+  why = std::string("负荷最低：每名审核人员在办 ") + figure + " 件 / least loaded: " + figure +
+        " open cases per reviewer";
+  return best->id;
+}
+
+Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
+                                  const std::string& mode, const std::string& by,
+                                  const std::string& why) {
+  const std::string from = s.owner;
+  pb::CaseEvent e;
+  auto* h = e.mutable_handed_over();
+  h->set_from_site(from);
+  h->set_to_site(to);
+  h->set_reason(reason);
+  h->set_mode(mode);
+  h->set_operator_(by);
+  h->set_why_target(why);
+  auto hub_event = append_hub_event_locked(s, e, by);
+  if (!hub_event.ok()) return hub_event.status();
+  auto events = sync::events_of_case(*db_, s.case_id);
+  if (!events.ok()) return events.status();
+  auto next = CaseProjector::replay(*events);
+  if (!next.ok()) return next.status();
+  TB_RETURN_IF_ERROR(projector_.index(*next));
+  // The new owner gets everything; the former owner and the receiving site the move.
+  TB_RETURN_IF_ERROR(send_case_events_locked(to, s.case_id, *events));
+  if (from != to) TB_RETURN_IF_ERROR(send_case_events_locked(from, s.case_id, {*hub_event}));
+  if (s.origin != from && s.origin != to)
+    TB_RETURN_IF_ERROR(send_case_events_locked(s.origin, s.case_id, {*hub_event}));
+  spdlog::info("hub: case {} handed over {} -> {} ({}, by {})", s.case_id, from, to, mode, by);
+  s = std::move(*next);
+  return Status::Ok();
+}
+
+Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::string& to,
+                                      const std::string& reason, const std::string& by) {
+  TB_RETURN_IF_ERROR(validate_text(reason, "移交原因", "reason", kMaxReason, true));
+  if (reason.empty())
+    return Status::InvalidArgument("missing_field", "请填写移交原因", "reason is required");
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto s = case_state_locked(case_id);
+  if (!s.ok()) return s.status();
+  if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
+  if (!is_active(s->status))
+    return Status::Conflict("case_closed",
+                            std::string("案件当前状态为「") + label_zh(s->status) + "」，不能移交",
+                            std::string("case is ") + to_string(s->status) + "; it cannot move");
+  std::string target = to, why = "调度员指定 / named by the operator";
+  if (target.empty()) {
+    auto chosen = choose_target_locked(*s, "", why);
+    if (!chosen.ok()) return chosen.status();
+    target = *chosen;
+  }
+  TB_RETURN_IF_ERROR(check_target_locked(*s, target));
+  const std::string mode = s->transfer == Transfer::kRequested ? "dispatch" : "reassign";
+  TB_RETURN_IF_ERROR(hand_over_locked(*s, target, reason, mode, by, why));
+  TB_RETURN_IF_ERROR(tx.commit());
+  streams_changed();
+  return s;
+}
+
+Result<CaseState> HubStore::resolve_conflict(const std::string& case_id, const std::string& reason,
+                                             const std::string& by) {
+  TB_RETURN_IF_ERROR(validate_text(reason, "处理意见", "reason", kMaxReason, true));
+  if (reason.empty())
+    return Status::InvalidArgument("missing_field", "请填写处理意见", "reason is required");
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto s = case_state_locked(case_id);
+  if (!s.ok()) return s.status();
+  if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
+  if (!s->conflict_open)
+    return Status::Conflict("no_conflict", "该案件没有待处理的冲突", "the case has no open conflict");
+  pb::CaseEvent e;
+  e.mutable_conflict_resolved()->set_reason(reason);
+  e.mutable_conflict_resolved()->set_operator_(by);
+  auto hub_event = append_hub_event_locked(*s, e, by);
+  if (!hub_event.ok()) return hub_event.status();
+  std::set<std::string> told = s->conflicted;
+  told.insert(s->origin);
+  told.insert(s->owner);
+  for (const std::string& site : told)
+    TB_RETURN_IF_ERROR(send_case_events_locked(site, case_id, {*hub_event}));
+  auto next = case_state_locked(case_id);
+  if (!next.ok()) return next.status();
+  TB_RETURN_IF_ERROR(projector_.index(*next));
+  TB_RETURN_IF_ERROR(tx.commit());
+  streams_changed();
+  spdlog::info("hub: conflict on case {} resolved by {}", case_id, by);
+  return next;
+}
+
+Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>& runs,
+                              const std::map<std::string, CaseState>& moved) {
+  // Events of moved cases travel to the other sites that hold the case: its receiving site
+  // and its owner (a former owner's offline work reaches the new owner this way).
+  std::map<std::pair<std::string, std::string>, std::vector<sync::Event>> follow;
+  std::set<std::string> triggered;
+  for (const auto* run : runs) {
+    for (const sync::Event& e : *run) {
+      if (e.kind == "case.transfer_requested" || e.kind == "case.returned")
+        triggered.insert(e.case_id);
+      auto m = moved.find(e.case_id);
+      if (m == moved.end()) continue;
+      for (const std::string& site : {m->second.origin, m->second.owner})
+        if (site != e.origin) follow[{site, e.case_id}].push_back(e);
+    }
+  }
+  for (auto& [to, events] : follow) {
+    auto last = std::unique(events.begin(), events.end(),
+                            [](const sync::Event& a, const sync::Event& b) {
+                              return a.origin == b.origin && a.seq == b.seq;
+                            });
+    events.erase(last, events.end());
+    TB_RETURN_IF_ERROR(send_case_events_locked(to.first, to.second, events));
+  }
+  for (const std::string& case_id : triggered) {
+    auto s = case_state_locked(case_id);
+    if (!s.ok()) return s.status();
+    if (!is_case(*s) || !is_active(s->status)) continue;
+    if (s->transfer == Transfer::kRequested) {
+      std::string why;
+      auto target = choose_target_locked(*s, s->transfer_to, why);
+      if (!target.ok()) {  // stays unassigned on the operators' queue
+        spdlog::warn("hub: case {} asks to move but {}", case_id, target.status().message_en());
+        continue;
+      }
+      const SiteConfig* receiving = district_.site(s->origin);
+      const bool forward = s->moves.empty() && receiving &&
+                           receiving->kind == SiteKind::kAgentPoint;
+      TB_RETURN_IF_ERROR(hand_over_locked(*s, *target, s->transfer_reason,
+                                          forward ? "forward" : "dispatch", "dispatch", why));
+    } else if (s->transfer == Transfer::kReturned && !s->moves.empty() &&
+               s->moves.back().to == s->owner && s->moves.back().mode != "return") {
+      // The target returned it: back to the former owner; operators see it as returned.
+      const OwnershipMove back = s->moves.back();
+      TB_RETURN_IF_ERROR(hand_over_locked(*s, back.from, s->transfer_reason, "return",
+                                          "dispatch",
+                                          "退回原办理站点 / back to the former owner"));
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace tongban::hub
