@@ -30,6 +30,15 @@ uint64_t newest_lamport(const std::vector<sync::Event>& events) {
 
 }  // namespace
 
+// 跨区通办 (measure 8) moves only items the catalog marks cross_region; an agent point's
+// forwarding to its own parent center stays within its jurisdiction and is always allowed.
+bool HubStore::may_move_to(const CaseState& s, const std::string& to) const {
+  const SiteConfig* receiving = district_.site(s.origin);
+  if (receiving && receiving->parent == to) return true;
+  const Item* item = district_.catalog.find(s.item_code);
+  return item && item->cross_region;
+}
+
 Status HubStore::send_case_events_locked(const std::string& site, const std::string& case_id,
                                          const std::vector<sync::Event>& events) {
   if (events.empty() || !district_.site(site)) return Status::Ok();
@@ -57,19 +66,22 @@ Status HubStore::check_target_locked(const CaseState& s, const std::string& to) 
   if (!site)
     return Status::InvalidArgument("unknown_site", "目标站点不存在：" + to,
                                    "no such site: " + to);
-  auto keys = load_public_keys(district_.dir, {to});
-  if (!keys.ok()) return keys.status();
-  if (!keys->count(to))
-    return Status::Rejected("site_revoked", "目标站点未开通或已吊销：" + to,
-                            "site " + to + " is not provisioned or was revoked");
   if (to == s.owner)
     return Status::Conflict("already_owner", "案件已由该站点办理", "the site already owns the case");
+  if (!may_move_to(s, to))
+    return Status::Rejected("not_cross_region", "该事项不在跨区通办清单内，不能移交至其他站点",
+                            "the item is not eligible for cross-region handling");
   const auto competent = district_.competent_sites(s.item_code);
   if (std::none_of(competent.begin(), competent.end(),
                    [&](const SiteConfig* c) { return c->id == to; }))
     return Status::Rejected("not_competent",
                             "站点 " + to + " 不办理该事项或无权作出决定",
                             "site " + to + " does not handle or may not decide " + s.item_code);
+  auto keys = load_public_keys(district_.dir, {to});
+  if (!keys.ok()) return keys.status();
+  if (!keys->count(to))
+    return Status::Rejected("site_revoked", "目标站点未开通或已吊销：" + to,
+                            "site " + to + " is not provisioned or was revoked");
   return Status::Ok();
 }
 
@@ -80,7 +92,7 @@ Result<std::string> HubStore::choose_target_locked(const CaseState& s,
   if (!keys.ok()) return keys.status();
   std::vector<const SiteConfig*> candidates;
   for (const SiteConfig* c : district_.competent_sites(s.item_code))
-    if (c->id != s.owner && keys->count(c->id)) candidates.push_back(c);
+    if (c->id != s.owner && keys->count(c->id) && may_move_to(s, c->id)) candidates.push_back(c);
   if (candidates.empty())
     return Status::Rejected("no_competent_site", "没有其他可对该事项作出决定的站点",
                             "no other provisioned site may decide " + s.item_code);

@@ -312,11 +312,15 @@ Status check_owner(const CaseState& s, const Command& command, const DecideConte
                            std::holds_alternative<Rate>(command) ||
                            std::holds_alternative<RecordCallback>(command) ||
                            std::holds_alternative<RecordRectification>(command);
-    if (aftercare && s.origin == ctx.site_id && is_final(s.status)) return Status::Ok();
-    return Status::Conflict("not_owner",
+    if (!aftercare || s.origin != ctx.site_id || !is_final(s.status))
+      return Status::Conflict("not_owner",
                             "该案件现由站点 " + s.owner + " 办理，本站点不能再办理",
                             "the case is now handled by site " + s.owner);
   }
+  if (s.conflict_open)
+    return Status::Conflict("conflict_open", "两个站点对该案件的办理存在冲突，待区级中心裁定后再办理",
+                            "two sites acted on the case in conflict: the hub must resolve it first");
+  if (!here) return Status::Ok();  // the receiving site's aftercare
   if (s.transfer == Transfer::kDispatched && !std::holds_alternative<TakeCase>(command) &&
       !std::holds_alternative<ReturnCase>(command))
     return Status::Conflict("take_first", "该案件由中心派发至本站点，请先接收或退回",
@@ -697,7 +701,8 @@ struct Decider {
 Result<std::vector<pb::CaseEvent>> decide(const CaseState& state, const Command& command,
                                           const DecideContext& ctx) {
   if (std::holds_alternative<Sweep>(command) && !ctx.site_id.empty() && state.exists() &&
-      (state.owner != ctx.site_id || state.transfer == Transfer::kDispatched))
+      (state.owner != ctx.site_id || state.transfer == Transfer::kDispatched ||
+       state.conflict_open))
     return Events{};  // the owner's sweep supervises the case
   TB_RETURN_IF_ERROR(check_owner(state, command, ctx));
   Decider decider(state, ctx);

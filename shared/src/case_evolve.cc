@@ -1,6 +1,7 @@
 // evolve: state + event -> state. Never fails: decide validated the event.
 #include "tongban/shared/case.h"
 
+#include <algorithm>
 #include <cctype>
 
 namespace tongban {
@@ -201,6 +202,47 @@ void apply_decision(CaseState& s, const pb::Decided& e) {
   }
 }
 
+bool one_of(CaseStatus s, std::initializer_list<CaseStatus> set) {
+  return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+// Whether an act can follow the state as replayed (the transitions decide allows). Checked
+// only once a case has moved: two sites that did not hear each other can each have made a
+// valid step from the same state, and the later one in the merged order may not fit.
+bool fits(const CaseState& s, const pb::CaseEvent& e) {
+  using S = CaseStatus;
+  switch (e.body_case()) {
+    case pb::CaseEvent::kAccepted:
+    case pb::CaseEvent::kMaterialsRequested:
+      return s.status == S::kSubmitted;
+    case pb::CaseEvent::kRefused:
+      return one_of(s.status, {S::kSubmitted, S::kAwaitingMaterials});
+    case pb::CaseEvent::kReviewStarted:
+      return s.status == S::kAccepted;
+    case pb::CaseEvent::kSuspended:
+      return one_of(s.status, {S::kAccepted, S::kInReview});
+    case pb::CaseEvent::kResumed:
+      return s.status == S::kSuspended;
+    case pb::CaseEvent::kDecided: {
+      if (!one_of(s.status, {S::kAccepted, S::kInReview})) return false;
+      const std::string& part = e.decided().part_item_code();
+      for (const CasePart& p : s.parts)
+        if (!part.empty() && p.item_code == part) return p.decision.empty();
+      return true;
+    }
+    case pb::CaseEvent::kLicenseIssued:
+      return s.status == S::kApproved && s.license_no.empty();
+    case pb::CaseEvent::kMaterialsSupplied:
+    case pb::CaseEvent::kWithdrawn:
+    case pb::CaseEvent::kTerminated:
+      return !is_final(s.status);
+    case pb::CaseEvent::kDelivered:
+      return one_of(s.status, {S::kApproved, S::kDenied});
+    default:
+      return true;
+  }
+}
+
 // Events about ownership itself (never in conflict).
 bool is_ownership_event(const pb::CaseEvent& e) {
   switch (e.body_case()) {
@@ -236,30 +278,15 @@ std::optional<std::pair<std::string, std::string>> conflict_of(const CaseState& 
   if (s.released.count(site) && !aftercare)
     return std::make_pair("站点 " + site + " 在案件移交后仍办理",
                           "site " + site + " acted after it handed the case over");
-  switch (e.body_case()) {
-    case pb::CaseEvent::kDecided: {
-      const std::string& part = e.decided().part_item_code();
-      bool decided = is_final(s.status);
-      for (const CasePart& p : s.parts)
-        if (!part.empty() && p.item_code == part) decided = !p.decision.empty();
-      if (decided)
-        return std::make_pair("两个站点先后对同一案件作出决定", "two sites decided the case");
-      break;
-    }
-    case pb::CaseEvent::kRefused:
-    case pb::CaseEvent::kWithdrawn:
-    case pb::CaseEvent::kTerminated:
-    case pb::CaseEvent::kLicenseIssued:
-      if (is_final(s.status) && !(e.has_license_issued() && s.license_no.empty()))
-        return std::make_pair("案件已办结后他站又作出处理", "another site acted on a finished case");
-      break;
-    case pb::CaseEvent::kDelivered:
-      if (s.status == CaseStatus::kDelivered)
-        return std::make_pair("两个站点重复出件", "two sites delivered the case");
-      break;
-    default:
-      break;
-  }
+  if (fits(s, e)) return std::nullopt;
+  if (e.has_decided() && is_final(s.status))
+    return std::make_pair("两个站点先后对同一案件作出决定", "two sites decided the case");
+  if (e.has_delivered() && s.status == CaseStatus::kDelivered)
+    return std::make_pair("两个站点重复出件", "two sites delivered the case");
+  return std::make_pair(std::string("站点 ") + site + " 的办理（" + event_kind(e) +
+                            "）与案件当前状态「" + label_zh(s.status) + "」不衔接",
+                        "site " + site + "'s " + event_kind(e) + " does not follow the case's " +
+                            to_string(s.status) + " state");
   return std::nullopt;
 }
 

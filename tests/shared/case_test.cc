@@ -351,3 +351,96 @@ TEST_CASE("withdrawal ends an open case and refusal needs a reason", "[shared][c
   CHECK(c.state.status == CaseStatus::kWithdrawn);
   CHECK(c.run(Withdraw{""}).code() == StatusCode::kConflict);
 }
+
+namespace {
+
+pb::CaseEvent handed_over(const std::string& from, const std::string& to) {
+  pb::CaseEvent e;
+  e.mutable_handed_over()->set_from_site(from);
+  e.mutable_handed_over()->set_to_site(to);
+  e.mutable_handed_over()->set_mode("reassign");
+  return e;
+}
+
+// Runs `command` as site `site` and applies its events with that origin.
+Status run_at(CaseDriver& c, const std::string& site, const Command& command) {
+  c.ctx.site_id = site;
+  auto events = decide(c.state, command, c.ctx);
+  if (!events.ok()) return events.status();
+  for (const pb::CaseEvent& e : *events) evolve(c.state, e, EventMeta{"S01-1", site, c.ctx.now});
+  return Status::Ok();
+}
+
+}  // namespace
+
+TEST_CASE("ownership moves only by the hub's hand-over and the new owner takes the case first",
+          "[shared][case][handover]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  CHECK(c.state.owner == "S01");
+  evolve(c.state, handed_over("S01", "S02"), EventMeta{"S01-1", "HUB", c.ctx.now});
+  CHECK(c.state.owner == "S02");
+  CHECK(c.state.origin == "S01");
+  CHECK(c.state.transfer == Transfer::kDispatched);
+
+  CHECK(run_at(c, "S01", StartReview{}).reason() == "not_owner");
+  CHECK(run_at(c, "S02", StartReview{}).reason() == "take_first");
+  CHECK(run_at(c, "S03", TakeCase{}).reason() == "not_owner");
+  REQUIRE(run_at(c, "S02", TakeCase{}).ok());
+  CHECK(c.state.transfer == Transfer::kTaken);
+  REQUIRE(run_at(c, "S02", StartReview{}).ok());
+  REQUIRE(run_at(c, "S02", DecideCase{true, "", ""}).ok());
+  // 收受分离: the receiving site hands the result out; others may not.
+  CHECK(run_at(c, "S03", Deliver{"window", ""}).reason() == "not_owner");
+  REQUIRE(run_at(c, "S01", Deliver{"window", ""}).ok());
+  CHECK(c.state.status == CaseStatus::kDelivered);
+  CHECK(c.state.conflicts.empty());
+}
+
+TEST_CASE("two sites deciding a moved case is a conflict kept apart from the state",
+          "[shared][case][handover]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  CaseState s02_view = c.state;  // what the hub held when it moved the case
+  // S01, cut off, reviews and approves before hearing of the move.
+  REQUIRE(run_at(c, "S01", StartReview{}).ok());
+  REQUIRE(run_at(c, "S01", DecideCase{true, "", ""}).ok());
+  evolve(c.state, handed_over("S01", "S02"), EventMeta{"S01-1", "HUB", c.ctx.now});
+  CHECK(c.state.conflicts.empty());  // acts before hearing stand
+  // S02 had taken and denied it from the state it was sent.
+  evolve(s02_view, handed_over("S01", "S02"), EventMeta{"S01-1", "HUB", c.ctx.now});
+  CaseDriver s02(test::at(2026, 11, 3));
+  s02.state = s02_view;
+  REQUIRE(run_at(s02, "S02", TakeCase{}).ok());
+  REQUIRE(run_at(s02, "S02", StartReview{}).ok());
+  REQUIRE(run_at(s02, "S02", DecideCase{false, "不符合条件", ""}).ok());
+  CHECK(s02.state.status == CaseStatus::kDenied);
+
+  // Merged in order: S02's review and decision no longer fit; both are kept as conflicts.
+  pb::CaseEvent taken, review, denied;
+  taken.mutable_taken();
+  review.mutable_review_started();
+  denied.mutable_decided()->set_approved(false);
+  for (const pb::CaseEvent* e : {&taken, &review, &denied})
+    evolve(c.state, *e, EventMeta{"S01-1", "S02", c.ctx.now});
+  CHECK(c.state.status == CaseStatus::kApproved);
+  CHECK(c.state.conflict_open);
+  REQUIRE(c.state.conflicts.size() == 2);
+  CHECK(c.state.conflicts[0].site == "S02");
+  CHECK(c.state.conflicts[0].kind == "case.review_started");
+  CHECK(run_at(c, "S02", Suspend{"correction", ""}).reason() == "conflict_open");
+
+  pb::CaseEvent resolved;
+  resolved.mutable_conflict_resolved()->set_reason("以先作出的决定为准");
+  evolve(c.state, resolved, EventMeta{"S01-1", "HUB", c.ctx.now});
+  CHECK(!c.state.conflict_open);
+  // A site that heard of the move and released the case may not act on it again.
+  pb::CaseEvent released;
+  released.mutable_released()->set_to_site("S02");
+  evolve(c.state, released, EventMeta{"S01-1", "S01", c.ctx.now});
+  pb::CaseEvent license;
+  license.mutable_license_issued()->set_license_no("X");
+  evolve(c.state, license, EventMeta{"S01-1", "S01", c.ctx.now});
+  CHECK(c.state.conflict_open);
+  CHECK(c.state.conflicts.back().what_en.find("after it handed the case over") != std::string::npos);
+}

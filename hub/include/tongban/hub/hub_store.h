@@ -133,6 +133,7 @@ class HubStore {
   Result<std::string> choose_target_locked(const CaseState& s, const std::string& preferred,
                                            std::string& why);
   Status check_target_locked(const CaseState& s, const std::string& to);
+  bool may_move_to(const CaseState& s, const std::string& to) const;
   Status hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
                           const std::string& mode, const std::string& by,
                           const std::string& why);

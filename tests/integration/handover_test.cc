@@ -1,0 +1,304 @@
+// 跨区通办 with real processes: an agent point forwards what it may not decide to its parent
+// center, an operator hands a case to another center while its owner is cut off (both act:
+// one owner, nothing lost, the conflict listed and resolved), a target returns a case, and
+// every bad hand-over is refused with nothing stored.
+#include <catch2/catch.hpp>
+
+#include "support/node_harness.h"
+#include "support/sync_support.h"
+
+using namespace tongban;
+using namespace tongban::test;
+using nlohmann::json;
+
+namespace {
+
+// The case as `daemon` shows it (status 200 expected).
+json case_at(Daemon& daemon, const std::string& token, const std::string& id) {
+  const HttpReply r = daemon.get(token, "/api/v1/cases/" + id);
+  INFO(r.body.dump());
+  REQUIRE(r.status == 200);
+  return r.body;
+}
+
+bool has_case(Daemon& daemon, const std::string& token, const std::string& id) {
+  return daemon.get(token, "/api/v1/cases/" + id).status == 200;
+}
+
+HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
+              const std::string& action, const json& body = json::object()) {
+  return node.post(token, "/api/v1/cases/" + id + "/" + action, body);
+}
+
+std::vector<std::string> kinds_of(Daemon& daemon, const std::string& token, const std::string& id) {
+  const HttpReply r = daemon.get(token, "/api/v1/cases/" + id + "/events");
+  REQUIRE(r.status == 200);
+  std::vector<std::string> kinds;
+  for (const json& e : r.body["events"])
+    kinds.push_back(e["origin"].get<std::string>() + ":" + e["kind"].get<std::string>());
+  return kinds;
+}
+
+size_t count_of(const std::vector<std::string>& v, const std::string& x) {
+  return static_cast<size_t>(std::count(v.begin(), v.end(), x));
+}
+
+// A node of the district started on the hub's link (the hub reloads its allow-list).
+void join(NodeHarness& node, HubHarness& hub, const std::string& op) {
+  node.set_hub(hub.sync_endpoint());
+  node.start();
+  REQUIRE(hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
+}
+
+}  // namespace
+
+TEST_CASE("an agent point forwards what it may not decide to its parent center and delivers the result",
+          "[integration][handover]") {
+  LinkedDistrict d;
+  NodeHarness a01(d.district, "A01");
+  const std::string op = d.hub.login("operator");
+  join(a01, d.hub, op);
+  const std::string a01_clerk = a01.login("clerk");
+
+  json app = application("MZ003", {"ID", "DISAB_CERT", "HKB", "BANK"}, resident_id(7));
+  app["accept"] = json::object();
+  const HttpReply created = a01.post(a01_clerk, "/api/v1/cases", app);
+  INFO(created.body.dump());
+  REQUIRE(created.status == 201);
+  const std::string id = created.body["case_id"];
+  CHECK(created.body["transfer"]["state"] == "requested");
+
+  // The hub dispatches it to A01's parent S01 by itself; S01 holds the full history.
+  const std::string s01_clerk = d.s01.login("clerk");
+  const std::string s01_reviewer = d.s01.login("reviewer");
+  eventually([&] { return has_case(d.s01, s01_clerk, id); });
+  json at_s01 = case_at(d.s01, s01_clerk, id);
+  CHECK(at_s01["owner_site"] == "S01");
+  CHECK(at_s01["origin_site"] == "A01");
+  CHECK(at_s01["status"] == "accepted");
+  CHECK(at_s01["transfer"]["state"] == "dispatched");
+  REQUIRE(at_s01["moves"].size() == 1);
+  CHECK(at_s01["moves"][0]["mode"] == "forward");
+  CHECK(at_s01["moves"][0]["from"] == "A01");
+  CHECK(at_s01["applicant"]["id_number"] == resident_id(7));
+
+  // The agent point acts no more; the center must take the case on first.
+  eventually([&] { return case_at(a01, a01_clerk, id)["owner_site"] == "S01"; });
+  const HttpReply refused = act(a01, a01_clerk, id, "withdraw", {{"reason", "试图撤回"}});
+  CHECK(refused.status == 409);
+  CHECK(refused.body["error"]["code"] == "not_owner");
+  const HttpReply early = act(d.s01, s01_reviewer, id, "review");
+  CHECK(early.status == 409);
+  CHECK(early.body["error"]["code"] == "take_first");
+  REQUIRE(act(d.s01, s01_clerk, id, "take").status == 200);
+  REQUIRE(act(d.s01, s01_reviewer, id, "review").status == 200);
+  const HttpReply decided =
+      act(d.s01, s01_reviewer, id, "decide", {{"approve", true}, {"reason", "符合条件"}});
+  INFO(decided.body.dump());
+  REQUIRE(decided.status == 200);
+
+  // The agent point sees the decision and hands the result over at its own window.
+  eventually([&] { return case_at(a01, a01_clerk, id)["status"] == "approved"; });
+  const HttpReply delivered = act(a01, a01_clerk, id, "deliver", {{"method", "window"}});
+  INFO(delivered.body.dump());
+  REQUIRE(delivered.status == 200);
+  eventually([&] { return case_at(d.hub, op, id)["status"] == "delivered"; });
+  eventually([&] { return case_at(d.s01, s01_clerk, id)["status"] == "delivered"; });
+
+  const json at_hub = case_at(d.hub, op, id);
+  CHECK(at_hub["owner_site"] == "S01");
+  CHECK(at_hub["conflict_open"] == false);
+  CHECK(at_hub["conflicts"].empty());
+  const auto kinds = kinds_of(d.hub, op, id);
+  CHECK(count_of(kinds, "A01:case.transfer_requested") == 1);
+  CHECK(count_of(kinds, "HUB:case.handed_over") == 1);
+  CHECK(count_of(kinds, "A01:case.released") == 1);
+  CHECK(count_of(kinds, "S01:case.received") == 1);
+  CHECK(count_of(kinds, "S01:case.taken") == 1);
+  CHECK(count_of(kinds, "S01:case.decided") == 1);
+  CHECK(count_of(kinds, "A01:case.delivered") == 1);
+
+  // The hub's own log verifies like every site's.
+  std::string out;
+  CHECK(run_cli({"verify-log", "--data", d.hub.data().string(), "--site-config",
+                 d.district.config().string()},
+                &out) == 0);
+  INFO(out);
+  CHECK(out.find("OK   HUB:") != std::string::npos);
+}
+
+TEST_CASE("a hand-over while the owner is cut off keeps both sides' work and lists the conflict",
+          "[integration][handover]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op = d.hub.login("operator");
+  join(s02, d.hub, op);
+  const std::string id = submit(d.s01, d.s01.login("clerk"), 11);
+  eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
+
+  // S01 loses its link and, still the owner as far as it knows, decides.
+  d.s01.stop();
+  d.s01.set_hub("");
+  d.s01.start();
+  const std::string s01_reviewer = d.s01.login("reviewer");
+  REQUIRE(act(d.s01, s01_reviewer, id, "review").status == 200);
+  REQUIRE(act(d.s01, s01_reviewer, id, "decide", {{"approve", true}, {"reason", "材料齐全"}})
+              .status == 200);
+
+  // Meanwhile the operator hands the case to S02, which takes it and decides too.
+  const HttpReply moved =
+      d.hub.post(op, "/api/v1/cases/" + id + "/handover", {{"to", "S02"}, {"reason", "丈八中心断网，转鱼化寨中心办理"}});
+  INFO(moved.body.dump());
+  REQUIRE(moved.status == 200);
+  CHECK(moved.body["owner_site"] == "S02");
+  CHECK(moved.body["moves"][0]["mode"] == "reassign");
+  const std::string s02_clerk = s02.login("clerk");
+  const std::string s02_reviewer = s02.login("reviewer");
+  eventually([&] { return has_case(s02, s02_clerk, id); });
+  REQUIRE(act(s02, s02_clerk, id, "take").status == 200);
+  REQUIRE(act(s02, s02_reviewer, id, "review").status == 200);
+  REQUIRE(act(s02, s02_reviewer, id, "decide", {{"approve", false}, {"reason", "不符合条件"}})
+              .status == 200);
+  const json dispatched = d.hub.get(op, "/api/v1/dispatch?state=dispatched").body;
+  CHECK(dispatched["count"] == 0);  // taken
+
+  // The link heals: S01 hears of the move, nothing of either side is lost, one owner,
+  // and the two decisions are a conflict for the operator.
+  d.s01.stop();
+  d.s01.set_hub(d.hub.sync_endpoint());
+  d.s01.start();
+  eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
+  eventually([&] { return case_at(d.hub, op, id)["conflict_open"] == true; });
+  const json at_hub = case_at(d.hub, op, id);
+  CHECK(at_hub["owner_site"] == "S02");
+  REQUIRE(at_hub["conflicts"].size() >= 1);
+  const auto kinds = kinds_of(d.hub, op, id);
+  CHECK(count_of(kinds, "S01:case.decided") == 1);
+  CHECK(count_of(kinds, "S02:case.decided") == 1);
+  CHECK(count_of(kinds, "S01:case.released") == 1);
+  const json conflicts = d.hub.get(op, "/api/v1/conflicts").body;
+  REQUIRE(conflicts["count"] == 1);
+  CHECK(conflicts["cases"][0]["case_id"] == id);
+  CHECK(conflicts["cases"][0]["owner"] == "S02");
+
+  // S01 knows it is no longer the owner; S02 holds S01's offline work.
+  const std::string s01_clerk = d.s01.login("clerk");
+  eventually([&] { return case_at(d.s01, s01_clerk, id)["owner_site"] == "S02"; });
+  CHECK(act(d.s01, s01_clerk, id, "withdraw", {{"reason", "x"}}).body["error"]["code"] == "not_owner");
+  // Not even the result goes out while the conflict is open.
+  CHECK(act(d.s01, s01_clerk, id, "deliver", {{"method", "window"}}).body["error"]["code"] ==
+        "conflict_open");
+  eventually([&] { return case_at(s02, s02_clerk, id)["conflict_open"] == true; });
+
+  // An operator settles it with a reason; every site hears.
+  CHECK(d.hub.post(op, "/api/v1/cases/" + id + "/resolve-conflict", json::object()).status == 400);
+  const HttpReply resolved = d.hub.post(op, "/api/v1/cases/" + id + "/resolve-conflict",
+                                        {{"reason", "已核实：丈八中心断网前已作出准予决定，以先作出的决定为准"}});
+  INFO(resolved.body.dump());
+  REQUIRE(resolved.status == 200);
+  CHECK(resolved.body["conflict_open"] == false);
+  CHECK(d.hub.get(op, "/api/v1/conflicts").body["count"] == 0);
+  eventually([&] { return case_at(s02, s02_clerk, id)["conflict_open"] == false; });
+  eventually([&] { return case_at(d.s01, s01_clerk, id)["conflict_open"] == false; });
+  // The decision first in the hub's order stands; the receiving site hands it out.
+  CHECK(case_at(d.hub, op, id)["status"] == "approved");
+  CHECK(act(d.s01, s01_clerk, id, "deliver", {{"method", "window"}}).status == 200);
+}
+
+TEST_CASE("a target returns a dispatched case and it goes back with the reason on the queue",
+          "[integration][handover]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op = d.hub.login("operator");
+  join(s02, d.hub, op);
+  const std::string id = submit(d.s01, d.s01.login("clerk"), 21);
+  eventually([&] { return has_case(d.hub, op, id); });
+
+  REQUIRE(d.hub.post(op, "/api/v1/cases/" + id + "/handover", {{"to", "S02"}, {"reason", "均衡负荷"}})
+              .status == 200);
+  const json waiting = d.hub.get(op, "/api/v1/dispatch").body;
+  REQUIRE(waiting["count"] == 1);
+  CHECK(waiting["cases"][0]["case_id"] == id);
+  CHECK(waiting["cases"][0]["stuck"] == false);
+  const std::string s02_clerk = s02.login("clerk");
+  eventually([&] { return has_case(s02, s02_clerk, id); });
+  CHECK(act(s02, s02_clerk, id, "return").status == 400);  // a reason is required
+  REQUIRE(act(s02, s02_clerk, id, "return", {{"reason", "本中心无此业务审批人员"}}).status == 200);
+
+  eventually([&] { return case_at(d.hub, op, id)["owner_site"] == "S01"; });
+  const json back = case_at(d.hub, op, id);
+  CHECK(back["transfer"]["state"] == "returned");
+  CHECK(back["transfer"]["reason"] == "本中心无此业务审批人员");
+  CHECK(back["moves"].size() == 2);
+  CHECK(back["moves"][1]["mode"] == "return");
+  const json returned = d.hub.get(op, "/api/v1/dispatch?state=returned").body;
+  REQUIRE(returned["count"] == 1);
+  CHECK(returned["cases"][0]["case_id"] == id);
+  // S01 has it back and may act on it again.
+  const std::string s01_reviewer = d.s01.login("reviewer");
+  eventually([&] { return act(d.s01, s01_reviewer, id, "review").status == 200; });
+}
+
+TEST_CASE("bad hand-overs are refused in Chinese and English and change nothing",
+          "[integration][handover]") {
+  LinkedDistrict d;
+  const std::string op = d.hub.login("operator");
+  const std::string clerk = d.s01.login("clerk");
+  const std::string open_case = submit(d.s01, clerk, 31);
+  const std::string done_case = submit(d.s01, clerk, 32);
+  const std::string reviewer = d.s01.login("reviewer");
+  REQUIRE(act(d.s01, reviewer, done_case, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, done_case, "decide", {{"approve", true}, {"reason", "准予"}})
+              .status == 200);
+  eventually([&] { return case_at(d.hub, op, done_case)["status"] == "approved"; });
+  eventually([&] { return has_case(d.hub, op, open_case); });
+  const uint64_t hub_events_before = hub_held(d.hub, "HUB");
+
+  struct Bad {
+    std::string id;
+    json body;
+    int status;
+    std::string error;
+  };
+  const std::vector<Bad> bad = {
+      {"S01-20990101-000001", {{"to", "S02"}, {"reason", "x"}}, 404, "not_found"},
+      {open_case, {{"to", "S99"}, {"reason", "x"}}, 400, "unknown_site"},
+      {open_case, {{"to", "s02"}, {"reason", "x"}}, 400, "unknown_site"},
+      {open_case, {{"to", "S02"}}, 400, "missing_field"},
+      {open_case, {{"to", "S01"}, {"reason", "x"}}, 409, "already_owner"},
+      {open_case, {{"to", "P04"}, {"reason", "x"}}, 422, "not_competent"},  // no RS001 there
+      {open_case, {{"to", "A01"}, {"reason", "x"}}, 422, "not_competent"},  // may not decide
+      {open_case, {{"to", 7}, {"reason", "x"}}, 400, "invalid_field"},
+      {open_case, {{"to", "S03"}, {"reason", "x"}}, 422, "site_revoked"},  // no key
+      {done_case, {{"to", "S02"}, {"reason", "x"}}, 409, "case_closed"},
+  };
+  for (const Bad& b : bad) {
+    const HttpReply r = d.hub.post(op, "/api/v1/cases/" + b.id + "/handover", b.body);
+    INFO(b.id << " " << b.body.dump() << " -> " << r.body.dump());
+    CHECK(r.status == b.status);
+    CHECK(r.body["error"]["code"] == b.error);
+    CHECK(!r.body["error"]["message"].get<std::string>().empty());
+  }
+  const HttpReply not_json =
+      d.hub.post_raw(op, "/api/v1/cases/" + open_case + "/handover", "{not json");
+  CHECK(not_json.status == 400);
+  CHECK(d.hub.post(op, "/api/v1/cases/" + open_case + "/resolve-conflict", {{"reason", "x"}})
+            .body["error"]["code"] == "no_conflict");
+  CHECK(d.hub.get(op, "/api/v1/dispatch?state=bogus").status == 400);
+  CHECK(d.hub.get(op, "/api/v1/dispatch?stuck_hours=0").status == 400);
+  CHECK(d.hub.get(op, "/api/v1/cases?transfer=bogus").status == 400);
+
+  // Node side: a transfer request needs a reason; take and return need a dispatched case.
+  CHECK(act(d.s01, clerk, open_case, "transfer-request").body["error"]["code"] == "missing_field");
+  CHECK(act(d.s01, clerk, open_case, "transfer-request", {{"reason", "x"}, {"to", "S01"}})
+            .body["error"]["code"] == "same_site");
+  CHECK(act(d.s01, clerk, open_case, "take").body["error"]["code"] == "not_dispatched");
+  CHECK(act(d.s01, clerk, open_case, "return", {{"reason", "x"}}).body["error"]["code"] ==
+        "not_dispatched");
+
+  // Nothing was stored: the hub's own log is as empty as before, the case unmoved.
+  CHECK(hub_held(d.hub, "HUB") == hub_events_before);
+  const json still = case_at(d.hub, op, open_case);
+  CHECK(still["owner_site"] == "S01");
+  CHECK(still["moves"].empty());
+}
