@@ -81,8 +81,11 @@ struct HttpApi::Impl {
 
   using Handler = std::function<Result<Reply>(const http::Request&, const Actor&)>;
 
-  Impl(NodeStore& st, CaseService& c, std::function<json()> sync)
-      : store(st), cases(c), sync_status(std::move(sync)) {
+  std::function<Result<uint64_t>(const std::string&)> import_bundle;
+
+  Impl(NodeStore& st, CaseService& c, std::function<json()> sync,
+       std::function<Result<uint64_t>(const std::string&)> import)
+      : store(st), cases(c), sync_status(std::move(sync)), import_bundle(std::move(import)) {
     // Nothing of a protected request's body is read before its session checks out.
     server.set_gate(
         [this](const http::Request& head) { return staff.authenticate(bearer_token(head)); });
@@ -445,10 +448,27 @@ void HttpApi::Impl::staff_routes() {
         TB_RETURN_IF_ERROR(staff.set_disabled(req.matches[1], true));
         return Reply{200, {{"username", std::string(req.matches[1])}, {"disabled", true}}};
       }));
+
+  // A sealed bundle of the hub's stream to this site, carried on media (no link).
+  if (import_bundle)
+    server.Post(
+        "/api/v1/bundles",
+        wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+          if (a.role != Role::kAdmin)
+            return Status::PermissionDenied("forbidden_role", "仅站点管理员可导入离线包",
+                                            "site admins only");
+          auto added = import_bundle(req.body);
+          if (!added.ok()) return added.status();
+          spdlog::info("hub bundle imported by {}: {} new stream events", a.username, *added);
+          return Reply{200, {{"added", *added}}};
+        }).handler,
+        http::RouteOptions{.max_body = kMaxUploadBytes});
 }
 
-HttpApi::HttpApi(NodeStore& store, CaseService& cases, std::function<json()> sync_status)
-    : impl_(std::make_unique<Impl>(store, cases, std::move(sync_status))) {
+HttpApi::HttpApi(NodeStore& store, CaseService& cases, std::function<json()> sync_status,
+                 std::function<Result<uint64_t>(const std::string& sealed)> import_bundle)
+    : impl_(std::make_unique<Impl>(store, cases, std::move(sync_status),
+                                   std::move(import_bundle))) {
   impl_->routes();
 }
 

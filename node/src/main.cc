@@ -153,6 +153,13 @@ int main(int argc, char** argv) {
             // Connected, with events to send, and nothing heard from the hub for a while.
             {"stalled", c->connected() && unacked > 0 && quiet && *quiet >= 10},
             {"diverged", c->diverged()}};
+  }, [&](const std::string& sealed) -> Result<uint64_t> {
+    if (hub_key == district->public_keys.end())
+      return Status::NotFound("no_hub_key", "站点配置中没有区级中心公钥",
+                              "no hub key in site-config/keys");
+    auto added = deliveries.import_bundle(sealed, *key, hub_key->second);
+    if (added.ok() && sync_client) sync_client->notify();
+    return added;
   });
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "tongban/sync/batch.h"
+#include "tongban/sync/transport.h"
 #include "wire.pb.h"
 
 namespace tongban::node {
@@ -64,6 +65,38 @@ Status NodeSync::apply(const sync::BatchCheck& checked) {
     spdlog::info("case {}: {} events of other sites received from the hub", c.case_id,
                  c.events.size());
   return Status::Ok();
+}
+
+Result<uint64_t> NodeSync::import_bundle(const std::string& sealed, const SigningKey& site_key,
+                                         const PublicKey& hub_key) {
+  auto opened = unseal(sealed, site_key.curve_keypair());
+  if (!opened.ok())
+    return Status::InvalidArgument("invalid_bundle",
+                                   "离线包无法解密：不是发给本站点的或已损坏",
+                                   "the bundle does not open with this site's key");
+  pb::Bundle bundle;
+  if (!bundle.ParseFromString(*opened) || bundle.batch().events_size() == 0)
+    return Status::InvalidArgument("invalid_bundle", "离线包格式错误", "the bundle does not parse");
+  const std::string stream = sync::stream_origin(cases_.site().id);
+  if (bundle.batch().origin() != stream)
+    return Status::Rejected("wrong_bundle", "该离线包不是区级中心发给本站点的",
+                            "the bundle is not the hub's stream to this site");
+  auto have = store_.delivered();
+  if (!have.ok()) return have.status();
+  const sync::BatchCheck check = sync::check_batch(
+      bundle.batch(), *have, hub_key, [&](uint64_t seq) { return store_.delivered_hash(seq); });
+  if (!check.ok()) {
+    if (check.error == pb::Error::GAP)
+      return Status::Conflict("bundle_gap", "离线包与本站已有数据不衔接，请先导入更早的离线包",
+                              "the bundle starts after seq " +
+                                  std::to_string(check.expected_seq) +
+                                  ": import the earlier bundle first");
+    return Status::Rejected("bundle_rejected", "离线包校验失败（签名或哈希链不符）",
+                            "bundle refused: " + check.message);
+  }
+  if (check.fresh.empty()) return uint64_t{0};  // applied before: exactly once
+  TB_RETURN_IF_ERROR(apply(check));
+  return static_cast<uint64_t>(check.fresh.size());
 }
 
 }  // namespace tongban::node

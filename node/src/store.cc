@@ -366,6 +366,11 @@ Result<sync::ChainHead> NodeStore::delivered() {
   return sync::Replica(*db_).head(sync::stream_origin(log_.origin()));
 }
 
+Result<Hash32> NodeStore::delivered_hash(uint64_t seq) {
+  std::lock_guard lock(mu_);
+  return sync::Replica(*db_).hash_at(sync::stream_origin(log_.origin()), seq);
+}
+
 Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
                                  const std::vector<std::pair<int, std::string>>& catalogs,
                                  const std::vector<DeliveredCase>& cases) {

@@ -302,3 +302,61 @@ TEST_CASE("bad hand-overs are refused in Chinese and English and change nothing"
   CHECK(still["owner_site"] == "S01");
   CHECK(still["moves"].empty());
 }
+
+TEST_CASE("a site with no link gets its hand-overs in a sealed hub bundle exactly once",
+          "[integration][handover]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");  // never linked: offline throughout
+  s02.start();
+  const std::string op = d.hub.login("operator");
+  REQUIRE(d.hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
+  const std::string id = submit(d.s01, d.s01.login("clerk"), 41);
+  eventually([&] { return has_case(d.hub, op, id); });
+  REQUIRE(d.hub.post(op, "/api/v1/cases/" + id + "/handover", {{"to", "S02"}, {"reason", "移交"}})
+              .status == 200);
+
+  const auto bundle = d.district.root() / "hub-to-S02.bundle";
+  std::string out;
+  REQUIRE(run_cli({"export-bundle", "--hub", "--site", "S02", "--site-config",
+                   d.district.config().string(), "--data", d.hub.data().string(), "--out",
+                   bundle.string()},
+                  &out) == 0);
+  INFO(out);
+  const std::string sealed = read_file(bundle);
+  REQUIRE(!sealed.empty());
+  const std::string admin = s02.login("admin");
+  const std::string clerk = s02.login("clerk");
+  CHECK(s02.post_raw(clerk, "/api/v1/bundles", sealed, "application/octet-stream").status == 403);
+  std::string tampered = sealed;
+  tampered[tampered.size() / 2] ^= 0x20;
+  const HttpReply bad = s02.post_raw(admin, "/api/v1/bundles", tampered, "application/octet-stream");
+  CHECK(bad.status == 400);
+  CHECK(bad.body["error"]["code"] == "invalid_bundle");
+  CHECK(!has_case(s02, clerk, id));
+
+  const HttpReply imported =
+      s02.post_raw(admin, "/api/v1/bundles", sealed, "application/octet-stream");
+  INFO(imported.body.dump());
+  REQUIRE(imported.status == 200);
+  CHECK(imported.body["added"].get<int>() >= 2);  // the catalog and the hand-over at least
+  const json here = case_at(s02, clerk, id);
+  CHECK(here["owner_site"] == "S02");
+  CHECK(here["transfer"]["received"] == true);
+  const HttpReply again = s02.post_raw(admin, "/api/v1/bundles", sealed, "application/octet-stream");
+  CHECK(again.status == 200);
+  CHECK(again.body["added"] == 0);  // exactly once
+  REQUIRE(act(s02, clerk, id, "take").status == 200);
+
+  // S02's answer travels back the same way; the hub sees the case taken.
+  const auto back = d.district.root() / "S02-to-hub.bundle";
+  s02.stop();
+  REQUIRE(run_cli({"export-bundle", "--site", "S02", "--site-config",
+                   d.district.config().string(), "--data", s02.data().string(), "--out",
+                   back.string()}) == 0);
+  REQUIRE(d.hub.post_raw(op, "/api/v1/bundles", read_file(back), "application/octet-stream")
+              .status == 200);
+  const json at_hub = case_at(d.hub, op, id);
+  CHECK(at_hub["transfer"]["state"] == "taken");
+  CHECK(at_hub["transfer"]["received"] == true);
+  CHECK(d.hub.get(op, "/api/v1/dispatch").body["count"] == 0);
+}

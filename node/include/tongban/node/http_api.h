@@ -19,11 +19,14 @@ namespace tongban::node {
 class HttpApi {
  public:
   static constexpr size_t kMaxBodyBytes = 64 * 1024;
+  static constexpr size_t kMaxUploadBytes = 64 * 1024 * 1024;  // a hub bundle
 
   // `sync_status` describes the link to the hub for /healthz (null: offline by choice).
   // `store` and `cases` must outlive the API.
+  // `import_bundle` opens and applies a sealed hub bundle (null: not offered).
   HttpApi(NodeStore& store, CaseService& cases,
-          std::function<nlohmann::json()> sync_status = nullptr);
+          std::function<nlohmann::json()> sync_status = nullptr,
+          std::function<Result<uint64_t>(const std::string& sealed)> import_bundle = nullptr);
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;

@@ -17,6 +17,13 @@ class NodeSync final : public sync::DeliveryHandler {
   Result<sync::ChainHead> delivered() override;
   Status apply(const sync::BatchCheck& checked) override;
 
+  // A sealed hub bundle (tongban export-bundle --hub --site <this site>): opened with the
+  // site key, its run of this node's stream checked like a live delivery (the hub's
+  // signature, the chain from what was applied) and applied exactly once. Returns how many
+  // stream events were new.
+  Result<uint64_t> import_bundle(const std::string& sealed, const SigningKey& site_key,
+                                 const PublicKey& hub_key);
+
  private:
   NodeStore& store_;
   CaseService& cases_;

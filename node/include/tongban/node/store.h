@@ -124,8 +124,9 @@ class NodeStore {
 
   // Catalog versions received from the hub, as catalog.toml text by version.
   Result<std::vector<std::pair<int, std::string>>> catalog_versions();
-  // The newest hub->node stream event applied.
+  // The newest hub->node stream event applied, and the hash of one applied.
   Result<sync::ChainHead> delivered();
+  Result<Hash32> delivered_hash(uint64_t seq);
   // Stores a checked run of the hub->node stream with what it carries (already parsed and
   // checked by the caller) in one durable transaction: catalog versions, and events of
   // cases that moved (borrowed, each once), whose projections are rebuilt and whose moves
