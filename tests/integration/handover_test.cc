@@ -3,6 +3,9 @@
 // one owner, nothing lost, the conflict listed and resolved), a target returns a case, and
 // every bad hand-over is refused with nothing stored.
 #include <catch2/catch.hpp>
+#include <random>
+#include <set>
+#include <thread>
 
 #include "support/node_harness.h"
 #include "support/sync_support.h"
@@ -359,4 +362,103 @@ TEST_CASE("a site with no link gets its hand-overs in a sealed hub bundle exactl
   CHECK(at_hub["transfer"]["state"] == "taken");
   CHECK(at_hub["transfer"]["received"] == true);
   CHECK(d.hub.get(op, "/api/v1/dispatch").body["count"] == 0);
+}
+
+TEST_CASE("kill -9 of hub or node in the middle of hand-overs loses and duplicates nothing",
+          "[integration][handover][crash]") {
+  const int rounds = env_rounds("TONGBAN_HANDOVER_ROUNDS", 8);
+  constexpr int kPerRound = 4;
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op0 = d.hub.login("operator");
+  join(s02, d.hub, op0);
+  std::vector<NodeHarness*> nodes = {&d.s01, &s02};
+  std::vector<std::string> ids;
+  {
+    const std::string clerk = d.s01.login("clerk");
+    for (int i = 0; i < rounds * kPerRound; ++i) ids.push_back(submit(d.s01, clerk, 100 + i));
+  }
+  eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
+
+  // An operator's hand-over is done once it answered 200, or 409 already_owner after a
+  // request whose answer a crash swallowed.
+  // A session survives as long as the hub does: log in again only when it is refused.
+  std::string token;
+  const auto hand_over = [&](const std::string& id) -> bool {
+    httplib::Client c("127.0.0.1", d.hub.port());
+    c.set_read_timeout(10, 0);
+    if (token.empty()) {
+      auto login = c.Post("/api/v1/login",
+                          json{{"username", "operator"}, {"password", kTestPassword}}.dump(),
+                          "application/json");
+      if (!login || login->status != 200) return false;
+      token = json::parse(login->body)["token"].get<std::string>();
+    }
+    auto r = c.Post("/api/v1/cases/" + id + "/handover", {{"Authorization", "Bearer " + token}},
+                    json{{"to", "S02"}, {"reason", "压力测试移交"}}.dump(), "application/json");
+    if (r && r->status == 401) token.clear();
+    return r && (r->status == 200 ||
+                 (r->status == 409 && json::parse(r->body)["error"]["code"] == "already_owner"));
+  };
+  std::mt19937 rng(20261129);
+  std::set<std::string> done;
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::string> batch(ids.begin() + round * kPerRound,
+                                   ids.begin() + (round + 1) * kPerRound);
+    std::thread orders([&] {
+      for (const std::string& id : batch)
+        if (hand_over(id)) done.insert(id);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40));
+    const int victim = static_cast<int>(rng() % 3);  // 0: hub, 1..: a node
+    if (victim == 0)
+      d.hub.kill9();
+    else
+      nodes[victim - 1]->kill9();
+    orders.join();
+    if (victim == 0)
+      d.hub.start();
+    else
+      nodes[victim - 1]->start();
+    for (const std::string& id : batch)  // what the crash interrupted is ordered again
+      if (!done.count(id)) eventually([&] { return hand_over(id); });
+    for (const std::string& id : batch) done.insert(id);
+  }
+
+  const std::string op = d.hub.login("operator");
+  const std::string s02_clerk = s02.login("clerk"), s01_clerk = d.s01.login("clerk");
+  for (NodeHarness* n : nodes)
+    eventually([&] { return hub_held(d.hub, n->site()) == n->head_seq(); }, std::chrono::seconds(60));
+  for (const std::string& id : ids) {
+    INFO(id);
+    eventually([&] {
+      const HttpReply r = s02.get(s02_clerk, "/api/v1/cases/" + id);
+      return r.status == 200 && r.body["transfer"]["received"] == true;
+    });
+    eventually([&] { return case_at(d.s01, s01_clerk, id)["owner_site"] == "S02"; });
+    eventually([&] {
+      const auto kinds = kinds_of(d.hub, op, id);
+      return count_of(kinds, "S01:case.released") == 1 && count_of(kinds, "S02:case.received") == 1;
+    });
+    const json at_hub = case_at(d.hub, op, id);
+    CHECK(at_hub["owner_site"] == "S02");
+    CHECK(at_hub["moves"].size() == 1);
+    CHECK(at_hub["conflict_open"] == false);
+    const auto kinds = kinds_of(d.hub, op, id);
+    CHECK(count_of(kinds, "HUB:case.handed_over") == 1);
+    CHECK(count_of(kinds, "S01:case.released") == 1);
+    CHECK(count_of(kinds, "S02:case.received") == 1);
+    // The new owner comes to hold exactly the history the hub holds.
+    eventually([&] {
+      return s02.get(s02_clerk, "/api/v1/cases/" + id + "/events").body["events"].size() ==
+             kinds.size();
+    });
+  }
+  for (Daemon* daemon : std::vector<Daemon*>{&d.hub, &d.s01, &s02}) {
+    std::string out;
+    CHECK(run_cli({"verify-log", "--data", daemon->data().string(), "--site-config",
+                   d.district.config().string()},
+                  &out) == 0);
+    INFO(out);
+  }
 }
