@@ -389,12 +389,17 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     TB_RETURN_IF_ERROR(insert->bind(1, int64_t{version}).bind(2, toml).run());
   Writer writer(*this, log);
   for (const DeliveredCase& c : cases) {
+    // A case new here is folded from what was delivered (the whole history, in order);
+    // one with local history is replayed from the store after the new events join it.
+    auto known = projector_.cases().contains(c.case_id);
+    if (!known.ok()) return known.status();
     auto added = sync::store_borrowed(*db_, c.events);
     if (!added.ok()) return added.status();
-    auto state = load_case_locked(c.case_id);
+    auto state = *known ? load_case_locked(c.case_id) : CaseProjector::replay(c.events);
     if (!state.ok()) return state.status();
-    TB_RETURN_IF_ERROR(projector_.index(*state));
-    TB_RETURN_IF_ERROR(acknowledge_move_locked(writer, *state));
+    auto acknowledged = acknowledge_move_locked(writer, *state);  // projects what it appends
+    if (!acknowledged.ok()) return acknowledged.status();
+    if (!*acknowledged) TB_RETURN_IF_ERROR(projector_.index(*state));
   }
   const uint64_t appended = log.pending();
   TB_RETURN_IF_ERROR(log.commit());
@@ -407,14 +412,15 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
 // The node's answer to a move it has just heard of, in its own log: the former owner
 // records that it acts no more (what it did before stands), the new owner that it holds
 // the full history. Each once.
-Status NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state) {
+Result<bool> NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state) {
   const std::string& me = log_.origin();
-  if (state.moves.empty() || !is_case(state)) return Status::Ok();
+  if (state.moves.empty() || !is_case(state)) return false;
   const Timestamp now = writer.now();
   if (state.owner == me && !state.received) {
     pb::CaseEvent e;
     e.mutable_received()->set_from_site(state.moves.back().from);
-    return writer.append(state, state.case_id, e, "system", now);
+    TB_RETURN_IF_ERROR(writer.append(state, state.case_id, e, "system", now));
+    return true;
   }
   const bool was_owner =
       state.origin == me ||
@@ -423,9 +429,10 @@ Status NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state) {
   if (state.owner != me && was_owner && !state.released.count(me)) {
     pb::CaseEvent e;
     e.mutable_released()->set_to_site(state.owner);
-    return writer.append(state, state.case_id, e, "system", now);
+    TB_RETURN_IF_ERROR(writer.append(state, state.case_id, e, "system", now));
+    return true;
   }
-  return Status::Ok();
+  return false;
 }
 
 Status NodeStore::rebuild_projections() {

@@ -74,7 +74,8 @@ Status provision_hub(const std::filesystem::path& config, const std::filesystem:
 }
 
 Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesystem::path& data,
-                          const std::string& site_id, long events, bool progress) {
+                          const std::string& site_id, long events, bool progress,
+                          bool open_cases) {
   auto district = load_district(config);
   if (!district.ok()) return district.status();
   const SiteConfig* site = district->site(site_id);
@@ -104,7 +105,9 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
       app.provided = agent_point ? std::vector<std::string>{"ID", "HKB", "BANK"}
                      : park      ? std::vector<std::string>{"ID", "REG_FORM", "PREMISES"}
                                  : std::vector<std::string>{"ID", "PHOTO"};
-      if (agent_point) {
+      if (open_cases) {
+        batch.push_back({{clerk, Submit{app, AcceptInput{}}}});
+      } else if (agent_point) {
         app.form = {{"age", "85"}, {"hukou_local", "yes"}};
         batch.push_back({{clerk, Submit{app, AcceptInput{}}}});
       } else {

@@ -33,9 +33,11 @@ Status provision_hub(const std::filesystem::path& config, const std::filesystem:
                      const std::string& password);
 
 // Appends about `events` events to a site's log through decide/evolve/projections, in
-// transactions of ~1000 events (the bulk-import path). Returns the log head.
+// transactions of ~1000 events (the bulk-import path). Returns the log head. With
+// `open_cases`, cases stay accepted (2 events each: submitted, accepted) so they can move.
 Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesystem::path& data,
-                          const std::string& site, long events, bool progress);
+                          const std::string& site, long events, bool progress,
+                          bool open_cases = false);
 
 struct Daemon {
   tools::ChildProcess process;

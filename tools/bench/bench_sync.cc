@@ -1,7 +1,7 @@
 // tongban bench sync: hub and nodes as separate processes on loopback, durable on both
 // ends: one node's catch-up of a large unsynced log, live latency from append at the node
-// to commit at the hub, 20 nodes at once, and 20 simultaneous CURVE reconnects — beside
-// the raw limits (CURVE DEALER->ROUTER transport, batched SQLite append) measured in the
+// to commit at the hub, 20 nodes at once, 20 simultaneous CURVE reconnects, hand-overs
+// with 20 live nodes and directives streamed to one node (跨区通办) — beside the raw limits (CURVE DEALER->ROUTER transport, batched SQLite append) measured in the
 // same run for the same event size.
 #include <httplib.h>
 #include <signal.h>
@@ -18,6 +18,7 @@
 
 #include "../cli/commands.h"
 #include "bench_support.h"
+#include "tongban/hub/hub_service.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/config.h"
 #include "tongban/sync/batch.h"
@@ -39,6 +40,8 @@ struct SyncBenchOptions {
   int live_seconds = 5;
   int live_events_per_s = 1000;
   int beside_catchup_events_per_s = 100;  // S02's live load while S01 catches up
+  int handoffs = 100;                       // hand-overs timed with 20 live nodes
+  long directive_cases = 5000;              // hand-overs queued for one node's stream
 };
 
 // Watches a hub's chain heads with one read connection.
@@ -243,6 +246,142 @@ class LiveProbe {
   int events_per_s_;
 };
 
+// One HTTP session on a daemon (clerk at a node, operator at the hub).
+Result<httplib::Headers> session(int port, const std::string& user, const std::string& password) {
+  httplib::Client c("127.0.0.1", port);
+  auto login = c.Post("/api/v1/login", json{{"username", user}, {"password", password}}.dump(),
+                      "application/json");
+  if (!login || login->status != 200) return Status::Unavailable("login failed for " + user);
+  return httplib::Headers{
+      {"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+}
+
+// Hand-over latency with every node live: an operator's POST /handover until the new
+// owner's case.received (it holds the full history) is durable at the hub.
+Result<std::vector<double>> time_handoffs(const Scratch& d, int node_port, int hub_port,
+                                          const std::vector<std::string>& targets, int count) {
+  auto clerk = session(node_port, "clerk", d.password);
+  if (!clerk.ok()) return clerk.status();
+  auto op = session(hub_port, "operator", d.password);
+  if (!op.ok()) return op.status();
+  httplib::Client node("127.0.0.1", node_port), hub("127.0.0.1", hub_port);
+  node.set_tcp_nodelay(true);
+  hub.set_tcp_nodelay(true);
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) {
+    json app = {{"item_code", "RS001"},
+                {"applicant", {{"name", "测试"}, {"id_number", resident_id(700000 + i)}, {"phone", "13912345678"}}},
+                {"provided", {"ID", "PHOTO"}},
+                {"accept", json::object()}};
+    auto r = node.Post("/api/v1/cases", *clerk, app.dump(), "application/json");
+    if (!r || r->status != 201) return Status::Unavailable("case for the hand-over failed");
+    ids.push_back(json::parse(r->body)["case_id"]);
+  }
+  auto db = Db::open(d.root / "HUB" / "hub.db", Db::Options{false, true, 5000});
+  if (!db.ok()) return db.status();
+  const auto held = [&](const std::string& sql, const std::string& a, const std::string& b) {
+    auto stmt = db->prepare(sql);
+    if (!stmt.ok()) return false;
+    stmt->bind(1, a).bind(2, b);
+    auto row = stmt->step();
+    return row.ok() && *row;
+  };
+  std::vector<double> ms;
+  for (int i = 0; i < count; ++i) {
+    const std::string& id = ids[i];
+    const auto t_case = SteadyClock::now();
+    while (!held("SELECT 1 FROM cases WHERE case_id=?1 AND origin=?2", id, "S01")) {
+      if (ms_since(t_case) > 60000) return Status::Unavailable("the hub did not receive " + id);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const std::string& to = targets[i % targets.size()];
+    const auto t0 = SteadyClock::now();
+    auto r = hub.Post("/api/v1/cases/" + id + "/handover", *op,
+                      json{{"to", to}, {"reason", "基准测试移交"}}.dump(), "application/json");
+    if (!r || r->status != 200) return Status::Unavailable("hand-over of " + id + " refused");
+    while (!held("SELECT 1 FROM events WHERE case_id=?1 AND origin=?2 AND kind='case.received'",
+                 id, to)) {
+      if (ms_since(t0) > 60000) return Status::Unavailable(to + " never received " + id);
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    ms.push_back(ms_since(t0));
+  }
+  return ms;
+}
+
+// Directives from the hub to one node, durable on both ends: `cases` open cases of S02 are
+// handed to S01 through the hub's own code while the hub is down, then S01 meets the hub
+// and drains its stream; timed from S01's start to the hub recording S01's DeliveryAck of
+// the last one (S01 acknowledges only after its commit).
+struct DirectiveFigures {
+  uint64_t directives = 0;
+  double seconds = 0;
+};
+Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) {
+  auto s = make_scratch(o.config_dir, "directives");
+  if (!s.ok()) return s.status();
+  TB_RETURN_IF_ERROR(provision_hub(s->config, s->root / "HUB", s->password));
+  for (const char* site : {"S01", "S02"})
+    TB_RETURN_IF_ERROR(provision_site(s->config, s->root / site, site, s->password));
+  std::fprintf(stderr, "queueing %ld hand-overs to S01...\n", cases);
+  auto head = fill_log(s->config, s->root / "S02", "S02", cases * 2, false, true);
+  if (!head.ok()) return head.status();
+  DirectiveFigures out;
+  {
+    auto district = load_district(s->config);
+    if (!district.ok()) return district.status();
+    auto hub_key = SigningKey::load(s->root / "HUB" / "hub.key");
+    auto s02_key = SigningKey::load(s->root / "S02" / node::NodeStore::kKeyFile);
+    if (!hub_key.ok() || !s02_key.ok()) return Status::Unavailable("keys");
+    SystemClock clock;
+    auto hub = hub::HubService::open(*district, s->root / "HUB", *hub_key, clock);
+    if (!hub.ok()) return hub.status();
+    auto db = Db::open(s->root / "S02" / node::NodeStore::kDbFile);
+    if (!db.ok()) return db.status();
+    auto events = sync::Replica(*db).read("S02", 1, *head);
+    if (!events.ok()) return events.status();
+    pb::Bundle bundle;
+    *bundle.mutable_batch() = sync::make_batch(*events, *s02_key);
+    auto imported = (*hub)->import_bundle(
+        seal(bundle.SerializeAsString(), *curve_public_from(hub_key->public_key())));
+    if (!imported.ok()) return imported.status();
+    for (const sync::Event& e : *events) {
+      if (e.kind != "case.submitted") continue;
+      auto moved = (*hub)->hand_over(e.case_id, "S01", "基准测试", "bench");
+      if (!moved.ok()) return moved.status();
+    }
+  }
+  out.directives = held_seq(s->root / "HUB" / "hub.db", sync::stream_origin("S01"));
+  auto hub = start_hub(o, *s);
+  if (!hub.ok()) return hub.status();
+  const int sync_port = read_port(s->root / "HUB" / "sync.port");
+  auto hub_db = Db::open(s->root / "HUB" / "hub.db", Db::Options{false, true, 5000});
+  if (!hub_db.ok()) return hub_db.status();
+  const auto delivered = [&]() -> uint64_t {
+    auto stmt = hub_db->prepare("SELECT delivered_seq FROM site_state WHERE site='S01'");
+    if (!stmt.ok()) return 0;
+    auto row = stmt->step();
+    return row.ok() && *row ? static_cast<uint64_t>(stmt->int_at(0)) : 0;
+  };
+  const auto t0 = SteadyClock::now();
+  auto node = start_node(o, *s, "S01", sync_port);
+  if (!node.ok()) return node.status();
+  while (delivered() < out.directives) {
+    if (ms_since(t0) > 600000) return Status::Unavailable("the directives were not delivered");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  out.seconds = ms_since(t0) / 1000.0;
+  node->process.signal(SIGTERM);
+  node->process.wait(std::chrono::seconds(10));
+  hub->process.signal(SIGTERM);
+  hub->process.wait(std::chrono::seconds(10));
+  if (held_seq(s->root / "S01" / node::NodeStore::kDbFile, sync::stream_origin("S01")) <
+      out.directives)
+    return Status::Corruption("the hub recorded deliveries the node does not hold");
+  std::filesystem::remove_all(s->root.parent_path());
+  return out;
+}
+
 int run_bench_sync(SyncBenchOptions o) {
   if (o.bin_dir.empty()) o.bin_dir = tools::self_dir().parent_path().string();
   const auto fail = [](const Status& s) {
@@ -358,6 +497,15 @@ int run_bench_sync(SyncBenchOptions o) {
     min_rate = std::min(min_rate, rate);
   }
   const double nodes20_rate = total / slowest;
+  // 5. Hand-overs with all twenty nodes live: S01's cases to the other centers in turn.
+  std::fprintf(stderr, "%d hand-overs with 20 live nodes...\n", o.handoffs);
+  std::vector<std::string> centers;
+  for (const SiteConfig& site : district->sites)
+    if (site.kind == SiteKind::kCenter && site.id != "S01") centers.push_back(site.id);
+  const size_t s01_index = static_cast<size_t>(
+      std::find(sites.begin(), sites.end(), "S01") - sites.begin());
+  auto handoff_ms = time_handoffs(*d, nodes[s01_index].port, hub20->port, centers, o.handoffs);
+  if (!handoff_ms.ok()) return fail(handoff_ms.status());
   for (Daemon& n : nodes) n.process.signal(SIGTERM);
   for (Daemon& n : nodes) n.process.wait(std::chrono::seconds(10));
   auto reconnect = reconnect_all(*d, sites, port20);
@@ -366,6 +514,10 @@ int run_bench_sync(SyncBenchOptions o) {
   hub20->process.wait(std::chrono::seconds(10));
   std::filesystem::remove_all(s->root.parent_path());
   std::filesystem::remove_all(d->root.parent_path());
+  // 6. Directives, hub -> one node.
+  auto directives = time_directives(o, o.directive_cases);
+  if (!directives.ok()) return fail(directives.status());
+  const double directives_per_s = directives->directives / directives->seconds;
 
   const double ratio = events_per_s / raw_pipeline;
   std::printf("tongban bench sync (hub and nodes as processes on loopback, synchronous=FULL on both ends)\n");
@@ -387,6 +539,11 @@ int run_bench_sync(SyncBenchOptions o) {
   std::printf("%-52s %14.0f %12s\n", "20 nodes at once, events/s together", nodes20_rate, ">= 60000");
   std::printf("%-52s %14.2f %12s\n", "20 nodes: slowest node rate / mean rate", min_rate / mean_rate, ">= 0.5");
   std::printf("%-52s %14.3f %12s\n", "20 simultaneous reconnects (CURVE), s", *reconnect, "< 1");
+  std::printf("%-52s %14.2f %12s\n", "hand-over p50, 20 live nodes, ms", percentile(*handoff_ms, 0.5), "-");
+  std::printf("%-52s %14.2f %12s\n", "hand-over p99, 20 live nodes, ms", percentile(*handoff_ms, 0.99), "< 200");
+  std::printf("%-52s %14.0f %12s\n",
+              ("directives hub -> one node /s (" + std::to_string(directives->directives) + ")").c_str(),
+              directives_per_s, ">= 20000");
   const json figures = {{"events_per_s", events_per_s},
                         {"raw_pipeline_events_per_s", raw_pipeline},
                         {"raw_curve_msgs_per_s", raw_curve},
@@ -402,6 +559,11 @@ int run_bench_sync(SyncBenchOptions o) {
                         {"nodes20_events_per_s", nodes20_rate},
                         {"nodes20_min_over_mean", min_rate / mean_rate},
                         {"reconnect20_s", *reconnect},
+                        {"handoff_p50_ms", percentile(*handoff_ms, 0.5)},
+                        {"handoff_p99_ms", percentile(*handoff_ms, 0.99)},
+                        {"handoffs", handoff_ms->size()},
+                        {"directives_per_s", directives_per_s},
+                        {"directives", directives->directives},
                         {"event_bytes", event_bytes}};
   std::printf("%s\n", figures.dump().c_str());
   return 0;
@@ -420,6 +582,11 @@ void add_bench_sync(CLI::App& bench) {
   cmd->add_option("--beside-catchup-rate", o->beside_catchup_events_per_s,
                   "追赶期间另一站点每秒事件数 / S02 events/s while S01 catches up")
       ->check(CLI::Range(2, 10000));
+  cmd->add_option("--handoffs", o->handoffs, "20节点在线时计时的移交次数 / hand-overs timed")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--directive-cases", o->directive_cases,
+                  "下发测试排队的移交数 / hand-overs queued for the directive test")
+      ->check(CLI::Range(10L, 10000000L));
   cmd->callback([o] { exit_code() = run_bench_sync(*o); });
 }
 

@@ -164,7 +164,8 @@ class NodeStore {
   Result<CaseState> load_case_locked(const std::string& case_id);
   Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
   Status project_appointment_locked(const pb::CaseEvent& event);
-  Status acknowledge_move_locked(Writer& writer, CaseState& state);
+  // Appends Released or Received when due (projecting it); true when it appended.
+  Result<bool> acknowledge_move_locked(Writer& writer, CaseState& state);
   Result<std::optional<Appointment>> appointment_locked(const std::string& id);
   Result<std::vector<Appointment>> appointments_on_locked(const std::string& date,
                                                           const std::string& agent);
