@@ -48,7 +48,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      CaseIndex::schema() + StaffDirectory::schema() + kHubSchema,
                                      kForkSchema, StaffDirectory::throttle_schema(),
                                      sync::borrowed_events_schema() +
-                                         CaseIndex::ownership_schema()}));
+                                         CaseIndex::ownership_schema(),
+                                     StaffDirectory::department_schema()}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).

@@ -1,5 +1,7 @@
 #include "tongban/node/case_service.h"
 
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 #include "tongban/shared/projector.h"
@@ -36,6 +38,37 @@ const pb::Applicant* applicant_of(const Command& c) {
   if (const auto* s = std::get_if<Submit>(&c)) return &s->app.applicant;
   if (const auto* p = std::get_if<StartPreReview>(&c)) return &p->app.applicant;
   return nullptr;
+}
+
+}  // namespace
+
+namespace {
+
+// 后台分类审批: a reviewer of a department reviews and decides only its items, or its parts
+// of a bundle (一件事); the front desk still accepts any item.
+Status check_department(const CaseState& s, const Command& command, const Actor& actor) {
+  if (actor.system || actor.role != Role::kReviewer || actor.department.empty() || !s.exists())
+    return Status::Ok();
+  const bool review = std::holds_alternative<StartReview>(command) ||
+                      std::holds_alternative<Suspend>(command) ||
+                      std::holds_alternative<Resume>(command) ||
+                      std::holds_alternative<DecideCase>(command);
+  if (!review) return Status::Ok();
+  std::set<std::string> departments = {s.department};
+  if (!s.parts.empty()) {
+    departments.clear();
+    const auto* decide = std::get_if<DecideCase>(&command);
+    for (const CasePart& p : s.parts)
+      if (!decide || decide->part.empty() || decide->part == p.item_code)
+        departments.insert(p.department);
+  }
+  if (departments.count(actor.department)) return Status::Ok();
+  std::string owners;
+  for (const std::string& d : departments) owners += (owners.empty() ? "" : "、") + d;
+  return Status::PermissionDenied("not_your_department",
+                                  "该事项由" + owners + "审批，您属于" + actor.department,
+                                  "the item is decided by " + owners + ", not by " +
+                                      actor.department);
 }
 
 }  // namespace
@@ -212,6 +245,7 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
   // Another agent's case answers like no case at all: an agent cannot probe which ids exist.
   if (!create && actor.role == Role::kAgent && !actor.system && state.agent != actor.username)
     return not_found("案件", "case " + state.case_id);
+  TB_RETURN_IF_ERROR(check_department(state, command, actor));
 
   Command cmd = command;
   // An agent always acts as themself; a clerk never submits in an agent's name.

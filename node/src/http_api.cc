@@ -109,7 +109,7 @@ struct HttpApi::Impl {
         Actor actor;
         if (!open) {  // the gate admitted req.staff before the body was read
           if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
-          actor = Actor{req.staff->username, req.staff->role, false};
+          actor = Actor{req.staff->username, req.staff->role, false, req.staff->department};
         }
         auto reply = handler(req, actor);
         if (!reply.ok()) {
@@ -415,7 +415,8 @@ void HttpApi::Impl::staff_routes() {
                for (const Staff& s : *list)
                  out.push_back({{"username", s.username},
                                 {"display_name", s.display_name},
-                                {"role", to_string(s.role)}});
+                                {"role", to_string(s.role)},
+                                {"department", s.department}});
                return Reply{200, {{"staff", out}}};
              }));
   post(
@@ -437,9 +438,26 @@ void HttpApi::Impl::staff_routes() {
         if (!display_name.ok()) return display_name.status();
         auto password = json_string(*j, "password");
         if (!password.ok()) return password.status();
-        TB_RETURN_IF_ERROR(staff.create(*username, *display_name, *role, *password));
+        auto department = json_string(*j, "department");
+        if (!department.ok()) return department.status();
+        if (!department->empty()) {
+          if (*role != Role::kReviewer)
+            return Status::InvalidArgument("department_for_reviewers", "只有审核人员按部门划分",
+                                           "only reviewers belong to a department");
+          const auto catalog = cases.current_catalog();
+          const bool known = std::any_of(
+              catalog->items().begin(), catalog->items().end(),
+              [&](const Item& item) { return item.department == *department; });
+          if (!known)
+            return Status::InvalidArgument("unknown_department", "事项目录中没有该部门：" + *department,
+                                           "no item of the catalog belongs to that department");
+        }
+        TB_RETURN_IF_ERROR(
+            staff.create(*username, *display_name, *role, *password, *department));
         spdlog::info("staff {} created as {} by {}", *username, to_string(*role), a.username);
-        return Reply{201, {{"username", *username}, {"role", to_string(*role)}}};
+        return Reply{201, {{"username", *username},
+                           {"role", to_string(*role)},
+                           {"department", *department}}};
       }));
   post(
       R"(/api/v1/staff/([A-Za-z0-9_.-]+)/disable)",

@@ -34,7 +34,8 @@ const std::vector<std::string>& NodeStore::migrations() {
       " message_zh TEXT NOT NULL, message_en TEXT NOT NULL, since_ts INTEGER NOT NULL)",
       StaffDirectory::throttle_schema(),
       // 跨区通办: other sites' events of the cases handed here, and each case's owner.
-      sync::borrowed_events_schema() + CaseIndex::ownership_schema()};
+      sync::borrowed_events_schema() + CaseIndex::ownership_schema(),
+      StaffDirectory::department_schema()};
   return kMigrations;
 }
 

@@ -81,7 +81,8 @@ std::optional<Role> role_from(const std::string& s) {
 }
 
 Status StaffDirectory::create(const std::string& username, const std::string& display_name,
-                              Role role, const std::string& password) {
+                              Role role, const std::string& password,
+                              const std::string& department) {
   if (!valid_username(username))
     return Status::InvalidArgument("invalid_username", "用户名应为3至32位字母、数字、_-.",
                                    "username: 3-32 letters, digits, _ - .");
@@ -89,6 +90,10 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
       display_name.find_first_of("\t\r\n") != std::string::npos || !is_clean_utf8(display_name))
     return Status::InvalidArgument("invalid_display_name", "请填写姓名（最多64字节）",
                                    "display_name: 1-64 bytes");
+  if (department.size() > 64 || department.find_first_of("\t\r\n") != std::string::npos ||
+      !is_clean_utf8(department))
+    return Status::InvalidArgument("invalid_department", "部门名称最多64字节",
+                                   "department: at most 64 bytes on one line");
   if (password.size() < 8 || password.size() > 128)
     return Status::InvalidArgument("weak_password", "密码长度应为8至128位",
                                    "password must be 8-128 characters");
@@ -96,15 +101,15 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
   if (!hash.ok()) return hash.status();
   std::lock_guard lock(mu_);
   auto stmt = db_.cached(
-      "INSERT INTO staff(username, display_name, role, password_hash, created_ts) "
-      "VALUES(?1,?2,?3,?4,?5) "
+      "INSERT INTO staff(username, display_name, role, password_hash, created_ts, department) "
+      "VALUES(?1,?2,?3,?4,?5,?6) "
       "ON CONFLICT(username) DO NOTHING");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, username)
       .bind(2, display_name)
       .bind(3, std::string(to_string(role)))
       .bind(4, *hash);
-  stmt->bind(5, clock_.now());
+  stmt->bind(5, clock_.now()).bind(6, department);
   TB_RETURN_IF_ERROR(stmt->run());
   if (db_.changes() == 0)
     return Status::Conflict("username_taken", "用户名已存在", "username already exists");
@@ -140,6 +145,12 @@ const std::string& dummy_hash() {
 }
 
 }  // namespace
+
+const std::string& StaffDirectory::department_schema() {
+  static const std::string kSql =
+      "ALTER TABLE staff ADD COLUMN department TEXT NOT NULL DEFAULT ''";
+  return kSql;
+}
 
 const std::string& StaffDirectory::throttle_schema() {
   static const std::string kSql =
@@ -190,15 +201,16 @@ Result<Session> StaffDirectory::login(const std::string& username, const std::st
       if (plausible || i == 1) TB_RETURN_IF_ERROR(count->bind(1, keys[i]).bind(2, now).run());
     if (plausible) {
       auto stmt = db_.cached(
-          "SELECT password_hash, display_name, role FROM staff WHERE username=?1 AND disabled=0");
+          "SELECT password_hash, display_name, role, department FROM staff"
+          " WHERE username=?1 AND disabled=0");
       if (!stmt.ok()) return stmt.status();
       stmt->bind(1, username);
       auto row = stmt->step();
       if (!row.ok()) return row.status();
       if (*row) {
         stored = stmt->text_at(0);
-        staff =
-            Staff{username, stmt->text_at(1), role_from(stmt->text_at(2)).value_or(Role::kClerk)};
+        staff = Staff{username, stmt->text_at(1),
+                      role_from(stmt->text_at(2)).value_or(Role::kClerk), stmt->text_at(3)};
       }
     }
   }
@@ -229,7 +241,8 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
   if (token.size() != 64) return unauthenticated();
   std::lock_guard lock(mu_);
   auto stmt = db_.cached(
-      "SELECT s.username, f.display_name, f.role FROM sessions s JOIN staff f ON f.username = "
+      "SELECT s.username, f.display_name, f.role, f.department FROM sessions s"
+      " JOIN staff f ON f.username = "
       "s.username"
       " WHERE s.token_hash=?1 AND s.expires_ts > ?2 AND f.disabled = 0");
   if (!stmt.ok()) return stmt.status();
@@ -239,7 +252,7 @@ Result<Staff> StaffDirectory::authenticate(const std::string& token) {
   if (!row.ok()) return row.status();
   if (!*row) return unauthenticated();
   return Staff{stmt->text_at(0), stmt->text_at(1),
-               role_from(stmt->text_at(2)).value_or(Role::kClerk)};
+               role_from(stmt->text_at(2)).value_or(Role::kClerk), stmt->text_at(3)};
 }
 
 Status StaffDirectory::logout(const std::string& token) {
@@ -254,7 +267,8 @@ Status StaffDirectory::logout(const std::string& token) {
 Result<std::vector<Staff>> StaffDirectory::list() {
   std::lock_guard lock(mu_);
   auto stmt = db_.cached(
-      "SELECT username, display_name, role FROM staff WHERE disabled=0 ORDER BY username");
+      "SELECT username, display_name, role, department FROM staff WHERE disabled=0"
+      " ORDER BY username");
   if (!stmt.ok()) return stmt.status();
   std::vector<Staff> out;
   for (;;) {
@@ -262,7 +276,7 @@ Result<std::vector<Staff>> StaffDirectory::list() {
     if (!row.ok()) return row.status();
     if (!*row) break;
     out.push_back(Staff{stmt->text_at(0), stmt->text_at(1),
-                        role_from(stmt->text_at(2)).value_or(Role::kClerk)});
+                        role_from(stmt->text_at(2)).value_or(Role::kClerk), stmt->text_at(3)});
   }
   return out;
 }

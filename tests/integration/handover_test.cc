@@ -462,3 +462,46 @@ TEST_CASE("kill -9 of hub or node in the middle of hand-overs loses and duplicat
     INFO(out);
   }
 }
+
+TEST_CASE("a reviewer of a department decides only that department's items",
+          "[integration][handover][department]") {
+  NodeHarness node("S01");
+  node.start();
+  const std::string admin = node.login("admin"), clerk = node.login("clerk");
+  const auto create = [&](const json& body) { return node.post(admin, "/api/v1/staff", body); };
+  const json rs = {{"username", "rs_reviewer"}, {"display_name", "人社审核员"},
+                   {"role", "reviewer"}, {"password", kTestPassword},
+                   {"department", "人力资源和社会保障局"}};
+  REQUIRE(create(rs).status == 201);
+  json bad = rs;
+  bad["username"] = "x_reviewer";
+  bad["department"] = "不存在的局";
+  CHECK(create(bad).body["error"]["code"] == "unknown_department");
+  bad["department"] = "民政局";
+  bad["role"] = "clerk";
+  CHECK(create(bad).body["error"]["code"] == "department_for_reviewers");
+  const json listed = node.get(admin, "/api/v1/staff").body;
+  bool found = false;
+  for (const json& s : listed["staff"])
+    found = found || (s["username"] == "rs_reviewer" && s["department"] == "人力资源和社会保障局");
+  CHECK(found);
+
+  const std::string rs_case = submit(node, clerk, 51);  // RS001, 人社局
+  json app = application("MZ003", {"ID", "DISAB_CERT", "HKB", "BANK"}, resident_id(52));
+  app["accept"] = json::object();
+  const HttpReply mz = node.post(clerk, "/api/v1/cases", app);  // 民政局: the front desk takes any
+  REQUIRE(mz.status == 201);
+  const std::string mz_case = mz.body["case_id"];
+
+  const std::string reviewer = node.login("rs_reviewer");
+  REQUIRE(act(node, reviewer, rs_case, "review").status == 200);
+  REQUIRE(act(node, reviewer, rs_case, "decide", {{"approve", true}, {"reason", "准予"}}).status ==
+          200);
+  const HttpReply other = act(node, reviewer, mz_case, "review");
+  CHECK(other.status == 403);
+  CHECK(other.body["error"]["code"] == "not_your_department");
+  CHECK(other.body["error"]["message"].get<std::string>().find("民政局") != std::string::npos);
+  CHECK(case_at(node, clerk, mz_case)["status"] == "accepted");  // nothing changed
+  // A reviewer of no department (a small site's only one) reviews everything.
+  CHECK(act(node, node.login("reviewer"), mz_case, "review").status == 200);
+}

@@ -13,7 +13,9 @@ namespace {
 Db open_db(const std::filesystem::path& dir) {
   auto db = Db::open(dir / "staff.db");
   REQUIRE(db.ok());
-  REQUIRE(db->migrate({StaffDirectory::schema(), StaffDirectory::throttle_schema()}).ok());
+  REQUIRE(db->migrate({StaffDirectory::schema(), StaffDirectory::throttle_schema(),
+                       StaffDirectory::department_schema()})
+              .ok());
   return std::move(*db);
 }
 

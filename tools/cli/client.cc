@@ -168,6 +168,9 @@ auto role = std::make_shared<std::string>();
 add->add_option("--username", *a, "用户名 / username")->required();
 add->add_option("--display-name", *b, "姓名 / display name")->required();
 add->add_option("--role", *role, "clerk|reviewer|agent|admin")->required();
+auto department = std::make_shared<std::string>();
+add->add_option("--department", *department,
+                "审核人员所属部门（如 民政局）/ a reviewer's department");
 add->add_option("--password-env", *password_env,
                 "存放初始密码的环境变量 / env var holding the password");
 add->callback([=] {
@@ -176,6 +179,7 @@ add->callback([=] {
       {"username", *a},
       {"display_name", *b},
       {"role", *role},
+      {"department", *department},
       {"password",
        pw ? pw : ""}}.dump();
   exit_code() = call(*conn, "POST", "/api/v1/staff", req);

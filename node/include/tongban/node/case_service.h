@@ -28,7 +28,8 @@ namespace tongban::node {
 struct Actor {
   std::string username;
   Role role = Role::kClerk;
-  bool system = false;  // the supervision sweep
+  bool system = false;     // the supervision sweep
+  std::string department;  // a reviewer's department (empty: all)
 };
 
 struct Slot {

@@ -34,6 +34,9 @@ struct Staff {
   std::string username;
   std::string display_name;
   Role role = Role::kClerk;
+  // A reviewer's department (back office 后台分类审批): they review and decide only items
+  // and bundle parts of it. Empty: every department (a small site's one reviewer).
+  std::string department;
 };
 
 struct Session {
@@ -50,13 +53,15 @@ class StaffDirectory {
   // owners include both in their migrations, in this order.
   static const std::string& schema();
   static const std::string& throttle_schema();
+  // A later migration: each account's department.
+  static const std::string& department_schema();
 
   // `mu` guards `db`, shared with the owner's other users of the connection.
   StaffDirectory(Db& db, std::mutex& mu, const Clock& clock) : db_(db), mu_(mu), clock_(clock) {}
 
   // InvalidArgument for a bad username/password shape, Conflict if the name is taken.
   Status create(const std::string& username, const std::string& display_name, Role role,
-                const std::string& password);
+                const std::string& password, const std::string& department = "");
   // Unauthenticated (with the same message for an unknown user and a wrong password);
   // TooManyRequests (login_throttled, with the seconds to wait) while throttled.
   // `address` is the client's IP address.
