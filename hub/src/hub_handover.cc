@@ -86,16 +86,20 @@ Status HubStore::check_target_locked(const CaseState& s, const std::string& to) 
 }
 
 Result<std::string> HubStore::choose_target_locked(const CaseState& s,
+                                                   const std::string& item_code,
                                                    const std::string& preferred,
                                                    std::string& why) {
   auto keys = load_public_keys(district_.dir, district_.site_ids());
   if (!keys.ok()) return keys.status();
   std::vector<const SiteConfig*> candidates;
-  for (const SiteConfig* c : district_.competent_sites(s.item_code))
-    if (c->id != s.owner && keys->count(c->id) && may_move_to(s, c->id)) candidates.push_back(c);
+  for (const SiteConfig* c : district_.competent_sites(item_code))
+    // A bundle's part moves as the bundle says (多地联办); a whole case only if cross_region.
+    if (c->id != s.owner && keys->count(c->id) &&
+        (item_code != s.item_code || may_move_to(s, c->id)))
+      candidates.push_back(c);
   if (candidates.empty())
     return Status::Rejected("no_competent_site", "没有其他可对该事项作出决定的站点",
-                            "no other provisioned site may decide " + s.item_code);
+                            "no other provisioned site may decide " + item_code);
   const auto named = [&](const std::string& id) {
     return std::find_if(candidates.begin(), candidates.end(),
                         [&](const SiteConfig* c) { return c->id == id; }) != candidates.end();
@@ -135,7 +139,7 @@ Result<std::string> HubStore::choose_target_locked(const CaseState& s,
 
 Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
                                   const std::string& mode, const std::string& by,
-                                  const std::string& why) {
+                                  const std::string& why, const std::string& part) {
   const std::string from = s.owner;
   pb::CaseEvent e;
   auto* h = e.mutable_handed_over();
@@ -145,6 +149,7 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
   h->set_mode(mode);
   h->set_operator_(by);
   h->set_why_target(why);
+  h->set_part_item_code(part);
   auto hub_event = append_hub_event_locked(s, e, by);
   if (!hub_event.ok()) return hub_event.status();
   auto events = sync::events_of_case(*db_, s.case_id);
@@ -157,7 +162,8 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
   if (from != to) TB_RETURN_IF_ERROR(send_case_events_locked(from, s.case_id, {*hub_event}));
   if (s.origin != from && s.origin != to)
     TB_RETURN_IF_ERROR(send_case_events_locked(s.origin, s.case_id, {*hub_event}));
-  spdlog::info("hub: case {} handed over {} -> {} ({}, by {})", s.case_id, from, to, mode, by);
+  spdlog::info("hub: case {}{} handed over {} -> {} ({}, by {})", s.case_id,
+               part.empty() ? "" : " part " + part, from, to, mode, by);
   s = std::move(*next);
   return Status::Ok();
 }
@@ -179,7 +185,7 @@ Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::str
                             std::string("case is ") + to_string(s->status) + "; it cannot move");
   std::string target = to, why = "调度员指定 / named by the operator";
   if (target.empty()) {
-    auto chosen = choose_target_locked(*s, "", why);
+    auto chosen = choose_target_locked(*s, s->item_code, "", why);
     if (!chosen.ok()) return chosen.status();
     target = *chosen;
   }
@@ -235,7 +241,10 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
         triggered.insert(e.case_id);
       auto m = moved.find(e.case_id);
       if (m == moved.end()) continue;
-      for (const std::string& site : {m->second.origin, m->second.owner})
+      std::set<std::string> sites = {m->second.origin, m->second.owner};
+      for (const CasePart& p : m->second.parts)
+        if (!p.site.empty()) sites.insert(p.site);
+      for (const std::string& site : sites)
         if (site != e.origin) follow[{site, e.case_id}].push_back(e);
     }
   }
@@ -251,9 +260,22 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     auto s = case_state_locked(case_id);
     if (!s.ok()) return s.status();
     if (!is_case(*s) || !is_active(s->status)) continue;
+    // 多地联办: each part the owner may not decide goes to a site that may.
+    for (const CasePart part : s->parts) {
+      if (!part.requested || !part.site.empty() || !part.decision.empty()) continue;
+      std::string why;
+      auto target = choose_target_locked(*s, part.item_code, "", why);
+      if (!target.ok()) {
+        spdlog::warn("hub: case {} part {} asks to move but {}", case_id, part.item_code,
+                     target.status().message_en());
+        continue;
+      }
+      TB_RETURN_IF_ERROR(hand_over_locked(*s, *target, "一件事多地联办 / bundle part decided elsewhere",
+                                          "dispatch", "dispatch", why, part.item_code));
+    }
     if (s->transfer == Transfer::kRequested) {
       std::string why;
-      auto target = choose_target_locked(*s, s->transfer_to, why);
+      auto target = choose_target_locked(*s, s->item_code, s->transfer_to, why);
       if (!target.ok()) {  // stays unassigned on the operators' queue
         spdlog::warn("hub: case {} asks to move but {}", case_id, target.status().message_en());
         continue;

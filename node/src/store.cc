@@ -417,23 +417,36 @@ Result<bool> NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state
   const std::string& me = log_.origin();
   if (state.moves.empty() || !is_case(state)) return false;
   const Timestamp now = writer.now();
+  bool appended = false;
+  // 多地联办: a part handed here.
+  for (size_t i = 0; i < state.parts.size(); ++i) {
+    if (state.parts[i].site != me || state.parts[i].received) continue;
+    pb::CaseEvent e;
+    e.mutable_received()->set_from_site(state.owner);
+    e.mutable_received()->set_part_item_code(state.parts[i].item_code);
+    TB_RETURN_IF_ERROR(writer.append(state, state.case_id, e, "system", now));
+    appended = true;
+  }
+  const auto whole = [](const OwnershipMove& m) { return m.part.empty(); };
+  if (std::none_of(state.moves.begin(), state.moves.end(), whole)) return appended;
   if (state.owner == me && !state.received) {
     pb::CaseEvent e;
-    e.mutable_received()->set_from_site(state.moves.back().from);
+    const auto last = std::find_if(state.moves.rbegin(), state.moves.rend(), whole);
+    e.mutable_received()->set_from_site(last->from);
     TB_RETURN_IF_ERROR(writer.append(state, state.case_id, e, "system", now));
     return true;
   }
   const bool was_owner =
       state.origin == me ||
       std::any_of(state.moves.begin(), state.moves.end(),
-                  [&](const OwnershipMove& m) { return m.to == me; });
+                  [&](const OwnershipMove& m) { return m.part.empty() && m.to == me; });
   if (state.owner != me && was_owner && !state.released.count(me)) {
     pb::CaseEvent e;
     e.mutable_released()->set_to_site(state.owner);
     TB_RETURN_IF_ERROR(writer.append(state, state.case_id, e, "system", now));
     return true;
   }
-  return false;
+  return appended;
 }
 
 Status NodeStore::rebuild_projections() {

@@ -289,10 +289,28 @@ Status emit_acceptance(Events& out, CaseState& s, pb::Accepted a, const DecideCo
 
 // Acceptance at an agent point of an item it may not decide forwards the case at once:
 // to the parent center site-config names, or where the hub's dispatch rules choose.
+// A bundle's parts this site may not decide (not among its items, or its kind may not
+// decide them) go each to a site that may (多地联办); the case stays here.
 void emit_forwarding(Events& out, CaseState& s, const DecideContext& ctx) {
   if (ctx.site_id.empty() || is_final(s.status)) return;
   const Item* item = ctx.catalog->find(s.item_code);
-  if (!item || item->decidable_at(ctx.site_kind)) return;
+  if (!item) return;
+  if (item->decidable_at(ctx.site_kind)) {
+    for (const CasePart& p : s.parts) {
+      const Item* member = ctx.catalog->find(p.item_code);
+      const bool here = member && member->decidable_at(ctx.site_kind) &&
+                        (!ctx.site_items || ctx.site_items->count(p.item_code));
+      if (here || !p.decision.empty() || p.requested || !p.site.empty()) continue;
+      pb::CaseEvent e;
+      auto* r = e.mutable_transfer_requested();
+      r->set_reason("一件事中本站点无权办理的子事项，转有权站点联办 / a bundle part this site may "
+                    "not decide, sent to a site that may");
+      r->set_part_item_code(p.item_code);
+      r->set_automatic(true);
+      emit(out, s, std::move(e), ctx);
+    }
+    return;
+  }
   pb::CaseEvent e;
   auto* r = e.mutable_transfer_requested();
   r->set_reason("代办点受理后转至有权站点审批 / accepted at an agent point, forwarded for a decision");
@@ -307,6 +325,22 @@ void emit_forwarding(Events& out, CaseState& s, const DecideContext& ctx) {
 Status check_owner(const CaseState& s, const Command& command, const DecideContext& ctx) {
   if (ctx.site_id.empty() || !s.exists()) return Status::Ok();
   const bool here = s.owner == ctx.site_id;
+  const auto* decision = std::get_if<DecideCase>(&command);
+  const CasePart* part = nullptr;
+  for (const CasePart& p : s.parts)
+    if (decision && p.item_code == decision->part) part = &p;
+  // 多地联办: a part handed to a site is decided there, and only there.
+  if (part && !part->site.empty()) {
+    if (part->site != ctx.site_id)
+      return Status::Conflict("part_elsewhere",
+                              "该子事项由站点 " + part->site + " 办理",
+                              "that part is decided at site " + part->site);
+    if (s.conflict_open)
+      return Status::Conflict("conflict_open",
+                              "两个站点对该案件的办理存在冲突，待区级中心裁定后再办理",
+                              "two sites acted on the case in conflict: the hub must resolve it first");
+    return Status::Ok();
+  }
   if (!here) {
     const bool aftercare = std::holds_alternative<Deliver>(command) ||
                            std::holds_alternative<Rate>(command) ||

@@ -278,6 +278,13 @@ std::optional<std::pair<std::string, std::string>> conflict_of(const CaseState& 
   if (s.released.count(site) && !aftercare)
     return std::make_pair("站点 " + site + " 在案件移交后仍办理",
                           "site " + site + " acted after it handed the case over");
+  if (e.has_decided() && !e.decided().part_item_code().empty())
+    for (const CasePart& p : s.parts)
+      if (p.item_code == e.decided().part_item_code() && !p.site.empty() && p.site != site)
+        return std::make_pair("子事项 " + p.item_code + " 由站点 " + p.site + " 办理，站点 " +
+                                  site + " 却作出了决定",
+                              "part " + p.item_code + " belongs to site " + p.site + ", not " +
+                                  site);
   if (fits(s, e)) return std::nullopt;
   if (e.has_decided() && is_final(s.status))
     return std::make_pair("两个站点先后对同一案件作出决定", "two sites decided the case");
@@ -322,7 +329,16 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     case pb::CaseEvent::kHandedOver: {
       const auto& h = e.handed_over();
       s.moves.push_back({h.from_site(), h.to_site(), h.reason(), h.mode(), h.operator_(),
-                         h.why_target(), meta.ts});
+                         h.why_target(), h.part_item_code(), meta.ts});
+      if (!h.part_item_code().empty()) {  // 多地联办: one part moves, the case stays
+        for (CasePart& p : s.parts)
+          if (p.item_code == h.part_item_code()) {
+            p.site = h.to_site();
+            p.requested = false;
+            p.received = false;
+          }
+        break;
+      }
       s.owner = h.to_site();
       s.released.erase(h.to_site());
       s.received = false;
@@ -333,6 +349,11 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       break;
     }
     case pb::CaseEvent::kTransferRequested:
+      if (!e.transfer_requested().part_item_code().empty()) {
+        for (CasePart& p : s.parts)
+          if (p.item_code == e.transfer_requested().part_item_code()) p.requested = true;
+        break;
+      }
       s.transfer = Transfer::kRequested;
       s.transfer_reason = e.transfer_requested().reason();
       s.transfer_to = e.transfer_requested().to_site();
@@ -342,7 +363,13 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       s.released.insert(meta.origin);
       break;
     case pb::CaseEvent::kReceived:
-      if (meta.origin == s.owner) s.received = true;
+      if (!e.received().part_item_code().empty()) {
+        for (CasePart& p : s.parts)
+          if (p.item_code == e.received().part_item_code() && p.site == meta.origin)
+            p.received = true;
+      } else if (meta.origin == s.owner) {
+        s.received = true;
+      }
       break;
     case pb::CaseEvent::kTaken:
       if (meta.origin == s.owner) {

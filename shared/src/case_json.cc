@@ -80,7 +80,10 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
          {"item_name", p.item_name},
          {"department", p.department},
          {"decision", p.decision.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.decision)},
-         {"reason", p.reason}});
+         {"reason", p.reason},
+         {"site", p.site.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.site)},
+         {"requested", p.requested},
+         {"received", p.received}});
   nlohmann::json pauses = nlohmann::json::array();
   for (const Pause& p : s.pauses)
     pauses.push_back(
@@ -144,7 +147,9 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
   nlohmann::json moves = nlohmann::json::array();
   for (const OwnershipMove& m : s.moves)
     moves.push_back({{"from", m.from}, {"to", m.to}, {"reason", m.reason}, {"mode", m.mode},
-                     {"by", m.by}, {"why_target", m.why_target}, {"at", format_time(m.at)}});
+                     {"by", m.by}, {"why_target", m.why_target},
+                     {"part", m.part.empty() ? nlohmann::json(nullptr) : nlohmann::json(m.part)},
+                     {"at", format_time(m.at)}});
   j["moves"] = moves;
   j["transfer"] = {{"state", to_string(s.transfer)},
                    {"reason", s.transfer_reason},

@@ -505,3 +505,69 @@ TEST_CASE("a reviewer of a department decides only that department's items",
   // A reviewer of no department (a small site's only one) reviews everything.
   CHECK(act(node, node.login("reviewer"), mz_case, "review").status == 200);
 }
+
+TEST_CASE("多地联办: a bundle's part the park station may not decide is decided at a center and delivered once",
+          "[integration][handover][bundle]") {
+  LinkedDistrict d;
+  NodeHarness p01(d.district, "P01");
+  const std::string op = d.hub.login("operator");
+  join(p01, d.hub, op);
+  const std::string clerk = p01.login("clerk"), reviewer = p01.login("reviewer");
+  json app = application("QY006", {});
+  app["applicant"]["enterprise"] = true;
+  app["applicant"]["uscc"] = "91110108551385082Q";
+  app["applicant"]["org_name"] = "西安某某科技有限公司";
+  const HttpReply probe = p01.post(clerk, "/api/v1/cases", app);  // learns what it asks for
+  INFO(probe.body.dump());
+  REQUIRE(probe.status == 201);
+  json provided = json::array();
+  for (const json& m : probe.body["materials"]) provided.push_back(m["code"]);
+  app["provided"] = provided;
+  app["applicant"]["uscc"] = "91110108551385082Q";
+  app["accept"] = json::object();
+  const HttpReply accepted = p01.post(clerk, "/api/v1/cases", app);
+  INFO(accepted.body.dump());
+  REQUIRE(accepted.status == 201);
+  const std::string id = accepted.body["case_id"];
+
+  // P01 handles QY007 and SW001 but not RS005: that part goes to a center (S01 is the only
+  // one provisioned here); the case stays with P01.
+  const auto part = [](const json& c, const std::string& code) {
+    for (const json& p : c["parts"])
+      if (p["item_code"] == code) return p;
+    return json();
+  };
+  CHECK(part(accepted.body, "RS005")["requested"] == true);
+  const std::string s01_clerk = d.s01.login("clerk"), s01_reviewer = d.s01.login("reviewer");
+  eventually([&] { return has_case(d.s01, s01_clerk, id); });
+  eventually([&] { return part(case_at(d.s01, s01_clerk, id), "RS005")["received"] == true; });
+  json at_s01 = case_at(d.s01, s01_clerk, id);
+  CHECK(at_s01["owner_site"] == "P01");
+  CHECK(part(at_s01, "RS005")["site"] == "S01");
+  CHECK(at_s01["moves"][0]["part"] == "RS005");
+  // Each site decides only its parts.
+  CHECK(act(d.s01, s01_reviewer, id, "decide", {{"approve", true}, {"part", "QY007"}, {"reason", "x"}})
+            .body["error"]["code"] == "not_owner");
+  CHECK(act(p01, reviewer, id, "decide", {{"approve", true}, {"part", "RS005"}, {"reason", "x"}})
+            .body["error"]["code"] == "part_elsewhere");
+  REQUIRE(act(d.s01, s01_reviewer, id, "decide",
+              {{"approve", true}, {"part", "RS005"}, {"reason", "社保登记准予"}})
+              .status == 200);
+  REQUIRE(act(p01, reviewer, id, "review").status == 200);
+  REQUIRE(act(p01, reviewer, id, "decide", {{"approve", true}, {"part", "QY007"}, {"reason", "准予"}})
+              .status == 200);
+  REQUIRE(act(p01, reviewer, id, "decide", {{"approve", true}, {"part", "SW001"}, {"reason", "准予"}})
+              .status == 200);
+  // Complete when every part is decided, wherever: P01 learns of S01's part and delivers once.
+  eventually([&] { return case_at(p01, clerk, id)["status"] == "approved"; });
+  REQUIRE(act(p01, clerk, id, "deliver", {{"method", "window"}}).status == 200);
+  eventually([&] { return case_at(d.hub, op, id)["status"] == "delivered"; });
+  eventually([&] { return case_at(d.s01, s01_clerk, id)["status"] == "delivered"; });
+  const json at_hub = case_at(d.hub, op, id);
+  CHECK(at_hub["conflict_open"] == false);
+  CHECK(part(at_hub, "RS005")["decision"] == "approved");
+  const auto kinds = kinds_of(d.hub, op, id);
+  CHECK(count_of(kinds, "P01:case.delivered") == 1);
+  CHECK(count_of(kinds, "S01:case.decided") == 1);
+  CHECK(count_of(kinds, "P01:case.decided") == 2);
+}

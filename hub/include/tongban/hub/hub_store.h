@@ -130,13 +130,14 @@ class HubStore {
   Result<CaseState> case_state_locked(const std::string& case_id);
   // Picks the site the rules give the case to (preferred first when it may decide), and
   // says why in `why`. Rejected when no other provisioned site may decide the item.
-  Result<std::string> choose_target_locked(const CaseState& s, const std::string& preferred,
-                                           std::string& why);
+  Result<std::string> choose_target_locked(const CaseState& s, const std::string& item_code,
+                                           const std::string& preferred, std::string& why);
   Status check_target_locked(const CaseState& s, const std::string& to);
   bool may_move_to(const CaseState& s, const std::string& to) const;
+  // Moves the case (or, with `part`, one part of a bundle: 多地联办) to `to`.
   Status hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
-                          const std::string& mode, const std::string& by,
-                          const std::string& why);
+                          const std::string& mode, const std::string& by, const std::string& why,
+                          const std::string& part = "");
   // Appends the hub's own event for a case; returns it.
   Result<sync::Event> append_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
                                               const std::string& by);

@@ -62,6 +62,11 @@ struct CasePart {
   std::string department;
   std::string decision;  // "" pending, approved, denied
   std::string reason;
+  // 多地联办: the site that decides this part when not the case's owner ("" = the owner),
+  // whether one was asked for, and whether that site holds the history.
+  std::string site;
+  bool requested = false;
+  bool received = false;
 };
 
 struct Pause {
@@ -84,6 +89,7 @@ struct RatingState {
 // One move of a case's ownership (a HandedOver of the hub's log).
 struct OwnershipMove {
   std::string from, to, reason, mode, by, why_target;
+  std::string part;  // 多地联办: the bundle part that moved ("" = the whole case)
   Timestamp at = 0;
 };
 
