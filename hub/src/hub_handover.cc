@@ -235,10 +235,12 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
   // and its owner (a former owner's offline work reaches the new owner this way).
   std::map<std::pair<std::string, std::string>, std::vector<sync::Event>> follow;
   std::set<std::string> triggered;
+  std::map<std::string, std::string> broken;  // case -> site where it was terminated
   for (const auto* run : runs) {
     for (const sync::Event& e : *run) {
       if (e.kind == "case.transfer_requested" || e.kind == "case.returned")
         triggered.insert(e.case_id);
+      if (e.kind == "case.terminated") broken.emplace(e.case_id, e.origin);
       auto m = moved.find(e.case_id);
       if (m == moved.end()) continue;
       std::set<std::string> sites = {m->second.origin, m->second.owner};
@@ -255,6 +257,24 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
                             });
     events.erase(last, events.end());
     TB_RETURN_IF_ERROR(send_case_events_locked(to.first, to.second, events));
+  }
+  // District-wide list: a broken 容缺 commitment bars the applicant at every site.
+  for (const auto& [case_id, site] : broken) {
+    auto s = case_state_locked(case_id);
+    if (!s.ok()) return s.status();
+    if (!s->broke_commitment) continue;
+    pb::BrokenCommitment entry;
+    entry.set_applicant_id(s->applicant.id_number());
+    entry.set_case_id(case_id);
+    entry.set_site(site);
+    const std::string body = entry.SerializeAsString();
+    for (const SiteConfig& other : district_.sites) {
+      if (other.id == site) continue;
+      auto e = replica_.extend(sync::stream_origin(other.id), kDirectiveStream,
+                               "hub.broken_commitment", "hub", clock_.now(), body, key_);
+      if (!e.ok()) return e.status();
+      streams_extended_ = true;
+    }
   }
   for (const std::string& case_id : triggered) {
     auto s = case_state_locked(case_id);

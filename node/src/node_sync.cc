@@ -48,7 +48,15 @@ Status NodeSync::apply(const sync::BatchCheck& checked) {
   std::vector<std::pair<int, std::string>> versions;
   std::vector<std::shared_ptr<const Catalog>> catalogs;
   std::vector<NodeStore::DeliveredCase> cases;
+  std::vector<NodeStore::BrokenCommitment> broken;
   for (const sync::Event& e : checked.fresh) {
+    if (e.kind == "hub.broken_commitment") {
+      pb::BrokenCommitment b;
+      if (!b.ParseFromString(e.body) || !valid_case_id(b.case_id()))
+        return Status::Corruption("broken commitment from the hub does not parse");
+      broken.push_back({b.applicant_id(), b.case_id()});
+      continue;
+    }
     if (e.kind == "hub.case_events") {
       auto c = parse_case_events(e, cases_.district(), cases_.site().id);
       if (!c.ok()) return c.status();
@@ -63,7 +71,7 @@ Status NodeSync::apply(const sync::BatchCheck& checked) {
     catalogs.push_back(std::make_shared<const Catalog>(std::move(*catalog)));
     versions.emplace_back(v.version(), v.catalog_toml());
   }
-  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, versions, cases));
+  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, versions, cases, broken));
   for (auto& c : catalogs) {
     spdlog::info("catalog version {} received from the hub", c->version());
     cases_.install_catalog(std::move(c));

@@ -7,6 +7,7 @@
 
 #include "tongban/sync/head_witness.h"
 #include "tongban/sync/replica.h"
+#include "wire.pb.h"
 
 namespace tongban::node {
 
@@ -374,7 +375,8 @@ Result<Hash32> NodeStore::delivered_hash(uint64_t seq) {
 
 Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
                                  const std::vector<std::pair<int, std::string>>& catalogs,
-                                 const std::vector<DeliveredCase>& cases) {
+                                 const std::vector<DeliveredCase>& cases,
+                                 const std::vector<BrokenCommitment>& broken) {
   std::lock_guard lock(mu_);
   // Own events appended below order after everything delivered (Lamport).
   uint64_t newest = checked.fresh.empty() ? 0 : checked.fresh.back().lamport;
@@ -388,6 +390,8 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
   if (!insert.ok()) return insert.status();
   for (const auto& [version, toml] : catalogs)
     TB_RETURN_IF_ERROR(insert->bind(1, int64_t{version}).bind(2, toml).run());
+  for (const BrokenCommitment& b : broken)
+    TB_RETURN_IF_ERROR(projector_.cases().record_broken_commitment(b.applicant_id, b.case_id));
   Writer writer(*this, log);
   for (const DeliveredCase& c : cases) {
     // A case new here is folded from what was delivered (the whole history, in order);
@@ -466,6 +470,19 @@ Status NodeStore::rebuild_projections() {
     failure = project_locked(states[e.case_id], body, EventMeta{e.case_id, e.origin, e.ts});
     return failure.ok();
   }));
+  TB_RETURN_IF_ERROR(failure);
+  // The district's list of broken commitments, as the hub's stream brought it.
+  auto stream = sync::EventLog::open(*db_, sync::stream_origin(log_.origin()), nullptr);
+  if (!stream.ok()) return stream.status();
+  TB_RETURN_IF_ERROR(stream->scan(1, [&](const sync::Event& e) {
+                           if (e.kind != "hub.broken_commitment") return true;
+                           pb::BrokenCommitment b;
+                           failure = b.ParseFromString(e.body)
+                                         ? projector_.cases().record_broken_commitment(
+                                               b.applicant_id(), b.case_id())
+                                         : Status::Corruption("broken commitment does not parse");
+                           return failure.ok();
+                         }));
   TB_RETURN_IF_ERROR(failure);
   // Cases with other sites' events (handed here, or followed from here) replay in full.
   auto borrowed = db_->prepare("SELECT DISTINCT case_id FROM borrowed_events");

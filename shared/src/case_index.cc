@@ -111,10 +111,15 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   q.bind(20, int64_t{s.conflict_open});
   TB_RETURN_IF_ERROR(q.run());
   if (!s.broke_commitment) return Status::Ok();
+  return record_broken_commitment(s.applicant.id_number(), s.case_id);
+}
+
+Status CaseIndex::record_broken_commitment(const std::string& applicant_id,
+                                           const std::string& case_id) {
   auto broken =
       db_.cached("INSERT OR REPLACE INTO broken_commitments(applicant_id, case_id) VALUES(?1, ?2)");
   if (!broken.ok()) return broken.status();
-  return broken->bind(1, s.applicant.id_number()).bind(2, s.case_id).run();
+  return broken->bind(1, applicant_id).bind(2, case_id).run();
 }
 
 Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date today) {

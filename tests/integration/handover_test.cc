@@ -571,3 +571,46 @@ TEST_CASE("多地联办: a bundle's part the park station may not decide is deci
   CHECK(count_of(kinds, "S01:case.decided") == 1);
   CHECK(count_of(kinds, "P01:case.decided") == 2);
 }
+
+TEST_CASE("a 容缺 commitment broken at one site bars the applicant at every site of the district",
+          "[integration][handover][tolerance]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op = d.hub.login("operator");
+  join(s02, d.hub, op);
+  const std::string resident = resident_id(61);
+  const json tolerate = {{"tolerated", {"EXPENSE_LIST", "DISCHARGE", "BANK"}},
+                         {"commitment_signed", true},
+                         {"supply_days", 1}};
+  json app = application("YB002", {"ID", "INVOICE"}, resident);
+  app["accept"] = tolerate;
+  const HttpReply r = d.s01.post(d.s01.login("clerk"), "/api/v1/cases", app);
+  INFO(r.body.dump());
+  REQUIRE(r.status == 201);
+  const std::string id = r.body["case_id"];
+
+  // Ten days later nothing was supplied: S01's sweep terminates the case.
+  d.s01.stop();
+  d.s01.set_extra_args({"--clock-offset-seconds", std::to_string(10 * 86400)});
+  d.s01.start();
+  const std::string s01_clerk = d.s01.login("clerk");
+  eventually([&] { return case_at(d.s01, s01_clerk, id)["status"] == "terminated"; });
+
+  // S02 hears it from the hub: the same resident gets no 容缺 there either.
+  const std::string s02_clerk = s02.login("clerk");
+  eventually([&] {
+    const HttpReply again = s02.post(s02_clerk, "/api/v1/cases", app);
+    return again.status == 422 && again.body["error"]["code"] == "tolerance_ineligible";
+  });
+  // Another resident still may; and a rebuild of S02's projections keeps the list.
+  json other = application("YB002", {"ID", "INVOICE"}, resident_id(62));
+  other["accept"] = tolerate;
+  CHECK(s02.post(s02_clerk, "/api/v1/cases", other).status == 201);
+  s02.stop();
+  REQUIRE(run_cli({"rebuild", "--data", s02.data().string(), "--site", "S02", "--site-config",
+                   d.district.config().string()}) == 0);
+  s02.start();
+  const HttpReply after = s02.post(s02.login("clerk"), "/api/v1/cases", app);
+  CHECK(after.status == 422);
+  CHECK(after.body["error"]["code"] == "tolerance_ineligible");
+}

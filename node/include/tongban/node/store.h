@@ -128,16 +128,21 @@ class NodeStore {
   Result<sync::ChainHead> delivered();
   Result<Hash32> delivered_hash(uint64_t seq);
   // Stores a checked run of the hub->node stream with what it carries (already parsed and
-  // checked by the caller) in one durable transaction: catalog versions, and events of
+  // checked by the caller) in one durable transaction: catalog versions, the district's
+  // list of broken 容缺 commitments, and events of
   // cases that moved (borrowed, each once), whose projections are rebuilt and whose moves
   // this node acknowledges in its own log (Released as former owner, Received as new).
   struct DeliveredCase {
     std::string case_id;
     std::vector<sync::Event> events;
   };
+  struct BrokenCommitment {
+    std::string applicant_id, case_id;
+  };
   Status apply_delivery(const sync::BatchCheck& checked,
                         const std::vector<std::pair<int, std::string>>& catalogs,
-                        const std::vector<DeliveredCase>& cases);
+                        const std::vector<DeliveredCase>& cases,
+                        const std::vector<BrokenCommitment>& broken = {});
 
   // Drops and recreates every projection from the event log.
   Status rebuild_projections();

@@ -61,6 +61,8 @@ class CaseIndex {
   // Open bad-rating callbacks and rectifications, earliest due first.
   Result<std::vector<CaseSummary>> open_rating_tasks();
   Result<bool> broke_commitment(const std::string& applicant_id);
+  // Records a commitment broken elsewhere in the district (the hub's list).
+  Status record_broken_commitment(const std::string& applicant_id, const std::string& case_id);
   // Active cases a site owns (the dispatch rules' load).
   Result<int64_t> open_cases_of(const std::string& owner);
   // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).
