@@ -111,7 +111,30 @@ struct HubApi::Impl {
                  auto s = hub.get_case(req.matches[1]);
                  if (!s.ok()) return s.status();
                  const District& d = hub.district();
-                 return case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
+                 json out = case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
+                 // The same resident's other open applications for the item, at any site.
+                 auto twins = hub.open_duplicates(s->case_id, 1);
+                 if (!twins.ok()) return twins.status();
+                 json same = json::array();
+                 for (const auto& group : *twins)
+                   for (const CaseSummary& c : group)
+                     if (c.case_id != s->case_id) same.push_back(summary_to_json(c));
+                 out["same_applicant_open"] = same;
+                 return out;
+               }));
+
+    server.Get("/api/v1/duplicates",
+               wrap([this](const http::Request&, const Staff&) -> Result<json> {
+                 auto groups = hub.open_duplicates("", 500);
+                 if (!groups.ok()) return groups.status();
+                 json list = json::array();
+                 for (const auto& group : *groups) {
+                   json cases = json::array();
+                   for (const CaseSummary& c : group) cases.push_back(summary_to_json(c));
+                   list.push_back({{"item_code", group.empty() ? "" : group[0].item_code},
+                                   {"cases", cases}});
+                 }
+                 return json{{"groups", list}, {"count", list.size()}};
                }));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",

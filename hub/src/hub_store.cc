@@ -244,6 +244,12 @@ Result<std::vector<CaseSummary>> HubStore::search(const CaseQuery& q, Date today
   return projector_.cases().search(q, today);
 }
 
+Result<std::vector<std::vector<CaseSummary>>> HubStore::open_duplicates(
+    const std::string& case_id, int limit, Date today) {
+  std::lock_guard lock(mu_);
+  return projector_.cases().open_duplicates(case_id, limit, today);
+}
+
 Result<std::string> HubStore::index_digest() {
   std::lock_guard lock(mu_);
   return projector_.cases().digest();

@@ -205,6 +205,34 @@ Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
   });
 }
 
+Result<std::vector<std::vector<CaseSummary>>> CaseIndex::open_duplicates(
+    const std::string& case_id, int limit, Date today) {
+  auto groups = db_.cached(
+      "SELECT applicant_id, item_code FROM cases WHERE active AND applicant_id <> ''"
+      " AND (?1 = '' OR (applicant_id, item_code) ="
+      "  (SELECT applicant_id, item_code FROM cases WHERE case_id = ?1))"
+      " GROUP BY applicant_id, item_code HAVING count(*) > 1 LIMIT ?2");
+  if (!groups.ok()) return groups.status();
+  groups->bind(1, case_id).bind(2, int64_t{limit});
+  auto keys = collect_rows<std::pair<std::string, std::string>>(
+      *groups, [](const Stmt& r) { return std::make_pair(r.text_at(0), r.text_at(1)); });
+  if (!keys.ok()) return keys.status();
+  std::vector<std::vector<CaseSummary>> out;
+  for (const auto& [applicant, item] : *keys) {
+    CaseQuery q;
+    q.applicant_id = applicant;
+    q.item_code = item;
+    q.limit = 50;
+    auto found = search(q, today);
+    if (!found.ok()) return found.status();
+    std::vector<CaseSummary> open;
+    for (CaseSummary& c : *found)
+      if (is_active(*case_status_from(c.status))) open.push_back(std::move(c));
+    out.push_back(std::move(open));
+  }
+  return out;
+}
+
 Result<int64_t> CaseIndex::open_cases_of(const std::string& owner) {
   auto stmt = db_.cached("SELECT count(*) FROM cases WHERE owner=?1 AND active");
   if (!stmt.ok()) return stmt.status();

@@ -614,3 +614,30 @@ TEST_CASE("a 容缺 commitment broken at one site bars the applicant at every si
   CHECK(after.status == 422);
   CHECK(after.body["error"]["code"] == "tolerance_ineligible");
 }
+
+TEST_CASE("the hub notices a resident's open application for the same item at two sites",
+          "[integration][handover][duplicates]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op = d.hub.login("operator");
+  join(s02, d.hub, op);
+  const std::string first = submit(d.s01, d.s01.login("clerk"), 71);
+  const std::string second = submit(s02, s02.login("clerk"), 71);
+  submit(s02, s02.login("clerk"), 72);  // someone else: no twin
+  eventually([&] { return has_case(d.hub, op, first) && has_case(d.hub, op, second); });
+  const json twin = case_at(d.hub, op, second);
+  REQUIRE(twin["same_applicant_open"].size() == 1);
+  CHECK(twin["same_applicant_open"][0]["case_id"] == first);
+  CHECK(twin["same_applicant_open"][0]["site"] == "S01");
+  const json groups = d.hub.get(op, "/api/v1/duplicates").body;
+  REQUIRE(groups["count"] == 1);
+  CHECK(groups["groups"][0]["item_code"] == "RS001");
+  CHECK(groups["groups"][0]["cases"].size() == 2);
+  // Once one is closed they are no longer twins.
+  const std::string reviewer = d.s01.login("reviewer");
+  REQUIRE(act(d.s01, reviewer, first, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, first, "decide", {{"approve", false}, {"reason", "重复申请"}}).status ==
+          200);
+  eventually([&] { return d.hub.get(op, "/api/v1/duplicates").body["count"] == 0; });
+  CHECK(case_at(d.hub, op, second)["same_applicant_open"].empty());
+}

@@ -105,6 +105,12 @@ class HubService final : public sync::SyncHandler {
     return store_->search(q, today());
   }
   Result<std::vector<SiteSyncState>> sync_states();
+  // A resident's open applications for the same item at several sites (case_id: that
+  // case's twins only).
+  Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,
+                                                                int limit) {
+    return store_->open_duplicates(case_id, limit, today());
+  }
 
   // 跨区通办 (HubStore::hand_over, resolve_conflict).
   Result<CaseState> hand_over(const std::string& case_id, const std::string& to,

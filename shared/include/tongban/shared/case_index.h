@@ -63,6 +63,11 @@ class CaseIndex {
   Result<bool> broke_commitment(const std::string& applicant_id);
   // Records a commitment broken elsewhere in the district (the hub's list).
   Status record_broken_commitment(const std::string& applicant_id, const std::string& case_id);
+  // The same applicant's open cases of the same item at more than one case (a resident who
+  // filed the same at two sites): groups of case summaries, up to `limit` groups. With
+  // `case_id`, only the group of that case (empty when it has no twin).
+  Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,
+                                                                int limit, Date today);
   // Active cases a site owns (the dispatch rules' load).
   Result<int64_t> open_cases_of(const std::string& owner);
   // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).
