@@ -22,6 +22,13 @@ namespace {
 constexpr const char* kDirectiveStream = "directive";
 constexpr size_t kMaxReason = 500;
 
+// An operator's reason: required, up to 500 bytes of clean text (line breaks allowed).
+Status check_reason(const std::string& reason, const std::string& zh_field) {
+  if (reason.empty())
+    return Status::InvalidArgument("missing_field", "请填写" + zh_field, "reason is required");
+  return validate_text(reason, zh_field.c_str(), "reason", kMaxReason, true);
+}
+
 uint64_t newest_lamport(const std::vector<sync::Event>& events) {
   uint64_t n = 0;
   for (const sync::Event& e : events) n = std::max(n, e.lamport);
@@ -59,6 +66,13 @@ Result<sync::Event> HubStore::append_hub_event_locked(const CaseState& s, const 
   // The hub's event orders after everything the hub holds of the case (Lamport).
   return replica_.extend(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
                          e.SerializeAsString(), key_, newest_lamport(*events));
+}
+
+Result<CaseState> HubStore::existing_case_locked(const std::string& case_id) {
+  auto s = case_state_locked(case_id);
+  if (!s.ok()) return s.status();
+  if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
+  return s;
 }
 
 Status HubStore::check_target_locked(const CaseState& s, const std::string& to) {
@@ -170,15 +184,12 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
 
 Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::string& to,
                                       const std::string& reason, const std::string& by) {
-  TB_RETURN_IF_ERROR(validate_text(reason, "移交原因", "reason", kMaxReason, true));
-  if (reason.empty())
-    return Status::InvalidArgument("missing_field", "请填写移交原因", "reason is required");
+  TB_RETURN_IF_ERROR(check_reason(reason, "移交原因"));
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  auto s = case_state_locked(case_id);
+  auto s = existing_case_locked(case_id);
   if (!s.ok()) return s.status();
-  if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
   if (!is_active(s->status))
     return Status::Conflict("case_closed",
                             std::string("案件当前状态为「") + label_zh(s->status) + "」，不能移交",
@@ -199,15 +210,12 @@ Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::str
 
 Result<CaseState> HubStore::resolve_conflict(const std::string& case_id, const std::string& reason,
                                              const std::string& by) {
-  TB_RETURN_IF_ERROR(validate_text(reason, "处理意见", "reason", kMaxReason, true));
-  if (reason.empty())
-    return Status::InvalidArgument("missing_field", "请填写处理意见", "reason is required");
+  TB_RETURN_IF_ERROR(check_reason(reason, "处理意见"));
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  auto s = case_state_locked(case_id);
+  auto s = existing_case_locked(case_id);
   if (!s.ok()) return s.status();
-  if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
   if (!s->conflict_open)
     return Status::Conflict("no_conflict", "该案件没有待处理的冲突", "the case has no open conflict");
   pb::CaseEvent e;

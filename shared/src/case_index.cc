@@ -33,6 +33,22 @@ std::optional<Date> date_at(const Stmt& s, int col) {
   return Date{static_cast<int32_t>(s.int_at(col))};
 }
 
+// The columns every summary query starts with (case_id .. updated_ts), and the deadline.
+CaseSummary summary_from_row(const Stmt& s, int deadline_col) {
+  CaseSummary c;
+  c.case_id = s.text_at(0);
+  c.origin = s.text_at(1);
+  c.item_code = s.text_at(2);
+  c.item_name = s.text_at(3);
+  c.status = s.text_at(4);
+  c.applicant_name = s.text_at(5);
+  c.applicant_id = s.text_at(6);
+  c.agent = s.text_at(7);
+  c.updated_at = s.int_at(8);
+  c.deadline = date_at(s, deadline_col);
+  return c;
+}
+
 }  // namespace
 
 const std::string& CaseIndex::schema() {
@@ -146,17 +162,7 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
   stmt->bind(11, q.owner).bind(12, q.transfer).bind(13, int64_t{q.conflict_only});
   stmt->bind(14, q.transfer_before);
   return collect_rows<CaseSummary>(*stmt, [&](const Stmt& s) {
-    CaseSummary c;
-    c.case_id = s.text_at(0);
-    c.origin = s.text_at(1);
-    c.item_code = s.text_at(2);
-    c.item_name = s.text_at(3);
-    c.status = s.text_at(4);
-    c.applicant_name = s.text_at(5);
-    c.applicant_id = s.text_at(6);
-    c.agent = s.text_at(7);
-    c.updated_at = s.int_at(8);
-    c.deadline = date_at(s, 11);
+    CaseSummary c = summary_from_row(s, 11);
     c.clock =
         clock_from_row(s.int_at(9) != 0, s.int_at(10) != 0, c.deadline, date_at(s, 12), today);
     c.owner = s.text_at(13);
@@ -189,17 +195,7 @@ Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
       " ORDER BY coalesce(callback_due, rectify_due)");
   if (!stmt.ok()) return stmt.status();
   return collect_rows<CaseSummary>(*stmt, [](const Stmt& s) {
-    CaseSummary c;
-    c.case_id = s.text_at(0);
-    c.origin = s.text_at(1);
-    c.item_code = s.text_at(2);
-    c.item_name = s.text_at(3);
-    c.status = s.text_at(4);
-    c.applicant_name = s.text_at(5);
-    c.applicant_id = s.text_at(6);
-    c.agent = s.text_at(7);
-    c.updated_at = s.int_at(8);
-    c.deadline = date_at(s, 9);
+    CaseSummary c = summary_from_row(s, 9);
     c.clock = "rating";
     return c;
   });

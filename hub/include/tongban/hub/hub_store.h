@@ -130,6 +130,8 @@ class HubStore {
   Status react_locked(const std::vector<const std::vector<sync::Event>*>& runs,
                       const std::map<std::string, CaseState>& moved);
   Result<CaseState> case_state_locked(const std::string& case_id);
+  // The state of a case the hub holds; NotFound (zh/en) when it holds none.
+  Result<CaseState> existing_case_locked(const std::string& case_id);
   // Picks the site the rules give the case to (preferred first when it may decide), and
   // says why in `why`. Rejected when no other provisioned site may decide the item.
   Result<std::string> choose_target_locked(const CaseState& s, const std::string& item_code,
