@@ -76,7 +76,7 @@ const std::string& CaseIndex::ownership_schema() {
     ALTER TABLE cases ADD COLUMN transfer_ts INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cases ADD COLUMN conflict INTEGER NOT NULL DEFAULT 0;
     UPDATE cases SET owner = origin;
-    CREATE INDEX cases_by_owner ON cases(owner, active);
+    CREATE INDEX cases_by_owner ON cases(owner) WHERE active;
     CREATE INDEX cases_by_transfer ON cases(transfer, transfer_ts) WHERE transfer <> 'none';
     CREATE INDEX cases_in_conflict ON cases(case_id) WHERE conflict <> 0;
   )sql";
