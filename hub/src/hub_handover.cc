@@ -289,7 +289,9 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     if (!s.ok()) return s.status();
     if (!is_case(*s) || !is_active(s->status)) continue;
     // 多地联办: each part the owner may not decide goes to a site that may.
-    for (const CasePart part : s->parts) {
+    // By value: each hand-over replaces *s.
+    const std::vector<CasePart> parts = s->parts;
+    for (const CasePart& part : parts) {
       if (!part.requested || !part.site.empty() || !part.decision.empty()) continue;
       std::string why;
       auto target = choose_target_locked(*s, part.item_code, "", why);

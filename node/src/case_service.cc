@@ -313,7 +313,7 @@ Result<int> CaseService::sweep() {
   auto due = store_.due_for_sweep(today());
   if (!due.ok()) return due.status();
   int changed = 0;
-  const Actor system{"system", Role::kAdmin, true};
+  const Actor system{"system", Role::kAdmin, true, ""};
   for (const std::string& id : *due) {
     auto outcome = run(id, Sweep{}, system, false);
     if (!outcome.ok()) return outcome.status();

@@ -167,8 +167,13 @@ void apply_application(CaseState& s, const pb::Submitted& e) {
   s.promised_days = e.promised_days();
   s.legal_days = e.legal_days();
   s.parts.clear();
-  for (const pb::Part& p : e.parts())
-    s.parts.push_back({p.item_code(), p.item_name(), p.department(), "", ""});
+  for (const pb::Part& p : e.parts()) {
+    CasePart part;
+    part.item_code = p.item_code();
+    part.item_name = p.item_name();
+    part.department = p.department();
+    s.parts.push_back(std::move(part));
+  }
   s.channel = e.channel();
   s.appointment_id = e.appointment_id();
   s.submitted_date = Date{e.submitted_date()};

@@ -17,8 +17,8 @@ struct ServiceFixture {
   std::unique_ptr<NodeStore> owned = open_store();
   NodeStore& store = *owned;
   CaseService cases{district, *district.site("S01"), store, key};
-  const Actor clerk{"clerk", Role::kClerk, false};
-  const Actor reviewer{"reviewer", Role::kReviewer, false};
+  const Actor clerk{"clerk", Role::kClerk, false, ""};
+  const Actor reviewer{"reviewer", Role::kReviewer, false, ""};
 
   std::unique_ptr<NodeStore> open_store() {
     auto s = NodeStore::open(dir.path(), "S01", &key, district, clock);

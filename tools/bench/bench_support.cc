@@ -86,7 +86,8 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
   auto store = node::NodeStore::open(data, site_id, &*key, *district, clock);
   if (!store.ok()) return store.status();
   node::CaseService cases(*district, *site, **store, *key);
-  const node::Actor clerk{"clerk", Role::kClerk, false}, reviewer{"reviewer", Role::kReviewer, false};
+  const node::Actor clerk{"clerk", Role::kClerk, false, ""},
+      reviewer{"reviewer", Role::kReviewer, false, ""};
   // Centers (RS001) and parks (QY001): submitted, accepted, review, decided, license (5
   // events). Agent points decide nothing themselves: a 秒批 item (MZ001) gives submitted,
   // accepted, decided, license.
