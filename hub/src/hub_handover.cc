@@ -315,12 +315,13 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
                            receiving->kind == SiteKind::kAgentPoint;
       TB_RETURN_IF_ERROR(hand_over_locked(*s, *target, s->transfer_reason,
                                           forward ? "forward" : "dispatch", "dispatch", why));
-    } else if (s->transfer == Transfer::kReturned && !s->moves.empty() &&
-               s->moves.back().to == s->owner && s->moves.back().mode != "return") {
+    } else if (s->transfer == Transfer::kReturned) {
       // The target returned it: back to the former owner; operators see it as returned.
-      const OwnershipMove back = s->moves.back();
-      TB_RETURN_IF_ERROR(hand_over_locked(*s, back.from, s->transfer_reason, "return",
-                                          "dispatch",
+      const auto last = std::find_if(s->moves.rbegin(), s->moves.rend(),
+                                     [](const OwnershipMove& m) { return m.part.empty(); });
+      if (last == s->moves.rend() || last->to != s->owner || last->mode == "return") continue;
+      const std::string back_to = last->from;
+      TB_RETURN_IF_ERROR(hand_over_locked(*s, back_to, s->transfer_reason, "return", "dispatch",
                                           "退回原办理站点 / back to the former owner"));
     }
   }
