@@ -114,8 +114,18 @@ Date WorkCalendar::add_working_days(Date start, int n) const {
 }
 
 int WorkCalendar::working_days_between(Date from, Date to) const {
-  int n = 0;
-  for (Date d = from + 1; d <= to; d = d + 1) n += is_working_day(d) ? 1 : 0;
+  if (to <= from) return 0;
+  // Weekdays in (from, to] by whole weeks, the rest day by day; then the published
+  // exceptions inside the range (a holiday on a weekday, a weekend day made a workday). An
+  // overdue case's clock spans months: this stays a handful of steps, not one per day.
+  const int32_t days = to.days - from.days;
+  int n = days / 7 * 5;
+  for (Date d = from + (days / 7 * 7 + 1); d <= to; d = d + 1) n += weekday(d) < 5 ? 1 : 0;
+  for (auto it = holidays_.upper_bound(from.days); it != holidays_.end() && *it <= to.days; ++it)
+    if (weekday(Date{*it}) < 5 && !adjusted_workdays_.count(*it)) --n;
+  for (auto it = adjusted_workdays_.upper_bound(from.days);
+       it != adjusted_workdays_.end() && *it <= to.days; ++it)
+    if (weekday(Date{*it}) >= 5) ++n;
   return n;
 }
 

@@ -56,3 +56,19 @@ TEST_CASE("a year without a published schedule counts weekends only", "[shared][
   CHECK(cal().is_working_day(d(2027, 1, 1)));
   CHECK(cal().add_working_days(d(2026, 12, 31), 1) == d(2027, 1, 1));
 }
+
+TEST_CASE("working days between two dates equal a count day by day over any range",
+          "[shared][calendar]") {
+  const WorkCalendar& cal = test::sample_district().calendar;
+  const Date base = date_from_ymd(2025, 12, 20);
+  for (int from = 0; from < 120; from += 3) {
+    for (int len = 0; len < 500; len += 7) {
+      const Date a = base + from, b = a + len;
+      int slow = 0;
+      for (Date d = a + 1; d <= b; d = d + 1) slow += cal.is_working_day(d) ? 1 : 0;
+      INFO(format_date(a) << " .. " << format_date(b));
+      REQUIRE(cal.working_days_between(a, b) == slow);
+    }
+  }
+  CHECK(cal.working_days_between(base + 5, base) == 0);
+}
