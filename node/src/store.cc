@@ -400,7 +400,9 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     if (!known.ok()) return known.status();
     auto added = sync::store_borrowed(*db_, c.events);
     if (!added.ok()) return added.status();
-    auto state = *known ? load_case_locked(c.case_id) : CaseProjector::replay(c.events);
+    const bool whole = !c.events.empty() && (c.events.front().kind == "case.submitted" ||
+                                             c.events.front().kind == "case.prereview_started");
+    auto state = *known || !whole ? load_case_locked(c.case_id) : CaseProjector::replay(c.events);
     if (!state.ok()) return state.status();
     auto acknowledged = acknowledge_move_locked(writer, *state);  // projects what it appends
     if (!acknowledged.ok()) return acknowledged.status();
