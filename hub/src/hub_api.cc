@@ -147,13 +147,11 @@ struct HubApi::Impl {
     // 跨区通办: hand a case over (to: a site, or absent for the dispatch rules).
     server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/handover)",
                 wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
-                  const json body = json::parse(req.body, nullptr, false);
-                  if (!body.is_object())
-                    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
-                                                   "request body is not valid JSON");
-                  auto to = json_string(body, "to");
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  auto to = json_string(*body, "to");
                   if (!to.ok()) return to.status();
-                  auto reason = json_string(body, "reason");
+                  auto reason = json_string(*body, "reason");
                   if (!reason.ok()) return reason.status();
                   auto s = hub.hand_over(req.matches[1], *to, *reason, who.username);
                   if (!s.ok()) return s.status();
@@ -163,11 +161,9 @@ struct HubApi::Impl {
 
     server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/resolve-conflict)",
                 wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
-                  const json body = json::parse(req.body, nullptr, false);
-                  if (!body.is_object())
-                    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
-                                                   "request body is not valid JSON");
-                  auto reason = json_string(body, "reason");
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  auto reason = json_string(*body, "reason");
                   if (!reason.ok()) return reason.status();
                   auto s = hub.resolve_conflict(req.matches[1], *reason, who.username);
                   if (!s.ok()) return s.status();

@@ -127,7 +127,7 @@ struct HttpApi::Impl {
     }, open};
   }
 
-  Result<json> body(const http::Request& req) { return parse_body(req.body); }
+  Result<json> body(const http::Request& req) { return parse_json_object(req.body); }
 
   Result<Reply> case_reply(Result<CaseState> s, int status = 200) {
     if (!s.ok()) return s.status();

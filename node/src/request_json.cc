@@ -80,17 +80,6 @@ Result<pb::Applicant> applicant_from(const json& j) {
 
 }  // namespace
 
-Result<json> parse_body(const std::string& body) {
-  json j = json::parse(body.empty() ? "{}" : body, nullptr, false);
-  if (j.is_discarded())
-    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
-                                   "request body is not valid JSON");
-  if (!j.is_object())
-    return Status::InvalidArgument("invalid_json", "请求内容应为JSON对象",
-                                   "request body must be a JSON object");
-  return j;
-}
-
 Result<ApplicationInput> application_from(const json& j) {
   ApplicationInput in;
   TB_ASSIGN(in.item_code, text(j, "item_code"));

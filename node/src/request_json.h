@@ -9,7 +9,6 @@
 
 namespace tongban::node {
 
-Result<nlohmann::json> parse_body(const std::string& body);
 Result<ApplicationInput> application_from(const nlohmann::json& j);
 Result<AcceptInput> accept_from(const nlohmann::json& j);
 Result<BookingInput> booking_from(const nlohmann::json& j);

@@ -222,8 +222,8 @@ bool fits(const CaseState& s, const pb::CaseEvent& e) {
       return s.status == S::kSubmitted;
     case pb::CaseEvent::kRefused:
       return one_of(s.status, {S::kSubmitted, S::kAwaitingMaterials});
-    case pb::CaseEvent::kReviewStarted:
-      return s.status == S::kAccepted;
+    case pb::CaseEvent::kReviewStarted:  // a part decided elsewhere may have started it
+      return one_of(s.status, {S::kAccepted, S::kInReview});
     case pb::CaseEvent::kSuspended:
       return one_of(s.status, {S::kAccepted, S::kInReview});
     case pb::CaseEvent::kResumed:

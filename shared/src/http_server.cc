@@ -466,6 +466,17 @@ std::optional<int> int_param(const std::string& s, int lo, int hi) {
   return v;
 }
 
+Result<nlohmann::json> parse_json_object(const std::string& body) {
+  nlohmann::json j = nlohmann::json::parse(body.empty() ? "{}" : body, nullptr, false);
+  if (j.is_discarded())
+    return Status::InvalidArgument("invalid_json", "请求内容不是合法的JSON",
+                                   "request body is not valid JSON");
+  if (!j.is_object())
+    return Status::InvalidArgument("invalid_json", "请求内容应为JSON对象",
+                                   "request body must be a JSON object");
+  return j;
+}
+
 Result<std::string> json_string(const nlohmann::json& body, const char* key) {
   const auto bad = [key](const char* zh, const char* en) {
     return Status::InvalidArgument("invalid_field", std::string("字段「") + key + "」" + zh,

@@ -54,14 +54,20 @@ std::string chain_head_message(const std::string& origin, const ChainHead& head)
          to_hex(head.hash);
 }
 
+namespace {
+// A table of events (the log, or events borrowed from other chains) and its index by case.
+std::string events_table(const std::string& table, const std::string& by_case) {
+  return "CREATE TABLE " + table +
+         "(origin TEXT NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,"
+         " case_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, ts INTEGER NOT NULL,"
+         " body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,"
+         " PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+         " CREATE INDEX " + by_case + " ON " + table + "(case_id);";
+}
+}  // namespace
+
 const std::string& event_log_schema() {
-  static const std::string kSql = R"sql(
-    CREATE TABLE events(
-      origin TEXT NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
-      case_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, ts INTEGER NOT NULL,
-      body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
-      PRIMARY KEY(origin, seq)) WITHOUT ROWID;
-    CREATE INDEX events_by_case ON events(case_id);
+  static const std::string kSql = events_table("events", "events_by_case") + R"sql(
     CREATE TABLE chain_head(
       origin TEXT PRIMARY KEY, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
       hash BLOB NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID;
@@ -70,14 +76,7 @@ const std::string& event_log_schema() {
 }
 
 const std::string& borrowed_events_schema() {
-  static const std::string kSql = R"sql(
-    CREATE TABLE borrowed_events(
-      origin TEXT NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
-      case_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, ts INTEGER NOT NULL,
-      body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
-      PRIMARY KEY(origin, seq)) WITHOUT ROWID;
-    CREATE INDEX borrowed_by_case ON borrowed_events(case_id);
-  )sql";
+  static const std::string kSql = events_table("borrowed_events", "borrowed_by_case");
   return kSql;
 }
 

@@ -7,7 +7,7 @@ using namespace tongban;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data), size);
-  auto j = node::parse_body(body);
+  auto j = parse_json_object(body);
   if (!j.ok()) return 0;
   (void)node::application_from(*j);
   (void)node::accept_from(*j);

@@ -130,6 +130,9 @@ std::string bearer_token(const http::Request& req);
 // InvalidArgument (invalid_field, naming it) for a non-string, over 4 KiB, invalid UTF-8 or
 // control characters other than tab and line breaks.
 Result<std::string> json_string(const nlohmann::json& body, const char* key);
+// A request body that must be a JSON object ("" counts as {}); InvalidArgument
+// (invalid_json, zh/en) otherwise.
+Result<nlohmann::json> parse_json_object(const std::string& body);
 
 // A whole decimal number in [lo, hi] (a query parameter), or nullopt.
 std::optional<int> int_param(const std::string& s, int lo, int hi);
