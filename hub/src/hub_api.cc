@@ -153,7 +153,9 @@ struct HubApi::Impl {
                   if (!to.ok()) return to.status();
                   auto reason = json_string(*body, "reason");
                   if (!reason.ok()) return reason.status();
-                  auto s = hub.hand_over(req.matches[1], *to, *reason, who.username);
+                  auto part = json_string(*body, "part");
+                  if (!part.ok()) return part.status();
+                  auto s = hub.hand_over(req.matches[1], *to, *reason, who.username, *part);
                   if (!s.ok()) return s.status();
                   const District& d = hub.district();
                   return case_to_json(*s, hub.today(), d.calendar, d.yellow_days);

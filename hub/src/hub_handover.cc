@@ -75,22 +75,24 @@ Result<CaseState> HubStore::existing_case_locked(const std::string& case_id) {
   return s;
 }
 
-Status HubStore::check_target_locked(const CaseState& s, const std::string& to) {
+Status HubStore::check_target_locked(const CaseState& s, const std::string& to,
+                                     const std::string& part) {
   const SiteConfig* site = valid_site_id(to) ? district_.site(to) : nullptr;
   if (!site)
     return Status::InvalidArgument("unknown_site", "目标站点不存在：" + to,
                                    "no such site: " + to);
   if (to == s.owner)
     return Status::Conflict("already_owner", "案件已由该站点办理", "the site already owns the case");
-  if (!may_move_to(s, to))
+  if (part.empty() && !may_move_to(s, to))
     return Status::Rejected("not_cross_region", "该事项不在跨区通办清单内，不能移交至其他站点",
                             "the item is not eligible for cross-region handling");
-  const auto competent = district_.competent_sites(s.item_code);
+  const std::string item_code = part.empty() ? s.item_code : part;
+  const auto competent = district_.competent_sites(item_code);
   if (std::none_of(competent.begin(), competent.end(),
                    [&](const SiteConfig* c) { return c->id == to; }))
     return Status::Rejected("not_competent",
                             "站点 " + to + " 不办理该事项或无权作出决定",
-                            "site " + to + " does not handle or may not decide " + s.item_code);
+                            "site " + to + " does not handle or may not decide " + item_code);
   auto keys = load_public_keys(district_.dir, {to});
   if (!keys.ok()) return keys.status();
   if (!keys->count(to))
@@ -183,7 +185,8 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
 }
 
 Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::string& to,
-                                      const std::string& reason, const std::string& by) {
+                                      const std::string& reason, const std::string& by,
+                                      const std::string& part) {
   TB_RETURN_IF_ERROR(check_reason(reason, "移交原因"));
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
@@ -195,6 +198,25 @@ Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::str
                             std::string("案件当前状态为「") + label_zh(s->status) + "」，不能移交",
                             std::string("case is ") + to_string(s->status) + "; it cannot move");
   std::string target = to, why = "调度员指定 / named by the operator";
+  if (!part.empty()) {  // 多地联办: one undecided part of the bundle
+    const auto p = std::find_if(s->parts.begin(), s->parts.end(),
+                                [&](const CasePart& c) { return c.item_code == part; });
+    if (p == s->parts.end())
+      return Status::InvalidArgument("unknown_part", "该案件没有此子事项：" + part,
+                                     "the case has no part " + part);
+    if (!p->decision.empty())
+      return Status::Conflict("part_decided", "该子事项已作出决定", "that part is already decided");
+    if (target.empty()) {
+      auto chosen = choose_target_locked(*s, part, "", why);
+      if (!chosen.ok()) return chosen.status();
+      target = *chosen;
+    }
+    TB_RETURN_IF_ERROR(check_target_locked(*s, target, part));
+    TB_RETURN_IF_ERROR(hand_over_locked(*s, target, reason, "reassign", by, why, part));
+    TB_RETURN_IF_ERROR(tx.commit());
+    streams_changed();
+    return s;
+  }
   if (target.empty()) {
     auto chosen = choose_target_locked(*s, s->item_code, "", why);
     if (!chosen.ok()) return chosen.status();

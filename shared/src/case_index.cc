@@ -1,5 +1,7 @@
 #include "tongban/shared/case_index.h"
 
+#include <algorithm>
+
 #include "tongban/shared/crypto.h"
 
 namespace tongban {
@@ -123,7 +125,15 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   bind_opt(q, 14, sweep);
   bind_opt(q, 15, callback_due);
   bind_opt(q, 16, rectify_due);
-  q.bind(17, s.owner).bind(18, std::string(to_string(s.transfer))).bind(19, s.transfer_since);
+  // A bundle part no site was found for waits on the operators' queue like a whole case.
+  const bool part_waiting =
+      s.transfer == Transfer::kNone && is_active(s.status) &&
+      std::any_of(s.parts.begin(), s.parts.end(), [](const CasePart& p) {
+        return p.requested && p.site.empty() && p.decision.empty();
+      });
+  q.bind(17, s.owner);
+  q.bind(18, std::string(part_waiting ? "requested" : to_string(s.transfer)));
+  q.bind(19, s.transfer_since);
   q.bind(20, int64_t{s.conflict_open});
   TB_RETURN_IF_ERROR(q.run());
   if (!s.broke_commitment) return Status::Ok();

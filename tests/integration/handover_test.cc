@@ -641,3 +641,56 @@ TEST_CASE("the hub notices a resident's open application for the same item at tw
   eventually([&] { return d.hub.get(op, "/api/v1/duplicates").body["count"] == 0; });
   CHECK(case_at(d.hub, op, second)["same_applicant_open"].empty());
 }
+
+TEST_CASE("a bundle part no site could take waits on the operators' queue until placed by hand",
+          "[integration][handover][bundle]") {
+  DistrictDir district;
+  HubHarness hub(district);
+  NodeHarness p01(district, "P01");
+  hub.start();
+  p01.set_hub(hub.sync_endpoint());
+  p01.start();
+  const std::string op = hub.login("operator");
+  const std::string clerk = p01.login("clerk");
+  json app = application("QY006", {});
+  app["applicant"]["enterprise"] = true;
+  app["applicant"]["uscc"] = "91110108551385082Q";
+  app["applicant"]["org_name"] = "西安某某科技有限公司";
+  const HttpReply probe = p01.post(clerk, "/api/v1/cases", app);
+  REQUIRE(probe.status == 201);
+  json provided = json::array();
+  for (const json& m : probe.body["materials"]) provided.push_back(m["code"]);
+  app["provided"] = provided;
+  app["accept"] = json::object();
+  const HttpReply accepted = p01.post(clerk, "/api/v1/cases", app);
+  REQUIRE(accepted.status == 201);
+  const std::string id = accepted.body["case_id"];
+
+  // No center is provisioned yet: RS005 cannot be placed and waits, visibly.
+  eventually([&] {
+    const json q = hub.get(op, "/api/v1/dispatch?state=requested").body;
+    return q["count"] == 1 && q["cases"][0]["case_id"] == id;
+  });
+  NodeHarness s02(district, "S02");
+  join(s02, hub, op);
+  const auto hand = [&](const json& body) {
+    return hub.post(op, "/api/v1/cases/" + id + "/handover", body);
+  };
+  CHECK(hand({{"part", "XX001"}, {"to", "S02"}, {"reason", "x"}}).body["error"]["code"] ==
+        "unknown_part");
+  CHECK(hand({{"part", "RS005"}, {"to", "P02"}, {"reason", "x"}}).body["error"]["code"] ==
+        "not_competent");
+  const HttpReply placed = hand({{"part", "RS005"}, {"to", "S02"}, {"reason", "中心已开通，手动派发"}});
+  INFO(placed.body.dump());
+  REQUIRE(placed.status == 200);
+  CHECK(placed.body["owner_site"] == "P01");
+  CHECK(hub.get(op, "/api/v1/dispatch?state=requested").body["count"] == 0);
+  const std::string s02_clerk = s02.login("clerk");
+  eventually([&] {
+    const HttpReply r = s02.get(s02_clerk, "/api/v1/cases/" + id);
+    if (r.status != 200) return false;
+    for (const json& p : r.body["parts"])
+      if (p["item_code"] == "RS005") return p["site"] == "S02" && p["received"] == true;
+    return false;
+  });
+}

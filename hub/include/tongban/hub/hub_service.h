@@ -114,9 +114,10 @@ class HubService final : public sync::SyncHandler {
 
   // 跨区通办 (HubStore::hand_over, resolve_conflict).
   Result<CaseState> hand_over(const std::string& case_id, const std::string& to,
-                              const std::string& reason, const std::string& by) {
+                              const std::string& reason, const std::string& by,
+                              const std::string& part = "") {
     if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
-    return store_->hand_over(case_id, to, reason, by);
+    return store_->hand_over(case_id, to, reason, by, part);
   }
   Result<CaseState> resolve_conflict(const std::string& case_id, const std::string& reason,
                                      const std::string& by) {

@@ -92,8 +92,10 @@ class HubStore {
   // operator's reason: one HandedOver in the hub's own log, the full history streamed to
   // the new owner, the move to the former owner and the receiving site. NotFound,
   // InvalidArgument, Conflict or Rejected (zh/en) and nothing stored when it may not move.
+  // With `part`, only that bundle part moves (多地联办), e.g. one the rules could not place.
   Result<CaseState> hand_over(const std::string& case_id, const std::string& to,
-                              const std::string& reason, const std::string& by);
+                              const std::string& reason, const std::string& by,
+                              const std::string& part = "");
   // An operator settles a case's open conflict with a reason (ConflictResolved, told to
   // every site involved).
   Result<CaseState> resolve_conflict(const std::string& case_id, const std::string& reason,
@@ -136,7 +138,8 @@ class HubStore {
   // says why in `why`. Rejected when no other provisioned site may decide the item.
   Result<std::string> choose_target_locked(const CaseState& s, const std::string& item_code,
                                            const std::string& preferred, std::string& why);
-  Status check_target_locked(const CaseState& s, const std::string& to);
+  Status check_target_locked(const CaseState& s, const std::string& to,
+                             const std::string& part = "");
   bool may_move_to(const CaseState& s, const std::string& to) const;
   // Moves the case (or, with `part`, one part of a bundle: 多地联办) to `to`.
   Status hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
