@@ -59,13 +59,18 @@ Status HubStore::send_case_events_locked(const std::string& site, const std::str
   return Status::Ok();
 }
 
-Result<sync::Event> HubStore::append_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
-                                                      const std::string& by) {
+Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseState& s,
+                                                                   const pb::CaseEvent& e,
+                                                                   const std::string& by) {
   auto events = sync::events_of_case(*db_, s.case_id);
   if (!events.ok()) return events.status();
-  // The hub's event orders after everything the hub holds of the case (Lamport).
-  return replica_.extend(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
-                         e.SerializeAsString(), key_, newest_lamport(*events));
+  // The hub's event orders after everything the hub holds of the case (Lamport), so the
+  // history with it appended is still in replay order.
+  auto appended = replica_.extend(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
+                                  e.SerializeAsString(), key_, newest_lamport(*events));
+  if (!appended.ok()) return appended.status();
+  events->push_back(std::move(*appended));
+  return events;
 }
 
 Result<CaseState> HubStore::existing_case_locked(const std::string& case_id) {
@@ -166,18 +171,17 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
   h->set_operator_(by);
   h->set_why_target(why);
   h->set_part_item_code(part);
-  auto hub_event = append_hub_event_locked(s, e, by);
-  if (!hub_event.ok()) return hub_event.status();
-  auto events = sync::events_of_case(*db_, s.case_id);
+  auto events = append_hub_event_locked(s, e, by);
   if (!events.ok()) return events.status();
+  const sync::Event& hub_event = events->back();
   auto next = CaseProjector::replay(*events);
   if (!next.ok()) return next.status();
   TB_RETURN_IF_ERROR(projector_.index(*next));
   // The new owner gets everything; the former owner and the receiving site the move.
   TB_RETURN_IF_ERROR(send_case_events_locked(to, s.case_id, *events));
-  if (from != to) TB_RETURN_IF_ERROR(send_case_events_locked(from, s.case_id, {*hub_event}));
+  if (from != to) TB_RETURN_IF_ERROR(send_case_events_locked(from, s.case_id, {hub_event}));
   if (s.origin != from && s.origin != to)
-    TB_RETURN_IF_ERROR(send_case_events_locked(s.origin, s.case_id, {*hub_event}));
+    TB_RETURN_IF_ERROR(send_case_events_locked(s.origin, s.case_id, {hub_event}));
   spdlog::info("hub: case {}{} handed over {} -> {} ({}, by {})", s.case_id,
                part.empty() ? "" : " part " + part, from, to, mode, by);
   s = std::move(*next);
@@ -197,8 +201,9 @@ Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::str
     return Status::Conflict("case_closed",
                             std::string("案件当前状态为「") + label_zh(s->status) + "」，不能移交",
                             std::string("case is ") + to_string(s->status) + "; it cannot move");
-  std::string target = to, why = "调度员指定 / named by the operator";
-  if (!part.empty()) {  // 多地联办: one undecided part of the bundle
+  // The whole case, or (多地联办) one undecided part of the bundle: the same steps, checked
+  // against the item that moves.
+  if (!part.empty()) {
     const auto p = std::find_if(s->parts.begin(), s->parts.end(),
                                 [&](const CasePart& c) { return c.item_code == part; });
     if (p == s->parts.end())
@@ -206,25 +211,17 @@ Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::str
                                      "the case has no part " + part);
     if (!p->decision.empty())
       return Status::Conflict("part_decided", "该子事项已作出决定", "that part is already decided");
-    if (target.empty()) {
-      auto chosen = choose_target_locked(*s, part, "", why);
-      if (!chosen.ok()) return chosen.status();
-      target = *chosen;
-    }
-    TB_RETURN_IF_ERROR(check_target_locked(*s, target, part));
-    TB_RETURN_IF_ERROR(hand_over_locked(*s, target, reason, "reassign", by, why, part));
-    TB_RETURN_IF_ERROR(tx.commit());
-    streams_changed();
-    return s;
   }
+  std::string target = to, why = "调度员指定 / named by the operator";
   if (target.empty()) {
-    auto chosen = choose_target_locked(*s, s->item_code, "", why);
+    auto chosen = choose_target_locked(*s, part.empty() ? s->item_code : part, "", why);
     if (!chosen.ok()) return chosen.status();
     target = *chosen;
   }
-  TB_RETURN_IF_ERROR(check_target_locked(*s, target));
-  const std::string mode = s->transfer == Transfer::kRequested ? "dispatch" : "reassign";
-  TB_RETURN_IF_ERROR(hand_over_locked(*s, target, reason, mode, by, why));
+  TB_RETURN_IF_ERROR(check_target_locked(*s, target, part));
+  const bool placing = part.empty() && s->transfer == Transfer::kRequested;
+  TB_RETURN_IF_ERROR(
+      hand_over_locked(*s, target, reason, placing ? "dispatch" : "reassign", by, why, part));
   TB_RETURN_IF_ERROR(tx.commit());
   streams_changed();
   return s;
@@ -243,14 +240,14 @@ Result<CaseState> HubStore::resolve_conflict(const std::string& case_id, const s
   pb::CaseEvent e;
   e.mutable_conflict_resolved()->set_reason(reason);
   e.mutable_conflict_resolved()->set_operator_(by);
-  auto hub_event = append_hub_event_locked(*s, e, by);
-  if (!hub_event.ok()) return hub_event.status();
+  auto events = append_hub_event_locked(*s, e, by);
+  if (!events.ok()) return events.status();
   std::set<std::string> told = s->conflicted;
   told.insert(s->origin);
   told.insert(s->owner);
   for (const std::string& site : told)
-    TB_RETURN_IF_ERROR(send_case_events_locked(site, case_id, {*hub_event}));
-  auto next = case_state_locked(case_id);
+    TB_RETURN_IF_ERROR(send_case_events_locked(site, case_id, {events->back()}));
+  auto next = CaseProjector::replay(*events);
   if (!next.ok()) return next.status();
   TB_RETURN_IF_ERROR(projector_.index(*next));
   TB_RETURN_IF_ERROR(tx.commit());

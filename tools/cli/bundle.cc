@@ -23,6 +23,20 @@ int fail(const Status& s) {
   return 2;
 }
 
+// Writes `events`, signed with `key` and sealed to `recipient`'s X25519 key, to `out`;
+// returns the file's size. The caller checked that the recipient key converts.
+Result<size_t> write_bundle(const std::vector<sync::Event>& events, const SigningKey& key,
+                            const PublicKey& recipient, const std::string& out) {
+  pb::Bundle bundle;
+  *bundle.mutable_batch() = sync::make_batch(events, key);
+  bundle.set_created_ts(events.back().ts);
+  const std::string sealed = seal(bundle.SerializeAsString(), *curve_public_from(recipient));
+  std::ofstream file(out, std::ios::binary | std::ios::trunc);
+  file.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
+  if (!file) return Status::Unavailable("cannot write " + out);
+  return sealed.size();
+}
+
 int export_bundle(const std::string& config_dir, const std::string& site, const std::string& data,
                   const std::string& out) {
   auto district = load_district(config_dir);
@@ -46,15 +60,10 @@ int export_bundle(const std::string& config_dir, const std::string& site, const 
               << " / 中心已有全部事件\n";
     return 0;
   }
-  pb::Bundle bundle;
-  *bundle.mutable_batch() = sync::make_batch(*events, *key);
-  bundle.set_created_ts(events->back().ts);
-  const std::string sealed = seal(bundle.SerializeAsString(), *curve_public_from(hub_key->second));
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  file.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
-  if (!file) return fail(Status::Unavailable("cannot write " + out));
+  auto bytes = write_bundle(*events, *key, hub_key->second, out);
+  if (!bytes.ok()) return fail(bytes.status());
   std::cout << "exported events " << events->front().seq << ".." << events->back().seq << " of "
-            << site << " to " << out << " (" << sealed.size()
+            << site << " to " << out << " (" << *bytes
             << " bytes, sealed to the hub) / 已导出\n";
   return 0;
 }
@@ -94,15 +103,10 @@ int export_hub_bundle(const std::string& config_dir, const std::string& site,
               << from - 1 << " / 站点已有全部下发内容\n";
     return 0;
   }
-  pb::Bundle bundle;
-  *bundle.mutable_batch() = sync::make_batch(*events, *key);
-  bundle.set_created_ts(events->back().ts);
-  const std::string sealed = seal(bundle.SerializeAsString(), *curve_public_from(site_key->second));
-  std::ofstream file(out, std::ios::binary | std::ios::trunc);
-  file.write(sealed.data(), static_cast<std::streamsize>(sealed.size()));
-  if (!file) return fail(Status::Unavailable("cannot write " + out));
+  auto bytes = write_bundle(*events, *key, site_key->second, out);
+  if (!bytes.ok()) return fail(bytes.status());
   std::cout << "exported the hub's stream " << events->front().seq << ".." << events->back().seq
-            << " to " << site << " into " << out << " (" << sealed.size()
+            << " to " << site << " into " << out << " (" << *bytes
             << " bytes, sealed to the site) / 已导出\n";
   return 0;
 }

@@ -145,9 +145,10 @@ class HubStore {
   Status hand_over_locked(CaseState& s, const std::string& to, const std::string& reason,
                           const std::string& mode, const std::string& by, const std::string& why,
                           const std::string& part = "");
-  // Appends the hub's own event for a case; returns it.
-  Result<sync::Event> append_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
-                                              const std::string& by);
+  // Appends the hub's own event for a case; returns the case's history ending with it.
+  Result<std::vector<sync::Event>> append_hub_event_locked(const CaseState& s,
+                                                           const pb::CaseEvent& e,
+                                                           const std::string& by);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);
   void streams_changed();
