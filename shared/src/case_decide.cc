@@ -219,6 +219,31 @@ void emit_decision(Events& out, CaseState& s, pb::Decided d, const DecideContext
   if (s.status == CaseStatus::kApproved) emit(out, s, license_for(s, ctx), ctx);
 }
 
+// 一次性告知 (行政许可法 art. 32(4)): the one notice names every required material still
+// missing, whatever the clerk listed. A notice that left one out could never be followed by
+// another (once only), and acceptance would wait for that material forever. The clerk may
+// add a missing optional material; naming one already provided or committed is an error.
+Result<std::vector<std::string>> materials_to_request(const CaseState& s,
+                                                      const std::vector<std::string>& named) {
+  for (const std::string& code : named) {
+    const CaseMaterial* m = case_material(s, code);
+    if (!m) return unknown_material(code);
+    if (m->status != "missing")
+      return Status::InvalidArgument("material_not_missing",
+                                     "该材料已提交或已承诺，无需补正：" + m->name,
+                                     "material " + code + " is not missing (" + m->status + ")");
+  }
+  std::vector<std::string> notice;
+  for (const CaseMaterial& m : s.materials) {
+    const bool was_named = std::count(named.begin(), named.end(), m.code) > 0;
+    if (m.status == "missing" && (m.required || was_named)) notice.push_back(m.code);
+  }
+  if (notice.empty())
+    return Status::Rejected("nothing_missing", "申请材料已齐全，无需补正，请直接受理",
+                            "no material is missing: accept the application instead");
+  return notice;
+}
+
 Result<pb::Accepted> check_accept(const CaseState& s, const AcceptInput& in,
                                   const DecideContext& ctx) {
   const Item* item = ctx.catalog->find(s.item_code);
@@ -439,15 +464,11 @@ struct Decider {
     if (s.materials_requested)
       return Status::Rejected("already_notified_once", "补正材料须一次性告知，不得再次要求",
                               "missing materials must be requested once only");
-    if (c.missing.empty())
-      return Status::InvalidArgument("missing_field", "请列明需补正的材料",
-                                     "list the missing materials");
     TB_RETURN_IF_ERROR(check_text(c.note, "告知说明", "note", false));
+    auto notice = materials_to_request(s, c.missing);
+    if (!notice.ok()) return notice.status();
     pb::CaseEvent e;
-    for (const std::string& code : c.missing) {
-      if (!case_material(s, code)) return unknown_material(code);
-      e.mutable_materials_requested()->add_missing(code);
-    }
+    for (const std::string& code : *notice) e.mutable_materials_requested()->add_missing(code);
     e.mutable_materials_requested()->set_note(c.note);
     emit(out, s, std::move(e), ctx);
     return done();

@@ -136,6 +136,40 @@ TEST_CASE(
   REQUIRE(c.run(Accept{}).ok());
 }
 
+TEST_CASE("issue 8: a notice naming only some missing materials still names all of them",
+          "[shared][case][issue8]") {
+  // GA002 needs ID, PHOTO and RESIDENCE; only the ID came. A notice of PHOTO alone once left
+  // the case stuck: accept wanted RESIDENCE, a second notice was refused, supply had nothing
+  // to answer.
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("GA002", {"ID"}), std::nullopt}).ok());
+  CHECK(c.run(RequestMaterials{{"NOT_A_MATERIAL"}, ""}).reason() == "unknown_material");
+  CHECK(c.run(RequestMaterials{{"ID"}, ""}).reason() == "material_not_missing");
+  REQUIRE(c.run(RequestMaterials{{"PHOTO"}, "请补交照片"}).ok());
+  CHECK(c.state.requested_missing == std::vector<std::string>{"PHOTO", "RESIDENCE"});
+  REQUIRE(c.log.back().has_materials_requested());
+  CHECK(c.log.back().materials_requested().missing_size() == 2);
+  c.on(2026, 11, 3);
+  REQUIRE(c.run(SupplyMaterials{{"PHOTO", "RESIDENCE"}, {}}).ok());
+  REQUIRE(c.run(Accept{}).ok());
+  CHECK(c.state.status == CaseStatus::kAccepted);
+}
+
+TEST_CASE("一次性告知 with no list names every missing material and nothing missing is no notice",
+          "[shared][case][issue8]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("GA002", {"ID"}), std::nullopt}).ok());
+  REQUIRE(c.run(RequestMaterials{{}, ""}).ok());
+  CHECK(c.state.requested_missing == std::vector<std::string>{"PHOTO", "RESIDENCE"});
+
+  // GA003's PURPOSE is optional: named, it joins the notice; otherwise nothing is missing.
+  CaseDriver complete(test::at(2026, 11, 2));
+  REQUIRE(complete.run(Submit{application("GA003", {"ID"}), std::nullopt}).ok());
+  CHECK(complete.run(RequestMaterials{{}, ""}).reason() == "nothing_missing");
+  REQUIRE(complete.run(RequestMaterials{{"PURPOSE"}, ""}).ok());
+  CHECK(complete.state.requested_missing == std::vector<std::string>{"PURPOSE"});
+}
+
 TEST_CASE("an application unanswered for 5 working days counts as accepted (art. 32)",
           "[shared][case]") {
   // Submitted Wed 2026-09-30: the five working days are Oct 8, 9, 10 (adjusted Saturday),
