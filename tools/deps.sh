@@ -5,7 +5,12 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libsqlite3-dev libsodium-dev libprotobuf-dev protobuf-compiler libspdlog-dev
       libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev catch2
       libzmq3-dev cppzmq-dev libboost-dev curl
-      libfaketime)  # tests only: clock steps under a running node (LD_PRELOAD)
+      libfaketime   # tests only: clock steps under a running node (LD_PRELOAD)
+      # tests only: the console's browser tests (headless Chromium, CJK glyphs, PDF text)
+      chromium fonts-noto-cjk poppler-utils)
+# The web console is built with Node.js and npm (build time only). A machine that already
+# has them (e.g. from NodeSource) keeps its own; Debian's are installed otherwise.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case_json.h"
@@ -214,9 +215,18 @@ struct HubApi::Impl {
                  const auto or_null = [](const auto& v) { return v ? json(*v) : json(nullptr); };
                  auto states = hub.sync_states();
                  if (!states.ok()) return states.status();
+                 auto counts = hub.clock_counts();
+                 if (!counts.ok()) return counts.status();
+                 std::map<std::string, json> cases;
+                 for (const ClockCounts& c : *counts)
+                   cases[c.owner] = {{"open", c.open}, {"normal", c.normal}, {"yellow", c.yellow},
+                                     {"red", c.red}, {"paused", c.paused}};
+                 const json none = {{"open", 0}, {"normal", 0}, {"yellow", 0}, {"red", 0},
+                                    {"paused", 0}};
                  json list = json::array();
                  for (const SiteSyncState& s : *states)
                    list.push_back({{"site", s.site},
+                                   {"cases", cases.count(s.site) ? cases[s.site] : none},
                                    {"name", s.name},
                                    {"kind", s.kind},
                                    {"provisioned", s.provisioned},
@@ -290,6 +300,9 @@ HubApi::HubApi(HubService& hub, std::function<void()> on_stream_change,
 HubApi::~HubApi() = default;
 
 Result<int> HubApi::bind(const std::string& host, int port) { return impl_->http.bind(host, port); }
+void HubApi::serve_console(std::shared_ptr<const http::StaticFiles> files) {
+  http::mount_console(impl_->http.routes(), std::move(files));
+}
 bool HubApi::run() { return impl_->http.run(); }
 void HubApi::stop() { impl_->http.stop(); }
 

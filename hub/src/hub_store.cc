@@ -244,6 +244,11 @@ Result<std::vector<CaseSummary>> HubStore::search(const CaseQuery& q, Date today
   return projector_.cases().search(q, today);
 }
 
+Result<std::vector<ClockCounts>> HubStore::clock_counts(Date today) {
+  std::lock_guard lock(mu_);
+  return projector_.cases().clock_counts(today);
+}
+
 Result<std::vector<std::vector<CaseSummary>>> HubStore::open_duplicates(
     const std::string& case_id, int limit, Date today) {
   std::lock_guard lock(mu_);

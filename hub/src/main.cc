@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
   app.add_option("--sync-port-file", sync_port_file,
                  "写入同步端口的文件 / file for the bound sync port");
   app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  std::string console_dir = http::default_console_dir().string();
+  app.add_option("--console", console_dir, "工作台页面目录 / the built web console's folder")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const sigset_t signals = block_termination_signals();
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",
                                         "--listen must be host:port"));
+  api.serve_console(http::load_console(console_dir));
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
   if (!sync_port_file.empty()) {

@@ -1,5 +1,6 @@
 #include "tongban/node/case_service.h"
 
+#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -293,13 +294,45 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
   return state;
 }
 
+namespace {
+
+bool departmental(const Actor& a) {
+  return a.role == Role::kReviewer && !a.department.empty() && !a.system;
+}
+
+// A departmental reviewer sees the cases of the department's items and the bundles with a
+// part of it; any other case is as if it did not exist (as for an agent).
+bool department_sees(const CaseState& s, const std::string& department) {
+  if (s.department == department) return true;
+  return std::any_of(s.parts.begin(), s.parts.end(),
+                     [&](const CasePart& p) { return p.department == department; });
+}
+
+}  // namespace
+
 Result<CaseState> CaseService::get(const std::string& case_id, const Actor& actor) {
   if (!valid_case_id(case_id)) return not_found("案件", "case " + case_id);
   auto state = store_.load_case(case_id);
   if (!state.ok()) return state.status();
-  if (!is_case(*state) || (actor.role == Role::kAgent && state->agent != actor.username))
+  if (!is_case(*state) || (actor.role == Role::kAgent && state->agent != actor.username) ||
+      (departmental(actor) && !department_sees(*state, actor.department)))
     return not_found("案件", "case " + case_id);
   return state;
+}
+
+void CaseService::scope(CaseQuery& q, const Actor& actor) {
+  if (actor.role == Role::kAgent) q.agent = actor.username;
+  if (!departmental(actor)) return;
+  std::vector<std::string> codes;
+  const auto catalog = current_catalog();
+  for (const Item& item : catalog->items()) {
+    const auto parts = catalog->parts_of(item);
+    if (item.department == actor.department ||
+        std::any_of(parts.begin(), parts.end(),
+                    [&](const Item* p) { return p->department == actor.department; }))
+      codes.push_back(item.code);
+  }
+  q.item_codes = std::move(codes);
 }
 
 Result<std::vector<sync::Event>> CaseService::events(const std::string& case_id,

@@ -255,7 +255,7 @@ void HttpApi::Impl::case_routes() {
                auto parsed = case_query_from(req);
                if (!parsed.ok()) return parsed.status();
                CaseQuery q = std::move(*parsed);
-               if (a.role == Role::kAgent) q.agent = a.username;  // agents see only their own cases
+               cases.scope(q, a);  // agents: their own; departmental reviewers: their items
                return search_reply(q);
              }));
 
@@ -324,6 +324,7 @@ void HttpApi::Impl::case_routes() {
                  q.status = status;
                  q.clock = clock;
                  q.limit = 200;
+                 cases.scope(q, a);
                  auto found = store.search(q, today);
                  if (!found.ok()) return found.status();
                  json& list = out[name] = json::array();
@@ -494,6 +495,9 @@ HttpApi::~HttpApi() = default;
 
 Result<int> HttpApi::bind(const std::string& host, int port) {
   return impl_->http.bind(host, port);
+}
+void HttpApi::serve_console(std::shared_ptr<const http::StaticFiles> files) {
+  http::mount_console(impl_->http.routes(), std::move(files));
 }
 bool HttpApi::run() { return impl_->http.run(); }
 void HttpApi::stop() { impl_->http.stop(); }

@@ -82,6 +82,9 @@ int main(int argc, char** argv) {
                  "电子监察扫描间隔秒数 / supervision sweep period")
       ->check(CLI::Range(1, 3600));
   app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  std::string console_dir = http::default_console_dir().string();
+  app.add_option("--console", console_dir, "工作台页面目录 / the built web console's folder")
+      ->capture_default_str();
   app.add_option("--hub", hub_endpoint,
                  "区级中心同步端点，默认取 district.toml / hub sync endpoint");
   app.add_flag("--offline", offline, "不连接区级中心 / do not connect to the hub");
@@ -161,6 +164,7 @@ int main(int argc, char** argv) {
     if (added.ok() && sync_client) sync_client->notify();
     return added;
   });
+  api.serve_console(http::load_console(console_dir));
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
   if (!port_file.empty())

@@ -148,6 +148,24 @@ Status CaseIndex::record_broken_commitment(const std::string& applicant_id,
   return broken->bind(1, applicant_id).bind(2, case_id).run();
 }
 
+Result<std::vector<ClockCounts>> CaseIndex::clock_counts(Date today) {
+  // The colours as search() and clock_from_row() define them; an active case with no
+  // deadline yet (not accepted) counts as open only.
+  auto stmt = db_.cached(
+      "SELECT owner, count(*),"
+      " sum(deadline IS NOT NULL AND NOT paused AND deadline >= ?1 AND yellow_from > ?1),"
+      " sum(deadline IS NOT NULL AND NOT paused AND deadline >= ?1 AND yellow_from <= ?1),"
+      " sum(deadline IS NOT NULL AND NOT paused AND deadline < ?1),"
+      " sum(deadline IS NOT NULL AND paused)"
+      " FROM cases WHERE active GROUP BY owner ORDER BY owner");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, int64_t{today.days});
+  return collect_rows<ClockCounts>(*stmt, [](const Stmt& s) {
+    return ClockCounts{s.text_at(0), s.int_at(1), s.int_at(2), s.int_at(3), s.int_at(4),
+                       s.int_at(5)};
+  });
+}
+
 Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date today) {
   // Every filter is a bound parameter; an empty one matches everything.
   auto stmt = db_.cached(
@@ -164,6 +182,7 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
       "  OR (?6 = 'done' AND NOT active AND deadline IS NOT NULL))"
       " AND (?11 = '' OR owner = ?11) AND (?12 = '' OR transfer = ?12)"
       " AND (?13 = 0 OR conflict <> 0) AND (?14 = 0 OR transfer_ts < ?14)"
+      " AND (?15 = '' OR instr(?15, ',' || item_code || ',') > 0)"
       " ORDER BY updated_ts DESC, case_id LIMIT ?8 OFFSET ?9");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, q.case_id_prefix).bind(2, q.applicant_id).bind(3, q.status).bind(4, q.item_code);
@@ -171,6 +190,12 @@ Result<std::vector<CaseSummary>> CaseIndex::search(const CaseQuery& q, Date toda
   stmt->bind(8, int64_t{q.limit}).bind(9, int64_t{q.offset}).bind(10, q.origin);
   stmt->bind(11, q.owner).bind(12, q.transfer).bind(13, int64_t{q.conflict_only});
   stmt->bind(14, q.transfer_before);
+  std::string items;  // ",A,B,": item codes hold no commas (catalog validation)
+  if (q.item_codes) {
+    items = ",";
+    for (const std::string& c : *q.item_codes) items += c + ",";
+  }
+  stmt->bind(15, items);
   return collect_rows<CaseSummary>(*stmt, [&](const Stmt& s) {
     CaseSummary c = summary_from_row(s, 11);
     c.clock =

@@ -314,7 +314,9 @@ class Session : public std::enable_shared_from_this<Session> {
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(res.status), 11);
     out->set(bhttp::field::content_type, res.content_type);
-    out->set(bhttp::field::cache_control, "no-store");
+    out->set(bhttp::field::cache_control, res.cache_control);
+    out->set("X-Content-Type-Options", "nosniff");
+    for (const auto& [name, value] : res.headers) out->set(name, value);
     out->body() = std::move(res.body);
     out->keep_alive(keep_alive);
     out->prepare_payload();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tongban/hub/hub_service.h"
+#include "tongban/shared/static_files.h"
 
 namespace tongban::hub {
 
@@ -27,6 +28,9 @@ class HubApi {
   HubApi(const HubApi&) = delete;
   HubApi& operator=(const HubApi&) = delete;
 
+  // Serves the web console under /console/ (null: answers that it was not built).
+  // Call before run().
+  void serve_console(std::shared_ptr<const http::StaticFiles> files);
   Result<int> bind(const std::string& host, int port);
   bool run();
   void stop();

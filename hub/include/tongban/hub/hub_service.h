@@ -105,6 +105,8 @@ class HubService final : public sync::SyncHandler {
     return store_->search(q, today());
   }
   Result<std::vector<SiteSyncState>> sync_states();
+  // Each owning site's open cases by clock colour, as of today.
+  Result<std::vector<ClockCounts>> clock_counts() { return store_->clock_counts(today()); }
   // A resident's open applications for the same item at several sites (case_id: that
   // case's twins only).
   Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,

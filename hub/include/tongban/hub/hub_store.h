@@ -111,6 +111,7 @@ class HubStore {
   Result<CaseState> load_case(const std::string& case_id);
   Result<std::vector<sync::Event>> case_events(const std::string& case_id);
   Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
+  Result<std::vector<ClockCounts>> clock_counts(Date today);
   Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,
                                                                 int limit, Date today);
   Result<SiteRecord> site_record(const std::string& site);

@@ -73,6 +73,9 @@ class CaseService {
   // role the command is not for or an agent acting on another agent's case.
   Result<CaseState> execute(const std::string& case_id, const Command& command, const Actor& actor);
   Result<CaseState> get(const std::string& case_id, const Actor& actor);
+  // Narrows a case search to what `actor` may see: an agent's own cases; a departmental
+  // reviewer's department's items and the bundles with a part of it (后台分类审批).
+  void scope(CaseQuery& q, const Actor& actor);
   // Bulk import: each script is the commands of one new case (the first creates it), each
   // with its actor. All scripts commit in one transaction, or none does. Returns the ids.
   using Script = std::vector<std::pair<Actor, Command>>;

@@ -13,6 +13,7 @@
 
 #include "tongban/node/case_service.h"
 #include "tongban/node/store.h"
+#include "tongban/shared/static_files.h"
 
 namespace tongban::node {
 
@@ -32,6 +33,9 @@ class HttpApi {
   HttpApi& operator=(const HttpApi&) = delete;
 
   // Binds host:port (port 0 picks a free one); returns the bound port.
+  // Serves the web console under /console/ (null: answers that it was not built).
+  // Call before run().
+  void serve_console(std::shared_ptr<const http::StaticFiles> files);
   Result<int> bind(const std::string& host, int port);
   // Serves until stop(); returns false if the listener failed.
   bool run();

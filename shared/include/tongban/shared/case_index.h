@@ -15,6 +15,12 @@
 
 namespace tongban {
 
+// Open cases of one owning site by clock colour (the hub's district board).
+struct ClockCounts {
+  std::string owner;
+  int64_t open = 0, normal = 0, yellow = 0, red = 0, paused = 0;  // open: every active case
+};
+
 struct CaseSummary {
   std::string case_id, origin, item_code, item_name, status, applicant_name, applicant_id, agent;
   Timestamp updated_at = 0;
@@ -38,6 +44,8 @@ struct CaseQuery {
   std::string transfer;
   bool conflict_only = false;
   Timestamp transfer_before = 0;  // 0: any; else transfer state entered before this time
+  // Set: only cases of these items (a departmental reviewer's); an empty set matches none.
+  std::optional<std::vector<std::string>> item_codes;
   int limit = 50;
   int offset = 0;
 };
@@ -68,6 +76,8 @@ class CaseIndex {
   // `case_id`, only the group of that case (empty when it has no twin).
   Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,
                                                                 int limit, Date today);
+  // Active cases per owning site by clock colour as of `today` (sites with none omitted).
+  Result<std::vector<ClockCounts>> clock_counts(Date today);
   // Active cases a site owns (the dispatch rules' load).
   Result<int64_t> open_cases_of(const std::string& owner);
   // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).

@@ -49,6 +49,8 @@ struct Response {
   int status = 200;
   std::string body;
   std::string content_type = "application/json; charset=utf-8";
+  std::string cache_control = "no-store";
+  std::vector<std::pair<std::string, std::string>> headers;  // any further header fields
   void set_content(std::string content, std::string type) {
     body = std::move(content);
     content_type = std::move(type);

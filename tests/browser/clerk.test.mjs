@@ -1,0 +1,92 @@
+// 综窗: a clerk registers a case, takes it from today's queue and accepts it with a
+// material tolerated (容缺), a reviewer approves it, the clerk delivers it at the window;
+// the printed 容缺受理承诺书 names the case and the tolerated material.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startDistrict, browser, page, shot, loginAs, residentId, printedText, status } from './harness.mjs'
+
+test('a clerk takes a 容缺 case from the queue to delivery', async () => {
+  const d = await startDistrict(['S01'], { hub: false })
+  const b = await browser()
+  try {
+    const p = await page(b)
+    await loginAs(p, d.sites.S01, 'clerk')
+    await p.getByRole('heading', { name: /今日队列/ }).waitFor()
+    await shot(p, 'clerk-queue')
+
+    // Register (仅登记) from the catalog-driven form.
+    await p.getByRole('menuitem', { name: '综窗受理' }).click()
+    await p.getByRole('combobox', { name: '事项' }).click()
+    await p.keyboard.type('最低生活保障')
+    await p.getByRole('option', { name: /最低生活保障申请/ }).click()
+    await p.getByRole('textbox', { name: '申请人姓名' }).fill('王秀英')
+    await p.getByRole('textbox', { name: '身份证号码' }).fill('11010519491231002')
+    await p.getByText('身份证号码应为18位').waitFor()  // validated as typed
+    await p.getByRole('textbox', { name: '身份证号码' }).fill(residentId('610113', '19560312', '042'))
+    await p.getByRole('textbox', { name: '手机号码' }).fill('13912345678')
+    await p.getByRole('radiogroup', { name: '住房情况证明' }).getByText('未提交').click()
+    await shot(p, 'clerk-new-case')
+    await p.getByRole('button', { name: '仅登记（待受理）' }).click()
+    await status(p, '待受理')
+    const caseId = (await p.url()).split('/cases/')[1]
+    assert.match(caseId, /^S01-\d{8}-\d{6}$/)
+
+    // From today's queue: 待受理 → the case → 受理 with 容缺.
+    await p.getByRole('menuitem', { name: '今日队列' }).click()
+    await p.getByRole('tab', { name: /待受理（1）/ }).click()
+    await p.getByRole('link', { name: caseId }).click()
+    await p.getByRole('button', { name: '受理', exact: true }).click()
+    const dlg = p.getByRole('dialog', { name: '受理' })
+    await dlg.getByRole('group', { name: /容缺后补/ }).getByText('住房情况证明').click()
+    await dlg.getByRole('button', { name: '确定' }).click()
+    await dlg.getByRole('alert').getByText('承诺书').waitFor()  // the server's zh message: no signed commitment
+    await dlg.getByText('申请人已签署容缺受理承诺书').click()
+    await dlg.getByRole('button', { name: '确定' }).click()
+    await status(p, '已受理')
+    await p.getByRole('tab', { name: '基本信息' }).click()
+    await p.getByText('容缺后补', { exact: true }).waitFor()
+    await shot(p, 'clerk-case-accepted')
+
+    // The commitment paper, printed to PDF by the browser.
+    const text = await printedText(b, `${d.sites.S01}/console/#/print/commitment/${caseId}`, p)
+    assert.ok(text.includes(caseId), text)
+    assert.ok(text.includes('容缺受理承诺书'), text)
+    assert.ok(text.includes('住房情况证明'), text)
+
+    // The tolerated material arrives before the decision (a decision waits for it).
+    await p.getByRole('button', { name: '补交材料' }).click()
+    const supply = p.getByRole('dialog', { name: '补交材料' })
+    await supply.getByRole('group', { name: '补交的材料' }).getByText('住房情况证明').click()
+    await supply.getByRole('button', { name: '确定' }).click()
+    await supply.waitFor({ state: 'hidden' })
+    await p.getByRole('tab', { name: '基本信息' }).click()
+    await p.getByText('容缺后补', { exact: true }).waitFor({ state: 'detached' })
+
+    // A reviewer approves.
+    const r = await page(b)
+    await loginAs(r, d.sites.S01, 'reviewer')
+    await r.getByRole('tab', { name: /待审查（1）/ }).click()
+    await r.getByRole('link', { name: caseId }).click()
+    await r.getByRole('button', { name: '开始审查' }).click()
+    await status(r, '审查中')
+    await r.getByRole('button', { name: '准予' }).click()
+    await r.getByRole('dialog', { name: '准予办理' }).getByRole('button', { name: '确定' }).click()
+    await status(r, '准予办理')
+    await shot(r, 'reviewer-approved')
+
+    // The clerk delivers at the window.
+    await p.reload()
+    await p.getByRole('button', { name: '送达' }).click()
+    await p.getByRole('dialog', { name: '送达' }).getByRole('button', { name: '确定' }).click()
+    await status(p, '已出件')
+    await p.getByRole('tab', { name: /办理过程/ }).click()
+    const timeline = p.getByRole('tabpanel', { name: /办理过程/ })
+    for (const step of ['提交申请', '受理', '补交材料', '开始审查', '作出决定', '签发电子证照', '送达'])
+      await timeline.getByText(step, { exact: true }).first().waitFor()
+    await shot(p, 'clerk-case-delivered')
+    assert.deepEqual(p.errors.concat(r.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})

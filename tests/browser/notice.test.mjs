@@ -1,0 +1,42 @@
+// 一次性告知: a clerk registers an application with two materials missing; the notice lists
+// both (the server computes it from what is missing), and the printed 一次性告知书 PDF
+// carries the case number, every missing material and the clerk's note.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startDistrict, browser, page, shot, loginAs, residentId, status, printedText, api, token } from './harness.mjs'
+
+test('the printed one-time notice lists every missing material', async () => {
+  const d = await startDistrict(['S01'], { hub: false })
+  const b = await browser()
+  try {
+    const t = await token(d.sites.S01, 'clerk')
+    const c = await api(d.sites.S01, 'POST', '/cases', {
+      item_code: 'MZ002',
+      applicant: { name: '赵建国', id_number: residentId('610113', '19620304', '051'), phone: '13700001111' },
+      provided: ['ID', 'HKB', 'INCOME'],
+      channel: 'window',
+    }, t)
+    const p = await page(b)
+    await loginAs(p, d.sites.S01, 'clerk')
+    await p.goto(`${d.sites.S01}/console/#/cases/${c.case_id}`)
+    await status(p, '待受理')
+    await p.getByRole('button', { name: '一次性告知' }).click()
+    const dlg = p.getByRole('dialog', { name: '一次性告知补正材料' })
+    await dlg.getByText('家庭经济状况核对授权书').waitFor()
+    await dlg.getByRole('textbox', { name: /告知说明/ }).fill('请携带原件到三号窗口')
+    await dlg.getByRole('button', { name: '确定' }).click()
+    await status(p, '待补正')
+    await shot(p, 'notice-case')
+
+    const text = await printedText(b, `${d.sites.S01}/console/#/print/notice/${c.case_id}`, p)
+    assert.ok(text.includes('一次性告知书'), text)
+    assert.ok(text.includes(c.case_id), text)
+    for (const m of ['家庭经济状况核对授权书', '住房情况证明']) assert.ok(text.includes(m), `${m} missing from:\n${text}`)
+    assert.ok(text.includes('请携带原件到三号窗口'), text)
+    assert.ok(!text.includes('居民身份证'), 'a provided material is not on the notice')
+    assert.deepEqual(p.errors, [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})

@@ -1,0 +1,71 @@
+// 区级调度: an operator finds a red (overdue) case on the district board, opens it from
+// there, and sees every site's link; the dispatch page shows its queues.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startDistrict, browser, page, shot, loginAs, residentId, api, token } from './harness.mjs'
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+test('an operator finds a red case on the board', async () => {
+  // S02's clock runs 40 days behind: what it accepts "today" is long overdue at the hub.
+  const d = await startDistrict(['S01', 'S02'], { nodeArgs: { S02: ['--clock-offset-seconds', String(-40 * 86400)] } })
+  const b = await browser()
+  try {
+    const t = await token(d.sites.S02, 'clerk')
+    const late = await api(d.sites.S02, 'POST', '/cases', {
+      item_code: 'MZ002',
+      applicant: { name: '孙立华', id_number: residentId('610113', '19580101', '033'), phone: '13600002222' },
+      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
+      channel: 'window',
+      accept: { tolerated: [], commitment_signed: false, supply_days: 0 },
+    }, t)
+    const t1 = await token(d.sites.S01, 'clerk')
+    const fresh = await api(d.sites.S01, 'POST', '/cases', {
+      item_code: 'MZ002',
+      applicant: { name: '周文', id_number: residentId('610113', '19700202', '017'), phone: '13600003333' },
+      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
+      channel: 'window',
+      accept: { tolerated: [], commitment_signed: false, supply_days: 0 },
+    }, t1)
+    // Both cases reach the hub.
+    const op = await token(d.hub, 'operator')
+    for (let i = 0; i < 200; i++) {
+      const s = await api(d.hub, 'GET', '/sites', undefined, op)
+      const by = Object.fromEntries(s.sites.map((x) => [x.site, x]))
+      if (by.S01.cases.open === 1 && by.S02.cases.red === 1) break
+      await sleep(100)
+    }
+
+    const p = await page(b)
+    await loginAs(p, d.hub, 'operator')
+    await p.getByRole('heading', { name: '区域总览' }).waitFor()
+    await p.getByRole('img', { name: /各站点在办案件/ }).waitFor()
+    // The overdue list names S02's case and not S01's.
+    await p.getByRole('link', { name: late.case_id }).waitFor()
+    assert.equal(await p.getByRole('link', { name: fresh.case_id }).count(), 0)
+    await p.getByText('鱼化寨街道便民服务中心').waitFor()
+    await p.waitForTimeout(600)  // the chart's entry animation
+    await shot(p, 'operator-board')
+
+    await p.getByRole('link', { name: late.case_id }).click()
+    await p.getByRole('status', { name: '办件状态' }).waitFor()
+    await p.getByText('时限：已超期').waitFor()
+    await p.getByRole('button', { name: '跨区移交' }).waitFor()
+    await shot(p, 'operator-case')
+
+    // Any case of any site by its number.
+    await p.getByRole('menuitem', { name: '案件查询' }).click()
+    await p.getByRole('textbox', { name: '办件编号' }).fill(fresh.case_id)
+    await p.getByRole('button', { name: '查询' }).click()
+    await p.getByRole('link', { name: fresh.case_id }).waitFor()
+    assert.equal(await p.getByRole('link', { name: late.case_id }).count(), 0)
+
+    await p.getByRole('menuitem', { name: '调度与冲突' }).click()
+    await p.getByRole('tab', { name: /待调度（0）/ }).waitFor()
+    await shot(p, 'operator-dispatch')
+    assert.deepEqual(p.errors, [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})

@@ -1,0 +1,52 @@
+// 后台分类审批: a reviewer of another department does not see a case — not in the inbox,
+// not by its number — while the deciding department's reviewer finds it and can suspend
+// it with a legal reason (the clock shows 已中止).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startDistrict, browser, page, shot, loginAs, residentId, status, api, token, password } from './harness.mjs'
+
+test('a reviewer of another department cannot see the case', async () => {
+  const d = await startDistrict(['S01'], { hub: false })
+  const b = await browser()
+  try {
+    const admin = await token(d.sites.S01, 'admin')
+    for (const [username, department] of [['rs_li', '人力资源和社会保障局'], ['mz_wang', '民政局']])
+      await api(d.sites.S01, 'POST', '/staff', { username, display_name: username, role: 'reviewer', password, department }, admin)
+    const clerk = await token(d.sites.S01, 'clerk')
+    const c = await api(d.sites.S01, 'POST', '/cases', {
+      item_code: 'MZ002',
+      applicant: { name: '钱玉梅', id_number: residentId('610113', '19650505', '028'), phone: '13500004444' },
+      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
+      channel: 'window',
+      accept: { tolerated: [], commitment_signed: false, supply_days: 0 },
+    }, clerk)
+
+    const other = await page(b)
+    await loginAs(other, d.sites.S01, 'rs_li')
+    await other.getByRole('tab', { name: '待审查（0）' }).waitFor()
+    await shot(other, 'reviewer-other-department-inbox')
+    await other.goto(`${d.sites.S01}/console/#/cases/${c.case_id}`)
+    await other.getByText('案件不存在').waitFor()
+    assert.equal(await other.getByRole('status', { name: '办件状态' }).count(), 0)
+    await other.getByRole('menuitem', { name: '案件查询' }).click()
+    await other.getByText('暂无案件').waitFor()
+
+    const own = await page(b)
+    await loginAs(own, d.sites.S01, 'mz_wang')
+    await own.getByRole('tab', { name: '待审查（1）' }).click()
+    await own.getByRole('link', { name: c.case_id }).click()
+    await own.getByRole('button', { name: '开始审查' }).click()
+    await status(own, '审查中')
+    await own.getByRole('button', { name: '中止' }).click()
+    const dlg = own.getByRole('dialog', { name: '中止办理（暂停计时）' })
+    await dlg.getByRole('textbox', { name: '说明' }).fill('需补充现场核查')
+    await dlg.getByRole('button', { name: '确定' }).click()
+    await status(own, '已中止')
+    await own.getByText('时限：已中止').waitFor()
+    await shot(own, 'reviewer-suspended')
+    assert.deepEqual(other.errors.concat(own.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})

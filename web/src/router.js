@@ -1,0 +1,54 @@
+// Hash history: every page is /console/#/…, so the daemons serve one index.html and
+// never need a fallback route.
+import { createRouter, createWebHashHistory } from 'vue-router'
+import { session, daemon, loadDaemon } from './api.js'
+
+const routes = [
+  { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { open: true } },
+  { path: '/', name: 'home', redirect: () => homeOf() },
+  // node
+  { path: '/queue', name: 'queue', component: () => import('./views/QueueView.vue'), meta: { roles: ['clerk', 'reviewer', 'admin'] } },
+  { path: '/inbox', name: 'inbox', component: () => import('./views/InboxView.vue'), meta: { roles: ['reviewer'] } },
+  { path: '/new', name: 'new', component: () => import('./views/NewCaseView.vue'), meta: { roles: ['clerk', 'agent'] } },
+  { path: '/cases', name: 'cases', component: () => import('./views/CasesView.vue') },
+  { path: '/cases/:id', name: 'case', component: () => import('./views/CaseView.vue'), props: true },
+  { path: '/appointments', name: 'appointments', component: () => import('./views/AppointmentsView.vue'), meta: { roles: ['clerk', 'agent', 'admin', 'reviewer'] } },
+  { path: '/staff', name: 'staff', component: () => import('./views/StaffView.vue'), meta: { roles: ['admin'] } },
+  { path: '/agent', name: 'agent', component: () => import('./views/AgentHome.vue'), meta: { roles: ['agent'] } },
+  { path: '/print/:kind/:id', name: 'print', component: () => import('./views/PrintView.vue'), props: true, meta: { bare: true } },
+  // hub
+  { path: '/board', name: 'board', component: () => import('./views/BoardView.vue'), meta: { roles: ['operator'] } },
+  { path: '/dispatch', name: 'dispatch', component: () => import('./views/DispatchView.vue'), meta: { roles: ['operator'] } },
+  { path: '/:rest(.*)*', redirect: '/' },
+]
+
+export function homeOf() {
+  if (!session.token) return '/login'
+  switch (session.role) {
+    case 'operator':
+      return '/board'
+    case 'agent':
+      return '/agent'
+    case 'reviewer':
+      return '/inbox'
+    case 'admin':
+      return '/queue'
+    default:
+      return '/queue'
+  }
+}
+
+export const router = createRouter({ history: createWebHashHistory(), routes })
+
+router.beforeEach(async (to) => {
+  try {
+    await loadDaemon()
+  } catch {
+    /* the login page says the server cannot be reached */
+  }
+  if (to.meta.open) return true
+  if (!session.token) return { name: 'login', query: { next: to.fullPath } }
+  if (to.meta.roles && !to.meta.roles.includes(session.role)) return homeOf()
+  if (daemon.kind === 'hub' && ['queue', 'inbox', 'new', 'appointments', 'staff', 'agent'].includes(to.name)) return '/board'
+  return true
+})
