@@ -55,17 +55,18 @@ for line in "${sites[@]}"; do
   pids+=($!)
 done
 
-printf '\n%-5s %-12s %-28s %s\n' "site" "kind" "API" "name"
-printf '%-5s %-12s %-28s %s\n' "HUB" "hub" "http://127.0.0.1:$(cat "$hub_data/http.port")/api/v1" "区级通办中心 (sync $sync_endpoint)"
+printf '\n%-5s %-12s %-34s %s\n' "site" "kind" "console 工作台 (API: /api/v1)" "name"
+printf '%-5s %-12s %-34s %s\n' "HUB" "hub" "http://127.0.0.1:$(cat "$hub_data/http.port")/console/" "区级通办中心 (sync $sync_endpoint)"
 for line in "${sites[@]}"; do
   read -r id kind name <<<"$line"
   for _ in $(seq 1 300); do [ -s "$run/data/$id/http.port" ] && break; sleep 0.05; done
   port=$(cat "$run/data/$id/http.port" 2>/dev/null || echo "?")
-  printf '%-5s %-12s %-28s %s\n' "$id" "$kind" "http://127.0.0.1:$port/api/v1" "$name"
+  printf '%-5s %-12s %-34s %s\n' "$id" "$kind" "http://127.0.0.1:$port/console/" "$name"
 done
 first=$(cat "$run/data/S01/http.port")
 cat <<MSG
 
+Open a console in a browser on this machine / 在本机浏览器打开上面的工作台地址.
 Logins on every site / 每个站点的演示账号: admin, clerk (综窗), reviewer (审批), agent (代办)
 Hub login / 区级中心账号: operator (调度员)
 Password / 密码: $TONGBAN_PASSWORD   (kept in $run/demo-password)

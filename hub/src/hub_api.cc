@@ -98,6 +98,11 @@ struct HubApi::Impl {
                   return json{{"ok", true}};
                 }));
 
+    server.Post("/api/v1/password",
+                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                  return change_own_password(staff, req);
+                }));
+
     server.Get("/api/v1/cases",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto q = case_query_from(req);

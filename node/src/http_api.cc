@@ -8,6 +8,7 @@
 #include "tongban/shared/case_json.h"
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
+#include "tongban/shared/license.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban::node {
@@ -167,6 +168,33 @@ void HttpApi::Impl::routes() {
                  },
                  true));
 
+  // The public license check (证照核验): anyone holding a license file or its QR code asks
+  // the node, which checks it offline against the district's public keys.
+  post("/api/v1/licenses/verify",
+       wrap(
+           [this](const http::Request& req, const Actor&) -> Result<Reply> {
+             auto license = verify_license(req.body, cases.district().public_keys);
+             if (!license.ok()) {
+               if (license.status().code() != StatusCode::kRejected) return license.status();
+               return Reply{200,
+                            {{"valid", false},
+                             {"message", license.status().message_zh()},
+                             {"message_en", license.status().message_en()}}};
+             }
+             json items = json::array();
+             for (const auto& [code, name] : license->items)
+               items.push_back({{"code", code}, {"name", name}});
+             return Reply{200,
+                          {{"valid", true},
+                           {"license_no", license->license_no},
+                           {"case_id", license->case_id},
+                           {"issuer", license->issuer},
+                           {"holder", license->holder},
+                           {"issued_date", license->issued_date},
+                           {"items", items}}};
+           },
+           true));
+
   post(
       "/api/v1/login",
       wrap(
@@ -195,6 +223,13 @@ void HttpApi::Impl::routes() {
               wrap([this](const http::Request& req, const Actor&) -> Result<Reply> {
                 TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
                 return Reply{200, {{"ok", true}}};
+              }));
+
+  post("/api/v1/password",
+              wrap([this](const http::Request& req, const Actor&) -> Result<Reply> {
+                auto done = change_own_password(staff, req);
+                if (!done.ok()) return done.status();
+                return Reply{200, *done};
               }));
 
   get("/api/v1/me", wrap([this](const http::Request&, const Actor& a) -> Result<Reply> {
@@ -466,6 +501,19 @@ void HttpApi::Impl::staff_routes() {
         TB_RETURN_IF_ERROR(admin_only(a));
         TB_RETURN_IF_ERROR(staff.set_disabled(req.matches[1], true));
         return Reply{200, {{"username", std::string(req.matches[1])}, {"disabled", true}}};
+      }));
+
+  post(
+      R"(/api/v1/staff/([A-Za-z0-9_.-]+)/password)",
+      wrap([this, admin_only](const http::Request& req, const Actor& a) -> Result<Reply> {
+        TB_RETURN_IF_ERROR(admin_only(a));
+        auto j = body(req);
+        if (!j.ok()) return j.status();
+        auto next = json_string(*j, "new_password");
+        if (!next.ok()) return next.status();
+        TB_RETURN_IF_ERROR(staff.reset_password(req.matches[1], *next));
+        spdlog::info("password of {} reset by {}", std::string(req.matches[1]), a.username);
+        return Reply{200, {{"username", std::string(req.matches[1])}, {"ok", true}}};
       }));
 
   // A sealed bundle of the hub's stream to this site, carried on media (no link).

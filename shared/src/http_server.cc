@@ -468,6 +468,20 @@ std::optional<int> int_param(const std::string& s, int lo, int hi) {
   return v;
 }
 
+Result<nlohmann::json> change_own_password(StaffDirectory& staff, const http::Request& req) {
+  auto j = parse_json_object(req.body);
+  if (!j.ok()) return j.status();
+  auto current = json_string(*j, "current_password");
+  if (!current.ok()) return current.status();
+  auto next = json_string(*j, "new_password");
+  if (!next.ok()) return next.status();
+  if (current->empty())
+    return Status::InvalidArgument("missing_field", "请填写当前密码",
+                                   "current_password is required");
+  TB_RETURN_IF_ERROR(staff.change_password(bearer_token(req), *current, *next, req.remote_addr));
+  return nlohmann::json{{"ok", true}};
+}
+
 Result<nlohmann::json> parse_json_object(const std::string& body) {
   nlohmann::json j = nlohmann::json::parse(body.empty() ? "{}" : body, nullptr, false);
   if (j.is_discarded())

@@ -80,6 +80,17 @@ std::optional<Role> role_from(const std::string& s) {
   return std::nullopt;
 }
 
+namespace {
+
+Status check_password_shape(const std::string& password) {
+  if (password.size() < 8 || password.size() > 128)
+    return Status::InvalidArgument("weak_password", "密码长度应为8至128位",
+                                   "password must be 8-128 characters");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status StaffDirectory::create(const std::string& username, const std::string& display_name,
                               Role role, const std::string& password,
                               const std::string& department) {
@@ -94,9 +105,7 @@ Status StaffDirectory::create(const std::string& username, const std::string& di
       !is_clean_utf8(department))
     return Status::InvalidArgument("invalid_department", "部门名称最多64字节",
                                    "department: at most 64 bytes on one line");
-  if (password.size() < 8 || password.size() > 128)
-    return Status::InvalidArgument("weak_password", "密码长度应为8至128位",
-                                   "password must be 8-128 characters");
+  TB_RETURN_IF_ERROR(check_password_shape(password));
   auto hash = hash_password(password);  // slow by design: outside the lock
   if (!hash.ok()) return hash.status();
   std::lock_guard lock(mu_);
@@ -279,6 +288,54 @@ Result<std::vector<Staff>> StaffDirectory::list() {
                         role_from(stmt->text_at(2)).value_or(Role::kClerk), stmt->text_at(3)});
   }
   return out;
+}
+
+Status StaffDirectory::change_password(const std::string& token, const std::string& current,
+                                       const std::string& next, const std::string& address) {
+  auto me = authenticate(token);
+  if (!me.ok()) return me.status();
+  TB_RETURN_IF_ERROR(check_password_shape(next));
+  // The current password is checked exactly as a login checks it, so this endpoint is no
+  // way around the throttle; the session that check opens is closed at once.
+  auto check = login(me->username, current, address);
+  if (!check.ok()) {
+    if (check.status().code() == StatusCode::kUnauthenticated)
+      return Status::InvalidArgument("wrong_password", "当前密码不正确",
+                                     "the current password is wrong");
+    return check.status();
+  }
+  TB_RETURN_IF_ERROR(logout(check->token));
+  auto hash = hash_password(next);  // slow by design: outside the lock
+  if (!hash.ok()) return hash.status();
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto set = db_.cached("UPDATE staff SET password_hash=?2 WHERE username=?1 AND disabled=0");
+  if (!set.ok()) return set.status();
+  TB_RETURN_IF_ERROR(set->bind(1, me->username).bind(2, *hash).run());
+  auto others = db_.cached("DELETE FROM sessions WHERE username=?1 AND token_hash<>?2");
+  if (!others.ok()) return others.status();
+  const std::string h = token_hash(token);
+  TB_RETURN_IF_ERROR(others->bind(1, me->username).bind_blob(2, h.data(), h.size()).run());
+  return tx.commit();
+}
+
+Status StaffDirectory::reset_password(const std::string& username, const std::string& next) {
+  TB_RETURN_IF_ERROR(check_password_shape(next));
+  auto hash = hash_password(next);
+  if (!hash.ok()) return hash.status();
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto set = db_.cached("UPDATE staff SET password_hash=?2 WHERE username=?1 AND disabled=0");
+  if (!set.ok()) return set.status();
+  TB_RETURN_IF_ERROR(set->bind(1, username).bind(2, *hash).run());
+  if (db_.changes() == 0)
+    return Status::NotFound("unknown_staff", "没有该工作人员", "no such staff member");
+  auto drop = db_.cached("DELETE FROM sessions WHERE username=?1");
+  if (!drop.ok()) return drop.status();
+  TB_RETURN_IF_ERROR(drop->bind(1, username).run());
+  return tx.commit();
 }
 
 Status StaffDirectory::set_disabled(const std::string& username, bool disabled) {

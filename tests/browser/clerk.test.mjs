@@ -3,7 +3,7 @@
 // the printed 容缺受理承诺书 names the case and the tolerated material.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startDistrict, browser, page, shot, loginAs, residentId, printedText, status } from './harness.mjs'
+import { startDistrict, browser, page, shot, loginAs, residentId, printedText, status, token } from './harness.mjs'
 
 test('a clerk takes a 容缺 case from the queue to delivery', async () => {
   const d = await startDistrict(['S01'], { hub: false })
@@ -84,7 +84,23 @@ test('a clerk takes a 容缺 case from the queue to delivery', async () => {
     for (const step of ['提交申请', '受理', '补交材料', '开始审查', '作出决定', '签发电子证照', '送达'])
       await timeline.getByText(step, { exact: true }).first().waitFor()
     await shot(p, 'clerk-case-delivered')
-    assert.deepEqual(p.errors.concat(r.errors), [])
+
+    // The printed e-license's QR code opens the public check page, which needs no login.
+    const license = await printedText(b, `${d.sites.S01}/console/#/print/license/${caseId}`, p)
+    assert.ok(license.includes(`DZZZ-${caseId}`), license)
+    const t = await token(d.sites.S01, 'clerk')
+    const file = await (await fetch(`${d.sites.S01}/api/v1/cases/${caseId}/license`, { headers: { Authorization: `Bearer ${t}` } })).text()
+    const v = await page(b)
+    await v.goto(`${d.sites.S01}/console/#/verify?l=${Buffer.from(file).toString('base64url')}`)
+    await v.getByText('证照有效', { exact: true }).waitFor()
+    await v.getByText('王秀英').waitFor()
+    await shot(v, 'license-check-valid')
+    const forged = file.replace('王秀英', '王秀华')
+    await v.goto(`${d.sites.S01}/console/#/verify?l=${Buffer.from(forged).toString('base64url')}`)
+    await v.reload()
+    await v.getByText('证照无效', { exact: true }).waitFor()
+    await shot(v, 'license-check-forged')
+    assert.deepEqual(p.errors.concat(r.errors, v.errors), [])
   } finally {
     await b.close()
     d.stop()

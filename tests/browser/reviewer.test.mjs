@@ -44,6 +44,21 @@ test('a reviewer of another department cannot see the case', async () => {
     await status(own, '已中止')
     await own.getByText('时限：已中止').waitFor()
     await shot(own, 'reviewer-suspended')
+
+    // Password change from the header: the old one stops working, the new one logs in.
+    await other.getByRole('button', { name: '修改密码' }).click()
+    await other.getByRole('textbox', { name: '请输入当前密码' }).fill(password)
+    await other.getByRole('button', { name: '下一步' }).click()
+    await other.getByRole('textbox', { name: /请输入新密码/ }).fill('a-new-pass-2026')
+    await other.getByRole('button', { name: '确定' }).click()
+    await other.getByText('密码已修改').waitFor()
+    await other.getByRole('button', { name: '退出登录' }).click()
+    await other.getByRole('textbox', { name: '用户名' }).fill('rs_li')
+    await other.getByRole('textbox', { name: '密码' }).fill(password)
+    await other.getByRole('button', { name: '登录' }).click()
+    await other.getByRole('alert').getByText('用户名或密码错误').waitFor()
+    await loginAs(other, d.sites.S01, 'rs_li', 'a-new-pass-2026')
+    await other.getByRole('heading', { name: '审批待办' }).waitFor()
     assert.deepEqual(other.errors.concat(own.errors), [])
   } finally {
     await b.close()

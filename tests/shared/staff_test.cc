@@ -97,3 +97,49 @@ TEST_CASE("a parallel burst of guesses gets no more tries than a serial one", "[
   for (auto& t : burst) t.join();
   CHECK(checked == 5);  // the rest were throttled before their password was even checked
 }
+
+TEST_CASE("a password change keeps the caller's session and ends the others",
+          "[shared][staff]") {
+  StaffFixture f;
+  REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
+  auto here = f.staff.login("clerk01", "correct horse");
+  auto there = f.staff.login("clerk01", "correct horse");
+  REQUIRE(here.ok());
+  REQUIRE(there.ok());
+  CHECK(f.staff.change_password(here->token, "wrong horse", "battery staple", "10.1.1.9")
+            .reason() == "wrong_password");
+  CHECK(f.staff.change_password(here->token, "correct horse", "short", "10.1.1.9").reason() ==
+        "weak_password");
+  CHECK(f.staff.authenticate(there->token).ok());  // nothing changed by the refusals
+  REQUIRE(f.staff.change_password(here->token, "correct horse", "battery staple", "10.1.1.9").ok());
+  CHECK(f.staff.authenticate(here->token).ok());
+  CHECK(f.staff.authenticate(there->token).status().reason() == "not_logged_in");
+  CHECK(f.staff.login("clerk01", "correct horse").status().reason() == "bad_credentials");
+  CHECK(f.staff.login("clerk01", "battery staple").ok());
+}
+
+TEST_CASE("wrong current passwords in a password change are throttled like logins",
+          "[shared][staff]") {
+  StaffFixture f;
+  REQUIRE(f.staff.create("clerk01", "窗口一", Role::kClerk, "correct horse").ok());
+  auto s = f.staff.login("clerk01", "correct horse");
+  REQUIRE(s.ok());
+  for (int i = 0; i < 5; ++i)
+    CHECK(f.staff.change_password(s->token, "guess", "battery staple", "10.1.1.9").reason() ==
+          "wrong_password");
+  CHECK(f.staff.change_password(s->token, "correct horse", "battery staple", "10.1.1.9")
+            .reason() == "login_throttled");
+}
+
+TEST_CASE("an admin's password reset ends every session of the account", "[shared][staff]") {
+  StaffFixture f;
+  REQUIRE(f.staff.create("agent01", "代办一", Role::kAgent, "correct horse").ok());
+  auto s = f.staff.login("agent01", "correct horse");
+  REQUIRE(s.ok());
+  CHECK(f.staff.reset_password("nobody", "battery staple").reason() == "unknown_staff");
+  CHECK(f.staff.reset_password("agent01", "short").reason() == "weak_password");
+  CHECK(f.staff.authenticate(s->token).ok());
+  REQUIRE(f.staff.reset_password("agent01", "battery staple").ok());
+  CHECK(f.staff.authenticate(s->token).status().reason() == "not_logged_in");
+  CHECK(f.staff.login("agent01", "battery staple").ok());
+}

@@ -209,6 +209,26 @@ Result<double> unauthenticated_upload_peak_mb(const BenchOptions& o,
   return peak;
 }
 
+// The console's cold load from the node (bench/console_paint.mjs in headless Chromium):
+// {first_paint_ms, ready_ms, bytes}, or null when Node.js or Chromium cannot run it.
+json console_load(int port, const std::string& password) {
+  const std::string cmd = std::string("'") + TONGBAN_NODE_JS + "' '" + TONGBAN_CONSOLE_PAINT +
+                          "' http://127.0.0.1:" + std::to_string(port) + " clerk '" + password +
+                          "' 5 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (!pipe) return nullptr;
+  std::string out;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int rc = ::pclose(pipe);
+  const size_t line = out.rfind("{\"first_paint_ms\"");
+  if (rc != 0 || line == std::string::npos) {
+    std::fprintf(stderr, "  console load not measured: %s\n", out.c_str());
+    return nullptr;
+  }
+  return json::parse(out.substr(line), nullptr, false);
+}
+
 int run_bench_node(BenchOptions o) {
   if (o.node_bin.empty())
     o.node_bin = (tools::self_dir().parent_path() / "node" / "tongban-node").string();
@@ -246,6 +266,11 @@ int run_bench_node(BenchOptions o) {
   const double load_rss_mb = tools::proc_status_kb(node->process.pid(), "VmRSS") / 1024.0;
   // The high-water mark includes the login's Argon2id (64 MiB, freed right after).
   const double peak_rss_mb = tools::proc_status_kb(node->process.pid(), "VmHWM") / 1024.0;
+  std::fprintf(stderr, "console: cold loads of the clerk's queue page in headless Chromium...\n");
+  const json console = console_load(node->port, password);
+  const auto console_figure = [&](const char* key) -> json {
+    return console.is_object() && console.contains(key) ? console[key] : json(nullptr);
+  };
   std::fprintf(stderr, "load beside %d slow-drip connections...\n", o.slow_clients);
   const LoadResult slow = load_beside_slow_clients(node->port, token, o.slow_clients, 1000);
   node->process.signal(SIGTERM);
@@ -298,6 +323,13 @@ int run_bench_node(BenchOptions o) {
   std::printf("%-44s %12d %12s\n", "  failed requests beside them", slow.errors, "0");
   std::printf("%-44s %12.1f %12s\n", "peak RSS MB beside unauthenticated uploads", *unauth_peak,
               "< 64");
+  const auto print_json = [](const char* what, const json& v, const char* target) {
+    std::printf("%-44s %12s %12s\n", what, v.is_null() ? "n/a" : v.dump().c_str(), target);
+  };
+  print_json("console first paint ms (cold, median of 5)", console_figure("first_paint_ms"),
+             "< 1000");
+  print_json("console queue shown ms (cold, median of 5)", console_figure("ready_ms"), "-");
+  print_json("console bytes for the first page", console_figure("bytes"), "< 1.5 MB");
   std::printf("%-44s %12ld %12s\n", "events in cold-start log", o.log_events, "1000000");
   std::printf("%-44s %12.1f %12s\n", "log build s (bulk, 1000 events/txn)", fill_s, "-");
   std::printf("%-44s %12.1f %12s\n", "cold start ms (median, exec to healthz)", cold, "< 300");
@@ -317,6 +349,9 @@ int run_bench_node(BenchOptions o) {
                         {"slow_clients_ok_p99_ms", slow.p99_ms},
                         {"slow_clients", o.slow_clients},
                         {"unauth_peak_rss_mb", *unauth_peak},
+                        {"console_first_paint_ms", console_figure("first_paint_ms")},
+                        {"console_ready_ms", console_figure("ready_ms")},
+                        {"console_bytes", console_figure("bytes")},
                         {"clients", o.clients}};
   std::printf("%s\n", figures.dump().c_str());
   return load.errors == 0 && slow.errors == 0 ? 0 : 1;

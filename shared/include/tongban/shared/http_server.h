@@ -136,6 +136,10 @@ Result<std::string> json_string(const nlohmann::json& body, const char* key);
 // (invalid_json, zh/en) otherwise.
 Result<nlohmann::json> parse_json_object(const std::string& body);
 
+// POST /password on node and hub: the caller changes their own password
+// ({current_password, new_password}); answers {ok}.
+Result<nlohmann::json> change_own_password(StaffDirectory& staff, const http::Request& req);
+
 // A whole decimal number in [lo, hi] (a query parameter), or nullopt.
 std::optional<int> int_param(const std::string& s, int lo, int hi);
 

@@ -71,6 +71,13 @@ class StaffDirectory {
   Status logout(const std::string& token);
   Result<std::vector<Staff>> list();
   Status set_disabled(const std::string& username, bool disabled);
+  // The holder of `token` changes their own password: `current` is checked as a login is
+  // (throttled the same way, from `address`); every other session of the account ends.
+  Status change_password(const std::string& token, const std::string& current,
+                         const std::string& next, const std::string& address);
+  // An admin sets another account's password (the holder forgot it): all of that
+  // account's sessions end. NotFound for an unknown or disabled account.
+  Status reset_password(const std::string& username, const std::string& next);
 
  private:
   Db& db_;
