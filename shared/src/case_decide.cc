@@ -1,5 +1,7 @@
 // decide: command + state -> events or a rejection. Pure: no I/O, time comes from ctx.
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case.h"
@@ -100,6 +102,57 @@ Status validate_authorization(const ApplicationInput& in, Date today) {
   return Status::Ok();
 }
 
+// Form fields that restate what the resident ID number says (GB 11643): the age on `on`,
+// the sex (also spelt gender), the birth date and the code of the region of registration.
+// 秒批 rules read these from the validated number, never from what was typed: a typed
+// "age: 85" once approved 高龄津贴 for a resident born in 1990 (issue 8).
+std::map<std::string, std::string> id_form_facts(const pb::Applicant& a, Date on) {
+  std::map<std::string, std::string> out;
+  const std::optional<ResidentIdFacts> facts = resident_id_facts(a.id_number(), on);
+  if (!facts) return out;
+  out["age"] = std::to_string(age_on(facts->born, on));
+  out["sex"] = out["gender"] = facts->male ? "male" : "female";
+  out["birth_date"] = format_date(facts->born);
+  out["region"] = facts->region_code;
+  return out;
+}
+
+// Whether a typed form value says what the ID number says for `field` (an age as a whole
+// number, "86" or 86; a sex as male/female, m/f or 男/女).
+bool agrees_with_id(const std::string& field, const std::string& typed, const std::string& fact) {
+  if (field == "age") {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(typed.data(), typed.data() + typed.size(), v);
+    return ec == std::errc() && end == typed.data() + typed.size() && v == std::stoi(fact);
+  }
+  if (field == "sex" || field == "gender") {
+    std::string t = typed;
+    for (char& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (fact == "male") return t == "male" || t == "m" || t == "男";
+    return t == "female" || t == "f" || t == "女";
+  }
+  return typed == fact;
+}
+
+// A typed form that contradicts the applicant's ID number is refused, not silently
+// overruled: the office must not keep a record that says two things.
+Status check_form_against_id(const std::map<std::string, std::string>& form,
+                             const pb::Applicant& a, Date today) {
+  for (const auto& [field, fact] : id_form_facts(a, today)) {
+    const auto typed = form.find(field);
+    if (typed == form.end() || agrees_with_id(field, typed->second, fact)) continue;
+    const bool sex = field == "sex" || field == "gender";
+    const std::string fact_zh = sex ? (fact == "male" ? "男" : "女") : fact;
+    return Status::InvalidArgument(
+        "form_contradicts_id",
+        "表单中「" + field + "」填写为「" + typed->second +
+            "」，与申请人身份证号码不符（按身份证号码应为「" + fact_zh + "」）",
+        "form field " + field + " says '" + typed->second +
+            "' but the applicant's resident ID number says '" + fact + "'");
+  }
+  return Status::Ok();
+}
+
 Result<pb::Submitted> build_application(const ApplicationInput& in, const DecideContext& ctx) {
   const Item* item = ctx.catalog->find(in.item_code);
   if (!item)
@@ -121,6 +174,7 @@ Result<pb::Submitted> build_application(const ApplicationInput& in, const Decide
     TB_RETURN_IF_ERROR(check_text(k, "表单字段名", "form field name", true));
     TB_RETURN_IF_ERROR(check_text(v, "表单字段值", "form field value", false));
   }
+  TB_RETURN_IF_ERROR(check_form_against_id(in.form, in.applicant, today));
 
   const std::vector<Material> materials = ctx.catalog->materials_of(*item);
   auto known = [&](const std::string& code) -> const Material* {
@@ -302,7 +356,11 @@ Status emit_acceptance(Events& out, CaseState& s, pb::Accepted a, const DecideCo
   emit(out, s, std::move(e), ctx);
   const Item* item = ctx.catalog->find(s.item_code);
   if (!item || !item->has_instant_rule() || !s.tolerated.empty()) return Status::Ok();
-  if (!instant_rule_holds(item->instant_rule, s.form)) return Status::Ok();
+  // Facts of the ID number as of the acceptance date (the submission date when deemed).
+  std::map<std::string, std::string> facts = s.form;
+  const Date accepted = s.accepted_date.value_or(today_of(ctx));
+  for (const auto& [field, fact] : id_form_facts(s.applicant, accepted)) facts[field] = fact;
+  if (!instant_rule_holds(item->instant_rule, facts)) return Status::Ok();
   pb::Decided d;
   d.set_approved(true);
   d.set_instant(true);

@@ -48,6 +48,26 @@ Status validate_resident_id(std::string_view id, Date today) {
   return Status::Ok();
 }
 
+std::optional<ResidentIdFacts> resident_id_facts(std::string_view id, Date today) {
+  if (!validate_resident_id(id, today).ok()) return std::nullopt;
+  const std::string birth = std::string(id.substr(6, 4)) + "-" + std::string(id.substr(10, 2)) +
+                            "-" + std::string(id.substr(12, 2));
+  ResidentIdFacts facts;
+  facts.born = *parse_date(birth);  // validate_resident_id checked it is a real date
+  facts.male = (id[16] - '0') % 2 == 1;
+  facts.region_code = std::string(id.substr(0, 6));
+  return facts;
+}
+
+int age_on(Date born, Date day) {
+  if (day < born) return 0;
+  int by, bm, bd, y, m, d;
+  ymd_from_date(born, by, bm, bd);
+  ymd_from_date(day, y, m, d);
+  const bool birthday_passed = m > bm || (m == bm && d >= bd);
+  return y - by - (birthday_passed ? 0 : 1);
+}
+
 char resident_id_check_char(std::string_view first17) {
   // ISO 7064 MOD 11-2.
   static constexpr std::array<int, 17> kWeights = {7, 9, 10, 5,  8, 4, 2, 1, 6,

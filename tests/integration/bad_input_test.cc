@@ -63,6 +63,11 @@ TEST_CASE("the node refuses malformed fields, names and authorisations and store
   bad_uscc["applicant"]["uscc"] = "91610131MA6TXXXX0X";
   bad_uscc["applicant"]["org_name"] = "西安某公司";
   CHECK(node.post(clerk, "/api/v1/cases", bad_uscc).status == 400);
+  // issue 8: a typed age the ID number contradicts (born 1990, "85" for 高龄津贴 秒批).
+  json old = application("MZ001", {"ID", "HKB", "BANK"}, "110105199001011232");
+  old["form"] = {{"age", 85}, {"hukou_local", "yes"}};
+  old["accept"] = json::object();
+  expect(node.post(clerk, "/api/v1/cases", old), 400, "form_contradicts_id");
   // An agent's authorisation that is blank, or signed in 1900.
   json auth = application("MZ002", {"ID", "HKB", "AUTH_CHECK", "HOUSE_PROOF"});
   auth["committed"] = {"INCOME"};

@@ -57,8 +57,9 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
   }
 
   SECTION("the license downloads and verifies offline; a tampered copy does not") {
-    auto app = application("MZ001", {"ID", "HKB", "BANK"});
-    app["form"] = {{"age", 90}, {"hukou_local", "yes"}};
+    // Born 1936-03-15: 秒批 reads the age from the ID number.
+    auto app = application("MZ001", {"ID", "HKB", "BANK"}, "11010519360315003X");
+    app["form"] = {{"hukou_local", "yes"}};
     app["accept"] = json::object();
     auto r = node.post(clerk, "/api/v1/cases", app);
     REQUIRE(r.status == 201);

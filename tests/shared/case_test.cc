@@ -56,6 +56,11 @@ ApplicationInput application(const std::string& item, std::vector<std::string> p
 
 Date d(int y, int m, int day) { return date_from_ymd(y, m, day); }
 
+// Valid resident ID numbers (region 110105) of residents born on the dates they say.
+constexpr const char* kBorn1990 = "110105199001011232";          // 1990-01-01, a man
+constexpr const char* kBornMay1940 = "110105194005010015";       // 1940-05-01, a man
+constexpr const char* kBornNov1946Woman = "110105194611030024";  // 1946-11-03, a woman
+
 }  // namespace
 
 TEST_CASE("a complete application is accepted, reviewed and approved with a license",
@@ -283,6 +288,7 @@ TEST_CASE("a deadline in an unpublished year is flagged", "[shared][case]") {
 TEST_CASE("秒批: an item's instant rule approves at acceptance", "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   auto app = application("MZ001", {"ID", "HKB", "BANK"});
+  app.applicant.set_id_number(kBornMay1940);
   app.form = {{"age", "86"}, {"hukou_local", "yes"}};
   REQUIRE(c.run(Submit{app, AcceptInput{}}).ok());
   CHECK(c.state.status == CaseStatus::kApproved);
@@ -290,9 +296,70 @@ TEST_CASE("秒批: an item's instant rule approves at acceptance", "[shared][cas
   CHECK(c.log.back().has_license_issued());
 
   CaseDriver young(test::at(2026, 11, 2));
-  app.form = {{"age", "70"}, {"hukou_local", "yes"}};
+  app.applicant = resident();  // born 1949-12-31: 76
+  app.form = {{"age", "76"}, {"hukou_local", "yes"}};
   REQUIRE(young.run(Submit{app, AcceptInput{}}).ok());
   CHECK(young.state.status == CaseStatus::kAccepted);
+}
+
+TEST_CASE("issue 8: 秒批 reads the age from the resident ID number and not the typed form",
+          "[shared][case][issue8]") {
+  // 高龄津贴 (MZ001) is approved at once from age 80: a typed "age: 85" once approved it for
+  // a resident born in 1990.
+  auto app = application("MZ001", {"ID", "HKB", "BANK"});
+  app.applicant.set_id_number(kBorn1990);
+  app.form = {{"age", "85"}, {"hukou_local", "yes"}};
+  CaseDriver typed(test::at(2026, 11, 2));
+  const Status refused = typed.run(Submit{app, AcceptInput{}});
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  CHECK(refused.reason() == "form_contradicts_id");
+  CHECK(refused.message_zh().find("身份证") != std::string::npos);
+  CHECK(refused.message_en().find("'36'") != std::string::npos);
+  CHECK(typed.log.empty());
+
+  // Without a typed age the rule still reads it, from the number: 36, no instant approval.
+  app.form = {{"hukou_local", "yes"}};
+  CaseDriver untyped(test::at(2026, 11, 2));
+  REQUIRE(untyped.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(untyped.state.status == CaseStatus::kAccepted);
+  CHECK_FALSE(untyped.state.instant);
+
+  // An 86-year-old who typed no age is approved at once.
+  app.applicant.set_id_number(kBornMay1940);
+  CaseDriver elderly(test::at(2026, 11, 2));
+  REQUIRE(elderly.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(elderly.state.status == CaseStatus::kApproved);
+  CHECK(elderly.state.instant);
+}
+
+TEST_CASE("a typed age or sex is checked against the ID number on the day of submission",
+          "[shared][case][issue8]") {
+  // Born 1946-11-03 (a woman: the 17th digit is even): 79 on 2026-11-02, 80 the day after.
+  auto app = application("MZ001", {"ID", "HKB", "BANK"});
+  app.applicant.set_id_number(kBornNov1946Woman);
+  app.form = {{"age", "80"}, {"hukou_local", "yes"}};
+  CaseDriver eve(test::at(2026, 11, 2));
+  CHECK(eve.run(Submit{app, AcceptInput{}}).reason() == "form_contradicts_id");
+  app.form = {{"age", "79"}, {"hukou_local", "yes"}, {"sex", "女"}};
+  REQUIRE(eve.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(eve.state.status == CaseStatus::kAccepted);
+
+  app.form = {{"age", "80"}, {"hukou_local", "yes"}, {"sex", "female"}};
+  CaseDriver birthday(test::at(2026, 11, 3));
+  REQUIRE(birthday.run(Submit{app, AcceptInput{}}).ok());
+  CHECK(birthday.state.status == CaseStatus::kApproved);
+
+  app.form = {{"sex", "male"}};
+  CaseDriver sex(test::at(2026, 11, 3));
+  CHECK(sex.run(Submit{app, std::nullopt}).reason() == "form_contradicts_id");
+  app.form = {{"gender", "M"}};
+  CHECK(sex.run(Submit{app, std::nullopt}).reason() == "form_contradicts_id");
+  app.form = {{"region", "310101"}};
+  CHECK(sex.run(Submit{app, std::nullopt}).reason() == "form_contradicts_id");
+  app.form = {{"birth_date", "1946-11-04"}};
+  CHECK(sex.run(Submit{app, std::nullopt}).reason() == "form_contradicts_id");
+  app.form = {{"birth_date", "1946-11-03"}, {"region", "110105"}, {"gender", "F"}};
+  REQUIRE(sex.run(Submit{app, std::nullopt}).ok());
 }
 
 TEST_CASE("一件事: a bundle completes when every part is decided", "[shared][case]") {

@@ -55,3 +55,24 @@ TEST_CASE("masking keeps no more of an ID or phone than a log reader needs",
   CHECK(mask_phone("13912345678") == "139****5678");
   CHECK(mask_id("123") == "***");
 }
+
+TEST_CASE("the facts a resident ID number states: birth date, sex and region",
+          "[shared][validation]") {
+  const auto facts = resident_id_facts("11010519491231002X", kToday);
+  REQUIRE(facts);
+  CHECK(facts->born == date_from_ymd(1949, 12, 31));
+  CHECK_FALSE(facts->male);  // 17th digit 2: a woman
+  CHECK(facts->region_code == "110105");
+  CHECK(resident_id_facts("110105199001011232", kToday)->male);  // 17th digit 3: a man
+  CHECK_FALSE(resident_id_facts("110105194912310021", kToday));  // check digit wrong
+}
+
+TEST_CASE("an age counts whole years completed on the day", "[shared][validation]") {
+  const Date born = date_from_ymd(1946, 11, 3);
+  CHECK(age_on(born, date_from_ymd(2026, 11, 2)) == 79);
+  CHECK(age_on(born, date_from_ymd(2026, 11, 3)) == 80);
+  CHECK(age_on(born, date_from_ymd(1946, 1, 1)) == 0);
+  const Date leap = date_from_ymd(2000, 2, 29);
+  CHECK(age_on(leap, date_from_ymd(2001, 2, 28)) == 0);
+  CHECK(age_on(leap, date_from_ymd(2001, 3, 1)) == 1);
+}

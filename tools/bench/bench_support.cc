@@ -20,11 +20,11 @@ double ms_since(SteadyClock::time_point t) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
 }
 
-std::string resident_id(int n) {
+std::string resident_id(int n, int born_from) {
   n = std::abs(n);
   char base[24];
-  std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28,
-                n % 1000);
+  std::snprintf(base, sizeof base, "610113%04d%02d%02d%03d", born_from + n % 40, 1 + n % 12,
+                1 + n % 28, n % 1000);
   return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
 }
 
@@ -109,7 +109,9 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
       if (open_cases) {
         batch.push_back({{clerk, Submit{app, AcceptInput{}}}});
       } else if (agent_point) {
-        app.form = {{"age", "85"}, {"hukou_local", "yes"}};
+        // 秒批 of 高龄津贴 reads the age from the ID number: residents born 1900-1939.
+        app.applicant.set_id_number(resident_id(static_cast<int>(n), 1900));
+        app.form = {{"hukou_local", "yes"}};
         batch.push_back({{clerk, Submit{app, AcceptInput{}}}});
       } else {
         batch.push_back({{clerk, Submit{app, AcceptInput{}}},

@@ -17,8 +17,9 @@ namespace tongban::bench {
 using SteadyClock = std::chrono::steady_clock;
 double ms_since(SteadyClock::time_point t);
 
-// A valid GB 11643 number for the n-th synthetic applicant.
-std::string resident_id(int n);
+// A valid GB 11643 number for the n-th synthetic applicant, born in one of the 40 years
+// from `born_from`.
+std::string resident_id(int n, int born_from = 1960);
 
 // Key (data/site.key), public key into config/keys, node.db, and a "clerk" account.
 // Copies the site-config directory `given` to `to`. The default "site-config" is looked for

@@ -5,6 +5,7 @@
 // Thread safety: pure functions; safe from any thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,20 @@ namespace tongban {
 // 18 characters, a known province code, a real birth date not after `today`, and the
 // ISO 7064 MOD 11-2 check character (0-9 or X). Ok, or InvalidArgument naming which.
 Status validate_resident_id(std::string_view id, Date today);
+
+// What a resident ID number states (GB 11643): the birth date (characters 7-14), the sex
+// (the 17th character: odd for a man, even for a woman) and the region where the number was
+// first registered (characters 1-6, a GB/T 2260 code).
+struct ResidentIdFacts {
+  Date born;
+  bool male = false;
+  std::string region_code;
+};
+// The facts of `id`, or nullopt unless validate_resident_id(id, today) accepts it.
+std::optional<ResidentIdFacts> resident_id_facts(std::string_view id, Date today);
+// Whole years someone born on `born` has completed on `day` (a 29 February birthday comes on
+// 1 March in common years); 0 before the birth date.
+int age_on(Date born, Date day);
 
 // 18 characters from the GB 32100 alphabet (no I, O, S, V, Z) with the MOD 31 check
 // character. Ok, or InvalidArgument naming which.
