@@ -208,7 +208,7 @@ Status NodeStore::Writer::append(CaseState& state, const std::string& stream_id,
                                  Timestamp ts) {
   auto appended = log_.append(stream_id, event_kind(event), actor, ts, event.SerializeAsString());
   if (!appended.ok()) return appended.status();
-  return store_.project_locked(state, event, EventMeta{stream_id, appended->origin, ts});
+  return store_.project_locked(state, event, EventMeta{stream_id, appended->origin, ts, actor});
 }
 
 Result<CaseState> NodeStore::load_case_locked(const std::string& case_id) {
@@ -469,7 +469,8 @@ Status NodeStore::rebuild_projections() {
       failure = Status::Corruption("event body does not parse at seq " + std::to_string(e.seq));
       return false;
     }
-    failure = project_locked(states[e.case_id], body, EventMeta{e.case_id, e.origin, e.ts});
+    failure =
+        project_locked(states[e.case_id], body, EventMeta{e.case_id, e.origin, e.ts, e.actor});
     return failure.ok();
   }));
   TB_RETURN_IF_ERROR(failure);

@@ -153,6 +153,10 @@ void set_material_status(CaseState& s, const std::string& code, const std::strin
 
 void erase_value(std::vector<std::string>& v, const std::string& x) { std::erase(v, x); }
 
+void add_note(CaseState& s, NoteKind kind, const std::string& text, const EventMeta& meta) {
+  if (!text.empty()) s.notes.push_back({kind, text, meta.actor, meta.ts});
+}
+
 void apply_application(CaseState& s, const pb::Submitted& e) {
   s.item_code = e.item_code();
   s.item_name = e.item_name();
@@ -304,6 +308,34 @@ std::optional<std::pair<std::string, std::string>> conflict_of(const CaseState& 
 
 }  // namespace
 
+const char* to_string(NoteKind k) {
+  switch (k) {
+    case NoteKind::kPreReview: return "prereview";
+    case NoteKind::kNotice: return "notice";
+    case NoteKind::kRefusal: return "refusal";
+    case NoteKind::kSuspension: return "suspension";
+    case NoteKind::kResumption: return "resumption";
+    case NoteKind::kWithdrawal: return "withdrawal";
+    case NoteKind::kCallback: return "callback";
+    case NoteKind::kRectification: return "rectification";
+  }
+  return "?";
+}
+
+const char* label_zh(NoteKind k) {
+  switch (k) {
+    case NoteKind::kPreReview: return "预审意见";
+    case NoteKind::kNotice: return "补正告知说明";
+    case NoteKind::kRefusal: return "不予受理理由";
+    case NoteKind::kSuspension: return "中止说明";
+    case NoteKind::kResumption: return "恢复办理说明";
+    case NoteKind::kWithdrawal: return "撤回理由";
+    case NoteKind::kCallback: return "回访记录";
+    case NoteKind::kRectification: return "整改情况";
+  }
+  return "?";
+}
+
 const char* to_string(Transfer t) {
   switch (t) {
     case Transfer::kRequested: return "requested";
@@ -412,6 +444,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       s.prereview_passed = e.prereview_outcome().passed();
       s.prereview_missing.assign(e.prereview_outcome().missing().begin(),
                                  e.prereview_outcome().missing().end());
+      add_note(s, NoteKind::kPreReview, e.prereview_outcome().note(), meta);
       s.status = CaseStatus::kPreReviewed;
       break;
     case pb::CaseEvent::kSubmitted:
@@ -421,6 +454,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       s.materials_requested = true;
       s.requested_missing.assign(e.materials_requested().missing().begin(),
                                  e.materials_requested().missing().end());
+      add_note(s, NoteKind::kNotice, e.materials_requested().note(), meta);
       s.status = CaseStatus::kAwaitingMaterials;
       break;
     case pb::CaseEvent::kMaterialsSupplied: {
@@ -457,16 +491,19 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     case pb::CaseEvent::kRefused:
       s.status = CaseStatus::kRefused;
       s.reason = e.refused().reason();
+      add_note(s, NoteKind::kRefusal, e.refused().reason(), meta);
       break;
     case pb::CaseEvent::kReviewStarted:
       s.status = CaseStatus::kInReview;
       break;
     case pb::CaseEvent::kSuspended:
       s.pauses.push_back({e.suspended().reason(), Date{e.suspended().from_date()}, std::nullopt});
+      add_note(s, NoteKind::kSuspension, e.suspended().note(), meta);
       s.status = CaseStatus::kSuspended;
       break;
     case pb::CaseEvent::kResumed:
       if (!s.pauses.empty()) s.pauses.back().to = Date{e.resumed().to_date()};
+      add_note(s, NoteKind::kResumption, e.resumed().note(), meta);
       s.status = CaseStatus::kInReview;
       break;
     case pb::CaseEvent::kDecided:
@@ -486,6 +523,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     case pb::CaseEvent::kWithdrawn:
       s.status = CaseStatus::kWithdrawn;
       s.reason = e.withdrawn().reason();
+      add_note(s, NoteKind::kWithdrawal, e.withdrawn().reason(), meta);
       break;
     case pb::CaseEvent::kTerminated:
       s.status = CaseStatus::kTerminated;
@@ -510,9 +548,11 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     }
     case pb::CaseEvent::kCallbackDone:
       if (s.rating) s.rating->callback_done = Date{e.callback_done().done_date()};
+      add_note(s, NoteKind::kCallback, e.callback_done().note(), meta);
       break;
     case pb::CaseEvent::kRectified:
       if (s.rating) s.rating->rectified = Date{e.rectified().done_date()};
+      add_note(s, NoteKind::kRectification, e.rectified().note(), meta);
       break;
     case pb::CaseEvent::kAppointmentBooked:
     case pb::CaseEvent::kAppointmentCheckedIn:

@@ -163,6 +163,12 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
                          {"what_en", c.what_en}, {"at", format_time(c.at)}});
   j["conflicts"] = conflicts;
   j["conflict_open"] = s.conflict_open;
+  nlohmann::json notes = nlohmann::json::array();
+  for (const CaseNote& n : s.notes)
+    notes.push_back({{"kind", to_string(n.kind)}, {"kind_zh", label_zh(n.kind)}, {"text", n.text},
+                     {"by", n.by.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.by)},
+                     {"at", format_time(n.at)}});
+  j["notes"] = notes;
   return j;
 }
 

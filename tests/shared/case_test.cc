@@ -14,6 +14,7 @@ struct CaseDriver {
   CaseState state;
   DecideContext ctx;
   std::vector<pb::CaseEvent> log;
+  std::string actor;  // who runs the next commands (stored beside the events)
 
   explicit CaseDriver(Timestamp now, SiteKind kind = SiteKind::kCenter) {
     ctx.now = now;
@@ -29,7 +30,7 @@ struct CaseDriver {
     auto events = decide(state, c, ctx);
     if (!events.ok()) return events.status();
     for (const pb::CaseEvent& e : *events) {
-      evolve(state, e, EventMeta{"S01-1", "S01", ctx.now});
+      evolve(state, e, EventMeta{"S01-1", "S01", ctx.now, actor});
       log.push_back(e);
     }
     return Status::Ok();
@@ -442,6 +443,63 @@ TEST_CASE("预审: the outcome is told once, then the application is submitted",
   CHECK(c.run(RecordPreReviewOutcome{true, {}, ""}).code() == StatusCode::kConflict);
   REQUIRE(c.run(Submit{application("GA002", {"ID", "PHOTO", "RESIDENCE"}), AcceptInput{}}).ok());
   CHECK(c.state.status == CaseStatus::kAccepted);
+}
+
+TEST_CASE("issue 8: notes staff wrote are in the case view in event order with who and when",
+          "[shared][case][issue8]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  c.actor = "reviewer";
+  REQUIRE(c.run(StartPreReview{application("GA002", {"ID"})}).ok());
+  REQUIRE(c.run(RecordPreReviewOutcome{false, {"PHOTO"}, "请携带照片"}).ok());
+  c.actor = "clerk";
+  REQUIRE(c.run(Submit{application("GA002", {"ID"}), std::nullopt}).ok());
+  REQUIRE(c.run(RequestMaterials{{}, "请补交照片和居住证明"}).ok());
+  REQUIRE(c.run(SupplyMaterials{{"PHOTO", "RESIDENCE"}, {}}).ok());
+  REQUIRE(c.run(Accept{}).ok());
+  c.actor = "reviewer";
+  REQUIRE(c.run(StartReview{}).ok());
+  c.on(2026, 11, 3);
+  REQUIRE(c.run(Suspend{"expert_review", "送专家评审"}).ok());
+  c.on(2026, 11, 5);
+  REQUIRE(c.run(Resume{""}).ok());  // a blank note is no note
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  // The 好差评 loop's records, as the events carry them.
+  pb::CaseEvent rated, callback, rectified;
+  rated.mutable_rated()->set_comment("等待太久");
+  callback.mutable_callback_done()->set_note("已电话回访");
+  rectified.mutable_rectified()->set_note("增设窗口");
+  for (const pb::CaseEvent* e : {&rated, &callback, &rectified})
+    evolve(c.state, *e, EventMeta{"S01-1", "S01", test::at(2026, 11, 6), "admin"});
+
+  const auto json = case_to_json(c.state, d(2026, 11, 6), test::sample_district().calendar, 2);
+  REQUIRE(json["notes"].size() == 5);
+  const std::vector<std::string> kinds = {"prereview", "notice", "suspension", "callback",
+                                          "rectification"};
+  for (size_t i = 0; i < kinds.size(); ++i) CHECK(json["notes"][i]["kind"] == kinds[i]);
+  CHECK(json["notes"][0]["text"] == "请携带照片");
+  CHECK(json["notes"][0]["kind_zh"] == "预审意见");
+  CHECK(json["notes"][0]["by"] == "reviewer");
+  CHECK(json["notes"][1]["text"] == "请补交照片和居住证明");
+  CHECK(json["notes"][1]["by"] == "clerk");
+  CHECK(json["notes"][2]["text"] == "送专家评审");
+  CHECK(json["notes"][2]["at"] == format_time(test::at(2026, 11, 3)));
+  CHECK(json["notes"][4]["by"] == "admin");
+  CHECK(json["prereview"]["missing"] == nlohmann::json{"PHOTO"});  // the old fields stay
+}
+
+TEST_CASE("a refusal or withdrawal reason is a note too", "[shared][case][issue8]") {
+  CaseDriver refused(test::at(2026, 11, 2));
+  REQUIRE(refused.run(Submit{application("RS001", {"ID"}), std::nullopt}).ok());
+  REQUIRE(refused.run(Refuse{"不属于本机关职权范围"}).ok());
+  REQUIRE(refused.state.notes.size() == 1);
+  CHECK(refused.state.notes[0].kind == NoteKind::kRefusal);
+  CHECK(refused.state.reason == "不属于本机关职权范围");
+  CaseDriver withdrawn(test::at(2026, 11, 2));
+  REQUIRE(withdrawn.run(Submit{application("RS001", {"ID"}), std::nullopt}).ok());
+  REQUIRE(withdrawn.run(Withdraw{"申请人主动撤回"}).ok());
+  REQUIRE(withdrawn.state.notes.size() == 1);
+  CHECK(withdrawn.state.notes[0].kind == NoteKind::kWithdrawal);
+  CHECK(withdrawn.state.notes[0].text == "申请人主动撤回");
 }
 
 TEST_CASE("withdrawal ends an open case and refusal needs a reason", "[shared][case]") {

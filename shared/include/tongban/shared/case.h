@@ -101,6 +101,28 @@ struct CaseConflict {
   Timestamp at = 0;
 };
 
+// What a note written on the case is (the view lists them, in event order, so nothing staff
+// wrote is kept without being shown).
+enum class NoteKind {
+  kPreReview,      // 预审意见
+  kNotice,         // 一次性告知 note
+  kRefusal,        // 不予受理 reason
+  kSuspension,     // 中止 note
+  kResumption,     // 恢复办理 note
+  kWithdrawal,     // 撤回 reason
+  kCallback,       // 差评回访 record
+  kRectification,  // 差评整改 record
+};
+const char* to_string(NoteKind k);
+const char* label_zh(NoteKind k);
+
+struct CaseNote {
+  NoteKind kind = NoteKind::kPreReview;
+  std::string text;
+  std::string by;  // the staff account that wrote it
+  Timestamp at = 0;
+};
+
 // Where a case stands in the hub's dispatch (跨区通办), as its events say.
 enum class Transfer {
   kNone,        // with its owner, nothing asked
@@ -161,6 +183,7 @@ struct CaseState {
   std::set<std::string> conflicted;      // sites whose acts are in conflict (until resolved)
   std::vector<CaseConflict> conflicts;
   bool conflict_open = false;
+  std::vector<CaseNote> notes;  // in event order; empty notes are not kept
 
   bool exists() const { return status != CaseStatus::kNone; }
   bool paused() const { return !pauses.empty() && !pauses.back().to; }
@@ -171,6 +194,7 @@ struct EventMeta {
   std::string case_id;
   std::string origin;
   Timestamp ts = 0;
+  std::string actor{};  // the account that acted, as stored beside the event ("" unknown)
 };
 
 // Commands that move a case's ownership (跨区通办).

@@ -4,8 +4,9 @@
 // only on paper. It also holds, once, the rule of what counts as a case: an appointment's
 // events fold to a state with no item, and such a state never gets an index row.
 //
-// Events are read through four members every stored event type has (`case_id`, `origin`,
-// `ts`, `body` holding a serialized pb::CaseEvent), so shared/ needs nothing from sync/.
+// Events are read through five members every stored event type has (`case_id`, `origin`,
+// `ts`, `actor`, `body` holding a serialized pb::CaseEvent), so shared/ needs nothing from
+// sync/.
 //
 // Thread safety: not thread-safe; the store that owns the Db serializes every call.
 #pragma once
@@ -46,7 +47,7 @@ class CaseProjector {
   // not parse.
   template <class Event>
   static Status fold(CaseState& state, const Event& e) {
-    return evolve_serialized(state, e.body, EventMeta{e.case_id, e.origin, e.ts});
+    return evolve_serialized(state, e.body, EventMeta{e.case_id, e.origin, e.ts, e.actor});
   }
   // The state of one case from its events (Lamport order); kNone when there are none.
   template <class Events>
