@@ -1,4 +1,6 @@
 // Views over a case that depend on today's date: deemed acceptance and the clock.
+#include <algorithm>
+
 #include "tongban/shared/case.h"
 
 namespace tongban {
@@ -47,11 +49,16 @@ ClockView clock_of(const CaseState& s, Date today, const WorkCalendar& cal, int 
   if (!start && is_deemed_accepted(s, today, cal)) start = s.submitted_date;
   if (!start) return v;
 
-  // 行政许可法 art. 45: paused periods (hearing, testing, expert review, 补正) do not count.
+  // 行政许可法 art. 45: the working days spent suspended (hearing, testing, expert review,
+  // 补正) do not count, and only those. A day is given back when the case ended it
+  // suspended: the day of suspension is, the day of resumption is not (the case is worked
+  // again that day), and the start day, which never counted, is never given back. A pause
+  // still open runs to today, so its deadline is the one resuming today would give.
   int paused_days = 0;
   for (const Pause& p : s.pauses) {
     const Date end = p.to ? *p.to : (s.decided_date ? *s.decided_date : today);
-    paused_days += cal.working_days_between(p.from, end);
+    // Working days d with max(from, start + 1) <= d < end.
+    paused_days += cal.working_days_between(std::max(p.from + -1, *start), end + -1);
   }
   const Date deadline = cal.add_working_days(*start, s.promised_days + paused_days);
   v.deadline = deadline;

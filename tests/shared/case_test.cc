@@ -256,11 +256,49 @@ TEST_CASE("suspension stops the clock and resuming extends the deadline", "[shar
   c.on(2026, 11, 6);
   CHECK(clock_of(c.state, c.today(), cal, 2).color == ClockColor::kPaused);
   REQUIRE(c.run(Resume{"评审完毕"}).ok());
-  // Paused Nov 4, 5, 6: three working days added.
+  // Suspended on Nov 3 and 4 and 5, worked again on the 6th: three working days added.
   const ClockView v = clock_of(c.state, c.today(), cal, 2);
   CHECK(v.deadline == d(2026, 11, 12));
   CHECK(v.color == ClockColor::kNormal);
   CHECK(c.run(Suspend{"coffee", ""}).reason() == "invalid_reason");
+}
+
+namespace {
+
+// The deadline of an RS004 case (5 working days) accepted on `accepted`, suspended on
+// `from` and resumed on `to` (or still suspended on `today` when `to` is unset).
+std::optional<Date> deadline_after_pause(Date accepted, Date from, std::optional<Date> to,
+                                         Date today) {
+  CaseState s;
+  s.status = to ? CaseStatus::kInReview : CaseStatus::kSuspended;
+  s.accepted_date = accepted;
+  s.promised_days = 5;
+  s.pauses.push_back({"testing", from, to});
+  return clock_of(s, today, test::sample_district().calendar, 2).deadline;
+}
+
+}  // namespace
+
+TEST_CASE("issue 8: a suspension gives back the working days suspended and not the resume day",
+          "[shared][case][issue8]") {
+  // Accepted Monday 2026-11-02: without a pause the deadline is Monday 11-09.
+  const Date mon = d(2026, 11, 2), tue = d(2026, 11, 3), wed = d(2026, 11, 4),
+             thu = d(2026, 11, 5), fri = d(2026, 11, 6), sat = d(2026, 11, 7),
+             next_mon = d(2026, 11, 9);
+  // Suspended Tuesday, resumed Thursday: Tuesday and Wednesday given back, Thursday counts.
+  CHECK(deadline_after_pause(mon, tue, thu, thu) == d(2026, 11, 11));
+  // Still suspended on Thursday: the deadline resuming that day would give.
+  CHECK(deadline_after_pause(mon, tue, std::nullopt, thu) == d(2026, 11, 11));
+  // Suspended on the day of acceptance, resumed Wednesday: only Tuesday was lost (the start
+  // day never counted); this landed a day late, on 11-11.
+  CHECK(deadline_after_pause(mon, mon, wed, wed) == d(2026, 11, 10));
+  // Suspended on a Saturday (a 5+2 site), resumed Monday: no working day was lost; this
+  // gave back the Monday it was resumed on.
+  CHECK(deadline_after_pause(mon, sat, next_mon, next_mon) == next_mon);
+  // Suspended Friday, resumed Monday: Friday given back.
+  CHECK(deadline_after_pause(mon, fri, next_mon, next_mon) == d(2026, 11, 10));
+  // Suspended and resumed the same day: nothing given back.
+  CHECK(deadline_after_pause(mon, wed, wed, wed) == next_mon);
 }
 
 TEST_CASE("the clock turns yellow near the deadline and red after it", "[shared][case]") {
