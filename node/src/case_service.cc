@@ -105,9 +105,9 @@ bool role_may(Role role, const Command& command) {
                           return any_of({R::kClerk, R::kAgent});
                         },
                         [&](const Deliver&) { return any_of({R::kClerk}); },
-                        [&](const Rate&) {
-                          return any_of({R::kClerk, R::kAgent});
-                        },
+                        // The resident rates, with a ticket (rate_with_ticket); no staff
+                        // member rates a service, their own least of all.
+                        [&](const Rate&) { return false; },
                         [&](const RecordCallback&) {
                           return any_of({R::kAdmin, R::kReviewer});
                         },
@@ -318,6 +318,72 @@ Result<CaseState> CaseService::get(const std::string& case_id, const Actor& acto
       (departmental(actor) && !department_sees(*state, actor.department)))
     return not_found("案件", "case " + case_id);
   return state;
+}
+
+namespace {
+
+bool ratable(const CaseState& s) {
+  return !s.rating && (s.status == CaseStatus::kApproved || s.status == CaseStatus::kDenied ||
+                       s.status == CaseStatus::kDelivered || s.status == CaseStatus::kRefused);
+}
+
+Status unknown_ticket() {
+  return Status::NotFound("ticket_unknown", "评价码无效或已过期，请向窗口重新索取",
+                          "unknown or expired rating ticket");
+}
+
+}  // namespace
+
+Result<std::string> CaseService::issue_rating_ticket(const std::string& case_id,
+                                                     const Actor& actor) {
+  if (actor.role != Role::kClerk && actor.role != Role::kAgent) return forbidden(actor);
+  auto s = get(case_id, actor);
+  if (!s.ok()) return s.status();
+  if (s->rating) return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
+  if (!ratable(*s))
+    return Status::Conflict("not_ratable", "案件办结（或不予受理）后方可评价",
+                            "a case is rated once it is decided, refused or delivered");
+  const std::string token = random_token();
+  TB_RETURN_IF_ERROR(store_.add_rating_ticket(
+      token, RatingTicket{case_id, actor.username, store_.now() + kRatingTicketSeconds, 0}));
+  return token;
+}
+
+Result<CaseState> CaseService::ticket_case(const std::string& token) {
+  if (token.size() != 64) return unknown_ticket();
+  auto ticket = store_.rating_ticket(token);
+  if (!ticket.ok()) return ticket.status();
+  if (!*ticket || (*ticket)->expires_at <= store_.now()) return unknown_ticket();
+  return store_.load_case((*ticket)->case_id);
+}
+
+Result<CaseState> CaseService::rate_with_ticket(const std::string& token, Rate rate) {
+  if (token.size() != 64) return unknown_ticket();
+  const Catalogs versions = catalogs();
+  CaseState after;
+  std::string served_by;
+  auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
+    auto ticket = w.rating_ticket(token);
+    if (!ticket.ok()) return ticket.status();
+    if (!*ticket || (*ticket)->expires_at <= w.now()) return unknown_ticket();
+    if ((*ticket)->used_at)
+      return Status::Conflict("already_rated", "该评价码已使用，每次服务只评价一次",
+                              "this ticket was used: one rating per service");
+    auto state = w.load_case((*ticket)->case_id);
+    if (!state.ok()) return state.status();
+    served_by = (*ticket)->issued_by;
+    rate.served_by = served_by;
+    const Actor resident{"resident", Role::kClerk, true, ""};
+    auto next = apply(w, versions, std::move(*state), rate, resident, false);
+    if (!next.ok()) return next.status();
+    after = std::move(*next);
+    return w.spend_rating_ticket(token, w.now());
+  });
+  if (!appended.ok()) return appended.status();
+  committed();
+  spdlog::info("case {} rated {} by the resident (served by {})", after.case_id, rate.level,
+               served_by);
+  return after;
 }
 
 void CaseService::scope(CaseQuery& q, const Actor& actor) {

@@ -225,6 +225,49 @@ void HttpApi::Impl::routes() {
                 return Reply{200, {{"ok", true}}};
               }));
 
+  // 好差评: the resident rates with a one-time ticket a clerk (or the case's agent) asks for;
+  // the pad and the QR code open /console/#/rate/<token>. The open routes show and take a
+  // rating only: no personal data of the case, and no other case, is reachable with it.
+  post(R"(/api/v1/cases/([A-Za-z0-9-]+)/rating-ticket)",
+       wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+         auto token = cases.issue_rating_ticket(req.matches[1], a);
+         if (!token.ok()) return token.status();
+         return Reply{201,
+                      {{"token", *token},
+                       {"expires_at",
+                        format_time(cases.now() + CaseService::kRatingTicketSeconds)},
+                       {"pad", "/console/#/rate/" + *token}}};
+       }));
+  get(R"(/api/v1/ratings/([0-9a-f]{64}))",
+      wrap(
+          [this](const http::Request& req, const Actor&) -> Result<Reply> {
+            auto s = cases.ticket_case(req.matches[1]);
+            if (!s.ok()) return s.status();
+            return Reply{200,
+                         {{"case_id", s->case_id},
+                          {"item_name", s->item_name},
+                          {"site", cases.site().id},
+                          {"site_name", cases.site().name},
+                          {"status_zh", label_zh(s->status)},
+                          {"rated", s->rating.has_value()}}};
+          },
+          true));
+  post(R"(/api/v1/ratings/([0-9a-f]{64}))",
+       wrap(
+           [this](const http::Request& req, const Actor&) -> Result<Reply> {
+             auto j = body(req);
+             if (!j.ok()) return j.status();
+             auto rate = rating_from(*j);
+             if (!rate.ok()) return rate.status();
+             auto s = cases.rate_with_ticket(req.matches[1], std::move(*rate));
+             if (!s.ok()) return s.status();
+             return Reply{201,
+                          {{"case_id", s->case_id},
+                           {"level", s->rating->level},
+                           {"bad", s->rating->bad()}}};
+           },
+           true));
+
   post("/api/v1/password",
               wrap([this](const http::Request& req, const Actor&) -> Result<Reply> {
                 auto done = change_own_password(staff, req);
@@ -299,10 +342,12 @@ void HttpApi::Impl::case_routes() {
                if (a.role != Role::kAgent)
                  return Status::PermissionDenied("forbidden_role", "仅代办员可用",
                                                  "for community agents only");
-               CaseQuery q;
+               // The filters of GET /cases, checked the same way (a bad limit is 400).
+               auto parsed = case_query_from(req);
+               if (!parsed.ok()) return parsed.status();
+               CaseQuery q = std::move(*parsed);
                q.agent = a.username;
-               q.status = req.get_param_value("status");
-               q.limit = 200;
+               if (!req.has_param("limit")) q.limit = 200;
                return search_reply(q);
              }));
 

@@ -133,6 +133,31 @@ Result<BookingInput> booking_from(const json& j) {
   return b;
 }
 
+Result<Rate> rating_from(const json& j) {
+  Rate r;
+  TB_ASSIGN(r.level, integer(j, "level"));
+  TB_ASSIGN(r.comment, text(j, "comment"));
+  std::string channel;
+  TB_ASSIGN(channel, text(j, "channel"));
+  if (!channel.empty()) r.channel = channel;
+  auto it = j.find("indicators");
+  if (it != j.end() && !it->is_null()) {
+    if (!it->is_object() || it->size() > 3)
+      return bad_field("indicators", "应为对象，如 {\"efficiency\": 5}",
+                       "must be an object such as {\"efficiency\": 5}");
+    for (const char* name : {"efficiency", "quality", "attitude"}) {
+      if (!it->contains(name)) continue;
+      int level = 0;
+      TB_ASSIGN(level, integer(*it, name));
+      r.indicators.emplace_back(name, level);
+    }
+    if (r.indicators.size() != it->size())
+      return bad_field("indicators", "只能包含 efficiency、quality、attitude",
+                       "only efficiency, quality and attitude");
+  }
+  return r;
+}
+
 Result<Command> action_command(const std::string& action, const json& j) {
   std::string s1, s2;
   std::vector<std::string> v1, v2;
@@ -198,12 +223,6 @@ Result<Command> action_command(const std::string& action, const json& j) {
     TB_ASSIGN(s1, text(j, "method"));
     TB_ASSIGN(s2, text(j, "tracking_no"));
     return Command{Deliver{s1, s2}};
-  }
-  if (action == "rate") {
-    int level = 0;
-    TB_ASSIGN(level, integer(j, "level"));
-    TB_ASSIGN(s1, text(j, "comment"));
-    return Command{Rate{level, s1}};
   }
   if (action == "callback") {
     TB_ASSIGN(s1, text(j, "note"));

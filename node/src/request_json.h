@@ -14,5 +14,8 @@ Result<AcceptInput> accept_from(const nlohmann::json& j);
 Result<BookingInput> booking_from(const nlohmann::json& j);
 // The command for POST /cases/{id}/{action}; NotFound for an unknown action.
 Result<Command> action_command(const std::string& action, const nlohmann::json& j);
+// The resident's rating body: {level 1..5, comment, channel pad|qr, indicators:{efficiency,
+// quality, attitude}} (the ranges are checked by decide).
+Result<Rate> rating_from(const nlohmann::json& j);
 
 }  // namespace tongban::node

@@ -58,13 +58,12 @@ Status unknown_material(const std::string& code) {
                                  "the item has no material " + code);
 }
 
-Status validate_applicant(const pb::Applicant& a, const Item& item, Date today) {
+}  // namespace
+
+Status validate_applicant(const pb::Applicant& a, Date today) {
   TB_RETURN_IF_ERROR(check_name(a.name(), "申请人姓名", "applicant name", 128));
   TB_RETURN_IF_ERROR(validate_resident_id(a.id_number(), today));
   TB_RETURN_IF_ERROR(validate_mobile(a.phone()));
-  if (item.applicant == ApplicantKind::kEnterprise && !a.enterprise())
-    return Status::InvalidArgument("enterprise_required", "该事项须由企业申请",
-                                   "this item is applied for by an enterprise");
   if (a.enterprise()) {  // an enterprise applicant, whatever the item: its code must hold
     TB_RETURN_IF_ERROR(validate_uscc(a.uscc()));
     TB_RETURN_IF_ERROR(check_name(a.org_name(), "企业名称", "enterprise name", 200));
@@ -75,6 +74,8 @@ Status validate_applicant(const pb::Applicant& a, const Item& item, Date today) 
   }
   return Status::Ok();
 }
+
+namespace {
 
 // 代办 (measure 13): an agent needs the resident's authorisation on record.
 Status validate_authorization(const ApplicationInput& in, Date today) {
@@ -166,7 +167,10 @@ Result<pb::Submitted> build_application(const ApplicationInput& in, const Decide
     return Status::InvalidArgument("invalid_channel", "受理渠道应为 window/online/mobile/agent",
                                    "channel must be window, online, mobile or agent");
   const Date today = today_of(ctx);
-  TB_RETURN_IF_ERROR(validate_applicant(in.applicant, *item, today));
+  TB_RETURN_IF_ERROR(validate_applicant(in.applicant, today));
+  if (item->applicant == ApplicantKind::kEnterprise && !in.applicant.enterprise())
+    return Status::InvalidArgument("enterprise_required", "该事项须由企业申请",
+                                   "this item is applied for by an enterprise");
   TB_RETURN_IF_ERROR(validate_authorization(in, today));
   if (in.form.size() > kMaxFormFields)
     return Status::InvalidArgument("form_too_large", "表单字段过多", "too many form fields");
@@ -708,8 +712,17 @@ struct Decider {
     if (s.rating)
       return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
     if (c.level < 1 || c.level > 5)
-      return Status::InvalidArgument("invalid_level", "评价等级应为1（非常满意）至5（非常不满意）",
-                                     "level must be 1 (very satisfied) to 5 (very dissatisfied)");
+      return Status::InvalidArgument("invalid_level", "评价等级应为5（非常满意）至1（非常不满意）",
+                                     "level must be 5 (very satisfied) to 1 (very dissatisfied)");
+    if (c.channel != "pad" && c.channel != "qr")
+      return Status::InvalidArgument("invalid_channel", "评价渠道应为 pad 或 qr",
+                                     "channel must be pad or qr");
+    for (const auto& [name, level] : c.indicators)
+      if ((name != "efficiency" && name != "quality" && name != "attitude") || level < 1 ||
+          level > 5)
+        return Status::InvalidArgument("invalid_indicator",
+                                       "评价指标应为服务效率/服务水平/服务态度，等级1至5",
+                                       "indicators: efficiency, quality, attitude, each 1..5");
     TB_RETURN_IF_ERROR(check_text(c.comment, "评价内容", "comment", false));
     const Date today = today_of(ctx);
     pb::CaseEvent e;
@@ -717,7 +730,15 @@ struct Decider {
     r->set_level(c.level);
     r->set_comment(c.comment);
     r->set_rated_date(today.days);
-    if (c.level >= 4) {
+    r->set_scale(2);
+    r->set_served_by(c.served_by);
+    r->set_channel(c.channel);
+    for (const auto& [name, level] : c.indicators) {
+      auto* i = r->add_indicators();
+      i->set_name(name);
+      i->set_level(level);
+    }
+    if (c.level <= 2) {
       // 差评: call back within 1 working day, rectify within 15 (measure 14).
       r->set_callback_due_date(ctx.calendar->add_working_days(today, 1).days);
       r->set_rectify_due_date(ctx.calendar->add_working_days(today, 15).days);

@@ -538,8 +538,11 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     case pb::CaseEvent::kRated: {
       const auto& r = e.rated();
       RatingState rating;
-      rating.level = r.level();
+      rating.level = r.scale() == 0 ? 6 - r.level() : r.level();  // see Rated.scale
       rating.comment = r.comment();
+      rating.served_by = r.served_by();
+      rating.channel = r.channel();
+      for (const auto& i : r.indicators()) rating.indicators.emplace_back(i.name(), i.level());
       rating.rated = Date{r.rated_date()};
       if (r.callback_due_date()) rating.callback_due = Date{r.callback_due_date()};
       if (r.rectify_due_date()) rating.rectify_due = Date{r.rectify_due_date()};

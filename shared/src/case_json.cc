@@ -134,9 +134,14 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
     j["delivery"] = {{"method", s.delivery_method}, {"tracking_no", s.tracking_no}};
   if (s.rating) {
     const RatingState& r = *s.rating;
+    nlohmann::json indicators = nlohmann::json::object();
+    for (const auto& [name, level] : r.indicators) indicators[name] = level;
     j["rating"] = {{"level", r.level},
                    {"comment", r.comment},
                    {"bad", r.bad()},
+                   {"served_by", r.served_by},
+                   {"channel", r.channel},
+                   {"indicators", indicators},
                    {"rated_date", format_date(r.rated)},
                    {"callback_due", date_or_null(r.callback_due)},
                    {"rectify_due", date_or_null(r.rectify_due)},

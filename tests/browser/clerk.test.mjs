@@ -10,6 +10,10 @@ test('a clerk takes a 容缺 case from the queue to delivery', async () => {
   const b = await browser()
   try {
     const p = await page(b)
+    await p.goto(`${d.sites.S01}/`)
+    await p.getByRole('button', { name: '登录' }).waitFor()
+    await p.getByText('丈八街道便民服务中心').waitFor()
+    await shot(p, 'login')
     await loginAs(p, d.sites.S01, 'clerk')
     await p.getByRole('heading', { name: /今日队列/ }).waitFor()
     await shot(p, 'clerk-queue')
@@ -85,6 +89,28 @@ test('a clerk takes a 容缺 case from the queue to delivery', async () => {
       await timeline.getByText(step, { exact: true }).first().waitFor()
     await shot(p, 'clerk-case-delivered')
 
+    // 好差评: the clerk hands the resident the rating pad; the resident rates, not the clerk.
+    await p.getByRole('button', { name: '邀请评价' }).click()
+    const invite = p.getByRole('dialog', { name: '邀请办事人评价' })
+    await invite.getByRole('img', { name: '评价二维码' }).waitFor()
+    const padUrl = await invite.getByRole('link', { name: '在评价屏打开' }).getAttribute('href')
+    const pad = await page(b, { viewport: { width: 1024, height: 700 } })
+    await pad.goto(padUrl)
+    await pad.getByText('最低生活保障申请').waitFor()
+    await pad.getByRole('radio', { name: '不满意', exact: true }).click()
+    await pad.getByRole('textbox', { name: '评价意见' }).fill('等候时间太长')
+    await shot(pad, 'rating-pad')
+    await pad.getByRole('button', { name: '提交评价' }).click()
+    await pad.getByText('感谢您的评价').waitFor()
+    await pad.getByText('1个工作日内回访').waitFor()
+    await pad.reload()
+    await pad.getByText('该事项已评价').waitFor()
+    await p.reload()
+    await p.getByRole('tab', { name: '基本信息' }).click()
+    await p.getByText('差评', { exact: true }).waitFor()
+    await r.reload()
+    await r.getByRole('button', { name: '差评回访' }).waitFor()
+
     // The printed e-license's QR code opens the public check page, which needs no login.
     const license = await printedText(b, `${d.sites.S01}/console/#/print/license/${caseId}`, p)
     assert.ok(license.includes(`DZZZ-${caseId}`), license)
@@ -100,7 +126,7 @@ test('a clerk takes a 容缺 case from the queue to delivery', async () => {
     await v.reload()
     await v.getByText('证照无效', { exact: true }).waitFor()
     await shot(v, 'license-check-forged')
-    assert.deepEqual(p.errors.concat(r.errors, v.errors), [])
+    assert.deepEqual(p.errors.concat(r.errors, v.errors, pad.errors), [])
   } finally {
     await b.close()
     d.stop()

@@ -42,9 +42,24 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
               .body["error"]["code"] == "missing_field");
     CHECK(node.post(clerk, "/api/v1/cases/" + id + "/deliver", {{"method", "electronic"}}).status ==
           200);
-    r = node.post(clerk, "/api/v1/cases/" + id + "/rate", {{"level", 4}, {"comment", "排队太久"}});
-    REQUIRE(r.status == 200);
-    CHECK(r.body["rating"]["bad"] == true);
+    // 好差评: the resident rates with a one-time ticket; no staff member can rate.
+    CHECK(node.post(clerk, "/api/v1/cases/" + id + "/rate", {{"level", 5}}).status == 404);
+    r = node.post(clerk, "/api/v1/cases/" + id + "/rating-ticket", json::object());
+    REQUIRE(r.status == 201);
+    const std::string ticket = r.body["token"];
+    CHECK(node.get("", "/api/v1/ratings/" + ticket).body["item_name"] == "就业创业证申领");
+    CHECK(node.post("", "/api/v1/ratings/" + ticket, {{"level", 0}}).body["error"]["code"] ==
+          "invalid_level");
+    r = node.post("", "/api/v1/ratings/" + ticket,
+                  {{"level", 2}, {"comment", "排队太久"}, {"indicators", {{"efficiency", 1}}}});
+    REQUIRE(r.status == 201);
+    CHECK(r.body["bad"] == true);  // 2 不满意 is a 差评
+    CHECK(r.body.size() == 3);     // the case id, the level and whether it is bad: nothing else
+    CHECK(node.post("", "/api/v1/ratings/" + ticket, {{"level", 5}}).status == 409);
+    CHECK(node.post("", "/api/v1/ratings/" + std::string(64, 'a'), {{"level", 5}}).status == 404);
+    r = node.get(clerk, "/api/v1/cases/" + id);
+    CHECK(r.body["rating"]["served_by"] == "clerk");
+    CHECK(r.body["rating"]["level"] == 2);
     const json queue = node.get(clerk, "/api/v1/queue/today").body;
     REQUIRE(queue["rating_tasks"].size() == 1);
     CHECK(node.post(clerk, "/api/v1/cases/" + id + "/callback", {{"note", "已回访"}}).status ==

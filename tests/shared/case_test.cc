@@ -450,23 +450,50 @@ TEST_CASE("好差评: a bad rating opens a callback due in 1 working day and rec
   REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
   REQUIRE(c.run(DecideCase{true, "", ""}).ok());
   CHECK(c.run(Rate{6, ""}).reason() == "invalid_level");
-  REQUIRE(c.run(Rate{5, "等待时间太长"}).ok());
+  CHECK(c.run(Rate{0, ""}).reason() == "invalid_level");
+  REQUIRE(c.run(Rate{2, "等待时间太长"}).ok());  // 2 不满意 (national scale): a 差评
+  CHECK(c.state.rating->bad());
   REQUIRE(c.state.rating);
   CHECK(c.state.rating->callback_due == d(2026, 10, 8));  // over National Day
   CHECK(c.state.rating->rectify_due ==
         test::sample_district().calendar.add_working_days(d(2026, 9, 30), 15));
-  CHECK(c.run(Rate{1, ""}).reason() == "already_rated");
+  CHECK(c.run(Rate{5, ""}).reason() == "already_rated");
   CHECK(c.run(RecordRectification{"整改"}).reason() == "no_open_rectification");
   REQUIRE(c.run(RecordCallback{"已电话回访"}).ok());
   REQUIRE(c.run(RecordRectification{"增加窗口"}).ok());
   CHECK(c.state.rating->rectified);
 }
 
+TEST_CASE("好差评: ratings before the national scale are read on it", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  CaseState old = c.state;
+  pb::CaseEvent e;
+  e.mutable_rated()->set_level(4);  // scale 0: 4 meant 不满意
+  e.mutable_rated()->set_rated_date(d(2026, 11, 2).days);
+  evolve(old, e, EventMeta{"S01-9", "S01", c.ctx.now});
+  REQUIRE(old.rating);
+  CHECK(old.rating->level == 2);
+  CHECK(old.rating->bad());
+  Rate bad_indicator{5, ""};
+  bad_indicator.indicators = {{"efficiency", 6}};
+  CHECK(c.run(bad_indicator).reason() == "invalid_indicator");
+  Rate rate{5, "很好"};
+  rate.channel = "qr";
+  rate.indicators = {{"attitude", 5}, {"efficiency", 4}};
+  REQUIRE(c.run(rate).ok());
+  CHECK(c.state.rating->channel == "qr");
+  CHECK(c.state.rating->indicators.size() == 2);
+  CHECK_FALSE(c.state.rating->bad());
+}
+
 TEST_CASE("a good rating opens nothing", "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
   REQUIRE(c.run(DecideCase{true, "", ""}).ok());
-  REQUIRE(c.run(Rate{2, "满意"}).ok());
+  REQUIRE(c.run(Rate{3, "基本满意"}).ok());  // 3 基本满意 is no 差评
+  CHECK_FALSE(c.state.rating->bad());
   CHECK_FALSE(c.state.rating->callback_due);
   CHECK(c.run(RecordCallback{"x"}).reason() == "no_open_callback");
 }

@@ -15,6 +15,7 @@ const routes = [
   { path: '/appointments', name: 'appointments', component: () => import('./views/AppointmentsView.vue'), meta: { roles: ['clerk', 'agent', 'admin', 'reviewer'] } },
   { path: '/staff', name: 'staff', component: () => import('./views/StaffView.vue'), meta: { roles: ['admin'] } },
   { path: '/agent', name: 'agent', component: () => import('./views/AgentHome.vue'), meta: { roles: ['agent'] } },
+  { path: '/rate/:token', name: 'rate', component: () => import('./views/RateView.vue'), meta: { open: true } },
   { path: '/verify', name: 'verify', component: () => import('./views/VerifyView.vue'), meta: { open: true } },
   { path: '/print/:kind/:id', name: 'print', component: () => import('./views/PrintView.vue'), props: true, meta: { bare: true } },
   // hub

@@ -66,6 +66,7 @@ class CaseService {
   const District& district() const { return district_; }
   const SiteConfig& site() const { return site_; }
   Date today() const { return date_of(store_.now()); }
+  Timestamp now() const { return store_.now(); }
 
   // A new case from StartPreReview or Submit; the service assigns its id.
   Result<CaseState> create(const Command& command, const Actor& actor);
@@ -76,6 +77,16 @@ class CaseService {
   // Narrows a case search to what `actor` may see: an agent's own cases; a departmental
   // reviewer's department's items and the bundles with a part of it (后台分类审批).
   void scope(CaseQuery& q, const Actor& actor);
+
+  // 好差评: the resident rates, never the staff. A clerk (or an agent, for their own case)
+  // asks for a one-time ticket once the case is decided, refused or delivered; the token is
+  // shown on the rating pad or printed as a QR code; the resident's rating with it is the
+  // only way a case is rated, once.
+  static constexpr Timestamp kRatingTicketSeconds = 15 * 24 * 3600;
+  Result<std::string> issue_rating_ticket(const std::string& case_id, const Actor& actor);
+  // The case a live ticket rates (what the pad shows), or NotFound.
+  Result<CaseState> ticket_case(const std::string& token);
+  Result<CaseState> rate_with_ticket(const std::string& token, Rate rate);
   // Bulk import: each script is the commands of one new case (the first creates it), each
   // with its actor. All scripts commit in one transaction, or none does. Returns the ids.
   using Script = std::vector<std::pair<Actor, Command>>;

@@ -47,6 +47,16 @@ struct Appointment {
   pb::Applicant applicant;
 };
 
+// A one-time rating ticket (好差评: the resident rates, never the staff). The token (32
+// random bytes, hex) is given once, to be shown on the rating pad or as a QR code; only
+// its BLAKE2b hash is stored. A ticket rates its case once, before it expires.
+struct RatingTicket {
+  std::string case_id;
+  std::string issued_by;  // the staff member who served the resident (the one rated)
+  Timestamp expires_at = 0;
+  Timestamp used_at = 0;  // 0: not used
+};
+
 class NodeStore {
  public:
   static constexpr const char* kDbFile = "node.db";
@@ -87,6 +97,9 @@ class NodeStore {
     // appointment events), applies it to `state` and projects it.
     Status append(CaseState& state, const std::string& stream_id, const pb::CaseEvent& event,
                   const std::string& actor, Timestamp ts);
+    // The ticket of a token (nullopt: no such ticket), and spending it.
+    Result<std::optional<RatingTicket>> rating_ticket(const std::string& token);
+    Status spend_rating_ticket(const std::string& token, Timestamp at);
 
    private:
     friend class NodeStore;
@@ -112,6 +125,9 @@ class NodeStore {
   // Cases whose supervision sweep is due (deemed acceptance, 容缺 deadline).
   Result<std::vector<std::string>> due_for_sweep(Date today);
   Result<std::vector<CaseSummary>> open_rating_tasks();
+  // Stores a new rating ticket for `token` (committed on return).
+  Status add_rating_ticket(const std::string& token, const RatingTicket& ticket);
+  Result<std::optional<RatingTicket>> rating_ticket(const std::string& token);
   // BLAKE2b over the case index, to compare with a rebuilt one or with the hub's.
   Result<std::string> index_digest();
   // The newest own event.

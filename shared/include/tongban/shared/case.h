@@ -83,7 +83,10 @@ struct RatingState {
   std::optional<Date> rectify_due;
   std::optional<Date> callback_done;
   std::optional<Date> rectified;
-  bool bad() const { return level >= 4; }
+  std::string served_by, channel;
+  std::vector<std::pair<std::string, int>> indicators;
+  // The national scale: 5 非常满意 … 1 非常不满意; 不满意 and 非常不满意 are 差评.
+  bool bad() const { return level <= 2; }
 };
 
 // One move of a case's ownership (a HandedOver of the hub's log).
@@ -222,6 +225,12 @@ void evolve(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta)
 
 // ---- Commands -------------------------------------------------------------------------
 
+// The applicant of an application or a booking, whatever the item: a name on one line, a
+// resident ID number valid on `today`, a mobile number; with `enterprise` a valid USCC and
+// the organisation's name, without it neither. Ok, or InvalidArgument naming what is wrong
+// (invalid_uscc, invalid_id_number, unexpected_field…).
+Status validate_applicant(const pb::Applicant& a, Date today);
+
 struct ApplicationInput {
   std::string item_code;
   pb::Applicant applicant;
@@ -286,9 +295,14 @@ struct Deliver {
   std::string method;
   std::string tracking_no;
 };
+// The resident's rating (national scale: 5 非常满意 … 1 非常不满意), given with a ticket.
 struct Rate {
+  Rate(int level_ = 0, std::string comment_ = "") : level(level_), comment(std::move(comment_)) {}
   int level = 0;
   std::string comment;
+  std::string channel = "pad";  // pad | qr
+  std::vector<std::pair<std::string, int>> indicators;  // efficiency, quality, attitude: 1..5
+  std::string served_by;        // set from the ticket, never by the caller
 };
 struct RecordCallback {
   std::string note;
