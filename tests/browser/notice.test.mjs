@@ -34,6 +34,26 @@ test('the printed one-time notice lists every missing material', async () => {
     for (const m of ['家庭经济状况核对授权书', '住房情况证明']) assert.ok(text.includes(m), `${m} missing from:\n${text}`)
     assert.ok(text.includes('请携带原件到三号窗口'), text)
     assert.ok(!text.includes('居民身份证'), 'a provided material is not on the notice')
+
+    // 预审 → the outcome → submitted for real, from the case page.
+    const pre = await api(d.sites.S01, 'POST', '/prereviews', {
+      item_code: 'MZ002',
+      applicant: { name: '孙卫东', id_number: residentId('610113', '19580709', '014'), phone: '13700002222' },
+      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
+      channel: 'online',
+    }, t)
+    await p.goto(`${d.sites.S01}/console/#/cases/${pre.case_id}`)
+    await status(p, '预审中')
+    await p.getByRole('button', { name: '预审意见' }).click()
+    const outcome = p.getByRole('dialog', { name: '预审意见' })
+    await outcome.getByRole('textbox', { name: '预审意见' }).fill('材料齐全，请到窗口递交原件')
+    await outcome.getByRole('button', { name: '确定' }).click()
+    await status(p, '预审完成')
+    await p.getByRole('button', { name: '正式提交' }).click()
+    await status(p, '待受理')
+    await p.getByRole('tab', { name: /办理过程/ }).click()
+    await p.getByRole('cell', { name: '材料齐全，请到窗口递交原件' }).waitFor()
+    await shot(p, 'prereview-submitted')
     assert.deepEqual(p.errors, [])
   } finally {
     await b.close()
