@@ -305,24 +305,17 @@ Status StaffDirectory::change_password(const std::string& token, const std::stri
     return check.status();
   }
   TB_RETURN_IF_ERROR(logout(check->token));
-  auto hash = hash_password(next);  // slow by design: outside the lock
-  if (!hash.ok()) return hash.status();
-  std::lock_guard lock(mu_);
-  Transaction tx(db_);
-  TB_RETURN_IF_ERROR(tx.begun());
-  auto set = db_.cached("UPDATE staff SET password_hash=?2 WHERE username=?1 AND disabled=0");
-  if (!set.ok()) return set.status();
-  TB_RETURN_IF_ERROR(set->bind(1, me->username).bind(2, *hash).run());
-  auto others = db_.cached("DELETE FROM sessions WHERE username=?1 AND token_hash<>?2");
-  if (!others.ok()) return others.status();
-  const std::string h = token_hash(token);
-  TB_RETURN_IF_ERROR(others->bind(1, me->username).bind_blob(2, h.data(), h.size()).run());
-  return tx.commit();
+  return set_password(me->username, next, token);
 }
 
 Status StaffDirectory::reset_password(const std::string& username, const std::string& next) {
   TB_RETURN_IF_ERROR(check_password_shape(next));
-  auto hash = hash_password(next);
+  return set_password(username, next, "");
+}
+
+Status StaffDirectory::set_password(const std::string& username, const std::string& next,
+                                    const std::string& keep_token) {
+  auto hash = hash_password(next);  // slow by design: outside the lock
   if (!hash.ok()) return hash.status();
   std::lock_guard lock(mu_);
   Transaction tx(db_);
@@ -332,9 +325,11 @@ Status StaffDirectory::reset_password(const std::string& username, const std::st
   TB_RETURN_IF_ERROR(set->bind(1, username).bind(2, *hash).run());
   if (db_.changes() == 0)
     return Status::NotFound("unknown_staff", "没有该工作人员", "no such staff member");
-  auto drop = db_.cached("DELETE FROM sessions WHERE username=?1");
+  // Every session of the account ends, but the one that asked for the change.
+  auto drop = db_.cached("DELETE FROM sessions WHERE username=?1 AND token_hash<>?2");
   if (!drop.ok()) return drop.status();
-  TB_RETURN_IF_ERROR(drop->bind(1, username).run());
+  const std::string keep = keep_token.empty() ? std::string() : token_hash(keep_token);
+  TB_RETURN_IF_ERROR(drop->bind(1, username).bind_blob(2, keep.data(), keep.size()).run());
   return tx.commit();
 }
 

@@ -142,3 +142,12 @@ export async function printedText(b, url, viewer) {
 export async function status(p, text) {
   await p.getByRole('status', { name: '办件状态' }).filter({ hasText: new RegExp(`^${text}$`) }).waitFor()
 }
+
+// Files an application through the API (what a test does not click through): an MZ002
+// (最低生活保障) by default with every material, accepted at once when `accept` is set.
+const ALL_MZ002 = ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF']
+export async function fileCase(base, tok, { name, born, serial, phone, item = 'MZ002', provided = ALL_MZ002, accept = false, path = '/cases', channel = 'window' }) {
+  const body = { item_code: item, applicant: { name, id_number: residentId('610113', born, serial), phone }, provided, channel }
+  if (accept) body.accept = { tolerated: [], commitment_signed: false, supply_days: 0 }
+  return api(base, 'POST', path, body, tok)
+}

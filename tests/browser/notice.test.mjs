@@ -3,19 +3,14 @@
 // carries the case number, every missing material and the clerk's note.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startDistrict, browser, page, shot, loginAs, residentId, status, printedText, api, token } from './harness.mjs'
+import { startDistrict, browser, page, shot, loginAs, status, printedText, token, fileCase } from './harness.mjs'
 
 test('the printed one-time notice lists every missing material', async () => {
   const d = await startDistrict(['S01'], { hub: false })
   const b = await browser()
   try {
     const t = await token(d.sites.S01, 'clerk')
-    const c = await api(d.sites.S01, 'POST', '/cases', {
-      item_code: 'MZ002',
-      applicant: { name: '赵建国', id_number: residentId('610113', '19620304', '051'), phone: '13700001111' },
-      provided: ['ID', 'HKB', 'INCOME'],
-      channel: 'window',
-    }, t)
+    const c = await fileCase(d.sites.S01, t, { name: '赵建国', born: '19620304', serial: '051', phone: '13700001111', provided: ['ID', 'HKB', 'INCOME'] })
     const p = await page(b)
     await loginAs(p, d.sites.S01, 'clerk')
     await p.goto(`${d.sites.S01}/console/#/cases/${c.case_id}`)
@@ -36,12 +31,7 @@ test('the printed one-time notice lists every missing material', async () => {
     assert.ok(!text.includes('居民身份证'), 'a provided material is not on the notice')
 
     // 预审 → the outcome → submitted for real, from the case page.
-    const pre = await api(d.sites.S01, 'POST', '/prereviews', {
-      item_code: 'MZ002',
-      applicant: { name: '孙卫东', id_number: residentId('610113', '19580709', '014'), phone: '13700002222' },
-      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
-      channel: 'online',
-    }, t)
+    const pre = await fileCase(d.sites.S01, t, { name: '孙卫东', born: '19580709', serial: '014', phone: '13700002222', path: '/prereviews', channel: 'online' })
     await p.goto(`${d.sites.S01}/console/#/cases/${pre.case_id}`)
     await status(p, '预审中')
     await p.getByRole('button', { name: '预审意见' }).click()

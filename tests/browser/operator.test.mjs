@@ -2,7 +2,7 @@
 // there, and sees every site's link; the dispatch page shows its queues.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startDistrict, browser, page, shot, loginAs, residentId, api, token } from './harness.mjs'
+import { startDistrict, browser, page, shot, loginAs, api, token, fileCase } from './harness.mjs'
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -12,21 +12,9 @@ test('an operator finds a red case on the board', async () => {
   const b = await browser()
   try {
     const t = await token(d.sites.S02, 'clerk')
-    const late = await api(d.sites.S02, 'POST', '/cases', {
-      item_code: 'MZ002',
-      applicant: { name: '孙立华', id_number: residentId('610113', '19580101', '033'), phone: '13600002222' },
-      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
-      channel: 'window',
-      accept: { tolerated: [], commitment_signed: false, supply_days: 0 },
-    }, t)
+    const late = await fileCase(d.sites.S02, t, { name: '孙立华', born: '19580101', serial: '033', phone: '13600002222', accept: true })
     const t1 = await token(d.sites.S01, 'clerk')
-    const fresh = await api(d.sites.S01, 'POST', '/cases', {
-      item_code: 'MZ002',
-      applicant: { name: '周文', id_number: residentId('610113', '19700202', '017'), phone: '13600003333' },
-      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
-      channel: 'window',
-      accept: { tolerated: [], commitment_signed: false, supply_days: 0 },
-    }, t1)
+    const fresh = await fileCase(d.sites.S01, t1, { name: '周文', born: '19700202', serial: '017', phone: '13600003333', accept: true })
     // Both cases reach the hub.
     const op = await token(d.hub, 'operator')
     for (let i = 0; i < 200; i++) {

@@ -3,7 +3,7 @@
 // it with a legal reason (the clock shows 已中止).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startDistrict, browser, page, shot, loginAs, residentId, status, api, token, password } from './harness.mjs'
+import { startDistrict, browser, page, shot, loginAs, status, api, token, password, fileCase } from './harness.mjs'
 
 test('a reviewer of another department cannot see the case', async () => {
   const d = await startDistrict(['S01'], { hub: false })
@@ -13,13 +13,7 @@ test('a reviewer of another department cannot see the case', async () => {
     for (const [username, department] of [['rs_li', '人力资源和社会保障局'], ['mz_wang', '民政局']])
       await api(d.sites.S01, 'POST', '/staff', { username, display_name: username, role: 'reviewer', password, department }, admin)
     const clerk = await token(d.sites.S01, 'clerk')
-    const c = await api(d.sites.S01, 'POST', '/cases', {
-      item_code: 'MZ002',
-      applicant: { name: '钱玉梅', id_number: residentId('610113', '19650505', '028'), phone: '13500004444' },
-      provided: ['ID', 'HKB', 'INCOME', 'AUTH_CHECK', 'HOUSE_PROOF'],
-      channel: 'window',
-      accept: { tolerated: [], commitment_signed: false, supply_days: 0 },
-    }, clerk)
+    const c = await fileCase(d.sites.S01, clerk, { name: '钱玉梅', born: '19650505', serial: '028', phone: '13500004444', accept: true })
 
     const other = await page(b)
     await loginAs(other, d.sites.S01, 'rs_li')

@@ -80,6 +80,10 @@ class StaffDirectory {
   Status reset_password(const std::string& username, const std::string& next);
 
  private:
+  // Stores the new password's hash and ends the account's sessions but `keep_token`'s.
+  Status set_password(const std::string& username, const std::string& next,
+                      const std::string& keep_token);
+
   Db& db_;
   std::mutex& mu_;
   const Clock& clock_;
