@@ -18,6 +18,17 @@ using nlohmann::json;
 
 json time_or_null(Timestamp t) { return t ? json(format_time(t)) : json(nullptr); }
 
+// The `limit` of a list answer: a whole number 1..500, `fallback` when absent. Anything else
+// is 400 invalid_limit, never silently ignored (issue 8).
+Result<int> list_limit(const http::Request& req, int fallback) {
+  if (!req.has_param("limit")) return fallback;
+  const auto limit = int_param(req.get_param_value("limit"), 1, 500);
+  if (!limit)
+    return Status::InvalidArgument("invalid_limit", "limit 应为 1 至 500 的整数",
+                                   "limit must be a whole number from 1 to 500");
+  return *limit;
+}
+
 }  // namespace
 
 struct HubApi::Impl {
@@ -130,8 +141,10 @@ struct HubApi::Impl {
                }));
 
     server.Get("/api/v1/duplicates",
-               wrap([this](const http::Request&, const Staff&) -> Result<json> {
-                 auto groups = hub.open_duplicates("", 500);
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto limit = list_limit(req, 500);
+                 if (!limit.ok()) return limit.status();
+                 auto groups = hub.open_duplicates("", *limit);
                  if (!groups.ok()) return groups.status();
                  json list = json::array();
                  for (const auto& group : *groups) {
@@ -192,8 +205,17 @@ struct HubApi::Impl {
                                                     "stuck_hours must be a whole number 1..2000");
                    stuck_hours = *h;
                  }
-                 const bool stuck_only = req.get_param_value("stuck") == "1";
-                 auto queue = hub.dispatch_queue(state, stuck_hours, stuck_only, 500);
+                 bool stuck_only = false;
+                 if (req.has_param("stuck")) {
+                   const std::string stuck = req.get_param_value("stuck");
+                   if (stuck != "0" && stuck != "1")
+                     return Status::InvalidArgument("invalid_stuck", "stuck 应为 0 或 1",
+                                                    "stuck must be 0 or 1");
+                   stuck_only = stuck == "1";
+                 }
+                 auto limit = list_limit(req, 500);
+                 if (!limit.ok()) return limit.status();
+                 auto queue = hub.dispatch_queue(state, stuck_hours, stuck_only, *limit);
                  if (!queue.ok()) return queue.status();
                  json list = json::array();
                  for (const auto& e : *queue) {
@@ -207,10 +229,12 @@ struct HubApi::Impl {
                }));
 
     server.Get("/api/v1/conflicts",
-               wrap([this](const http::Request&, const Staff&) -> Result<json> {
-                 CaseQuery q;
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto parsed = case_query_from(req);  // the filters of GET /cases
+                 if (!parsed.ok()) return parsed.status();
+                 CaseQuery q = std::move(*parsed);
                  q.conflict_only = true;
-                 q.limit = 500;
+                 if (!req.has_param("limit")) q.limit = 500;
                  auto found = hub.search(q);
                  if (!found.ok()) return found.status();
                  return search_result_json(q, *found);

@@ -64,11 +64,9 @@ Result<Appointment> CaseService::book(const BookingInput& in, const Actor& actor
   if (*date < today() || *date - today() > kBookingHorizonDays)
     return Status::InvalidArgument("invalid_date", "只能预约今天起30天内的时段",
                                    "book within the next 30 days");
-  TB_RETURN_IF_ERROR(validate_resident_id(in.applicant.id_number(), today()));
-  TB_RETURN_IF_ERROR(validate_mobile(in.applicant.phone()));
-  if (in.applicant.name().empty() || in.applicant.name().size() > 64)
-    return Status::InvalidArgument("missing_field", "请填写申请人姓名",
-                                   "applicant name is required");
+  // The applicant as an application would check it: a booking with enterprise: true and an
+  // invalid USCC was stored (issue 8).
+  TB_RETURN_IF_ERROR(validate_applicant(in.applicant, today()));
   const std::vector<Slot> plan = slot_plan(*date, district_.calendar, site_);
   auto slot =
       std::find_if(plan.begin(), plan.end(), [&](const Slot& s) { return s.time == in.slot; });

@@ -62,7 +62,7 @@ TEST_CASE("the node refuses malformed fields, names and authorisations and store
   bad_uscc["applicant"]["enterprise"] = true;
   bad_uscc["applicant"]["uscc"] = "91610131MA6TXXXX0X";
   bad_uscc["applicant"]["org_name"] = "西安某公司";
-  CHECK(node.post(clerk, "/api/v1/cases", bad_uscc).status == 400);
+  expect(node.post(clerk, "/api/v1/cases", bad_uscc), 400, "invalid_uscc");
   // issue 8: a typed age the ID number contradicts (born 1990, "85" for 高龄津贴 秒批).
   json old = application("MZ001", {"ID", "HKB", "BANK"}, "110105199001011232");
   old["form"] = {{"age", 85}, {"hukou_local", "yes"}};
