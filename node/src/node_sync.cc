@@ -11,10 +11,7 @@
 
 namespace tongban::node {
 
-namespace {
-
-// A case's events as the hub sent them: each must be of that case, of a site or the hub,
-// and hash to what it claims (the run itself is signed by the hub and chain-checked).
+// The run itself is signed by the hub and chain-checked before this.
 Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_event,
                                                    const District& district,
                                                    const std::string& me) {
@@ -39,8 +36,6 @@ Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_eve
   });
   return out;
 }
-
-}  // namespace
 
 Result<sync::ChainHead> NodeSync::delivered() { return store_.delivered(); }
 

@@ -11,6 +11,13 @@
 
 namespace tongban::node {
 
+// A `hub.case_events` stream event's body (跨区通办: a case's events the hub sends): each
+// event must be of that case, of a site or the hub, and hash to what it claims; this node's
+// own events are left out (its log holds them). Corruption otherwise. Sorted as replayed.
+Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_event,
+                                                   const District& district,
+                                                   const std::string& me);
+
 class NodeSync final : public sync::DeliveryHandler {
  public:
   NodeSync(NodeStore& store, CaseService& cases) : store_(store), cases_(cases) {}
