@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 minutes=${1:-10}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request_json query wire bundle catalog site_config identity license zap)
+[ ${#targets[@]} -gt 0 ] || targets=(request_json query wire bundle catalog site_config identity license zap case_events)
 
 "$root/tools/build.sh"  # the normal build: its replay binaries write the seeds
 missing=()
