@@ -58,4 +58,5 @@ try {
   await browser.close()
 }
 const median = (a) => a.slice().sort((x, y) => x - y)[Math.floor(a.length / 2)]
-console.log(JSON.stringify({ first_paint_ms: median(paints), ready_ms: median(ready), bytes, runs }))
+const round = (v) => Math.round(v * 10) / 10
+console.log(JSON.stringify({ first_paint_ms: round(median(paints)), ready_ms: round(median(ready)), bytes, runs }))
