@@ -47,6 +47,7 @@ test('an operator finds a red case on the board', async () => {
     await p.getByRole('button', { name: '查询' }).click()
     await p.getByRole('link', { name: fresh.case_id }).waitFor()
     assert.equal(await p.getByRole('link', { name: late.case_id }).count(), 0)
+    await shot(p, 'operator-search')
 
     await p.getByRole('menuitem', { name: '调度与冲突' }).click()
     await p.getByRole('tab', { name: /待调度（0）/ }).waitFor()
