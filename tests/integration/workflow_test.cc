@@ -44,18 +44,6 @@ TEST_CASE("issue 8: the case view lists the notes staff wrote with who wrote the
   CHECK(node.get(node.login("clerk"), path).body["notes"][1]["by"] == "reviewer");
 }
 
-namespace {
-
-void expect_error(const HttpReply& r, int status, const std::string& code) {
-  INFO(r.body.dump());
-  CHECK(r.status == status);
-  CHECK(r.body["error"]["code"] == code);
-  CHECK_FALSE(r.body["error"]["message"].get<std::string>().empty());
-  CHECK_FALSE(r.body["error"]["message_en"].get<std::string>().empty());
-}
-
-}  // namespace
-
 TEST_CASE("issue 8: an enterprise applicant's USCC is checked on bookings as on applications",
           "[integration][node][input][issue8]") {
   NodeHarness node;

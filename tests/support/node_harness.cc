@@ -127,6 +127,14 @@ HttpReply Daemon::get(const std::string& token, const std::string& path) {
   return to_reply(c.Get(path, auth(token)));
 }
 
+void expect_error(const HttpReply& r, int status, const std::string& code) {
+  INFO(r.body.dump());
+  CHECK(r.status == status);
+  CHECK(r.body["error"]["code"] == code);
+  CHECK_FALSE(r.body["error"]["message"].get<std::string>().empty());
+  CHECK_FALSE(r.body["error"]["message_en"].get<std::string>().empty());
+}
+
 HttpReply Daemon::post(const std::string& token, const std::string& path,
                        const nlohmann::json& body) {
   return post_raw(token, path, body.dump());

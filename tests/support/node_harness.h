@@ -23,6 +23,9 @@ struct HttpReply {
   nlohmann::json body;
 };
 
+// Checks a refusal: the status, the error code and both messages (zh and en) present.
+void expect_error(const HttpReply& r, int status, const std::string& code);
+
 // Runs the `tongban` CLI; returns its exit code, stdout+stderr into *output.
 int run_cli(const std::vector<std::string>& args, std::string* output = nullptr);
 
