@@ -192,8 +192,9 @@ Result<CaseState> CaseService::execute(const std::string& case_id, const Command
   return std::move(outcome->state);
 }
 
-Result<CaseService::Outcome> CaseService::run(const std::string& case_id, const Command& command,
-                                              const Actor& actor, bool create) {
+Result<CaseService::Outcome> CaseService::run(
+    const std::string& case_id, const Command& command, const Actor& actor, bool create,
+    const std::function<Status(NodeStore::Writer&)>& also) {
   if (!create && !valid_case_id(case_id)) return not_found("案件", "case " + case_id);
   const Catalogs versions = catalogs();
   CaseState after;
@@ -208,7 +209,7 @@ Result<CaseService::Outcome> CaseService::run(const std::string& case_id, const 
     auto next = apply(w, versions, std::move(state), command, actor, create);
     if (!next.ok()) return next.status();
     after = std::move(*next);
-    return Status::Ok();
+    return also ? also(w) : Status::Ok();
   });
   if (!appended.ok()) return appended.status();
   if (*appended == 0) return Outcome{std::move(after), 0};
@@ -334,7 +335,7 @@ Status unknown_ticket() {
 
 }  // namespace
 
-Result<std::string> CaseService::issue_rating_ticket(const std::string& case_id,
+Result<CaseService::IssuedTicket> CaseService::issue_rating_ticket(const std::string& case_id,
                                                      const Actor& actor) {
   if (actor.role != Role::kClerk && actor.role != Role::kAgent) return forbidden(actor);
   auto s = get(case_id, actor);
@@ -343,10 +344,10 @@ Result<std::string> CaseService::issue_rating_ticket(const std::string& case_id,
   if (!ratable(*s))
     return Status::Conflict("not_ratable", "案件办结（或不予受理）后方可评价",
                             "a case is rated once it is decided, refused or delivered");
-  const std::string token = random_token();
+  IssuedTicket issued{random_token(), store_.now() + kRatingTicketSeconds};
   TB_RETURN_IF_ERROR(store_.add_rating_ticket(
-      token, RatingTicket{case_id, actor.username, store_.now() + kRatingTicketSeconds, 0}));
-  return token;
+      issued.token, RatingTicket{case_id, actor.username, issued.expires_at, 0}));
+  return issued;
 }
 
 Result<CaseState> CaseService::ticket_case(const std::string& token) {
@@ -359,31 +360,17 @@ Result<CaseState> CaseService::ticket_case(const std::string& token) {
 
 Result<CaseState> CaseService::rate_with_ticket(const std::string& token, Rate rate) {
   if (token.size() != 64) return unknown_ticket();
-  const Catalogs versions = catalogs();
-  CaseState after;
-  std::string served_by;
-  auto appended = store_.write([&](NodeStore::Writer& w) -> Status {
-    auto ticket = w.rating_ticket(token);
-    if (!ticket.ok()) return ticket.status();
-    if (!*ticket || (*ticket)->expires_at <= w.now()) return unknown_ticket();
-    if ((*ticket)->used_at)
-      return Status::Conflict("already_rated", "该评价码已使用，每次服务只评价一次",
-                              "this ticket was used: one rating per service");
-    auto state = w.load_case((*ticket)->case_id);
-    if (!state.ok()) return state.status();
-    served_by = (*ticket)->issued_by;
-    rate.served_by = served_by;
-    const Actor resident{"resident", Role::kClerk, true, ""};
-    auto next = apply(w, versions, std::move(*state), rate, resident, false);
-    if (!next.ok()) return next.status();
-    after = std::move(*next);
+  auto ticket = store_.rating_ticket(token);
+  if (!ticket.ok()) return ticket.status();
+  if (!*ticket || (*ticket)->expires_at <= store_.now()) return unknown_ticket();
+  rate.served_by = (*ticket)->issued_by;
+  // Spent in the rating's own transaction: of two concurrent uses, one rates, one is refused.
+  const Actor resident{"resident", Role::kClerk, true, ""};
+  auto outcome = run((*ticket)->case_id, rate, resident, false, [&](NodeStore::Writer& w) {
     return w.spend_rating_ticket(token, w.now());
   });
-  if (!appended.ok()) return appended.status();
-  committed();
-  spdlog::info("case {} rated {} by the resident (served by {})", after.case_id, rate.level,
-               served_by);
-  return after;
+  if (!outcome.ok()) return outcome.status();
+  return std::move(outcome->state);
 }
 
 void CaseService::scope(CaseQuery& q, const Actor& actor) {

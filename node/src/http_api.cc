@@ -230,13 +230,12 @@ void HttpApi::Impl::routes() {
   // rating only: no personal data of the case, and no other case, is reachable with it.
   post(R"(/api/v1/cases/([A-Za-z0-9-]+)/rating-ticket)",
        wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
-         auto token = cases.issue_rating_ticket(req.matches[1], a);
-         if (!token.ok()) return token.status();
+         auto ticket = cases.issue_rating_ticket(req.matches[1], a);
+         if (!ticket.ok()) return ticket.status();
          return Reply{201,
-                      {{"token", *token},
-                       {"expires_at",
-                        format_time(cases.now() + CaseService::kRatingTicketSeconds)},
-                       {"pad", "/console/#/rate/" + *token}}};
+                      {{"token", ticket->token},
+                       {"expires_at", format_time(ticket->expires_at)},
+                       {"pad", "/console/#/rate/" + ticket->token}}};
        }));
   get(R"(/api/v1/ratings/([0-9a-f]{64}))",
       wrap(

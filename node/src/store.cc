@@ -241,18 +241,23 @@ Result<std::vector<std::string>> NodeStore::due_for_sweep(Date today) {
   return projector_.cases().due_for_sweep(today);
 }
 
-namespace {
-
-std::string ticket_hash(const std::string& token) {
-  const Hash32 h = Hasher().update(token).finish();
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+Status NodeStore::add_rating_ticket(const std::string& token, const RatingTicket& ticket) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "INSERT INTO rating_tickets(token_hash, case_id, issued_by, expires_ts) VALUES(?1,?2,?3,?4)");
+  if (!stmt.ok()) return stmt.status();
+  const std::string h = token_hash(token);
+  stmt->bind_blob(1, h.data(), h.size()).bind(2, ticket.case_id).bind(3, ticket.issued_by);
+  stmt->bind(4, ticket.expires_at);
+  return stmt->run();
 }
 
-Result<std::optional<RatingTicket>> find_ticket(Db& db, const std::string& token) {
-  auto stmt = db.cached(
+Result<std::optional<RatingTicket>> NodeStore::rating_ticket(const std::string& token) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
       "SELECT case_id, issued_by, expires_ts, used_ts FROM rating_tickets WHERE token_hash=?1");
   if (!stmt.ok()) return stmt.status();
-  const std::string h = ticket_hash(token);
+  const std::string h = token_hash(token);
   stmt->bind_blob(1, h.data(), h.size());
   auto row = stmt->step();
   if (!row.ok()) return row.status();
@@ -261,36 +266,15 @@ Result<std::optional<RatingTicket>> find_ticket(Db& db, const std::string& token
       RatingTicket{stmt->text_at(0), stmt->text_at(1), stmt->int_at(2), stmt->int_at(3)});
 }
 
-}  // namespace
-
-Status NodeStore::add_rating_ticket(const std::string& token, const RatingTicket& ticket) {
-  std::lock_guard lock(mu_);
-  auto stmt = db_->cached(
-      "INSERT INTO rating_tickets(token_hash, case_id, issued_by, expires_ts) VALUES(?1,?2,?3,?4)");
-  if (!stmt.ok()) return stmt.status();
-  const std::string h = ticket_hash(token);
-  stmt->bind_blob(1, h.data(), h.size()).bind(2, ticket.case_id).bind(3, ticket.issued_by);
-  stmt->bind(4, ticket.expires_at);
-  return stmt->run();
-}
-
-Result<std::optional<RatingTicket>> NodeStore::rating_ticket(const std::string& token) {
-  std::lock_guard lock(mu_);
-  return find_ticket(*db_, token);
-}
-
-Result<std::optional<RatingTicket>> NodeStore::Writer::rating_ticket(const std::string& token) {
-  return find_ticket(*store_.db_, token);
-}
-
 Status NodeStore::Writer::spend_rating_ticket(const std::string& token, Timestamp at) {
   auto stmt = store_.db_->cached(
       "UPDATE rating_tickets SET used_ts=?2 WHERE token_hash=?1 AND used_ts=0");
   if (!stmt.ok()) return stmt.status();
-  const std::string h = ticket_hash(token);
+  const std::string h = token_hash(token);
   TB_RETURN_IF_ERROR(stmt->bind_blob(1, h.data(), h.size()).bind(2, at).run());
   if (store_.db_->changes() == 0)
-    return Status::Conflict("ticket_used", "该评价码已使用", "this rating ticket was used");
+    return Status::Conflict("already_rated", "该评价码已使用，每次服务只评价一次",
+                            "this rating ticket was used: one rating per service");
   return Status::Ok();
 }
 

@@ -160,4 +160,9 @@ std::string random_token() {
   return to_hex(b);
 }
 
+std::string token_hash(std::string_view token) {
+  const Hash32 h = Hasher().update(token).finish();
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
+
 }  // namespace tongban

@@ -9,12 +9,6 @@ namespace tongban {
 
 namespace {
 
-
-std::string token_hash(const std::string& token) {
-  const Hash32 h = Hasher().update(token).finish();
-  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
-}
-
 Status bad_login() {
   return Status::Unauthenticated("bad_credentials", "用户名或密码错误",
                                  "wrong username or password");

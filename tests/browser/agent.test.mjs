@@ -13,7 +13,8 @@ test('an agent files for a resident on a phone-sized screen', async () => {
     await p.getByRole('heading', { name: '我的代办' }).waitFor()
     await p.getByText('还没有代办的案件').waitFor()
     // The phone layout: no side menu, a bottom bar.
-    assert.equal(await p.getByRole('menu', { name: '主菜单' }).count(), 0)
+    assert.equal(await p.getByRole('menuitem').count(), 0)
+    await p.getByRole('navigation', { name: '代办导航' }).waitFor()
     await shot(p, 'agent-home-empty')
 
     await p.getByRole('navigation', { name: '代办导航' }).getByRole('link', { name: '新建代办' }).click()

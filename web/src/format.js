@@ -72,6 +72,7 @@ export const materialStatus = {
   missing: { label: '缺失', tag: 'danger' },
 }
 
+export const appointmentStatus = { booked: '已预约', checked_in: '已签到', cancelled: '已取消' }
 export const deliveryLabel = { window: '窗口领取', post: '邮寄送达', electronic: '电子送达' }
 export const suspendReasons = {
   correction: '补正材料',

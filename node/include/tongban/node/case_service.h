@@ -66,7 +66,6 @@ class CaseService {
   const District& district() const { return district_; }
   const SiteConfig& site() const { return site_; }
   Date today() const { return date_of(store_.now()); }
-  Timestamp now() const { return store_.now(); }
 
   // A new case from StartPreReview or Submit; the service assigns its id.
   Result<CaseState> create(const Command& command, const Actor& actor);
@@ -83,7 +82,11 @@ class CaseService {
   // shown on the rating pad or printed as a QR code; the resident's rating with it is the
   // only way a case is rated, once.
   static constexpr Timestamp kRatingTicketSeconds = 15 * 24 * 3600;
-  Result<std::string> issue_rating_ticket(const std::string& case_id, const Actor& actor);
+  struct IssuedTicket {
+    std::string token;  // given once: only its hash is kept
+    Timestamp expires_at = 0;
+  };
+  Result<IssuedTicket> issue_rating_ticket(const std::string& case_id, const Actor& actor);
   // The case a live ticket rates (what the pad shows), or NotFound.
   Result<CaseState> ticket_case(const std::string& token);
   Result<CaseState> rate_with_ticket(const std::string& token, Rate rate);
@@ -108,9 +111,12 @@ class CaseService {
     CaseState state;
     uint64_t appended = 0;  // events committed
   };
-  // Runs one command on the case `case_id` (a new case when `create`) in its own write.
+  // Runs one command on the case `case_id` (a new case when `create`) in its own write;
+  // `also` (if set) runs in the same transaction after the command, and its failure undoes
+  // the command (a rating ticket is spent with the rating it gave).
   Result<Outcome> run(const std::string& case_id, const Command& command, const Actor& actor,
-                        bool create);
+                      bool create,
+                      const std::function<Status(NodeStore::Writer&)>& also = nullptr);
   // Decides and appends (with projections) inside `writer`; write() commits.
   Result<CaseState> apply(NodeStore::Writer& writer, const Catalogs& catalogs, CaseState state,
                           const Command& command, const Actor& actor, bool create);

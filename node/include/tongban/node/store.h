@@ -97,8 +97,7 @@ class NodeStore {
     // appointment events), applies it to `state` and projects it.
     Status append(CaseState& state, const std::string& stream_id, const pb::CaseEvent& event,
                   const std::string& actor, Timestamp ts);
-    // The ticket of a token (nullopt: no such ticket), and spending it.
-    Result<std::optional<RatingTicket>> rating_ticket(const std::string& token);
+    // Spends a rating ticket; Conflict (already_rated) if it was spent before.
     Status spend_rating_ticket(const std::string& token, Timestamp at);
 
    private:

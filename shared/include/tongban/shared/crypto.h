@@ -92,7 +92,9 @@ bool verify_signature(const PublicKey& key, std::string_view message, const Sign
 Result<std::string> hash_password(std::string_view password);
 bool verify_password(const std::string& stored_hash, std::string_view password);
 
-// 32 random bytes as hex: session tokens.
+// 32 random bytes as hex: session tokens, rating tickets.
 std::string random_token();
+// What is stored of such a token: its BLAKE2b hash (32 raw bytes), never the token.
+std::string token_hash(std::string_view token);
 
 }  // namespace tongban
