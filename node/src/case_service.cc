@@ -45,6 +45,16 @@ const pb::Applicant* applicant_of(const Command& c) {
 
 namespace {
 
+// The departments that decide a case: its item's, or for a bundle (一件事) those of its
+// parts (only `part`'s when one is named).
+std::set<std::string> deciding_departments(const CaseState& s, const std::string& part) {
+  if (s.parts.empty()) return {s.department};
+  std::set<std::string> out;
+  for (const CasePart& p : s.parts)
+    if (part.empty() || part == p.item_code) out.insert(p.department);
+  return out;
+}
+
 // 后台分类审批: a reviewer of a department reviews and decides only its items, or its parts
 // of a bundle (一件事); the front desk still accepts any item.
 Status check_department(const CaseState& s, const Command& command, const Actor& actor) {
@@ -55,14 +65,8 @@ Status check_department(const CaseState& s, const Command& command, const Actor&
                       std::holds_alternative<Resume>(command) ||
                       std::holds_alternative<DecideCase>(command);
   if (!review) return Status::Ok();
-  std::set<std::string> departments = {s.department};
-  if (!s.parts.empty()) {
-    departments.clear();
-    const auto* decide = std::get_if<DecideCase>(&command);
-    for (const CasePart& p : s.parts)
-      if (!decide || decide->part.empty() || decide->part == p.item_code)
-        departments.insert(p.department);
-  }
+  const auto* decide = std::get_if<DecideCase>(&command);
+  const std::set<std::string> departments = deciding_departments(s, decide ? decide->part : "");
   if (departments.count(actor.department)) return Status::Ok();
   std::string owners;
   for (const std::string& d : departments) owners += (owners.empty() ? "" : "、") + d;
@@ -301,12 +305,10 @@ bool departmental(const Actor& a) {
   return a.role == Role::kReviewer && !a.department.empty() && !a.system;
 }
 
-// A departmental reviewer sees the cases of the department's items and the bundles with a
-// part of it; any other case is as if it did not exist (as for an agent).
+// A departmental reviewer sees the cases their department decides (check_department's
+// rule); any other case is as if it did not exist (as for an agent).
 bool department_sees(const CaseState& s, const std::string& department) {
-  if (s.department == department) return true;
-  return std::any_of(s.parts.begin(), s.parts.end(),
-                     [&](const CasePart& p) { return p.department == department; });
+  return deciding_departments(s, "").count(department) > 0;
 }
 
 }  // namespace
@@ -379,9 +381,10 @@ void CaseService::scope(CaseQuery& q, const Actor& actor) {
   std::vector<std::string> codes;
   const auto catalog = current_catalog();
   for (const Item& item : catalog->items()) {
+    // The rule of deciding_departments, on the catalog: parts_of is the item itself, or a
+    // bundle's parts.
     const auto parts = catalog->parts_of(item);
-    if (item.department == actor.department ||
-        std::any_of(parts.begin(), parts.end(),
+    if (std::any_of(parts.begin(), parts.end(),
                     [&](const Item* p) { return p->department == actor.department; }))
       codes.push_back(item.code);
   }
