@@ -8,8 +8,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/build.sh" >/dev/null
 bin="$root/build"
 run="${TONGBAN_RUN_DIR:-$root/run/district}"
-mkdir -p "$run/data" "$run/logs" "$run/site-config/keys"
-chmod 700 "$run"
+mkdir -p "$run/data" "$run/logs" "$run/site-config/keys" "$run/keys"
+chmod 700 "$run" "$run/keys"
+# Residents' data is sealed at rest: each daemon's key-encryption key (KEK) and the
+# district's blind-index key live in run/keys/, standing for the separate media (a USB key)
+# they would be on at a real site. Without its KEK a daemon does not start.
+keys="$run/keys"
 # A private copy of site-config: provisioning writes public keys into it, not into the repo.
 cp "$root"/site-config/*.toml "$run/site-config/"
 if [ ! -s "$run/demo-password" ]; then
@@ -27,21 +31,24 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if [ ! -f "$hub_data/hub.key" ]; then
-  "$bin/tools/tongban" provision --hub --site-config "$run/site-config" --data "$hub_data" >/dev/null
+if [ ! -f "$hub_data/keys.sealed" ]; then
+  "$bin/tools/tongban" provision --hub --site-config "$run/site-config" --data "$hub_data" \
+    --key-file "$keys/HUB.kek" --district-key "$keys/district.key" >/dev/null
 fi
 # Every site's key before the hub starts: the hub reads its allow-list at start (and on
 # POST /api/v1/keys/reload), never during a handshake.
 for line in "${sites[@]}"; do
   id=${line%% *}
-  if [ ! -f "$run/data/$id/site.key" ]; then
+  if [ ! -f "$run/data/$id/keys.sealed" ]; then
     "$bin/tools/tongban" provision --site-config "$run/site-config" --site "$id" \
-      --data "$run/data/$id" --demo-staff >/dev/null
+      --data "$run/data/$id" --demo-staff --key-file "$keys/$id.kek" \
+      --district-key "$keys/district.key" >/dev/null
   fi
 done
 rm -f "$hub_data/http.port" "$hub_data/sync.port"
 "$bin/hub/tongban-hub" --site-config "$run/site-config" --data "$hub_data" --sync tcp://127.0.0.1:0 \
-  --port-file "$hub_data/http.port" --sync-port-file "$hub_data/sync.port" >>"$run/logs/HUB.log" 2>&1 &
+  --port-file "$hub_data/http.port" --sync-port-file "$hub_data/sync.port" \
+  --key-file "$keys/HUB.kek" >>"$run/logs/HUB.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do [ -s "$hub_data/sync.port" ] && break; sleep 0.05; done
 sync_endpoint="tcp://127.0.0.1:$(cat "$hub_data/sync.port")"
@@ -51,7 +58,8 @@ for line in "${sites[@]}"; do
   data="$run/data/$id"
   rm -f "$data/http.port"
   "$bin/node/tongban-node" --site-config "$run/site-config" --site "$id" --data "$data" \
-    --hub "$sync_endpoint" --port-file "$data/http.port" >>"$run/logs/$id.log" 2>&1 &
+    --hub "$sync_endpoint" --port-file "$data/http.port" --key-file "$keys/$id.kek" \
+    >>"$run/logs/$id.log" 2>&1 &
   pids+=($!)
 done
 

@@ -116,7 +116,7 @@ struct HubApi::Impl {
 
     server.Get("/api/v1/cases",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
-                 auto q = case_query_from(req);
+                 auto q = case_query_from(req, hub.keyring());
                  if (!q.ok()) return q.status();
                  auto found = hub.search(*q);
                  if (!found.ok()) return found.status();
@@ -124,8 +124,17 @@ struct HubApi::Impl {
                }));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
-               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
-                 auto s = hub.get_case(req.matches[1]);
+               wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                 // The hub stores personal fields sealed; an operator opens them only with
+                 // a stated reason, and every such read is recorded.
+                 const std::string reveal = req.get_param_value("reveal");
+                 if (!reveal.empty() && reveal != "1" && reveal != "0")
+                   return Status::InvalidArgument("invalid_reveal", "reveal 应为 1 或 0",
+                                                  "reveal must be 1 or 0");
+                 auto s = reveal == "1"
+                              ? hub.reveal_case(req.matches[1], who.username,
+                                                req.get_param_value("reason"))
+                              : hub.get_case(req.matches[1]);
                  if (!s.ok()) return s.status();
                  const District& d = hub.district();
                  json out = case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
@@ -138,6 +147,21 @@ struct HubApi::Impl {
                      if (c.case_id != s->case_id) same.push_back(summary_to_json(c));
                  out["same_applicant_open"] = same;
                  return out;
+               }));
+
+    server.Get("/api/v1/audit/personal-reads",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto limit = list_limit(req, 500);
+                 if (!limit.ok()) return limit.status();
+                 auto reads = hub.personal_reads(*limit);
+                 if (!reads.ok()) return reads.status();
+                 json list = json::array();
+                 for (const auto& r : *reads)
+                   list.push_back({{"at", format_time(r.at)},
+                                   {"by", r.by},
+                                   {"case_id", r.case_id},
+                                   {"reason", r.reason}});
+                 return json{{"reads", list}, {"count", list.size()}};
                }));
 
     server.Get("/api/v1/duplicates",
@@ -230,7 +254,7 @@ struct HubApi::Impl {
 
     server.Get("/api/v1/conflicts",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
-                 auto parsed = case_query_from(req);  // the filters of GET /cases
+                 auto parsed = case_query_from(req, hub.keyring());  // the filters of GET /cases
                  if (!parsed.ok()) return parsed.status();
                  CaseQuery q = std::move(*parsed);
                  q.conflict_only = true;

@@ -52,6 +52,9 @@ Status HubStore::send_case_events_locked(const std::string& site, const std::str
   pb::CaseEvents body;
   body.set_case_id(case_id);
   for (const sync::Event& e : events) *body.add_events() = sync::to_wire(e);
+  auto case_key = case_key_for_locked(site, case_id, events);
+  if (!case_key.ok()) return case_key.status();
+  body.set_case_key(*case_key);
   auto e = replica_.extend(sync::stream_origin(site), kDirectiveStream, "hub.case_events", "hub",
                            clock_.now(), body.SerializeAsString(), key_);
   if (!e.ok()) return e.status();
@@ -59,11 +62,66 @@ Status HubStore::send_case_events_locked(const std::string& site, const std::str
   return Status::Ok();
 }
 
+namespace {
+
+// The first sealed envelope among `events` that carries the case key for the hub.
+const pb::Sealed* hub_sealed(const std::vector<sync::Event>& events, pb::CaseEvent& scratch) {
+  for (const sync::Event& e : events) {
+    if (!scratch.ParseFromString(e.body)) continue;
+    if (scratch.has_sealed() && !scratch.sealed().hub_key().empty()) return &scratch.sealed();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Result<std::string> HubStore::case_key_for_locked(const std::string& site,
+                                                  const std::string& case_id,
+                                                  const std::vector<sync::Event>& events) {
+  if (!keys_) return std::string();
+  std::optional<CurveKey> box;
+  if (auto it = district_.box_keys.find(site); it != district_.box_keys.end()) {
+    box = it->second;
+  } else {  // provisioned after the hub started
+    auto loaded = load_public_keys(district_.dir, {site}, kBoxKeySuffix);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->count(site)) box = loaded->at(site);
+  }
+  if (!box) return std::string();
+  pb::CaseEvent scratch;
+  const pb::Sealed* sealed = hub_sealed(events, scratch);
+  std::vector<sync::Event> all;
+  if (!sealed) {
+    auto stored = sync::events_of_case(*db_, case_id);
+    if (!stored.ok()) return stored.status();
+    all = std::move(*stored);
+    sealed = hub_sealed(all, scratch);
+  }
+  if (!sealed) return std::string();
+  HubOpener opener(*keys_);
+  auto key = opener.case_key(*sealed, case_id);
+  if (!key.ok()) return key.status();
+  return seal(std::string_view(reinterpret_cast<const char*>(key->data()), key->size()), *box);
+}
+
 Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseState& s,
-                                                                   const pb::CaseEvent& e,
+                                                                   const pb::CaseEvent& plain,
                                                                    const std::string& by) {
   auto events = sync::events_of_case(*db_, s.case_id);
   if (!events.ok()) return events.status();
+  // The hub seals its own event's personal fields (an operator's reason) under the case key,
+  // like any site.
+  pb::CaseEvent e = plain;
+  pb::CaseEvent scratch;
+  if (const pb::Sealed* sealed = keys_ && has_personal(e) ? hub_sealed(*events, scratch) : nullptr) {
+    HubOpener opener(*keys_);
+    auto key = opener.case_key(*sealed, s.case_id);
+    if (!key.ok()) return key.status();
+    seal_personal(e, *key, s.case_id, sealed->hub_key());
+  } else if (has_personal(e)) {
+    spdlog::warn("hub: case {}: its key is not readable here; the hub's event is not sealed",
+                 s.case_id);
+  }
   // The hub's event orders after everything the hub holds of the case (Lamport), so the
   // history with it appended is still in replay order.
   auto appended = replica_.extend(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
@@ -74,7 +132,7 @@ Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseSta
 }
 
 Result<CaseState> HubStore::existing_case_locked(const std::string& case_id) {
-  auto s = case_state_locked(case_id);
+  auto s = case_state_locked(case_id, true);
   if (!s.ok()) return s.status();
   if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
   return s;
@@ -174,7 +232,9 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
   auto events = append_hub_event_locked(s, e, by);
   if (!events.ok()) return events.status();
   const sync::Event& hub_event = events->back();
-  auto next = CaseProjector::replay(*events);
+  std::optional<HubOpener> opener;
+  if (keys_) opener.emplace(*keys_);
+  auto next = CaseProjector::replay(*events, opener ? &*opener : nullptr);
   if (!next.ok()) return next.status();
   TB_RETURN_IF_ERROR(projector_.index(*next));
   // The new owner gets everything; the former owner and the receiving site the move.
@@ -224,7 +284,7 @@ Result<CaseState> HubStore::hand_over(const std::string& case_id, const std::str
       hand_over_locked(*s, target, reason, placing ? "dispatch" : "reassign", by, why, part));
   TB_RETURN_IF_ERROR(tx.commit());
   streams_changed();
-  return s;
+  return case_state_locked(case_id);  // as the hub shows it: personal fields sealed
 }
 
 Result<CaseState> HubStore::resolve_conflict(const std::string& case_id, const std::string& reason,
@@ -291,7 +351,7 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     if (!s.ok()) return s.status();
     if (!s->broke_commitment) continue;
     pb::BrokenCommitment entry;
-    entry.set_applicant_id(s->applicant.id_number());
+    entry.set_applicant_id(applicant_key(s->applicant));
     entry.set_case_id(case_id);
     entry.set_site(site);
     const std::string body = entry.SerializeAsString();
@@ -304,7 +364,7 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     }
   }
   for (const std::string& case_id : triggered) {
-    auto s = case_state_locked(case_id);
+    auto s = case_state_locked(case_id, true);
     if (!s.ok()) return s.status();
     if (!is_case(*s) || !is_active(s->status)) continue;
     // 多地联办: each part the owner may not decide goes to a site that may.

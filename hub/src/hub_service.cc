@@ -9,10 +9,12 @@ namespace tongban::hub {
 
 Result<std::unique_ptr<HubService>> HubService::open(const District& district,
                                                      const std::filesystem::path& data_dir,
-                                                     const SigningKey& key, const Clock& clock) {
-  auto store = HubStore::open(data_dir, district, clock, key);
+                                                     const SigningKey& key, const Clock& clock,
+                                                     const Keyring* keys) {
+  auto store = HubStore::open(data_dir, district, clock, key, keys);
   if (!store.ok()) return store.status();
-  return std::unique_ptr<HubService>(new HubService(district, std::move(*store), key, clock));
+  return std::unique_ptr<HubService>(
+      new HubService(district, std::move(*store), key, clock, keys));
 }
 
 Result<sync::ChainHead> HubService::held(const std::string& origin) {
@@ -111,6 +113,15 @@ Result<BundleImport> HubService::import_bundle(const std::string& sealed) {
 Result<CaseState> HubService::get_case(const std::string& case_id) {
   if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
   auto s = store_->load_case(case_id);
+  if (!s.ok()) return s.status();
+  if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
+  return s;
+}
+
+Result<CaseState> HubService::reveal_case(const std::string& case_id, const std::string& by,
+                                          const std::string& reason) {
+  if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
+  auto s = store_->reveal_case(case_id, by, reason);
   if (!s.ok()) return s.status();
   if (!is_case(*s)) return Status::NotFound("not_found", "案件不存在", "case not found");
   return s;

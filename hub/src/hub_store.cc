@@ -1,5 +1,7 @@
 #include "tongban/hub/hub_store.h"
 
+#include <spdlog/spdlog.h>
+
 #include "wire.pb.h"
 
 namespace tongban::hub {
@@ -18,6 +20,11 @@ const std::string kHubSchema = R"sql(
 )sql";
 
 // Sites whose history forked from what the hub acknowledged.
+// Every read of a case's personal data at the hub: who, when, why (audited).
+const std::string kPersonalReadSchema =
+    "CREATE TABLE personal_reads(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " username TEXT NOT NULL, case_id TEXT NOT NULL, reason TEXT NOT NULL)";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -27,18 +34,19 @@ const std::string kForkSchema = R"sql(
 }  // namespace
 
 HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock,
-                   const SigningKey& key)
+                   const SigningKey& key, const Keyring* keys)
     : db_(std::move(db)),
       district_(district),
       clock_(clock),
       key_(key),
+      keys_(keys),
       replica_(*db_),
       projector_(*db_, district),
       staff_(*db_, mu_, clock) {}
 
 Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& data_dir,
                                                  const District& district, const Clock& clock,
-                                                 const SigningKey& key) {
+                                                 const SigningKey& key, const Keyring* keys) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   auto db = Db::open(data_dir / kDbFile);
@@ -49,7 +57,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      kForkSchema, StaffDirectory::throttle_schema(),
                                      sync::borrowed_events_schema() +
                                          CaseIndex::ownership_schema(),
-                                     StaffDirectory::department_schema()}));
+                                     StaffDirectory::department_schema(), kPersonalReadSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
@@ -57,7 +65,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
   if (!checkpointer.ok()) return checkpointer.status();
   auto store =
-      std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key));
+      std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key, keys));
   store->checkpointer_ = std::move(*checkpointer);
   return store;
 }
@@ -96,10 +104,12 @@ Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Sign
   });
 }
 
-Result<CaseState> HubStore::case_state_locked(const std::string& case_id) {
+Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool opened) {
   auto events = sync::events_of_case(*db_, case_id);
   if (!events.ok()) return events.status();
-  return CaseProjector::replay(*events);
+  if (!opened || !keys_) return CaseProjector::replay(*events);
+  HubOpener opener(*keys_);
+  return CaseProjector::replay(*events, &opener);
 }
 
 void HubStore::streams_changed() {
@@ -229,9 +239,36 @@ Status HubStore::publish_catalog(int version, const std::string& toml,
 
 Result<CaseState> HubStore::load_case(const std::string& case_id) {
   std::lock_guard lock(mu_);
-  auto events = sync::events_of_case(*db_, case_id);
-  if (!events.ok()) return events.status();
-  return CaseProjector::replay(*events);
+  return case_state_locked(case_id);
+}
+
+Result<CaseState> HubStore::reveal_case(const std::string& case_id, const std::string& by,
+                                        const std::string& reason) {
+  if (reason.size() < 4 || reason.size() > 500)
+    return Status::InvalidArgument("reason_required", "查看个人信息须说明事由（4–500 字节）",
+                                   "reading personal data needs a stated reason (4-500 bytes)");
+  if (!keys_)
+    return Status::Conflict("no_keyring", "区级中心未加载数据密钥", "the hub has no keyring");
+  std::lock_guard lock(mu_);
+  auto s = case_state_locked(case_id, true);
+  if (!s.ok() || !is_case(*s)) return s;
+  auto stmt = db_->cached(
+      "INSERT INTO personal_reads(ts, username, case_id, reason) VALUES(?1,?2,?3,?4)");
+  if (!stmt.ok()) return stmt.status();
+  TB_RETURN_IF_ERROR(stmt->bind(1, clock_.now()).bind(2, by).bind(3, case_id).bind(4, reason).run());
+  spdlog::info("hub: {} read the personal data of case {} (reason recorded)", by, case_id);
+  return s;
+}
+
+Result<std::vector<HubStore::PersonalRead>> HubStore::personal_reads(int limit) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "SELECT ts, username, case_id, reason FROM personal_reads ORDER BY id DESC LIMIT ?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, int64_t{limit});
+  return collect_rows<PersonalRead>(*stmt, [](const Stmt& r) {
+    return PersonalRead{r.int_at(0), r.text_at(1), r.text_at(2), r.text_at(3)};
+  });
 }
 
 Result<std::vector<sync::Event>> HubStore::case_events(const std::string& case_id) {

@@ -8,6 +8,7 @@
 #include "tongban/hub/hub_service.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/daemon.h"
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
 #include "tongban/sync/sync_server.h"
@@ -36,6 +37,10 @@ int main(int argc, char** argv) {
   app.add_option("--sync-port-file", sync_port_file,
                  "写入同步端口的文件 / file for the bound sync port");
   app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  std::string key_file;
+  app.add_option("--key-file", key_file,
+                 "密钥加密密钥文件（放在数据盘之外）；也可用 TONGBAN_KEY_FILE 或 TONGBAN_PASSPHRASE / "
+                 "the key-encryption key file, kept off the data disk");
   std::string console_dir = http::default_console_dir().string();
   app.add_option("--console", console_dir, "工作台页面目录 / the built web console's folder")
       ->capture_default_str();
@@ -54,8 +59,14 @@ int main(int argc, char** argv) {
     return fail(Status::NotFound("not_provisioned",
                                  "区级中心未初始化，请先运行 tongban provision --hub",
                                  "hub not provisioned: run `tongban provision --hub` first"));
+  if (Status s = lock_data_dir(data_dir); !s.ok()) return fail(s);
+  auto kek = kek_source(key_file);
+  if (!kek.ok()) return fail(kek.status());
+  auto keys =
+      Keyring::unlock(std::filesystem::path(data_dir) / Keyring::kFile, *kek, district->hub_id);
+  if (!keys.ok()) return fail(keys.status());
   SystemClock clock;
-  auto service = hub::HubService::open(*district, data_dir, *key, clock);
+  auto service = hub::HubService::open(*district, data_dir, *key, clock, &*keys);
   if (!service.ok()) return fail(service.status());
 
   sync::ServerOptions options;

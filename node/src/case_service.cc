@@ -218,8 +218,9 @@ Result<CaseService::Outcome> CaseService::run(
   if (!appended.ok()) return appended.status();
   if (*appended == 0) return Outcome{std::move(after), 0};
   committed();
-  spdlog::info("case {} {} by {} (applicant {})", after.case_id, to_string(after.status),
-               actor.system ? "system" : actor.username, mask_id(after.applicant.id_number()));
+  // Never the applicant: logs hold no personal data.
+  spdlog::info("case {} {} by {}", after.case_id, to_string(after.status),
+               actor.system ? "system" : actor.username);
   return Outcome{std::move(after), *appended};
 }
 
@@ -272,8 +273,7 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
   ctx.parent_site = site_.parent;
   ctx.site_items = site_.all_items ? nullptr : &site_.items;
   const pb::Applicant* applicant = applicant_of(cmd);
-  auto broke =
-      writer.broke_commitment(applicant ? applicant->id_number() : state.applicant.id_number());
+  auto broke = writer.broke_commitment(applicant ? *applicant : state.applicant);
   if (!broke.ok()) return broke.status();
   ctx.applicant_broke_commitment = *broke;
 

@@ -329,7 +329,7 @@ void HttpApi::Impl::case_routes() {
 
   get("/api/v1/cases",
              wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
-               auto parsed = case_query_from(req);
+               auto parsed = case_query_from(req, store.keyring());
                if (!parsed.ok()) return parsed.status();
                CaseQuery q = std::move(*parsed);
                cases.scope(q, a);  // agents: their own; departmental reviewers: their items
@@ -342,7 +342,7 @@ void HttpApi::Impl::case_routes() {
                  return Status::PermissionDenied("forbidden_role", "仅代办员可用",
                                                  "for community agents only");
                // The filters of GET /cases, checked the same way (a bad limit is 400).
-               auto parsed = case_query_from(req);
+               auto parsed = case_query_from(req, store.keyring());
                if (!parsed.ok()) return parsed.status();
                CaseQuery q = std::move(*parsed);
                q.agent = a.username;
@@ -539,6 +539,28 @@ void HttpApi::Impl::staff_routes() {
                            {"role", to_string(*role)},
                            {"department", *department}}};
       }));
+  // Residents' data at rest: the data key, and its rotation (re-sealing runs in the
+  // background; the old key is retired when no row is left under it).
+  const auto key_status = [](const NodeStore::KeyStatus& st) {
+    return json{{"active_key", st.active}, {"keys", st.keys}, {"resealing", st.keys.size() > 1}};
+  };
+  get("/api/v1/admin/data-key",
+      wrap([this, admin_only, key_status](const http::Request&, const Actor& a) -> Result<Reply> {
+        TB_RETURN_IF_ERROR(admin_only(a));
+        const Keyring* keys = store.keyring();
+        if (!keys)
+          return Status::Conflict("no_keyring", "本节点未加载数据密钥", "this node has no keyring");
+        return Reply{200, key_status({keys->active_key(), keys->key_ids(), 0})};
+      }));
+  post("/api/v1/admin/data-key/rotate",
+       wrap([this, admin_only, key_status](const http::Request&, const Actor& a) -> Result<Reply> {
+         TB_RETURN_IF_ERROR(admin_only(a));
+         auto st = store.rotate_data_key();
+         if (!st.ok()) return st.status();
+         spdlog::info("data key rotated by {}", a.username);
+         return Reply{202, key_status(*st)};
+       }));
+
   post(
       R"(/api/v1/staff/([A-Za-z0-9_.-]+)/disable)",
       wrap([this, admin_only](const http::Request& req, const Actor& a) -> Result<Reply> {

@@ -12,6 +12,7 @@
 #include "tongban/node/node_sync.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/daemon.h"
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
 
@@ -61,6 +62,45 @@ class Sweeper {
   std::thread thread_;
 };
 
+// Re-seals rows still under an older data key after a rotation, in small transactions
+// beside the traffic, and then retires the old key.
+class Resealer {
+ public:
+  explicit Resealer(node::NodeStore& store) : store_(store) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Resealer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      if (store_.keyring() && store_.keyring()->key_ids().size() > 1) {
+        auto st = store_.reseal(500);
+        if (!st.ok()) spdlog::error("re-sealing under the new data key failed: {}", st.status().message_en());
+        lock.lock();
+        if (st.ok() && st->resealed > 0) continue;  // more to do: go on at once
+      } else {
+        lock.lock();
+      }
+      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
+    }
+  }
+  node::NodeStore& store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,10 +112,14 @@ int main(int argc, char** argv) {
   std::string hub_endpoint;
   bool offline = false;
   Timestamp clock_offset = 0;
+  std::string key_file;
   app.add_option("--site-config", config_dir, "站点配置目录 / site-config directory")
       ->check(CLI::ExistingDirectory);
   app.add_option("--site", site_id, "本站点编号 / this site's id (e.g. S01)")->required();
   app.add_option("--data", data_dir, "数据目录 / data directory")->required();
+  app.add_option("--key-file", key_file,
+                 "密钥加密密钥文件（放在数据盘之外）；也可用 TONGBAN_KEY_FILE 或 TONGBAN_PASSPHRASE / "
+                 "the key-encryption key file, kept off the data disk");
   app.add_option("--listen", listen, "HTTP 监听地址 host:port (port 0 = any free port)");
   app.add_option("--port-file", port_file, "写入实际端口的文件 / file to write the bound port to");
   app.add_option("--sweep-seconds", sweep_seconds,
@@ -110,8 +154,17 @@ int main(int argc, char** argv) {
     return fail(Status::NotFound(
         "not_provisioned", "站点未初始化，请先运行 tongban provision",
         "site not provisioned: run `tongban provision` first (" + key.status().message_en() + ")"));
+  if (Status s = lock_data_dir(data_dir); !s.ok()) return fail(s);
+  auto kek = kek_source(key_file);
+  if (!kek.ok()) return fail(kek.status());
+  auto keys = Keyring::unlock(std::filesystem::path(data_dir) / Keyring::kFile, *kek, site_id);
+  if (!keys.ok()) return fail(keys.status());
+  if (!district->box_keys.count(district->hub_id))
+    spdlog::warn("no hub box key (site-config/keys/{}{}): the hub will not read the personal "
+                 "fields of cases created until it is there",
+                 district->hub_id, kBoxKeySuffix);
   OffsetClock clock(clock_offset);
-  auto store = node::NodeStore::open(data_dir, site_id, &*key, *district, clock);
+  auto store = node::NodeStore::open(data_dir, site_id, &*key, *district, clock, &*keys);
   if (!store.ok()) return fail(store.status());
   node::CaseService cases(*district, *site, **store, *key);
   const auto host_port = split_host_port(listen);
@@ -189,6 +242,7 @@ int main(int argc, char** argv) {
   bool served;
   {
     Sweeper sweeper(cases, sweep_seconds);
+    Resealer resealer(**store);
     served = api.run();
   }
   if (sync_client) {

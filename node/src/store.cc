@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <map>
 
+#include "case_keys.h"
+#include "tongban/shared/personal.h"
 #include "tongban/sync/head_witness.h"
 #include "tongban/sync/replica.h"
 #include "wire.pb.h"
@@ -40,24 +42,35 @@ const std::vector<std::string>& NodeStore::migrations() {
       // One-time rating tickets: the hash of each token, never the token.
       "CREATE TABLE rating_tickets(token_hash BLOB PRIMARY KEY, case_id TEXT NOT NULL,"
       " issued_by TEXT NOT NULL, expires_ts INTEGER NOT NULL, used_ts INTEGER NOT NULL DEFAULT 0)"
-      " WITHOUT ROWID"};
+      " WITHOUT ROWID",
+      // Residents' data sealed at rest: each case's key, under the site's data key.
+      CaseKeys::schema()};
   return kMigrations;
 }
 
 NodeStore::NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District& district,
-                     const Clock& clock, std::filesystem::path data_dir, const SigningKey* key)
+                     const Clock& clock, std::filesystem::path data_dir, const SigningKey* key,
+                     Keyring* keys)
     : data_dir_(std::move(data_dir)),
       key_(key),
+      keys_(keys),
       clock_(clock),
       db_(std::move(db)),
       log_(std::move(log)),
-      projector_(*db_, district),
+      projector_(*db_, district, keys),
+      case_keys_(std::make_unique<CaseKeys>(
+          *db_, keys,
+          district.box_keys.count(district.hub_id)
+              ? std::optional<CurveKey>(district.box_keys.at(district.hub_id))
+              : std::nullopt)),
       staff_(*db_, mu_, clock) {}
+
+NodeStore::~NodeStore() = default;
 
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& data_dir,
                                                    const std::string& site_id,
                                                    const SigningKey* key, const District& district,
-                                                   const Clock& clock) {
+                                                   const Clock& clock, Keyring* keys) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   auto db = Db::open(data_dir / kDbFile);
@@ -67,7 +80,7 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   auto log = sync::EventLog::open(*owned, site_id, key);
   if (!log.ok()) return log.status();
   auto store = std::unique_ptr<NodeStore>(
-      new NodeStore(std::move(owned), std::move(*log), district, clock, data_dir, key));
+      new NodeStore(std::move(owned), std::move(*log), district, clock, data_dir, key, keys));
   TB_RETURN_IF_ERROR(store->check_own_log());
   auto halt = store->db_->prepare("SELECT reason, message_zh, message_en, since_ts FROM node_halt");
   if (!halt.ok()) return halt.status();
@@ -156,6 +169,12 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
                             "。请联系区级中心，从中心恢复本站点数据",
                         "this node takes no writes: " + halt_->message_en +
                             "; restore the site from the hub");
+  bool committed = false;
+  struct Settle {
+    CaseKeys& keys;
+    bool& committed;
+    ~Settle() { keys.settle(committed); }
+  } settle{*case_keys_, committed};
   sync::LogWriter log(log_);
   TB_RETURN_IF_ERROR(log.begun());
   Writer writer(*this, log);
@@ -163,6 +182,7 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
   const uint64_t appended = log.pending();
   if (appended == 0) return appended;  // a command that changed nothing: roll back
   TB_RETURN_IF_ERROR(log.commit());
+  committed = true;
   if (Status s = write_witness_locked(); !s.ok())  // the commit stands; the witness lags
     spdlog::warn("head witness not written: {}", s.message_en());
   return appended;
@@ -194,8 +214,14 @@ Result<int64_t> NodeStore::Writer::next_number(const std::string& counter) {
   return v;
 }
 
-Result<bool> NodeStore::Writer::broke_commitment(const std::string& applicant_id) {
-  return store_.projector_.cases().broke_commitment(applicant_id);
+Result<bool> NodeStore::Writer::broke_commitment(const pb::Applicant& applicant) {
+  pb::Applicant a = applicant;
+  if (store_.keys_)
+    a.set_blind(a.enterprise() ? blind_uscc(*store_.keys_, a.uscc())
+                               : blind_id(*store_.keys_, a.id_number()));
+  const std::string key = applicant_key(a);
+  if (key.empty()) return false;
+  return store_.projector_.cases().broke_commitment(key);
 }
 
 Result<std::optional<Appointment>> NodeStore::Writer::appointment(const std::string& id) {
@@ -210,15 +236,30 @@ Result<std::vector<Appointment>> NodeStore::Writer::appointments_on(const std::s
 Status NodeStore::Writer::append(CaseState& state, const std::string& stream_id,
                                  const pb::CaseEvent& event, const std::string& actor,
                                  Timestamp ts) {
-  auto appended = log_.append(stream_id, event_kind(event), actor, ts, event.SerializeAsString());
+  // The event as the site sees it (blind indexes added) is projected; the log holds it with
+  // its personal fields sealed under the case key.
+  pb::CaseEvent plain = event;
+  std::string body;
+  if (store_.keys_) {
+    add_blind_indexes(plain, *store_.keys_);
+    if (has_personal(plain)) {
+      auto key = store_.case_keys_->for_append(stream_id);
+      if (!key.ok()) return key.status();
+      pb::CaseEvent sealed = plain;
+      seal_personal(sealed, (*key)->key, stream_id, (*key)->hub_key);
+      body = sealed.SerializeAsString();
+    }
+  }
+  if (body.empty()) body = plain.SerializeAsString();
+  auto appended = log_.append(stream_id, event_kind(plain), actor, ts, std::move(body));
   if (!appended.ok()) return appended.status();
-  return store_.project_locked(state, event, EventMeta{stream_id, appended->origin, ts, actor});
+  return store_.project_locked(state, plain, EventMeta{stream_id, appended->origin, ts, actor});
 }
 
 Result<CaseState> NodeStore::load_case_locked(const std::string& case_id) {
   auto events = log_.case_events(case_id);
   if (!events.ok()) return events.status();
-  return CaseProjector::replay(*events);
+  return CaseProjector::replay(*events, case_keys_.get());
 }
 
 Result<CaseState> NodeStore::load_case(const std::string& case_id) {
@@ -300,11 +341,11 @@ Status NodeStore::project_appointment_locked(const pb::CaseEvent& body) {
         "INSERT INTO appointments(id, item_code, date, slot, window, extended, applicant, "
         "applicant_id, agent, status, case_id) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,'booked','')");
     if (!stmt.ok()) return stmt.status();
-    const std::string applicant = b.applicant().SerializeAsString();
+    const std::string applicant = seal_appointment(b.applicant(), b.appointment_id());
     stmt->bind(1, b.appointment_id()).bind(2, b.item_code()).bind(3, b.date()).bind(4, b.slot());
     stmt->bind(5, int64_t{b.window()}).bind(6, int64_t{b.extended_hours()});
     stmt->bind_blob(7, applicant.data(), applicant.size())
-        .bind(8, b.applicant().id_number())
+        .bind(8, applicant_key(b.applicant()))
         .bind(9, b.agent());
     return stmt->run();
   }
@@ -334,8 +375,14 @@ Status NodeStore::project_locked(CaseState& state, const pb::CaseEvent& body,
   return Status::Ok();
 }
 
-namespace {
-Appointment appointment_from_row(const Stmt& s) {
+// An appointment's applicant at rest: sealed under the data key (plain only in read-only
+// tools, which never write).
+std::string NodeStore::seal_appointment(const pb::Applicant& a, const std::string& id) const {
+  const std::string plain = a.SerializeAsString();
+  return keys_ ? keys_->seal_row(plain, id) : plain;
+}
+
+Appointment NodeStore::appointment_from_row(const Stmt& s) const {
   Appointment a;
   a.id = s.text_at(0);
   a.item_code = s.text_at(1);
@@ -343,12 +390,17 @@ Appointment appointment_from_row(const Stmt& s) {
   a.slot = s.text_at(3);
   a.window = static_cast<int>(s.int_at(4));
   a.extended_hours = s.int_at(5) != 0;
-  a.applicant.ParseFromString(s.blob_at(6));
+  if (keys_) {
+    auto plain = keys_->open_row(s.blob_at(6), a.id);
+    if (plain.ok()) a.applicant.ParseFromString(*plain);
+  }
   a.agent = s.text_at(7);
   a.status = s.text_at(8);
   a.case_id = s.text_at(9);
   return a;
 }
+
+namespace {
 constexpr const char* kAppointmentColumns =
     "SELECT id, item_code, date, slot, window, extended, applicant, agent, status, case_id FROM "
     "appointments";
@@ -381,7 +433,7 @@ Result<std::vector<Appointment>> NodeStore::appointments_on_locked(const std::st
                           " WHERE date=?1 AND (?2 = '' OR agent=?2) ORDER BY slot, window");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, date).bind(2, agent);
-  return collect_rows<Appointment>(*stmt, appointment_from_row);
+  return collect_rows<Appointment>(*stmt, [this](const Stmt& r) { return appointment_from_row(r); });
 }
 
 Result<int> NodeStore::booked_count(const std::string& date, const std::string& slot) {
@@ -439,18 +491,25 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     // one with local history is replayed from the store after the new events join it.
     auto known = projector_.cases().contains(c.case_id);
     if (!known.ok()) return known.status();
+    if (Status s = case_keys_->adopt(c.case_id, c.case_key); !s.ok()) {
+      case_keys_->settle(false);
+      return s;
+    }
     auto added = sync::store_borrowed(*db_, c.events);
     if (!added.ok()) return added.status();
     const bool whole = !c.events.empty() && (c.events.front().kind == "case.submitted" ||
                                              c.events.front().kind == "case.prereview_started");
-    auto state = *known || !whole ? load_case_locked(c.case_id) : CaseProjector::replay(c.events);
+    auto state = *known || !whole ? load_case_locked(c.case_id)
+                                  : CaseProjector::replay(c.events, case_keys_.get());
     if (!state.ok()) return state.status();
     auto acknowledged = acknowledge_move_locked(writer, *state);  // projects what it appends
     if (!acknowledged.ok()) return acknowledged.status();
     if (!*acknowledged) TB_RETURN_IF_ERROR(projector_.index(*state));
   }
   const uint64_t appended = log.pending();
-  TB_RETURN_IF_ERROR(log.commit());
+  const Status committed = log.commit();
+  case_keys_->settle(committed.ok());
+  TB_RETURN_IF_ERROR(committed);
   if (appended > 0)
     if (Status s = write_witness_locked(); !s.ok())
       spdlog::warn("head witness not written: {}", s.message_en());
@@ -510,6 +569,8 @@ Status NodeStore::rebuild_projections() {
       failure = Status::Corruption("event body does not parse at seq " + std::to_string(e.seq));
       return false;
     }
+    failure = case_keys_->open(body, e.case_id);
+    if (!failure.ok()) return false;
     failure =
         project_locked(states[e.case_id], body, EventMeta{e.case_id, e.origin, e.ts, e.actor});
     return failure.ok();
@@ -539,6 +600,57 @@ Status NodeStore::rebuild_projections() {
     TB_RETURN_IF_ERROR(projector_.index(*state));
   }
   return tx.commit();
+}
+
+Result<NodeStore::KeyStatus> NodeStore::rotate_data_key() {
+  std::lock_guard lock(mu_);
+  if (!keys_)
+    return Status::Conflict("no_keyring", "本节点未加载数据密钥", "this store has no keyring");
+  const uint32_t id = keys_->rotate(clock_.now());
+  TB_RETURN_IF_ERROR(keys_->save(data_dir_ / Keyring::kFile));
+  spdlog::info("data key {} is active; rows under older keys are re-sealed in the background", id);
+  return KeyStatus{id, keys_->key_ids(), 0};
+}
+
+Result<NodeStore::KeyStatus> NodeStore::reseal(size_t n) {
+  std::lock_guard lock(mu_);
+  if (!keys_)
+    return Status::Conflict("no_keyring", "本节点未加载数据密钥", "this store has no keyring");
+  KeyStatus st{keys_->active_key(), keys_->key_ids(), 0};
+  if (st.keys.size() < 2) return st;
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto keys = case_keys_->reseal(n);
+  if (!keys.ok()) return keys.status();
+  auto names = projector_.cases().reseal_names(n);
+  if (!names.ok()) return names.status();
+  // Appointments: every row not under the active key.
+  std::string active(4, '\0');
+  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(st.active >> (8 * i));
+  auto stmt = db_->cached(
+      "SELECT id, applicant FROM appointments WHERE substr(applicant, 1, 4) <> ?1 LIMIT ?2");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
+  auto rows = collect_rows<std::pair<std::string, std::string>>(
+      *stmt, [](const Stmt& r) { return std::pair{r.text_at(0), r.blob_at(1)}; });
+  if (!rows.ok()) return rows.status();
+  auto update = db_->cached("UPDATE appointments SET applicant=?2 WHERE id=?1");
+  if (!update.ok()) return update.status();
+  for (const auto& [id, sealed] : *rows) {
+    auto plain = keys_->open_row(sealed, id);
+    if (!plain.ok()) return plain.status();
+    const std::string again = keys_->seal_row(*plain, id);
+    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
+  }
+  TB_RETURN_IF_ERROR(tx.commit());
+  st.resealed = *keys + *names + rows->size();
+  if (st.resealed == 0) {
+    keys_->retire_others();
+    TB_RETURN_IF_ERROR(keys_->save(data_dir_ / Keyring::kFile));
+    st.keys = keys_->key_ids();
+    spdlog::info("every row is under data key {}: older keys retired", st.active);
+  }
+  return st;
 }
 
 }  // namespace tongban::node

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tongban/shared/crypto.h"
+#include "tongban/shared/personal.h"
 
 namespace tongban {
 
@@ -35,23 +36,28 @@ std::optional<Date> date_at(const Stmt& s, int col) {
   return Date{static_cast<int32_t>(s.int_at(col))};
 }
 
+}  // namespace
+
 // The columns every summary query starts with (case_id .. updated_ts), and the deadline.
-CaseSummary summary_from_row(const Stmt& s, int deadline_col) {
+CaseSummary CaseIndex::summary_from_row(const Stmt& s, int deadline_col) const {
   CaseSummary c;
   c.case_id = s.text_at(0);
   c.origin = s.text_at(1);
   c.item_code = s.text_at(2);
   c.item_name = s.text_at(3);
   c.status = s.text_at(4);
-  c.applicant_name = s.text_at(5);
+  if (!s.blob_type_at(5)) {
+    c.applicant_name = s.text_at(5);
+  } else if (keys_) {
+    auto name = keys_->open_row(s.blob_at(5), c.case_id);
+    if (name.ok()) c.applicant_name = std::move(*name);
+  }
   c.applicant_id = s.text_at(6);
   c.agent = s.text_at(7);
   c.updated_at = s.int_at(8);
   c.deadline = date_at(s, deadline_col);
   return c;
 }
-
-}  // namespace
 
 const std::string& CaseIndex::schema() {
   static const std::string kSql = R"sql(
@@ -116,8 +122,16 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   const bool ent = s.applicant.enterprise();
   q.bind(1, s.case_id).bind(2, s.origin).bind(3, s.item_code).bind(4, s.item_name);
   q.bind(5, std::string(to_string(s.status)));
-  q.bind(6, ent ? s.applicant.org_name() : s.applicant.name());
-  q.bind(7, ent ? s.applicant.uscc() : s.applicant.id_number());
+  std::string sealed_name;
+  if (ent) {
+    q.bind(6, s.applicant.org_name());
+  } else if (keys_ && !s.applicant.name().empty()) {
+    sealed_name = keys_->seal_row(s.applicant.name(), s.case_id);
+    q.bind_blob(6, sealed_name.data(), sealed_name.size());
+  } else {
+    q.bind(6, std::string());
+  }
+  q.bind(7, applicant_key(s.applicant));
   q.bind(8, s.agent).bind(9, s.updated_at);
   q.bind(10, int64_t{is_active(s.status)}).bind(11, int64_t{s.paused()});
   bind_opt(q, 12, opt_date(clock.deadline));
@@ -137,7 +151,7 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   q.bind(20, int64_t{s.conflict_open});
   TB_RETURN_IF_ERROR(q.run());
   if (!s.broke_commitment) return Status::Ok();
-  return record_broken_commitment(s.applicant.id_number(), s.case_id);
+  return record_broken_commitment(applicant_key(s.applicant), s.case_id);
 }
 
 Status CaseIndex::record_broken_commitment(const std::string& applicant_id,
@@ -229,7 +243,7 @@ Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
       " WHERE callback_due IS NOT NULL OR rectify_due IS NOT NULL"
       " ORDER BY coalesce(callback_due, rectify_due)");
   if (!stmt.ok()) return stmt.status();
-  return collect_rows<CaseSummary>(*stmt, [](const Stmt& s) {
+  return collect_rows<CaseSummary>(*stmt, [this](const Stmt& s) {
     CaseSummary c = summary_from_row(s, 9);
     c.clock = "rating";
     return c;
@@ -297,6 +311,33 @@ Result<std::string> CaseIndex::digest() {
     for (int c = 7; c < 14; ++c) h.update_u64(static_cast<uint64_t>(stmt->int_at(c)));
   }
   return to_hex(h.finish());
+}
+
+Result<size_t> CaseIndex::reseal_names(size_t n) {
+  if (!keys_) return size_t{0};
+  std::string active(4, '\0');
+  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(keys_->active_key() >> (8 * i));
+  auto stmt = db_.cached(
+      "SELECT case_id, applicant_name FROM cases WHERE typeof(applicant_name) = 'blob'"
+      " AND substr(applicant_name, 1, 4) <> ?1 LIMIT ?2");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
+  std::vector<std::pair<std::string, std::string>> rows;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    rows.emplace_back(stmt->text_at(0), stmt->blob_at(1));
+  }
+  auto update = db_.cached("UPDATE cases SET applicant_name=?2 WHERE case_id=?1");
+  if (!update.ok()) return update.status();
+  for (const auto& [id, sealed] : rows) {
+    auto name = keys_->open_row(sealed, id);
+    if (!name.ok()) return name.status();
+    const std::string again = keys_->seal_row(*name, id);
+    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
+  }
+  return rows.size();
 }
 
 Status CaseIndex::clear() {

@@ -31,7 +31,6 @@ nlohmann::json summary_to_json(const CaseSummary& c) {
           {"status", c.status},
           {"status_zh", status ? label_zh(*status) : ""},
           {"applicant_name", c.applicant_name},
-          {"applicant_id", mask_id(c.applicant_id)},
           {"agent", c.agent},
           {"updated_at", format_time(c.updated_at)},
           {"deadline", date_or_null(c.deadline)},

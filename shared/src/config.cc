@@ -227,6 +227,9 @@ Result<District> load_district(const std::filesystem::path& dir) {
   auto keys = load_public_keys(dir, ids);
   if (!keys.ok()) return keys.status();
   d.public_keys = std::move(*keys);
+  auto box = load_public_keys(dir, ids, kBoxKeySuffix);
+  if (!box.ok()) return box.status();
+  d.box_keys = std::move(*box);
   return d;
 }
 
@@ -241,10 +244,11 @@ std::vector<std::string> District::site_ids() const {
 }
 
 Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem::path& dir,
-                                                          const std::vector<std::string>& ids) {
+                                                          const std::vector<std::string>& ids,
+                                                          const std::string& suffix) {
   std::map<std::string, PublicKey> keys;
   for (const std::string& id : ids) {
-    const std::filesystem::path file = dir / "keys" / (id + ".pub");
+    const std::filesystem::path file = dir / "keys" / (id + suffix);
     // Only a file that is not there means "not provisioned, or revoked". One that cannot be
     // read (out of descriptors, permissions, a directory in its place) is an error: treating
     // it as a revocation would let anyone who exhausts descriptors empty the allow-list.
@@ -261,17 +265,17 @@ Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem:
     std::string hex(buf, static_cast<size_t>(n));
     hex.erase(hex.find_last_not_of(" \t\r\n") + 1);
     PublicKey key;
-    if (!from_hex(hex, key)) return bad_config("keys/" + id + ".pub", "not a 32-byte hex key");
+    if (!from_hex(hex, key)) return bad_config("keys/" + id + suffix, "not a 32-byte hex key");
     keys[id] = key;
   }
   return keys;
 }
 
 Status write_public_key(const std::filesystem::path& dir, const std::string& id,
-                        const PublicKey& key) {
+                        const PublicKey& key, const std::string& suffix) {
   std::error_code ec;
   std::filesystem::create_directories(dir / "keys", ec);
-  std::ofstream out(dir / "keys" / (id + ".pub"), std::ios::trunc);
+  std::ofstream out(dir / "keys" / (id + suffix), std::ios::trunc);
   out << to_hex(key) << "\n";
   out.flush();
   if (!out) return Status::Unavailable("cannot write public key for " + id);

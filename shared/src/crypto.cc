@@ -154,6 +154,61 @@ bool verify_password(const std::string& stored_hash, std::string_view password) 
   return crypto_pwhash_str_verify(stored_hash.c_str(), password.data(), password.size()) == 0;
 }
 
+SecretKey random_key() {
+  SecretKey k;
+  randombytes_buf(k.data(), k.size());
+  return k;
+}
+
+namespace {
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+}  // namespace
+
+std::string aead_seal(const SecretKey& key, std::string_view plaintext, std::string_view ad) {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  std::string out(kNonce + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  randombytes_buf(o, kNonce);
+  unsigned long long len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(o + kNonce, &len, bytes(plaintext), plaintext.size(),
+                                             bytes(ad), ad.size(), nullptr, o, key.data());
+  return out;
+}
+
+Result<std::string> aead_open(const SecretKey& key, std::string_view box, std::string_view ad) {
+  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+  constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+  if (box.size() < kNonce + kTag) return Status::Corruption("sealed field too short");
+  std::string out(box.size() - kNonce - kTag, '\0');
+  unsigned long long len = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+          reinterpret_cast<unsigned char*>(out.data()), &len, nullptr, bytes(box) + kNonce,
+          box.size() - kNonce, bytes(ad), ad.size(), bytes(box), key.data()) != 0)
+    return Status::Corruption("sealed field does not open (wrong key or altered)");
+  out.resize(len);
+  return out;
+}
+
+std::string keyed_hash(const SecretKey& key, std::string_view data) {
+  std::string out(32, '\0');
+  crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), bytes(data),
+                     data.size(), key.data(), key.size());
+  return out;
+}
+
+Result<SecretKey> derive_key(std::string_view passphrase, std::string_view salt) {
+  static_assert(crypto_pwhash_SALTBYTES == 16);
+  if (salt.size() != crypto_pwhash_SALTBYTES) return Status::Corruption("KEK salt is not 16 bytes");
+  SecretKey k;
+  if (crypto_pwhash(k.data(), k.size(), passphrase.data(), passphrase.size(), bytes(salt),
+                    crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0)
+    return Status::Unavailable("argon2id: out of memory deriving the key-encryption key");
+  return k;
+}
+
 std::string random_token() {
   std::array<uint8_t, 32> b;
   randombytes_buf(b.data(), b.size());

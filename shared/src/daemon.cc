@@ -1,5 +1,9 @@
 #include "tongban/shared/daemon.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -8,6 +12,22 @@
 #include <optional>
 
 namespace tongban {
+
+Status lock_data_dir(const std::filesystem::path& data_dir) {
+  const std::filesystem::path file = data_dir / "daemon.lock";
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Unavailable("cannot open " + file.string());
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return Status::Conflict("data_dir_in_use",
+                            "数据目录正被另一个进程使用：" + data_dir.string() +
+                                "。同一数据目录只能运行一个节点或中心",
+                            "the data directory is in use by another process: " +
+                                data_dir.string() + " (one daemon per data directory)");
+  }
+  return Status::Ok();  // the descriptor stays open, holding the lock, until exit
+}
+
 
 void private_files_only() { ::umask(077); }
 

@@ -5,6 +5,8 @@
 // body limit while reading; handlers run on our own bounded pool.
 #include "tongban/shared/http_server.h"
 
+#include "tongban/shared/personal.h"
+
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
@@ -508,10 +510,18 @@ Result<std::string> json_string(const nlohmann::json& body, const char* key) {
   return v;
 }
 
-Result<CaseQuery> case_query_from(const http::Request& req) {
+Result<CaseQuery> case_query_from(const http::Request& req, const Keyring* keys) {
   CaseQuery q;
   q.case_id_prefix = req.get_param_value("q");
-  q.applicant_id = req.get_param_value("id_number");
+  // The applicant by blind index: the number itself is never stored (nor compared).
+  const std::string id_number = req.get_param_value("id_number"), uscc = req.get_param_value("uscc");
+  if (!id_number.empty() || !uscc.empty()) {
+    const std::string blind = !keys              ? std::string()
+                              : !id_number.empty() ? blind_id(*keys, id_number)
+                                                   : blind_uscc(*keys, uscc);
+    q.applicant_id = blind.empty() ? "-" : to_hex(reinterpret_cast<const uint8_t*>(blind.data()),
+                                                   blind.size());
+  }
   q.status = req.get_param_value("status");
   q.clock = req.get_param_value("clock");
   q.item_code = req.get_param_value("item_code");

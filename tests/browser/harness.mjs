@@ -38,9 +38,12 @@ export async function startDistrict(sites = ['S01'], { hub = true, nodeArgs = {}
   const env = { ...process.env, TONGBAN_PASSWORD: password }
   const procs = []
   const out = { dir, sites: {}, procs, env }
-  if (hub) execFileSync(cli, ['provision', '--hub', '--site-config', sc, '--data', join(dir, 'HUB')], { env, stdio: 'ignore' })
+  // Each daemon's key-encryption key lies beside its data dir; one district key for all.
+  const keys = (id) => ['--key-file', join(dir, `${id}.kek`)]
+  const districtKey = ['--district-key', join(dir, 'district.key')]
+  if (hub) execFileSync(cli, ['provision', '--hub', '--site-config', sc, '--data', join(dir, 'HUB'), ...keys('HUB'), ...districtKey], { env, stdio: 'ignore' })
   for (const s of sites)
-    execFileSync(cli, ['provision', '--site-config', sc, '--site', s, '--data', join(dir, s), '--demo-staff'], { env, stdio: 'ignore' })
+    execFileSync(cli, ['provision', '--site-config', sc, '--site', s, '--data', join(dir, s), '--demo-staff', ...keys(s), ...districtKey], { env, stdio: 'ignore' })
   const start = (bin, args, name) => {
     const p = spawn(bin, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
@@ -53,12 +56,12 @@ export async function startDistrict(sites = ['S01'], { hub = true, nodeArgs = {}
   let sync = ''
   if (hub) {
     start(join(build, 'hub', 'tongban-hub'), ['--site-config', sc, '--data', join(dir, 'HUB'), '--sync', 'tcp://127.0.0.1:0',
-      '--port-file', join(dir, 'hub.port'), '--sync-port-file', join(dir, 'sync.port')], 'hub')
+      '--port-file', join(dir, 'hub.port'), '--sync-port-file', join(dir, 'sync.port'), ...keys('HUB')], 'hub')
     out.hub = `http://127.0.0.1:${await waitFile(join(dir, 'hub.port'))}`
     sync = `tcp://127.0.0.1:${await waitFile(join(dir, 'sync.port'))}`
   }
   for (const s of sites) {
-    const args = ['--site-config', sc, '--site', s, '--data', join(dir, s), '--port-file', join(dir, `${s}.port`)]
+    const args = ['--site-config', sc, '--site', s, '--data', join(dir, s), '--port-file', join(dir, `${s}.port`), ...keys(s)]
     if (hub) args.push('--hub', sync)
     else args.push('--offline')
     args.push(...(nodeArgs[s] || []))

@@ -8,7 +8,8 @@ using namespace tongban;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string target(reinterpret_cast<const char*>(data), size);
   http::Request req = http::parse_target(target);
-  (void)case_query_from(req);
+  static const Keyring keys = Keyring::generate("S01", SecretKey{}, 0);
+  (void)case_query_from(req, &keys);
   (void)bearer_token(req);
   return 0;
 }

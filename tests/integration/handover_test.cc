@@ -608,7 +608,7 @@ TEST_CASE("a 容缺 commitment broken at one site bars the applicant at every si
   CHECK(s02.post(s02_clerk, "/api/v1/cases", other).status == 201);
   s02.stop();
   REQUIRE(run_cli({"rebuild", "--data", s02.data().string(), "--site", "S02", "--site-config",
-                   d.district.config().string()}) == 0);
+                   d.district.config().string(), "--key-file", s02.key_file().string()}) == 0);
   s02.start();
   const HttpReply after = s02.post(s02.login("clerk"), "/api/v1/cases", app);
   CHECK(after.status == 422);

@@ -99,7 +99,7 @@ TEST_CASE("kill -9 mid-traffic loses no acknowledged case and the chain verifies
   INFO(out);
   CHECK(verified == 0);
   CHECK(node.cli({"rebuild", "--data", node.data().string(), "--site-config",
-                  node.config().string(), "--site", "S01"},
+                  node.config().string(), "--site", "S01", "--key-file", node.key_file().string()},
                  &out) == 0);
   CHECK(out.find("(unchanged)") != std::string::npos);
   auto db = Db::open(node.data() / "node.db");

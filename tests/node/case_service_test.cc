@@ -12,6 +12,7 @@ namespace {
 struct ServiceFixture {
   test::TempDir dir;
   SigningKey key = SigningKey::generate();
+  Keyring keys = Keyring::generate("S01", random_key(), 0);
   ManualClock clock{test::at(2026, 11, 2)};  // a Monday
   const District& district = test::sample_district();
   std::unique_ptr<NodeStore> owned = open_store();
@@ -21,7 +22,7 @@ struct ServiceFixture {
   const Actor reviewer{"reviewer", Role::kReviewer, false, ""};
 
   std::unique_ptr<NodeStore> open_store() {
-    auto s = NodeStore::open(dir.path(), "S01", &key, district, clock);
+    auto s = NodeStore::open(dir.path(), "S01", &key, district, clock, &keys);
     REQUIRE(s.ok());
     return std::move(*s);
   }

@@ -153,19 +153,22 @@ NodeHarness::NodeHarness(std::string site)
   data_ = own_dir_->path() / "data";
   std::filesystem::copy(TONGBAN_SITE_CONFIG_DIR, config_, std::filesystem::copy_options::recursive);
   provision({"--site-config", config_.string(), "--site", site_, "--data", data_.string(),
-             "--demo-staff"});
+             "--demo-staff", "--key-file", key_file().string(), "--district-key",
+             (own_dir_->path() / "district.key").string()});
 }
 
 NodeHarness::NodeHarness(const DistrictDir& district, std::string site)
     : Daemon(district.config(), district.root() / site), site_(std::move(site)) {
   provision({"--site-config", config_.string(), "--site", site_, "--data", data_.string(),
-             "--demo-staff"});
+             "--demo-staff", "--key-file", key_file().string(), "--district-key",
+             district.district_key().string()});
 }
 
 std::vector<std::string> NodeHarness::command() {
   std::vector<std::string> cmd = {
       TONGBAN_NODE_BIN, "--site-config", config_.string(),     "--site",          site_, "--data",
-      data_.string(),   "--port-file",   port_file().string(), "--sweep-seconds", "1"};
+      data_.string(),   "--port-file",   port_file().string(), "--sweep-seconds", "1",
+      "--key-file",     key_file().string()};
   if (hub_.empty()) {
     cmd.push_back("--offline");
   } else {
@@ -184,7 +187,8 @@ uint64_t NodeHarness::head_seq() {
 
 HubHarness::HubHarness(const DistrictDir& district)
     : Daemon(district.config(), district.root() / "HUB") {
-  provision({"--hub", "--site-config", config_.string(), "--data", data_.string()});
+  provision({"--hub", "--site-config", config_.string(), "--data", data_.string(), "--key-file",
+             key_file().string(), "--district-key", district.district_key().string()});
 }
 
 std::vector<std::string> HubHarness::command() {
@@ -202,7 +206,9 @@ std::vector<std::string> HubHarness::command() {
           "--port-file",
           port_file().string(),
           "--sync-port-file",
-          (data_ / "sync.port").string()};
+          (data_ / "sync.port").string(),
+          "--key-file",
+          key_file().string()};
 }
 
 void HubHarness::started() {

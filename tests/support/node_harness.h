@@ -35,6 +35,8 @@ class DistrictDir {
   DistrictDir();
   const std::filesystem::path& root() const { return dir_.path(); }
   std::filesystem::path config() const { return dir_.path() / "site-config"; }
+  // The district's blind-index key, as every site and the hub are provisioned with it.
+  std::filesystem::path district_key() const { return dir_.path() / "district.key"; }
 
  private:
   TempDir dir_;
@@ -62,6 +64,10 @@ class Daemon {
   }
 
   const std::filesystem::path& data() const { return data_; }
+  // The daemon's key-encryption key file: beside its data dir, never inside.
+  std::filesystem::path key_file() const {
+    return data_.parent_path() / (data_.filename().string() + ".kek");
+  }
   const std::filesystem::path& config() const { return config_; }
   int port() const { return port_; }
   pid_t pid() const { return process_->pid(); }

@@ -62,7 +62,7 @@ Result<Daemon> start_node(const BenchOptions& o, const std::filesystem::path& co
   const auto port_file = data / "bench.port";
   return start_daemon({o.node_bin, "--site-config", config.string(), "--site", "S01", "--data",
                        data.string(), "--port-file", port_file.string(), "--log-level", "warn",
-                       "--offline"},
+                       "--offline", "--key-file", kek_file(data).string()},
                       port_file, data / "node.log");
 }
 

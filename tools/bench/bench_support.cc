@@ -45,16 +45,44 @@ Status copy_site_config(const std::string& given, const std::filesystem::path& t
                           "no site-config at " + given + ": give --site-config");
 }
 
+std::filesystem::path kek_file(const std::filesystem::path& data) {
+  return data.parent_path() / (data.filename().string() + ".kek");
+}
+
+Result<Keyring> bench_keyring(const std::filesystem::path& data, const std::string& owner) {
+  return Keyring::unlock(data / Keyring::kFile, KekSource{kek_file(data), ""}, owner);
+}
+
+namespace {
+// A new keyring for `owner`, sealed under a new kek_file(data), its box key into config/keys.
+Result<Keyring> make_keyring(const std::filesystem::path& config, const std::filesystem::path& data,
+                             const std::string& owner) {
+  const auto district_key = config.parent_path() / "district.key";
+  auto made = create_key_file(district_key);
+  if (!made.ok()) return made.status();
+  auto blind = read_key_file(district_key);
+  if (!blind.ok()) return blind.status();
+  auto kek = create_key_file(kek_file(data));
+  if (!kek.ok()) return kek.status();
+  Keyring keys = Keyring::generate(owner, *blind, SystemClock().now());
+  TB_RETURN_IF_ERROR(keys.save(data / Keyring::kFile, KekSource{kek_file(data), ""}));
+  TB_RETURN_IF_ERROR(write_public_key(config, owner, keys.box().public_key, kBoxKeySuffix));
+  return keys;
+}
+}  // namespace
+
 Status provision_site(const std::filesystem::path& config, const std::filesystem::path& data,
                       const std::string& site, const std::string& password) {
   std::filesystem::create_directories(data);
   const SigningKey key = SigningKey::generate();
   TB_RETURN_IF_ERROR(key.save(data / node::NodeStore::kKeyFile));
   TB_RETURN_IF_ERROR(write_public_key(config, site, key.public_key()));
+  auto keys = make_keyring(config, data, site);
+  if (!keys.ok()) return keys.status();
   auto district = load_district(config);
   if (!district.ok()) return district.status();
   SystemClock clock;
-  auto store = node::NodeStore::open(data, site, &key, *district, clock);
+  auto store = node::NodeStore::open(data, site, &key, *district, clock, &*keys);
   if (!store.ok()) return store.status();
   return (*store)->staff().create("clerk", "bench clerk", Role::kClerk, password);
 }
@@ -67,8 +95,10 @@ Status provision_hub(const std::filesystem::path& config, const std::filesystem:
   auto district = load_district(config);
   if (!district.ok()) return district.status();
   TB_RETURN_IF_ERROR(write_public_key(config, district->hub_id, key.public_key()));
+  auto keys = make_keyring(config, data, district->hub_id);
+  if (!keys.ok()) return keys.status();
   SystemClock clock;
-  auto hub = hub::HubService::open(*district, data, key, clock);
+  auto hub = hub::HubService::open(*district, data, key, clock, &*keys);
   if (!hub.ok()) return hub.status();
   return (*hub)->staff().create("operator", "bench operator", Role::kOperator, password);
 }
@@ -83,7 +113,9 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
   auto key = SigningKey::load(data / node::NodeStore::kKeyFile);
   if (!key.ok()) return key.status();
   ManualClock clock(static_cast<Timestamp>(date_from_ymd(2026, 3, 2).days) * 86400 + 3600);
-  auto store = node::NodeStore::open(data, site_id, &*key, *district, clock);
+  auto keys = bench_keyring(data, site_id);
+  if (!keys.ok()) return keys.status();
+  auto store = node::NodeStore::open(data, site_id, &*key, *district, clock, &*keys);
   if (!store.ok()) return store.status();
   node::CaseService cases(*district, *site, **store, *key);
   const node::Actor clerk{"clerk", Role::kClerk, false, ""},

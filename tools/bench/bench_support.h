@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/status.h"
 #include "tongban/tools/process.h"
 
@@ -27,6 +28,13 @@ std::string resident_id(int n, int born_from = 1960);
 // → ../../site-config). NotFound (zh/en) when there is none: never an uncaught exception.
 Status copy_site_config(const std::string& given, const std::filesystem::path& to);
 
+// The key-encryption key file of a bench data dir: beside it (data + ".kek"), never inside.
+std::filesystem::path kek_file(const std::filesystem::path& data);
+// The keyring of a provisioned bench data dir, unlocked with kek_file(data).
+Result<Keyring> bench_keyring(const std::filesystem::path& data, const std::string& owner);
+
+// Key, keyring (district key beside `config`), public keys into config/keys, node.db and a
+// "clerk" account.
 Status provision_site(const std::filesystem::path& config, const std::filesystem::path& data,
                       const std::string& site, const std::string& password);
 // Key (data/hub.key), public key into config/keys, hub.db, and an "operator" account.

@@ -84,7 +84,8 @@ Result<Daemon> start_hub(const SyncBenchOptions& o, const Scratch& s, int sync_p
   return start_daemon({o.bin_dir + "/hub/tongban-hub", "--site-config", s.config.string(), "--data",
                        data.string(), "--sync", "tcp://127.0.0.1:" + std::to_string(sync_port),
                        "--port-file", (data / "http.port").string(), "--sync-port-file",
-                       (data / "sync.port").string(), "--log-level", "warn"},
+                       (data / "sync.port").string(), "--log-level", "warn", "--key-file",
+                       kek_file(data).string()},
                       data / "http.port", data / "hub.log");
 }
 
@@ -99,7 +100,8 @@ Result<Daemon> start_node(const SyncBenchOptions& o, const Scratch& s, const std
   const auto data = s.root / site;
   return start_daemon({o.bin_dir + "/node/tongban-node", "--site-config", s.config.string(), "--site", site,
                        "--data", data.string(), "--port-file", (data / "http.port").string(), "--hub",
-                       "tcp://127.0.0.1:" + std::to_string(sync_port), "--log-level", "warn"},
+                       "tcp://127.0.0.1:" + std::to_string(sync_port), "--log-level", "warn",
+                       "--key-file", kek_file(data).string()},
                       data / "http.port", data / "node.log");
 }
 
@@ -334,7 +336,9 @@ Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) 
     auto s02_key = SigningKey::load(s->root / "S02" / node::NodeStore::kKeyFile);
     if (!hub_key.ok() || !s02_key.ok()) return Status::Unavailable("keys");
     SystemClock clock;
-    auto hub = hub::HubService::open(*district, s->root / "HUB", *hub_key, clock);
+    auto hub_keys = bench_keyring(s->root / "HUB", district->hub_id);
+    if (!hub_keys.ok()) return hub_keys.status();
+    auto hub = hub::HubService::open(*district, s->root / "HUB", *hub_key, clock, &*hub_keys);
     if (!hub.ok()) return hub.status();
     auto db = Db::open(s->root / "S02" / node::NodeStore::kDbFile);
     if (!db.ok()) return db.status();

@@ -1,5 +1,7 @@
 // tongban provision: gives a site its identity (Ed25519 key in the data dir, mode 0600;
-// public key into site-config/keys/<site>.pub), creates its database and its accounts.
+// public key into site-config/keys/<site>.pub), its keyring for residents' data (sealed
+// under the KEK from --key-file or a passphrase; box public key into
+// site-config/keys/<site>.box.pub), creates its database and its accounts.
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -9,6 +11,8 @@
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/daemon.h"
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/staff.h"
 
 namespace tongban::cli {
@@ -21,6 +25,8 @@ struct ProvisionOptions {
   std::string data;
   std::string admin = "admin";
   std::string password_env = "TONGBAN_PASSWORD";
+  std::string key_file;      // the KEK (created when absent)
+  std::string district_key;  // the district's blind-index key (created when absent)
   bool demo_staff = false;
   bool hub = false;
 };
@@ -39,6 +45,40 @@ Result<SigningKey> load_or_generate(const std::filesystem::path& file) {
   return SigningKey::load(file);
 }
 
+// The keyring in data/keys.sealed: opened with the KEK when it exists (provisioning again
+// checks the KEK), else created with the district's blind-index key and sealed under it.
+Result<Keyring> load_or_create_keyring(const ProvisionOptions& o, const std::filesystem::path& data,
+                                       const std::string& id) {
+  auto kek = kek_source(o.key_file);
+  if (!kek.ok()) return kek.status();
+  const std::filesystem::path file = data / Keyring::kFile;
+  if (std::filesystem::exists(file)) return Keyring::unlock(file, *kek, id);
+  if (o.district_key.empty())
+    return Status::InvalidArgument(
+        "no_district_key", "请用 --district-key 指定区级盲索引密钥文件（首次使用时自动生成，各站点须用同一文件）",
+        "pass --district-key: the district's blind-index key file (created on first use; every "
+        "site and the hub must be provisioned with the same file)");
+  auto created = create_key_file(o.district_key);
+  if (!created.ok()) return created.status();
+  if (*created)
+    std::cout << "generated district key " << o.district_key
+              << " (0600): provision every site and the hub with this same file, then keep it "
+                 "off the data disks\n";
+  auto blind = read_key_file(o.district_key);
+  if (!blind.ok()) return blind.status();
+  if (!kek->key_file.empty()) {
+    auto made = create_key_file(kek->key_file);
+    if (!made.ok()) return made.status();
+    if (*made)
+      std::cout << "generated key-encryption key " << kek->key_file.string()
+                << " (0600): keep it on separate media; the daemon needs it at every start\n";
+  }
+  Keyring keys = Keyring::generate(id, *blind, SystemClock().now());
+  TB_RETURN_IF_ERROR(keys.save(file, *kek));
+  std::cout << "keyring " << file.string() << " sealed under the key-encryption key\n";
+  return keys;
+}
+
 int provision(const ProvisionOptions& o) {
   auto district = load_district(o.config_dir);
   if (!district.ok()) return fail(district.status());
@@ -55,10 +95,15 @@ int provision(const ProvisionOptions& o) {
   std::filesystem::create_directories(data);
   std::filesystem::permissions(data, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace);
+  if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
   auto key =
       load_or_generate(data / (o.hub ? hub::HubService::kKeyFile : node::NodeStore::kKeyFile));
   if (!key.ok()) return fail(key.status());
   if (Status s = write_public_key(o.config_dir, id, key->public_key()); !s.ok()) return fail(s);
+  auto keys = load_or_create_keyring(o, data, id);
+  if (!keys.ok()) return fail(keys.status());
+  if (Status s = write_public_key(o.config_dir, id, keys->box().public_key, kBoxKeySuffix); !s.ok())
+    return fail(s);
 
   SystemClock clock;
   std::vector<std::pair<std::string, Role>> accounts;
@@ -66,13 +111,13 @@ int provision(const ProvisionOptions& o) {
   std::unique_ptr<node::NodeStore> store;
   StaffDirectory* staff = nullptr;
   if (o.hub) {
-    auto h = hub::HubService::open(*district, data, *key, clock);
+    auto h = hub::HubService::open(*district, data, *key, clock, &*keys);
     if (!h.ok()) return fail(h.status());
     hub_service = std::move(*h);
     staff = &hub_service->staff();
     accounts = {{o.admin == "admin" ? "operator" : o.admin, Role::kOperator}};
   } else {
-    auto st = node::NodeStore::open(data, o.site, &*key, *district, clock);
+    auto st = node::NodeStore::open(data, o.site, &*key, *district, clock, &*keys);
     if (!st.ok()) return fail(st.status());
     store = std::move(*st);
     staff = &store->staff();
@@ -108,6 +153,12 @@ void add_provision(CLI::App& app) {
   cmd->add_flag("--hub", opts->hub,
                 "初始化区级中心（账号为 operator）/ provision the district hub");
   cmd->add_option("--data", opts->data, "数据目录 / data directory")->required();
+  cmd->add_option("--key-file", opts->key_file,
+                  "密钥加密密钥文件，不存在则生成（放在数据盘之外）；或用 TONGBAN_PASSPHRASE / "
+                  "the key-encryption key file (created when absent; keep it off the data disk)");
+  cmd->add_option("--district-key", opts->district_key,
+                  "区级盲索引密钥文件，不存在则生成；全区须用同一文件 / the district's "
+                  "blind-index key file (created when absent; the same for every site)");
   cmd->add_option("--admin", opts->admin, "管理员用户名 / admin username");
   cmd->add_option("--password-env", opts->password_env,
                   "存放初始密码的环境变量 / env var holding the initial password");

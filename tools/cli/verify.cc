@@ -9,6 +9,8 @@
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/daemon.h"
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/license.h"
 #include "tongban/sync/event_log.h"
 #include "tongban/sync/head_witness.h"
@@ -131,11 +133,19 @@ int verify_license_cmd(const std::string& file, const std::string& config_dir) {
   return 0;
 }
 
-int rebuild_cmd(const std::string& data, const std::string& config_dir, const std::string& site) {
+int rebuild_cmd(const std::string& data, const std::string& config_dir, const std::string& site,
+                const std::string& key_file) {
   auto district = load_district(config_dir);
   if (!district.ok()) return fail("rebuild", district.status());
+  // The node is stopped: rebuilding under a running one would race it.
+  if (Status s = lock_data_dir(data); !s.ok()) return fail("rebuild", s);
+  // Names in the index are sealed under the data key: the keyring rebuilds them.
+  auto kek = kek_source(key_file);
+  if (!kek.ok()) return fail("rebuild", kek.status());
+  auto keys = Keyring::unlock(std::filesystem::path(data) / Keyring::kFile, *kek, site);
+  if (!keys.ok()) return fail("rebuild", keys.status());
   SystemClock clock;
-  auto store = node::NodeStore::open(data, site, nullptr, *district, clock);
+  auto store = node::NodeStore::open(data, site, nullptr, *district, clock, &*keys);
   if (!store.ok()) return fail("rebuild", store.status());
   auto before = (*store)->index_digest();
   if (!before.ok()) return fail("rebuild", before.status());
@@ -175,7 +185,10 @@ void add_verify(CLI::App& app) {
   rb->add_option("--data", *data, "数据目录 / data directory")->required();
   rb->add_option("--site-config", *config, "站点配置目录 / site-config directory")->required();
   rb->add_option("--site", *site, "站点编号 / site id")->required();
-  rb->callback([=] { exit_code() = rebuild_cmd(*data, *config, *site); });
+  auto key_file = std::make_shared<std::string>();
+  rb->add_option("--key-file", *key_file,
+                 "密钥加密密钥文件；也可用 TONGBAN_KEY_FILE 或 TONGBAN_PASSPHRASE / the KEK file");
+  rb->callback([=] { exit_code() = rebuild_cmd(*data, *config, *site, *key_file); });
 }
 
 }  // namespace tongban::cli

@@ -64,10 +64,13 @@ class HubService final : public sync::SyncHandler {
  public:
   static constexpr const char* kKeyFile = "hub.key";
 
-  // Opens the store in `data_dir`; every reference must outlive the service.
+  // Opens the store in `data_dir`; every reference (and `keys`, the hub's unlocked
+  // keyring; null: it reads no personal field) must outlive the service.
   static Result<std::unique_ptr<HubService>> open(const District& district,
                                                   const std::filesystem::path& data_dir,
-                                                  const SigningKey& key, const Clock& clock);
+                                                  const SigningKey& key, const Clock& clock,
+                                                  const Keyring* keys);
+  const Keyring* keyring() const { return keys_; }
 
   const District& district() const { return district_; }
   Date today() const { return date_of(clock_.now()); }
@@ -97,6 +100,12 @@ class HubService final : public sync::SyncHandler {
 
   // A case of any site; NotFound when the hub holds no such case.
   Result<CaseState> get_case(const std::string& case_id);
+  // The same with the personal fields opened, for `by` with a stated reason (audited).
+  Result<CaseState> reveal_case(const std::string& case_id, const std::string& by,
+                                const std::string& reason);
+  Result<std::vector<HubStore::PersonalRead>> personal_reads(int limit) {
+    return store_->personal_reads(limit);
+  }
   Result<std::vector<sync::Event>> case_events(const std::string& case_id) {
     if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
     return store_->case_events(case_id);
@@ -144,8 +153,8 @@ class HubService final : public sync::SyncHandler {
 
  private:
   HubService(const District& district, std::unique_ptr<HubStore> store, const SigningKey& key,
-             const Clock& clock)
-      : district_(district), store_(std::move(store)), key_(key), clock_(clock) {}
+             const Clock& clock, const Keyring* keys)
+      : district_(district), store_(std::move(store)), key_(key), clock_(clock), keys_(keys) {}
 
   struct Contact {
     Timestamp at = 0, up_since = 0;
@@ -157,6 +166,7 @@ class HubService final : public sync::SyncHandler {
   std::unique_ptr<HubStore> store_;
   const SigningKey& key_;
   const Clock& clock_;
+  const Keyring* keys_;
   std::mutex contacts_mu_;
   std::map<std::string, Contact> contacts_;  // guarded by contacts_mu_; in memory only
 };

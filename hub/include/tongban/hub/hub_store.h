@@ -57,11 +57,13 @@ class HubStore {
  public:
   static constexpr const char* kDbFile = "hub.db";
 
-  // Opens (creating and migrating) data_dir/hub.db. `district`, `clock` and `key` (the
-  // hub's, signing its own log and the streams) must outlive it.
+  // Opens (creating and migrating) data_dir/hub.db. `district`, `clock`, `key` (the
+  // hub's, signing its own log and the streams) and `keys` (its unlocked keyring: case
+  // keys sealed to the hub open with it; null: the hub reads no personal field) must
+  // outlive it.
   static Result<std::unique_ptr<HubStore>> open(const std::filesystem::path& data_dir,
                                                 const District& district, const Clock& clock,
-                                                const SigningKey& key);
+                                                const SigningKey& key, const Keyring* keys);
   // Called (under the store's lock, after the commit) whenever a write appended to a
   // hub->node stream, so the sync server sends it. Set before traffic starts.
   void set_on_stream_change(std::function<void()> fn) { on_stream_change_ = std::move(fn); }
@@ -108,7 +110,18 @@ class HubStore {
   Status publish_catalog(int version, const std::string& toml, const std::string& operator_name,
                          const SigningKey& key);
 
+  // A case as its events fold. With `reveal`, its personal fields opened with the hub's
+  // keyring, and the read recorded (who, why) in the personal-data audit; else they fold
+  // empty, as the hub stores them.
   Result<CaseState> load_case(const std::string& case_id);
+  Result<CaseState> reveal_case(const std::string& case_id, const std::string& by,
+                                const std::string& reason);
+  // The personal-data reads recorded, newest first.
+  struct PersonalRead {
+    Timestamp at = 0;
+    std::string by, case_id, reason;
+  };
+  Result<std::vector<PersonalRead>> personal_reads(int limit);
   Result<std::vector<sync::Event>> case_events(const std::string& case_id);
   Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
   Result<std::vector<ClockCounts>> clock_counts(Date today);
@@ -123,7 +136,7 @@ class HubStore {
 
  private:
   HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock,
-           const SigningKey& key);
+           const SigningKey& key, const Keyring* keys);
   // Each *_locked member expects mu_ held (and a transaction open, for writes).
   // Stores and projects `fresh`; the states of cases that have moved are added to `moved`.
   Status append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
@@ -132,7 +145,13 @@ class HubStore {
   // a transfer request is dispatched, a returned case goes back.
   Status react_locked(const std::vector<const std::vector<sync::Event>*>& runs,
                       const std::map<std::string, CaseState>& moved);
-  Result<CaseState> case_state_locked(const std::string& case_id);
+  // `opened`: with the personal fields (to act on them: a request's reason becomes the
+  // hand-over's); else as stored.
+  Result<CaseState> case_state_locked(const std::string& case_id, bool opened = false);
+  // The case key of `case_id` sealed to `site`'s box key, from the first of `events` (else
+  // the case's stored events) that carries one; "" when the hub cannot read it.
+  Result<std::string> case_key_for_locked(const std::string& site, const std::string& case_id,
+                                          const std::vector<sync::Event>& events);
   // The state of a case the hub holds; NotFound (zh/en) when it holds none.
   Result<CaseState> existing_case_locked(const std::string& case_id);
   // Picks the site the rules give the case to (preferred first when it may decide), and
@@ -160,6 +179,7 @@ class HubStore {
   const District& district_;
   const Clock& clock_;
   const SigningKey& key_;
+  const Keyring* keys_;
   std::function<void()> on_stream_change_;
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   sync::Replica replica_;    // guarded by mu_

@@ -25,6 +25,7 @@
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/projector.h"
 #include "tongban/shared/staff.h"
 #include "tongban/sync/batch.h"
@@ -32,6 +33,8 @@
 #include "tongban/sync/head_witness.h"
 
 namespace tongban::node {
+
+class CaseKeys;
 
 // Why the node stopped taking writes, and since when.
 struct Halt {
@@ -64,17 +67,21 @@ class NodeStore {
   static constexpr const char* kHeadFile = "log.head";  // the signed head witness
 
   // Opens (creating and migrating) data_dir/node.db. `key` (null for read-only tools) signs
-  // the log head; `district` and `clock` must outlive the store. With a key, the node's own
+  // the log head; `keys` (null for read-only tools: personal fields stay sealed) is the
+  // site's unlocked keyring: events are sealed with it as they are appended and opened as
+  // they are folded, names and appointments are sealed at rest, applicants are indexed by
+  // blind index. `district`, `clock` and `keys` must outlive the store. With a key, the node's own
   // chain is checked first: from the witnessed head in data_dir/log.head to the log's head
   // (the whole chain when there is no witness). Corruption when it is broken, edited, or
   // behind its witness: a node never runs on a broken log.
   static Result<std::unique_ptr<NodeStore>> open(const std::filesystem::path& data_dir,
                                                  const std::string& site_id,
                                                  const SigningKey* key, const District& district,
-                                                 const Clock& clock);
+                                                 const Clock& clock, Keyring* keys);
   // The migrations of node.db, for other connections to the same file.
   static const std::vector<std::string>& migrations();
 
+  ~NodeStore();
   NodeStore(const NodeStore&) = delete;
   NodeStore& operator=(const NodeStore&) = delete;
 
@@ -86,7 +93,8 @@ class NodeStore {
     Result<CaseState> load_case(const std::string& case_id);
     // Next case or appointment number for a counter.
     Result<int64_t> next_number(const std::string& counter);
-    Result<bool> broke_commitment(const std::string& applicant_id);
+    // Whether the applicant broke a 容缺 commitment anywhere in the district (by blind index).
+    Result<bool> broke_commitment(const pb::Applicant& applicant);
     Result<std::optional<Appointment>> appointment(const std::string& id);
     Result<std::vector<Appointment>> appointments_on(const std::string& date,
                                                      const std::string& agent);
@@ -150,6 +158,7 @@ class NodeStore {
   struct DeliveredCase {
     std::string case_id;
     std::vector<sync::Event> events;
+    std::string case_key;  // the case key sealed to this site's box key ("" none)
   };
   struct BrokenCommitment {
     std::string applicant_id, case_id;
@@ -161,6 +170,20 @@ class NodeStore {
 
   // Drops and recreates every projection from the event log.
   Status rebuild_projections();
+
+  // Key rotation (no downtime): a new data key becomes active and the keyring file is
+  // rewritten; reseal() then moves the rows still under an older key, `n` at a time, and
+  // once none is left retires the old keys (rewriting the file again). Conflict
+  // (no_keyring) without a keyring.
+  struct KeyStatus {
+    uint32_t active = 0;
+    std::vector<uint32_t> keys;
+    size_t resealed = 0;  // by this call
+  };
+  Result<KeyStatus> rotate_data_key();
+  Result<KeyStatus> reseal(size_t n);
+  // The site's keyring (null for read-only tools).
+  const Keyring* keyring() const { return keys_; }
 
   // Stops every further write, durably (a restart keeps refusing): the node's history
   // diverged from what the hub acknowledged, or its own log is broken. The recovery is
@@ -176,7 +199,10 @@ class NodeStore {
 
  private:
   NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District& district,
-            const Clock& clock, std::filesystem::path data_dir, const SigningKey* key);
+            const Clock& clock, std::filesystem::path data_dir, const SigningKey* key,
+            Keyring* keys);
+  std::string seal_appointment(const pb::Applicant& a, const std::string& id) const;
+  Appointment appointment_from_row(const Stmt& s) const;
   Status check_own_log();
   Status write_witness_locked();
   std::optional<sync::HeadWitness> witness_;  // guarded by mu_; null for read-only tools
@@ -193,11 +219,13 @@ class NodeStore {
   std::mutex mu_;
   const std::filesystem::path data_dir_;
   const SigningKey* key_;
+  Keyring* keys_;
   const Clock& clock_;
   std::optional<Halt> halt_;  // guarded by mu_
   std::unique_ptr<Db> db_;  // guarded by mu_
   sync::EventLog log_;      // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
+  std::unique_ptr<CaseKeys> case_keys_;  // guarded by mu_
   StaffDirectory staff_;     // locks mu_ itself
 };
 

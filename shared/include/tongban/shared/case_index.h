@@ -12,6 +12,7 @@
 #include "tongban/shared/case.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/keyring.h"
 
 namespace tongban {
 
@@ -34,7 +35,7 @@ struct CaseSummary {
 
 struct CaseQuery {
   std::string case_id_prefix;
-  std::string applicant_id;
+  std::string applicant_id;  // the applicant's key: hex blind index (applicant_key())
   std::string status;
   std::string clock;
   std::string item_code;
@@ -57,7 +58,11 @@ class CaseIndex {
   // A later migration: each case's owner, transfer state and open conflict (跨区通办).
   static const std::string& ownership_schema();
 
-  explicit CaseIndex(Db& db) : db_(db) {}
+  // With `keys` (a node's), a person's name is stored sealed under the data key and opened
+  // for search results; without (the hub), it is not stored at all. An enterprise's name
+  // is not personal and is stored as it is. The applicant is indexed by applicant_key():
+  // the blind index, never the number.
+  explicit CaseIndex(Db& db, const Keyring* keys = nullptr) : db_(db), keys_(keys) {}
 
   // Writes the row for `s` (and records a broken 容缺 commitment).
   Status upsert(const CaseState& s, const District& district);
@@ -83,9 +88,13 @@ class CaseIndex {
   // BLAKE2b over every row, to compare a live index with a rebuilt one (or node with hub).
   Result<std::string> digest();
   Status clear();
+  // Re-seals up to `n` names not under the active data key; how many it re-sealed.
+  Result<size_t> reseal_names(size_t n);
 
  private:
+  CaseSummary summary_from_row(const Stmt& s, int deadline_col) const;
   Db& db_;
+  const Keyring* keys_;
 };
 
 }  // namespace tongban

@@ -43,6 +43,8 @@ struct District {
   Catalog catalog;
   WorkCalendar calendar;
   std::map<std::string, PublicKey> public_keys;  // site or hub id -> Ed25519 public key
+  // site or hub id -> X25519 box key (keys/<id>.box.pub): case keys are sealed to it.
+  std::map<std::string, CurveKey> box_keys;
 
   const SiteConfig* site(const std::string& id) const;
   // Sites that may decide `item_code`: they handle it and their kind may decide it.
@@ -65,11 +67,14 @@ Result<Catalog> parse_catalog(const std::string& toml_text);
 // Reads keys/<id>.pub for each id; ids without a key file are left out (not provisioned
 // or revoked). InvalidArgument for a malformed key file, Unavailable for one that exists
 // but cannot be read (never taken as a revocation).
+// With kBoxKeySuffix, the box keys (keys/<id>.box.pub) instead.
+inline constexpr const char* kBoxKeySuffix = ".box.pub";
 Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem::path& dir,
-                                                          const std::vector<std::string>& ids);
+                                                          const std::vector<std::string>& ids,
+                                                          const std::string& suffix = ".pub");
 
-// Writes keys/<id>.pub (hex) into a site-config directory.
+// Writes keys/<id>.pub (hex; or another suffix) into a site-config directory.
 Status write_public_key(const std::filesystem::path& dir, const std::string& id,
-                        const PublicKey& key);
+                        const PublicKey& key, const std::string& suffix = ".pub");
 
 }  // namespace tongban

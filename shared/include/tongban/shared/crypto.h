@@ -92,6 +92,20 @@ bool verify_signature(const PublicKey& key, std::string_view message, const Sign
 Result<std::string> hash_password(std::string_view password);
 bool verify_password(const std::string& stored_hash, std::string_view password);
 
+// Symmetric keys: data keys, case keys, the district's blind-index key, a KEK.
+using SecretKey = std::array<uint8_t, 32>;
+SecretKey random_key();
+// XChaCha20-Poly1305 (IETF AEAD) with a random 24-byte nonce: nonce || ciphertext || tag.
+// `ad` is bound to the box (the row or stream it belongs to) but not stored in it.
+std::string aead_seal(const SecretKey& key, std::string_view plaintext, std::string_view ad);
+// Corruption when the box was sealed under another key or ad, or was altered.
+Result<std::string> aead_open(const SecretKey& key, std::string_view box, std::string_view ad);
+// Keyed BLAKE2b-256 of `data` (the blind index: equal inputs give equal outputs, and
+// without the key nothing can be learnt or checked).
+std::string keyed_hash(const SecretKey& key, std::string_view data);
+// Argon2id over a passphrase (moderate limits, 256 MiB): a KEK. `salt` is 16 bytes.
+Result<SecretKey> derive_key(std::string_view passphrase, std::string_view salt);
+
 // 32 random bytes as hex: session tokens, rating tickets.
 std::string random_token();
 // What is stored of such a token: its BLAKE2b hash (32 raw bytes), never the token.

@@ -31,6 +31,10 @@ Status write_port_file(const std::filesystem::path& file, int port);
 // and returns the limit now in force; Unavailable when it stays below `needed` (every
 // connection, database file and socket of the daemon takes one).
 Result<long> raise_descriptor_limit(long wanted, long needed);
+// Takes an exclusive lock (flock) on data_dir/daemon.lock for the rest of the process's
+// life: a second daemon (or provisioning) on the same data directory is refused with
+// Conflict (data_dir_in_use, zh/en). The lock ends with the process, even on kill -9.
+Status lock_data_dir(const std::filesystem::path& data_dir);
 // Splits "host:port"; nullopt for anything else.
 std::optional<std::pair<std::string, int>> split_host_port(const std::string& s);
 

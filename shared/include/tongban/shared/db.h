@@ -52,6 +52,7 @@ class Stmt {
   std::string text_at(int col) const;
   std::string blob_at(int col) const;
   bool null_at(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  bool blob_type_at(int col) const { return sqlite3_column_type(s_, col) == SQLITE_BLOB; }
 
  private:
   Stmt& bind_bytes(int i, const void* data, size_t n, bool text, bool copy);

@@ -146,6 +146,8 @@ std::optional<int> int_param(const std::string& s, int lo, int hi);
 // The case-search filters of a query string (q, id_number, status, clock, item_code, site,
 // owner, transfer, conflict=1, limit 1..500, default 50, offset >= 0); InvalidArgument for
 // an unknown status, clock colour or transfer state, or a limit or offset out of range.
-Result<CaseQuery> case_query_from(const http::Request& req);
+// `id_number` and `uscc` are looked up by their blind index under `keys` (null: they
+// match nothing).
+Result<CaseQuery> case_query_from(const http::Request& req, const Keyring* keys);
 
 }  // namespace tongban

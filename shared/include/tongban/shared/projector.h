@@ -20,19 +20,25 @@
 #include "tongban/shared/case_index.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/personal.h"
 
 namespace tongban {
 
 // A case exists once it is created and names its item; appointments are not cases.
 bool is_case(const CaseState& s);
 
-// Parses a serialized pb::CaseEvent and applies it to `s`; Corruption when it does not parse.
-Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta);
+// Parses a serialized pb::CaseEvent, opens its personal part with `opener` (null: folded
+// with those fields empty) and applies it to `s`; Corruption when it does not parse or
+// does not open.
+Status evolve_serialized(CaseState& s, const std::string& body, const EventMeta& meta,
+                         EventOpener* opener = nullptr);
 
 class CaseProjector {
  public:
-  // `db` holds CaseIndex::schema(); both references must outlive the projector.
-  CaseProjector(Db& db, const District& district) : index_(db), district_(district) {}
+  // `db` holds CaseIndex::schema(); the references (and `keys`, a node's keyring sealing
+  // the index's names; null at the hub) must outlive the projector.
+  CaseProjector(Db& db, const District& district, const Keyring* keys = nullptr)
+      : index_(db, keys), district_(district) {}
 
   CaseIndex& cases() { return index_; }
 
@@ -46,14 +52,15 @@ class CaseProjector {
   // Applies one stored event to `state` without writing; Corruption when the body does
   // not parse.
   template <class Event>
-  static Status fold(CaseState& state, const Event& e) {
-    return evolve_serialized(state, e.body, EventMeta{e.case_id, e.origin, e.ts, e.actor});
+  static Status fold(CaseState& state, const Event& e, EventOpener* opener = nullptr) {
+    return evolve_serialized(state, e.body, EventMeta{e.case_id, e.origin, e.ts, e.actor},
+                             opener);
   }
   // The state of one case from its events (Lamport order); kNone when there are none.
   template <class Events>
-  static Result<CaseState> replay(const Events& events) {
+  static Result<CaseState> replay(const Events& events, EventOpener* opener = nullptr) {
     CaseState s;
-    for (const auto& e : events) TB_RETURN_IF_ERROR(fold(s, e));
+    for (const auto& e : events) TB_RETURN_IF_ERROR(fold(s, e, opener));
     return s;
   }
   // Projects `run`, a set of events just stored (any origins, each origin in order).

@@ -1,0 +1,151 @@
+#include "case_keys.h"
+
+#include <sodium.h>
+#include <spdlog/spdlog.h>
+
+namespace tongban::node {
+
+namespace {
+constexpr size_t kCacheLimit = 65536;
+
+std::string key_bytes(const SecretKey& k) {
+  return std::string(reinterpret_cast<const char*>(k.data()), k.size());
+}
+}  // namespace
+
+const std::string& CaseKeys::schema() {
+  static const std::string kSql =
+      "CREATE TABLE case_keys(stream_id TEXT PRIMARY KEY, sealed BLOB NOT NULL,"
+      " hub_key BLOB NOT NULL) WITHOUT ROWID";
+  return kSql;
+}
+
+CaseKeys::~CaseKeys() {
+  for (auto& [id, e] : cache_) sodium_memzero(e.key.data(), e.key.size());
+}
+
+const CaseKeys::Entry* CaseKeys::remember(const std::string& stream_id, Entry e) {
+  if (cache_.size() >= kCacheLimit) {
+    for (auto& [id, old] : cache_) sodium_memzero(old.key.data(), old.key.size());
+    cache_.clear();
+  }
+  unsettled_.insert(stream_id);
+  auto& slot = cache_[stream_id];
+  slot = std::move(e);
+  return &slot;
+}
+
+void CaseKeys::settle(bool committed) {
+  if (!committed)
+    for (const std::string& id : unsettled_) cache_.erase(id);
+  unsettled_.clear();
+}
+
+Result<const CaseKeys::Entry*> CaseKeys::find(const std::string& stream_id) {
+  if (auto it = cache_.find(stream_id); it != cache_.end()) return &it->second;
+  auto stmt = db_.cached("SELECT sealed, hub_key FROM case_keys WHERE stream_id=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, stream_id);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return static_cast<const Entry*>(nullptr);
+  const std::string sealed = stmt->blob_at(0);
+  Entry e;
+  e.hub_key = stmt->blob_at(1);
+  stmt->reset();
+  auto key = keys_->open_row(sealed, stream_id);
+  if (!key.ok()) return key.status();
+  if (key->size() != e.key.size()) return Status::Corruption("a case key is not 32 bytes");
+  std::copy(key->begin(), key->end(), e.key.begin());
+  sodium_memzero(key->data(), key->size());
+  return remember(stream_id, std::move(e));
+}
+
+Status CaseKeys::insert(const std::string& stream_id, const Entry& e) {
+  const std::string sealed = keys_->seal_row(key_bytes(e.key), stream_id);
+  auto stmt = db_.cached(
+      "INSERT INTO case_keys(stream_id, sealed, hub_key) VALUES(?1,?2,?3) ON CONFLICT(stream_id)"
+      " DO UPDATE SET hub_key=excluded.hub_key");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->bind(1, stream_id)
+      .bind_blob(2, sealed.data(), sealed.size())
+      .bind_blob(3, e.hub_key.data(), e.hub_key.size())
+      .run();
+}
+
+Result<const CaseKeys::Entry*> CaseKeys::for_append(const std::string& stream_id) {
+  if (!keys_) return Status::Internal("sealing without a keyring");
+  auto found = find(stream_id);
+  if (!found.ok()) return found.status();
+  const auto hub_copy = [&](const SecretKey& k) {
+    return hub_box_ ? seal(key_bytes(k), *hub_box_) : std::string();
+  };
+  if (*found) {
+    if (!(*found)->hub_key.empty() || !hub_box_) return *found;
+    // Created before the hub's box key was known: the hub gets its copy from now on.
+    Entry e = **found;
+    e.hub_key = hub_copy(e.key);
+    TB_RETURN_IF_ERROR(insert(stream_id, e));
+    return remember(stream_id, std::move(e));
+  }
+  Entry e;
+  e.key = random_key();
+  e.hub_key = hub_copy(e.key);
+  if (e.hub_key.empty())
+    spdlog::warn("no hub box key in site-config: the hub cannot read the personal fields of {}",
+                 stream_id);
+  TB_RETURN_IF_ERROR(insert(stream_id, e));
+  return remember(stream_id, std::move(e));
+}
+
+Status CaseKeys::adopt(const std::string& stream_id, const std::string& sealed_to_me) {
+  if (!keys_ || sealed_to_me.empty()) return Status::Ok();
+  auto found = find(stream_id);
+  if (!found.ok()) return found.status();
+  if (*found) return Status::Ok();
+  auto opened = unseal(sealed_to_me, keys_->box());
+  if (!opened.ok()) return opened.status();
+  Entry e;
+  if (opened->size() != e.key.size()) return Status::Corruption("a case key is not 32 bytes");
+  std::copy(opened->begin(), opened->end(), e.key.begin());
+  sodium_memzero(opened->data(), opened->size());
+  e.hub_key = hub_box_ ? seal(key_bytes(e.key), *hub_box_) : std::string();
+  TB_RETURN_IF_ERROR(insert(stream_id, e));
+  remember(stream_id, std::move(e));
+  return Status::Ok();
+}
+
+Status CaseKeys::open(pb::CaseEvent& e, const std::string& stream_id) {
+  if (!e.has_sealed() || !keys_) return Status::Ok();
+  auto found = find(stream_id);
+  if (!found.ok()) return found.status();
+  // A case told here without its key (the hub could not read it either): it folds with
+  // the personal fields empty.
+  if (!*found) return Status::Ok();
+  return open_personal(e, (*found)->key, stream_id);
+}
+
+Result<size_t> CaseKeys::reseal(size_t n) {
+  if (!keys_) return size_t{0};
+  std::string active(4, '\0');
+  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(keys_->active_key() >> (8 * i));
+  auto stmt = db_.cached(
+      "SELECT stream_id, sealed FROM case_keys WHERE substr(sealed, 1, 4) <> ?1 LIMIT ?2");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
+  auto rows = collect_rows<std::pair<std::string, std::string>>(
+      *stmt, [](const Stmt& s) { return std::pair{s.text_at(0), s.blob_at(1)}; });
+  if (!rows.ok()) return rows.status();
+  auto update = db_.cached("UPDATE case_keys SET sealed=?2 WHERE stream_id=?1");
+  if (!update.ok()) return update.status();
+  for (auto& [id, sealed] : *rows) {
+    auto key = keys_->open_row(sealed, id);
+    if (!key.ok()) return key.status();
+    const std::string again = keys_->seal_row(*key, id);
+    sodium_memzero(key->data(), key->size());
+    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
+  }
+  return rows->size();
+}
+
+}  // namespace tongban::node

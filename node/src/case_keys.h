@@ -1,0 +1,59 @@
+// The node's case keys: one random key per case (or appointment) that seals the personal
+// fields of its events (shared/personal.h). Stored sealed under the site's data key, each
+// with its copy sealed to the hub's box key, which every sealed event carries so the hub can
+// read it. A case handed here brings its key sealed to this site's box key.
+//
+// Thread safety: not thread-safe; NodeStore calls it under its lock. Keys created or read
+// inside a write are forgotten again unless settle(true) says the write committed.
+#pragma once
+
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "tongban/shared/db.h"
+#include "tongban/shared/keyring.h"
+#include "tongban/shared/personal.h"
+
+namespace tongban::node {
+
+class CaseKeys : public EventOpener {
+ public:
+  struct Entry {
+    SecretKey key{};
+    std::string hub_key;  // the key sealed to the hub ("" while the hub's box key is unknown)
+  };
+  static const std::string& schema();
+
+  // `keys` null (read-only tools): events stay sealed. `hub_box`: the hub's box key, when
+  // site-config has it.
+  CaseKeys(Db& db, const Keyring* keys, std::optional<CurveKey> hub_box)
+      : db_(db), keys_(keys), hub_box_(hub_box) {}
+  ~CaseKeys() override;
+
+  bool enabled() const { return keys_ != nullptr; }
+  // The key to seal `stream_id`'s next event with, created on first use.
+  Result<const Entry*> for_append(const std::string& stream_id);
+  // A key the hub sealed to this site (a case handed here, or told of).
+  Status adopt(const std::string& stream_id, const std::string& sealed_to_me);
+  Status open(pb::CaseEvent& e, const std::string& stream_id) override;
+  // Re-seals up to `n` rows not under the active data key; how many it re-sealed.
+  Result<size_t> reseal(size_t n);
+  // Ends a write: forgets what it cached unless it committed.
+  void settle(bool committed);
+
+ private:
+  // The stored key of a stream (cached), or null when there is none.
+  Result<const Entry*> find(const std::string& stream_id);
+  Status insert(const std::string& stream_id, const Entry& e);
+  const Entry* remember(const std::string& stream_id, Entry e);
+
+  Db& db_;
+  const Keyring* keys_;
+  std::optional<CurveKey> hub_box_;
+  std::unordered_map<std::string, Entry> cache_;
+  std::set<std::string> unsettled_;
+};
+
+}  // namespace tongban::node

@@ -1,0 +1,189 @@
+#include "tongban/shared/personal.h"
+
+#include <sodium.h>
+
+#include <vector>
+
+namespace tongban {
+
+namespace {
+
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Message;
+
+// Calls fn(message, reflection, field) for every singular string field marked personal, in
+// a fixed order: fields by declaration, depth first into set sub-messages and every element
+// of repeated ones. CaseEvent.sealed itself is skipped.
+template <class Fn>
+void walk(Message& m, Fn&& fn) {
+  const auto* d = m.GetDescriptor();
+  const auto* r = m.GetReflection();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->message_type() == pb::Sealed::descriptor()) continue;
+      if (f->is_repeated()) {
+        for (int j = 0; j < r->FieldSize(m, f); ++j) walk(*r->MutableRepeatedMessage(&m, f, j), fn);
+      } else if (r->HasField(m, f)) {
+        walk(*r->MutableMessage(&m, f), fn);
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated() &&
+               f->options().GetExtension(pb::personal)) {
+      fn(m, r, f);
+    }
+  }
+}
+
+std::string strip(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Full-width ASCII (U+FF01..U+FF5E, UTF-8 EF BC 81..EF BD 9E) to ASCII.
+std::string halfwidth(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0xEF && i + 2 < s.size()) {
+      const auto b1 = static_cast<unsigned char>(s[i + 1]), b2 = static_cast<unsigned char>(s[i + 2]);
+      const unsigned cp = 0xF000 | ((b1 & 0x3F) << 6) | (b2 & 0x3F);
+      if (cp >= 0xFF01 && cp <= 0xFF5E) {
+        out += static_cast<char>(cp - 0xFF01 + 0x21);
+        i += 2;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::string hex(std::string_view raw) {
+  return raw.empty() ? std::string()
+                     : to_hex(reinterpret_cast<const uint8_t*>(raw.data()), raw.size());
+}
+
+}  // namespace
+
+std::string normalise_id(std::string_view id_number) {
+  std::string s = strip(halfwidth(id_number));
+  for (char& c : s)
+    if (c == 'x') c = 'X';
+  return s;
+}
+
+std::string normalise_phone(std::string_view phone) {
+  std::string digits;
+  for (char c : halfwidth(phone))
+    if (c >= '0' && c <= '9') digits += c;
+  if (digits.size() == 13 && digits.compare(0, 2, "86") == 0) digits.erase(0, 2);
+  return digits;
+}
+
+std::string blind_id(const Keyring& keys, std::string_view id_number) {
+  const std::string n = normalise_id(id_number);
+  return n.empty() ? std::string() : keys.blind("id:" + n);
+}
+
+std::string blind_uscc(const Keyring& keys, std::string_view uscc) {
+  std::string n = strip(halfwidth(uscc));
+  for (char& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return n.empty() ? std::string() : keys.blind("uscc:" + n);
+}
+
+std::string blind_phone(const Keyring& keys, std::string_view phone) {
+  const std::string n = normalise_phone(phone);
+  return n.empty() ? std::string() : keys.blind("phone:" + n);
+}
+
+std::string applicant_key(const pb::Applicant& a) { return hex(a.blind()); }
+
+pb::Applicant* applicant_of(pb::CaseEvent& e) {
+  switch (e.body_case()) {
+    case pb::CaseEvent::kSubmitted: return e.mutable_submitted()->mutable_applicant();
+    case pb::CaseEvent::kPrereviewStarted: return e.mutable_prereview_started()->mutable_applicant();
+    case pb::CaseEvent::kAppointmentBooked: return e.mutable_appointment_booked()->mutable_applicant();
+    default: return nullptr;
+  }
+}
+
+void add_blind_indexes(pb::CaseEvent& e, const Keyring& keys) {
+  pb::Applicant* a = applicant_of(e);
+  if (!a) return;
+  a->set_id_number(normalise_id(a->id_number()));
+  a->set_blind(a->enterprise() ? blind_uscc(keys, a->uscc()) : blind_id(keys, a->id_number()));
+  a->set_phone_blind(blind_phone(keys, a->phone()));
+}
+
+bool has_personal(const pb::CaseEvent& e) {
+  bool any = false;
+  walk(const_cast<pb::CaseEvent&>(e), [&](Message& m, const auto* r, const FieldDescriptor* f) {
+    std::string scratch;
+    any = any || !r->GetStringReference(m, f, &scratch).empty();
+  });
+  return any;
+}
+
+void seal_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_view stream_id,
+                   const std::string& hub_key) {
+  if (!has_personal(e)) return;
+  pb::PersonalFields fields;
+  walk(e, [&](Message& m, const auto* r, const FieldDescriptor* f) {
+    fields.add_values(r->GetString(m, f));
+    r->ClearField(&m, f);
+  });
+  std::string plain = fields.SerializeAsString();
+  pb::Sealed* s = e.mutable_sealed();
+  s->set_box(aead_seal(case_key, plain, stream_id));
+  s->set_hub_key(hub_key);
+  sodium_memzero(plain.data(), plain.size());
+}
+
+Status open_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_view stream_id) {
+  if (!e.has_sealed()) return Status::Ok();
+  auto plain = aead_open(case_key, e.sealed().box(), stream_id);
+  if (!plain.ok()) return plain.status();
+  pb::PersonalFields fields;
+  const bool parsed = fields.ParseFromString(*plain);
+  sodium_memzero(plain->data(), plain->size());
+  if (!parsed) return Status::Corruption("sealed personal fields do not parse");
+  int next = 0;
+  bool fits = true;
+  walk(e, [&](Message& m, const auto* r, const FieldDescriptor* f) {
+    if (next >= fields.values_size()) {
+      fits = false;
+      return;
+    }
+    r->SetString(&m, f, fields.values(next++));
+  });
+  if (!fits || next != fields.values_size())
+    return Status::Corruption("sealed personal fields do not fit their event");
+  e.clear_sealed();
+  return Status::Ok();
+}
+
+HubOpener::~HubOpener() {
+  for (auto& [id, k] : cache_) sodium_memzero(k.data(), k.size());
+}
+
+Result<SecretKey> HubOpener::case_key(const pb::Sealed& sealed, const std::string& stream_id) {
+  if (auto it = cache_.find(stream_id); it != cache_.end()) return it->second;
+  auto opened = unseal(sealed.hub_key(), keys_.box());
+  if (!opened.ok()) return opened.status();
+  SecretKey k;
+  if (opened->size() != k.size()) return Status::Corruption("a case key is not 32 bytes");
+  std::copy(opened->begin(), opened->end(), k.begin());
+  sodium_memzero(opened->data(), opened->size());
+  cache_[stream_id] = k;
+  return k;
+}
+
+Status HubOpener::open(pb::CaseEvent& e, const std::string& stream_id) {
+  if (!e.has_sealed()) return Status::Ok();
+  auto k = case_key(e.sealed(), stream_id);
+  if (!k.ok()) return k.status();
+  return open_personal(e, *k, stream_id);
+}
+
+}  // namespace tongban
