@@ -40,6 +40,7 @@ HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock
       clock_(clock),
       key_(key),
       keys_(keys),
+      unwrapper_(keys ? std::optional<KeyUnwrapper>(std::in_place, keys->box()) : std::nullopt),
       replica_(*db_),
       projector_(*db_, district),
       staff_(*db_, mu_, clock) {}
@@ -108,7 +109,7 @@ Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool o
   auto events = sync::events_of_case(*db_, case_id);
   if (!events.ok()) return events.status();
   if (!opened || !keys_) return CaseProjector::replay(*events);
-  HubOpener opener(*keys_);
+  HubOpener opener(*unwrapper_);
   return CaseProjector::replay(*events, &opener);
 }
 

@@ -3,6 +3,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+
 namespace tongban::node {
 
 namespace {
@@ -15,9 +17,14 @@ std::string key_bytes(const SecretKey& k) {
 
 const std::string& CaseKeys::schema() {
   static const std::string kSql =
-      "CREATE TABLE case_keys(stream_id TEXT PRIMARY KEY, sealed BLOB NOT NULL,"
-      " hub_key BLOB NOT NULL) WITHOUT ROWID";
+      "CREATE TABLE case_keys(stream_id TEXT PRIMARY KEY, sealed BLOB NOT NULL) WITHOUT ROWID";
   return kSql;
+}
+
+CaseKeys::CaseKeys(Db& db, const Keyring* keys, std::optional<CurveKey> hub_box)
+    : db_(db), keys_(keys) {
+  if (keys_ && hub_box) hub_.emplace(*hub_box);
+  if (keys_) unwrapper_.emplace(keys_->box());
 }
 
 CaseKeys::~CaseKeys() {
@@ -43,57 +50,53 @@ void CaseKeys::settle(bool committed) {
 
 Result<const CaseKeys::Entry*> CaseKeys::find(const std::string& stream_id) {
   if (auto it = cache_.find(stream_id); it != cache_.end()) return &it->second;
-  auto stmt = db_.cached("SELECT sealed, hub_key FROM case_keys WHERE stream_id=?1");
+  auto stmt = db_.cached("SELECT sealed FROM case_keys WHERE stream_id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, stream_id);
   auto row = stmt->step();
   if (!row.ok()) return row.status();
   if (!*row) return static_cast<const Entry*>(nullptr);
   const std::string sealed = stmt->blob_at(0);
-  Entry e;
-  e.hub_key = stmt->blob_at(1);
   stmt->reset();
+  Entry e;
   auto key = keys_->open_row(sealed, stream_id);
   if (!key.ok()) return key.status();
   if (key->size() != e.key.size()) return Status::Corruption("a case key is not 32 bytes");
   std::copy(key->begin(), key->end(), e.key.begin());
   sodium_memzero(key->data(), key->size());
+  e.hub_key = hub_copy(e.key, stream_id);
   return remember(stream_id, std::move(e));
+}
+
+// The case key wrapped for the hub under this run's epoch (cheap: no X25519 per case); ""
+// while the hub's box key is unknown.
+std::string CaseKeys::hub_copy(const SecretKey& key, const std::string& stream_id) const {
+  if (!hub_) {
+    static std::atomic<bool> warned{false};
+    if (!warned.exchange(true))
+      spdlog::warn("no hub box key in site-config: the hub cannot read the personal fields of "
+                   "cases sealed until it is there (from {} on)",
+                   stream_id);
+    return std::string();
+  }
+  return hub_->wrap(key, stream_id);
 }
 
 Status CaseKeys::insert(const std::string& stream_id, const Entry& e) {
   const std::string sealed = keys_->seal_row(key_bytes(e.key), stream_id);
-  auto stmt = db_.cached(
-      "INSERT INTO case_keys(stream_id, sealed, hub_key) VALUES(?1,?2,?3) ON CONFLICT(stream_id)"
-      " DO UPDATE SET hub_key=excluded.hub_key");
+  auto stmt = db_.cached("INSERT INTO case_keys(stream_id, sealed) VALUES(?1,?2)");
   if (!stmt.ok()) return stmt.status();
-  return stmt->bind(1, stream_id)
-      .bind_blob(2, sealed.data(), sealed.size())
-      .bind_blob(3, e.hub_key.data(), e.hub_key.size())
-      .run();
+  return stmt->bind(1, stream_id).bind_blob(2, sealed.data(), sealed.size()).run();
 }
 
 Result<const CaseKeys::Entry*> CaseKeys::for_append(const std::string& stream_id) {
   if (!keys_) return Status::Internal("sealing without a keyring");
   auto found = find(stream_id);
   if (!found.ok()) return found.status();
-  const auto hub_copy = [&](const SecretKey& k) {
-    return hub_box_ ? seal(key_bytes(k), *hub_box_) : std::string();
-  };
-  if (*found) {
-    if (!(*found)->hub_key.empty() || !hub_box_) return *found;
-    // Created before the hub's box key was known: the hub gets its copy from now on.
-    Entry e = **found;
-    e.hub_key = hub_copy(e.key);
-    TB_RETURN_IF_ERROR(insert(stream_id, e));
-    return remember(stream_id, std::move(e));
-  }
+  if (*found) return *found;
   Entry e;
   e.key = random_key();
-  e.hub_key = hub_copy(e.key);
-  if (e.hub_key.empty())
-    spdlog::warn("no hub box key in site-config: the hub cannot read the personal fields of {}",
-                 stream_id);
+  e.hub_key = hub_copy(e.key, stream_id);
   TB_RETURN_IF_ERROR(insert(stream_id, e));
   return remember(stream_id, std::move(e));
 }
@@ -103,13 +106,11 @@ Status CaseKeys::adopt(const std::string& stream_id, const std::string& sealed_t
   auto found = find(stream_id);
   if (!found.ok()) return found.status();
   if (*found) return Status::Ok();
-  auto opened = unseal(sealed_to_me, keys_->box());
+  auto opened = unwrapper_->unwrap(sealed_to_me, stream_id);
   if (!opened.ok()) return opened.status();
   Entry e;
-  if (opened->size() != e.key.size()) return Status::Corruption("a case key is not 32 bytes");
-  std::copy(opened->begin(), opened->end(), e.key.begin());
-  sodium_memzero(opened->data(), opened->size());
-  e.hub_key = hub_box_ ? seal(key_bytes(e.key), *hub_box_) : std::string();
+  e.key = *opened;
+  e.hub_key = hub_copy(e.key, stream_id);
   TB_RETURN_IF_ERROR(insert(stream_id, e));
   remember(stream_id, std::move(e));
   return Status::Ok();

@@ -1,7 +1,8 @@
 // The node's case keys: one random key per case (or appointment) that seals the personal
-// fields of its events (shared/personal.h). Stored sealed under the site's data key, each
-// with its copy sealed to the hub's box key, which every sealed event carries so the hub can
-// read it. A case handed here brings its key sealed to this site's box key.
+// fields of its events (shared/personal.h). Stored sealed under the site's data key; every
+// sealed event carries the key wrapped for the hub's box key (KeyWrapper: made in memory
+// when the key is loaded, never stored). A case handed here brings its key wrapped for this
+// site's box key.
 //
 // Thread safety: not thread-safe; NodeStore calls it under its lock. Keys created or read
 // inside a write are forgotten again unless settle(true) says the write committed.
@@ -22,14 +23,13 @@ class CaseKeys : public EventOpener {
  public:
   struct Entry {
     SecretKey key{};
-    std::string hub_key;  // the key sealed to the hub ("" while the hub's box key is unknown)
+    std::string hub_key;  // wrapped for the hub ("" while the hub's box key is unknown)
   };
   static const std::string& schema();
 
   // `keys` null (read-only tools): events stay sealed. `hub_box`: the hub's box key, when
   // site-config has it.
-  CaseKeys(Db& db, const Keyring* keys, std::optional<CurveKey> hub_box)
-      : db_(db), keys_(keys), hub_box_(hub_box) {}
+  CaseKeys(Db& db, const Keyring* keys, std::optional<CurveKey> hub_box);
   ~CaseKeys() override;
 
   bool enabled() const { return keys_ != nullptr; }
@@ -47,11 +47,13 @@ class CaseKeys : public EventOpener {
   // The stored key of a stream (cached), or null when there is none.
   Result<const Entry*> find(const std::string& stream_id);
   Status insert(const std::string& stream_id, const Entry& e);
+  std::string hub_copy(const SecretKey& key, const std::string& stream_id) const;
   const Entry* remember(const std::string& stream_id, Entry e);
 
   Db& db_;
   const Keyring* keys_;
-  std::optional<CurveKey> hub_box_;
+  std::optional<KeyWrapper> hub_;          // case keys for the hub (when its box key is known)
+  std::optional<KeyUnwrapper> unwrapper_;  // case keys the hub gives this site
   std::unordered_map<std::string, Entry> cache_;
   std::set<std::string> unsettled_;
 };

@@ -126,7 +126,7 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   if (ent) {
     q.bind(6, s.applicant.org_name());
   } else if (keys_ && !s.applicant.name().empty()) {
-    sealed_name = keys_->seal_row(s.applicant.name(), s.case_id);
+    sealed_name = this->sealed_name(s.case_id, s.applicant.name());
     q.bind_blob(6, sealed_name.data(), sealed_name.size());
   } else {
     q.bind(6, std::string());
@@ -311,6 +311,16 @@ Result<std::string> CaseIndex::digest() {
     for (int c = 7; c < 14; ++c) h.update_u64(static_cast<uint64_t>(stmt->int_at(c)));
   }
   return to_hex(h.finish());
+}
+
+const std::string& CaseIndex::sealed_name(const std::string& case_id, const std::string& name) {
+  auto it = sealed_names_.find(case_id);
+  if (it != sealed_names_.end() && it->second.first == name && keys_->row_current(it->second.second))
+    return it->second.second;
+  if (sealed_names_.size() >= 4096) sealed_names_.clear();
+  auto& slot = sealed_names_[case_id];
+  slot = {name, keys_->seal_row(name, case_id)};
+  return slot.second;
 }
 
 Result<size_t> CaseIndex::reseal_names(size_t n) {

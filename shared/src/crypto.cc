@@ -191,8 +191,8 @@ Result<std::string> aead_open(const SecretKey& key, std::string_view box, std::s
   return out;
 }
 
-std::string keyed_hash(const SecretKey& key, std::string_view data) {
-  std::string out(32, '\0');
+std::string keyed_hash(const SecretKey& key, std::string_view data, size_t length) {
+  std::string out(length, '\0');
   crypto_generichash(reinterpret_cast<unsigned char*>(out.data()), out.size(), bytes(data),
                      data.size(), key.data(), key.size());
   return out;

@@ -252,7 +252,7 @@ const std::string& Keyring::owner() const { return impl_->owner; }
 CurveKeypair Keyring::box() const { return impl_->box; }
 
 std::string Keyring::blind(std::string_view normalised) const {
-  return keyed_hash(impl_->blind, normalised);
+  return keyed_hash(impl_->blind, normalised, 16);
 }
 
 std::string Keyring::seal_row(std::string_view plaintext, std::string_view ad) const {

@@ -24,6 +24,7 @@
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
+#include "tongban/shared/keyring.h"
 #include "tongban/shared/validation.h"
 #include "tongban/tools/process.h"
 
@@ -47,6 +48,7 @@ struct BenchOptions {
   int slow_clients = 500;
   int uploads = 20;
   int upload_mib = 1024;
+  int sealed_cases = 2000;  // per side, one durable commit each
 };
 
 json application(int n) {
@@ -229,6 +231,79 @@ json console_load(int port, const std::string& password) {
   return json::parse(out.substr(line), nullptr, false);
 }
 
+// Cases/s through the node's own write path (CaseService, no HTTP) with the site's keyring
+// sealing every event and, in another data dir of the same run, without one; runs
+// alternate so drift in the disk's speed hits both alike. One durable commit per case (the
+// HTTP path's shape), and 200 cases per commit (where the CPU cost of sealing shows).
+struct SealedFigures {
+  double sealed_cps = 0, plain_cps = 0, sealed_bulk_cps = 0, plain_bulk_cps = 0;
+  double overhead_pct() const { return 100.0 * (plain_cps - sealed_cps) / plain_cps; }
+  double bulk_overhead_pct() const {
+    return 100.0 * (plain_bulk_cps - sealed_bulk_cps) / plain_bulk_cps;
+  }
+};
+
+Result<SealedFigures> sealed_overhead(const std::filesystem::path& config,
+                                      const std::filesystem::path& root, int cases) {
+  auto district = load_district(config);
+  if (!district.ok()) return district.status();
+  const SiteConfig* site = district->site("S01");
+  // As at a real site: every case key is also wrapped for the hub.
+  district->box_keys[district->hub_id] = Keyring::generate("HUB", random_key(), 0).box().public_key;
+  ManualClock clock(static_cast<Timestamp>(date_from_ymd(2026, 3, 2).days) * 86400 + 3600);
+  struct Side {
+    SigningKey key = SigningKey::generate();
+    std::optional<Keyring> keys;
+    std::unique_ptr<node::NodeStore> store;
+    std::unique_ptr<node::CaseService> service;
+    double one_s = 0, bulk_s = 0;
+    int n = 0;
+  };
+  Side sealed, plain;
+  sealed.keys.emplace(Keyring::generate("S01", random_key(), 0));
+  for (Side* side : {&sealed, &plain}) {
+    const auto dir = root / (side == &sealed ? "sealed" : "plain");
+    auto st = node::NodeStore::open(dir, "S01", &side->key, *district, clock,
+                                    side->keys ? &*side->keys : nullptr);
+    if (!st.ok()) return st.status();
+    side->store = std::move(*st);
+    side->service = std::make_unique<node::CaseService>(*district, *site, *side->store, side->key);
+  }
+  const node::Actor clerk{"clerk", Role::kClerk, false, ""};
+  const auto script = [&](Side& side) {
+    ApplicationInput app;
+    app.item_code = "RS001";
+    app.applicant.set_name("测试申请人");
+    app.applicant.set_id_number(resident_id(side.n++));
+    app.applicant.set_phone("13912345678");
+    app.provided = {"ID", "PHOTO"};
+    return node::CaseService::Script{{clerk, Submit{app, AcceptInput{}}}};
+  };
+  const auto run = [&](Side& side, int batches, int per_batch, double& seconds) -> Status {
+    const auto t0 = Clock::now();
+    for (int b = 0; b < batches; ++b) {
+      std::vector<node::CaseService::Script> batch;
+      for (int i = 0; i < per_batch; ++i) batch.push_back(script(side));
+      auto ids = side.service->bulk_create(batch);
+      if (!ids.ok()) return ids.status();
+    }
+    seconds += ms_since(t0) / 1000;
+    return Status::Ok();
+  };
+  constexpr int kRounds = 10;
+  for (int r = 0; r < kRounds; ++r)
+    for (Side* side : {&sealed, &plain}) {
+      TB_RETURN_IF_ERROR(run(*side, cases / kRounds, 1, side->one_s));
+      TB_RETURN_IF_ERROR(run(*side, 4, 200, side->bulk_s));
+    }
+  SealedFigures f;
+  f.sealed_cps = cases / sealed.one_s;
+  f.plain_cps = cases / plain.one_s;
+  f.sealed_bulk_cps = kRounds * 800 / sealed.bulk_s;
+  f.plain_bulk_cps = kRounds * 800 / plain.bulk_s;
+  return f;
+}
+
 int run_bench_node(BenchOptions o) {
   if (o.node_bin.empty())
     o.node_bin = (tools::self_dir().parent_path() / "node" / "tongban-node").string();
@@ -248,6 +323,9 @@ int run_bench_node(BenchOptions o) {
 
   std::fprintf(stderr, "raw SQLite commits...\n");
   const double raw = raw_commits_per_s(root);
+  std::fprintf(stderr, "sealing: the write path with and without the keyring...\n");
+  auto sealing = sealed_overhead(config, root / "sealing", o.sealed_cases);
+  if (!sealing.ok()) return fail(sealing.status());
 
   const auto live = root / "live";
   if (Status s = provision_site(config, live, "S01", password); !s.ok()) return fail(s);
@@ -310,6 +388,16 @@ int run_bench_node(BenchOptions o) {
   std::printf("%-44s %12s %12s\n", "figure", "value", "target");
   std::printf("%-44s %12.0f %12s\n", "raw SQLite commits/s (1 row/txn, FULL)", raw, "-");
   std::printf("%-44s %12.0f %12s\n", "cases/s via HTTP, durable", load.cases_per_s, "-");
+  std::printf("%-44s %12.0f %12s\n", "cases/s, write path, sealed (1 case/commit)",
+              sealing->sealed_cps, "-");
+  std::printf("%-44s %12.0f %12s\n", "cases/s, write path, not sealed", sealing->plain_cps, "-");
+  std::printf("%-44s %12.1f %12s\n", "sealing overhead %", sealing->overhead_pct(), "<= 15");
+  std::printf("%-44s %12.0f %12s\n", "cases/s sealed, 200 cases/commit", sealing->sealed_bulk_cps,
+              "-");
+  std::printf("%-44s %12.0f %12s\n", "cases/s not sealed, 200 cases/commit",
+              sealing->plain_bulk_cps, "-");
+  std::printf("%-44s %12.1f %12s\n", "sealing overhead % at 200 cases/commit",
+              sealing->bulk_overhead_pct(), "-");
   std::printf("%-44s %12.2f %12s\n", "p50 latency ms", load.p50_ms, "-");
   std::printf("%-44s %12.2f %12s\n", "p99 latency ms", load.p99_ms, "< 10");
   std::printf("%-44s %12.2f %12s\n", "max latency ms", load.max_ms, "-");
@@ -352,6 +440,10 @@ int run_bench_node(BenchOptions o) {
                         {"console_first_paint_ms", console_figure("first_paint_ms")},
                         {"console_ready_ms", console_figure("ready_ms")},
                         {"console_bytes", console_figure("bytes")},
+                        {"sealed_cases_per_s", sealing->sealed_cps},
+                        {"unsealed_cases_per_s", sealing->plain_cps},
+                        {"sealed_overhead_pct", sealing->overhead_pct()},
+                        {"sealed_overhead_bulk_pct", sealing->bulk_overhead_pct()},
                         {"clients", o.clients}};
   std::printf("%s\n", figures.dump().c_str());
   return load.errors == 0 && slow.errors == 0 ? 0 : 1;
@@ -367,6 +459,9 @@ void add_bench(CLI::App& app) {
       "node", "节点吞吐、延迟、内存与冷启动 / node throughput, latency, memory, cold start");
   node->add_option("--site-config", o->config_dir, "站点配置目录 / site-config directory");
   node->add_option("--node-bin", o->node_bin, "tongban-node 路径 / path to tongban-node");
+  node->add_option("--sealed-cases", o->sealed_cases,
+                   "加密开销测量的案件数（每侧）/ cases per side for the sealing overhead")
+      ->check(CLI::Range(100, 1000000));
   node->add_option("--cases", o->cases, "案件数 / cases to submit")
       ->check(CLI::Range(10, 10000000));
   node->add_option("--clients", o->clients, "并发客户端 / concurrent clients")

@@ -24,6 +24,7 @@
 #include "tongban/shared/config.h"
 #include "tongban/shared/crypto.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/personal.h"
 #include "tongban/shared/projector.h"
 #include "tongban/shared/staff.h"
 #include "tongban/sync/batch.h"
@@ -148,8 +149,9 @@ class HubStore {
   // `opened`: with the personal fields (to act on them: a request's reason becomes the
   // hand-over's); else as stored.
   Result<CaseState> case_state_locked(const std::string& case_id, bool opened = false);
-  // The case key of `case_id` sealed to `site`'s box key, from the first of `events` (else
-  // the case's stored events) that carries one; "" when the hub cannot read it.
+  // The case key of `case_id` wrapped for `site`'s box key, from the first of `events` that
+  // carries one (a history sent whole always does); "" when none does or the hub cannot
+  // read it.
   Result<std::string> case_key_for_locked(const std::string& site, const std::string& case_id,
                                           const std::vector<sync::Event>& events);
   // The state of a case the hub holds; NotFound (zh/en) when it holds none.
@@ -180,6 +182,10 @@ class HubStore {
   const Clock& clock_;
   const SigningKey& key_;
   const Keyring* keys_;
+  // With keys_: opens case keys sealed to the hub (each run's epoch once), and gives them
+  // to sites, one epoch per site and run. Guarded by mu_.
+  std::optional<KeyUnwrapper> unwrapper_;
+  std::map<std::string, std::unique_ptr<KeyWrapper>> wrappers_;
   std::function<void()> on_stream_change_;
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   sync::Replica replica_;    // guarded by mu_

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "tongban/shared/case.h"
@@ -93,8 +94,12 @@ class CaseIndex {
 
  private:
   CaseSummary summary_from_row(const Stmt& s, int deadline_col) const;
+  // The sealed name of a case, re-used while the name and the active data key stay the
+  // same: every event rewrites the row, and sealing each time would cost the write path.
+  const std::string& sealed_name(const std::string& case_id, const std::string& name);
   Db& db_;
   const Keyring* keys_;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> sealed_names_;
 };
 
 }  // namespace tongban

@@ -100,9 +100,9 @@ SecretKey random_key();
 std::string aead_seal(const SecretKey& key, std::string_view plaintext, std::string_view ad);
 // Corruption when the box was sealed under another key or ad, or was altered.
 Result<std::string> aead_open(const SecretKey& key, std::string_view box, std::string_view ad);
-// Keyed BLAKE2b-256 of `data` (the blind index: equal inputs give equal outputs, and
-// without the key nothing can be learnt or checked).
-std::string keyed_hash(const SecretKey& key, std::string_view data);
+// Keyed BLAKE2b of `data`, `bytes` long (16..64): the blind index. Equal inputs give equal
+// outputs, and without the key nothing can be learnt or checked.
+std::string keyed_hash(const SecretKey& key, std::string_view data, size_t bytes = 32);
 // Argon2id over a passphrase (moderate limits, 256 MiB): a KEK. `salt` is 16 bytes.
 Result<SecretKey> derive_key(std::string_view passphrase, std::string_view salt);
 

@@ -62,7 +62,8 @@ class Keyring {
 
   const std::string& owner() const;
   CurveKeypair box() const;
-  // The blind index of a normalised identifier (shared/personal.h), 32 raw bytes.
+  // The blind index of a normalised identifier (shared/personal.h): keyed BLAKE2b, 16 raw
+  // bytes (128 bits: no two residents of a country collide).
   std::string blind(std::string_view normalised) const;
 
   // A row at rest: 4-byte data key id || XChaCha20-Poly1305 box, `ad` bound (the row's key).

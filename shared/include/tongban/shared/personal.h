@@ -28,7 +28,7 @@ std::string normalise_id(std::string_view id_number);
 // Digits only; a leading +86 / 86 country code on a 13-digit number dropped.
 std::string normalise_phone(std::string_view phone);
 // The blind index a query or a district list uses for an ID number, a USCC or a phone
-// (raw 32 bytes; hex where it is text). Empty input gives empty output.
+// (raw 16 bytes; hex where it is text). Empty input gives empty output.
 std::string blind_id(const Keyring& keys, std::string_view id_number);
 std::string blind_uscc(const Keyring& keys, std::string_view uscc);
 std::string blind_phone(const Keyring& keys, std::string_view phone);
@@ -52,6 +52,40 @@ void seal_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_view
 // key or does not fit the event.
 Status open_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_view stream_id);
 
+// A case key given to the holder of a box key (the hub, or a site a case is handed to):
+//   epoch key sealed to the box key (crypto_box_seal, 80 bytes)
+//   ‖ nonce ‖ XChaCha20-Poly1305(epoch key, case key, ad = stream id) ‖ tag (72 bytes).
+// The epoch key is random per KeyWrapper (a daemon's run), so the costly X25519 seal is paid
+// once per run, not once per case; the recipient opens each epoch once (KeyUnwrapper).
+class KeyWrapper {
+ public:
+  explicit KeyWrapper(const CurveKey& recipient);
+  ~KeyWrapper();
+  KeyWrapper(const KeyWrapper&) = delete;
+  KeyWrapper& operator=(const KeyWrapper&) = delete;
+  std::string wrap(const SecretKey& case_key, std::string_view stream_id) const;
+
+ private:
+  SecretKey epoch_{};
+  std::string sealed_epoch_;
+};
+
+// Opens wrapped case keys with a box keypair, each epoch's X25519 open done once (a
+// bounded cache of epoch keys). Not thread-safe.
+class KeyUnwrapper {
+ public:
+  explicit KeyUnwrapper(const CurveKeypair& box) : box_(box) {}
+  ~KeyUnwrapper();
+  KeyUnwrapper(const KeyUnwrapper&) = delete;
+  KeyUnwrapper& operator=(const KeyUnwrapper&) = delete;
+  // Corruption when it was not wrapped for this box key, for this stream, or was altered.
+  Result<SecretKey> unwrap(std::string_view wrapped, std::string_view stream_id);
+
+ private:
+  CurveKeypair box_;
+  std::map<std::string, SecretKey> epochs_;
+};
+
 // Opens the personal part of events as they are folded.
 class EventOpener {
  public:
@@ -60,18 +94,18 @@ class EventOpener {
 };
 
 // The hub's: each case key from the envelope's hub_key, opened with the hub's box key
-// (cached per stream, for the opener's life).
+// through `unwrapper` (which outlives the opener).
 class HubOpener : public EventOpener {
  public:
-  explicit HubOpener(const Keyring& keys) : keys_(keys) {}
-  ~HubOpener() override;
+  explicit HubOpener(KeyUnwrapper& unwrapper) : unwrapper_(unwrapper) {}
   Status open(pb::CaseEvent& e, const std::string& stream_id) override;
-  // The case key of a sealed event, opened with the hub's box key.
-  Result<SecretKey> case_key(const pb::Sealed& sealed, const std::string& stream_id);
+  // The case key of a sealed event.
+  Result<SecretKey> case_key(const pb::Sealed& sealed, const std::string& stream_id) {
+    return unwrapper_.unwrap(sealed.hub_key(), stream_id);
+  }
 
  private:
-  const Keyring& keys_;
-  std::map<std::string, SecretKey> cache_;
+  KeyUnwrapper& unwrapper_;
 };
 
 }  // namespace tongban
