@@ -264,6 +264,28 @@ struct HubApi::Impl {
                  return search_result_json(q, *found);
                }));
 
+    // Restoring a replaced site (tongban restore --from-hub): its own chain, page by page.
+    server.Get(R"(/api/v1/sites/([A-Z0-9]+)/restore)", [this](const http::Request& req,
+                                                             http::Response& res) {
+      if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+      const std::string from_text = req.get_param_value("from");
+      const auto from = from_text.empty() ? std::optional<int>(1) : int_param(from_text, 1, 2000000000);
+      const std::string limit_text = req.get_param_value("limit");
+      const auto limit = limit_text.empty() ? std::optional<int>(5000) : int_param(limit_text, 1, 20000);
+      if (!from || !limit)
+        return send_json(res, 400,
+                         error_json(Status::InvalidArgument(
+                             "invalid_range", "from 应为正整数，limit 应为 1–20000",
+                             "from must be a whole number >= 1 and limit 1-20000")));
+      auto page = hub.restore_page(req.matches[1], static_cast<uint64_t>(*from),
+                                   static_cast<size_t>(*limit));
+      if (!page.ok())
+        return send_json(res, http_status(page.status().code()), error_json(page.status()));
+      spdlog::info("restore page of {} from seq {} read by {}", std::string(req.matches[1]), *from,
+                   req.staff->username);
+      res.set_content(std::move(*page), "application/x-protobuf");
+    });
+
     server.Get("/api/v1/sites", wrap([this](const http::Request&, const Staff&) -> Result<json> {
                  const auto or_null = [](const auto& v) { return v ? json(*v) : json(nullptr); };
                  auto states = hub.sync_states();

@@ -80,12 +80,14 @@ Result<std::string> HubStore::case_key_for_locked(const std::string& site,
                                                   const std::vector<sync::Event>& events) {
   if (!keys_) return std::string();
   std::optional<CurveKey> box;
-  if (auto it = district_.box_keys.find(site); it != district_.box_keys.end()) {
-    box = it->second;
+  if (auto it = box_keys_.find(site); it != box_keys_.end()) {
+    box = it->second;  // read again since the start (a restored site's new key)
+  } else if (auto d = district_.box_keys.find(site); d != district_.box_keys.end()) {
+    box = d->second;
   } else {  // provisioned after the hub started
     auto loaded = load_public_keys(district_.dir, {site}, kBoxKeySuffix);
     if (!loaded.ok()) return loaded.status();
-    if (loaded->count(site)) box = loaded->at(site);
+    if (loaded->count(site)) box = box_keys_[site] = loaded->at(site);
   }
   if (!box) return std::string();
   pb::CaseEvent scratch;

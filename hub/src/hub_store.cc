@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
+
+#include "tongban/sync/batch.h"
 #include "wire.pb.h"
 
 namespace tongban::hub {
@@ -270,6 +273,50 @@ Result<std::vector<HubStore::PersonalRead>> HubStore::personal_reads(int limit) 
   return collect_rows<PersonalRead>(*stmt, [](const Stmt& r) {
     return PersonalRead{r.int_at(0), r.text_at(1), r.text_at(2), r.text_at(3)};
   });
+}
+
+Result<std::string> HubStore::restore_page(const std::string& site, uint64_t from, size_t max) {
+  if (!district_.site(site))
+    return Status::NotFound("unknown_site", "站点不存在：" + site, "no such site: " + site);
+  std::lock_guard lock(mu_);
+  auto head = replica_.signed_head(site);
+  if (!head.ok()) return head.status();
+  if (!*head)
+    return Status::NotFound("nothing_held", "区级中心没有该站点的事件", "the hub holds no event of " + site);
+  auto events = replica_.read(site, std::max<uint64_t>(from, 1), max);
+  if (!events.ok()) return events.status();
+  pb::RestorePage page;
+  *page.mutable_head() = sync::to_wire(**head);
+  page.set_head_lamport((*head)->head.lamport);
+  // The site's box key as site-config holds it now: a replaced site has a new one.
+  std::optional<CurveKey> box;
+  if (keys_) {
+    auto loaded = load_public_keys(district_.dir, {site}, kBoxKeySuffix);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->count(site)) {
+      box = loaded->at(site);
+      if (district_.box_keys.count(site) == 0 || district_.box_keys.at(site) != *box)
+        wrappers_.erase(site);  // hand-overs wrap for the new key too
+      box_keys_[site] = *box;
+    }
+  }
+  std::set<std::string> keyed;
+  pb::CaseEvent body;
+  for (const sync::Event& e : *events) {
+    *page.add_events() = sync::to_wire(e);
+    if (!box || keyed.count(e.case_id) || !body.ParseFromString(e.body) || !body.has_sealed() ||
+        body.sealed().hub_key().empty())
+      continue;
+    keyed.insert(e.case_id);
+    auto key = unwrapper_->unwrap(body.sealed().hub_key(), e.case_id);
+    if (!key.ok()) continue;  // folds empty at the site, as at the hub
+    auto& wrapper = wrappers_[site];
+    if (!wrapper) wrapper = std::make_unique<KeyWrapper>(*box);
+    pb::RestoreKey* k = page.add_case_keys();
+    k->set_case_id(e.case_id);
+    k->set_key(wrapper->wrap(*key, e.case_id));
+  }
+  return page.SerializeAsString();
 }
 
 Result<std::vector<sync::Event>> HubStore::case_events(const std::string& case_id) {

@@ -602,6 +602,21 @@ Status NodeStore::rebuild_projections() {
   return tx.commit();
 }
 
+Status NodeStore::adopt_case_keys(const std::vector<std::pair<std::string, std::string>>& wrapped) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  for (const auto& [id, key] : wrapped) {
+    if (Status s = case_keys_->adopt(id, key); !s.ok()) {
+      case_keys_->settle(false);
+      return s;
+    }
+  }
+  const Status committed = tx.commit();
+  case_keys_->settle(committed.ok());
+  return committed;
+}
+
 Result<NodeStore::KeyStatus> NodeStore::rotate_data_key() {
   std::lock_guard lock(mu_);
   if (!keys_)

@@ -2,7 +2,11 @@
 // public key into site-config/keys/<site>.pub), its keyring for residents' data (sealed
 // under the KEK from --key-file or a passphrase; box public key into
 // site-config/keys/<site>.box.pub), creates its database and its accounts.
+#include <httplib.h>
+
+#include <chrono>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <fstream>
 #include <iostream>
 
@@ -14,6 +18,10 @@
 #include "tongban/shared/daemon.h"
 #include "tongban/shared/keyring.h"
 #include "tongban/shared/staff.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/event_log.h"
+#include "tongban/sync/replica.h"
+#include "wire.pb.h"
 
 namespace tongban::cli {
 
@@ -32,7 +40,7 @@ struct ProvisionOptions {
 };
 
 int fail(const Status& s) {
-  std::cerr << "tongban provision: " << s.message_zh() << " / " << s.message_en() << "\n";
+  std::cerr << "tongban: " << s.message_zh() << " / " << s.message_en() << "\n";
   return 1;
 }
 
@@ -79,6 +87,29 @@ Result<Keyring> load_or_create_keyring(const ProvisionOptions& o, const std::fil
   return keys;
 }
 
+std::vector<std::pair<std::string, Role>> site_accounts(const ProvisionOptions& o) {
+  std::vector<std::pair<std::string, Role>> accounts = {{o.admin, Role::kAdmin}};
+  if (o.demo_staff)
+    for (auto [name, role] : {std::pair{"clerk", Role::kClerk},
+                              {"reviewer", Role::kReviewer},
+                              {"agent", Role::kAgent}})
+      accounts.push_back({name, role});
+  return accounts;
+}
+
+Status create_accounts(StaffDirectory& staff,
+                       const std::vector<std::pair<std::string, Role>>& accounts,
+                       const char* password) {
+  for (const auto& [name, role] : accounts) {
+    const Status s = staff.create(name, std::string(label_zh(role)) + " " + name, role, password);
+    if (s.ok())
+      std::cout << "account " << name << " (" << to_string(role) << ") created\n";
+    else if (s.reason() != "username_taken")
+      return s;
+  }
+  return Status::Ok();
+}
+
 int provision(const ProvisionOptions& o) {
   auto district = load_district(o.config_dir);
   if (!district.ok()) return fail(district.status());
@@ -121,22 +152,179 @@ int provision(const ProvisionOptions& o) {
     if (!st.ok()) return fail(st.status());
     store = std::move(*st);
     staff = &store->staff();
-    accounts = {{o.admin, Role::kAdmin}};
-    if (o.demo_staff)
-      for (auto [name, role] : {std::pair{"clerk", Role::kClerk},
-                                {"reviewer", Role::kReviewer},
-                                {"agent", Role::kAgent}})
-        accounts.push_back({name, role});
+    accounts = site_accounts(o);
   }
-  for (const auto& [name, role] : accounts) {
-    const Status s = staff->create(name, std::string(label_zh(role)) + " " + name, role, password);
-    if (s.ok())
-      std::cout << "account " << name << " (" << to_string(role) << ") created\n";
-    else if (s.reason() != "username_taken")
-      return fail(s);
-  }
+  if (Status s = create_accounts(*staff, accounts, password); !s.ok()) return fail(s);
   std::cout << (o.hub ? "hub " : "site ") << id << " provisioned: public key "
             << to_hex(key->public_key()) << "\n";
+  return 0;
+}
+
+
+// tongban restore --from-hub: a replaced site PC (an empty data directory) gets the site's
+// own chain back from the hub, every hash, link and the site's signature over the head
+// checked against site-config/keys/<site>.pub as it stood; its projections, appointments
+// and case keys rebuilt; and it continues the sequence. A lost identity or keyring is made
+// anew (site-config gets the new public keys and the hub reloads its allow-list).
+struct RestoreOptions {
+  ProvisionOptions base;
+  std::string url, token;
+  int page = 5000;
+  bool from_hub = false;
+};
+
+// One GET to the hub; the answer body, or the hub's error (zh/en).
+Result<std::string> hub_get(const RestoreOptions& o, const std::string& path) {
+  httplib::Client c(o.url);
+  c.set_connection_timeout(5, 0);
+  c.set_read_timeout(120, 0);
+  auto r = c.Get(path, {{"Authorization", "Bearer " + o.token}});
+  if (!r)
+    return Status::Unavailable("cannot reach the hub at " + o.url + " (" +
+                               httplib::to_string(r.error()) + ")");
+  if (r->status == 200) return r->body;
+  const auto j = nlohmann::json::parse(r->body, nullptr, false);
+  if (j.is_object() && j.contains("error") && j["error"].is_object())
+    return Status::Make(StatusCode::kUnavailable, j["error"].value("code", "hub_error"),
+                        j["error"].value("message", "区级中心拒绝了请求"),
+                        j["error"].value("message_en", "the hub refused"));
+  return Status::Unavailable("the hub answered HTTP " + std::to_string(r->status));
+}
+
+int restore(const RestoreOptions& ro) {
+  const ProvisionOptions& o = ro.base;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto district = load_district(o.config_dir);
+  if (!district.ok()) return fail(district.status());
+  if (!district->site(o.site))
+    return fail(Status::NotFound("unknown_site", "站点配置中没有该站点：" + o.site,
+                                 "no such site: " + o.site));
+  const char* password = std::getenv(o.password_env.c_str());
+  if (!password || !*password)
+    return fail(Status::InvalidArgument("no_password",
+                                        "请通过环境变量 " + o.password_env + " 提供管理员初始密码",
+                                        "set the admin's initial password in $" + o.password_env));
+  const std::filesystem::path data(o.data);
+  if (std::filesystem::exists(data / node::NodeStore::kDbFile))
+    return fail(Status::Conflict("data_dir_not_empty",
+                                 "数据目录中已有数据库，恢复只写入新的空目录：" + data.string(),
+                                 "the data directory already holds node.db: restore fills an "
+                                 "empty one (" + data.string() + ")"));
+  // The key the hub verified the site's heads with, before a new identity replaces it.
+  auto known = load_public_keys(o.config_dir, {o.site});
+  if (!known.ok()) return fail(known.status());
+  if (!known->count(o.site))
+    return fail(Status::NotFound("no_site_key", "站点配置中没有该站点的公钥，无法校验：" + o.site,
+                                 "no keys/" + o.site + ".pub in site-config to verify with"));
+  const PublicKey site_key = known->at(o.site);
+
+  std::filesystem::create_directories(data);
+  std::filesystem::permissions(data, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace);
+  if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
+  auto key = load_or_generate(data / node::NodeStore::kKeyFile);
+  if (!key.ok()) return fail(key.status());
+  auto keys = load_or_create_keyring(o, data, o.site);
+  if (!keys.ok()) return fail(keys.status());
+  if (key->public_key() != site_key) {
+    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
+    std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
+  }
+  if (Status s = write_public_key(o.config_dir, o.site, keys->box().public_key, kBoxKeySuffix);
+      !s.ok())
+    return fail(s);
+  {  // the hub takes the new keys (a no-op when they are the same)
+    httplib::Client c(ro.url);
+    c.set_connection_timeout(5, 0);
+    auto r = c.Post("/api/v1/keys/reload", {{"Authorization", "Bearer " + ro.token}}, "{}",
+                    "application/json");
+    if (!r || r->status != 200)
+      return fail(Status::Unavailable("the hub did not reload its allow-list (POST /api/v1/keys/reload)"));
+  }
+
+  auto db = Db::open(data / node::NodeStore::kDbFile);
+  if (!db.ok()) return fail(db.status());
+  if (Status s = db->migrate(node::NodeStore::migrations()); !s.ok()) return fail(s);
+  const auto broken = [&](const std::string& why) {
+    return fail(Status::Make(StatusCode::kCorruption, "restore_unverified",
+                             "区级中心提供的事件未通过校验：" + why + "。请删除数据目录 " +
+                                 data.string() + " 后重试，或联系区级中心",
+                             "the hub's events do not verify: " + why + "; delete " +
+                                 data.string() + " and retry"));
+  };
+  uint64_t next = 1;
+  Hash32 prev{};
+  std::optional<pb::SignedHead> head;
+  uint64_t head_lamport = 0;
+  std::vector<std::pair<std::string, std::string>> case_keys;
+  for (;;) {
+    auto body = hub_get(ro, "/api/v1/sites/" + o.site + "/restore?from=" + std::to_string(next) +
+                                "&limit=" + std::to_string(ro.page));
+    if (!body.ok()) return fail(body.status());
+    pb::RestorePage page;
+    if (!page.ParseFromString(*body)) return broken("a page does not parse");
+    if (!head) {
+      head = page.head();
+      head_lamport = page.head_lamport();
+    } else if (page.head().seq() != head->seq() || page.head().hash() != head->hash()) {
+      return broken("the site's head changed during the restore");
+    }
+    std::vector<sync::Event> run;
+    for (const pb::WireEvent& w : page.events()) {
+      sync::Event e;
+      if (!sync::from_wire(w, e) || e.origin != o.site || e.seq != next)
+        return broken("event " + std::to_string(next) + " is missing or out of order");
+      if (e.prev_hash != prev) return broken("event " + std::to_string(e.seq) + " does not link");
+      if (sync::compute_event_hash(e) != e.hash)
+        return broken("event " + std::to_string(e.seq) + " does not hash");
+      prev = e.hash;
+      ++next;
+      run.push_back(std::move(e));
+    }
+    for (const pb::RestoreKey& k : page.case_keys()) case_keys.emplace_back(k.case_id(), k.key());
+    if (run.empty()) break;
+    Transaction tx(*db);
+    if (!tx.begun().ok()) return fail(tx.begun());
+    if (Status s = sync::Replica(*db).append(run, Signature{}); !s.ok()) return fail(s);
+    if (Status s = tx.commit(); !s.ok()) return fail(s);
+    if (next > head->seq()) break;
+  }
+  // The chain ends where the site signed it.
+  Signature sig{};
+  Hash32 head_hash{};
+  if (!head || head->signature().size() != sig.size() || head->hash().size() != head_hash.size())
+    return broken("no signed head");
+  std::copy(head->signature().begin(), head->signature().end(), sig.begin());
+  std::copy(head->hash().begin(), head->hash().end(), head_hash.begin());
+  const sync::ChainHead claimed{head->seq(), head_lamport, head_hash};
+  if (next - 1 != claimed.seq || prev != claimed.hash)
+    return broken("the events end at seq " + std::to_string(next - 1) + ", the head at " +
+                  std::to_string(claimed.seq));
+  if (!verify_signature(site_key, sync::chain_head_message(o.site, claimed), sig))
+    return broken("the head is not signed by the site's key");
+  // From here on the head is this identity's to sign.
+  {
+    const Signature mine = key->sign(sync::chain_head_message(o.site, claimed));
+    auto up = db->prepare("UPDATE chain_head SET signature=?2 WHERE origin=?1");
+    if (!up.ok()) return fail(up.status());
+    if (Status s = up->bind(1, o.site).bind_blob(2, mine.data(), mine.size()).run(); !s.ok())
+      return fail(s);
+  }
+  db = Status::Unavailable("closed");
+
+  SystemClock clock;
+  auto store = node::NodeStore::open(data, o.site, &*key, *district, clock, &*keys);
+  if (!store.ok()) return fail(store.status());
+  if (Status s = (*store)->adopt_case_keys(case_keys); !s.ok()) return fail(s);
+  if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail(s);
+  if (Status s = create_accounts((*store)->staff(), site_accounts(o), password); !s.ok())
+    return fail(s);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "site " << o.site << " restored from the hub: " << claimed.seq
+            << " events verified against its signed head, " << case_keys.size()
+            << " case keys, in " << secs << " s; new events continue at seq " << claimed.seq + 1
+            << " / 已从区级中心恢复\n";
   return 0;
 }
 
@@ -165,6 +353,32 @@ void add_provision(CLI::App& app) {
   cmd->add_flag("--demo-staff", opts->demo_staff,
                 "另建 clerk、reviewer、agent 演示账号 / also create demo accounts");
   cmd->callback([opts] { exit_code() = provision(*opts); });
+
+  auto ro = std::make_shared<RestoreOptions>();
+  CLI::App* rs = app.add_subcommand(
+      "restore",
+      "从区级中心恢复本站点（空的数据目录，如更换的电脑）/ rebuild a site from the hub into an "
+      "empty data directory (a replaced PC)");
+  rs->add_flag("--from-hub", ro->from_hub, "从区级中心取回本站点的事件 / fetch the site's events from the hub")
+      ->required();
+  rs->add_option("--url", ro->url, "区级中心地址 / the hub's URL (http://host:port)")->required();
+  rs->add_option("--token", ro->token, "区级中心调度员令牌 / an operator's token at the hub")
+      ->envname("TONGBAN_TOKEN")
+      ->required();
+  rs->add_option("--site-config", ro->base.config_dir, "站点配置目录 / site-config dir");
+  rs->add_option("--site", ro->base.site, "站点编号 / site id")->required();
+  rs->add_option("--data", ro->base.data, "新的空数据目录 / the new, empty data directory")
+      ->required();
+  rs->add_option("--key-file", ro->base.key_file,
+                 "密钥加密密钥文件（沿用或新建）/ the KEK file (kept, or created)");
+  rs->add_option("--district-key", ro->base.district_key, "区级盲索引密钥文件 / district key file");
+  rs->add_option("--admin", ro->base.admin, "管理员用户名 / admin username");
+  rs->add_option("--password-env", ro->base.password_env,
+                 "存放管理员初始密码的环境变量 / env var holding the admin's initial password");
+  rs->add_flag("--demo-staff", ro->base.demo_staff, "另建演示账号 / also create demo accounts");
+  rs->add_option("--page", ro->page, "每次取回的事件数 / events per request")
+      ->check(CLI::Range(1, 20000));
+  rs->callback([ro] { exit_code() = restore(*ro); });
 
   auto config = std::make_shared<std::string>("site-config");
   CLI::App* sites = app.add_subcommand(

@@ -98,6 +98,9 @@ class HubService final : public sync::SyncHandler {
   // Opens a sealed bundle with the hub key and stores its events exactly once.
   Result<BundleImport> import_bundle(const std::string& sealed);
 
+  Result<std::string> restore_page(const std::string& site, uint64_t from, size_t max) {
+    return store_->restore_page(site, from, max);
+  }
   // A case of any site; NotFound when the hub holds no such case.
   Result<CaseState> get_case(const std::string& case_id);
   // The same with the personal fields opened, for `by` with a stated reason (audited).

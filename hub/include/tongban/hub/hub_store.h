@@ -104,6 +104,11 @@ class HubStore {
   Result<CaseState> resolve_conflict(const std::string& case_id, const std::string& reason,
                                      const std::string& by);
 
+  // Restoring a site from the hub: up to `max` of its own events from seq `from`, its signed
+  // head, and the case keys of those events wrapped for its box key as site-config holds it
+  // now (re-read, since a replaced site has a new one). Serialized pb::RestorePage.
+  Result<std::string> restore_page(const std::string& site, uint64_t from, size_t max);
+
   // The newest catalog version: published here, or the one site-config carries.
   Result<int> catalog_version();
   // Records catalog `version` (catalog.toml text) and appends it to every site's stream,
@@ -186,6 +191,7 @@ class HubStore {
   // to sites, one epoch per site and run. Guarded by mu_.
   std::optional<KeyUnwrapper> unwrapper_;
   std::map<std::string, std::unique_ptr<KeyWrapper>> wrappers_;
+  std::map<std::string, CurveKey> box_keys_;  // sites' box keys read since the start
   std::function<void()> on_stream_change_;
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   sync::Replica replica_;    // guarded by mu_

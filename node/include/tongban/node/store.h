@@ -170,6 +170,9 @@ class NodeStore {
 
   // Drops and recreates every projection from the event log.
   Status rebuild_projections();
+  // Stores case keys the hub wrapped for this site's box key (a site restored from the
+  // hub), in one transaction; keys already held are kept.
+  Status adopt_case_keys(const std::vector<std::pair<std::string, std::string>>& wrapped);
 
   // Key rotation (no downtime): a new data key becomes active and the keyring file is
   // rewritten; reseal() then moves the rows still under an older key, `n` at a time, and
