@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -25,13 +26,15 @@ int fail(const Status& s) {
   return 1;
 }
 
-// Runs the sweep now and then every `period` until stopped.
-class Sweeper {
+// Runs `step` now and then every `period` until stopped, on its own thread; a step that
+// returns true has more to do and runs again at once.
+class Periodic {
  public:
-  Sweeper(node::CaseService& cases, int period) : cases_(cases), period_(period) {
+  Periodic(std::chrono::seconds period, std::function<bool()> step)
+      : period_(period), step_(std::move(step)) {
     thread_ = std::thread([this] { loop(); });
   }
-  ~Sweeper() {
+  ~Periodic() {
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -45,61 +48,40 @@ class Sweeper {
     std::unique_lock lock(mu_);
     while (!stop_) {
       lock.unlock();
-      auto changed = cases_.sweep();
-      if (!changed.ok())
-        spdlog::error("sweep failed: {}", changed.status().message_en());
-      else if (*changed > 0)
-        spdlog::info("sweep changed {} case(s)", *changed);
+      const bool more = step_();
       lock.lock();
-      cv_.wait_for(lock, std::chrono::seconds(period_), [this] { return stop_; });
+      if (!more) cv_.wait_for(lock, period_, [this] { return stop_; });
     }
   }
-  node::CaseService& cases_;
-  int period_;
+  std::chrono::seconds period_;
+  std::function<bool()> step_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
   std::thread thread_;
 };
 
-// Re-seals rows still under an older data key after a rotation, in small transactions
-// beside the traffic, and then retires the old key.
-class Resealer {
- public:
-  explicit Resealer(node::NodeStore& store) : store_(store) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~Resealer() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+// The supervision sweep (deemed acceptance, 容缺 deadlines).
+bool sweep(node::CaseService& cases) {
+  auto changed = cases.sweep();
+  if (!changed.ok())
+    spdlog::error("sweep failed: {}", changed.status().message_en());
+  else if (*changed > 0)
+    spdlog::info("sweep changed {} case(s)", *changed);
+  return false;
+}
 
- private:
-  void loop() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      if (store_.keyring() && store_.keyring()->key_ids().size() > 1) {
-        auto st = store_.reseal(500);
-        if (!st.ok()) spdlog::error("re-sealing under the new data key failed: {}", st.status().message_en());
-        lock.lock();
-        if (st.ok() && st->resealed > 0) continue;  // more to do: go on at once
-      } else {
-        lock.lock();
-      }
-      cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; });
-    }
+// After a data key rotation: re-seals rows still under an older key, 500 per transaction
+// beside the traffic, until none is left (then the store retires the old key).
+bool reseal(node::NodeStore& store) {
+  if (!store.keyring() || store.keyring()->key_ids().size() < 2) return false;
+  auto st = store.reseal(500);
+  if (!st.ok()) {
+    spdlog::error("re-sealing under the new data key failed: {}", st.status().message_en());
+    return false;
   }
-  node::NodeStore& store_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
+  return st->resealed > 0;
+}
 
 }  // namespace
 
@@ -241,8 +223,8 @@ int main(int argc, char** argv) {
   });
   bool served;
   {
-    Sweeper sweeper(cases, sweep_seconds);
-    Resealer resealer(**store);
+    Periodic sweeper(std::chrono::seconds(sweep_seconds), [&cases] { return sweep(cases); });
+    Periodic resealer(std::chrono::seconds(1), [s = store->get()] { return reseal(*s); });
     served = api.run();
   }
   if (sync_client) {

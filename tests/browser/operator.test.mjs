@@ -39,7 +39,18 @@ test('an operator finds a red case on the board', async () => {
     await p.getByRole('status', { name: '办件状态' }).waitFor()
     await p.getByText('时限：已超期').waitFor()
     await p.getByRole('button', { name: '跨区移交' }).waitFor()
+    // The hub holds the applicant sealed: the name shows only after a stated reason.
+    assert.equal(await p.getByText('孙立华').count(), 0)
+    await p.getByText('（已加密）').first().waitFor()
     await shot(p, 'operator-case')
+    await p.getByRole('button', { name: '查看个人信息' }).click()
+    await p.getByRole('dialog', { name: '查看个人信息' }).getByRole('textbox').fill('核实超期案件申请人')
+    await p.getByRole('button', { name: '查看', exact: true }).click()
+    await p.getByText('孙立华').waitFor()
+    const reads = await api(d.hub, 'GET', '/audit/personal-reads', undefined, op)
+    assert.equal(reads.reads[0].case_id, late.case_id)
+    assert.equal(reads.reads[0].reason, '核实超期案件申请人')
+    await shot(p, 'operator-case-revealed')
 
     // Any case of any site by its number.
     await p.getByRole('menuitem', { name: '案件查询' }).click()

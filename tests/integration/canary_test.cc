@@ -61,12 +61,6 @@ std::vector<Hit> scan(const std::filesystem::path& root,
   return hits;
 }
 
-json case_at(Daemon& d, const std::string& token, const std::string& id) {
-  const HttpReply r = d.get(token, "/api/v1/cases/" + id);
-  INFO(r.body.dump());
-  REQUIRE(r.status == 200);
-  return r.body;
-}
 
 }  // namespace
 

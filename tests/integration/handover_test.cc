@@ -16,13 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-// The case as `daemon` shows it (status 200 expected).
-json case_at(Daemon& daemon, const std::string& token, const std::string& id) {
-  const HttpReply r = daemon.get(token, "/api/v1/cases/" + id);
-  INFO(r.body.dump());
-  REQUIRE(r.status == 200);
-  return r.body;
-}
 
 bool has_case(Daemon& daemon, const std::string& token, const std::string& id) {
   return daemon.get(token, "/api/v1/cases/" + id).status == 200;

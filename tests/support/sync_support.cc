@@ -80,6 +80,13 @@ std::string hub_digest(const HubHarness& hub) {
   return *CaseIndex(db).digest();
 }
 
+json case_at(Daemon& daemon, const std::string& token, const std::string& id) {
+  const HttpReply r = daemon.get(token, "/api/v1/cases/" + id);
+  INFO(r.body.dump());
+  REQUIRE(r.status == 200);
+  return r.body;
+}
+
 std::string submit(NodeHarness& node, const std::string& token, int n) {
   json app = application("RS001", {"ID", "PHOTO"}, resident_id(n));
   app["accept"] = json::object();

@@ -455,6 +455,33 @@ int run_bench_sync(SyncBenchOptions o) {
   other->process.wait(std::chrono::seconds(10));
   node->process.signal(SIGTERM);
   node->process.wait(std::chrono::seconds(10));
+
+  // 2b. S01's PC is replaced: `tongban restore --from-hub` into an empty directory, from
+  // exec to exit (fetch, verify, store, case keys, projections).
+  std::fprintf(stderr, "restoring S01 (%lu events) from the hub...\n",
+               static_cast<unsigned long>(watch.held("S01")));
+  double restore_s = -1;
+  {
+    httplib::Client c("127.0.0.1", hub->port);
+    auto login = c.Post("/api/v1/login", json{{"username", "operator"}, {"password", s->password}}.dump(),
+                        "application/json");
+    if (!login || login->status != 200) return fail(Status::Unavailable("hub login failed"));
+    const std::string token = json::parse(login->body)["token"];
+    const auto restored = s->root / "S01-restored";
+    const auto t_restore = SteadyClock::now();
+    auto child = tools::ChildProcess::spawn(
+        {(tools::self_dir() / "tongban").string(), "restore", "--from-hub", "--url",
+         "http://127.0.0.1:" + std::to_string(hub->port), "--token", token, "--site-config",
+         s->config.string(), "--site", "S01", "--data", restored.string(), "--key-file",
+         kek_file(restored).string(), "--district-key", (s->config.parent_path() / "district.key").string(),
+         "--password-env", "TONGBAN_BENCH_PASSWORD", "--page", "20000"},
+        s->root / "restore.log", {"TONGBAN_BENCH_PASSWORD=" + s->password});
+    if (!child.ok()) return fail(child.status());
+    const auto rc = child->wait(std::chrono::minutes(10));
+    if (rc != 0) return fail(Status::Unavailable("restore failed; see " + (s->root / "restore.log").string()));
+    restore_s = ms_since(t_restore) / 1000.0;
+  }
+  const uint64_t restored_events = watch.held("S01");
   hub->process.signal(SIGTERM);
   hub->process.wait(std::chrono::seconds(10));
 
@@ -534,6 +561,9 @@ int run_bench_sync(SyncBenchOptions o) {
   std::printf("%-52s %14.2f %12s\n", "ratio to raw pipeline", ratio, ">= 0.5");
   std::printf("%-52s %14.2f %12s\n", ("catch-up of " + std::to_string(*head) + " events, s").c_str(), catchup_s, "<= 15");
   std::printf("%-52s %14.1f %12s\n", "node peak RSS during catch-up, MB", peak_rss_mb, "< 64");
+  std::printf("%-52s %14.2f %12s\n",
+              ("restore of " + std::to_string(restored_events) + " events from the hub, s").c_str(),
+              restore_s, "<= 30");
   std::printf("%-52s %14.2f %12s\n", "live p50 append->hub commit ms", percentile(*live_ms, 0.5), "-");
   std::printf("%-52s %14.2f %12s\n", "live p99 append->hub commit ms", percentile(*live_ms, 0.99), "< 50");
   std::printf("%-52s %14.2f %12s\n",
@@ -555,6 +585,8 @@ int run_bench_sync(SyncBenchOptions o) {
                         {"ratio_to_raw", ratio},
                         {"catchup_events", *head},
                         {"catchup_1m_s", catchup_s},
+                        {"restore_events", restored_events},
+                        {"restore_1m_s", restore_s},
                         {"catchup_peak_rss_mb", peak_rss_mb},
                         {"live_p50_ms", percentile(*live_ms, 0.5)},
                         {"live_p99_ms", percentile(*live_ms, 0.99)},
