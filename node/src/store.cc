@@ -25,6 +25,19 @@ const std::string kNodeSchema = R"sql(
   CREATE TABLE counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
+// Ends a write for the case keys: what it cached stays only if it committed (a key cached
+// in a rolled-back write would seal later events with a key the table never got).
+class SettleKeys {
+ public:
+  explicit SettleKeys(CaseKeys& keys) : keys_(keys) {}
+  ~SettleKeys() { keys_.settle(committed_); }
+  void committed() { committed_ = true; }
+
+ private:
+  CaseKeys& keys_;
+  bool committed_ = false;
+};
+
 }  // namespace
 
 const std::vector<std::string>& NodeStore::migrations() {
@@ -169,12 +182,7 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
                             "。请联系区级中心，从中心恢复本站点数据",
                         "this node takes no writes: " + halt_->message_en +
                             "; restore the site from the hub");
-  bool committed = false;
-  struct Settle {
-    CaseKeys& keys;
-    bool& committed;
-    ~Settle() { keys.settle(committed); }
-  } settle{*case_keys_, committed};
+  SettleKeys settle(*case_keys_);
   sync::LogWriter log(log_);
   TB_RETURN_IF_ERROR(log.begun());
   Writer writer(*this, log);
@@ -182,7 +190,7 @@ Result<uint64_t> NodeStore::write(const std::function<Status(Writer&)>& fn) {
   const uint64_t appended = log.pending();
   if (appended == 0) return appended;  // a command that changed nothing: roll back
   TB_RETURN_IF_ERROR(log.commit());
-  committed = true;
+  settle.committed();
   if (Status s = write_witness_locked(); !s.ok())  // the commit stands; the witness lags
     spdlog::warn("head witness not written: {}", s.message_en());
   return appended;
@@ -476,6 +484,7 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
   for (const DeliveredCase& c : cases)
     for (const sync::Event& e : c.events) newest = std::max(newest, e.lamport);
   log_.observe(newest);
+  SettleKeys settle(*case_keys_);
   sync::LogWriter log(log_);
   TB_RETURN_IF_ERROR(log.begun());
   TB_RETURN_IF_ERROR(sync::Replica(*db_).append(checked.fresh, checked.signature));
@@ -491,10 +500,7 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     // one with local history is replayed from the store after the new events join it.
     auto known = projector_.cases().contains(c.case_id);
     if (!known.ok()) return known.status();
-    if (Status s = case_keys_->adopt(c.case_id, c.case_key); !s.ok()) {
-      case_keys_->settle(false);
-      return s;
-    }
+    TB_RETURN_IF_ERROR(case_keys_->adopt(c.case_id, c.case_key));
     auto added = sync::store_borrowed(*db_, c.events);
     if (!added.ok()) return added.status();
     const bool whole = !c.events.empty() && (c.events.front().kind == "case.submitted" ||
@@ -507,9 +513,8 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     if (!*acknowledged) TB_RETURN_IF_ERROR(projector_.index(*state));
   }
   const uint64_t appended = log.pending();
-  const Status committed = log.commit();
-  case_keys_->settle(committed.ok());
-  TB_RETURN_IF_ERROR(committed);
+  TB_RETURN_IF_ERROR(log.commit());
+  settle.committed();
   if (appended > 0)
     if (Status s = write_witness_locked(); !s.ok())
       spdlog::warn("head witness not written: {}", s.message_en());
@@ -606,15 +611,11 @@ Status NodeStore::adopt_case_keys(const std::vector<std::pair<std::string, std::
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  for (const auto& [id, key] : wrapped) {
-    if (Status s = case_keys_->adopt(id, key); !s.ok()) {
-      case_keys_->settle(false);
-      return s;
-    }
-  }
-  const Status committed = tx.commit();
-  case_keys_->settle(committed.ok());
-  return committed;
+  SettleKeys settle(*case_keys_);
+  for (const auto& [id, key] : wrapped) TB_RETURN_IF_ERROR(case_keys_->adopt(id, key));
+  TB_RETURN_IF_ERROR(tx.commit());
+  settle.committed();
+  return Status::Ok();
 }
 
 Result<NodeStore::KeyStatus> NodeStore::rotate_data_key() {

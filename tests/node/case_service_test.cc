@@ -160,3 +160,33 @@ TEST_CASE("appointment slots follow the calendar and 5+2 extended hours", "[node
   b.date = "2026-10-01";
   CHECK(f.cases.book(b, f.clerk).status().reason() == "invalid_date");
 }
+
+TEST_CASE("a case key made in a write that rolls back is made again and stored", "[node][sealed]") {
+  ServiceFixture f;
+  pb::CaseEvent e;
+  e.mutable_prereview_started()->set_item_code("RS001");
+  e.mutable_prereview_started()->mutable_applicant()->set_name("回滚甲");
+  CaseState first;
+  auto failed = f.store.write([&](NodeStore::Writer& w) -> Status {
+    TB_RETURN_IF_ERROR(w.append(first, "S01-20261102-900001", e, "clerk", w.now()));
+    return Status::Unavailable("a failure after the append");
+  });
+  CHECK_FALSE(failed.ok());
+  CaseState again;
+  REQUIRE(f.store
+              .write([&](NodeStore::Writer& w) {
+                return w.append(again, "S01-20261102-900001", e, "clerk", w.now());
+              })
+              .ok());
+  // A new store has no cache: the key must be in the table.
+  f.owned.reset();
+  auto reopened = f.open_store();
+  auto loaded = reopened->load_case("S01-20261102-900001");
+  REQUIRE(loaded.ok());
+  CHECK(loaded->applicant.name() == "回滚甲");
+  // And the log holds only ciphertext of the name.
+  auto events = reopened->case_events("S01-20261102-900001");
+  REQUIRE(events.ok());
+  REQUIRE(events->size() == 1);
+  CHECK(events->front().body.find("回滚甲") == std::string::npos);
+}
