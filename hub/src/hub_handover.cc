@@ -62,18 +62,14 @@ Status HubStore::send_case_events_locked(const std::string& site, const std::str
   return Status::Ok();
 }
 
-namespace {
-
-// The first sealed envelope among `events` that carries the case key for the hub.
-const pb::Sealed* hub_sealed(const std::vector<sync::Event>& events, pb::CaseEvent& scratch) {
+const pb::Sealed* HubStore::hub_sealed(const std::vector<sync::Event>& events,
+                                       pb::CaseEvent& scratch) {
   for (const sync::Event& e : events) {
     if (!scratch.ParseFromString(e.body)) continue;
     if (scratch.has_sealed() && !scratch.sealed().hub_key().empty()) return &scratch.sealed();
   }
   return nullptr;
 }
-
-}  // namespace
 
 Result<std::string> HubStore::case_key_for_locked(const std::string& site,
                                                   const std::string& case_id,

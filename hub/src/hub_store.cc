@@ -295,26 +295,34 @@ Result<std::string> HubStore::restore_page(const std::string& site, uint64_t fro
     if (!loaded.ok()) return loaded.status();
     if (loaded->count(site)) {
       box = loaded->at(site);
-      if (district_.box_keys.count(site) == 0 || district_.box_keys.at(site) != *box)
-        wrappers_.erase(site);  // hand-overs wrap for the new key too
-      box_keys_[site] = *box;
+      auto known = box_keys_.find(site);
+      if (known == box_keys_.end() || known->second != *box) {
+        wrappers_.erase(site);  // hand-overs wrap for the new key from now on
+        box_keys_[site] = *box;
+      }
     }
   }
-  std::set<std::string> keyed;
-  pb::CaseEvent body;
+  std::set<std::string> cases;
   for (const sync::Event& e : *events) {
     *page.add_events() = sync::to_wire(e);
-    if (!box || keyed.count(e.case_id) || !body.ParseFromString(e.body) || !body.has_sealed() ||
-        body.sealed().hub_key().empty())
-      continue;
-    keyed.insert(e.case_id);
-    auto key = unwrapper_->unwrap(body.sealed().hub_key(), e.case_id);
-    if (!key.ok()) continue;  // folds empty at the site, as at the hub
+    cases.insert(e.case_id);
+  }
+  if (box) {
     auto& wrapper = wrappers_[site];
     if (!wrapper) wrapper = std::make_unique<KeyWrapper>(*box);
-    pb::RestoreKey* k = page.add_case_keys();
-    k->set_case_id(e.case_id);
-    k->set_key(wrapper->wrap(*key, e.case_id));
+    pb::CaseEvent scratch;
+    for (const std::string& id : cases) {
+      // Any site's sealed event of the case: a case handed here may have none of its own.
+      auto all = sync::events_of_case(*db_, id);
+      if (!all.ok()) return all.status();
+      const pb::Sealed* sealed = hub_sealed(*all, scratch);
+      if (!sealed) continue;
+      auto key = unwrapper_->unwrap(sealed->hub_key(), id);
+      if (!key.ok()) continue;  // folds empty at the site, as at the hub
+      pb::RestoreKey* k = page.add_case_keys();
+      k->set_case_id(id);
+      k->set_key(wrapper->wrap(*key, id));
+    }
   }
   return page.SerializeAsString();
 }

@@ -107,7 +107,13 @@ Status CaseKeys::adopt(const std::string& stream_id, const std::string& sealed_t
   if (!found.ok()) return found.status();
   if (*found) return Status::Ok();
   auto opened = unwrapper_->unwrap(sealed_to_me, stream_id);
-  if (!opened.ok()) return opened.status();
+  if (!opened.ok()) {
+    // Wrapped for a box key this site no longer has (a delivery re-sent after the site was
+    // restored with a new keyring): the hub's stream must not stop on it.
+    spdlog::warn("case {}: the hub's copy of its key does not open with this site's box key",
+                 stream_id);
+    return Status::Ok();
+  }
   Entry e;
   e.key = *opened;
   e.hub_key = hub_copy(e.key, stream_id);
@@ -120,10 +126,14 @@ Status CaseKeys::open(pb::CaseEvent& e, const std::string& stream_id) {
   if (!e.has_sealed() || !keys_) return Status::Ok();
   auto found = find(stream_id);
   if (!found.ok()) return found.status();
-  // A case told here without its key (the hub could not read it either): it folds with
-  // the personal fields empty.
+  // A case told here without its key (the hub could not read it either), or an envelope
+  // sealed under another key (a site that had to make its own when none reached it): it
+  // folds with those personal fields empty rather than making the case unreadable.
   if (!*found) return Status::Ok();
-  return open_personal(e, (*found)->key, stream_id);
+  if (open_personal(e, (*found)->key, stream_id).ok()) return Status::Ok();
+  spdlog::warn("case {}: an event's personal fields do not open with this site's case key",
+               stream_id);
+  return Status::Ok();
 }
 
 Result<size_t> CaseKeys::reseal(size_t n) {

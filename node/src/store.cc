@@ -224,9 +224,10 @@ Result<int64_t> NodeStore::Writer::next_number(const std::string& counter) {
 
 Result<bool> NodeStore::Writer::broke_commitment(const pb::Applicant& applicant) {
   pb::Applicant a = applicant;
-  if (store_.keys_)
-    a.set_blind(a.enterprise() ? blind_uscc(*store_.keys_, a.uscc())
-                               : blind_id(*store_.keys_, a.id_number()));
+  // From the number when it is here; a state folded without its key keeps the blind index.
+  const std::string& number = a.enterprise() ? a.uscc() : a.id_number();
+  if (store_.keys_ && !number.empty())
+    a.set_blind(a.enterprise() ? blind_uscc(*store_.keys_, number) : blind_id(*store_.keys_, number));
   const std::string key = applicant_key(a);
   if (key.empty()) return false;
   return store_.projector_.cases().broke_commitment(key);
@@ -505,8 +506,16 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     if (!added.ok()) return added.status();
     const bool whole = !c.events.empty() && (c.events.front().kind == "case.submitted" ||
                                              c.events.front().kind == "case.prereview_started");
-    auto state = *known || !whole ? load_case_locked(c.case_id)
-                                  : CaseProjector::replay(c.events, case_keys_.get());
+    // This node's own events of the case count too (a site restored from the hub holds its
+    // Received and Taken before the history comes back): replay from the store then.
+    auto own = db_->cached("SELECT 1 FROM events WHERE case_id=?1 AND origin=?2 LIMIT 1");
+    if (!own.ok()) return own.status();
+    own->bind(1, c.case_id).bind(2, log_.origin());
+    auto has_own = own->step();
+    if (!has_own.ok()) return has_own.status();
+    own->reset();
+    auto state = *known || !whole || *has_own ? load_case_locked(c.case_id)
+                                              : CaseProjector::replay(c.events, case_keys_.get());
     if (!state.ok()) return state.status();
     auto acknowledged = acknowledge_move_locked(writer, *state);  // projects what it appends
     if (!acknowledged.ok()) return acknowledged.status();
@@ -622,8 +631,10 @@ Result<NodeStore::KeyStatus> NodeStore::rotate_data_key() {
   std::lock_guard lock(mu_);
   if (!keys_)
     return Status::Conflict("no_keyring", "本节点未加载数据密钥", "this store has no keyring");
-  const uint32_t id = keys_->rotate(clock_.now());
-  TB_RETURN_IF_ERROR(keys_->save(data_dir_ / Keyring::kFile));
+  // Under the store's lock nothing seals a row until the new key is on disk.
+  auto rotated = keys_->rotate(clock_.now(), data_dir_ / Keyring::kFile);
+  if (!rotated.ok()) return rotated.status();
+  const uint32_t id = *rotated;
   spdlog::info("data key {} is active; rows under older keys are re-sealed in the background", id);
   return KeyStatus{id, keys_->key_ids(), 0};
 }

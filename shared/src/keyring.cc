@@ -245,6 +245,14 @@ Status Keyring::save(const std::filesystem::path& file) const {
   TB_RETURN_IF_ERROR(write_file_0600(tmp, f.SerializeAsString(), true));
   std::filesystem::rename(tmp, file, ec);
   if (ec) return Status::Unavailable("cannot replace " + file.string() + ": " + ec.message());
+  // The rename itself must survive a power cut: rows are sealed under the new data key as
+  // soon as this returns.
+  const int dir = ::open(file.parent_path().empty() ? "." : file.parent_path().c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return Status::Unavailable("cannot open the directory of " + file.string());
+  const bool synced = ::fsync(dir) == 0;
+  ::close(dir);
+  if (!synced) return Status::Unavailable("cannot sync the directory of " + file.string());
   return Status::Ok();
 }
 
@@ -290,6 +298,23 @@ uint32_t Keyring::rotate(Timestamp now) {
   const uint32_t id = impl_->keys.rbegin()->first + 1;
   impl_->keys[id] = {random_key(), now};
   impl_->active = id;
+  return id;
+}
+
+Result<uint32_t> Keyring::rotate(Timestamp now, const std::filesystem::path& file) {
+  uint32_t previous = 0;
+  {
+    std::shared_lock lock(impl_->mu);
+    previous = impl_->active;
+  }
+  const uint32_t id = rotate(now);
+  if (Status s = save(file); !s.ok()) {
+    std::unique_lock lock(impl_->mu);
+    impl_->active = previous;
+    sodium_memzero(impl_->keys[id].first.data(), 32);
+    impl_->keys.erase(id);
+    return s;
+  }
   return id;
 }
 

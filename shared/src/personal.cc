@@ -12,26 +12,66 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
-// Calls fn(message, reflection, field) for every singular string field marked personal, in
-// a fixed order: fields by declaration, depth first into set sub-messages and every element
-// of repeated ones. CaseEvent.sealed itself is skipped.
+// Calls fn(message, reflection, field, path) for every singular string field marked
+// personal: depth first into set sub-messages and every element of repeated ones.
+// CaseEvent.sealed itself is skipped. `path` names the field by field numbers, an element
+// of a repeated field by its index: "3/5/1" is submitted.applicant.name, "3/7.2/2" the
+// value of submitted.form[2].
 template <class Fn>
-void walk(Message& m, Fn&& fn) {
+void walk(Message& m, Fn&& fn, const std::string& prefix = "") {
   const auto* d = m.GetDescriptor();
   const auto* r = m.GetReflection();
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
+    const std::string here = prefix + std::to_string(f->number());
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       if (f->message_type() == pb::Sealed::descriptor()) continue;
       if (f->is_repeated()) {
-        for (int j = 0; j < r->FieldSize(m, f); ++j) walk(*r->MutableRepeatedMessage(&m, f, j), fn);
+        for (int j = 0; j < r->FieldSize(m, f); ++j)
+          walk(*r->MutableRepeatedMessage(&m, f, j), fn, here + "." + std::to_string(j) + "/");
       } else if (r->HasField(m, f)) {
-        walk(*r->MutableMessage(&m, f), fn);
+        walk(*r->MutableMessage(&m, f), fn, here + "/");
       }
     } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated() &&
                f->options().GetExtension(pb::personal)) {
-      fn(m, r, f);
+      fn(m, r, f, here);
     }
+  }
+}
+
+// Puts `value` at `path` (walk's form) in `m`; false when the path names no singular
+// string field of a present message here (a field this version does not know).
+bool place(Message& m, std::string_view path, const std::string& value) {
+  Message* at = &m;
+  while (true) {
+    const size_t slash = path.find('/');
+    const std::string_view step = path.substr(0, slash);
+    const size_t dot = step.find('.');
+    int number = 0, index = -1;
+    try {
+      number = std::stoi(std::string(step.substr(0, dot)));
+      if (dot != std::string_view::npos) index = std::stoi(std::string(step.substr(dot + 1)));
+    } catch (const std::exception&) {
+      return false;
+    }
+    const FieldDescriptor* f = at->GetDescriptor()->FindFieldByNumber(number);
+    if (!f) return false;
+    const auto* r = at->GetReflection();
+    if (slash == std::string_view::npos) {
+      if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING || f->is_repeated() || index >= 0)
+        return false;
+      r->SetString(at, f, value);
+      return true;
+    }
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) return false;
+    if (f->is_repeated()) {
+      if (index < 0 || index >= r->FieldSize(*at, f)) return false;
+      at = r->MutableRepeatedMessage(at, f, index);
+    } else {
+      if (index >= 0 || !r->HasField(*at, f)) return false;
+      at = r->MutableMessage(at, f);
+    }
+    path.remove_prefix(slash + 1);
   }
 }
 
@@ -119,7 +159,8 @@ void add_blind_indexes(pb::CaseEvent& e, const Keyring& keys) {
 
 bool has_personal(const pb::CaseEvent& e) {
   bool any = false;
-  walk(const_cast<pb::CaseEvent&>(e), [&](Message& m, const auto* r, const FieldDescriptor* f) {
+  walk(const_cast<pb::CaseEvent&>(e), [&](Message& m, const auto* r, const FieldDescriptor* f,
+                                          const std::string&) {
     std::string scratch;
     any = any || !r->GetStringReference(m, f, &scratch).empty();
   });
@@ -130,8 +171,12 @@ void seal_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_view
                    const std::string& hub_key) {
   if (!has_personal(e)) return;
   pb::PersonalFields fields;
-  walk(e, [&](Message& m, const auto* r, const FieldDescriptor* f) {
-    fields.add_values(r->GetString(m, f));
+  walk(e, [&](Message& m, const auto* r, const FieldDescriptor* f, const std::string& path) {
+    std::string value = r->GetString(m, f);
+    if (value.empty()) return;
+    pb::PersonalField* field = fields.add_fields();
+    field->set_path(path);
+    field->set_value(std::move(value));
     r->ClearField(&m, f);
   });
   std::string plain = fields.SerializeAsString();
@@ -149,17 +194,11 @@ Status open_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_vi
   const bool parsed = fields.ParseFromString(*plain);
   sodium_memzero(plain->data(), plain->size());
   if (!parsed) return Status::Corruption("sealed personal fields do not parse");
-  int next = 0;
-  bool fits = true;
-  walk(e, [&](Message& m, const auto* r, const FieldDescriptor* f) {
-    if (next >= fields.values_size()) {
-      fits = false;
-      return;
-    }
-    r->SetString(&m, f, fields.values(next++));
-  });
-  if (!fits || next != fields.values_size())
-    return Status::Corruption("sealed personal fields do not fit their event");
+  // Into a copy, taken only when it opened whole. A value whose path this version does not
+  // know (a field a later version added) is left out, not misplaced.
+  pb::CaseEvent opened = e;
+  for (const pb::PersonalField& f : fields.fields()) place(opened, f.path(), f.value());
+  e = std::move(opened);
   e.clear_sealed();
   return Status::Ok();
 }

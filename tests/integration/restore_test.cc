@@ -15,8 +15,20 @@ using nlohmann::json;
 TEST_CASE("a site whose data directory is lost is restored from the hub and goes on",
           "[integration][restore]") {
   LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
   const std::string op = d.hub.login("operator");
+  s02.set_hub(d.hub.sync_endpoint());
+  s02.start();
+  REQUIRE(d.hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
   const std::string clerk = d.s01.login("clerk");
+  // A case S02 accepted, handed to S01, which takes it on (an event with nothing sealed).
+  const std::string s02_clerk = s02.login("clerk");
+  const std::string handed = submit(s02, s02_clerk, 700);
+  eventually([&] { return d.hub.get(op, "/api/v1/cases/" + handed).status == 200; });
+  REQUIRE(d.hub.post(op, "/api/v1/cases/" + handed + "/handover", {{"to", "S01"}, {"reason", "均衡负荷"}})
+              .status == 200);
+  eventually([&] { return d.s01.get(clerk, "/api/v1/cases/" + handed).status == 200; });
+  REQUIRE(d.s01.post(clerk, "/api/v1/cases/" + handed + "/take", json::object()).status == 200);
   std::vector<std::string> ids;
   for (int i = 0; i < 8; ++i) {
     json app = application("RS001", {"ID", "PHOTO"}, resident_id(500 + i));
@@ -59,14 +71,26 @@ TEST_CASE("a site whose data directory is lost is restored from the hub and goes
     CHECK(r.body["applicant"]["name"] == "恢复" + std::to_string(i));  // case keys are back
   }
   CHECK(d.s01.get(again, "/api/v1/cases/" + ids[1]).body["status"] == "withdrawn");
+  // The case handed in reads too: its key came from S02's sealed events, re-wrapped.
+  CHECK(case_at(d.s01, again, handed)["applicant"]["name"] == "张三");
+  // The hub's stream, re-sent from 1 with keys wrapped for the old box key, does not stop
+  // the site: a case handed over after the restore arrives and reads.
+  const std::string later = submit(s02, s02_clerk, 701);
+  eventually([&] { return d.hub.get(op, "/api/v1/cases/" + later).status == 200; });
+  REQUIRE(d.hub.post(op, "/api/v1/cases/" + later + "/handover", {{"to", "S01"}, {"reason", "均衡负荷"}})
+              .status == 200);
+  eventually([&] { return d.s01.get(again, "/api/v1/cases/" + later).status == 200; });
+  CHECK(case_at(d.s01, again, later)["applicant"]["name"] == "张三");
   CHECK(d.s01.get(again, "/api/v1/cases?id_number=" + resident_id(503)).body["count"] == 1);
   // The sequence goes on from the hub's head; the hub stores it, with no fork.
+  const uint64_t before = d.s01.head_seq();  // head, and the Received of the later case
+  CHECK(before == head + 1);
   json app = application("RS001", {"ID", "PHOTO"}, resident_id(600));
   const HttpReply created = d.s01.post(again, "/api/v1/cases", app);
   REQUIRE(created.status == 201);
   CHECK(created.body["case_id"] != ids.back());
-  CHECK(d.s01.head_seq() == head + 1);
-  eventually([&] { return hub_held(d.hub, "S01") == head + 1; });
+  CHECK(d.s01.head_seq() == before + 1);
+  eventually([&] { return hub_held(d.hub, "S01") == before + 1; });
   const json sites = d.hub.get(op, "/api/v1/sites").body;
   for (const json& s : sites["sites"])
     if (s["site"] == "S01") CHECK(s["fork"].is_null());

@@ -226,21 +226,12 @@ int restore(const RestoreOptions& ro) {
   if (!key.ok()) return fail(key.status());
   auto keys = load_or_create_keyring(o, data, o.site);
   if (!keys.ok()) return fail(keys.status());
-  if (key->public_key() != site_key) {
-    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
-    std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
-  }
+  // The hub wraps the case keys for the box key site-config holds (read at each page). The
+  // identity key is replaced only once everything is verified, so a failed restore can be
+  // retried against the key the hub knew.
   if (Status s = write_public_key(o.config_dir, o.site, keys->box().public_key, kBoxKeySuffix);
       !s.ok())
     return fail(s);
-  {  // the hub takes the new keys (a no-op when they are the same)
-    httplib::Client c(ro.url);
-    c.set_connection_timeout(5, 0);
-    auto r = c.Post("/api/v1/keys/reload", {{"Authorization", "Bearer " + ro.token}}, "{}",
-                    "application/json");
-    if (!r || r->status != 200)
-      return fail(Status::Unavailable("the hub did not reload its allow-list (POST /api/v1/keys/reload)"));
-  }
 
   auto db = Db::open(data / node::NodeStore::kDbFile);
   if (!db.ok()) return fail(db.status());
@@ -319,6 +310,19 @@ int restore(const RestoreOptions& ro) {
   if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail(s);
   if (Status s = create_accounts((*store)->staff(), site_accounts(o), password); !s.ok())
     return fail(s);
+  if (key->public_key() != site_key) {
+    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
+    std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
+  }
+  {  // the hub takes the site's keys as they are now (a no-op when they are the same)
+    httplib::Client c(ro.url);
+    c.set_connection_timeout(5, 0);
+    auto r = c.Post("/api/v1/keys/reload", {{"Authorization", "Bearer " + ro.token}}, "{}",
+                    "application/json");
+    if (!r || r->status != 200)
+      return fail(Status::Unavailable(
+          "restored, but the hub did not reload its allow-list: POST /api/v1/keys/reload there"));
+  }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "site " << o.site << " restored from the hub: " << claimed.seq

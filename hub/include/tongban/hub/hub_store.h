@@ -105,8 +105,9 @@ class HubStore {
                                      const std::string& by);
 
   // Restoring a site from the hub: up to `max` of its own events from seq `from`, its signed
-  // head, and the case keys of those events wrapped for its box key as site-config holds it
-  // now (re-read, since a replaced site has a new one). Serialized pb::RestorePage.
+  // head, and the keys of the cases of those events (from any site's sealed event of the
+  // case) wrapped for its box key as site-config holds it now (re-read, since a replaced
+  // site has a new one). Serialized pb::RestorePage.
   Result<std::string> restore_page(const std::string& site, uint64_t from, size_t max);
 
   // The newest catalog version: published here, or the one site-config carries.
@@ -159,6 +160,10 @@ class HubStore {
   // read it.
   Result<std::string> case_key_for_locked(const std::string& site, const std::string& case_id,
                                           const std::vector<sync::Event>& events);
+  // The first sealed envelope among `events` that carries the case key for the hub (parsed
+  // into `scratch`), or null.
+  static const pb::Sealed* hub_sealed(const std::vector<sync::Event>& events,
+                                      pb::CaseEvent& scratch);
   // The state of a case the hub holds; NotFound (zh/en) when it holds none.
   Result<CaseState> existing_case_locked(const std::string& case_id);
   // Picks the site the rules give the case to (preferred first when it may decide), and

@@ -75,6 +75,9 @@ class Keyring {
   // Key rotation: a new data key becomes the active one (rows are re-sealed by the store,
   // in the background); once none is left under an old key, retire_others() drops them.
   uint32_t rotate(Timestamp now);
+  // The same, written durably to `file` before it is used; on a failed write the keyring
+  // stays as it was. The caller keeps anything from sealing meanwhile.
+  Result<uint32_t> rotate(Timestamp now, const std::filesystem::path& file);
   void retire_others();
   uint32_t active_key() const;
   std::vector<uint32_t> key_ids() const;
