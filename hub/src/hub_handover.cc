@@ -77,9 +77,7 @@ Result<std::string> HubStore::case_key_for_locked(const std::string& site,
   if (!keys_) return std::string();
   std::optional<CurveKey> box;
   if (auto it = box_keys_.find(site); it != box_keys_.end()) {
-    box = it->second;  // read again since the start (a restored site's new key)
-  } else if (auto d = district_.box_keys.find(site); d != district_.box_keys.end()) {
-    box = d->second;
+    box = it->second;
   } else {  // provisioned after the hub started
     auto loaded = load_public_keys(district_.dir, {site}, kBoxKeySuffix);
     if (!loaded.ok()) return loaded.status();

@@ -44,6 +44,7 @@ HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock
       key_(key),
       keys_(keys),
       unwrapper_(keys ? std::optional<KeyUnwrapper>(std::in_place, keys->box()) : std::nullopt),
+      box_keys_(district.box_keys),
       replica_(*db_),
       projector_(*db_, district),
       staff_(*db_, mu_, clock) {}
@@ -302,22 +303,28 @@ Result<std::string> HubStore::restore_page(const std::string& site, uint64_t fro
       }
     }
   }
-  std::set<std::string> cases;
+  // Each case's key as the hub holds it: from the page's own sealed events, else (a case
+  // handed to the site, where it sealed nothing itself) from any site's event of the case.
+  std::map<std::string, std::string> hub_keys;
+  pb::CaseEvent body;
   for (const sync::Event& e : *events) {
     *page.add_events() = sync::to_wire(e);
-    cases.insert(e.case_id);
+    std::string& hub_key = hub_keys[e.case_id];
+    if (!hub_key.empty() || !box || !body.ParseFromString(e.body) || !body.has_sealed()) continue;
+    hub_key = body.sealed().hub_key();
   }
   if (box) {
     auto& wrapper = wrappers_[site];
     if (!wrapper) wrapper = std::make_unique<KeyWrapper>(*box);
-    pb::CaseEvent scratch;
-    for (const std::string& id : cases) {
-      // Any site's sealed event of the case: a case handed here may have none of its own.
-      auto all = sync::events_of_case(*db_, id);
-      if (!all.ok()) return all.status();
-      const pb::Sealed* sealed = hub_sealed(*all, scratch);
-      if (!sealed) continue;
-      auto key = unwrapper_->unwrap(sealed->hub_key(), id);
+    for (auto& [id, hub_key] : hub_keys) {
+      if (hub_key.empty()) {
+        auto all = sync::events_of_case(*db_, id);
+        if (!all.ok()) return all.status();
+        const pb::Sealed* sealed = hub_sealed(*all, body);
+        if (!sealed) continue;
+        hub_key = sealed->hub_key();
+      }
+      auto key = unwrapper_->unwrap(hub_key, id);
       if (!key.ok()) continue;  // folds empty at the site, as at the hub
       pb::RestoreKey* k = page.add_case_keys();
       k->set_case_id(id);

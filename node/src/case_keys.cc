@@ -138,25 +138,7 @@ Status CaseKeys::open(pb::CaseEvent& e, const std::string& stream_id) {
 
 Result<size_t> CaseKeys::reseal(size_t n) {
   if (!keys_) return size_t{0};
-  std::string active(4, '\0');
-  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(keys_->active_key() >> (8 * i));
-  auto stmt = db_.cached(
-      "SELECT stream_id, sealed FROM case_keys WHERE substr(sealed, 1, 4) <> ?1 LIMIT ?2");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
-  auto rows = collect_rows<std::pair<std::string, std::string>>(
-      *stmt, [](const Stmt& s) { return std::pair{s.text_at(0), s.blob_at(1)}; });
-  if (!rows.ok()) return rows.status();
-  auto update = db_.cached("UPDATE case_keys SET sealed=?2 WHERE stream_id=?1");
-  if (!update.ok()) return update.status();
-  for (auto& [id, sealed] : *rows) {
-    auto key = keys_->open_row(sealed, id);
-    if (!key.ok()) return key.status();
-    const std::string again = keys_->seal_row(*key, id);
-    sodium_memzero(key->data(), key->size());
-    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
-  }
-  return rows->size();
+  return reseal_rows(db_, *keys_, "case_keys", "stream_id", "sealed", n);
 }
 
 }  // namespace tongban::node

@@ -651,26 +651,10 @@ Result<NodeStore::KeyStatus> NodeStore::reseal(size_t n) {
   if (!keys.ok()) return keys.status();
   auto names = projector_.cases().reseal_names(n);
   if (!names.ok()) return names.status();
-  // Appointments: every row not under the active key.
-  std::string active(4, '\0');
-  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(st.active >> (8 * i));
-  auto stmt = db_->cached(
-      "SELECT id, applicant FROM appointments WHERE substr(applicant, 1, 4) <> ?1 LIMIT ?2");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
-  auto rows = collect_rows<std::pair<std::string, std::string>>(
-      *stmt, [](const Stmt& r) { return std::pair{r.text_at(0), r.blob_at(1)}; });
-  if (!rows.ok()) return rows.status();
-  auto update = db_->cached("UPDATE appointments SET applicant=?2 WHERE id=?1");
-  if (!update.ok()) return update.status();
-  for (const auto& [id, sealed] : *rows) {
-    auto plain = keys_->open_row(sealed, id);
-    if (!plain.ok()) return plain.status();
-    const std::string again = keys_->seal_row(*plain, id);
-    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
-  }
+  auto appointments = reseal_rows(*db_, *keys_, "appointments", "id", "applicant", n);
+  if (!appointments.ok()) return appointments.status();
   TB_RETURN_IF_ERROR(tx.commit());
-  st.resealed = *keys + *names + rows->size();
+  st.resealed = *keys + *names + *appointments;
   if (st.resealed == 0) {
     keys_->retire_others();
     TB_RETURN_IF_ERROR(keys_->save(data_dir_ / Keyring::kFile));

@@ -325,29 +325,8 @@ const std::string& CaseIndex::sealed_name(const std::string& case_id, const std:
 
 Result<size_t> CaseIndex::reseal_names(size_t n) {
   if (!keys_) return size_t{0};
-  std::string active(4, '\0');
-  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(keys_->active_key() >> (8 * i));
-  auto stmt = db_.cached(
-      "SELECT case_id, applicant_name FROM cases WHERE typeof(applicant_name) = 'blob'"
-      " AND substr(applicant_name, 1, 4) <> ?1 LIMIT ?2");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
-  std::vector<std::pair<std::string, std::string>> rows;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    rows.emplace_back(stmt->text_at(0), stmt->blob_at(1));
-  }
-  auto update = db_.cached("UPDATE cases SET applicant_name=?2 WHERE case_id=?1");
-  if (!update.ok()) return update.status();
-  for (const auto& [id, sealed] : rows) {
-    auto name = keys_->open_row(sealed, id);
-    if (!name.ok()) return name.status();
-    const std::string again = keys_->seal_row(*name, id);
-    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
-  }
-  return rows.size();
+  return reseal_rows(db_, *keys_, "cases", "case_id", "applicant_name", n,
+                     "typeof(applicant_name) = 'blob'");
 }
 
 Status CaseIndex::clear() {

@@ -342,4 +342,29 @@ std::vector<uint32_t> Keyring::key_ids() const {
   return ids;
 }
 
+Result<size_t> reseal_rows(Db& db, const Keyring& keys, const std::string& table,
+                           const std::string& key_column, const std::string& column, size_t n,
+                           const std::string& where) {
+  std::string active(4, '\0');
+  for (int i = 0; i < 4; ++i) active[i] = static_cast<char>(keys.active_key() >> (8 * i));
+  auto stmt = db.cached("SELECT " + key_column + ", " + column + " FROM " + table + " WHERE (" +
+                        where + ") AND substr(" + column + ", 1, 4) <> ?1 LIMIT ?2");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind_blob(1, active.data(), active.size()).bind(2, static_cast<int64_t>(n));
+  auto rows = collect_rows<std::pair<std::string, std::string>>(
+      *stmt, [](const Stmt& r) { return std::pair{r.text_at(0), r.blob_at(1)}; });
+  if (!rows.ok()) return rows.status();
+  auto update =
+      db.cached("UPDATE " + table + " SET " + column + "=?2 WHERE " + key_column + "=?1");
+  if (!update.ok()) return update.status();
+  for (const auto& [id, sealed] : *rows) {
+    auto plain = keys.open_row(sealed, id);
+    if (!plain.ok()) return plain.status();
+    const std::string again = keys.seal_row(*plain, id);
+    sodium_memzero(plain->data(), plain->size());
+    TB_RETURN_IF_ERROR(update->bind(1, id).bind_blob(2, again.data(), again.size()).run());
+  }
+  return rows->size();
+}
+
 }  // namespace tongban

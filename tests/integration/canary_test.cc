@@ -61,7 +61,6 @@ std::vector<Hit> scan(const std::filesystem::path& root,
   return hits;
 }
 
-
 }  // namespace
 
 TEST_CASE("no canary of a resident is readable in any file of a node or the hub",
@@ -69,9 +68,7 @@ TEST_CASE("no canary of a resident is readable in any file of a node or the hub"
   LinkedDistrict d;
   NodeHarness s02(d.district, "S02");
   const std::string op = d.hub.login("operator");
-  s02.set_hub(d.hub.sync_endpoint());
-  s02.start();
-  REQUIRE(d.hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
+  join(s02, d.hub, op);
   const std::string id_number = resident_id(913);
   const json applicant = {{"name", kName}, {"id_number", id_number}, {"phone", kPhone}};
   const std::string clerk = d.s01.login("clerk"), reviewer = d.s01.login("reviewer");

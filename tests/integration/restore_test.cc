@@ -17,9 +17,7 @@ TEST_CASE("a site whose data directory is lost is restored from the hub and goes
   LinkedDistrict d;
   NodeHarness s02(d.district, "S02");
   const std::string op = d.hub.login("operator");
-  s02.set_hub(d.hub.sync_endpoint());
-  s02.start();
-  REQUIRE(d.hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
+  join(s02, d.hub, op);
   const std::string clerk = d.s01.login("clerk");
   // A case S02 accepted, handed to S01, which takes it on (an event with nothing sealed).
   const std::string s02_clerk = s02.login("clerk");

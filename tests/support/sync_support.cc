@@ -80,6 +80,12 @@ std::string hub_digest(const HubHarness& hub) {
   return *CaseIndex(db).digest();
 }
 
+void join(NodeHarness& node, HubHarness& hub, const std::string& op) {
+  node.set_hub(hub.sync_endpoint());
+  node.start();
+  REQUIRE(hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
+}
+
 json case_at(Daemon& daemon, const std::string& token, const std::string& id) {
   const HttpReply r = daemon.get(token, "/api/v1/cases/" + id);
   INFO(r.body.dump());

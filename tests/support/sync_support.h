@@ -55,6 +55,8 @@ void expect_integrity(const std::filesystem::path& file);
 // The case index rebuilt from the nodes' own logs, as the hub should hold it.
 std::string digest_from_nodes(const std::vector<NodeHarness*>& nodes);
 std::string hub_digest(const HubHarness& hub);
+// Starts a node of the district on the hub's link; the hub reloads its allow-list.
+void join(NodeHarness& node, HubHarness& hub, const std::string& op);
 // The case as `daemon` shows it (status 200 REQUIREd).
 nlohmann::json case_at(Daemon& daemon, const std::string& token, const std::string& id);
 // Submits and accepts an RS001 case for resident n; returns its id.

@@ -196,7 +196,9 @@ class HubStore {
   // to sites, one epoch per site and run. Guarded by mu_.
   std::optional<KeyUnwrapper> unwrapper_;
   std::map<std::string, std::unique_ptr<KeyWrapper>> wrappers_;
-  std::map<std::string, CurveKey> box_keys_;  // sites' box keys read since the start
+  // Sites' box keys: site-config's at the start, re-read for a site provisioned since or
+  // restored with a new key (restore_page). Guarded by mu_.
+  std::map<std::string, CurveKey> box_keys_;
   std::function<void()> on_stream_change_;
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   sync::Replica replica_;    // guarded by mu_

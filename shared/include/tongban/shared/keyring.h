@@ -22,6 +22,7 @@
 
 #include "tongban/shared/clock.h"
 #include "tongban/shared/crypto.h"
+#include "tongban/shared/db.h"
 #include "tongban/shared/status.h"
 
 namespace tongban {
@@ -87,5 +88,13 @@ class Keyring {
   explicit Keyring(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// After a rotation: re-seals up to `n` rows of `table` whose `column` is not under the
+// active data key, each sealed with its `key_column` as associated data; `where` narrows
+// the rows further (constant SQL). Inside the caller's transaction; returns how many it
+// re-sealed. The table and column names are the caller's constants, never input.
+Result<size_t> reseal_rows(Db& db, const Keyring& keys, const std::string& table,
+                           const std::string& key_column, const std::string& column, size_t n,
+                           const std::string& where = "1");
 
 }  // namespace tongban
