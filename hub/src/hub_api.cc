@@ -149,6 +149,28 @@ struct HubApi::Impl {
                  return out;
                }));
 
+    // 电子材料: the case's documents as the hub holds them, and one file for an operator who
+    // states a reason (?reason=, recorded with the personal-data reads).
+    server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents)",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto s = hub.get_case(req.matches[1]);
+                 if (!s.ok()) return s.status();
+                 auto held = hub.documents(s->case_id);
+                 if (!held.ok()) return held.status();
+                 return documents_to_json(*s, *held);
+               }));
+    server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents/([0-9a-f]{64}))",
+               [this](const http::Request& req, http::Response& res) {
+                 if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+                 Hash32 hash{};
+                 (void)from_hex(std::string(req.matches[2]), hash);
+                 auto file = hub.read_document(req.matches[1], hash, req.staff->username,
+                                               req.get_param_value("reason"));
+                 if (!file.ok())
+                   return send_json(res, http_status(file.status().code()), error_json(file.status()));
+                 send_file(res, file->mime, file->file_name, std::move(file->content));
+               });
+
     server.Get("/api/v1/audit/personal-reads",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto limit = list_limit(req, 500);

@@ -47,6 +47,7 @@ HubStore::HubStore(std::unique_ptr<Db> db, const District& district, const Clock
       box_keys_(district.box_keys),
       replica_(*db_),
       projector_(*db_, district),
+      documents_(*db_),
       staff_(*db_, mu_, clock) {}
 
 Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& data_dir,
@@ -62,7 +63,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      kForkSchema, StaffDirectory::throttle_schema(),
                                      sync::borrowed_events_schema() +
                                          CaseIndex::ownership_schema(),
-                                     StaffDirectory::department_schema(), kPersonalReadSchema}));
+                                     StaffDirectory::department_schema(), kPersonalReadSchema,
+                                     DocumentStore::schema()}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
@@ -102,6 +104,8 @@ Result<bool> HubStore::record_fork(const std::string& site, uint64_t seq,
 Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
                                std::map<std::string, CaseState>& moved) {
   TB_RETURN_IF_ERROR(replica_.append(fresh, signature));
+  for (const sync::Event& e : fresh)  // files named here are fetched from the site that attached them
+    TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
   return projector_.project_stored(fresh, [&](const std::string& case_id) -> Result<CaseState> {
     auto s = case_state_locked(case_id);
     if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
@@ -247,11 +251,16 @@ Result<CaseState> HubStore::load_case(const std::string& case_id) {
   return case_state_locked(case_id);
 }
 
-Result<CaseState> HubStore::reveal_case(const std::string& case_id, const std::string& by,
-                                        const std::string& reason) {
+Status HubStore::check_read_reason(const std::string& reason) const {
   if (reason.size() < 4 || reason.size() > 500)
     return Status::InvalidArgument("reason_required", "查看个人信息须说明事由（4–500 字节）",
                                    "reading personal data needs a stated reason (4-500 bytes)");
+  return Status::Ok();
+}
+
+Result<CaseState> HubStore::reveal_case(const std::string& case_id, const std::string& by,
+                                        const std::string& reason) {
+  TB_RETURN_IF_ERROR(check_read_reason(reason));
   if (!keys_)
     return Status::Conflict("no_keyring", "区级中心未加载数据密钥", "the hub has no keyring");
   std::lock_guard lock(mu_);
@@ -263,6 +272,100 @@ Result<CaseState> HubStore::reveal_case(const std::string& case_id, const std::s
   TB_RETURN_IF_ERROR(stmt->bind(1, clock_.now()).bind(2, by).bind(3, case_id).bind(4, reason).run());
   spdlog::info("hub: {} read the personal data of case {} (reason recorded)", by, case_id);
   return s;
+}
+
+Result<const SecretKey*> HubStore::document_key_locked(const std::string& case_id) {
+  if (!keys_) return static_cast<const SecretKey*>(nullptr);
+  if (auto it = document_keys_.find(case_id); it != document_keys_.end()) return &it->second;
+  auto events = sync::events_of_case(*db_, case_id);
+  if (!events.ok()) return events.status();
+  pb::CaseEvent scratch;
+  const pb::Sealed* sealed = hub_sealed(*events, scratch);
+  if (!sealed) return static_cast<const SecretKey*>(nullptr);
+  auto key = unwrapper_->unwrap(sealed->hub_key(), case_id);
+  if (!key.ok()) return static_cast<const SecretKey*>(nullptr);
+  if (document_keys_.size() >= 1024) document_keys_.clear();
+  return &(document_keys_[case_id] = *key);
+}
+
+Result<std::optional<std::string>> HubStore::document_chunk_for(const std::string& site,
+                                                                const std::string& case_id,
+                                                                const Hash32& hash,
+                                                                uint32_t index) {
+  std::lock_guard lock(mu_);
+  auto s = case_state_locked(case_id);
+  if (!s.ok()) return s.status();
+  // A site gets the files of the cases it holds: received, owns, owned, or decides a part of.
+  bool involved = s->origin == site || s->owner == site;
+  for (const OwnershipMove& m : s->moves) involved = involved || m.from == site || m.to == site;
+  for (const CasePart& p : s->parts) involved = involved || p.site == site;
+  if (!involved) return std::optional<std::string>{};
+  return documents_.chunk(case_id, hash, index);
+}
+
+Result<std::vector<StoredDocument>> HubStore::documents_wanted_from(const std::string& site,
+                                                                    size_t max) {
+  std::lock_guard lock(mu_);
+  return documents_.wanted(site, clock_.now(), max);
+}
+
+Result<DocumentStore::Put> HubStore::put_document_chunk(const std::string& case_id,
+                                                        const Hash32& hash, uint32_t index,
+                                                        const std::string& sealed) {
+  std::lock_guard lock(mu_);
+  auto key = document_key_locked(case_id);
+  if (!key.ok()) return key.status();
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto put = documents_.put_chunk(case_id, hash, index, sealed, *key);
+  if (!put.ok()) return put.status();
+  TB_RETURN_IF_ERROR(tx.commit());
+  return put;
+}
+
+Status HubStore::defer_document(const std::string& case_id, const Hash32& hash, int seconds) {
+  std::lock_guard lock(mu_);
+  return documents_.defer(case_id, hash, clock_.now() + seconds);
+}
+
+Result<std::vector<StoredDocument>> HubStore::documents(const std::string& case_id) {
+  std::lock_guard lock(mu_);
+  return documents_.of_case(case_id);
+}
+
+Result<HubStore::DocumentFile> HubStore::read_document(const std::string& case_id,
+                                                       const Hash32& hash, const std::string& by,
+                                                       const std::string& reason) {
+  TB_RETURN_IF_ERROR(check_read_reason(reason));
+  std::lock_guard lock(mu_);
+  auto s = case_state_locked(case_id, true);
+  if (!s.ok()) return s.status();
+  const std::string hex = to_hex(hash);
+  const auto doc = std::find_if(s->documents.begin(), s->documents.end(),
+                                [&](const CaseDocument& d) { return d.hash == hex; });
+  if (!is_case(*s) || doc == s->documents.end())
+    return Status::NotFound("document_not_found", "该案件没有此材料文件",
+                            "the case has no such document");
+  auto key = document_key_locked(case_id);
+  if (!key.ok()) return key.status();
+  if (!*key)
+    return Status::Conflict("no_keyring", "区级中心无法打开该案件的密钥",
+                            "the hub cannot open the case's key");
+  auto content = documents_.read(case_id, hash, **key);
+  if (!content.ok()) return content.status();
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto stmt = db_->cached(
+      "INSERT INTO personal_reads(ts, username, case_id, reason) VALUES(?1,?2,?3,?4)");
+  if (!stmt.ok()) return stmt.status();
+  TB_RETURN_IF_ERROR(stmt->bind(1, clock_.now())
+                         .bind(2, by)
+                         .bind(3, case_id)
+                         .bind(4, "材料 " + hex.substr(0, 12) + "：" + reason)
+                         .run());
+  TB_RETURN_IF_ERROR(tx.commit());
+  spdlog::info("hub: {} read a document of case {} (reason recorded)", by, case_id);
+  return DocumentFile{doc->mime, doc->file_name, std::move(*content)};
 }
 
 Result<std::vector<HubStore::PersonalRead>> HubStore::personal_reads(int limit) {

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   options.key = &*key;
   const std::vector<std::string> site_ids = district->site_ids();
   options.load_keys = [dir = district->dir, site_ids] { return load_public_keys(dir, site_ids); };
+  options.documents = service->get();
   sync::SyncServer server(options, **service);
   // Hand-overs the store makes by itself (a transfer request, a return) reach the nodes.
   (*service)->set_on_stream_change([&server] { server.wake_streams(); });

@@ -49,6 +49,7 @@ void CaseKeys::settle(bool committed) {
 }
 
 Result<const CaseKeys::Entry*> CaseKeys::find(const std::string& stream_id) {
+  if (!keys_) return static_cast<const Entry*>(nullptr);
   if (auto it = cache_.find(stream_id); it != cache_.end()) return &it->second;
   auto stmt = db_.cached("SELECT sealed FROM case_keys WHERE stream_id=?1");
   if (!stmt.ok()) return stmt.status();

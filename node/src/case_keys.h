@@ -38,14 +38,14 @@ class CaseKeys : public EventOpener {
   // A key the hub sealed to this site (a case handed here, or told of).
   Status adopt(const std::string& stream_id, const std::string& sealed_to_me);
   Status open(pb::CaseEvent& e, const std::string& stream_id) override;
+  // The stored key of a stream (cached), or null when there is none.
+  Result<const Entry*> find(const std::string& stream_id);
   // Re-seals up to `n` rows not under the active data key; how many it re-sealed.
   Result<size_t> reseal(size_t n);
   // Ends a write: forgets what it cached unless it committed.
   void settle(bool committed);
 
  private:
-  // The stored key of a stream (cached), or null when there is none.
-  Result<const Entry*> find(const std::string& stream_id);
   Status insert(const std::string& stream_id, const Entry& e);
   std::string hub_copy(const SecretKey& key, const std::string& stream_id) const;
   const Entry* remember(const std::string& stream_id, Entry e);

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "tongban/shared/documents.h"
 #include "tongban/shared/projector.h"
 #include "tongban/shared/validation.h"
 
@@ -127,6 +128,13 @@ bool role_may(Role role, const Command& command) {
                         },
                         [&](const ReturnCase&) {
                           return any_of({R::kClerk, R::kReviewer, R::kAdmin});
+                        },
+                        // 电子材料: those who handle the case scan and read its files.
+                        [&](const AttachDocument&) {
+                          return any_of({R::kClerk, R::kAgent, R::kReviewer});
+                        },
+                        [&](const ViewDocument&) {
+                          return any_of({R::kClerk, R::kAgent, R::kReviewer});
                         },
                     },
                     command);
@@ -312,6 +320,52 @@ bool department_sees(const CaseState& s, const std::string& department) {
 }
 
 }  // namespace
+
+Result<CaseState> CaseService::attach_document(const std::string& case_id,
+                                               const DocumentUpload& upload,
+                                               const Actor& actor) {
+  auto mime = sniff_document(upload.content, upload.declared_type, upload.file_name);
+  if (!mime.ok()) return mime.status();
+  AttachDocument attach;
+  attach.material_code = upload.material_code;
+  attach.hash = document_hash(upload.content);
+  attach.size = upload.content.size();
+  attach.mime = *mime;
+  attach.file_name = upload.file_name;
+  // The same file again (a retried upload) is the one already attached: no second event.
+  auto state = get(case_id, actor);
+  if (!state.ok()) return state.status();
+  const std::string hex = to_hex(attach.hash);
+  for (const CaseDocument& d : state->documents)
+    if (d.hash == hex && d.material_code == attach.material_code) return state;
+  auto out = run(case_id, attach, actor, false, [&](NodeStore::Writer& w) {
+    return w.put_document(case_id, attach.hash, upload.content);
+  });
+  if (!out.ok()) return out.status();
+  return std::move(out->state);
+}
+
+Result<CaseService::DocumentFile> CaseService::read_document(const std::string& case_id,
+                                                             const std::string& hash_hex,
+                                                             const Actor& actor) {
+  Hash32 hash{};
+  if (!from_hex(hash_hex, hash))
+    return Status::NotFound("document_not_found", "该案件没有此材料文件",
+                            "the case has no such document");
+  auto state = get(case_id, actor);
+  if (!state.ok()) return state.status();
+  const auto doc = std::find_if(state->documents.begin(), state->documents.end(),
+                                [&](const CaseDocument& d) { return d.hash == hash_hex; });
+  if (doc == state->documents.end())
+    return Status::NotFound("document_not_found", "该案件没有此材料文件",
+                            "the case has no such document");
+  // Read first, then record the read: a file that is not here yet is not "read".
+  auto content = store_.read_document(case_id, hash);
+  if (!content.ok()) return content.status();
+  auto viewed = run(case_id, ViewDocument{hash}, actor, false);
+  if (!viewed.ok()) return viewed.status();
+  return DocumentFile{doc->mime, doc->file_name, std::move(*content)};
+}
 
 Result<CaseState> CaseService::get(const std::string& case_id, const Actor& actor) {
   if (!valid_case_id(case_id)) return not_found("案件", "case " + case_id);

@@ -6,6 +6,7 @@
 
 #include "request_json.h"
 #include "tongban/shared/case_json.h"
+#include "tongban/shared/documents.h"
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
 #include "tongban/shared/license.h"
@@ -18,8 +19,11 @@ namespace {
 using nlohmann::json;
 
 struct Reply {
+  Reply(int status_ = 200, json body_ = {}) : status(status_), body(std::move(body_)) {}
+  explicit Reply(CaseService::DocumentFile f) : file(std::move(f)) {}
   int status = 200;
   json body;
+  std::optional<CaseService::DocumentFile> file;  // answered as the file's bytes instead
 };
 
 json appointment_json(const Appointment& a) {
@@ -99,8 +103,9 @@ struct HttpApi::Impl {
   void get(const std::string& pattern, Wrapped w) {
     server.Get(pattern, std::move(w.handler), http::RouteOptions{.open = w.open});
   }
-  void post(const std::string& pattern, Wrapped w) {
-    server.Post(pattern, std::move(w.handler), http::RouteOptions{.open = w.open});
+  void post(const std::string& pattern, Wrapped w, size_t max_body = 0) {
+    server.Post(pattern, std::move(w.handler),
+                http::RouteOptions{.open = w.open, .max_body = max_body});
   }
 
   // Wraps a handler: authenticates (unless `open`), maps Status to HTTP, never throws.
@@ -120,6 +125,9 @@ struct HttpApi::Impl {
             spdlog::error("{} {}: {}", req.method, req.path, s.message_en());
           return send_json(res, http_status(s.code()), error_json(s));
         }
+        if (reply->file)
+          return send_file(res, reply->file->mime, reply->file->file_name,
+                           std::move(reply->file->content));
         send_json(res, reply->status, reply->body);
       } catch (const std::exception& e) {
         spdlog::error("{} {}: unexpected exception: {}", req.method, req.path, e.what());
@@ -375,6 +383,35 @@ void HttpApi::Impl::case_routes() {
                              {"signature", s->license_signature},
                              {"signer", s->origin}}};
              }));
+
+  // 电子材料 (before the action route, which would take ".../documents" for an action).
+  // The body is the file itself; ?material= names the material entry, ?name= the file.
+  post(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents)",
+       wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+         CaseService::DocumentUpload up;
+         up.material_code = req.get_param_value("material");
+         up.file_name = req.get_param_value("name");
+         up.declared_type = req.get_header_value("Content-Type");
+         up.content = req.body;
+         return case_reply(cases.attach_document(req.matches[1], up, a), 201);
+       }),
+       kMaxDocumentBytes);
+
+  get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents)",
+      wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+        auto s = cases.get(req.matches[1], a);
+        if (!s.ok()) return s.status();
+        auto held = store.documents(s->case_id);
+        if (!held.ok()) return held.status();
+        return Reply{200, documents_to_json(*s, *held)};
+      }));
+
+  get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents/([0-9a-f]{64}))",
+      wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+        auto file = cases.read_document(req.matches[1], req.matches[2], a);
+        if (!file.ok()) return file.status();
+        return Reply(std::move(*file));
+      }));
 
   post(R"(/api/v1/cases/([A-Za-z0-9-]+)/([a-z-]+))",
               wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {

@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
 
   // Replication to the hub: the node keeps working whether or not it is reachable.
   node::NodeSync deliveries(**store, cases);
+  node::NodeDocuments documents(**store);
   std::unique_ptr<sync::SyncClient> sync_client;
   const auto hub_key = district->public_keys.find(district->hub_id);
   if (offline) {
@@ -173,6 +174,7 @@ int main(int argc, char** argv) {
     o.on_diverged = [s = store->get()](const Status& why) {
       (void)s->halt(node::Halt{why.reason(), why.message_zh(), why.message_en()});
     };
+    o.documents = &documents;
     sync_client = std::make_unique<sync::SyncClient>(o, deliveries);
     if (Status s = sync_client->start(); !s.ok()) return fail(s);
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
@@ -190,7 +192,14 @@ int main(int argc, char** argv) {
             {"seconds_since_hub_answer", quiet ? nlohmann::json(*quiet) : nlohmann::json(nullptr)},
             // Connected, with events to send, and nothing heard from the hub for a while.
             {"stalled", c->connected() && unacked > 0 && quiet && *quiet >= 10},
-            {"diverged", c->diverged()}};
+            {"diverged", c->diverged()},
+            {"documents", [&] {
+               const auto d = c->document_stats();
+               return nlohmann::json{{"chunks_sent", d.chunks_sent},
+                                     {"chunks_received", d.chunks_received},
+                                     {"chunks_refused", d.chunks_refused},
+                                     {"documents_received", d.documents_completed}};
+             }()}};
   }, [&](const std::string& sealed) -> Result<uint64_t> {
     if (hub_key == district->public_keys.end())
       return Status::NotFound("no_hub_key", "站点配置中没有区级中心公钥",

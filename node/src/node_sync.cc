@@ -109,4 +109,23 @@ Result<uint64_t> NodeSync::import_bundle(const std::string& sealed, const Signin
   return static_cast<uint64_t>(check.fresh.size());
 }
 
+Result<std::optional<std::string>> NodeDocuments::chunk_for(const std::string&,
+                                                            const std::string& case_id,
+                                                            const Hash32& hash, uint32_t index) {
+  return store_.document_chunk(case_id, hash, index);  // the hub is the only peer
+}
+
+Result<std::vector<StoredDocument>> NodeDocuments::wanted_from(const std::string&, size_t max) {
+  return store_.documents_wanted(max);
+}
+
+Result<DocumentStore::Put> NodeDocuments::put(const std::string& case_id, const Hash32& hash,
+                                              uint32_t index, const std::string& sealed) {
+  return store_.put_document_chunk(case_id, hash, index, sealed);
+}
+
+Status NodeDocuments::defer(const std::string& case_id, const Hash32& hash, int seconds) {
+  return store_.defer_document(case_id, hash, store_.now() + seconds);
+}
+
 }  // namespace tongban::node

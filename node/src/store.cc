@@ -57,7 +57,9 @@ const std::vector<std::string>& NodeStore::migrations() {
       " issued_by TEXT NOT NULL, expires_ts INTEGER NOT NULL, used_ts INTEGER NOT NULL DEFAULT 0)"
       " WITHOUT ROWID",
       // Residents' data sealed at rest: each case's key, under the site's data key.
-      CaseKeys::schema()};
+      CaseKeys::schema(),
+      // 电子材料: the documents cases name, and their sealed chunks.
+      DocumentStore::schema()};
   return kMigrations;
 }
 
@@ -71,6 +73,7 @@ NodeStore::NodeStore(std::unique_ptr<Db> db, sync::EventLog log, const District&
       db_(std::move(db)),
       log_(std::move(log)),
       projector_(*db_, district, keys),
+      documents_(*db_),
       case_keys_(std::make_unique<CaseKeys>(
           *db_, keys,
           district.box_keys.count(district.hub_id)
@@ -265,6 +268,61 @@ Status NodeStore::Writer::append(CaseState& state, const std::string& stream_id,
   return store_.project_locked(state, plain, EventMeta{stream_id, appended->origin, ts, actor});
 }
 
+Status NodeStore::Writer::put_document(const std::string& case_id, const Hash32& hash,
+                                       std::string_view content) {
+  if (!store_.keys_) return Status::Internal("documents need the site's keyring");
+  auto key = store_.case_keys_->for_append(case_id);
+  if (!key.ok()) return key.status();
+  return store_.documents_.put_all(case_id, hash, seal_document((*key)->key, case_id, hash, content));
+}
+
+Result<std::vector<StoredDocument>> NodeStore::documents(const std::string& case_id) {
+  std::lock_guard lock(mu_);
+  return documents_.of_case(case_id);
+}
+
+Result<std::string> NodeStore::read_document(const std::string& case_id, const Hash32& hash) {
+  std::lock_guard lock(mu_);
+  auto key = case_keys_->find(case_id);
+  case_keys_->settle(true);  // read from committed rows: worth keeping
+  if (!key.ok()) return key.status();
+  if (!*key)
+    return Status::NotFound("document_key_missing", "本站点没有该案件的密钥，无法打开材料",
+                            "this site holds no key for the case: the document cannot be opened");
+  return documents_.read(case_id, hash, (*key)->key);
+}
+
+Result<std::optional<std::string>> NodeStore::document_chunk(const std::string& case_id,
+                                                             const Hash32& hash, uint32_t index) {
+  std::lock_guard lock(mu_);
+  return documents_.chunk(case_id, hash, index);
+}
+
+Result<std::vector<StoredDocument>> NodeStore::documents_wanted(size_t max) {
+  std::lock_guard lock(mu_);
+  return documents_.wanted("", clock_.now(), max);
+}
+
+Result<DocumentStore::Put> NodeStore::put_document_chunk(const std::string& case_id,
+                                                         const Hash32& hash, uint32_t index,
+                                                         const std::string& sealed) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto key = case_keys_->find(case_id);
+  case_keys_->settle(true);
+  if (!key.ok()) return key.status();
+  auto put = documents_.put_chunk(case_id, hash, index, sealed, *key ? &(*key)->key : nullptr);
+  if (!put.ok()) return put.status();
+  TB_RETURN_IF_ERROR(tx.commit());
+  return put;
+}
+
+Status NodeStore::defer_document(const std::string& case_id, const Hash32& hash, Timestamp until) {
+  std::lock_guard lock(mu_);
+  return documents_.defer(case_id, hash, until);
+}
+
 Result<CaseState> NodeStore::load_case_locked(const std::string& case_id) {
   auto events = log_.case_events(case_id);
   if (!events.ok()) return events.status();
@@ -376,6 +434,7 @@ Status NodeStore::project_locked(CaseState& state, const pb::CaseEvent& body,
       body.has_appointment_cancelled())
     TB_RETURN_IF_ERROR(project_appointment_locked(body));
   TB_RETURN_IF_ERROR(projector_.apply(state, body, meta));
+  TB_RETURN_IF_ERROR(documents_.note(meta.case_id, meta.origin, body));
   if (!state.appointment_id.empty() && (body.has_prereview_started() || body.has_submitted())) {
     auto link = db_->cached("UPDATE appointments SET case_id=?2 WHERE id=?1");
     if (!link.ok()) return link.status();
@@ -504,6 +563,8 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     TB_RETURN_IF_ERROR(case_keys_->adopt(c.case_id, c.case_key));
     auto added = sync::store_borrowed(*db_, c.events);
     if (!added.ok()) return added.status();
+    for (const sync::Event& e : c.events)  // their files come from the hub
+      TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
     const bool whole = !c.events.empty() && (c.events.front().kind == "case.submitted" ||
                                              c.events.front().kind == "case.prereview_started");
     // This node's own events of the case count too (a site restored from the hub holds its
@@ -609,7 +670,11 @@ Status NodeStore::rebuild_projections() {
   auto ids = collect_rows<std::string>(*borrowed, [](const Stmt& r) { return r.text_at(0); });
   if (!ids.ok()) return ids.status();
   for (const std::string& id : *ids) {
-    auto state = load_case_locked(id);
+    auto events = log_.case_events(id);
+    if (!events.ok()) return events.status();
+    for (const sync::Event& e : *events)
+      TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
+    auto state = CaseProjector::replay(*events, case_keys_.get());
     if (!state.ok()) return state.status();
     TB_RETURN_IF_ERROR(projector_.index(*state));
   }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case.h"
+#include "tongban/shared/documents.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban {
@@ -411,6 +412,8 @@ void emit_forwarding(Events& out, CaseState& s, const DecideContext& ctx) {
 // the applicant chose). A case dispatched to this site waits to be taken on or returned.
 Status check_owner(const CaseState& s, const Command& command, const DecideContext& ctx) {
   if (ctx.site_id.empty() || !s.exists()) return Status::Ok();
+  // A read is recorded wherever the case is held (the receiving site scanned the file).
+  if (std::holds_alternative<ViewDocument>(command)) return Status::Ok();
   const bool here = s.owner == ctx.site_id;
   const auto* decision = std::get_if<DecideCase>(&command);
   const CasePart* part = nullptr;
@@ -755,6 +758,52 @@ struct Decider {
     pb::CaseEvent e;
     e.mutable_callback_done()->set_note(c.note);
     e.mutable_callback_done()->set_done_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const AttachDocument& c) {
+    if (!s.exists() || is_final(s.status) || s.status == CaseStatus::kRefused)
+      return Status::Conflict("case_closed", "案件已办结，不能再上传材料",
+                              "the case is closed: no more documents can be attached");
+    const bool listed = std::any_of(s.materials.begin(), s.materials.end(),
+                                    [&](const CaseMaterial& m) { return m.code == c.material_code; });
+    if (!listed)
+      return Status::InvalidArgument("unknown_material",
+                                     "该案件没有材料项 " + c.material_code,
+                                     "the case has no material entry " + c.material_code);
+    if (c.size == 0 || c.size > kMaxDocumentBytes)
+      return Status::InvalidArgument("document_too_large", "材料文件须在 1 字节至 20 MiB 之间",
+                                     "a document must be 1 byte to 20 MiB");
+    if (c.mime != "application/pdf" && c.mime != "image/jpeg" && c.mime != "image/png")
+      return Status::InvalidArgument("document_type_unsupported",
+                                     "仅接受 PDF、JPEG、PNG 文件", "only PDF, JPEG and PNG are accepted");
+    TB_RETURN_IF_ERROR(validate_text(c.file_name, "文件名", "file name", 255, false));
+    const std::string hex = to_hex(c.hash);
+    for (const CaseDocument& d : s.documents)
+      if (d.hash == hex)
+        return Status::Conflict("document_exists", "该文件已上传到本案件",
+                                "this file is already attached to the case");
+    pb::CaseEvent e;
+    auto* d = e.mutable_document_attached();
+    d->set_material_code(c.material_code);
+    d->set_hash(c.hash.data(), c.hash.size());
+    d->set_size(c.size);
+    d->set_mime(c.mime);
+    d->set_file_name(c.file_name);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const ViewDocument& c) {
+    const std::string hex = to_hex(c.hash);
+    const bool attached = std::any_of(s.documents.begin(), s.documents.end(),
+                                      [&](const CaseDocument& d) { return d.hash == hex; });
+    if (!attached)
+      return Status::NotFound("document_not_found", "该案件没有此材料文件",
+                              "the case has no such document");
+    pb::CaseEvent e;
+    e.mutable_document_viewed()->set_hash(c.hash.data(), c.hash.size());
     emit(out, s, std::move(e), ctx);
     return done();
   }

@@ -252,7 +252,7 @@ bool fits(const CaseState& s, const pb::CaseEvent& e) {
   }
 }
 
-// Events about ownership itself (never in conflict).
+// Events about ownership itself, and records of reads (never in conflict).
 bool is_ownership_event(const pb::CaseEvent& e) {
   switch (e.body_case()) {
     case pb::CaseEvent::kHandedOver:
@@ -262,6 +262,7 @@ bool is_ownership_event(const pb::CaseEvent& e) {
     case pb::CaseEvent::kTaken:
     case pb::CaseEvent::kReturned:
     case pb::CaseEvent::kConflictResolved:
+    case pb::CaseEvent::kDocumentViewed:  // a record of a read, never an act on the case
       return true;
     default:
       return false;
@@ -557,6 +558,19 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       if (s.rating) s.rating->rectified = Date{e.rectified().done_date()};
       add_note(s, NoteKind::kRectification, e.rectified().note(), meta);
       break;
+    case pb::CaseEvent::kDocumentAttached: {
+      const auto& d = e.document_attached();
+      const auto* h = reinterpret_cast<const uint8_t*>(d.hash().data());
+      s.documents.push_back({d.material_code(), to_hex(h, d.hash().size()), d.size(), d.mime(),
+                             d.file_name(), meta.actor, meta.ts});
+      break;
+    }
+    case pb::CaseEvent::kDocumentViewed: {
+      const auto* h = reinterpret_cast<const uint8_t*>(e.document_viewed().hash().data());
+      s.document_reads.push_back(
+          {to_hex(h, e.document_viewed().hash().size()), meta.actor, meta.origin, meta.ts});
+      break;
+    }
     case pb::CaseEvent::kAppointmentBooked:
     case pb::CaseEvent::kAppointmentCheckedIn:
     case pb::CaseEvent::kAppointmentCancelled:

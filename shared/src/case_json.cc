@@ -173,7 +173,40 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
                      {"by", n.by.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.by)},
                      {"at", format_time(n.at)}});
   j["notes"] = notes;
+  nlohmann::json documents = nlohmann::json::array();
+  for (const CaseDocument& d : s.documents)
+    documents.push_back({{"material_code", d.material_code}, {"hash", d.hash}, {"size", d.size},
+                         {"mime", d.mime}, {"file_name", d.file_name}, {"by", d.by},
+                         {"at", format_time(d.at)}});
+  j["documents"] = documents;
+  nlohmann::json reads = nlohmann::json::array();
+  for (const DocumentRead& r : s.document_reads)
+    reads.push_back({{"hash", r.hash}, {"by", r.by}, {"site", r.site}, {"at", format_time(r.at)}});
+  j["document_reads"] = reads;
   return j;
+}
+
+nlohmann::json documents_to_json(const CaseState& s, const std::vector<StoredDocument>& held) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const CaseDocument& d : s.documents) {
+    nlohmann::json j = {{"material_code", d.material_code},
+                        {"hash", d.hash},
+                        {"size", d.size},
+                        {"mime", d.mime},
+                        {"file_name", d.file_name},
+                        {"by", d.by},
+                        {"at", format_time(d.at)},
+                        {"state", "fetching"},
+                        {"chunks", doc_chunk_count(d.size)},
+                        {"chunks_held", 0}};
+    for (const StoredDocument& h : held)
+      if (to_hex(h.hash) == d.hash) {
+        j["state"] = to_string(h.state);
+        j["chunks_held"] = h.have;
+      }
+    out.push_back(std::move(j));
+  }
+  return {{"case_id", s.case_id}, {"documents", out}};
 }
 
 }  // namespace tongban

@@ -72,6 +72,10 @@ Status SyncClient::start() {
   auto acked = recorded_ack(options_.db_file, options_.site);
   if (!acked.ok()) return acked.status();
   acked_ = *acked;
+  if (options_.documents) {
+    docs_ = std::make_unique<DocTransfer>(*options_.documents, [this] { wake_.notify(); });
+    docs_->start();
+  }
   thread_ = std::thread([this] { loop(); });
   return Status::Ok();
 }
@@ -80,6 +84,7 @@ void SyncClient::stop() {
   if (stop_.exchange(true)) return;
   wake_.notify();
   if (thread_.joinable()) thread_.join();
+  if (docs_) docs_->stop();
 }
 
 void SyncClient::loop() {
@@ -223,6 +228,7 @@ void SyncClient::loop() {
         connected_ = false;
         welcomed = false;
         in_flight.clear();
+        if (docs_) docs_->peer_down("hub");
         reconnect_later();
       }
     }
@@ -247,7 +253,7 @@ void SyncClient::loop() {
       } catch (const zmq::error_t&) {
         break;
       }
-      const auto env = decode(frame);
+      auto env = decode(frame);
       if (!env) continue;
       last_answer_ms_ = steady_ms();
       switch (env->msg_case()) {
@@ -261,6 +267,7 @@ void SyncClient::loop() {
           welcomed = true;
           reconnect_backoff = std::chrono::milliseconds(100);
           last_progress = SteadyClock::now();
+          if (docs_) docs_->peer_up("hub");
           break;
         case pb::Envelope::kAck:
           record_ack(env->ack().acked_seq());
@@ -303,10 +310,17 @@ void SyncClient::loop() {
           send(std::move(ack));
           break;
         }
+        case pb::Envelope::kDocRequest:
+        case pb::Envelope::kDocChunk:
+        case pb::Envelope::kDocMissing:
+          if (docs_) docs_->received("hub", std::move(*env));
+          break;
         default:
           break;
       }
     }
+    if (docs_)  // documents go out beside the batches, a few chunks at a time
+      for (auto& [peer, out] : docs_->outbound()) send(std::move(out));
     const auto now = SteadyClock::now();
     if (!welcomed && connected_ && !diverged_ && retry_at != SteadyClock::time_point::min() && now >= retry_at) {
       retry_at = SteadyClock::time_point::min();

@@ -120,6 +120,10 @@ Result<std::string> SyncServer::start() {
     router_->set(zmq::sockopt::handshake_ivl, 5000);
     router_->bind(options_.endpoint);
     const std::string bound = router_->get(zmq::sockopt::last_endpoint);
+    if (options_.documents) {
+      docs_ = std::make_unique<DocTransfer>(*options_.documents, [this] { wake_.notify(); });
+      docs_->start();
+    }
     zap_thread_ = std::thread([this] { zap_loop(); });
     loop_thread_ = std::thread([this] { router_loop(); });
     store_thread_ = std::thread([this] { store_loop(); });
@@ -139,6 +143,7 @@ void SyncServer::stop() {
   if (zap_thread_.joinable()) zap_thread_.join();
   if (loop_thread_.joinable()) loop_thread_.join();
   if (store_thread_.joinable()) store_thread_.join();
+  if (docs_) docs_->stop();
   router_.reset();
   zap_.reset();
   ctx_.close();
@@ -245,8 +250,15 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       w.mutable_welcome()->set_stream_head(*stream);
       if (held->seq > 0) w.mutable_welcome()->set_acked_hash(held->hash.data(), held->hash.size());
       reply(routing_id, std::move(w));
+      if (docs_) docs_->peer_up(site);
       return pump(*session);
     }
+    case pb::Envelope::kDocRequest:
+    case pb::Envelope::kDocChunk:
+    case pb::Envelope::kDocMissing:
+      handler_.contact(site, std::nullopt);
+      if (docs_) docs_->received(site, env);
+      return;
     case pb::Envelope::kBatch:
       return on_batch(routing_id, site, env.batch());
     case pb::Envelope::kHeartbeat: {
@@ -445,10 +457,13 @@ void SyncServer::router_loop() {
     if (items[2].revents & ZMQ_POLLIN) {
       stored_wake_.drain();
       on_stored();
+      if (docs_) docs_->poke();  // stored events may name documents to fetch
     }
     if (items[1].revents & ZMQ_POLLIN) {
       wake_.drain();
       for (auto& [site, s] : sessions_) pump(*s);
+      if (docs_)  // nodes connect with their site id as routing id
+        for (auto& [site, out] : docs_->outbound()) reply(site, std::move(out));
     }
     const auto now = SteadyClock::now();
     if (now - last_sweep > std::chrono::seconds(1)) {

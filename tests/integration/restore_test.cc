@@ -3,10 +3,13 @@
 // every hash and the site's signature, rebuilds projections and case keys under a new
 // keyring, and the node carries on: every acknowledged event is back, no seq is reused,
 // and the hub sees no fork.
+#include <httplib.h>
+
 #include <catch2/catch.hpp>
 
 #include "support/node_harness.h"
 #include "support/sync_support.h"
+#include "tongban/shared/documents.h"
 
 using namespace tongban;
 using namespace tongban::test;
@@ -38,6 +41,16 @@ TEST_CASE("a site whose data directory is lost is restored from the hub and goes
   }
   REQUIRE(d.s01.post(clerk, "/api/v1/cases/" + ids[1] + "/withdraw", {{"reason", "申请人撤回"}})
               .status == 200);
+  // A scanned file: the hub holds it once the site has sent it.
+  const std::string pdf = "%PDF-1.4\n% 恢复测试材料\n%%EOF\n";
+  REQUIRE(d.s01.post_raw(clerk, "/api/v1/cases/" + ids[0] + "/documents?material=ID&name=id.pdf",
+                         pdf, "application/pdf")
+              .status == 201);
+  eventually([&] {
+    const HttpReply r = d.hub.get(op, "/api/v1/cases/" + ids[0] + "/documents");
+    return r.status == 200 && r.body["documents"].size() == 1 &&
+           r.body["documents"][0]["state"] == "complete";
+  });
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
   const uint64_t head = d.s01.head_seq();
 
@@ -69,6 +82,12 @@ TEST_CASE("a site whose data directory is lost is restored from the hub and goes
     CHECK(r.body["applicant"]["name"] == "恢复" + std::to_string(i));  // case keys are back
   }
   CHECK(d.s01.get(again, "/api/v1/cases/" + ids[1]).body["status"] == "withdrawn");
+  // Its documents come back from the hub like any file it lacks.
+  eventually([&] {
+    const HttpReply r = d.s01.get(again, "/api/v1/cases/" + ids[0] + "/documents");
+    return r.status == 200 && r.body["documents"].size() == 1 &&
+           r.body["documents"][0]["state"] == "complete";
+  });
   // The case handed in reads too: its key came from S02's sealed events, re-wrapped.
   CHECK(case_at(d.s01, again, handed)["applicant"]["name"] == "张三");
   // The hub's stream, re-sent from 1 with keys wrapped for the old box key, does not stop
@@ -93,6 +112,13 @@ TEST_CASE("a site whose data directory is lost is restored from the hub and goes
   for (const json& s : sites["sites"])
     if (s["site"] == "S01") CHECK(s["fork"].is_null());
   CHECK(d.hub.get(op, "/api/v1/cases/" + created.body["case_id"].get<std::string>()).status == 200);
+  // The restored file opens with the case key the hub re-wrapped, whole and unchanged.
+  httplib::Client c("127.0.0.1", d.s01.port());
+  auto file = c.Get("/api/v1/cases/" + ids[0] + "/documents/" + to_hex(document_hash(pdf)),
+                    {{"Authorization", "Bearer " + again}});
+  REQUIRE(file);
+  CHECK(file->status == 200);
+  CHECK(file->body == pdf);
 }
 
 TEST_CASE("a restore refuses what the hub cannot prove and an unknown site",

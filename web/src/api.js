@@ -51,11 +51,15 @@ export function clearSession() {
   sessionStorage.removeItem(KEY)
 }
 
-export async function api(method, path, body, { raw = false } = {}) {
+export async function api(method, path, body, { raw = false, file = null } = {}) {
   const headers = {}
   if (session.token) headers.Authorization = `Bearer ${session.token}`
   let payload
-  if (body !== undefined) {
+  if (file) {
+    // A file goes as it is: the body is its bytes, its type the browser's guess.
+    headers['Content-Type'] = file.type || 'application/octet-stream'
+    payload = file
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json'
     payload = JSON.stringify(body)
   }

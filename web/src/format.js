@@ -63,6 +63,8 @@ export const eventLabel = {
   'case.taken': '接办',
   'case.returned': '退回',
   'case.conflict_resolved': '冲突已处理',
+  'case.document_attached': '上传电子材料',
+  'case.document_viewed': '查阅电子材料',
 }
 
 export const materialStatus = {

@@ -60,7 +60,7 @@ struct BundleImport {
   uint64_t acked_seq = 0;
 };
 
-class HubService final : public sync::SyncHandler {
+class HubService final : public sync::SyncHandler, public sync::DocumentHandler {
  public:
   static constexpr const char* kKeyFile = "hub.key";
 
@@ -90,6 +90,33 @@ class HubService final : public sync::SyncHandler {
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
                                                size_t max) override;
   Status stream_acked(const std::string& site, uint64_t seq) override;
+
+  // DocumentHandler (the sync server's document transfer thread): the hub fetches from each
+  // site the files its events name, and gives sites the files of the cases they hold.
+  Result<std::optional<std::string>> chunk_for(const std::string& peer,
+                                               const std::string& case_id, const Hash32& hash,
+                                               uint32_t index) override {
+    return store_->document_chunk_for(peer, case_id, hash, index);
+  }
+  Result<std::vector<StoredDocument>> wanted_from(const std::string& peer, size_t max) override {
+    return store_->documents_wanted_from(peer, max);
+  }
+  Result<DocumentStore::Put> put(const std::string& case_id, const Hash32& hash, uint32_t index,
+                                 const std::string& sealed) override {
+    return store_->put_document_chunk(case_id, hash, index, sealed);
+  }
+  Status defer(const std::string& case_id, const Hash32& hash, int seconds) override {
+    return store_->defer_document(case_id, hash, seconds);
+  }
+  // 电子材料 for operators (HubStore::documents, read_document).
+  Result<std::vector<StoredDocument>> documents(const std::string& case_id) {
+    return store_->documents(case_id);
+  }
+  Result<HubStore::DocumentFile> read_document(const std::string& case_id, const Hash32& hash,
+                                               const std::string& by, const std::string& reason) {
+    if (!valid_case_id(case_id)) return Status::NotFound("not_found", "案件不存在", "case not found");
+    return store_->read_document(case_id, hash, by, reason);
+  }
 
   // An operator publishes a catalog (catalog.toml text): validated, numbered above every
   // earlier version, and appended to every site's stream. Returns the version.

@@ -24,6 +24,7 @@
 #include "tongban/shared/config.h"
 #include "tongban/shared/crypto.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/documents.h"
 #include "tongban/shared/personal.h"
 #include "tongban/shared/projector.h"
 #include "tongban/shared/staff.h"
@@ -130,6 +131,28 @@ class HubStore {
   };
   Result<std::vector<PersonalRead>> personal_reads(int limit);
   Result<std::vector<sync::Event>> case_events(const std::string& case_id);
+
+  // 电子材料. The documents a case's events name, as held here; one whole file opened with
+  // the case key and checked, for an operator who states a reason (recorded with the
+  // personal-data reads).
+  Result<std::vector<StoredDocument>> documents(const std::string& case_id);
+  struct DocumentFile {
+    std::string mime, file_name, content;
+  };
+  Result<DocumentFile> read_document(const std::string& case_id, const Hash32& hash,
+                                     const std::string& by, const std::string& reason);
+  // The transfer with the sites (hub_service.cc): a sealed chunk for `site` (nullopt unless
+  // the site holds the case: received it, owns or owned it, decides a part of it), the
+  // documents still to fetch from `site` (those its events named), the next chunk fetched
+  // (checked with the case key when the hub can open it), and a document not to ask for
+  // again for `seconds`.
+  Result<std::optional<std::string>> document_chunk_for(const std::string& site,
+                                                        const std::string& case_id,
+                                                        const Hash32& hash, uint32_t index);
+  Result<std::vector<StoredDocument>> documents_wanted_from(const std::string& site, size_t max);
+  Result<DocumentStore::Put> put_document_chunk(const std::string& case_id, const Hash32& hash,
+                                                uint32_t index, const std::string& sealed);
+  Status defer_document(const std::string& case_id, const Hash32& hash, int seconds);
   Result<std::vector<CaseSummary>> search(const CaseQuery& q, Date today);
   Result<std::vector<ClockCounts>> clock_counts(Date today);
   Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,
@@ -164,6 +187,11 @@ class HubStore {
   // into `scratch`), or null.
   static const pb::Sealed* hub_sealed(const std::vector<sync::Event>& events,
                                       pb::CaseEvent& scratch);
+  // InvalidArgument (reason_required) unless 4-500 bytes.
+  Status check_read_reason(const std::string& reason) const;
+  // The case key of `case_id` for its documents (from any of its sealed events), or null
+  // when the hub cannot open it.
+  Result<const SecretKey*> document_key_locked(const std::string& case_id);
   // The state of a case the hub holds; NotFound (zh/en) when it holds none.
   Result<CaseState> existing_case_locked(const std::string& case_id);
   // Picks the site the rules give the case to (preferred first when it may decide), and
@@ -203,6 +231,8 @@ class HubStore {
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   sync::Replica replica_;    // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
+  DocumentStore documents_;  // guarded by mu_
+  std::map<std::string, SecretKey> document_keys_;  // guarded by mu_: bounded cache
   StaffDirectory staff_;     // locks mu_ itself
   std::unique_ptr<WalCheckpointer> checkpointer_;
 };

@@ -73,6 +73,28 @@ class CaseService {
   // role the command is not for or an agent acting on another agent's case.
   Result<CaseState> execute(const std::string& case_id, const Command& command, const Actor& actor);
   Result<CaseState> get(const std::string& case_id, const Actor& actor);
+
+  // 电子材料. A file for one of the case's material entries: its type is checked by content
+  // (and must agree with the declared type and the name's extension), then its
+  // DocumentAttached and its sealed chunks commit together. The same file again for the
+  // same entry answers the case as it is. InvalidArgument (document_*), or what the
+  // command's checks answer.
+  struct DocumentUpload {
+    std::string material_code;
+    std::string declared_type;  // the request's Content-Type ("" none)
+    std::string file_name;      // "" none
+    std::string content;
+  };
+  Result<CaseState> attach_document(const std::string& case_id, const DocumentUpload& upload,
+                                    const Actor& actor);
+  // A document's bytes, opened and checked against its hash; the read is recorded in the
+  // case's history (DocumentViewed). NotFound document_not_found, or document_not_here
+  // while the file is still on its way from the hub.
+  struct DocumentFile {
+    std::string mime, file_name, content;
+  };
+  Result<DocumentFile> read_document(const std::string& case_id, const std::string& hash_hex,
+                                     const Actor& actor);
   // Narrows a case search to what `actor` may see: an agent's own cases; a departmental
   // reviewer's department's items and the bundles with a part of it (后台分类审批).
   void scope(CaseQuery& q, const Actor& actor);

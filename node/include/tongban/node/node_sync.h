@@ -36,4 +36,22 @@ class NodeSync final : public sync::DeliveryHandler {
   CaseService& cases_;
 };
 
+// The node's documents on the link (sync/doc_transfer.h): it gives the hub any document it
+// holds and fetches, from the hub, the documents of the cases it holds that are not here
+// (files attached at another site of a case handed here, its own after a restore).
+class NodeDocuments final : public sync::DocumentHandler {
+ public:
+  explicit NodeDocuments(NodeStore& store) : store_(store) {}
+  Result<std::optional<std::string>> chunk_for(const std::string& peer,
+                                               const std::string& case_id, const Hash32& hash,
+                                               uint32_t index) override;
+  Result<std::vector<StoredDocument>> wanted_from(const std::string& peer, size_t max) override;
+  Result<DocumentStore::Put> put(const std::string& case_id, const Hash32& hash, uint32_t index,
+                                 const std::string& sealed) override;
+  Status defer(const std::string& case_id, const Hash32& hash, int seconds) override;
+
+ private:
+  NodeStore& store_;
+};
+
 }  // namespace tongban::node

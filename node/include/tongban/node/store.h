@@ -25,6 +25,7 @@
 #include "tongban/shared/clock.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/db.h"
+#include "tongban/shared/documents.h"
 #include "tongban/shared/keyring.h"
 #include "tongban/shared/projector.h"
 #include "tongban/shared/staff.h"
@@ -107,6 +108,9 @@ class NodeStore {
                   const std::string& actor, Timestamp ts);
     // Spends a rating ticket; Conflict (already_rated) if it was spent before.
     Status spend_rating_ticket(const std::string& token, Timestamp at);
+    // Keeps the file of a DocumentAttached this write appended, sealed under the case key
+    // in chunks (shared/documents.h): committed with the event, or not at all.
+    Status put_document(const std::string& case_id, const Hash32& hash, std::string_view content);
 
    private:
     friend class NodeStore;
@@ -168,6 +172,21 @@ class NodeStore {
                         const std::vector<DeliveredCase>& cases,
                         const std::vector<BrokenCommitment>& broken = {});
 
+  // 电子材料: the documents a case's events name, as held here (a file another site
+  // attached arrives from the hub after its events), and one whole file, opened with the
+  // case key and checked against its hash (NotFound document_not_here until it is in).
+  Result<std::vector<StoredDocument>> documents(const std::string& case_id);
+  Result<std::string> read_document(const std::string& case_id, const Hash32& hash);
+  // The transfer with the hub (node_sync.cc): a sealed chunk held, the documents still to
+  // fetch, the next chunk fetched (checked with the case key; committed on return unless
+  // refused), and a document the hub does not hold yet, not asked for before `until`.
+  Result<std::optional<std::string>> document_chunk(const std::string& case_id,
+                                                    const Hash32& hash, uint32_t index);
+  Result<std::vector<StoredDocument>> documents_wanted(size_t max);
+  Result<DocumentStore::Put> put_document_chunk(const std::string& case_id, const Hash32& hash,
+                                                uint32_t index, const std::string& sealed);
+  Status defer_document(const std::string& case_id, const Hash32& hash, Timestamp until);
+
   // Drops and recreates every projection from the event log.
   Status rebuild_projections();
   // Stores case keys the hub wrapped for this site's box key (a site restored from the
@@ -228,6 +247,7 @@ class NodeStore {
   std::unique_ptr<Db> db_;  // guarded by mu_
   sync::EventLog log_;      // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
+  DocumentStore documents_;  // guarded by mu_
   std::unique_ptr<CaseKeys> case_keys_;  // guarded by mu_
   StaffDirectory staff_;     // locks mu_ itself
 };

@@ -18,6 +18,7 @@
 #include "events.pb.h"
 #include "tongban/shared/calendar.h"
 #include "tongban/shared/catalog.h"
+#include "tongban/shared/crypto.h"
 #include "tongban/shared/status.h"
 
 namespace tongban {
@@ -126,6 +127,25 @@ struct CaseNote {
   Timestamp at = 0;
 };
 
+// 电子材料: a file attached to one of the case's material entries (the file itself is kept
+// by the store, by hash: shared/documents.h).
+struct CaseDocument {
+  std::string material_code;
+  std::string hash;  // BLAKE2b-256, hex
+  uint64_t size = 0;
+  std::string mime, file_name;
+  std::string by;  // who attached it
+  Timestamp at = 0;
+};
+
+// A read of a document, kept in the case's history.
+struct DocumentRead {
+  std::string hash;  // hex
+  std::string by;
+  std::string site;
+  Timestamp at = 0;
+};
+
 // Where a case stands in the hub's dispatch (跨区通办), as its events say.
 enum class Transfer {
   kNone,        // with its owner, nothing asked
@@ -187,6 +207,8 @@ struct CaseState {
   std::vector<CaseConflict> conflicts;
   bool conflict_open = false;
   std::vector<CaseNote> notes;  // in event order; empty notes are not kept
+  std::vector<CaseDocument> documents;  // in the order attached
+  std::vector<DocumentRead> document_reads;
 
   bool exists() const { return status != CaseStatus::kNone; }
   bool paused() const { return !pauses.empty() && !pauses.back().to; }
@@ -310,6 +332,18 @@ struct RecordCallback {
 struct RecordRectification {
   std::string note;
 };
+// 电子材料: a file for one of the case's material entries, already checked and hashed by
+// the caller (shared/documents.h sniff_document and the content's BLAKE2b).
+struct AttachDocument {
+  std::string material_code;
+  Hash32 hash{};
+  uint64_t size = 0;
+  std::string mime, file_name;
+};
+// A member of staff reads an attached document (recorded in the history).
+struct ViewDocument {
+  Hash32 hash{};
+};
 // The supervision sweep (system actor): deemed acceptance, 容缺 deadline termination.
 struct Sweep {};
 
@@ -317,7 +351,7 @@ using Command =
     std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials, SupplyMaterials,
                  Accept, Refuse, StartReview, Suspend, Resume, DecideCase, Withdraw, Deliver, Rate,
                  RecordCallback, RecordRectification, Sweep, RequestTransfer, TakeCase,
-                 ReturnCase>;
+                 ReturnCase, AttachDocument, ViewDocument>;
 
 struct DecideContext {
   Timestamp now = 0;

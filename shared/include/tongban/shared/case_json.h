@@ -7,6 +7,7 @@
 
 #include "tongban/shared/calendar.h"
 #include "tongban/shared/case.h"
+#include "tongban/shared/documents.h"
 #include "tongban/shared/case_index.h"
 #include "tongban/shared/crypto.h"
 
@@ -17,6 +18,9 @@ namespace tongban {
 nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal,
                             int yellow_days);
 nlohmann::json clock_to_json(const ClockView& clock);
+// A case's documents (GET …/documents on node and hub): each as its DocumentAttached says,
+// with where its file stands in `held` (fetching, complete, rejected; chunks held).
+nlohmann::json documents_to_json(const CaseState& s, const std::vector<StoredDocument>& held);
 // One row of a search result; the applicant's ID number is masked.
 nlohmann::json summary_to_json(const CaseSummary& c);
 // A search answer: {cases: [summary], count, limit, offset}.

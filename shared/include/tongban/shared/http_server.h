@@ -126,6 +126,9 @@ class JsonHttpServer {
 };
 
 void send_json(http::Response& res, int status, const nlohmann::json& body);
+// A document's bytes (200), shown inline under a sandboxing policy, with its file name.
+void send_file(http::Response& res, const std::string& mime, const std::string& file_name,
+               std::string content);
 // The token of an "Authorization: Bearer <token>" header, or "".
 std::string bearer_token(const http::Request& req);
 // An optional string member of a JSON request body ("" when absent or null);

@@ -17,6 +17,7 @@
 
 #include "tongban/shared/crypto.h"
 #include "tongban/sync/batch.h"
+#include "tongban/sync/doc_transfer.h"
 #include "tongban/sync/transport.h"
 
 namespace tongban::sync {
@@ -47,6 +48,9 @@ struct ClientOptions {
   // history of this site, or refused a batch as forged or broken): called once, from the
   // client's thread; the client then stops sending (it still takes deliveries).
   std::function<void(const Status& why)> on_diverged;
+  // 电子材料: the node's documents (null: none travel). The client serves the hub the
+  // documents it asks for and fetches those the node lacks (sync/doc_transfer.h).
+  DocumentHandler* documents = nullptr;
 };
 
 class SyncClient {
@@ -60,6 +64,12 @@ class SyncClient {
   void stop();
   // New local events were committed.
   void notify() { wake_.notify(); }
+  // New documents may be wanted (a delivery named some).
+  void documents_changed() {
+    if (docs_) docs_->poke();
+  }
+  // The document transfer's counters (zeros without one).
+  DocTransfer::Stats document_stats() { return docs_ ? docs_->stats() : DocTransfer::Stats{}; }
 
   uint64_t acked() const { return acked_.load(); }
   bool connected() const { return connected_.load(); }
@@ -86,6 +96,7 @@ class SyncClient {
   std::atomic<bool> diverged_{false};
   std::atomic<int64_t> last_answer_ms_{0};  // steady clock, 0: never
   Wakeup wake_;
+  std::unique_ptr<DocTransfer> docs_;
 };
 
 }  // namespace tongban::sync

@@ -36,6 +36,7 @@
 
 #include "tongban/shared/crypto.h"
 #include "tongban/sync/batch.h"
+#include "tongban/sync/doc_transfer.h"
 #include "tongban/sync/transport.h"
 
 namespace tongban::sync {
@@ -83,6 +84,10 @@ struct ServerOptions {
   // until the store catches up; a node's own window keeps an honest one well below it.
   size_t site_queue_events = 65536;
   int delivery_window = 4;
+  // 电子材料: the hub's documents (null: none travel). The server fetches from each site
+  // the documents its events name and serves sites the documents of their cases
+  // (sync/doc_transfer.h).
+  DocumentHandler* documents = nullptr;
 };
 
 class SyncServer {
@@ -97,6 +102,8 @@ class SyncServer {
   void stop();
   // New hub->node stream events are waiting.
   void wake_streams() { wake_.notify(); }
+  // The document transfer's counters (zeros without one).
+  DocTransfer::Stats document_stats() { return docs_ ? docs_->stats() : DocTransfer::Stats{}; }
   // Reads the allow-list again; on failure the old one stays and the error says why.
   // Returns how many sites are allowed.
   Result<size_t> reload();
@@ -151,6 +158,7 @@ class SyncServer {
     std::chrono::steady_clock::time_point logged_at{};
     uint64_t suppressed = 0;
   };
+  std::unique_ptr<DocTransfer> docs_;
   std::mutex warn_mu_;  // the ZAP and loop threads both warn
   std::map<std::string, Warning> warnings_;
 };

@@ -1,0 +1,76 @@
+// 电子材料: a window clerk scans the ID card into the case (the upload button of its material
+// entry), opens it, and the read shows in the case's records; a file that only claims to
+// be a PDF is refused with the server's message. At the hub the scan arrives, and an
+// operator opens it only after stating a reason.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startDistrict, browser, page, shot, loginAs, api, token, fileCase } from './harness.mjs'
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+// A PNG as the node checks one (signature, IHDR first, IEND last).
+function png() {
+  const body = Buffer.alloc(3000, 7)
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]),
+    Buffer.from('IHDR'), Buffer.alloc(17, 1), body,
+    Buffer.from([0, 0, 0, 0]), Buffer.from('IEND'), Buffer.from([0xae, 0x42, 0x60, 0x82]),
+  ])
+}
+
+async function choose(p, buttonName, file) {
+  const [chooser] = await Promise.all([p.waitForEvent('filechooser'), p.getByRole('button', { name: buttonName }).click()])
+  await chooser.setFiles(file)
+}
+
+test('a clerk attaches a scan and an operator reads it with a reason', async () => {
+  const d = await startDistrict(['S01'])
+  const b = await browser()
+  try {
+    const clerk = await token(d.sites.S01, 'clerk')
+    const c = await fileCase(d.sites.S01, clerk, { name: '韩晓燕', born: '19800303', serial: '045', phone: '13500006666', accept: true })
+    const p = await page(b)
+    await loginAs(p, d.sites.S01, 'clerk')
+    await p.goto(`${d.sites.S01}/console/#/cases/${c.case_id}`)
+    await p.getByRole('status', { name: '办件状态' }).waitFor()
+
+    // A text file named .pdf is refused: the server's message is shown, nothing attached.
+    await choose(p, '上传 居民身份证', { name: '身份证.pdf', mimeType: 'application/pdf', buffer: Buffer.from('not a pdf at all') })
+    await p.getByText('仅接受完整的 PDF、JPEG、PNG 文件').waitFor()
+
+    await choose(p, '上传 居民身份证', { name: '身份证正反面.png', mimeType: 'image/png', buffer: png() })
+    await p.getByText('已上传：身份证正反面.png').waitFor()
+    const [popup] = await Promise.all([p.waitForEvent('popup'), p.getByRole('button', { name: '查看 身份证正反面.png' }).click()])
+    await popup.close()
+    await p.getByRole('heading', { name: '材料查阅记录' }).waitFor()
+    await p.getByRole('cell', { name: 'clerk' }).first().waitFor()
+    await shot(p, 'clerk-case-documents')
+    const view = await api(d.sites.S01, 'GET', `/cases/${c.case_id}`, undefined, clerk)
+    assert.equal(view.documents.length, 1)
+    assert.equal(view.document_reads.length, 1)
+
+    // At the hub: the file arrives; the operator gives a reason to open it.
+    const op = await token(d.hub, 'operator')
+    for (let i = 0; i < 300; i++) {
+      const r = await api(d.hub, 'GET', `/cases/${c.case_id}/documents`, undefined, op).catch(() => null)
+      if (r && r.documents.length === 1 && r.documents[0].state === 'complete') break
+      await sleep(100)
+    }
+    const h = await page(b)
+    await loginAs(h, d.hub, 'operator')
+    await h.goto(`${d.hub}/console/#/cases/${c.case_id}`)
+    await h.getByRole('status', { name: '办件状态' }).waitFor()
+    await h.getByRole('button', { name: /^查看 / }).click()
+    await h.getByRole('dialog', { name: '查看材料' }).getByRole('textbox').fill('核实跨区办理材料')
+    const [hubPopup] = await Promise.all([h.waitForEvent('popup'), h.getByRole('button', { name: '查看', exact: true }).click()])
+    await hubPopup.close()
+    await shot(h, 'operator-case-documents')
+    const reads = await api(d.hub, 'GET', '/audit/personal-reads', undefined, op)
+    assert.match(reads.reads[0].reason, /核实跨区办理材料$/)
+    assert.equal(reads.reads[0].case_id, c.case_id)
+    assert.deepEqual(p.errors.concat(h.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})
