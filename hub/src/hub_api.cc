@@ -186,6 +186,40 @@ struct HubApi::Impl {
                  return json{{"reads", list}, {"count", list.size()}};
                }));
 
+    // Every clerk's break-glass lookup of a resident across sites (who, where, why).
+    server.Get("/api/v1/audit/resident-lookups",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto limit = list_limit(req, 500);
+                 if (!limit.ok()) return limit.status();
+                 auto lookups = hub.resident_lookups(*limit);
+                 if (!lookups.ok()) return lookups.status();
+                 json list = json::array();
+                 for (const auto& l : *lookups)
+                   list.push_back({{"at", format_time(l.at)},
+                                   {"site", l.site},
+                                   {"by", l.by},
+                                   {"applicant_id", l.applicant_id},
+                                   {"reason", l.reason},
+                                   {"cases_shown", l.hits}});
+                 return json{{"lookups", list}, {"count", list.size()}};
+               }));
+
+    // 容缺 granted despite a commitment broken elsewhere (the granting site was offline).
+    server.Get("/api/v1/tolerance-breaches",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto limit = list_limit(req, 500);
+                 if (!limit.ok()) return limit.status();
+                 auto breaches = hub.tolerance_breaches(*limit);
+                 if (!breaches.ok()) return breaches.status();
+                 json list = json::array();
+                 for (const auto& b : *breaches)
+                   list.push_back({{"case_id", b.case_id},
+                                   {"site", b.site},
+                                   {"applicant_id", b.applicant_id},
+                                   {"at", format_time(b.at)}});
+                 return json{{"breaches", list}, {"count", list.size()}};
+               }));
+
     server.Get("/api/v1/duplicates",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto limit = list_limit(req, 500);

@@ -317,11 +317,13 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
   std::map<std::pair<std::string, std::string>, std::vector<sync::Event>> follow;
   std::set<std::string> triggered;
   std::map<std::string, std::string> broken;  // case -> site where it was terminated
+  std::map<std::string, std::string> accepted;  // case -> site that accepted it
   for (const auto* run : runs) {
     for (const sync::Event& e : *run) {
       if (e.kind == "case.transfer_requested" || e.kind == "case.returned")
         triggered.insert(e.case_id);
       if (e.kind == "case.terminated") broken.emplace(e.case_id, e.origin);
+      if (e.kind == "case.accepted") accepted.emplace(e.case_id, e.origin);
       auto m = moved.find(e.case_id);
       if (m == moved.end()) continue;
       std::set<std::string> sites = {m->second.origin, m->second.owner};
@@ -356,6 +358,23 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
       if (!e.ok()) return e.status();
       streams_extended_ = true;
     }
+  }
+  // A site offline on the district's list may grant 容缺 to someone barred elsewhere: the
+  // hub flags it when the acceptance arrives (the list says why; the case stands).
+  for (const auto& [case_id, site] : accepted) {
+    auto s = case_state_locked(case_id);
+    if (!s.ok()) return s.status();
+    const std::string who = applicant_key(s->applicant);
+    if (s->tolerated.empty() || who.empty()) continue;
+    auto barred = projector_.cases().broke_commitment(who);
+    if (!barred.ok()) return barred.status();
+    if (!*barred) continue;
+    auto flag = db_->cached(
+        "INSERT OR IGNORE INTO tolerance_breaches(case_id, site, applicant_id, ts) VALUES(?1,?2,?3,?4)");
+    if (!flag.ok()) return flag.status();
+    TB_RETURN_IF_ERROR(flag->bind(1, case_id).bind(2, site).bind(3, who).bind(4, clock_.now()).run());
+    spdlog::warn("hub: case {} at {} was granted 容缺 though the applicant broke a commitment "
+                 "elsewhere", case_id, site);
   }
   for (const std::string& case_id : triggered) {
     auto s = case_state_locked(case_id, true);

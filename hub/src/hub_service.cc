@@ -2,7 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "tongban/shared/projector.h"
+#include "tongban/shared/validation.h"
 #include "wire.pb.h"
 
 namespace tongban::hub {
@@ -108,6 +111,61 @@ Result<BundleImport> HubService::import_bundle(const std::string& sealed) {
   spdlog::info("hub: bundle of {} imported, {} events, now at seq {}", origin, result.added,
                result.acked_seq);
   return result;
+}
+
+pb::ResidentAnswer HubService::resident_query(const std::string& site, const pb::ResidentQuery& q) {
+  pb::ResidentAnswer a;
+  a.set_request_id(q.request_id());
+  const std::string& id = q.applicant_id();
+  const bool hex = id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+                     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                   });
+  const bool lookup = !q.reason().empty();
+  if (!hex) {
+    a.set_error("invalid_applicant");
+    return a;
+  }
+  if (lookup && (q.reason().size() < 4 || q.reason().size() > 500 || !is_clean_utf8(q.reason()) ||
+                 q.staff().empty() || q.staff().size() > 64)) {
+    a.set_error("reason_required");
+    return a;
+  }
+  auto r = store_->resident(id, today());
+  if (!r.ok()) {
+    a.set_error("unavailable");
+    return a;
+  }
+  for (const CaseSummary& c : r->cases) {
+    const auto status = case_status_from(c.status);
+    const bool open = status && is_active(*status);
+    // The acceptance check: the same item, still open, elsewhere than the case at hand.
+    if (!lookup && (c.item_code != q.item_code() || !open || c.case_id == q.exclude_case()))
+      continue;
+    pb::ResidentCase* out = a.add_cases();
+    out->set_case_id(c.case_id);
+    out->set_site(c.origin);
+    out->set_owner(c.owner);
+    out->set_item_code(c.item_code);
+    out->set_item_name(c.item_name);
+    out->set_status(c.status);
+    out->set_updated_ts(c.updated_at);
+    out->set_open(open);
+  }
+  a.set_broke_commitment(r->broke_commitment);
+  if (lookup) {
+    // Recorded before the answer goes out: a lookup that cannot be recorded is not answered.
+    const Status recorded = store_->record_resident_lookup(
+        {clock_.now(), site, q.staff(), id, q.reason(), a.cases_size()});
+    if (!recorded.ok()) {
+      pb::ResidentAnswer refused;
+      refused.set_request_id(q.request_id());
+      refused.set_error("unavailable");
+      return refused;
+    }
+    spdlog::info("hub: {} at {} looked up a resident across the district (reason recorded)",
+                 q.staff(), site);
+  }
+  return a;
 }
 
 Result<CaseState> HubService::get_case(const std::string& case_id) {

@@ -28,6 +28,17 @@ const std::string kPersonalReadSchema =
     "CREATE TABLE personal_reads(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
     " username TEXT NOT NULL, case_id TEXT NOT NULL, reason TEXT NOT NULL)";
 
+// Every break-glass lookup of a resident across sites: who, from where, why (audited).
+const std::string kResidentLookupSchema =
+    "CREATE TABLE resident_lookups(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    " site TEXT NOT NULL, username TEXT NOT NULL, applicant_id TEXT NOT NULL,"
+    " reason TEXT NOT NULL, hits INTEGER NOT NULL)";
+
+// 容缺 granted to an applicant on the district's broken-commitment list (an offline site).
+const std::string kToleranceBreachSchema =
+    "CREATE TABLE tolerance_breaches(case_id TEXT PRIMARY KEY, site TEXT NOT NULL,"
+    " applicant_id TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -64,7 +75,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      sync::borrowed_events_schema() +
                                          CaseIndex::ownership_schema(),
                                      StaffDirectory::department_schema(), kPersonalReadSchema,
-                                     DocumentStore::schema()}));
+                                     DocumentStore::schema(),
+                                     kResidentLookupSchema + ";" + kToleranceBreachSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
@@ -445,6 +457,60 @@ Result<std::vector<sync::Event>> HubStore::case_events(const std::string& case_i
 Result<std::vector<CaseSummary>> HubStore::search(const CaseQuery& q, Date today) {
   std::lock_guard lock(mu_);
   return projector_.cases().search(q, today);
+}
+
+Result<HubStore::Resident> HubStore::resident(const std::string& applicant_id, Date today) {
+  std::lock_guard lock(mu_);
+  Resident r;
+  CaseQuery q;
+  q.applicant_id = applicant_id;
+  q.limit = 500;
+  auto cases = projector_.cases().search(q, today);
+  if (!cases.ok()) return cases.status();
+  r.cases = std::move(*cases);
+  auto broke = projector_.cases().broke_commitment(applicant_id);
+  if (!broke.ok()) return broke.status();
+  r.broke_commitment = *broke;
+  return r;
+}
+
+Status HubStore::record_resident_lookup(const ResidentLookup& l) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "INSERT INTO resident_lookups(ts, site, username, applicant_id, reason, hits)"
+      " VALUES(?1,?2,?3,?4,?5,?6)");
+  if (!stmt.ok()) return stmt.status();
+  return stmt->bind(1, l.at)
+      .bind(2, l.site)
+      .bind(3, l.by)
+      .bind(4, l.applicant_id)
+      .bind(5, l.reason)
+      .bind(6, int64_t{l.hits})
+      .run();
+}
+
+Result<std::vector<HubStore::ResidentLookup>> HubStore::resident_lookups(int limit) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "SELECT ts, site, username, applicant_id, reason, hits FROM resident_lookups"
+      " ORDER BY id DESC LIMIT ?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, int64_t{limit});
+  return collect_rows<ResidentLookup>(*stmt, [](const Stmt& r) {
+    return ResidentLookup{r.int_at(0), r.text_at(1), r.text_at(2), r.text_at(3), r.text_at(4),
+                          static_cast<int>(r.int_at(5))};
+  });
+}
+
+Result<std::vector<HubStore::ToleranceBreach>> HubStore::tolerance_breaches(int limit) {
+  std::lock_guard lock(mu_);
+  auto stmt = db_->cached(
+      "SELECT case_id, site, applicant_id, ts FROM tolerance_breaches ORDER BY ts DESC LIMIT ?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, int64_t{limit});
+  return collect_rows<ToleranceBreach>(*stmt, [](const Stmt& r) {
+    return ToleranceBreach{r.text_at(0), r.text_at(1), r.text_at(2), r.int_at(3)};
+  });
 }
 
 Result<std::vector<ClockCounts>> HubStore::clock_counts(Date today) {

@@ -10,6 +10,7 @@
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
 #include "tongban/shared/license.h"
+#include "tongban/shared/personal.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban::node {
@@ -87,6 +88,7 @@ struct HttpApi::Impl {
   using Handler = std::function<Result<Reply>(const http::Request&, const Actor&)>;
 
   std::function<Result<uint64_t>(const std::string&)> import_bundle;
+  HttpApi::AskHub ask_hub;  // set before run(); read-only after
 
   Impl(NodeStore& st, CaseService& c, std::function<json()> sync,
        std::function<Result<uint64_t>(const std::string&)> import)
@@ -152,6 +154,9 @@ struct HttpApi::Impl {
 
   void routes();
   void case_routes();
+  void resident_routes();
+  // The applicant a query names (id_number or uscc) as its blind index, hex.
+  Result<std::string> applicant_of(const http::Request& req);
   void appointment_routes();
   void staff_routes();
 };
@@ -312,8 +317,112 @@ void HttpApi::Impl::routes() {
              }));
 
   case_routes();
+  resident_routes();
   appointment_routes();
   staff_routes();
+}
+
+namespace {
+
+json resident_cases_json(const pb::ResidentAnswer& a) {
+  json cases = json::array();
+  for (const pb::ResidentCase& c : a.cases()) {
+    const auto status = case_status_from(c.status());
+    cases.push_back({{"case_id", c.case_id()},
+                     {"site", c.site()},
+                     {"owner", c.owner()},
+                     {"item_code", c.item_code()},
+                     {"item_name", c.item_name()},
+                     {"status", c.status()},
+                     {"status_zh", status ? label_zh(*status) : c.status()},
+                     {"updated_at", format_time(c.updated_ts())},
+                     {"open", c.open()}});
+  }
+  return cases;
+}
+
+}  // namespace
+
+// One person across the district (docs/api.md "Residents across the district"): the
+// applicant by blind index, asked of the hub over the sync link.
+Result<std::string> HttpApi::Impl::applicant_of(const http::Request& req) {
+  const std::string id_number = req.get_param_value("id_number"), uscc = req.get_param_value("uscc");
+  if (id_number.empty() == uscc.empty())
+    return Status::InvalidArgument("missing_field", "请填写身份证号码或统一社会信用代码（二选一）",
+                                   "give id_number or uscc (one of them)");
+  const Keyring* keys = store.keyring();
+  if (!keys) return Status::Conflict("no_keyring", "本站点未加载数据密钥", "this node has no keyring");
+  const std::string blind = !id_number.empty() ? blind_id(*keys, id_number) : blind_uscc(*keys, uscc);
+  return to_hex(reinterpret_cast<const uint8_t*>(blind.data()), blind.size());
+}
+
+void HttpApi::Impl::resident_routes() {
+  // At acceptance: the same resident's open application for the item at another site, and
+  // a 容缺 commitment broken anywhere. Offline the node proceeds: checked = false.
+  get("/api/v1/residents/check",
+      wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+        if (a.role == Role::kAdmin)
+          return Status::PermissionDenied("forbidden_role", "仅办件人员可用", "for case staff only");
+        auto applicant = applicant_of(req);
+        if (!applicant.ok()) return applicant.status();
+        const std::string item = req.get_param_value("item_code");
+        if (item.empty() || item.size() > 64)
+          return Status::InvalidArgument("missing_field", "请填写事项编码", "item_code is required");
+        pb::ResidentQuery q;
+        q.set_applicant_id(*applicant);
+        q.set_item_code(item);
+        q.set_exclude_case(req.get_param_value("case_id"));
+        auto answer = ask_hub ? ask_hub(std::move(q))
+                              : Result<pb::ResidentAnswer>(Status::Make(
+                                    StatusCode::kUnavailable, "offline", "本站点离线运行",
+                                    "this node runs offline"));
+        if (!answer.ok() || !answer->error().empty())
+          return Reply{200,
+                       {{"checked", false},
+                        {"duplicates", json::array()},
+                        {"broke_commitment", nullptr},
+                        {"message", "暂时无法连接区级中心，未能核查全区重复申请；受理后由中心核查"},
+                        {"message_en", "the hub could not be asked: the district is checked "
+                                       "when the events arrive"}}};
+        return Reply{200,
+                     {{"checked", true},
+                      {"duplicates", resident_cases_json(*answer)},
+                      {"broke_commitment", answer->broke_commitment()}}};
+      }));
+
+  // 破窗查询: a clerk looks up a resident's cases at every site, with a stated reason the
+  // hub records (who, where, when, why) before it answers.
+  get("/api/v1/residents/cases",
+      wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
+        if (a.role != Role::kClerk && a.role != Role::kReviewer)
+          return Status::PermissionDenied("forbidden_role", "仅综窗受理员和审批员可查询",
+                                          "for clerks and reviewers only");
+        auto applicant = applicant_of(req);
+        if (!applicant.ok()) return applicant.status();
+        const std::string reason = req.get_param_value("reason");
+        if (reason.size() < 4 || reason.size() > 500 || !is_clean_utf8(reason))
+          return Status::InvalidArgument("reason_required", "跨站查询须说明事由（4–500 字节）",
+                                         "a lookup across sites needs a stated reason (4-500 bytes)");
+        if (!ask_hub)
+          return Status::Make(StatusCode::kUnavailable, "offline", "本站点离线运行，无法跨站查询",
+                              "this node runs offline: no lookup across sites");
+        pb::ResidentQuery q;
+        q.set_applicant_id(*applicant);
+        q.set_reason(reason);
+        q.set_staff(a.username);
+        auto answer = ask_hub(std::move(q));
+        if (!answer.ok()) return answer.status();
+        if (!answer->error().empty())
+          return Status::Make(StatusCode::kUnavailable, "hub_refused",
+                              "区级中心未能答复（" + answer->error() + "）",
+                              "the hub did not answer (" + answer->error() + ")");
+        spdlog::info("{} looked up a resident across the district (reason recorded at the hub)",
+                     a.username);
+        return Reply{200,
+                     {{"cases", resident_cases_json(*answer)},
+                      {"count", answer->cases_size()},
+                      {"broke_commitment", answer->broke_commitment()}}};
+      }));
 }
 
 void HttpApi::Impl::case_routes() {
@@ -647,6 +756,8 @@ HttpApi::~HttpApi() = default;
 Result<int> HttpApi::bind(const std::string& host, int port) {
   return impl_->http.bind(host, port);
 }
+void HttpApi::set_ask_hub(AskHub ask) { impl_->ask_hub = std::move(ask); }
+
 void HttpApi::serve_console(std::shared_ptr<const http::StaticFiles> files) {
   http::mount_console(impl_->http.routes(), std::move(files));
 }

@@ -208,6 +208,10 @@ int main(int argc, char** argv) {
     if (added.ok() && sync_client) sync_client->notify();
     return added;
   });
+  if (sync_client)  // an answer within 2 s, or the window goes on without it
+    api.set_ask_hub([c = sync_client.get()](pb::ResidentQuery q) {
+      return c->ask_hub(std::move(q), std::chrono::milliseconds(2000));
+    });
   api.serve_console(http::load_console(console_dir));
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());

@@ -245,10 +245,15 @@ Result<DocumentStore::Put> DocumentStore::put_chunk(const std::string& case_id,
   if (sealed.size() != doc_chunk_plain_bytes(d.size, index) + kSealedChunkOverhead)
     return Status::InvalidArgument("chunk_size", "材料分块长度不符",
                                    "chunk " + std::to_string(index) + " has the wrong length");
-  if (key && !open_doc_chunk(*key, case_id, hash, index, sealed).ok())
-    return Status::InvalidArgument("chunk_does_not_open", "材料分块无法用本案密钥打开（被篡改）",
-                                   "chunk " + std::to_string(index) +
-                                       " does not open with the case key (altered)");
+  std::optional<std::string> plain;
+  if (key) {
+    auto opened = open_doc_chunk(*key, case_id, hash, index, sealed);
+    if (!opened.ok())
+      return Status::InvalidArgument("chunk_does_not_open", "材料分块无法用本案密钥打开（被篡改）",
+                                     "chunk " + std::to_string(index) +
+                                         " does not open with the case key (altered)");
+    plain = std::move(*opened);
+  }
   auto ins = db_.cached(
       "INSERT OR REPLACE INTO doc_chunks(case_id, hash, idx, data) VALUES(?1,?2,?3,?4)");
   if (!ins.ok()) return ins.status();
@@ -258,12 +263,32 @@ Result<DocumentStore::Put> DocumentStore::put_chunk(const std::string& case_id,
                          .bind_borrowed_blob(4, sealed.data(), sealed.size())
                          .run());
   const uint32_t have = index + 1;
+  // The running hash (kept only for chunks that arrive from 0 on, in this process).
+  const auto slot = std::make_pair(case_id, hash);
+  std::optional<bool> whole_matches;
+  if (plain) {
+    if (index == 0) {
+      if (partial_.size() >= 64) partial_.clear();  // bounded: the rest are read back
+      partial_[slot] = Partial{};
+    }
+    auto it = partial_.find(slot);
+    if (it != partial_.end() && it->second.next == index) {
+      it->second.hasher.update(*plain);
+      it->second.next = have;
+      if (have == d.chunks) {
+        whole_matches = it->second.hasher.finish() == hash;
+        partial_.erase(it);
+      }
+    }
+  }
   if (have < d.chunks) {
     TB_RETURN_IF_ERROR(set_progress(case_id, hash, have, StoredDocument::State::kFetching));
     return Put::kStored;
   }
+  partial_.erase(slot);
   TB_RETURN_IF_ERROR(set_progress(case_id, hash, have, StoredDocument::State::kComplete));
-  if (key && !read(case_id, hash, *key).ok()) {  // the whole does not match its hash
+  if (key && !whole_matches) whole_matches = read(case_id, hash, *key).ok();
+  if (key && !*whole_matches) {  // the whole does not match its hash
     auto drop = db_.cached("DELETE FROM doc_chunks WHERE case_id=?1 AND hash=?2");
     if (!drop.ok()) return drop.status();
     TB_RETURN_IF_ERROR(drop->bind(1, case_id).bind_blob(2, hash.data(), hash.size()).run());

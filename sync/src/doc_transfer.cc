@@ -29,6 +29,7 @@ struct DocTransfer::Peer {
   uint32_t next_to_ask = 0;    // the first chunk not asked for yet
   SteadyClock::time_point last_progress{};
   SteadyClock::time_point last_scan{};
+  bool poked = false;  // documents may be wanted: look soon
 };
 
 DocTransfer::DocTransfer(DocumentHandler& handler, std::function<void()> notify,
@@ -126,12 +127,14 @@ void DocTransfer::loop() {
     const auto now = SteadyClock::now();
     for (auto& [peer, p] : peers_) {
       if (!p.up) continue;
+      p.poked = p.poked || poked;  // served once the spacing allows, not dropped
       if (p.current && now - p.last_progress > options_.stall) {
         p.next_to_ask = p.next_to_store;  // the asks or the chunks were lost: ask again
         p.last_progress = now;
         ask(peer, p);
-      } else if (!p.current && ((poked && now - p.last_scan > kPokeSpacing) ||
+      } else if (!p.current && ((p.poked && now - p.last_scan > kPokeSpacing) ||
                                 now - p.last_scan > options_.rescan)) {
+        p.poked = false;
         fetch(peer, p);
       }
     }

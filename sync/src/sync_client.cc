@@ -82,9 +82,41 @@ Status SyncClient::start() {
 
 void SyncClient::stop() {
   if (stop_.exchange(true)) return;
+  {
+    std::lock_guard lock(ask_mu_);
+    ask_cv_.notify_all();
+  }
   wake_.notify();
   if (thread_.joinable()) thread_.join();
   if (docs_) docs_->stop();
+}
+
+Result<pb::ResidentAnswer> SyncClient::ask_hub(pb::ResidentQuery query,
+                                               std::chrono::milliseconds timeout) {
+  const auto unreachable = [] {
+    return Status::Make(StatusCode::kUnavailable, "hub_unreachable",
+                        "暂时无法连接区级中心，未能核查全区信息",
+                        "the hub cannot be reached now: the district was not checked");
+  };
+  if (!welcomed_ || diverged_) return unreachable();
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(ask_mu_);
+    id = next_request_++;
+    query.set_request_id(id);
+    pb::Envelope env;
+    *env.mutable_resident_query() = std::move(query);
+    to_ask_.push_back(std::move(env));
+    answers_[id];
+  }
+  wake_.notify();
+  std::unique_lock lock(ask_mu_);
+  const bool answered =
+      ask_cv_.wait_for(lock, timeout, [&] { return answers_[id].has_value() || stop_; });
+  auto answer = std::move(answers_[id]);
+  answers_.erase(id);
+  if (!answered || !answer) return unreachable();
+  return std::move(*answer);
 }
 
 void SyncClient::loop() {
@@ -315,12 +347,28 @@ void SyncClient::loop() {
         case pb::Envelope::kDocMissing:
           if (docs_) docs_->received("hub", std::move(*env));
           break;
+        case pb::Envelope::kResidentAnswer: {
+          std::lock_guard lock(ask_mu_);
+          auto it = answers_.find(env->resident_answer().request_id());
+          if (it != answers_.end()) it->second = std::move(*env->mutable_resident_answer());
+          ask_cv_.notify_all();
+          break;
+        }
         default:
           break;
       }
     }
     if (docs_)  // documents go out beside the batches, a few chunks at a time
       for (auto& [peer, out] : docs_->outbound()) send(std::move(out));
+    welcomed_ = welcomed;
+    {
+      std::vector<pb::Envelope> questions;
+      {
+        std::lock_guard lock(ask_mu_);
+        questions.swap(to_ask_);
+      }
+      for (pb::Envelope& q : questions) send(std::move(q));  // unanswered ones time out
+    }
     const auto now = SteadyClock::now();
     if (!welcomed && connected_ && !diverged_ && retry_at != SteadyClock::time_point::min() && now >= retry_at) {
       retry_at = SteadyClock::time_point::min();

@@ -259,6 +259,12 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       handler_.contact(site, std::nullopt);
       if (docs_) docs_->received(site, env);
       return;
+    case pb::Envelope::kResidentQuery: {
+      handler_.contact(site, std::nullopt);
+      pb::Envelope answer;
+      *answer.mutable_resident_answer() = handler_.resident_query(site, env.resident_query());
+      return reply(routing_id, std::move(answer));
+    }
     case pb::Envelope::kBatch:
       return on_batch(routing_id, site, env.batch());
     case pb::Envelope::kHeartbeat: {

@@ -4,6 +4,8 @@
 // databases, WAL files, logs, bundles — is scanned for each canary in UTF-8, UTF-16 and
 // digit-only forms: nothing. The sites that hold the case still read it, and the hub only
 // with a stated, audited reason.
+#include <httplib.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
@@ -105,6 +107,15 @@ TEST_CASE("no canary of a resident is readable in any file of a node or the hub"
   INFO(r.body.dump());
   REQUIRE(r.status == 201);
 
+  // A scan of the resident's ID card, named after them: the file and its name are sealed.
+  const std::string id_scan = "%PDF-1.4\n(" + kName + " " + id_number + " " + kPhone + ")\n%%EOF\n";
+  r = d.s01.post_raw(clerk, "/api/v1/cases/" + b + "/documents?material=ID&name=" +
+                                httplib::detail::encode_query_param(kName + "身份证.pdf"),
+                     id_scan, "application/pdf");
+  INFO(r.body.dump());
+  REQUIRE(r.status == 201);
+  CHECK(r.body["documents"][0]["file_name"] == kName + "身份证.pdf");
+
   // The site reads what it sealed; a search by ID number (typed with a lowercase x or not)
   // finds both cases by blind index.
   CHECK(case_at(d.s01, clerk, a)["applicant"]["name"] == kName);
@@ -138,6 +149,12 @@ TEST_CASE("no canary of a resident is readable in any file of a node or the hub"
   const json at_s02 = case_at(s02, s02_clerk, b);
   CHECK(at_s02["applicant"]["name"] == kName);  // the new owner got the case key
   CHECK(at_s02["applicant"]["phone"] == kPhone);
+  // The scan followed the case to S02, sealed all the way.
+  eventually([&] {
+    const HttpReply docs = s02.get(s02_clerk, "/api/v1/cases/" + b + "/documents");
+    return docs.status == 200 && docs.body["documents"].size() == 1 &&
+           docs.body["documents"][0]["state"] == "complete";
+  });
   eventually([&] { return hub_held(d.hub, "S02") == s02.head_seq(); });
 
   // An offline bundle: the hub's stream to S02, with case B's whole history.

@@ -90,6 +90,16 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
                                                size_t max) override;
   Status stream_acked(const std::string& site, uint64_t seq) override;
+  // One person across the district (protocol.md "Residents across sites"): the acceptance
+  // check (the resident's open cases of the item elsewhere) or, with a reason, a clerk's
+  // break-glass lookup of every case, recorded before it is answered.
+  pb::ResidentAnswer resident_query(const std::string& site, const pb::ResidentQuery& q) override;
+  Result<std::vector<HubStore::ResidentLookup>> resident_lookups(int limit) {
+    return store_->resident_lookups(limit);
+  }
+  Result<std::vector<HubStore::ToleranceBreach>> tolerance_breaches(int limit) {
+    return store_->tolerance_breaches(limit);
+  }
 
   // DocumentHandler (the sync server's document transfer thread): the hub fetches from each
   // site the files its events name, and gives sites the files of the cases they hold.

@@ -158,6 +158,31 @@ class HubStore {
   Result<std::vector<std::vector<CaseSummary>>> open_duplicates(const std::string& case_id,
                                                                 int limit, Date today);
   Result<SiteRecord> site_record(const std::string& site);
+
+  // One person across the district: every case of a resident (by blind index, hex) at any
+  // site, and whether they broke a 容缺 commitment anywhere.
+  struct Resident {
+    std::vector<CaseSummary> cases;
+    bool broke_commitment = false;
+  };
+  Result<Resident> resident(const std::string& applicant_id, Date today);
+  // A clerk's break-glass lookup through the hub (DHIS2's "breaking the glass"): who, from
+  // which site, of whom (blind index), why, and how many cases it showed; durable before
+  // the answer goes out. Listed newest first for supervisors.
+  struct ResidentLookup {
+    Timestamp at = 0;
+    std::string site, by, applicant_id, reason;
+    int hits = 0;
+  };
+  Status record_resident_lookup(const ResidentLookup& l);
+  // 容缺 granted (by a site that had not heard yet) to an applicant on the district's list
+  // of broken commitments, flagged as the acceptance arrived; newest first.
+  struct ToleranceBreach {
+    std::string case_id, site, applicant_id;
+    Timestamp at = 0;
+  };
+  Result<std::vector<ToleranceBreach>> tolerance_breaches(int limit);
+  Result<std::vector<ResidentLookup>> resident_lookups(int limit);
   // BLAKE2b over the case index, to compare with one rebuilt from the nodes' logs.
   Result<std::string> index_digest();
 

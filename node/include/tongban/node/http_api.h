@@ -14,6 +14,7 @@
 #include "tongban/node/case_service.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/static_files.h"
+#include "wire.pb.h"
 
 namespace tongban::node {
 
@@ -31,6 +32,11 @@ class HttpApi {
   ~HttpApi();
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
+
+  // One person across the district: how the API asks the hub about a resident (the sync
+  // client's ask_hub; unset: the node runs offline and says so). Call before run().
+  using AskHub = std::function<Result<pb::ResidentAnswer>(pb::ResidentQuery)>;
+  void set_ask_hub(AskHub ask);
 
   // Binds host:port (port 0 picks a free one); returns the bound port.
   // Serves the web console under /console/ (null: answers that it was not built).

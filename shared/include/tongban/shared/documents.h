@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -113,6 +114,13 @@ class DocumentStore {
   Status set_progress(const std::string& case_id, const Hash32& hash, uint32_t have,
                       StoredDocument::State state);
   Db& db_;
+  // The hash of each document being fetched so far, from chunk 0 on, in memory: the last
+  // chunk then checks the whole without reading it back (after a restart, it is read back).
+  struct Partial {
+    Hasher hasher;
+    uint32_t next = 0;
+  };
+  std::map<std::pair<std::string, Hash32>, Partial> partial_;
 };
 
 }  // namespace tongban

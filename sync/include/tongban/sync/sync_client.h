@@ -8,6 +8,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <vector>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -68,6 +73,10 @@ class SyncClient {
   void documents_changed() {
     if (docs_) docs_->poke();
   }
+  // Asks the hub about one resident (ResidentQuery; request_id is set here) and waits up
+  // to `timeout` for the answer. Unavailable (hub_unreachable, zh/en) while the link is
+  // down or no answer comes: the caller goes on without (offline the node proceeds).
+  Result<pb::ResidentAnswer> ask_hub(pb::ResidentQuery query, std::chrono::milliseconds timeout);
   // The document transfer's counters (zeros without one).
   DocTransfer::Stats document_stats() { return docs_ ? docs_->stats() : DocTransfer::Stats{}; }
 
@@ -97,6 +106,13 @@ class SyncClient {
   std::atomic<int64_t> last_answer_ms_{0};  // steady clock, 0: never
   Wakeup wake_;
   std::unique_ptr<DocTransfer> docs_;
+  // Questions for the hub (ask_hub) and their answers: any thread -> the loop, and back.
+  std::mutex ask_mu_;
+  std::condition_variable ask_cv_;
+  uint64_t next_request_ = 1;                           // guarded by ask_mu_
+  std::vector<pb::Envelope> to_ask_;                    // guarded by ask_mu_
+  std::map<uint64_t, std::optional<pb::ResidentAnswer>> answers_;  // guarded by ask_mu_
+  std::atomic<bool> welcomed_{false};
 };
 
 }  // namespace tongban::sync

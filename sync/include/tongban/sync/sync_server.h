@@ -63,6 +63,15 @@ class SyncHandler {
   virtual Result<std::vector<Event>> stream_read(const std::string& site, uint64_t from,
                                                  size_t max) = 0;
   virtual Status stream_acked(const std::string& site, uint64_t seq) = 0;
+  // One person across the district: what the hub holds of a resident, asked by `site`
+  // (the hub records a break-glass lookup before it answers).
+  virtual pb::ResidentAnswer resident_query(const std::string& site, const pb::ResidentQuery& q) {
+    (void)site;
+    pb::ResidentAnswer a;
+    a.set_request_id(q.request_id());
+    a.set_error("not_supported");
+    return a;
+  }
 };
 
 struct ServerOptions {

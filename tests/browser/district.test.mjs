@@ -1,10 +1,16 @@
+// The district as one: 电子材料 and 一人一档.
+//
 // 电子材料: a window clerk scans the ID card into the case (the upload button of its material
 // entry), opens it, and the read shows in the case's records; a file that only claims to
 // be a PDF is refused with the server's message. At the hub the scan arrives, and an
 // operator opens it only after stating a reason.
+//
+// 一人一档: a clerk at S02 types the resident's ID number for an item they already applied
+// for at S01 and is warned before accepting; a lookup of the resident's cases across sites
+// asks for a reason, which the hub records.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { startDistrict, browser, page, shot, loginAs, api, token, fileCase } from './harness.mjs'
+import { startDistrict, browser, page, shot, loginAs, api, token, fileCase, residentId } from './harness.mjs'
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -69,6 +75,52 @@ test('a clerk attaches a scan and an operator reads it with a reason', async () 
     assert.match(reads.reads[0].reason, /核实跨区办理材料$/)
     assert.equal(reads.reads[0].case_id, c.case_id)
     assert.deepEqual(p.errors.concat(h.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})
+
+test('a clerk is warned of the same application at another site and looks up with a reason', async () => {
+  const d = await startDistrict(['S01', 'S02'])
+  const b = await browser()
+  try {
+    const s01 = await token(d.sites.S01, 'clerk')
+    const first = await fileCase(d.sites.S01, s01, { name: '贺建军', born: '19560606', serial: '071', phone: '13500007777', accept: true })
+    const op = await token(d.hub, 'operator')
+    for (let i = 0; i < 300; i++) {
+      const r = await api(d.hub, 'GET', `/cases/${first.case_id}`, undefined, op).catch(() => null)
+      if (r) break
+      await sleep(100)
+    }
+    const p = await page(b)
+    await loginAs(p, d.sites.S02, 'clerk')
+    await p.getByRole('menuitem', { name: '综窗受理' }).click()
+    await p.getByRole('combobox', { name: '事项' }).click()
+    await p.keyboard.type('最低生活保障')
+    await p.getByRole('option', { name: /最低生活保障申请/ }).click()
+    await p.getByRole('textbox', { name: '申请人姓名' }).fill('贺建军')
+    await p.getByRole('textbox', { name: '身份证号码' }).fill(residentId('610113', '19560606', '071'))
+    const warning = p.getByRole('alert').filter({ hasText: '该申请人在本区已有同一事项在办' })
+    await warning.waitFor()
+    await warning.getByText(first.case_id).waitFor()
+    await shot(p, 'clerk-district-duplicate')
+
+    await p.getByRole('menuitem', { name: '案件查询' }).click()
+    await p.getByRole('textbox', { name: '身份证号' }).fill(residentId('610113', '19560606', '071'))
+    await p.getByRole('button', { name: '全区查询' }).click()
+    await p.getByRole('dialog', { name: '全区查询' }).getByRole('textbox').fill('核实是否重复申请')
+    await p.getByRole('button', { name: '查询', exact: true }).last().click()
+    const dlg = p.getByRole('dialog', { name: '申请人全区办件' })
+    await dlg.getByRole('cell', { name: first.case_id }).waitFor()
+    await p.getByRole('dialog', { name: '全区查询' }).waitFor({ state: 'hidden' })
+    await p.waitForTimeout(400)  // the dialog's entry animation
+    await shot(p, 'clerk-district-lookup')
+    const audit = await api(d.hub, 'GET', '/audit/resident-lookups', undefined, op)
+    assert.equal(audit.count, 1)
+    assert.equal(audit.lookups[0].site, 'S02')
+    assert.equal(audit.lookups[0].reason, '核实是否重复申请')
+    assert.deepEqual(p.errors, [])
   } finally {
     await b.close()
     d.stop()
