@@ -65,7 +65,7 @@ Result<const CaseKeys::Entry*> CaseKeys::find(const std::string& stream_id) {
   if (key->size() != e.key.size()) return Status::Corruption("a case key is not 32 bytes");
   std::copy(key->begin(), key->end(), e.key.begin());
   sodium_memzero(key->data(), key->size());
-  e.hub_key = hub_copy(e.key, stream_id);
+  // The hub's copy is made when an event is sealed (for_append), not for every read.
   return remember(stream_id, std::move(e));
 }
 
@@ -94,7 +94,11 @@ Result<const CaseKeys::Entry*> CaseKeys::for_append(const std::string& stream_id
   if (!keys_) return Status::Internal("sealing without a keyring");
   auto found = find(stream_id);
   if (!found.ok()) return found.status();
-  if (*found) return *found;
+  if (*found) {
+    Entry& held = cache_.at(stream_id);
+    if (held.hub_key.empty()) held.hub_key = hub_copy(held.key, stream_id);
+    return &held;
+  }
   Entry e;
   e.key = random_key();
   e.hub_key = hub_copy(e.key, stream_id);

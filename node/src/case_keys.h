@@ -23,7 +23,8 @@ class CaseKeys : public EventOpener {
  public:
   struct Entry {
     SecretKey key{};
-    std::string hub_key;  // wrapped for the hub ("" while the hub's box key is unknown)
+    std::string hub_key;  // wrapped for the hub: made by for_append ("" until then, or while
+                          // the hub's box key is unknown)
   };
   static const std::string& schema();
 

@@ -1,5 +1,7 @@
 #include "tongban/node/store.h"
 
+#include <unordered_map>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -429,11 +431,15 @@ Status NodeStore::project_appointment_locked(const pb::CaseEvent& body) {
 // The node's projections of one event: the shared case projection, plus the appointments
 // (a node-only table) and the link from an appointment to the case it became.
 Status NodeStore::project_locked(CaseState& state, const pb::CaseEvent& body,
-                                 const EventMeta& meta) {
+                                 const EventMeta& meta, bool index) {
   if (body.has_appointment_booked() || body.has_appointment_checked_in() ||
       body.has_appointment_cancelled())
     TB_RETURN_IF_ERROR(project_appointment_locked(body));
-  TB_RETURN_IF_ERROR(projector_.apply(state, body, meta));
+  if (index) {
+    TB_RETURN_IF_ERROR(projector_.apply(state, body, meta));
+  } else {
+    evolve(state, body, meta);
+  }
   TB_RETURN_IF_ERROR(documents_.note(meta.case_id, meta.origin, body));
   if (!state.appointment_id.empty() && (body.has_prereview_started() || body.has_submitted())) {
     auto link = db_->cached("UPDATE appointments SET case_id=?2 WHERE id=?1");
@@ -632,11 +638,19 @@ Result<bool> NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state
 
 Status NodeStore::rebuild_projections() {
   std::lock_guard lock(mu_);
+  // The whole index is rewritten in one transaction: let its pages stay in memory for it
+  // (128 MiB, back to SQLite's default after).
+  TB_RETURN_IF_ERROR(db_->exec("PRAGMA cache_size=-131072"));
+  struct DefaultCache {
+    Db& db;
+    ~DefaultCache() { (void)db.exec("PRAGMA cache_size=-2000"); }
+  } restore_cache{*db_};
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
   TB_RETURN_IF_ERROR(projector_.clear());
   TB_RETURN_IF_ERROR(db_->exec("DELETE FROM appointments"));
-  std::map<std::string, CaseState> states;
+  std::unordered_map<std::string, CaseState> states;
+  states.reserve(static_cast<size_t>(log_.head().seq / 4 + 16));
   Status failure;
   TB_RETURN_IF_ERROR(log_.scan(1, [&](const sync::Event& e) {
     pb::CaseEvent body;
@@ -646,11 +660,20 @@ Status NodeStore::rebuild_projections() {
     }
     failure = case_keys_->open(body, e.case_id);
     if (!failure.ok()) return false;
-    failure =
-        project_locked(states[e.case_id], body, EventMeta{e.case_id, e.origin, e.ts, e.actor});
+    // Each case is indexed once, below, not once per event.
+    failure = project_locked(states[e.case_id], body,
+                             EventMeta{e.case_id, e.origin, e.ts, e.actor}, false);
     return failure.ok();
   }));
   TB_RETURN_IF_ERROR(failure);
+  {  // in case id order: the index's B-tree is written front to back
+    std::vector<const CaseState*> order;
+    order.reserve(states.size());
+    for (const auto& [id, state] : states) order.push_back(&state);
+    std::sort(order.begin(), order.end(),
+              [](const CaseState* a, const CaseState* b) { return a->case_id < b->case_id; });
+    for (const CaseState* state : order) TB_RETURN_IF_ERROR(projector_.index(*state));
+  }
   // The district's list of broken commitments, as the hub's stream brought it.
   auto stream = sync::EventLog::open(*db_, sync::stream_origin(log_.origin()), nullptr);
   if (!stream.ok()) return stream.status();

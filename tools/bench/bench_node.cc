@@ -479,6 +479,7 @@ void add_bench(CLI::App& app) {
       ->check(CLI::Range(1, 4096));
   node->callback([o] { exit_code() = run_bench_node(*o); });
   add_bench_sync(*bench);
+  add_bench_hub(*bench);
 }
 
 }  // namespace tongban::cli

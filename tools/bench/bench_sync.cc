@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -577,6 +578,9 @@ int run_bench_sync(SyncBenchOptions o) {
     const auto rc = child->wait(std::chrono::minutes(10));
     if (rc != 0) return fail(Status::Unavailable("restore failed; see " + (s->root / "restore.log").string()));
     restore_s = ms_since(t_restore) / 1000.0;
+    std::ifstream phases(s->root / "restore.log");
+    for (std::string line; std::getline(phases, line);)
+      if (line.rfind("restore:", 0) == 0) std::fprintf(stderr, "  %s\n", line.c_str());
   }
   const uint64_t restored_events = watch.held("S01");
   hub->process.signal(SIGTERM);
@@ -640,8 +644,10 @@ int run_bench_sync(SyncBenchOptions o) {
   if (!reconnect.ok()) return fail(reconnect.status());
   hub20->process.signal(SIGTERM);
   hub20->process.wait(std::chrono::seconds(10));
-  std::filesystem::remove_all(s->root.parent_path());
-  std::filesystem::remove_all(d->root.parent_path());
+  if (!std::getenv("TONGBAN_BENCH_KEEP")) {  // kept for profiling when set
+    std::filesystem::remove_all(s->root.parent_path());
+    std::filesystem::remove_all(d->root.parent_path());
+  }
   // 6. Directives, hub -> one node.
   auto directives = time_directives(o, o.directive_cases);
   if (!directives.ok()) return fail(directives.status());

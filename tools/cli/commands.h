@@ -16,6 +16,7 @@ void add_verify(CLI::App& app);  // verify-log, verify-license, rebuild
 void add_client(CLI::App& app);  // login, api, case, staff
 void add_bench(CLI::App& app);   // bench node, bench sync
 void add_bench_sync(CLI::App& bench);
+void add_bench_hub(CLI::App& bench);
 void add_bundle(CLI::App& app);  // export-bundle
 
 }  // namespace tongban::cli

@@ -230,7 +230,10 @@ class NodeStore {
   std::optional<sync::HeadWitness> witness_;  // guarded by mu_; null for read-only tools
   // Each *_locked member expects mu_ held.
   Result<CaseState> load_case_locked(const std::string& case_id);
-  Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
+  // `index` false: the state is folded, its index row written later by the caller (a
+  // rebuild indexes each case once).
+  Status project_locked(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta,
+                        bool index = true);
   Status project_appointment_locked(const pb::CaseEvent& event);
   // Appends Released or Received when due (projecting it); true when it appended.
   Result<bool> acknowledge_move_locked(Writer& writer, CaseState& state);

@@ -1,0 +1,215 @@
+// tongban bench hub: the district hub holding millions of cases (5,000,000 by default), its
+// case index written by the hub's own CaseIndex as ingest writes it, then served by the
+// real tongban-hub process: one resident's cases looked up by ID number through the HTTP
+// API (the hub computes the blind index and searches the index by it) — beside the raw
+// limit measured on the same file in the same run: the same indexed lookup straight on
+// SQLite, no daemon.
+#include <httplib.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "../cli/commands.h"
+#include "bench_support.h"
+#include "tongban/hub/hub_store.h"
+#include "tongban/shared/case_index.h"
+#include "tongban/shared/config.h"
+#include "tongban/shared/personal.h"
+
+namespace tongban::cli {
+
+namespace {
+
+using namespace tongban::bench;
+using nlohmann::json;
+
+struct HubBenchOptions {
+  std::string config_dir = "site-config";
+  std::string bin_dir;
+  long cases = 5000000;
+  int lookups = 2000;
+  int cases_per_resident = 3;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
+}
+
+// Writes `n` cases of every site into the hub's index through CaseIndex::upsert (what ingest
+// calls), in transactions of 50,000. Resident r has about `per_resident` cases at random
+// sites and items.
+Status fill_index(const std::filesystem::path& hub_db, const District& district,
+                  const Keyring& keys, long n, int per_resident) {
+  auto db = Db::open(hub_db, Db::Options{false, true, 5000});  // setup: durability not timed
+  if (!db.ok()) return db.status();
+  TB_RETURN_IF_ERROR(db->exec("PRAGMA cache_size=-262144"));
+  CaseIndex index(*db);
+  std::vector<const Item*> items;
+  for (const Item& i : district.catalog.items())
+    if (i.bundle_of.empty()) items.push_back(&i);
+  const std::vector<std::string> sites = district.site_ids();
+  std::mt19937_64 rng(20261130);
+  const Date start = date_from_ymd(2026, 1, 5);
+  const long residents = std::max(1L, n / per_resident);
+  const auto t0 = SteadyClock::now();
+  for (long done = 0; done < n;) {
+    Transaction tx(*db);
+    TB_RETURN_IF_ERROR(tx.begun());
+    for (long k = 0; k < 50000 && done < n; ++k, ++done) {
+      CaseState s;
+      const std::string& site = sites[done % sites.size()];
+      const long per_site = done / static_cast<long>(sites.size());
+      const Date day{start.days + static_cast<int>(per_site / 100000)};
+      std::string ymd = format_date(day);
+      ymd.erase(std::remove(ymd.begin(), ymd.end(), '-'), ymd.end());
+      char id[48];
+      std::snprintf(id, sizeof id, "%s-%s-%06ld", site.c_str(), ymd.c_str(), per_site % 100000 + 1);
+      s.case_id = id;
+      s.origin = s.owner = site;
+      const Item& item = *items[rng() % items.size()];
+      s.item_code = item.code;
+      s.item_name = item.name;
+      s.department = item.department;
+      s.promised_days = item.promised_days;
+      s.legal_days = item.legal_days;
+      const std::string number = resident_id(static_cast<int>(rng() % residents));
+      const std::string blind = blind_id(keys, number);
+      s.applicant.set_blind(blind);
+      s.created_at = s.updated_at = static_cast<Timestamp>(day.days) * 86400 + 3600;
+      s.submitted_date = day;
+      s.status = rng() % 3 ? CaseStatus::kAccepted : CaseStatus::kApproved;
+      s.accepted_date = day;
+      if (s.status == CaseStatus::kApproved) s.decided_date = Date{day.days + 3};
+      TB_RETURN_IF_ERROR(index.upsert(s, district));
+    }
+    TB_RETURN_IF_ERROR(tx.commit());
+    std::fprintf(stderr, "  hub index: %ld cases (%.0f cases/s)\n", done,
+                 done / (ms_since(t0) / 1000.0));
+  }
+  return Status::Ok();
+}
+
+int run_bench_hub(HubBenchOptions o) {
+  if (o.bin_dir.empty()) o.bin_dir = tools::self_dir().parent_path().string();
+  const auto fail = [](const Status& s) {
+    std::cerr << "bench hub: " << s.message_en() << "\n";
+    return 2;
+  };
+  char tmpl[] = "/tmp/tongban-bench-hub-XXXXXX";
+  if (!mkdtemp(tmpl)) return fail(Status::Unavailable("mkdtemp"));
+  const std::filesystem::path root(tmpl), config = root / "site-config", data = root / "HUB";
+  if (Status s = copy_site_config(o.config_dir, config); !s.ok()) return fail(s);
+  std::filesystem::remove_all(config / "keys");
+  const std::string password = random_token().substr(0, 20);
+  if (Status s = provision_hub(config, data, password); !s.ok()) return fail(s);
+  auto district = load_district(config);
+  if (!district.ok()) return fail(district.status());
+  auto keys = bench_keyring(data, district->hub_id);
+  if (!keys.ok()) return fail(keys.status());
+  std::fprintf(stderr, "writing %ld cases into the hub's index...\n", o.cases);
+  const auto t_fill = SteadyClock::now();
+  if (Status s = fill_index(data / hub::HubStore::kDbFile, *district, *keys, o.cases,
+                            o.cases_per_resident);
+      !s.ok())
+    return fail(s);
+  const double fill_s = ms_since(t_fill) / 1000.0;
+  const long residents = std::max(1L, o.cases / o.cases_per_resident);
+
+  // The raw limit: the same lookup (by blind index) straight on SQLite, same file, no daemon.
+  std::vector<double> raw_ms;
+  {
+    auto db = Db::open(data / hub::HubStore::kDbFile, Db::Options{false, true, 5000});
+    if (!db.ok()) return fail(db.status());
+    std::mt19937 rng(7);
+    for (int i = 0; i < o.lookups; ++i) {
+      const std::string blind = blind_id(*keys, resident_id(static_cast<int>(rng() % residents)));
+      const std::string hex = to_hex(reinterpret_cast<const uint8_t*>(blind.data()), blind.size());
+      const auto t = SteadyClock::now();
+      auto stmt = db->cached("SELECT case_id FROM cases WHERE applicant_id=?1 LIMIT 50");
+      if (!stmt.ok()) return fail(stmt.status());
+      stmt->bind(1, hex);
+      for (;;) {
+        auto row = stmt->step();
+        if (!row.ok()) return fail(row.status());
+        if (!*row) break;
+      }
+      raw_ms.push_back(ms_since(t));
+    }
+  }
+
+  auto hub = start_daemon({o.bin_dir + "/hub/tongban-hub", "--site-config", config.string(),
+                           "--data", data.string(), "--sync", "tcp://127.0.0.1:0", "--port-file",
+                           (data / "http.port").string(), "--log-level", "warn", "--key-file",
+                           kek_file(data).string()},
+                          data / "http.port", data / "hub.log");
+  if (!hub.ok()) return fail(hub.status());
+  httplib::Client c("127.0.0.1", hub->port);
+  c.set_keep_alive(true);
+  auto login = c.Post("/api/v1/login", json{{"username", "operator"}, {"password", password}}.dump(),
+                      "application/json");
+  if (!login || login->status != 200) return fail(Status::Unavailable("hub login failed"));
+  const httplib::Headers auth = {
+      {"Authorization", "Bearer " + json::parse(login->body)["token"].get<std::string>()}};
+  std::vector<double> api_ms;
+  long found = 0;
+  std::mt19937 rng(11);
+  for (int i = 0; i < o.lookups; ++i) {
+    const std::string number = resident_id(static_cast<int>(rng() % residents));
+    const auto t = SteadyClock::now();
+    auto r = c.Get("/api/v1/cases?limit=50&id_number=" + number, auth);
+    api_ms.push_back(ms_since(t));
+    if (!r || r->status != 200) return fail(Status::Unavailable("lookup failed"));
+    found += json::parse(r->body)["count"].get<long>();
+  }
+  const double rss_mb = tools::proc_status_kb(hub->process.pid(), "VmRSS") / 1024.0;
+  hub->process.signal(SIGTERM);
+  hub->process.wait(std::chrono::seconds(30));
+  const double db_mb = std::filesystem::file_size(data / hub::HubStore::kDbFile) / 1e6;
+  std::filesystem::remove_all(root);
+
+  std::printf("tongban bench hub (%ld cases in the hub's index, lookups over HTTP on loopback)\n",
+              o.cases);
+  std::printf("%-52s %14s %12s\n", "figure", "value", "target");
+  std::printf("%-52s %14.0f %12s\n", "index written, cases/s (CaseIndex::upsert)", o.cases / fill_s, "-");
+  std::printf("%-52s %14.0f %12s\n", "hub.db size, MB", db_mb, "-");
+  std::printf("%-52s %14.3f %12s\n", "raw SQLite lookup by blind index p50, ms", percentile(raw_ms, 0.5), "-");
+  std::printf("%-52s %14.3f %12s\n", "raw SQLite lookup by blind index p99, ms", percentile(raw_ms, 0.99), "-");
+  std::printf("%-52s %14.3f %12s\n", "blind lookup via GET /cases?id_number= p50, ms", percentile(api_ms, 0.5), "-");
+  std::printf("%-52s %14.3f %12s\n", "blind lookup via GET /cases?id_number= p99, ms", percentile(api_ms, 0.99), "< 5");
+  std::printf("%-52s %14.2f %12s\n", "cases found per lookup (mean)", static_cast<double>(found) / o.lookups, "-");
+  std::printf("%-52s %14.1f %12s\n", "hub RSS after the lookups, MB", rss_mb, "-");
+  const json figures = {{"cases", o.cases},
+                        {"lookups", o.lookups},
+                        {"fill_cases_per_s", o.cases / fill_s},
+                        {"hub_db_mb", db_mb},
+                        {"raw_lookup_p50_ms", percentile(raw_ms, 0.5)},
+                        {"raw_lookup_p99_ms", percentile(raw_ms, 0.99)},
+                        {"blind_lookup_p50_ms", percentile(api_ms, 0.5)},
+                        {"blind_lookup_p99_ms", percentile(api_ms, 0.99)},
+                        {"found_per_lookup", static_cast<double>(found) / o.lookups},
+                        {"hub_rss_mb", rss_mb}};
+  std::printf("%s\n", figures.dump().c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_bench_hub(CLI::App& bench) {
+  auto o = std::make_shared<HubBenchOptions>();
+  CLI::App* cmd = bench.add_subcommand("hub", "区级中心百万级案件检索 / the hub with millions of cases");
+  cmd->add_option("--site-config", o->config_dir, "站点配置目录 / site-config directory");
+  cmd->add_option("--bin-dir", o->bin_dir, "构建目录（含 hub/）/ build dir with hub/");
+  cmd->add_option("--cases", o->cases, "中心索引中的案件数 / cases in the hub's index")
+      ->check(CLI::Range(1000L, 100000000L));
+  cmd->add_option("--lookups", o->lookups, "计时的检索次数 / lookups timed")
+      ->check(CLI::Range(10, 1000000));
+  cmd->callback([o] { exit_code() = run_bench_hub(*o); });
+}
+
+}  // namespace tongban::cli
