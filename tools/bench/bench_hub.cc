@@ -19,6 +19,7 @@
 #include "tongban/shared/case_index.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/personal.h"
+#include "tongban/shared/validation.h"
 
 namespace tongban::cli {
 
@@ -34,6 +35,18 @@ struct HubBenchOptions {
   int lookups = 2000;
   int cases_per_resident = 3;
 };
+
+// A valid GB 11643 number for resident `r`, unique for r < 27,000,000: a birth date from
+// 1940 on and a serial (the bench's shared generator repeats after 21,000, which would give
+// every "resident" hundreds of cases).
+std::string unique_resident(long r) {
+  const Date born{date_from_ymd(1940, 1, 1).days + static_cast<int>(r % 27000)};
+  std::string ymd = format_date(born);
+  ymd.erase(std::remove(ymd.begin(), ymd.end(), '-'), ymd.end());
+  char base[24];
+  std::snprintf(base, sizeof base, "610113%s%03ld", ymd.c_str(), (r / 27000) % 1000);
+  return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
+}
 
 double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
@@ -78,7 +91,7 @@ Status fill_index(const std::filesystem::path& hub_db, const District& district,
       s.department = item.department;
       s.promised_days = item.promised_days;
       s.legal_days = item.legal_days;
-      const std::string number = resident_id(static_cast<int>(rng() % residents));
+      const std::string number = unique_resident(static_cast<long>(rng() % residents));
       const std::string blind = blind_id(keys, number);
       s.applicant.set_blind(blind);
       s.created_at = s.updated_at = static_cast<Timestamp>(day.days) * 86400 + 3600;
@@ -128,10 +141,11 @@ int run_bench_hub(HubBenchOptions o) {
     if (!db.ok()) return fail(db.status());
     std::mt19937 rng(7);
     for (int i = 0; i < o.lookups; ++i) {
-      const std::string blind = blind_id(*keys, resident_id(static_cast<int>(rng() % residents)));
+      const std::string blind = blind_id(*keys, unique_resident(static_cast<long>(rng() % residents)));
       const std::string hex = to_hex(reinterpret_cast<const uint8_t*>(blind.data()), blind.size());
       const auto t = SteadyClock::now();
-      auto stmt = db->cached("SELECT case_id FROM cases WHERE applicant_id=?1 LIMIT 50");
+      auto stmt = db->cached(
+          "SELECT case_id FROM cases WHERE applicant_id=?1 ORDER BY updated_ts DESC, case_id LIMIT 50");
       if (!stmt.ok()) return fail(stmt.status());
       stmt->bind(1, hex);
       for (;;) {
@@ -160,7 +174,7 @@ int run_bench_hub(HubBenchOptions o) {
   long found = 0;
   std::mt19937 rng(11);
   for (int i = 0; i < o.lookups; ++i) {
-    const std::string number = resident_id(static_cast<int>(rng() % residents));
+    const std::string number = unique_resident(static_cast<long>(rng() % residents));
     const auto t = SteadyClock::now();
     auto r = c.Get("/api/v1/cases?limit=50&id_number=" + number, auth);
     api_ms.push_back(ms_since(t));
