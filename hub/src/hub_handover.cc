@@ -366,9 +366,11 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     if (!s.ok()) return s.status();
     const std::string who = applicant_key(s->applicant);
     if (s->tolerated.empty() || who.empty()) continue;
-    auto barred = projector_.cases().broke_commitment(who);
+    // Barred by another case: this one's own termination, stored in the same run, does not
+    // count against the acceptance that came before it.
+    auto barred = projector_.cases().broken_by(who);
     if (!barred.ok()) return barred.status();
-    if (!*barred) continue;
+    if (barred->empty() || *barred == case_id) continue;
     auto flag = db_->cached(
         "INSERT OR IGNORE INTO tolerance_breaches(case_id, site, applicant_id, ts) VALUES(?1,?2,?3,?4)");
     if (!flag.ok()) return flag.status();

@@ -130,7 +130,8 @@ pb::ResidentAnswer HubService::resident_query(const std::string& site, const pb:
     a.set_error("reason_required");
     return a;
   }
-  auto r = store_->resident(id, today());
+  // The check asks about one item: searched by it, so no cap on other items hides it.
+  auto r = store_->resident(id, lookup ? std::string() : q.item_code(), today());
   if (!r.ok()) {
     a.set_error("unavailable");
     return a;

@@ -331,7 +331,10 @@ Result<DocumentStore::Put> HubStore::put_document_chunk(const std::string& case_
   TB_RETURN_IF_ERROR(tx.begun());
   auto put = documents_.put_chunk(case_id, hash, index, sealed, *key);
   if (!put.ok()) return put.status();
-  TB_RETURN_IF_ERROR(tx.commit());
+  if (Status committed = tx.commit(); !committed.ok()) {
+    documents_.forget_progress(case_id, hash);
+    return committed;
+  }
   return put;
 }
 
@@ -459,11 +462,13 @@ Result<std::vector<CaseSummary>> HubStore::search(const CaseQuery& q, Date today
   return projector_.cases().search(q, today);
 }
 
-Result<HubStore::Resident> HubStore::resident(const std::string& applicant_id, Date today) {
+Result<HubStore::Resident> HubStore::resident(const std::string& applicant_id,
+                                              const std::string& item_code, Date today) {
   std::lock_guard lock(mu_);
   Resident r;
   CaseQuery q;
   q.applicant_id = applicant_id;
+  q.item_code = item_code;
   q.limit = 500;
   auto cases = projector_.cases().search(q, today);
   if (!cases.ok()) return cases.status();

@@ -353,6 +353,8 @@ Result<std::string> HttpApi::Impl::applicant_of(const http::Request& req) {
   const Keyring* keys = store.keyring();
   if (!keys) return Status::Conflict("no_keyring", "本站点未加载数据密钥", "this node has no keyring");
   const std::string blind = !id_number.empty() ? blind_id(*keys, id_number) : blind_uscc(*keys, uscc);
+  if (blind.empty())
+    return Status::InvalidArgument("invalid_field", "证件号码无效", "the number is empty once normalised");
   return to_hex(reinterpret_cast<const uint8_t*>(blind.data()), blind.size());
 }
 
@@ -361,8 +363,10 @@ void HttpApi::Impl::resident_routes() {
   // a 容缺 commitment broken anywhere. Offline the node proceeds: checked = false.
   get("/api/v1/residents/check",
       wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
-        if (a.role == Role::kAdmin)
-          return Status::PermissionDenied("forbidden_role", "仅办件人员可用", "for case staff only");
+        // Agents do not ask about residents across the district (no probing by number).
+        if (a.role != Role::kClerk && a.role != Role::kReviewer)
+          return Status::PermissionDenied("forbidden_role", "仅综窗受理员和审批员可用",
+                                          "for clerks and reviewers only");
         auto applicant = applicant_of(req);
         if (!applicant.ok()) return applicant.status();
         const std::string item = req.get_param_value("item_code");

@@ -316,7 +316,10 @@ Result<DocumentStore::Put> NodeStore::put_document_chunk(const std::string& case
   if (!key.ok()) return key.status();
   auto put = documents_.put_chunk(case_id, hash, index, sealed, *key ? &(*key)->key : nullptr);
   if (!put.ok()) return put.status();
-  TB_RETURN_IF_ERROR(tx.commit());
+  if (Status committed = tx.commit(); !committed.ok()) {
+    documents_.forget_progress(case_id, hash);
+    return committed;
+  }
   return put;
 }
 

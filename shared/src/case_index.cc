@@ -308,6 +308,15 @@ Result<bool> CaseIndex::broke_commitment(const std::string& applicant_id) {
   return stmt->step();
 }
 
+Result<std::string> CaseIndex::broken_by(const std::string& applicant_id) {
+  auto stmt = db_.cached("SELECT case_id FROM broken_commitments WHERE applicant_id=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, applicant_id);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  return *row ? stmt->text_at(0) : std::string();
+}
+
 Result<std::string> CaseIndex::digest() {
   auto stmt = db_.cached(
       "SELECT case_id, origin, status, applicant_id, agent, owner, transfer, active, paused,"

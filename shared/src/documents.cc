@@ -287,7 +287,12 @@ Result<DocumentStore::Put> DocumentStore::put_chunk(const std::string& case_id,
   }
   partial_.erase(slot);
   TB_RETURN_IF_ERROR(set_progress(case_id, hash, have, StoredDocument::State::kComplete));
-  if (key && !whole_matches) whole_matches = read(case_id, hash, *key).ok();
+  if (key && !whole_matches) {
+    auto whole = read(case_id, hash, *key);
+    // Only a file that does not check is rejected; a failing read is an error to retry.
+    if (!whole.ok() && whole.status().code() != StatusCode::kCorruption) return whole.status();
+    whole_matches = whole.ok();
+  }
   if (key && !*whole_matches) {  // the whole does not match its hash
     auto drop = db_.cached("DELETE FROM doc_chunks WHERE case_id=?1 AND hash=?2");
     if (!drop.ok()) return drop.status();
@@ -296,6 +301,10 @@ Result<DocumentStore::Put> DocumentStore::put_chunk(const std::string& case_id,
     return Put::kRejected;
   }
   return Put::kComplete;
+}
+
+void DocumentStore::forget_progress(const std::string& case_id, const Hash32& hash) {
+  partial_.erase(std::make_pair(case_id, hash));
 }
 
 Status DocumentStore::defer(const std::string& case_id, const Hash32& hash, Timestamp until) {

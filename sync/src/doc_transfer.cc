@@ -10,7 +10,7 @@ namespace tongban::sync {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-constexpr uint32_t kMaxRequestChunks = 16;
+constexpr uint32_t kMaxRequestChunks = 4;  // a receiver asks for two ahead
 // Events arrive many times a second: look for new documents at most this often for them.
 constexpr auto kPokeSpacing = std::chrono::milliseconds(200);
 

@@ -43,6 +43,10 @@ TEST_CASE("a site sees the same resident's open application elsewhere and looks 
                                  "&item_code=RS001&case_id=" + open_here)
             .body["duplicates"].empty());
   expect_error(s02.get(clerk, "/api/v1/residents/check?item_code=RS001"), 400, "missing_field");
+  // An agent cannot probe residents by number.
+  expect_error(s02.get(s02.login("agent"), "/api/v1/residents/check?id_number=" + id_number +
+                                               "&item_code=RS001"),
+               403, "forbidden_role");
 
   // 破窗查询: a reason first; the hub records who, from where, why.
   expect_error(s02.get(clerk, "/api/v1/residents/cases?id_number=" + id_number), 400,

@@ -165,7 +165,9 @@ class HubStore {
     std::vector<CaseSummary> cases;
     bool broke_commitment = false;
   };
-  Result<Resident> resident(const std::string& applicant_id, Date today);
+  // `item_code` ("" any) narrows to one item (up to 500 cases are returned).
+  Result<Resident> resident(const std::string& applicant_id, const std::string& item_code,
+                            Date today);
   // A clerk's break-glass lookup through the hub (DHIS2's "breaking the glass"): who, from
   // which site, of whom (blind index), why, and how many cases it showed; durable before
   // the answer goes out. Listed newest first for supervisors.

@@ -75,6 +75,8 @@ class CaseIndex {
   // Open bad-rating callbacks and rectifications, earliest due first.
   Result<std::vector<CaseSummary>> open_rating_tasks();
   Result<bool> broke_commitment(const std::string& applicant_id);
+  // The case whose broken commitment bars the applicant ("" none).
+  Result<std::string> broken_by(const std::string& applicant_id);
   // Records a commitment broken elsewhere in the district (the hub's list).
   Status record_broken_commitment(const std::string& applicant_id, const std::string& case_id);
   // The same applicant's open cases of the same item at more than one case (a resident who

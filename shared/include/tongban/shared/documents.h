@@ -93,6 +93,9 @@ class DocumentStore {
   enum class Put { kStored, kComplete, kDuplicate, kRejected };
   Result<Put> put_chunk(const std::string& case_id, const Hash32& hash, uint32_t index,
                         const std::string& sealed, const SecretKey* key);
+  // The caller's transaction around put_chunk did not commit: the running hash is dropped
+  // (the whole is read back when the last chunk is in).
+  void forget_progress(const std::string& case_id, const Hash32& hash);
   // Not to be asked for again before `until` (its source does not hold it yet).
   Status defer(const std::string& case_id, const Hash32& hash, Timestamp until);
 
