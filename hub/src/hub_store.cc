@@ -278,12 +278,17 @@ Result<CaseState> HubStore::reveal_case(const std::string& case_id, const std::s
   std::lock_guard lock(mu_);
   auto s = case_state_locked(case_id, true);
   if (!s.ok() || !is_case(*s)) return s;
+  TB_RETURN_IF_ERROR(record_personal_read_locked(by, case_id, reason));
+  spdlog::info("hub: {} read the personal data of case {} (reason recorded)", by, case_id);
+  return s;
+}
+
+Status HubStore::record_personal_read_locked(const std::string& by, const std::string& case_id,
+                                             const std::string& reason) {
   auto stmt = db_->cached(
       "INSERT INTO personal_reads(ts, username, case_id, reason) VALUES(?1,?2,?3,?4)");
   if (!stmt.ok()) return stmt.status();
-  TB_RETURN_IF_ERROR(stmt->bind(1, clock_.now()).bind(2, by).bind(3, case_id).bind(4, reason).run());
-  spdlog::info("hub: {} read the personal data of case {} (reason recorded)", by, case_id);
-  return s;
+  return stmt->bind(1, clock_.now()).bind(2, by).bind(3, case_id).bind(4, reason).run();
 }
 
 Result<const SecretKey*> HubStore::document_key_locked(const std::string& case_id) {
@@ -368,17 +373,7 @@ Result<HubStore::DocumentFile> HubStore::read_document(const std::string& case_i
                             "the hub cannot open the case's key");
   auto content = documents_.read(case_id, hash, **key);
   if (!content.ok()) return content.status();
-  Transaction tx(*db_);
-  TB_RETURN_IF_ERROR(tx.begun());
-  auto stmt = db_->cached(
-      "INSERT INTO personal_reads(ts, username, case_id, reason) VALUES(?1,?2,?3,?4)");
-  if (!stmt.ok()) return stmt.status();
-  TB_RETURN_IF_ERROR(stmt->bind(1, clock_.now())
-                         .bind(2, by)
-                         .bind(3, case_id)
-                         .bind(4, "材料 " + hex.substr(0, 12) + "：" + reason)
-                         .run());
-  TB_RETURN_IF_ERROR(tx.commit());
+  TB_RETURN_IF_ERROR(record_personal_read_locked(by, case_id, "材料 " + hex.substr(0, 12) + "：" + reason));
   spdlog::info("hub: {} read a document of case {} (reason recorded)", by, case_id);
   return DocumentFile{doc->mime, doc->file_name, std::move(*content)};
 }

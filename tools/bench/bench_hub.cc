@@ -48,12 +48,6 @@ std::string unique_resident(long r) {
   return std::string(base, 17) + resident_id_check_char(std::string_view(base, 17));
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
-}
-
 // Writes `n` cases of every site into the hub's index through CaseIndex::upsert (what ingest
 // calls), in transactions of 50,000. Resident r has about `per_resident` cases at random
 // sites and items.

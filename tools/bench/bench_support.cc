@@ -1,5 +1,7 @@
 #include "bench_support.h"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -18,6 +20,12 @@ namespace tongban::bench {
 
 double ms_since(SteadyClock::time_point t) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
 }
 
 std::string resident_id(int n, int born_from) {

@@ -17,6 +17,8 @@ namespace tongban::bench {
 
 using SteadyClock = std::chrono::steady_clock;
 double ms_since(SteadyClock::time_point t);
+// The p-quantile (0..1) of `v`, 0 for none.
+double percentile(std::vector<double> v, double p);
 
 // A valid GB 11643 number for the n-th synthetic applicant, born in one of the 40 years
 // from `born_from`.

@@ -122,12 +122,6 @@ size_t mean_wire_event_bytes(const std::filesystem::path& node_db, const std::st
   return total / events->size();
 }
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(v.size() * p))];
-}
-
 // 20 DEALERs with 20 sites' keys connect at once; time until every one is welcomed.
 Result<double> reconnect_all(const Scratch& s, const std::vector<std::string>& sites, int sync_port) {
   auto keys = load_public_keys(s.config, {"HUB"});

@@ -214,6 +214,9 @@ class HubStore {
   // into `scratch`), or null.
   static const pb::Sealed* hub_sealed(const std::vector<sync::Event>& events,
                                       pb::CaseEvent& scratch);
+  // Records a read of a case's personal data (a reveal, a document) in personal_reads.
+  Status record_personal_read_locked(const std::string& by, const std::string& case_id,
+                                     const std::string& reason);
   // InvalidArgument (reason_required) unless 4-500 bytes.
   Status check_read_reason(const std::string& reason) const;
   // The case key of `case_id` for its documents (from any of its sealed events), or null
