@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libsqlite3-dev libsodium-dev libprotobuf-dev protobuf-compiler libspdlog-dev
       libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev catch2
-      libzmq3-dev cppzmq-dev libboost-dev curl
+      libzmq3-dev cppzmq-dev libboost-dev libmimalloc-dev curl
       libfaketime   # tests only: clock steps under a running node (LD_PRELOAD)
       # tests only: the console's browser tests (headless Chromium, CJK glyphs, PDF text)
       chromium fonts-noto-cjk poppler-utils)

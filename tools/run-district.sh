@@ -76,7 +76,7 @@ cat <<MSG
 
 Open a console in a browser on this machine / 在本机浏览器打开上面的工作台地址.
 Logins on every site / 每个站点的演示账号: admin, clerk (综窗), reviewer (审批), agent (代办)
-Hub login / 区级中心账号: operator (调度员)
+Hub logins / 区级中心账号: operator (调度员), supervisor (监察员)
 Password / 密码: $TONGBAN_PASSWORD   (kept in $run/demo-password)
 Try / 试一试:
   export TONGBAN_URL=http://127.0.0.1:$first TONGBAN_PASSWORD=$TONGBAN_PASSWORD

@@ -44,24 +44,37 @@ struct HubApi::Impl {
 
   Impl(HubService& h, std::function<void()> change, std::function<Result<size_t>()> reload)
       : hub(h), on_stream_change(std::move(change)), reload_keys(std::move(reload)) {
-    // Nothing of a protected request's body is read before an operator's session checks out.
-    server.set_gate([this](const http::Request& head) { return operator_of(head); });
+    // Nothing of a protected request's body is read before a hub account's session checks out.
+    server.set_gate([this](const http::Request& head) { return hub_staff_of(head); });
   }
 
-  Result<Staff> operator_of(const http::Request& req) {
+  // The hub's two roles: the operator (区级调度员) coordinates and acts; the supervisor (监察员
+  // of the 行政审批服务局) watches: every view, every audit record, no act on a case.
+  Result<Staff> hub_staff_of(const http::Request& req) {
     auto who = staff.authenticate(bearer_token(req));
     if (!who.ok()) return who.status();
-    if (who->role != Role::kOperator)
-      return Status::PermissionDenied("forbidden_role", "仅区级调度员可用", "district operators only");
+    if (who->role != Role::kOperator && who->role != Role::kSupervisor)
+      return Status::PermissionDenied("forbidden_role", "仅区级中心人员可用",
+                                      "district hub accounts only");
     return who;
   }
 
-  // Operators only; every failure becomes the bilingual error body.
-  http::Handler wrap(Handler handler, int ok_status = 200) {
-    return [this, handler, ok_status](const http::Request& req, http::Response& res) {
+  enum class Access { kOperators, kHubStaff };
+
+  static Status allowed(const Staff& who, Access access) {
+    if (access == Access::kOperators && who.role != Role::kOperator)
+      return Status::PermissionDenied("forbidden_role", "仅区级调度员可用", "district operators only");
+    return Status::Ok();
+  }
+
+  // Every failure becomes the bilingual error body.
+  http::Handler wrap(Handler handler, int ok_status = 200, Access access = Access::kOperators) {
+    return [this, handler, ok_status, access](const http::Request& req, http::Response& res) {
       try {
-        // The gate admitted an operator (req.staff) before the body was read.
+        // The gate admitted a hub account (req.staff) before the body was read.
         if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+        if (Status s = allowed(*req.staff, access); !s.ok())
+          return send_json(res, http_status(s.code()), error_json(s));
         auto out = handler(req, *req.staff);
         if (!out.ok())
           return send_json(res, http_status(out.status().code()), error_json(out.status()));
@@ -107,12 +120,12 @@ struct HubApi::Impl {
                 wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                   TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
                   return json{{"ok", true}};
-                }));
+                }, 200, Access::kHubStaff));
 
     server.Post("/api/v1/password",
                 wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                   return change_own_password(staff, req);
-                }));
+                }, 200, Access::kHubStaff));
 
     server.Get("/api/v1/cases",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
@@ -121,7 +134,7 @@ struct HubApi::Impl {
                  auto found = hub.search(*q);
                  if (!found.ok()) return found.status();
                  return search_result_json(*q, *found);
-               }));
+               }, 200, Access::kHubStaff));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+))",
                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
@@ -147,7 +160,7 @@ struct HubApi::Impl {
                      if (c.case_id != s->case_id) same.push_back(summary_to_json(c));
                  out["same_applicant_open"] = same;
                  return out;
-               }));
+               }, 200, Access::kHubStaff));
 
     // 电子材料: the case's documents as the hub holds them, and one file for an operator who
     // states a reason (?reason=, recorded with the personal-data reads).
@@ -158,7 +171,7 @@ struct HubApi::Impl {
                  auto held = hub.documents(s->case_id);
                  if (!held.ok()) return held.status();
                  return documents_to_json(*s, *held);
-               }));
+               }, 200, Access::kHubStaff));
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents/([0-9a-f]{64}))",
                [this](const http::Request& req, http::Response& res) {
                  if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
@@ -184,7 +197,7 @@ struct HubApi::Impl {
                                    {"case_id", r.case_id},
                                    {"reason", r.reason}});
                  return json{{"reads", list}, {"count", list.size()}};
-               }));
+               }, 200, Access::kHubStaff));
 
     // Every clerk's break-glass lookup of a resident across sites (who, where, why).
     server.Get("/api/v1/audit/resident-lookups",
@@ -202,7 +215,7 @@ struct HubApi::Impl {
                                    {"reason", l.reason},
                                    {"cases_shown", l.hits}});
                  return json{{"lookups", list}, {"count", list.size()}};
-               }));
+               }, 200, Access::kHubStaff));
 
     // 容缺 granted despite a commitment broken elsewhere (the granting site was offline).
     server.Get("/api/v1/tolerance-breaches",
@@ -218,7 +231,7 @@ struct HubApi::Impl {
                                    {"applicant_id", b.applicant_id},
                                    {"at", format_time(b.at)}});
                  return json{{"breaches", list}, {"count", list.size()}};
-               }));
+               }, 200, Access::kHubStaff));
 
     server.Get("/api/v1/duplicates",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
@@ -234,14 +247,14 @@ struct HubApi::Impl {
                                    {"cases", cases}});
                  }
                  return json{{"groups", list}, {"count", list.size()}};
-               }));
+               }, 200, Access::kHubStaff));
 
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/events)",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                  auto events = hub.case_events(req.matches[1]);
                  if (!events.ok()) return events.status();
                  return case_events_json(req.matches[1], *events);
-               }));
+               }, 200, Access::kHubStaff));
 
     // 跨区通办: hand a case over (to: a site, or absent for the dispatch rules).
     server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/handover)",
@@ -306,7 +319,7 @@ struct HubApi::Impl {
                  }
                  return json{{"state", state}, {"stuck_hours", stuck_hours},
                              {"cases", list}, {"count", list.size()}};
-               }));
+               }, 200, Access::kHubStaff));
 
     server.Get("/api/v1/conflicts",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
@@ -318,12 +331,14 @@ struct HubApi::Impl {
                  auto found = hub.search(q);
                  if (!found.ok()) return found.status();
                  return search_result_json(q, *found);
-               }));
+               }, 200, Access::kHubStaff));
 
     // Restoring a replaced site (tongban restore --from-hub): its own chain, page by page.
     server.Get(R"(/api/v1/sites/([A-Z0-9]+)/restore)", [this](const http::Request& req,
                                                              http::Response& res) {
       if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+      if (Status s = allowed(*req.staff, Access::kOperators); !s.ok())
+        return send_json(res, http_status(s.code()), error_json(s));
       const std::string from_text = req.get_param_value("from");
       const auto from = from_text.empty() ? std::optional<int>(1) : int_param(from_text, 1, 2000000000);
       const std::string limit_text = req.get_param_value("limit");
@@ -376,7 +391,7 @@ struct HubApi::Impl {
                                                        {"detected_at", format_time(s.fork_detected)},
                                                        {"message", s.fork_message}}}});
                  return json{{"sites", list}};
-               }));
+               }, 200, Access::kHubStaff));
 
     server.Post("/api/v1/catalog",
                 wrap(
@@ -394,7 +409,7 @@ struct HubApi::Impl {
                  auto version = hub.catalog_version();
                  if (!version.ok()) return version.status();
                  return json{{"version", *version}};
-               }));
+               }, 200, Access::kHubStaff));
 
     server.Post("/api/v1/keys/reload",
                 wrap([this](const http::Request&, const Staff& who) -> Result<json> {

@@ -8,7 +8,7 @@
 namespace tongban::node {
 
 namespace {
-constexpr size_t kCacheLimit = 65536;
+constexpr size_t kCacheLimit = 262144;  // about 30 MB; a rebuild of 1M events touches ~250k cases
 
 std::string key_bytes(const SecretKey& k) {
   return std::string(reinterpret_cast<const char*>(k.data()), k.size());
@@ -119,9 +119,8 @@ Status CaseKeys::adopt(const std::string& stream_id, const std::string& sealed_t
                  stream_id);
     return Status::Ok();
   }
-  Entry e;
+  Entry e;  // the hub's copy is made when this site seals an event of the case (for_append)
   e.key = *opened;
-  e.hub_key = hub_copy(e.key, stream_id);
   TB_RETURN_IF_ERROR(insert(stream_id, e));
   remember(stream_id, std::move(e));
   return Status::Ok();

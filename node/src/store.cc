@@ -1,11 +1,13 @@
 #include "tongban/node/store.h"
 
-#include <unordered_map>
-
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <thread>
+#include <unordered_map>
 
 #include "case_keys.h"
 #include "tongban/shared/personal.h"
@@ -38,6 +40,111 @@ class SettleKeys {
  private:
   CaseKeys& keys_;
   bool committed_ = false;
+};
+
+// A log's events read on a second connection and thread, each body parsed there, handed
+// over in order a batch at a time: a rebuild's fold overlaps SQLite's reads and protobuf's
+// parsing (1M events restored from the hub, issue 7). The events must be committed.
+class ParsedEvents {
+ public:
+  struct Item {
+    sync::Event event;
+    pb::CaseEvent body;
+    bool parsed = false;
+  };
+
+  ParsedEvents(std::filesystem::path db_file, std::string origin)
+      : file_(std::move(db_file)), origin_(std::move(origin)), reader_([this] { run(); }) {}
+  ~ParsedEvents() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    reader_.join();
+  }
+  ParsedEvents(const ParsedEvents&) = delete;
+  ParsedEvents& operator=(const ParsedEvents&) = delete;
+
+  // The next batch, empty at the end; the reader's error when it failed. Each batch goes
+  // back through give_back(): the reader refills it in place, so the messages' memory is
+  // reused on one thread instead of freed across threads (glibc's arenas made that a third
+  // of the rebuild).
+  Result<std::vector<Item>> next() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [&] { return !ready_.empty() || done_; });
+    if (ready_.empty()) {
+      if (!failure_.ok()) return failure_;
+      return std::vector<Item>{};
+    }
+    std::vector<Item> batch = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    return batch;
+  }
+  void give_back(std::vector<Item> batch) {
+    std::lock_guard lock(mu_);
+    spare_.push_back(std::move(batch));
+    changed_.notify_all();
+  }
+
+ private:
+  static constexpr size_t kBatch = 1024, kBatches = 8;  // at most kBatches + 1 in flight
+
+  void run() {
+    Status s = read();
+    std::lock_guard lock(mu_);
+    failure_ = s;
+    done_ = true;
+    changed_.notify_all();
+  }
+
+  Status read() {
+    auto db = Db::open(file_, Db::Options{.full_sync = false});
+    if (!db.ok()) return db.status();
+    auto stmt = db->prepare(std::string("SELECT ") + sync::kEventColumns +
+                            " FROM events WHERE origin=?1 ORDER BY seq");
+    if (!stmt.ok()) return stmt.status();
+    stmt->bind(1, origin_);
+    std::vector<Item> batch;
+    bool more = true;
+    for (size_t made = 0; more;) {
+      size_t n = 0;
+      for (; n < kBatch; ++n) {
+        auto row = stmt->step();  // never again once done: SQLite would start over
+        if (!row.ok()) return row.status();
+        if (!(more = *row)) break;
+        if (n == batch.size()) batch.emplace_back();
+        Item& item = batch[n];
+        item.event = sync::event_from_row(*stmt);
+        item.parsed = item.body.ParseFromString(item.event.body);
+      }
+      if (n == 0) return Status::Ok();
+      batch.resize(n);
+      std::unique_lock lock(mu_);
+      ready_.push_back(std::move(batch));
+      changed_.notify_all();
+      if (made < kBatches) {
+        ++made;
+        batch = {};
+        continue;
+      }
+      changed_.wait(lock, [&] { return !spare_.empty() || stop_; });
+      if (stop_) return Status::Ok();
+      batch = std::move(spare_.front());
+      spare_.pop_front();
+    }
+    return Status::Ok();
+  }
+
+  const std::filesystem::path file_;
+  const std::string origin_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<std::vector<Item>> ready_, spare_;  // guarded by mu_
+  bool done_ = false, stop_ = false;     // guarded by mu_
+  Status failure_;                       // guarded by mu_
+  std::thread reader_;                   // last: starts once the rest is built
 };
 
 }  // namespace
@@ -654,21 +761,23 @@ Status NodeStore::rebuild_projections() {
   TB_RETURN_IF_ERROR(db_->exec("DELETE FROM appointments"));
   std::unordered_map<std::string, CaseState> states;
   states.reserve(static_cast<size_t>(log_.head().seq / 4 + 16));
-  Status failure;
-  TB_RETURN_IF_ERROR(log_.scan(1, [&](const sync::Event& e) {
-    pb::CaseEvent body;
-    if (!body.ParseFromString(e.body)) {
-      failure = Status::Corruption("event body does not parse at seq " + std::to_string(e.seq));
-      return false;
+  ParsedEvents events(data_dir_ / kDbFile, log_.origin());
+  for (;;) {
+    auto batch = events.next();
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) break;
+    for (ParsedEvents::Item& item : *batch) {
+      const sync::Event& e = item.event;
+      if (!item.parsed)
+        return Status::Corruption("event body does not parse at seq " + std::to_string(e.seq));
+      TB_RETURN_IF_ERROR(case_keys_->open(item.body, e.case_id));
+      // Each case is indexed once, below, not once per event.
+      TB_RETURN_IF_ERROR(project_locked(states[e.case_id], item.body,
+                                        EventMeta{e.case_id, e.origin, e.ts, e.actor}, false));
     }
-    failure = case_keys_->open(body, e.case_id);
-    if (!failure.ok()) return false;
-    // Each case is indexed once, below, not once per event.
-    failure = project_locked(states[e.case_id], body,
-                             EventMeta{e.case_id, e.origin, e.ts, e.actor}, false);
-    return failure.ok();
-  }));
-  TB_RETURN_IF_ERROR(failure);
+    events.give_back(std::move(*batch));
+  }
+  Status failure;
   {  // in case id order: the index's B-tree is written front to back
     std::vector<const CaseState*> order;
     order.reserve(states.size());

@@ -194,11 +194,10 @@ Status open_personal(pb::CaseEvent& e, const SecretKey& case_key, std::string_vi
   const bool parsed = fields.ParseFromString(*plain);
   sodium_memzero(plain->data(), plain->size());
   if (!parsed) return Status::Corruption("sealed personal fields do not parse");
-  // Into a copy, taken only when it opened whole. A value whose path this version does not
+  // It opened whole, so each value goes straight into place (place() walks only fields the
+  // event has and sets one string, or nothing). A value whose path this version does not
   // know (a field a later version added) is left out, not misplaced.
-  pb::CaseEvent opened = e;
-  for (const pb::PersonalField& f : fields.fields()) place(opened, f.path(), f.value());
-  e = std::move(opened);
+  for (const pb::PersonalField& f : fields.fields()) place(e, f.path(), f.value());
   e.clear_sealed();
   return Status::Ok();
 }

@@ -48,6 +48,8 @@ const char* to_string(Role r) {
       return "admin";
     case Role::kOperator:
       return "operator";
+    case Role::kSupervisor:
+      return "supervisor";
   }
   return "?";
 }
@@ -64,12 +66,15 @@ const char* label_zh(Role r) {
       return "站点管理员";
     case Role::kOperator:
       return "区级调度员";
+    case Role::kSupervisor:
+      return "监察员";
   }
   return "?";
 }
 
 std::optional<Role> role_from(const std::string& s) {
-  for (Role r : {Role::kClerk, Role::kReviewer, Role::kAgent, Role::kAdmin, Role::kOperator})
+  for (Role r : {Role::kClerk, Role::kReviewer, Role::kAgent, Role::kAdmin, Role::kOperator,
+                 Role::kSupervisor})
     if (s == to_string(r)) return r;
   return std::nullopt;
 }

@@ -7,7 +7,7 @@
 //
 // 一人一档: a clerk at S02 types the resident's ID number for an item they already applied
 // for at S01 and is warned before accepting; a lookup of the resident's cases across sites
-// asks for a reason, which the hub records.
+// asks for a reason, which the hub records, and the hub's supervisor reads in 审计记录.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { startDistrict, browser, page, shot, loginAs, api, token, fileCase, residentId } from './harness.mjs'
@@ -120,7 +120,19 @@ test('a clerk is warned of the same application at another site and looks up wit
     assert.equal(audit.count, 1)
     assert.equal(audit.lookups[0].site, 'S02')
     assert.equal(audit.lookups[0].reason, '核实是否重复申请')
-    assert.deepEqual(p.errors, [])
+
+    // The hub's supervisor (监察员) sees the lookup in 审计记录, and has no dispatch menu.
+    const s = await page(b)
+    await loginAs(s, d.hub, 'supervisor')
+    await s.getByRole('menuitem', { name: '区域总览' }).waitFor()
+    assert.equal(await s.getByRole('menuitem', { name: '调度与冲突' }).count(), 0)
+    await s.getByRole('menuitem', { name: '审计记录' }).click()
+    await s.getByRole('tab', { name: /跨站点查询（1）/ }).click()
+    await s.getByRole('cell', { name: '核实是否重复申请' }).waitFor()
+    await s.getByRole('cell', { name: 'S02' }).first().waitFor()
+    await s.waitForTimeout(300)  // the tab's transition
+    await shot(s, 'supervisor-audit')
+    assert.deepEqual(p.errors.concat(s.errors), [])
   } finally {
     await b.close()
     d.stop()

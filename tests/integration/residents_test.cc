@@ -67,6 +67,16 @@ TEST_CASE("a site sees the same resident's open application elsewhere and looks 
   CHECK(audit["lookups"][0]["cases_shown"] == 1);
   CHECK(audit["lookups"][0]["applicant_id"].get<std::string>().size() == 32);
   CHECK(audit["lookups"][0].dump().find(id_number) == std::string::npos);
+  // The supervisor (监察员) sees the same records and the case, and acts on nothing.
+  const std::string sup = d.hub.login("supervisor");
+  CHECK(d.hub.get(sup, "/api/v1/audit/resident-lookups").body == audit);
+  CHECK(d.hub.get(sup, "/api/v1/audit/personal-reads").status == 200);
+  CHECK(d.hub.get(sup, "/api/v1/cases/" + open_here).status == 200);
+  expect_error(d.hub.post(sup, "/api/v1/cases/" + open_here + "/handover",
+                          json{{"to", "S02"}, {"reason", "核实"}}),
+               403, "forbidden_role");
+  expect_error(d.hub.get(sup, "/api/v1/sites/S01/restore"), 403, "forbidden_role");
+  CHECK(d.hub.get(sup, "/api/v1/dispatch").status == 200);
   // Agents do not break the glass.
   expect_error(s02.get(s02.login("agent"), "/api/v1/residents/cases?id_number=" + id_number +
                                                "&reason=%E6%A0%B8%E5%AE%9E%E6%83%85%E5%86%B5"),

@@ -148,7 +148,8 @@ int provision(const ProvisionOptions& o) {
     if (!h.ok()) return fail(h.status());
     hub_service = std::move(*h);
     staff = &hub_service->staff();
-    accounts = {{o.admin == "admin" ? "operator" : o.admin, Role::kOperator}};
+    accounts = {{o.admin == "admin" ? "operator" : o.admin, Role::kOperator},
+                {"supervisor", Role::kSupervisor}};
   } else {
     auto st = node::NodeStore::open(data, o.site, &*key, *district, clock, &*keys);
     if (!st.ok()) return fail(st.status());
@@ -191,6 +192,45 @@ Result<std::string> hub_get(const RestoreOptions& o, const std::string& path) {
                         j["error"].value("message", "区级中心拒绝了请求"),
                         j["error"].value("message_en", "the hub refused"));
   return Status::Unavailable("the hub answered HTTP " + std::to_string(r->status));
+}
+
+// One page of the site's chain, parsed, each event its own site's and hashing to what it
+// says. Linking the pages up is the caller's.
+struct FetchedPage {
+  pb::SignedHead head;
+  uint64_t head_lamport = 0;
+  std::vector<sync::Event> events;
+  std::vector<std::pair<std::string, std::string>> case_keys;
+  std::string unverified;  // why the page fails its checks ("" when it passes)
+};
+
+Result<FetchedPage> fetch_page(const RestoreOptions& ro, const std::string& site, uint64_t from) {
+  auto body = hub_get(ro, "/api/v1/sites/" + site + "/restore?from=" + std::to_string(from) +
+                              "&limit=" + std::to_string(ro.page));
+  if (!body.ok()) return body.status();
+  FetchedPage out;
+  pb::RestorePage page;
+  if (!page.ParseFromString(*body)) {
+    out.unverified = "a page does not parse";
+    return out;
+  }
+  out.head = page.head();
+  out.head_lamport = page.head_lamport();
+  out.events.reserve(static_cast<size_t>(page.events_size()));
+  for (const pb::WireEvent& w : page.events()) {
+    sync::Event& e = out.events.emplace_back();
+    const uint64_t at = from + out.events.size() - 1;
+    if (!sync::from_wire(w, e) || e.origin != site) {
+      out.unverified = "event " + std::to_string(at) + " is missing or out of order";
+      return out;
+    }
+    if (sync::compute_event_hash(e) != e.hash) {
+      out.unverified = "event " + std::to_string(e.seq) + " does not hash";
+      return out;
+    }
+  }
+  for (const pb::RestoreKey& k : page.case_keys()) out.case_keys.emplace_back(k.case_id(), k.key());
+  return out;
 }
 
 int restore(const RestoreOptions& ro) {
@@ -238,6 +278,8 @@ int restore(const RestoreOptions& ro) {
   auto db = Db::open(data / node::NodeStore::kDbFile);
   if (!db.ok()) return fail(db.status());
   if (Status s = db->migrate(node::NodeStore::migrations()); !s.ok()) return fail(s);
+  // A million rows go into the events table and its indexes: keep their pages in memory.
+  if (Status s = db->exec("PRAGMA cache_size=-131072"); !s.ok()) return fail(s);
   const auto broken = [&](const std::string& why) {
     return fail(Status::Make(StatusCode::kCorruption, "restore_unverified",
                              "区级中心提供的事件未通过校验：" + why + "。请删除数据目录 " +
@@ -254,44 +296,34 @@ int restore(const RestoreOptions& ro) {
   std::optional<pb::SignedHead> head;
   uint64_t head_lamport = 0;
   std::vector<std::pair<std::string, std::string>> case_keys;
+  // The next page is fetched, parsed and its hashes checked on another thread while this
+  // one is linked and stored (pages are contiguous: a full page ends where the next begins).
   const auto page_at = [&](uint64_t from) {
-    return std::async(std::launch::async, [&ro, &o, from] {
-      return hub_get(ro, "/api/v1/sites/" + o.site + "/restore?from=" + std::to_string(from) +
-                             "&limit=" + std::to_string(ro.page));
-    });
+    return std::async(std::launch::async, [&ro, &o, from] { return fetch_page(ro, o.site, from); });
   };
-  // The next page is on its way while this one is checked and stored (pages are contiguous:
-  // a full page ends where the next begins).
   auto coming = page_at(next);
   for (;;) {
-    auto body = coming.get();
-    if (body.ok()) coming = page_at(next + ro.page);
-    if (!body.ok()) return fail(body.status());
-    pb::RestorePage page;
-    if (!page.ParseFromString(*body)) return broken("a page does not parse");
+    auto page = coming.get();
+    if (page.ok()) coming = page_at(next + ro.page);
+    if (!page.ok()) return fail(page.status());
+    if (!page->unverified.empty()) return broken(page->unverified);
     if (!head) {
-      head = page.head();
-      head_lamport = page.head_lamport();
-    } else if (page.head().seq() != head->seq() || page.head().hash() != head->hash()) {
+      head = page->head;
+      head_lamport = page->head_lamport;
+    } else if (page->head.seq() != head->seq() || page->head.hash() != head->hash()) {
       return broken("the site's head changed during the restore");
     }
-    std::vector<sync::Event> run;
-    for (const pb::WireEvent& w : page.events()) {
-      sync::Event e;
-      if (!sync::from_wire(w, e) || e.origin != o.site || e.seq != next)
-        return broken("event " + std::to_string(next) + " is missing or out of order");
+    for (const sync::Event& e : page->events) {
+      if (e.seq != next) return broken("event " + std::to_string(next) + " is missing or out of order");
       if (e.prev_hash != prev) return broken("event " + std::to_string(e.seq) + " does not link");
-      if (sync::compute_event_hash(e) != e.hash)
-        return broken("event " + std::to_string(e.seq) + " does not hash");
       prev = e.hash;
       ++next;
-      run.push_back(std::move(e));
     }
-    for (const pb::RestoreKey& k : page.case_keys()) case_keys.emplace_back(k.case_id(), k.key());
-    if (run.empty()) break;
+    for (auto& k : page->case_keys) case_keys.push_back(std::move(k));
+    if (page->events.empty()) break;
     Transaction tx(*db);
     if (!tx.begun().ok()) return fail(tx.begun());
-    if (Status s = sync::Replica(*db).append(run, Signature{}); !s.ok()) return fail(s);
+    if (Status s = sync::Replica(*db).append(page->events, Signature{}); !s.ok()) return fail(s);
     if (Status s = tx.commit(); !s.ok()) return fail(s);
     if (next > head->seq()) break;
   }

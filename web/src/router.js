@@ -19,8 +19,9 @@ const routes = [
   { path: '/verify', name: 'verify', component: () => import('./views/VerifyView.vue'), meta: { open: true } },
   { path: '/print/:kind/:id', name: 'print', component: () => import('./views/PrintView.vue'), props: true, meta: { bare: true } },
   // hub
-  { path: '/board', name: 'board', component: () => import('./views/BoardView.vue'), meta: { roles: ['operator'] } },
+  { path: '/board', name: 'board', component: () => import('./views/BoardView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/dispatch', name: 'dispatch', component: () => import('./views/DispatchView.vue'), meta: { roles: ['operator'] } },
+  { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/:rest(.*)*', redirect: '/' },
 ]
 
@@ -28,6 +29,7 @@ export function homeOf() {
   if (!session.token) return '/login'
   switch (session.role) {
     case 'operator':
+    case 'supervisor':
       return '/board'
     case 'agent':
       return '/agent'
