@@ -9,6 +9,7 @@
 #include "tongban/shared/case_json.h"
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
+#include "tongban/hub/supervision.h"
 
 namespace tongban::hub {
 
@@ -59,12 +60,87 @@ struct HubApi::Impl {
     return who;
   }
 
-  enum class Access { kOperators, kHubStaff };
+  enum class Access { kOperators, kSupervisors, kHubStaff };
 
   static Status allowed(const Staff& who, Access access) {
     if (access == Access::kOperators && who.role != Role::kOperator)
       return Status::PermissionDenied("forbidden_role", "仅区级调度员可用", "district operators only");
+    if (access == Access::kSupervisors && who.role != Role::kSupervisor)
+      return Status::PermissionDenied("forbidden_role", "仅监察员可用", "supervisors only");
     return Status::Ok();
+  }
+
+  // GET /alerts and /alerts.csv: the filters, each checked (400 on anything else).
+  Result<HubStore::AlertQuery> alert_query(const http::Request& req, int max_limit) {
+    HubStore::AlertQuery q;
+    q.severity = req.get_param_value("severity");
+    if (!q.severity.empty()) {
+      auto sev = severity_from(q.severity);
+      if (!sev)
+        return Status::InvalidArgument("invalid_severity", "severity 应为 notice/yellow/red",
+                                       "severity must be notice, yellow or red");
+      q.severity = to_string(*sev);
+    }
+    q.rule = req.get_param_value("rule");
+    if (!q.rule.empty() && !rule_label(q.rule))
+      return Status::InvalidArgument("invalid_rule", "未知的监察规则：" + q.rule, "no such rule");
+    q.site = req.get_param_value("site");
+    if (!q.site.empty() && !hub.district().site(q.site))
+      return Status::InvalidArgument("unknown_site", "站点不存在：" + q.site, "no such site");
+    q.state = req.get_param_value("state");
+    if (!q.state.empty() && q.state != "open" && q.state != "acknowledged" && q.state != "rectifying")
+      return Status::InvalidArgument("invalid_state", "state 应为 open/acknowledged/rectifying",
+                                     "state must be open, acknowledged or rectifying");
+    q.case_id = req.get_param_value("case_id");
+    for (auto [name, at] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
+      const std::string text = req.get_param_value(name);
+      if (text.empty()) continue;
+      auto d = parse_date(text);
+      if (!d)
+        return Status::InvalidArgument("invalid_date", std::string(name) + " 应为 YYYY-MM-DD 日期",
+                                       std::string(name) + " must be a date YYYY-MM-DD");
+      *at = start_of(*d) + (std::string(name) == "to" ? 86400 : 0);  // to: the whole day
+    }
+    auto limit = list_limit(req, 100);
+    if (!req.has_param("limit") || max_limit <= 500) {
+      if (!limit.ok()) return limit.status();
+      q.limit = *limit;
+    } else {
+      const auto big = int_param(req.get_param_value("limit"), 1, max_limit);
+      if (!big)
+        return Status::InvalidArgument("invalid_limit", "limit 应为 1 至 " + std::to_string(max_limit) + " 的整数",
+                                       "limit must be a whole number from 1 to " + std::to_string(max_limit));
+      q.limit = *big;
+    }
+    if (req.has_param("offset")) {
+      const auto offset = int_param(req.get_param_value("offset"), 0, 100000000);
+      if (!offset)
+        return Status::InvalidArgument("invalid_offset", "offset 应为非负整数",
+                                       "offset must be a whole number >= 0");
+      q.offset = *offset;
+    }
+    return q;
+  }
+
+  static const std::string* rule_label(const std::string& rule) {
+    for (const auto& [name, zh] : rule_names())
+      if (name == rule) return &zh;
+    return nullptr;
+  }
+
+  static json alert_json(const HubStore::Alert& a) {
+    json actions = json::array();
+    for (const auto& x : a.actions)
+      actions.push_back({{"action", x.action}, {"by", x.by}, {"note", x.note},
+                         {"due", x.due.empty() ? json(nullptr) : json(x.due)},
+                         {"at", format_time(x.at)}});
+    const auto sev = severity_from(a.severity);
+    const std::string* zh = rule_label(a.rule);
+    return {{"id", a.id}, {"rule", a.rule}, {"rule_zh", zh ? *zh : a.rule},
+            {"severity", a.severity}, {"severity_zh", sev ? label_zh(*sev) : a.severity},
+            {"case_id", a.case_id}, {"site", a.site}, {"department", a.department},
+            {"staff", a.staff}, {"detail", a.detail_zh}, {"detail_en", a.detail_en},
+            {"raised_at", format_time(a.raised_at)}, {"state", a.state()}, {"actions", actions}};
   }
 
   // Every failure becomes the bilingual error body.
@@ -255,6 +331,77 @@ struct HubApi::Impl {
                  if (!events.ok()) return events.status();
                  return case_events_json(req.matches[1], *events);
                }, 200, Access::kHubStaff));
+
+    // 电子监察: the alerts the rules raised, filtered; a supervisor acknowledges one or
+    // orders the site to rectify by a date.
+    server.Get("/api/v1/alerts",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto q = alert_query(req, 500);
+                 if (!q.ok()) return q.status();
+                 auto found = hub.alerts(*q);
+                 if (!found.ok()) return found.status();
+                 json list = json::array();
+                 for (const auto& a : found->first) list.push_back(alert_json(a));
+                 return json{{"alerts", list}, {"count", found->second}, {"limit", q->limit},
+                             {"offset", q->offset}};
+               }, 200, Access::kHubStaff));
+    server.Get("/api/v1/alerts.csv", [this](const http::Request& req, http::Response& res) {
+      if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+      auto q = alert_query(req, 100000);
+      if (q.ok() && !req.has_param("limit")) q->limit = 100000;
+      auto found = q.ok() ? hub.alerts(*q) : Result<std::pair<std::vector<HubStore::Alert>, int64_t>>(q.status());
+      if (!found.ok())
+        return send_json(res, http_status(found.status().code()), error_json(found.status()));
+      // UTF-8 with a BOM, so that Excel opens the Chinese as Chinese.
+      std::string csv = "\xEF\xBB\xBF编号,预警时间,等级,规则,办件编号,站点,部门,经办人,情况,状态,处理记录\r\n";
+      const auto cell = [](const std::string& v) {
+        std::string out = "\"";
+        for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+        // A cell a spreadsheet would run as a formula is kept as text.
+        if (!v.empty() && std::string("=+-@").find(v[0]) != std::string::npos) out.insert(1, "'");
+        return out + "\"";
+      };
+      for (const auto& a : found->first) {
+        const json j = alert_json(a);
+        std::string handled;
+        for (const auto& x : a.actions)
+          handled += (handled.empty() ? "" : "；") + format_time(x.at) + " " + x.by + " " +
+                     (x.action == "acknowledged" ? "确认" : "责令整改（" + x.due + "前）") + "：" + x.note;
+        const std::string state = a.state() == "open" ? "待处理" : a.state() == "acknowledged" ? "已确认" : "整改中";
+        csv += std::to_string(a.id) + "," + cell(j["raised_at"]) + "," + cell(j["severity_zh"]) + "," +
+               cell(j["rule_zh"]) + "," + cell(a.case_id) + "," + cell(a.site) + "," +
+               cell(a.department) + "," + cell(a.staff) + "," + cell(a.detail_zh) + "," +
+               cell(state) + "," + cell(handled) + "\r\n";
+      }
+      res.headers.emplace_back("Content-Disposition", "attachment; filename=\"alerts.csv\"");
+      res.set_content(std::move(csv), "text/csv; charset=utf-8");
+    });
+    for (const char* action : {"acknowledge", "rectify"}) {
+      server.Post(std::string(R"(/api/v1/alerts/([0-9]{1,18})/)") + action,
+                  wrap([this, action](const http::Request& req, const Staff& who) -> Result<json> {
+                    auto body = parse_json_object(req.body);
+                    if (!body.ok()) return body.status();
+                    auto note = json_string(*body, "note");
+                    if (!note.ok()) return note.status();
+                    if (note->size() < 4 || note->size() > 1000)
+                      return Status::InvalidArgument("note_required", "请填写处理意见（4 至 1000 字节）",
+                                                     "note: 4-1000 bytes");
+                    HubStore::AlertAction a{"acknowledged", who.username, *note, "", 0};
+                    if (std::string(action) == "rectify") {
+                      a.action = "rectification_ordered";
+                      auto due = json_string(*body, "due");
+                      if (!due.ok()) return due.status();
+                      const auto d = parse_date(*due);
+                      if (!d || *d <= hub.today() || *d > hub.today() + 366)
+                        return Status::InvalidArgument("invalid_due", "整改期限应为今后一年内的日期 YYYY-MM-DD",
+                                                       "due must be a date YYYY-MM-DD within the coming year");
+                      a.due = format_date(*d);
+                    }
+                    auto done = hub.act_on_alert(std::stoll(req.matches[1]), a);
+                    if (!done.ok()) return done.status();
+                    return alert_json(*done);
+                  }, 201, Access::kSupervisors));
+    }
 
     // 跨区通办: hand a case over (to: a site, or absent for the dispatch rules).
     server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/handover)",

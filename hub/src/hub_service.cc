@@ -14,8 +14,12 @@ Result<std::unique_ptr<HubService>> HubService::open(const District& district,
                                                      const std::filesystem::path& data_dir,
                                                      const SigningKey& key, const Clock& clock,
                                                      const Keyring* keys) {
+  // The 电子监察 rules first: a hub with a bad supervision.toml does not start.
+  auto rules = load_supervision(district.dir, district.yellow_days);
+  if (!rules.ok()) return rules.status();
   auto store = HubStore::open(data_dir, district, clock, key, keys);
   if (!store.ok()) return store.status();
+  (*store)->set_supervision(std::move(*rules));
   return std::unique_ptr<HubService>(
       new HubService(district, std::move(*store), key, clock, keys));
 }

@@ -39,6 +39,30 @@ const std::string kToleranceBreachSchema =
     "CREATE TABLE tolerance_breaches(case_id TEXT PRIMARY KEY, site TEXT NOT NULL,"
     " applicant_id TEXT NOT NULL, ts INTEGER NOT NULL) WITHOUT ROWID";
 
+// 电子监察: each rule's hit on a case (immutable: a trigger refuses any change), and what
+// supervisors did about it (appended, never changed).
+const std::string kAlertSchema = R"sql(
+  CREATE TABLE alerts(
+    id INTEGER PRIMARY KEY, rule TEXT NOT NULL, severity TEXT NOT NULL, case_id TEXT NOT NULL,
+    site TEXT NOT NULL, department TEXT NOT NULL, staff TEXT NOT NULL,
+    occurrence TEXT NOT NULL, detail_zh TEXT NOT NULL, detail_en TEXT NOT NULL,
+    raised_ts INTEGER NOT NULL, UNIQUE(rule, case_id, occurrence));
+  CREATE INDEX alerts_by_site ON alerts(site, raised_ts);
+  CREATE TABLE alert_actions(
+    id INTEGER PRIMARY KEY, alert_id INTEGER NOT NULL REFERENCES alerts(id),
+    action TEXT NOT NULL, username TEXT NOT NULL, note TEXT NOT NULL, due TEXT NOT NULL,
+    ts INTEGER NOT NULL);
+  CREATE INDEX alert_actions_by_alert ON alert_actions(alert_id, id);
+  CREATE TRIGGER alerts_immutable BEFORE UPDATE ON alerts
+    BEGIN SELECT RAISE(ABORT, 'alerts are immutable'); END;
+  CREATE TRIGGER alerts_kept BEFORE DELETE ON alerts
+    BEGIN SELECT RAISE(ABORT, 'alerts are kept'); END;
+  CREATE TRIGGER alert_actions_immutable BEFORE UPDATE ON alert_actions
+    BEGIN SELECT RAISE(ABORT, 'alert actions are immutable'); END;
+  CREATE TRIGGER alert_actions_kept BEFORE DELETE ON alert_actions
+    BEGIN SELECT RAISE(ABORT, 'alert actions are kept'); END;
+)sql";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -76,7 +100,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                          CaseIndex::ownership_schema(),
                                      StaffDirectory::department_schema(), kPersonalReadSchema,
                                      DocumentStore::schema(),
-                                     kResidentLookupSchema + ";" + kToleranceBreachSchema}));
+                                     kResidentLookupSchema + ";" + kToleranceBreachSchema,
+                                     kAlertSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
@@ -118,11 +143,14 @@ Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Sign
   TB_RETURN_IF_ERROR(replica_.append(fresh, signature));
   for (const sync::Event& e : fresh)  // files named here are fetched from the site that attached them
     TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
-  return projector_.project_stored(fresh, [&](const std::string& case_id) -> Result<CaseState> {
-    auto s = case_state_locked(case_id);
-    if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
-    return s;
-  });
+  return projector_.project_stored(
+      fresh,
+      [&](const std::string& case_id) -> Result<CaseState> {
+        auto s = case_state_locked(case_id);
+        if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
+        return s;
+      },
+      [&](const CaseState& s, bool created) { return supervise_locked(s, created); });
 }
 
 Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool opened) {

@@ -41,6 +41,13 @@ int main(int argc, char** argv) {
   app.add_option("--key-file", key_file,
                  "密钥加密密钥文件（放在数据盘之外）；也可用 TONGBAN_KEY_FILE 或 TONGBAN_PASSPHRASE / "
                  "the key-encryption key file, kept off the data disk");
+  int supervision_seconds = 60;
+  app.add_option("--supervision-seconds", supervision_seconds,
+                 "电子监察巡检间隔秒数 / seconds between 电子监察 sweeps over every open case")
+      ->check(CLI::Range(1, 86400));
+  int64_t clock_offset = 0;
+  app.add_option("--clock-offset-seconds", clock_offset,
+                 "时钟偏移秒数（测试用）/ run with the clock off by this much (tests)");
   std::string console_dir = http::default_console_dir().string();
   app.add_option("--console", console_dir, "工作台页面目录 / the built web console's folder")
       ->capture_default_str();
@@ -65,7 +72,7 @@ int main(int argc, char** argv) {
   auto keys =
       Keyring::unlock(std::filesystem::path(data_dir) / Keyring::kFile, *kek, district->hub_id);
   if (!keys.ok()) return fail(keys.status());
-  SystemClock clock;
+  OffsetClock clock(clock_offset);
   auto service = hub::HubService::open(*district, data_dir, *key, clock, &*keys);
   if (!service.ok()) return fail(service.status());
 
@@ -106,6 +113,15 @@ int main(int argc, char** argv) {
   std::thread watcher = watch_termination(signals, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     api.stop();
+  });
+  // 电子监察 over every open case (time passes without events: deadlines, steps, pauses).
+  Periodic supervisor(std::chrono::seconds(supervision_seconds), [&service] {
+    auto raised = (*service)->supervise();
+    if (!raised.ok())
+      spdlog::error("supervision sweep failed: {}", raised.status().message_en());
+    else if (*raised > 0)
+      spdlog::info("supervision sweep raised {} alert(s)", *raised);
+    return false;
   });
   const bool served = api.run();
   server.stop();

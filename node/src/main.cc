@@ -26,41 +26,6 @@ int fail(const Status& s) {
   return 1;
 }
 
-// Runs `step` now and then every `period` until stopped, on its own thread; a step that
-// returns true has more to do and runs again at once.
-class Periodic {
- public:
-  Periodic(std::chrono::seconds period, std::function<bool()> step)
-      : period_(period), step_(std::move(step)) {
-    thread_ = std::thread([this] { loop(); });
-  }
-  ~Periodic() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void loop() {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      const bool more = step_();
-      lock.lock();
-      if (!more) cv_.wait_for(lock, period_, [this] { return stop_; });
-    }
-  }
-  std::chrono::seconds period_;
-  std::function<bool()> step_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 // The supervision sweep (deemed acceptance, 容缺 deadlines).
 bool sweep(node::CaseService& cases) {
   auto changed = cases.sweep();

@@ -87,6 +87,10 @@ Date date_of(Timestamp ts) {
   return Date{static_cast<int32_t>(floor_div(clamp_ts(ts) + kCstOffsetSeconds, kSecondsPerDay))};
 }
 
+Timestamp start_of(Date d) {
+  return static_cast<Timestamp>(d.days) * kSecondsPerDay - kCstOffsetSeconds;
+}
+
 std::string format_time(Timestamp ts) {
   ts = clamp_ts(ts);
   const Date d = date_of(ts);

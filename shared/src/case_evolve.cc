@@ -363,6 +363,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     s.conflict_open = true;
     return;
   }
+  if (!e.has_document_viewed()) s.last_actor = meta.actor;  // a read is no act
   switch (e.body_case()) {
     case pb::CaseEvent::kHandedOver: {
       const auto& h = e.handed_over();
@@ -496,6 +497,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       break;
     case pb::CaseEvent::kReviewStarted:
       s.status = CaseStatus::kInReview;
+      if (!s.review_started_date) s.review_started_date = date_of(meta.ts);
       break;
     case pb::CaseEvent::kSuspended:
       s.pauses.push_back({e.suspended().reason(), Date{e.suspended().from_date()}, std::nullopt});
@@ -512,6 +514,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       break;
     case pb::CaseEvent::kLicenseIssued: {
       static constexpr char kHex[] = "0123456789abcdef";
+      s.license_issued_date = date_of(meta.ts);
       s.license_no = e.license_issued().license_no();
       s.license_payload = e.license_issued().payload();
       s.license_signature.clear();
@@ -533,6 +536,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       break;
     case pb::CaseEvent::kDelivered:
       s.status = CaseStatus::kDelivered;
+      s.delivered_date = date_of(meta.ts);
       s.delivery_method = e.delivered().method();
       s.tracking_no = e.delivered().tracking_no();
       break;

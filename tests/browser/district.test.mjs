@@ -138,3 +138,46 @@ test('a clerk is warned of the same application at another site and looks up wit
     d.stop()
   }
 })
+
+test('a supervisor finds a brief refusal in 电子监察 and orders it rectified', async () => {
+  const d = await startDistrict(['S01'])
+  const b = await browser()
+  try {
+    const clerk = await token(d.sites.S01, 'clerk')
+    const c = await fileCase(d.sites.S01, clerk, { name: '杜文静', born: '19880808', serial: '082', phone: '13500008888' })
+    await api(d.sites.S01, 'POST', `/cases/${c.case_id}/refuse`, { reason: '不符' }, clerk)
+    const sup = await token(d.hub, 'supervisor')
+    for (let i = 0; i < 300; i++) {
+      const r = await api(d.hub, 'GET', `/alerts?case_id=${c.case_id}`, undefined, sup)
+      if (r.count === 1) break
+      await sleep(100)
+    }
+    const p = await page(b)
+    await loginAs(p, d.hub, 'supervisor')
+    await p.getByRole('heading', { name: '电子监察' }).waitFor()
+    const row = p.getByRole('row').filter({ hasText: c.case_id })
+    await row.getByText('不予受理/不予许可理由不充分').waitFor()
+    await row.getByText('黄牌').waitFor()
+    await shot(p, 'supervisor-alerts')
+    await row.getByRole('button', { name: '责令整改' }).click()
+    const dlg = p.getByRole('dialog', { name: '责令整改' })
+    await dlg.getByRole('textbox', { name: '整改要求' }).fill('请补充不予受理的法定依据和具体理由')
+    const due = new Date(Date.now() + 20 * 86400e3).toISOString().slice(0, 10)
+    const picker = dlg.getByRole('combobox', { name: '整改期限' })
+    await picker.fill(due)
+    await picker.press('Enter')
+    await dlg.getByRole('heading', { name: '责令整改' }).click()  // closes the calendar
+    await dlg.getByRole('button', { name: '提交' }).click()
+    await p.getByText('已下达整改要求').waitFor()
+    // The open list no longer shows it; the alert is rectifying, by the supervisor.
+    await p.getByText('没有符合条件的预警').waitFor()
+    const after = await api(d.hub, 'GET', `/alerts?case_id=${c.case_id}`, undefined, sup)
+    assert.equal(after.alerts[0].state, 'rectifying')
+    assert.equal(after.alerts[0].actions[0].by, 'supervisor')
+    assert.match(after.alerts[0].actions[0].note, /法定依据/)
+    assert.deepEqual(p.errors, [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})

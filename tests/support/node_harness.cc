@@ -196,7 +196,7 @@ std::vector<std::string> HubHarness::command() {
   const std::string sync =
       sync_port_ ? "tcp://127.0.0.1:" + std::to_string(sync_port_) : "tcp://127.0.0.1:0";
   std::filesystem::remove(data_ / "sync.port");
-  return {TONGBAN_HUB_BIN,
+  std::vector<std::string> cmd = {TONGBAN_HUB_BIN,
           "--site-config",
           config_.string(),
           "--data",
@@ -209,6 +209,8 @@ std::vector<std::string> HubHarness::command() {
           (data_ / "sync.port").string(),
           "--key-file",
           key_file().string()};
+  cmd.insert(cmd.end(), extra_.begin(), extra_.end());
+  return cmd;
 }
 
 void HubHarness::started() {

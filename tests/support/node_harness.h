@@ -73,6 +73,8 @@ class Daemon {
   pid_t pid() const { return process_->pid(); }
   // Environment ("NAME=value") added for the daemon from its next start.
   void set_env(std::vector<std::string> env) { env_ = std::move(env); }
+  // Arguments added to the daemon's command from its next start.
+  void set_extra_args(std::vector<std::string> args) { extra_ = std::move(args); }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
  protected:
@@ -83,7 +85,7 @@ class Daemon {
 
   std::filesystem::path config_, data_;
   std::optional<tools::ChildProcess> process_;
-  std::vector<std::string> env_;
+  std::vector<std::string> env_, extra_;
   int port_ = 0;
 };
 
@@ -97,7 +99,6 @@ class NodeHarness : public Daemon {
 
   // Connect to this hub on the next start (otherwise --offline).
   void set_hub(std::string endpoint) { hub_ = std::move(endpoint); }
-  void set_extra_args(std::vector<std::string> args) { extra_ = std::move(args); }
   uint64_t head_seq();
   const std::string& site() const { return site_; }
 
@@ -106,7 +107,6 @@ class NodeHarness : public Daemon {
   std::unique_ptr<TempDir> own_dir_;
   std::string site_;
   std::string hub_;
-  std::vector<std::string> extra_;
 };
 
 class HubHarness : public Daemon {

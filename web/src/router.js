@@ -21,6 +21,7 @@ const routes = [
   // hub
   { path: '/board', name: 'board', component: () => import('./views/BoardView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/dispatch', name: 'dispatch', component: () => import('./views/DispatchView.vue'), meta: { roles: ['operator'] } },
+  { path: '/alerts', name: 'alerts', component: () => import('./views/AlertsView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/:rest(.*)*', redirect: '/' },
 ]
@@ -29,8 +30,9 @@ export function homeOf() {
   if (!session.token) return '/login'
   switch (session.role) {
     case 'operator':
-    case 'supervisor':
       return '/board'
+    case 'supervisor':
+      return '/alerts'
     case 'agent':
       return '/agent'
     case 'reviewer':

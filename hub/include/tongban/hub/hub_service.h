@@ -97,6 +97,14 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   Result<std::vector<HubStore::ResidentLookup>> resident_lookups(int limit) {
     return store_->resident_lookups(limit);
   }
+  // 电子监察 (HubStore::supervise, alerts, act_on_alert).
+  Result<int> supervise() { return store_->supervise(); }
+  Result<std::pair<std::vector<HubStore::Alert>, int64_t>> alerts(const HubStore::AlertQuery& q) {
+    return store_->alerts(q);
+  }
+  Result<HubStore::Alert> act_on_alert(int64_t id, const HubStore::AlertAction& a) {
+    return store_->act_on_alert(id, a);
+  }
   Result<std::vector<HubStore::ToleranceBreach>> tolerance_breaches(int limit) {
     return store_->tolerance_breaches(limit);
   }

@@ -31,6 +31,7 @@
 #include "tongban/sync/batch.h"
 #include "tongban/sync/event_log.h"
 #include "tongban/sync/replica.h"
+#include "tongban/hub/supervision.h"
 
 namespace tongban::hub {
 
@@ -188,6 +189,36 @@ class HubStore {
   // BLAKE2b over the case index, to compare with one rebuilt from the nodes' logs.
   Result<std::string> index_digest();
 
+  // 电子监察. The district's rules (set before traffic starts); they run over each case as
+  // its events are stored, and over every open case on supervise() (a timer).
+  void set_supervision(SupervisionRules rules) { rules_ = std::move(rules); }
+  // Every open case (and every approved one not yet delivered) against the rules as of
+  // today; how many new alerts it raised.
+  Result<int> supervise();
+  struct AlertAction {
+    std::string action;  // acknowledged | rectification_ordered
+    std::string by, note, due;  // due: the rectification's deadline (YYYY-MM-DD) or ""
+    Timestamp at = 0;
+  };
+  struct Alert {
+    int64_t id = 0;
+    std::string rule, severity, case_id, site, department, staff, occurrence, detail_zh,
+        detail_en;
+    Timestamp raised_at = 0;
+    std::vector<AlertAction> actions;  // oldest first
+    std::string state() const;  // open | acknowledged | rectifying
+  };
+  struct AlertQuery {
+    std::string severity, rule, site, state, case_id;  // "" any
+    Timestamp from = 0, to = 0;                        // raised in [from, to); 0 open-ended
+    int limit = 100, offset = 0;
+  };
+  // Newest first, and how many match in all.
+  Result<std::pair<std::vector<Alert>, int64_t>> alerts(const AlertQuery& q);
+  // A supervisor acknowledges an alert (a note) or orders the site to rectify by `due`.
+  // NotFound; Conflict (alert_closed) once acknowledged.
+  Result<Alert> act_on_alert(int64_t id, const AlertAction& action);
+
   // Operator accounts and sessions, in the same file under the same lock.
   StaffDirectory& staff() { return staff_; }
 
@@ -239,6 +270,10 @@ class HubStore {
   Result<std::vector<sync::Event>> append_hub_event_locked(const CaseState& s,
                                                            const pb::CaseEvent& e,
                                                            const std::string& by);
+  // The rules over one case as its events were stored (`created`: the run made it).
+  Status supervise_locked(const CaseState& s, bool created);
+  Result<int> raise_locked(const CaseState& s, const std::vector<Finding>& findings);
+  Result<Alert> alert_locked(int64_t id);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);
   void streams_changed();
@@ -264,6 +299,7 @@ class HubStore {
   DocumentStore documents_;  // guarded by mu_
   std::map<std::string, SecretKey> document_keys_;  // guarded by mu_: bounded cache
   StaffDirectory staff_;     // locks mu_ itself
+  SupervisionRules rules_ = SupervisionRules::defaults(2);
   std::unique_ptr<WalCheckpointer> checkpointer_;
 };
 

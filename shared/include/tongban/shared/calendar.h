@@ -37,6 +37,8 @@ std::string format_date(Date d);
 std::optional<Date> parse_date(std::string_view text);
 // The CST civil date of a Unix time; times outside years 1..9999 count as their bound.
 Date date_of(Timestamp ts);
+// The first second of `d` (00:00 CST).
+Timestamp start_of(Date d);
 // "2026-10-08T09:30:00+08:00"
 std::string format_time(Timestamp ts);
 

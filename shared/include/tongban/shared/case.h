@@ -188,6 +188,9 @@ struct CaseState {
   // Handling.
   std::vector<Pause> pauses;
   std::optional<Date> decided_date;
+  // The steps' own dates (电子监察 times each step), from the events' times.
+  std::optional<Date> review_started_date, license_issued_date, delivered_date;
+  std::string last_actor;  // who acted last on the case (a site's staff, "system", the hub)
   bool instant = false;
   std::string reason;  // refusal, denial, withdrawal or termination reason
   bool broke_commitment = false;

@@ -7,8 +7,11 @@
 
 #include <signal.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -37,5 +40,43 @@ Result<long> raise_descriptor_limit(long wanted, long needed);
 Status lock_data_dir(const std::filesystem::path& data_dir);
 // Splits "host:port"; nullopt for anything else.
 std::optional<std::pair<std::string, int>> split_host_port(const std::string& s);
+
+// Runs `step` now and then every `period` until destroyed, on its own thread; a step that
+// returns true has more to do and runs again at once. (The node's sweeps, the hub's
+// 电子监察.)
+class Periodic {
+ public:
+  Periodic(std::chrono::seconds period, std::function<bool()> step)
+      : period_(period), step_(std::move(step)) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~Periodic() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Periodic(const Periodic&) = delete;
+  Periodic& operator=(const Periodic&) = delete;
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      lock.unlock();
+      const bool more = step_();
+      lock.lock();
+      if (!more) cv_.wait_for(lock, period_, [this] { return stop_; });
+    }
+  }
+  std::chrono::seconds period_;
+  std::function<bool()> step_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 }  // namespace tongban

@@ -66,17 +66,18 @@ class CaseProjector {
   // Projects `run`, a set of events just stored (any origins, each origin in order).
   // A case the run creates is folded from the run alone; a case with history is replayed
   // in full through `load(case_id) -> Result<CaseState>`, which reads the store after the
-  // run was written.
-  template <class Events, class Load>
-  Status project_stored(const Events& run, Load&& load);
+  // run was written. Each case's new state is then shown to `observe(state, created) ->
+  // Status` (`created`: the run made the case).
+  template <class Events, class Load, class Observe>
+  Status project_stored(const Events& run, Load&& load, Observe&& observe);
 
  private:
   CaseIndex index_;
   const District& district_;
 };
 
-template <class Events, class Load>
-Status CaseProjector::project_stored(const Events& run, Load&& load) {
+template <class Events, class Load, class Observe>
+Status CaseProjector::project_stored(const Events& run, Load&& load, Observe&& observe) {
   std::map<std::string, CaseState> created;
   std::set<std::string> with_history;
   for (const auto& e : run) {
@@ -94,11 +95,15 @@ Status CaseProjector::project_stored(const Events& run, Load&& load) {
     }
     TB_RETURN_IF_ERROR(fold(it->second, e));
   }
-  for (const auto& [id, s] : created) TB_RETURN_IF_ERROR(index(s));
+  for (const auto& [id, s] : created) {
+    TB_RETURN_IF_ERROR(index(s));
+    TB_RETURN_IF_ERROR(observe(s, true));
+  }
   for (const std::string& id : with_history) {
     auto s = load(id);
     if (!s.ok()) return s.status();
     TB_RETURN_IF_ERROR(index(*s));
+    TB_RETURN_IF_ERROR(observe(*s, false));
   }
   return Status::Ok();
 }

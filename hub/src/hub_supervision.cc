@@ -1,0 +1,198 @@
+// 电子监察 at the hub: the rules (supervision.h) run over each case as its events are stored
+// and over every open case on a timer; their hits are kept as immutable alerts, and what
+// supervisors did about each is appended beside it.
+#include <spdlog/spdlog.h>
+
+#include "tongban/hub/hub_store.h"
+#include "tongban/shared/personal.h"
+
+namespace tongban::hub {
+
+namespace {
+
+constexpr int kSweepChunk = 500;  // cases per lock hold: ingest goes on between chunks
+
+}  // namespace
+
+std::string HubStore::Alert::state() const {
+  if (actions.empty()) return "open";
+  return actions.back().action == "acknowledged" ? "acknowledged" : "rectifying";
+}
+
+Status HubStore::supervise_locked(const CaseState& s, bool created) {
+  if (!is_case(s)) return Status::Ok();
+  const Date today = date_of(clock_.now());
+  int refiled = 0;
+  // A new application of someone who withdrew the same one lately: the clock reset by
+  // refiling (withdrawn cases of the same blind-indexed resident and item).
+  if (created && rules_.rule("refile_after_withdrawal")) {
+    const std::string who = applicant_key(s.applicant);
+    if (!who.empty()) {
+      auto count = db_->cached(
+          "SELECT COUNT(*) FROM cases WHERE applicant_id=?1 AND item_code=?2 AND"
+          " status='withdrawn' AND updated_ts>=?3 AND case_id<>?4");
+      if (!count.ok()) return count.status();
+      count->bind(1, who).bind(2, s.item_code);
+      count->bind(3, s.created_at - int64_t{rules_.refile_window_days} * 86400).bind(4, s.case_id);
+      auto row = count->step();
+      if (!row.ok()) return row.status();
+      refiled = *row ? static_cast<int>(count->int_at(0)) : 0;
+      count->reset();
+    }
+  }
+  // A refusal's or a denial's reason is sealed as stored: read it opened (rare events).
+  const bool needs_reason = (s.status == CaseStatus::kRefused || s.status == CaseStatus::kDenied) &&
+                            rules_.rule("brief_reason") && keys_;
+  if (needs_reason) {
+    auto opened = case_state_locked(s.case_id, true);
+    if (!opened.ok()) return opened.status();
+    auto raised = raise_locked(*opened, evaluate(*opened, today, district_, rules_, true, refiled));
+    return raised.status();
+  }
+  auto raised = raise_locked(s, evaluate(s, today, district_, rules_, false, refiled));
+  return raised.status();
+}
+
+Result<int> HubStore::raise_locked(const CaseState& s, const std::vector<Finding>& findings) {
+  int raised = 0;
+  for (const Finding& f : findings) {
+    auto insert = db_->cached(
+        "INSERT OR IGNORE INTO alerts(rule, severity, case_id, site, department, staff,"
+        " occurrence, detail_zh, detail_en, raised_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+    if (!insert.ok()) return insert.status();
+    insert->bind(1, f.rule).bind(2, std::string(to_string(f.severity))).bind(3, s.case_id);
+    insert->bind(4, s.owner).bind(5, s.department).bind(6, s.last_actor).bind(7, f.occurrence);
+    insert->bind(8, f.detail_zh).bind(9, f.detail_en).bind(10, clock_.now());
+    TB_RETURN_IF_ERROR(insert->run());
+    if (db_->changes() > 0) {
+      ++raised;
+      spdlog::info("alert {} ({}) on case {} at {}", f.rule, to_string(f.severity), s.case_id,
+                   s.owner);
+    }
+  }
+  return raised;
+}
+
+Result<int> HubStore::supervise() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    auto stmt = db_->cached(
+        "SELECT case_id FROM cases WHERE active OR status='approved' OR status IN"
+        " ('refused','denied')");
+    if (!stmt.ok()) return stmt.status();
+    auto rows = collect_rows<std::string>(*stmt, [](const Stmt& r) { return r.text_at(0); });
+    if (!rows.ok()) return rows.status();
+    ids = std::move(*rows);
+  }
+  int raised = 0;
+  for (size_t at = 0; at < ids.size(); at += kSweepChunk) {
+    std::lock_guard lock(mu_);
+    Transaction tx(*db_);
+    TB_RETURN_IF_ERROR(tx.begun());
+    const Date today = date_of(clock_.now());
+    for (size_t i = at; i < std::min(ids.size(), at + kSweepChunk); ++i) {
+      auto s = case_state_locked(ids[i]);
+      if (!s.ok()) return s.status();
+      if (!is_case(*s)) continue;
+      // Refusals and denials are judged once, as they arrive (their reasons are sealed).
+      if (s->status == CaseStatus::kRefused || s->status == CaseStatus::kDenied) continue;
+      auto n = raise_locked(*s, evaluate(*s, today, district_, rules_, false));
+      if (!n.ok()) return n.status();
+      raised += *n;
+    }
+    TB_RETURN_IF_ERROR(tx.commit());
+  }
+  return raised;
+}
+
+Result<HubStore::Alert> HubStore::alert_locked(int64_t id) {
+  auto stmt = db_->cached(
+      "SELECT id, rule, severity, case_id, site, department, staff, occurrence, detail_zh,"
+      " detail_en, raised_ts FROM alerts WHERE id=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, id);
+  auto row = stmt->step();
+  if (!row.ok()) return row.status();
+  if (!*row) return Status::NotFound("alert_not_found", "监察预警不存在", "no such alert");
+  Alert a{stmt->int_at(0),  stmt->text_at(1), stmt->text_at(2), stmt->text_at(3),
+          stmt->text_at(4), stmt->text_at(5), stmt->text_at(6), stmt->text_at(7),
+          stmt->text_at(8), stmt->text_at(9), stmt->int_at(10), {}};
+  stmt->reset();
+  auto actions = db_->cached(
+      "SELECT action, username, note, due, ts FROM alert_actions WHERE alert_id=?1 ORDER BY id");
+  if (!actions.ok()) return actions.status();
+  actions->bind(1, id);
+  auto rows = collect_rows<AlertAction>(*actions, [](const Stmt& r) {
+    return AlertAction{r.text_at(0), r.text_at(1), r.text_at(2), r.text_at(3), r.int_at(4)};
+  });
+  if (!rows.ok()) return rows.status();
+  a.actions = std::move(*rows);
+  return a;
+}
+
+Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts(const AlertQuery& q) {
+  std::lock_guard lock(mu_);
+  // Each filter is bound (or NULL: any); the state is the last action's.
+  const std::string where =
+      " FROM alerts WHERE (?1 IS NULL OR severity=?1) AND (?2 IS NULL OR rule=?2)"
+      " AND (?3 IS NULL OR site=?3) AND (?4 IS NULL OR case_id=?4)"
+      " AND (?5 IS NULL OR raised_ts>=?5) AND (?6 IS NULL OR raised_ts<?6)"
+      " AND (?7 IS NULL OR COALESCE((SELECT CASE action WHEN 'acknowledged' THEN 'acknowledged'"
+      " ELSE 'rectifying' END FROM alert_actions WHERE alert_id=alerts.id ORDER BY id DESC"
+      " LIMIT 1), 'open')=?7)";
+  const auto bind = [&](Stmt& st) {
+    const auto text = [&](int i, const std::string& v) {
+      if (v.empty()) st.bind_null(i); else st.bind(i, v);
+    };
+    text(1, q.severity);
+    text(2, q.rule);
+    text(3, q.site);
+    text(4, q.case_id);
+    if (q.from) st.bind(5, q.from); else st.bind_null(5);
+    if (q.to) st.bind(6, q.to); else st.bind_null(6);
+    text(7, q.state);
+  };
+  auto count = db_->cached("SELECT COUNT(*)" + where);
+  if (!count.ok()) return count.status();
+  bind(*count);
+  auto total = count->step();
+  if (!total.ok()) return total.status();
+  const int64_t matched = count->int_at(0);
+  count->reset();
+  auto page = db_->cached("SELECT id" + where + " ORDER BY id DESC LIMIT ?8 OFFSET ?9");
+  if (!page.ok()) return page.status();
+  bind(*page);
+  page->bind(8, int64_t{q.limit}).bind(9, int64_t{q.offset});
+  auto ids = collect_rows<int64_t>(*page, [](const Stmt& r) { return r.int_at(0); });
+  if (!ids.ok()) return ids.status();
+  std::vector<Alert> out;
+  for (int64_t id : *ids) {
+    auto a = alert_locked(id);
+    if (!a.ok()) return a.status();
+    out.push_back(std::move(*a));
+  }
+  return std::make_pair(std::move(out), matched);
+}
+
+Result<HubStore::Alert> HubStore::act_on_alert(int64_t id, const AlertAction& action) {
+  std::lock_guard lock(mu_);
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto alert = alert_locked(id);
+  if (!alert.ok()) return alert.status();
+  if (alert->state() == "acknowledged")
+    return Status::Conflict("alert_closed", "该预警已确认办结", "the alert was acknowledged already");
+  auto insert = db_->cached(
+      "INSERT INTO alert_actions(alert_id, action, username, note, due, ts)"
+      " VALUES(?1,?2,?3,?4,?5,?6)");
+  if (!insert.ok()) return insert.status();
+  insert->bind(1, id).bind(2, action.action).bind(3, action.by).bind(4, action.note);
+  insert->bind(5, action.due).bind(6, clock_.now());
+  TB_RETURN_IF_ERROR(insert->run());
+  TB_RETURN_IF_ERROR(tx.commit());
+  spdlog::info("alert {} {} by {}", id, action.action, action.by);
+  return alert_locked(id);
+}
+
+}  // namespace tongban::hub

@@ -1,0 +1,315 @@
+#include "tongban/hub/supervision.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+
+namespace tongban::hub {
+
+namespace {
+
+constexpr const char* kFile = "supervision.toml";
+
+// The reasons 行政许可法 art. 45 lets the clock stop for (the node's suspend command).
+const std::vector<std::string>& lawful_suspensions() {
+  static const std::vector<std::string> kReasons = {"correction", "hearing", "testing",
+                                                    "expert_review"};
+  return kReasons;
+}
+
+Status bad(const toml::source_region& where, const std::string& zh, const std::string& en) {
+  const std::string line = std::to_string(where.begin.line);
+  return Status::InvalidArgument("invalid_config",
+                                 std::string("站点配置有误：") + kFile + " 第 " + line + " 行：" + zh,
+                                 std::string("invalid site-config ") + kFile + " line " + line +
+                                     ": " + en);
+}
+
+int utf8_chars(std::string_view s) {
+  int n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string trimmed(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return std::string();
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+// A whole number setting in [lo, hi].
+Result<int> whole(const toml::node& n, int lo, int hi, const std::string& key) {
+  const auto v = n.value<int64_t>();
+  if (!n.is_integer() || !v || *v < lo || *v > hi)
+    return bad(n.source(), key + " 应为 " + std::to_string(lo) + " 至 " + std::to_string(hi) + " 的整数",
+               key + " must be a whole number from " + std::to_string(lo) + " to " +
+                   std::to_string(hi));
+  return static_cast<int>(*v);
+}
+
+}  // namespace
+
+const char* to_string(Severity s) {
+  switch (s) {
+    case Severity::kNotice:
+      return "notice";
+    case Severity::kYellow:
+      return "yellow";
+    case Severity::kRed:
+      return "red";
+  }
+  return "?";
+}
+
+const char* label_zh(Severity s) {
+  switch (s) {
+    case Severity::kNotice:
+      return "提示";
+    case Severity::kYellow:
+      return "黄牌";
+    case Severity::kRed:
+      return "红牌";
+  }
+  return "?";
+}
+
+std::optional<Severity> severity_from(const std::string& s) {
+  for (Severity v : {Severity::kNotice, Severity::kYellow, Severity::kRed})
+    if (s == to_string(v) || s == label_zh(v)) return v;
+  return std::nullopt;
+}
+
+const std::vector<std::pair<std::string, std::string>>& rule_names() {
+  static const std::vector<std::pair<std::string, std::string>> kNames = {
+      {"deadline_approaching", "临近办结时限"},
+      {"deadline_overdue", "超期办理"},
+      {"accept_to_review", "受理后未及时审查"},
+      {"review_to_decision", "审查后未及时决定"},
+      {"decision_to_license", "决定后未及时发证"},
+      {"license_to_delivery", "发证后未及时送达"},
+      {"deemed_acceptance", "逾期视为受理"},
+      {"brief_reason", "不予受理/不予许可理由不充分"},
+      {"suspension_length", "中止超过规定时长"},
+      {"unlawful_suspension", "无法定事由中止"},
+      {"license_without_case", "体外办理（无受理记录发证）"},
+      {"refile_after_withdrawal", "撤回后重复申请"},
+  };
+  return kNames;
+}
+
+SupervisionRules SupervisionRules::defaults(int yellow_days) {
+  SupervisionRules r;
+  r.rules = {
+      {"deadline_approaching", {true, Severity::kNotice, yellow_days}},
+      {"deadline_overdue", {true, Severity::kRed, 0}},
+      {"accept_to_review", {true, Severity::kYellow, 2}},
+      {"review_to_decision", {true, Severity::kYellow, 0}},
+      {"decision_to_license", {true, Severity::kRed, 10}},
+      {"license_to_delivery", {true, Severity::kYellow, 5}},
+      {"deemed_acceptance", {true, Severity::kYellow, 0}},
+      {"brief_reason", {true, Severity::kYellow, 6}},
+      {"suspension_length", {true, Severity::kYellow, 20}},
+      {"unlawful_suspension", {true, Severity::kRed, 0}},
+      {"license_without_case", {true, Severity::kRed, 0}},
+      {"refile_after_withdrawal", {true, Severity::kNotice, 2}},
+  };
+  r.suspension_days = {{"correction", 20}, {"hearing", 20}, {"testing", 60}, {"expert_review", 60}};
+  return r;
+}
+
+const SupervisionRule* SupervisionRules::rule(const std::string& name) const {
+  auto it = rules.find(name);
+  return it == rules.end() || !it->second.enabled ? nullptr : &it->second;
+}
+
+Result<SupervisionRules> load_supervision(const std::filesystem::path& config_dir, int yellow_days) {
+  SupervisionRules out = SupervisionRules::defaults(yellow_days);
+  const auto file = config_dir / kFile;
+  if (!std::filesystem::exists(file)) return out;
+  toml::table doc;
+  try {
+    doc = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    return bad(e.source(), std::string(e.description()), std::string(e.description()));
+  }
+  for (const auto& [name_key, node] : doc) {
+    const std::string name(name_key.str());
+    auto rule = out.rules.find(name);
+    if (rule == out.rules.end())
+      return bad(node.source(), "未知的监察规则 " + name, "unknown rule " + name);
+    const toml::table* t = node.as_table();
+    if (!t) return bad(node.source(), name + " 应为表 [" + name + "]", name + " must be a table");
+    for (const auto& [key_key, value] : *t) {
+      const std::string key(key_key.str());
+      if (key == "enabled") {
+        if (!value.is_boolean())
+          return bad(value.source(), "enabled 应为 true 或 false", "enabled must be true or false");
+        rule->second.enabled = *value.value<bool>();
+      } else if (key == "severity") {
+        const auto text = value.value<std::string>();
+        const auto sev = text ? severity_from(*text) : std::nullopt;
+        if (!sev)
+          return bad(value.source(), "severity 应为 提示/黄牌/红牌（notice/yellow/red）",
+                     "severity must be notice, yellow or red (提示/黄牌/红牌)");
+        rule->second.severity = *sev;
+      } else if (key == "limit" && name == "suspension_length") {
+        auto v = whole(value, 1, 365, "limit");
+        if (!v.ok()) return v.status();
+        rule->second.limit = *v;
+      } else if (name == "suspension_length" &&
+                 std::count(lawful_suspensions().begin(), lawful_suspensions().end(), key)) {
+        auto v = whole(value, 1, 365, key);
+        if (!v.ok()) return v.status();
+        out.suspension_days[key] = *v;
+      } else if (key == "limit" && (name == "deadline_approaching" || name == "accept_to_review" ||
+                                    name == "license_to_delivery")) {
+        auto v = whole(value, 1, 60, "limit");
+        if (!v.ok()) return v.status();
+        rule->second.limit = *v;
+      } else if (key == "limit" && name == "review_to_decision") {
+        auto v = whole(value, 0, 365, "limit");
+        if (!v.ok()) return v.status();
+        rule->second.limit = *v;
+      } else if (key == "limit" && name == "decision_to_license") {
+        auto v = whole(value, 1, 10, "limit");  // the law's 10 days is the most
+        if (!v.ok()) return v.status();
+        rule->second.limit = *v;
+      } else if (key == "limit" && name == "brief_reason") {
+        auto v = whole(value, 1, 200, "limit");
+        if (!v.ok()) return v.status();
+        rule->second.limit = *v;
+      } else if (key == "limit" && name == "refile_after_withdrawal") {
+        auto v = whole(value, 1, 20, "limit");
+        if (!v.ok()) return v.status();
+        rule->second.limit = *v;
+      } else if (key == "window_days" && name == "refile_after_withdrawal") {
+        auto v = whole(value, 1, 366, "window_days");
+        if (!v.ok()) return v.status();
+        out.refile_window_days = *v;
+      } else {
+        return bad(value.source(), "规则 " + name + " 没有设置项 " + key,
+                   "rule " + name + " has no setting " + key);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<Finding> evaluate(const CaseState& s, Date today, const District& district,
+                              const SupervisionRules& rules, bool opened, int refiled_after) {
+  std::vector<Finding> out;
+  const WorkCalendar& cal = district.calendar;
+  const auto hit = [&](const char* name, std::string occurrence, std::string zh, std::string en) {
+    if (const SupervisionRule* r = rules.rule(name))
+      out.push_back({name, r->severity, std::move(occurrence), std::move(zh), std::move(en)});
+  };
+  const auto limit = [&](const char* name) {
+    const SupervisionRule* r = rules.rule(name);
+    return r ? r->limit : -1;
+  };
+  const bool approved = s.status == CaseStatus::kApproved || s.status == CaseStatus::kDelivered;
+
+  // The promised deadline: approaching (the rule's own margin) and overdue.
+  if (rules.rule("deadline_approaching") || rules.rule("deadline_overdue")) {
+    const int margin = std::max(0, limit("deadline_approaching"));
+    const ClockView clock = clock_of(s, today, cal, margin);
+    if (clock.deadline) {
+      const std::string due = format_date(*clock.deadline);
+      if (clock.color == ClockColor::kYellow)
+        hit("deadline_approaching", due, "距承诺办结时限 " + due + " 还有 " +
+                                              std::to_string(clock.remaining_working_days) + " 个工作日",
+            std::to_string(clock.remaining_working_days) + " working days to the deadline " + due);
+      if (clock.color == ClockColor::kRed || clock.overdue_at_decision)
+        hit("deadline_overdue", due, "已超过承诺办结时限 " + due,
+            "past the promised deadline " + due);
+    }
+  }
+  // Each step within its own limit, even inside the total.
+  if (s.accepted_date && limit("accept_to_review") >= 0) {
+    const bool waiting = s.status == CaseStatus::kAccepted;
+    if (s.review_started_date || waiting) {
+      const Date end = s.review_started_date ? *s.review_started_date : today;
+      const int used = cal.working_days_between(*s.accepted_date, end);
+      if (used > limit("accept_to_review"))
+        hit("accept_to_review", "", "受理后 " + std::to_string(used) + " 个工作日未开始审查（限 " +
+                                        std::to_string(limit("accept_to_review")) + " 个）",
+            "review started " + std::to_string(used) + " working days after acceptance");
+    }
+  }
+  if (s.review_started_date && limit("review_to_decision") >= 0 &&
+      (s.decided_date || is_active(s.status))) {
+    const Date end = s.decided_date ? *s.decided_date : today;
+    int paused = 0;
+    for (const Pause& p : s.pauses)
+      paused += cal.working_days_between(std::max(p.from + -1, *s.review_started_date),
+                                         (p.to ? *p.to : end) + -1);
+    const int used = cal.working_days_between(*s.review_started_date, end) - paused;
+    const int allowed = limit("review_to_decision") > 0 ? limit("review_to_decision") : s.promised_days;
+    if (used > allowed)
+      hit("review_to_decision", "", "审查 " + std::to_string(used) + " 个工作日未作决定（限 " +
+                                        std::to_string(allowed) + " 个，中止期间不计）",
+          "no decision " + std::to_string(used) + " working days into review (limit " +
+              std::to_string(allowed) + ")");
+  }
+  if (approved && s.decided_date && limit("decision_to_license") >= 0 && !s.instant) {
+    const Date end = s.license_issued_date ? *s.license_issued_date : today;
+    const int days = end - *s.decided_date;
+    if (days > limit("decision_to_license"))
+      hit("decision_to_license", "", "准予许可后 " + std::to_string(days) + " 日未颁发证照（法定 " +
+                                         std::to_string(limit("decision_to_license")) + " 日内）",
+          "license " + std::to_string(days) + " days after the approval");
+  }
+  if (s.license_issued_date && limit("license_to_delivery") >= 0 &&
+      (s.delivered_date || s.status == CaseStatus::kApproved)) {
+    const Date end = s.delivered_date ? *s.delivered_date : today;
+    const int used = cal.working_days_between(*s.license_issued_date, end);
+    if (used > limit("license_to_delivery"))
+      hit("license_to_delivery", "", "发证后 " + std::to_string(used) + " 个工作日未送达",
+          "not delivered " + std::to_string(used) + " working days after the license");
+  }
+  if (s.deemed_accepted)
+    hit("deemed_acceptance", "", "5 个工作日内未作受理决定，依法视为受理（行政许可法第三十二条）",
+        "no answer within 5 working days: deemed accepted (art. 32)");
+  // A refusal or a denial must say why, in more than a word or two.
+  if (opened && (s.status == CaseStatus::kRefused || s.status == CaseStatus::kDenied) &&
+      limit("brief_reason") > 0) {
+    const int chars = utf8_chars(trimmed(s.reason));
+    if (chars < limit("brief_reason"))
+      hit("brief_reason", to_string(s.status),
+          std::string(s.status == CaseStatus::kRefused ? "不予受理" : "不予许可") + "理由仅 " +
+              std::to_string(chars) + " 字（应不少于 " + std::to_string(limit("brief_reason")) + " 字）",
+          "the reason has " + std::to_string(chars) + " characters");
+  }
+  // Suspensions: only art. 45's reasons, each for no longer than the district allows.
+  for (size_t i = 0; i < s.pauses.size(); ++i) {
+    const Pause& p = s.pauses[i];
+    const bool lawful =
+        std::count(lawful_suspensions().begin(), lawful_suspensions().end(), p.reason) > 0;
+    if (!lawful)
+      hit("unlawful_suspension", std::to_string(i + 1), "中止事由“" + p.reason + "”不属于法定事由",
+          "suspended for " + p.reason + ", not a reason of art. 45");
+    if (limit("suspension_length") < 0) continue;
+    auto allowed = rules.suspension_days.find(p.reason);
+    const int max = allowed != rules.suspension_days.end() ? allowed->second : limit("suspension_length");
+    const Date end = p.to ? *p.to : (s.decided_date ? *s.decided_date : today);
+    const int used = cal.working_days_between(p.from, end);
+    if (used > max)
+      hit("suspension_length", std::to_string(i + 1), "第 " + std::to_string(i + 1) + " 次中止已 " +
+                                                          std::to_string(used) + " 个工作日（限 " +
+                                                          std::to_string(max) + " 个）",
+          "suspension " + std::to_string(i + 1) + " lasted " + std::to_string(used) +
+              " working days (limit " + std::to_string(max) + ")");
+  }
+  if (!s.license_no.empty() && !s.accepted_date && !s.deemed_accepted)
+    hit("license_without_case", "", "证照 " + s.license_no + " 所属办件无受理记录",
+        "license " + s.license_no + " on a case never accepted");
+  if (limit("refile_after_withdrawal") > 0 && refiled_after >= limit("refile_after_withdrawal"))
+    hit("refile_after_withdrawal", "",
+        "同一申请人同一事项 " + std::to_string(rules.refile_window_days) + " 日内已撤回 " +
+            std::to_string(refiled_after) + " 次后重新申请",
+        "filed again after " + std::to_string(refiled_after) + " withdrawals within " +
+            std::to_string(rules.refile_window_days) + " days");
+  return out;
+}
+
+}  // namespace tongban::hub

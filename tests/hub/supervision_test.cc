@@ -1,0 +1,183 @@
+// 电子监察 rules, one by one: each fires on the case built for it and stays silent on a clean
+// one; supervision.toml refuses unknown rules, unknown settings and thresholds out of range,
+// naming the line.
+#include "tongban/hub/supervision.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "support/test_support.h"
+
+using namespace tongban;
+using namespace tongban::hub;
+
+namespace {
+
+const District& district() {
+  static const District d = *load_district(TONGBAN_SITE_CONFIG_DIR);
+  return d;
+}
+
+Date day(int y, int m, int d) { return date_from_ymd(y, m, d); }
+
+// RS001 (promised 3 working days) accepted on Monday 2026-11-02 at S01.
+CaseState accepted_case() {
+  CaseState s;
+  s.case_id = "S01-20261102-000001";
+  s.origin = s.owner = "S01";
+  s.status = CaseStatus::kAccepted;
+  s.item_code = "RS001";
+  s.department = "人力资源和社会保障局";
+  s.promised_days = 3;
+  s.legal_days = 10;
+  s.submitted_date = day(2026, 11, 2);
+  s.accepted_date = day(2026, 11, 2);
+  s.last_actor = "clerk";
+  return s;
+}
+
+std::vector<std::string> rules_hit(const CaseState& s, Date today, bool opened = false,
+                                   int refiled = 0,
+                                   const SupervisionRules& r = SupervisionRules::defaults(2)) {
+  std::vector<std::string> out;
+  for (const Finding& f : evaluate(s, today, district(), r, opened, refiled)) out.push_back(f.rule);
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("a clean case raises nothing", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  CHECK(rules_hit(s, day(2026, 11, 2)).empty());
+  s.status = CaseStatus::kInReview;
+  s.review_started_date = day(2026, 11, 2);
+  CHECK(rules_hit(s, day(2026, 11, 2)).empty());
+  s.status = CaseStatus::kDelivered;
+  s.decided_date = s.license_issued_date = s.delivered_date = day(2026, 11, 4);
+  s.license_no = "L1";
+  CHECK(rules_hit(s, day(2026, 12, 30)).empty());
+}
+
+TEST_CASE("the deadline rules fire before and after the promised day", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  s.status = CaseStatus::kInReview;
+  s.review_started_date = day(2026, 11, 2);
+  // Deadline: 3 working days after Monday = Thursday 11-05; 2 days before it: yellow.
+  CHECK(rules_hit(s, day(2026, 11, 3)) == V{"deadline_approaching"});
+  CHECK(rules_hit(s, day(2026, 11, 6)) == V{"deadline_overdue", "review_to_decision"});
+  // Decided after the deadline: the overdue stays on record.
+  s.status = CaseStatus::kDenied;
+  s.decided_date = day(2026, 11, 9);
+  s.reason = "申请人不符合就业困难人员认定条件";
+  CHECK(rules_hit(s, day(2026, 11, 20), true) == V{"deadline_overdue", "review_to_decision"});
+}
+
+TEST_CASE("each step has its own limit", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  // 3 working days, limit 2 (and the promised deadline is that day)
+  CHECK(rules_hit(s, day(2026, 11, 5)) == V{"deadline_approaching", "accept_to_review"});
+  s.status = CaseStatus::kApproved;
+  s.review_started_date = day(2026, 11, 3);
+  s.decided_date = day(2026, 11, 4);
+  CHECK(rules_hit(s, day(2026, 11, 16)) == V{"decision_to_license"});  // 12 days, law: 10
+  s.license_issued_date = day(2026, 11, 4);
+  s.license_no = "L1";
+  CHECK(rules_hit(s, day(2026, 11, 11)).empty());  // 5 working days: within
+  CHECK(rules_hit(s, day(2026, 11, 12)) == V{"license_to_delivery"});  // 6 working days
+  // A step that took too long stays found after it ended.
+  s.status = CaseStatus::kDelivered;
+  s.delivered_date = day(2026, 11, 13);
+  CHECK(rules_hit(s, day(2026, 12, 30)) == V{"license_to_delivery"});
+}
+
+TEST_CASE("suspensions: only lawful reasons and no longer than allowed", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  s.status = CaseStatus::kSuspended;
+  s.review_started_date = day(2026, 11, 2);
+  s.pauses.push_back({"correction", day(2026, 11, 3), std::nullopt});
+  CHECK(rules_hit(s, day(2026, 11, 20)).empty());  // paused: the clock does not run
+  CHECK(rules_hit(s, day(2026, 12, 10)) == V{"suspension_length"});  // 27 working days > 20
+  s.pauses.back().reason = "vacation";
+  CHECK(rules_hit(s, day(2026, 11, 20)) == V{"unlawful_suspension"});
+}
+
+TEST_CASE("deemed acceptance and a license on a case never accepted", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  s.deemed_accepted = true;
+  CHECK(rules_hit(s, day(2026, 11, 2)) == V{"deemed_acceptance"});
+  CaseState outside = accepted_case();
+  outside.accepted_date.reset();
+  outside.status = CaseStatus::kApproved;
+  outside.license_no = "L-OUTSIDE";
+  CHECK(rules_hit(outside, day(2026, 11, 2)) == V{"license_without_case"});
+}
+
+TEST_CASE("a brief reason is found only where the reason can be read", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  s.status = CaseStatus::kRefused;
+  s.reason = " 不符 ";
+  CHECK(rules_hit(s, day(2026, 11, 2), true) == V{"brief_reason"});
+  CHECK(rules_hit(s, day(2026, 11, 2), false).empty());  // sealed: not judged
+  s.reason = "申请材料不齐全，逾期未补正";
+  CHECK(rules_hit(s, day(2026, 11, 2), true).empty());
+}
+
+TEST_CASE("refiling after withdrawals is counted against the limit", "[hub][supervision]") {
+  const CaseState s = accepted_case();
+  CHECK(rules_hit(s, day(2026, 11, 2), false, 1).empty());
+  CHECK(rules_hit(s, day(2026, 11, 2), false, 2) == V{"refile_after_withdrawal"});
+}
+
+TEST_CASE("supervision.toml sets severities and thresholds and refuses what it does not know",
+          "[hub][supervision]") {
+  test::TempDir dir;
+  const auto write = [&](const std::string& text) {
+    std::ofstream(dir.path() / "supervision.toml") << text;
+  };
+  auto defaults = load_supervision(dir.path(), 2);
+  REQUIRE(defaults.ok());
+  CHECK(defaults->rule("decision_to_license")->limit == 10);
+
+  write("[accept_to_review]\nseverity = \"红牌\"\nlimit = 1\n\n[deemed_acceptance]\nenabled = false\n"
+        "[suspension_length]\ncorrection = 5\n[refile_after_withdrawal]\nwindow_days = 60\n");
+  auto set = load_supervision(dir.path(), 2);
+  REQUIRE(set.ok());
+  CHECK(set->rule("accept_to_review")->severity == Severity::kRed);
+  CHECK(set->rule("accept_to_review")->limit == 1);
+  CHECK(set->rule("deemed_acceptance") == nullptr);
+  CHECK(set->suspension_days.at("correction") == 5);
+  CHECK(set->refile_window_days == 60);
+
+  const auto refused = [&](const std::string& text, const std::string& line, const std::string& what) {
+    write(text);
+    auto r = load_supervision(dir.path(), 2);
+    REQUIRE(!r.ok());
+    CHECK(r.status().reason() == "invalid_config");
+    CHECK_THAT(r.status().message_zh(), Catch::Contains("第 " + line + " 行"));
+    CHECK_THAT(r.status().message_en(), Catch::Contains(what));
+  };
+  refused("\n[no_such_rule]\nlimit = 1\n", "2", "unknown rule no_such_rule");
+  refused("[accept_to_review]\nlimt = 1\n", "2", "has no setting limt");
+  refused("[decision_to_license]\nlimit = 11\n", "2", "from 1 to 10");
+  refused("[accept_to_review]\nlimit = \"2\"\n", "2", "whole number");
+  refused("[deadline_overdue]\nseverity = \"orange\"\n", "2", "severity");
+  refused("[brief_reason]\nlimit = 0\n", "2", "from 1 to 200");
+  refused("[accept_to_review\n", "1", "supervision.toml");
+}
+
+TEST_CASE("the district's supervision.toml loads and states the defaults", "[hub][supervision]") {
+  auto loaded = load_supervision(TONGBAN_SITE_CONFIG_DIR, 2);
+  REQUIRE(loaded.ok());
+  const SupervisionRules defaults = SupervisionRules::defaults(2);
+  for (const auto& [name, zh] : rule_names()) {
+    INFO(name);
+    REQUIRE(loaded->rule(name));
+    CHECK(loaded->rule(name)->severity == defaults.rule(name)->severity);
+    CHECK(loaded->rule(name)->limit == defaults.rule(name)->limit);
+  }
+  CHECK(loaded->suspension_days == defaults.suspension_days);
+  CHECK(loaded->refile_window_days == defaults.refile_window_days);
+}

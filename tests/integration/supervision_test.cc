@@ -1,0 +1,173 @@
+// 电子监察 with real processes: a site's cases reach the hub, whose rules raise alerts as the
+// events arrive (a brief refusal, a refile after withdrawals) and on its timer as time
+// passes (steps over their limits, the deadline, a long suspension, a deemed acceptance);
+// a clean case stays silent; a supervisor acknowledges or orders rectification, and the
+// list exports as CSV.
+#include <catch2/catch.hpp>
+#include <httplib.h>
+
+#include "support/node_harness.h"
+#include "support/sync_support.h"
+
+using namespace tongban;
+using namespace tongban::test;
+using nlohmann::json;
+
+namespace {
+
+HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
+              const std::string& action, const json& body = json::object()) {
+  return node.post(token, "/api/v1/cases/" + id + "/" + action, body);
+}
+
+std::string file_case(NodeHarness& node, const std::string& token, const std::string& id_number,
+                      bool accept) {
+  json app = application("RS001", {"ID", "PHOTO"}, id_number);
+  if (accept) app["accept"] = json::object();
+  const HttpReply r = node.post(token, "/api/v1/cases", app);
+  INFO(r.body.dump());
+  REQUIRE(r.status == 201);
+  return r.body["case_id"];
+}
+
+// The rules the hub has raised on a case, sorted.
+std::vector<std::string> alerts_on(HubHarness& hub, const std::string& token, const std::string& id) {
+  const HttpReply r = hub.get(token, "/api/v1/alerts?case_id=" + id);
+  REQUIRE(r.status == 200);
+  std::vector<std::string> rules;
+  for (const json& a : r.body["alerts"]) rules.push_back(a["rule"]);
+  std::sort(rules.begin(), rules.end());
+  return rules;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+using V = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("the hub's rules raise alerts on arrival and on its timer and a clean case stays silent",
+          "[integration][supervision]") {
+  LinkedDistrict d;
+  d.hub.stop();
+  d.hub.set_extra_args({"--supervision-seconds", "1"});
+  d.hub.start();
+  const std::string op = d.hub.login("operator");
+  const std::string sup = d.hub.login("supervisor");
+  const std::string clerk = d.s01.login("clerk");
+  const std::string reviewer = d.s01.login("reviewer");
+
+  // Today: a clean case, a refusal with a two-character reason, one with a real reason.
+  const std::string clean = file_case(d.s01, clerk, resident_id(901), true);
+  const std::string brief = file_case(d.s01, clerk, resident_id(902), false);
+  REQUIRE(act(d.s01, clerk, brief, "refuse", {{"reason", "不符"}}).status == 200);
+  const std::string reasoned = file_case(d.s01, clerk, resident_id(903), false);
+  REQUIRE(act(d.s01, clerk, reasoned, "refuse", {{"reason", "申请人已在其他地区领取就业创业证"}}).status == 200);
+  // 撤回后重复申请: the same resident withdraws twice and files a third time.
+  const std::string again = resident_id(904);
+  for (int i = 0; i < 2; ++i) {
+    const std::string w = file_case(d.s01, clerk, again, false);
+    REQUIRE(act(d.s01, clerk, w, "withdraw", {{"reason", "申请人要求撤回"}}).status == 200);
+  }
+  const std::string refiled = file_case(d.s01, clerk, again, false);
+  eventually([&] { return has(alerts_on(d.hub, op, refiled), "refile_after_withdrawal"); });
+  eventually([&] { return has(alerts_on(d.hub, op, brief), "brief_reason"); });
+  // Cases that age below: one waits for review, one is in review, one suspended, one
+  // approved (its license issued at once) and not delivered.
+  const std::string in_review = file_case(d.s01, clerk, resident_id(905), true);
+  REQUIRE(act(d.s01, reviewer, in_review, "review").status == 200);
+  const std::string suspended = file_case(d.s01, clerk, resident_id(906), true);
+  REQUIRE(act(d.s01, reviewer, suspended, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, suspended, "suspend", {{"reason", "correction"}, {"note", "补正材料"}}).status == 200);
+  const std::string approved = file_case(d.s01, clerk, resident_id(907), true);
+  REQUIRE(act(d.s01, reviewer, approved, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, approved, "decide", {{"approve", true}}).status == 200);
+  eventually([&] { return d.hub.get(op, "/api/v1/cases/" + approved).status == 200 &&
+                          d.hub.get(op, "/api/v1/cases/" + approved).body["status"] == "approved"; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // two sweeps at least
+  CHECK(alerts_on(d.hub, op, clean).empty());
+  CHECK(alerts_on(d.hub, op, reasoned).empty());
+  CHECK(alerts_on(d.hub, op, in_review).empty());
+  CHECK(alerts_on(d.hub, op, approved).empty());
+  CHECK(alerts_on(d.hub, op, brief) == V{"brief_reason"});
+
+  // The alert as a supervisor reads it, and what may be done about it.
+  const json list = d.hub.get(sup, "/api/v1/alerts?rule=brief_reason").body;
+  REQUIRE(list["count"] == 1);
+  const json alert = list["alerts"][0];
+  CHECK(alert["severity"] == "yellow");
+  CHECK(alert["severity_zh"] == "黄牌");
+  CHECK(alert["rule_zh"] == "不予受理/不予许可理由不充分");
+  CHECK(alert["site"] == "S01");
+  CHECK(alert["department"] == "人力资源和社会保障局");
+  CHECK(alert["staff"] == "clerk");
+  CHECK(alert["state"] == "open");
+  CHECK(alert["detail"].get<std::string>().find("2 字") != std::string::npos);
+  const std::string id = std::to_string(alert["id"].get<int64_t>());
+  expect_error(d.hub.post(op, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "已核实"}}), 403,
+               "forbidden_role");
+  expect_error(d.hub.post(sup, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "ok"}}), 400,
+               "note_required");
+  expect_error(d.hub.post(sup, "/api/v1/alerts/" + id + "/rectify",
+                          {{"note", "请补充不予受理的具体理由"}, {"due", "2020-01-01"}}),
+               400, "invalid_due");
+  expect_error(d.hub.post(sup, "/api/v1/alerts/99999/acknowledge", {{"note", "已核实情况"}}), 404,
+               "alert_not_found");
+  expect_error(d.hub.get(sup, "/api/v1/alerts?severity=orange"), 400, "invalid_severity");
+  expect_error(d.hub.get(sup, "/api/v1/alerts?rule=nope"), 400, "invalid_rule");
+  CHECK(d.hub.get(sup, "/api/v1/alerts?state=open&rule=brief_reason").body["count"] == 1);
+  const HttpReply ordered = d.hub.post(sup, "/api/v1/alerts/" + id + "/rectify",
+                                       {{"note", "请补充不予受理的具体理由"}, {"due", format_date(date_of(std::time(nullptr)) + 15)}});
+  INFO(ordered.body.dump());
+  REQUIRE(ordered.status == 201);
+  CHECK(ordered.body["state"] == "rectifying");
+  const HttpReply acked = d.hub.post(sup, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "站点已补正理由"}});
+  REQUIRE(acked.status == 201);
+  CHECK(acked.body["state"] == "acknowledged");
+  REQUIRE(acked.body["actions"].size() == 2);
+  CHECK(acked.body["actions"][0]["action"] == "rectification_ordered");
+  CHECK(acked.body["actions"][1]["by"] == "supervisor");
+  expect_error(d.hub.post(sup, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "再次确认"}}), 409,
+               "alert_closed");
+  CHECK(d.hub.get(sup, "/api/v1/alerts?state=open&rule=brief_reason").body["count"] == 0);
+
+  // Forty days on at the hub (its timer only: no event arrives).
+  d.hub.stop();
+  d.hub.set_extra_args({"--supervision-seconds", "1", "--clock-offset-seconds", std::to_string(40 * 86400)});
+  d.hub.start();
+  const std::string op2 = d.hub.login("operator");
+  eventually([&] { return has(alerts_on(d.hub, op2, clean), "accept_to_review"); });
+  CHECK(alerts_on(d.hub, op2, clean) == V{"accept_to_review", "deadline_overdue"});
+  eventually([&] { return has(alerts_on(d.hub, op2, in_review), "review_to_decision"); });
+  CHECK(alerts_on(d.hub, op2, in_review) == V{"deadline_overdue", "review_to_decision"});
+  eventually([&] { return has(alerts_on(d.hub, op2, suspended), "suspension_length"); });
+  CHECK(alerts_on(d.hub, op2, suspended) == V{"suspension_length"});
+  eventually([&] { return has(alerts_on(d.hub, op2, approved), "license_to_delivery"); });
+  CHECK(alerts_on(d.hub, op2, approved) == V{"license_to_delivery"});
+  CHECK(alerts_on(d.hub, op2, reasoned).empty());
+
+  // A case nobody answered in 5 working days: the site's own sweep deems it accepted (art. 32).
+  const std::string unanswered = file_case(d.s01, clerk, resident_id(908), false);
+  d.s01.stop();
+  d.s01.set_extra_args({"--clock-offset-seconds", std::to_string(10 * 86400)});
+  d.s01.start();
+  eventually([&] { return has(alerts_on(d.hub, op2, unanswered), "deemed_acceptance"); });
+  const json deemed = d.hub.get(op2, "/api/v1/alerts?rule=deemed_acceptance").body["alerts"][0];
+  CHECK(deemed["staff"] == "system");
+
+  // The list exports as CSV (UTF-8 with a BOM), one row per alert.
+  const std::string sup2 = d.hub.login("supervisor");
+  const HttpReply all = d.hub.get(sup2, "/api/v1/alerts?limit=500");
+  httplib::Client c("127.0.0.1", d.hub.port());
+  auto exported = c.Get("/api/v1/alerts.csv", {{"Authorization", "Bearer " + sup2}});
+  REQUIRE(exported);
+  REQUIRE(exported->status == 200);
+  CHECK(exported->get_header_value("Content-Type").rfind("text/csv", 0) == 0);
+  const std::string& csv = exported->body;
+  CHECK(csv.rfind("\xEF\xBB\xBF编号,", 0) == 0);
+  CHECK(static_cast<int64_t>(std::count(csv.begin(), csv.end(), '\n')) == all.body["count"].get<int64_t>() + 1);
+  CHECK(csv.find(brief) != std::string::npos);
+  CHECK(csv.find("责令整改") != std::string::npos);
+}
