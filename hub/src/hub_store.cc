@@ -63,6 +63,14 @@ const std::string kAlertSchema = R"sql(
     BEGIN SELECT RAISE(ABORT, 'alert actions are kept'); END;
 )sql";
 
+// 电子监察's timer: the next day each case could newly break a rule (next_due), so the
+// sweep reads only the cases due; `backfilled` once every case held had its day computed.
+const std::string kSupervisionDueSchema = R"sql(
+  CREATE TABLE supervision_due(case_id TEXT PRIMARY KEY, due INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE INDEX supervision_due_by_day ON supervision_due(due);
+  CREATE TABLE supervision_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -101,7 +109,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      StaffDirectory::department_schema(), kPersonalReadSchema,
                                      DocumentStore::schema(),
                                      kResidentLookupSchema + ";" + kToleranceBreachSchema,
-                                     kAlertSchema}));
+                                     kAlertSchema, kSupervisionDueSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).

@@ -46,11 +46,24 @@ Status HubStore::supervise_locked(const CaseState& s, bool created) {
   if (needs_reason) {
     auto opened = case_state_locked(s.case_id, true);
     if (!opened.ok()) return opened.status();
-    auto raised = raise_locked(*opened, evaluate(*opened, today, district_, rules_, true, refiled));
-    return raised.status();
+    return judge_locked(*opened, today, true, refiled).status();
   }
-  auto raised = raise_locked(s, evaluate(s, today, district_, rules_, false, refiled));
-  return raised.status();
+  return judge_locked(s, today, false, refiled).status();
+}
+
+Result<int> HubStore::judge_locked(const CaseState& s, Date today, bool opened, int refiled) {
+  auto raised = raise_locked(s, evaluate(s, today, district_, rules_, opened, refiled));
+  if (!raised.ok()) return raised.status();
+  const std::optional<Date> due = next_due(s, today, district_, rules_);
+  auto stmt = due ? db_->cached(
+                        "INSERT INTO supervision_due(case_id, due) VALUES(?1,?2)"
+                        " ON CONFLICT(case_id) DO UPDATE SET due=excluded.due")
+                  : db_->cached("DELETE FROM supervision_due WHERE case_id=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, s.case_id);
+  if (due) stmt->bind(2, int64_t{due->days});
+  TB_RETURN_IF_ERROR(stmt->run());
+  return raised;
 }
 
 Result<int> HubStore::raise_locked(const CaseState& s, const std::vector<Finding>& findings) {
@@ -75,12 +88,21 @@ Result<int> HubStore::raise_locked(const CaseState& s, const std::vector<Finding
 
 Result<int> HubStore::supervise() {
   std::vector<std::string> ids;
+  bool backfill = false;
   {
     std::lock_guard lock(mu_);
+    auto done = db_->cached("SELECT value FROM supervision_state WHERE key='backfilled'");
+    if (!done.ok()) return done.status();
+    auto row = done->step();
+    if (!row.ok()) return row.status();
+    backfill = !*row;
+    done->reset();
+    // A hub that held cases before the rules ran (an upgrade) judges each open one once.
     auto stmt = db_->cached(
-        "SELECT case_id FROM cases WHERE active OR status='approved' OR status IN"
-        " ('refused','denied')");
+        backfill ? "SELECT case_id FROM cases WHERE active OR status='approved'"
+                 : "SELECT case_id FROM supervision_due WHERE due<=?1");
     if (!stmt.ok()) return stmt.status();
+    if (!backfill) stmt->bind(1, int64_t{date_of(clock_.now()).days});
     auto rows = collect_rows<std::string>(*stmt, [](const Stmt& r) { return r.text_at(0); });
     if (!rows.ok()) return rows.status();
     ids = std::move(*rows);
@@ -95,13 +117,16 @@ Result<int> HubStore::supervise() {
       auto s = case_state_locked(ids[i]);
       if (!s.ok()) return s.status();
       if (!is_case(*s)) continue;
-      // Refusals and denials are judged once, as they arrive (their reasons are sealed).
-      if (s->status == CaseStatus::kRefused || s->status == CaseStatus::kDenied) continue;
-      auto n = raise_locked(*s, evaluate(*s, today, district_, rules_, false));
+      auto n = judge_locked(*s, today, false, 0);
       if (!n.ok()) return n.status();
       raised += *n;
     }
     TB_RETURN_IF_ERROR(tx.commit());
+  }
+  if (backfill) {
+    std::lock_guard lock(mu_);
+    TB_RETURN_IF_ERROR(
+        db_->exec("INSERT OR IGNORE INTO supervision_state(key, value) VALUES('backfilled', 1)"));
   }
   return raised;
 }

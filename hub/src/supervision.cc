@@ -123,6 +123,13 @@ const SupervisionRule* SupervisionRules::rule(const std::string& name) const {
 }
 
 Result<SupervisionRules> load_supervision(const std::filesystem::path& config_dir, int yellow_days) {
+  // The rules with a threshold, and its range (decision_to_license: the law's 10 days at most;
+  // review_to_decision 0: the item's promised days).
+  static const std::map<std::string, std::pair<int, int>> kLimits = {
+      {"deadline_approaching", {1, 60}}, {"accept_to_review", {1, 60}},
+      {"review_to_decision", {0, 365}},  {"decision_to_license", {1, 10}},
+      {"license_to_delivery", {1, 60}},  {"brief_reason", {1, 200}},
+      {"suspension_length", {1, 365}},   {"refile_after_withdrawal", {1, 20}}};
   SupervisionRules out = SupervisionRules::defaults(yellow_days);
   const auto file = config_dir / kFile;
   if (!std::filesystem::exists(file)) return out;
@@ -152,8 +159,8 @@ Result<SupervisionRules> load_supervision(const std::filesystem::path& config_di
           return bad(value.source(), "severity 应为 提示/黄牌/红牌（notice/yellow/red）",
                      "severity must be notice, yellow or red (提示/黄牌/红牌)");
         rule->second.severity = *sev;
-      } else if (key == "limit" && name == "suspension_length") {
-        auto v = whole(value, 1, 365, "limit");
+      } else if (auto range = kLimits.find(name); key == "limit" && range != kLimits.end()) {
+        auto v = whole(value, range->second.first, range->second.second, "limit");
         if (!v.ok()) return v.status();
         rule->second.limit = *v;
       } else if (name == "suspension_length" &&
@@ -161,27 +168,6 @@ Result<SupervisionRules> load_supervision(const std::filesystem::path& config_di
         auto v = whole(value, 1, 365, key);
         if (!v.ok()) return v.status();
         out.suspension_days[key] = *v;
-      } else if (key == "limit" && (name == "deadline_approaching" || name == "accept_to_review" ||
-                                    name == "license_to_delivery")) {
-        auto v = whole(value, 1, 60, "limit");
-        if (!v.ok()) return v.status();
-        rule->second.limit = *v;
-      } else if (key == "limit" && name == "review_to_decision") {
-        auto v = whole(value, 0, 365, "limit");
-        if (!v.ok()) return v.status();
-        rule->second.limit = *v;
-      } else if (key == "limit" && name == "decision_to_license") {
-        auto v = whole(value, 1, 10, "limit");  // the law's 10 days is the most
-        if (!v.ok()) return v.status();
-        rule->second.limit = *v;
-      } else if (key == "limit" && name == "brief_reason") {
-        auto v = whole(value, 1, 200, "limit");
-        if (!v.ok()) return v.status();
-        rule->second.limit = *v;
-      } else if (key == "limit" && name == "refile_after_withdrawal") {
-        auto v = whole(value, 1, 20, "limit");
-        if (!v.ok()) return v.status();
-        rule->second.limit = *v;
       } else if (key == "window_days" && name == "refile_after_withdrawal") {
         auto v = whole(value, 1, 366, "window_days");
         if (!v.ok()) return v.status();
@@ -310,6 +296,50 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
         "filed again after " + std::to_string(refiled_after) + " withdrawals within " +
             std::to_string(rules.refile_window_days) + " days");
   return out;
+}
+
+std::optional<Date> next_due(const CaseState& s, Date today, const District& district,
+                             const SupervisionRules& rules) {
+  const WorkCalendar& cal = district.calendar;
+  std::optional<Date> due;
+  const auto candidate = [&](Date d) {
+    if (d > today && (!due || d < *due)) due = d;
+  };
+  const auto limit = [&](const char* name) {
+    const SupervisionRule* r = rules.rule(name);
+    return r ? r->limit : -1;
+  };
+  if (!is_active(s.status) && s.status != CaseStatus::kApproved) return std::nullopt;
+  if (is_active(s.status) && (rules.rule("deadline_approaching") || rules.rule("deadline_overdue"))) {
+    const ClockView clock = clock_of(s, today, cal, std::max(0, limit("deadline_approaching")));
+    if (clock.deadline && !s.paused()) {
+      if (rules.rule("deadline_approaching") && clock.yellow_from) candidate(*clock.yellow_from);
+      candidate(*clock.deadline + 1);
+    }
+  }
+  if (s.status == CaseStatus::kAccepted && s.accepted_date && limit("accept_to_review") >= 0)
+    candidate(cal.add_working_days(*s.accepted_date, limit("accept_to_review") + 1));
+  if (is_active(s.status) && s.review_started_date && !s.paused() && limit("review_to_decision") >= 0) {
+    // The day the working days in review, suspensions excluded, pass the limit.
+    int paused = 0;
+    for (const Pause& p : s.pauses)
+      if (p.to)
+        paused += cal.working_days_between(std::max(p.from + -1, *s.review_started_date), *p.to + -1);
+    const int allowed = limit("review_to_decision") > 0 ? limit("review_to_decision") : s.promised_days;
+    candidate(cal.add_working_days(*s.review_started_date, allowed + paused + 1));
+  }
+  if (s.paused() && limit("suspension_length") >= 0) {
+    const Pause& p = s.pauses.back();
+    auto allowed = rules.suspension_days.find(p.reason);
+    const int max = allowed != rules.suspension_days.end() ? allowed->second : limit("suspension_length");
+    candidate(cal.add_working_days(p.from, max + 1));
+  }
+  if (s.status == CaseStatus::kApproved && s.decided_date && !s.license_issued_date && !s.instant &&
+      limit("decision_to_license") >= 0)
+    candidate(*s.decided_date + (limit("decision_to_license") + 1));
+  if (s.status == CaseStatus::kApproved && s.license_issued_date && limit("license_to_delivery") >= 0)
+    candidate(cal.add_working_days(*s.license_issued_date, limit("license_to_delivery") + 1));
+  return due;
 }
 
 }  // namespace tongban::hub

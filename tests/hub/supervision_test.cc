@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <set>
 
 #include "support/test_support.h"
 
@@ -180,4 +181,50 @@ TEST_CASE("the district's supervision.toml loads and states the defaults", "[hub
   }
   CHECK(loaded->suspension_days == defaults.suspension_days);
   CHECK(loaded->refile_window_days == defaults.refile_window_days);
+}
+
+// The timer's next day is exactly the first day a new finding appears, for every kind of
+// waiting case (checked day by day over four months).
+TEST_CASE("next_due names the first day a rule would newly fire", "[hub][supervision]") {
+  const SupervisionRules rules = SupervisionRules::defaults(2);
+  const auto first_new = [&](const CaseState& s, Date today) -> std::optional<Date> {
+    std::set<std::string> now;
+    for (const Finding& f : evaluate(s, today, district(), rules, false)) now.insert(f.rule + f.occurrence);
+    for (Date d = today + 1; d <= today + 120; d = d + 1)
+      for (const Finding& f : evaluate(s, d, district(), rules, false))
+        if (!now.count(f.rule + f.occurrence)) return d;
+    return std::nullopt;
+  };
+  std::vector<std::pair<std::string, CaseState>> cases;
+  CaseState waiting = accepted_case();
+  cases.emplace_back("accepted", waiting);
+  CaseState review = accepted_case();
+  review.status = CaseStatus::kInReview;
+  review.review_started_date = day(2026, 11, 3);
+  cases.emplace_back("in review", review);
+  CaseState resumed = review;
+  resumed.pauses.push_back({"testing", day(2026, 11, 4), day(2026, 11, 10)});
+  cases.emplace_back("resumed", resumed);
+  CaseState paused = review;
+  paused.status = CaseStatus::kSuspended;
+  paused.pauses.push_back({"hearing", day(2026, 11, 4), std::nullopt});
+  cases.emplace_back("suspended", paused);
+  CaseState approved = review;
+  approved.status = CaseStatus::kApproved;
+  approved.decided_date = day(2026, 11, 4);
+  cases.emplace_back("approved without license", approved);
+  approved.license_issued_date = day(2026, 11, 5);
+  approved.license_no = "L1";
+  cases.emplace_back("licensed", approved);
+  for (const auto& [name, s] : cases)
+    for (Date today : {day(2026, 11, 2), day(2026, 11, 4), day(2026, 11, 9)}) {
+      INFO(name << " as of " << format_date(today));
+      const auto due = next_due(s, today, district(), rules);
+      const auto expected = first_new(s, today);
+      CHECK(due.has_value() == expected.has_value());
+      if (due && expected) CHECK(format_date(*due) == format_date(*expected));
+    }
+  CaseState done = accepted_case();
+  done.status = CaseStatus::kDelivered;
+  CHECK(!next_due(done, day(2026, 11, 2), district(), rules));
 }

@@ -192,8 +192,8 @@ class HubStore {
   // 电子监察. The district's rules (set before traffic starts); they run over each case as
   // its events are stored, and over every open case on supervise() (a timer).
   void set_supervision(SupervisionRules rules) { rules_ = std::move(rules); }
-  // Every open case (and every approved one not yet delivered) against the rules as of
-  // today; how many new alerts it raised.
+  // The cases due today (next_due) against the rules — every open or approved case the
+  // first time, after an upgrade; how many new alerts it raised.
   Result<int> supervise();
   struct AlertAction {
     std::string action;  // acknowledged | rectification_ordered
@@ -273,6 +273,8 @@ class HubStore {
   // The rules over one case as its events were stored (`created`: the run made it).
   Status supervise_locked(const CaseState& s, bool created);
   Result<int> raise_locked(const CaseState& s, const std::vector<Finding>& findings);
+  // The rules over `s` as of `today`, and its next day due (or none).
+  Result<int> judge_locked(const CaseState& s, Date today, bool opened, int refiled);
   Result<Alert> alert_locked(int64_t id);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,5 +75,12 @@ struct Finding {
 // applications for the item were withdrawn within the window before this one was filed.
 std::vector<Finding> evaluate(const CaseState& s, Date today, const District& district,
                               const SupervisionRules& rules, bool opened, int refiled_after = 0);
+
+// The first day after `today` on which a timer rule could newly fire on `s` if nothing
+// more happens to it (a step's limit running out, the deadline, a suspension's length), or
+// nullopt when none can: the hub's timer looks only at cases due, not at every open one.
+// An event on the case computes it again.
+std::optional<Date> next_due(const CaseState& s, Date today, const District& district,
+                             const SupervisionRules& rules);
 
 }  // namespace tongban::hub
