@@ -358,7 +358,7 @@ struct HubApi::Impl {
         std::string out = "\"";
         for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
         // A cell a spreadsheet would run as a formula is kept as text.
-        if (!v.empty() && std::string("=+-@").find(v[0]) != std::string::npos) out.insert(1, "'");
+        if (!v.empty() && std::string("=+-@\t\r").find(v[0]) != std::string::npos) out.insert(1, "'");
         return out + "\"";
       };
       for (const auto& a : found->first) {

@@ -20,8 +20,16 @@ Result<std::unique_ptr<HubService>> HubService::open(const District& district,
   auto store = HubStore::open(data_dir, district, clock, key, keys);
   if (!store.ok()) return store.status();
   (*store)->set_supervision(std::move(*rules));
-  return std::unique_ptr<HubService>(
+  auto service = std::unique_ptr<HubService>(
       new HubService(district, std::move(*store), key, clock, keys));
+  service->store_->set_contact_of([hub = service.get()](const std::string& site) {
+    std::lock_guard lock(hub->contacts_mu_);
+    auto it = hub->contacts_.find(site);
+    if (it == hub->contacts_.end())
+      return std::pair<Timestamp, std::optional<uint64_t>>{0, std::nullopt};
+    return std::pair{it->second.at, it->second.head_seq};
+  });
+  return service;
 }
 
 Result<sync::ChainHead> HubService::held(const std::string& origin) {

@@ -3,6 +3,8 @@
 // supervisors did about each is appended beside it.
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "tongban/hub/hub_store.h"
 #include "tongban/shared/personal.h"
 
@@ -19,9 +21,29 @@ std::string HubStore::Alert::state() const {
   return actions.back().action == "acknowledged" ? "acknowledged" : "rectifying";
 }
 
+Result<Date> HubStore::known_day_locked(const std::string& site) {
+  const Timestamp now = clock_.now();
+  auto held = replica_.head(site);
+  if (!held.ok()) return held.status();
+  if (contact_of_) {
+    const auto [at, claimed] = contact_of_(site);
+    if (at && claimed && held->seq >= *claimed) return date_of(std::min(now, at));
+  }
+  auto ts = db_->cached("SELECT ts FROM events WHERE origin=?1 AND seq=?2");
+  if (!ts.ok()) return ts.status();
+  ts->bind(1, site).bind(2, static_cast<int64_t>(held->seq));
+  auto row = ts->step();
+  if (!row.ok()) return row.status();
+  const Timestamp newest = *row ? ts->int_at(0) : 0;
+  ts->reset();
+  return date_of(std::min(now, newest));
+}
+
 Status HubStore::supervise_locked(const CaseState& s, bool created) {
   if (!is_case(s)) return Status::Ok();
-  const Date today = date_of(clock_.now());
+  auto known = known_day_locked(s.owner);
+  if (!known.ok()) return known.status();
+  const Date today = *known;
   int refiled = 0;
   // A new application of someone who withdrew the same one lately: the clock reset by
   // refiling (withdrawn cases of the same blind-indexed resident and item).
@@ -112,12 +134,18 @@ Result<int> HubStore::supervise() {
     std::lock_guard lock(mu_);
     Transaction tx(*db_);
     TB_RETURN_IF_ERROR(tx.begun());
-    const Date today = date_of(clock_.now());
+    std::map<std::string, Date> known;  // per owning site, for this chunk
     for (size_t i = at; i < std::min(ids.size(), at + kSweepChunk); ++i) {
       auto s = case_state_locked(ids[i]);
       if (!s.ok()) return s.status();
       if (!is_case(*s)) continue;
-      auto n = judge_locked(*s, today, false, 0);
+      auto day = known.find(s->owner);
+      if (day == known.end()) {
+        auto d = known_day_locked(s->owner);
+        if (!d.ok()) return d.status();
+        day = known.emplace(s->owner, *d).first;
+      }
+      auto n = judge_locked(*s, day->second, false, 0);
       if (!n.ok()) return n.status();
       raised += *n;
     }
@@ -185,19 +213,38 @@ Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts(const 
   if (!total.ok()) return total.status();
   const int64_t matched = count->int_at(0);
   count->reset();
-  auto page = db_->cached("SELECT id" + where + " ORDER BY id DESC LIMIT ?8 OFFSET ?9");
+  // Two queries however long the page (an export holds the lock for both only).
+  auto page = db_->cached(
+      "SELECT id, rule, severity, case_id, site, department, staff, occurrence, detail_zh,"
+      " detail_en, raised_ts" + where + " ORDER BY id DESC LIMIT ?8 OFFSET ?9");
   if (!page.ok()) return page.status();
   bind(*page);
   page->bind(8, int64_t{q.limit}).bind(9, int64_t{q.offset});
-  auto ids = collect_rows<int64_t>(*page, [](const Stmt& r) { return r.int_at(0); });
-  if (!ids.ok()) return ids.status();
-  std::vector<Alert> out;
-  for (int64_t id : *ids) {
-    auto a = alert_locked(id);
-    if (!a.ok()) return a.status();
-    out.push_back(std::move(*a));
+  auto rows = collect_rows<Alert>(*page, [](const Stmt& r) {
+    return Alert{r.int_at(0),  r.text_at(1), r.text_at(2), r.text_at(3),
+                 r.text_at(4), r.text_at(5), r.text_at(6), r.text_at(7),
+                 r.text_at(8), r.text_at(9), r.int_at(10), {}};
+  });
+  if (!rows.ok()) return rows.status();
+  if (!rows->empty()) {
+    std::map<int64_t, Alert*> by_id;
+    for (Alert& a : *rows) by_id[a.id] = &a;
+    auto actions = db_->cached(
+        "SELECT alert_id, action, username, note, due, ts FROM alert_actions"
+        " WHERE alert_id BETWEEN ?1 AND ?2 ORDER BY id");
+    if (!actions.ok()) return actions.status();
+    actions->bind(1, by_id.begin()->first).bind(2, by_id.rbegin()->first);
+    for (;;) {
+      auto row = actions->step();
+      if (!row.ok()) return row.status();
+      if (!*row) break;
+      auto it = by_id.find(actions->int_at(0));
+      if (it == by_id.end()) continue;
+      it->second->actions.push_back({actions->text_at(1), actions->text_at(2), actions->text_at(3),
+                                     actions->text_at(4), actions->int_at(5)});
+    }
   }
-  return std::make_pair(std::move(out), matched);
+  return std::make_pair(std::move(*rows), matched);
 }
 
 Result<HubStore::Alert> HubStore::act_on_alert(int64_t id, const AlertAction& action) {

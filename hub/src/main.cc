@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
                  "the key-encryption key file, kept off the data disk");
   int supervision_seconds = 60;
   app.add_option("--supervision-seconds", supervision_seconds,
-                 "电子监察巡检间隔秒数 / seconds between 电子监察 sweeps over every open case")
+                 "电子监察巡检间隔秒数 / seconds between 电子监察 sweeps over the cases due")
       ->check(CLI::Range(1, 86400));
   int64_t clock_offset = 0;
   app.add_option("--clock-offset-seconds", clock_offset,
@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: shutting down", sig);
     api.stop();
   });
-  // 电子监察 over every open case (time passes without events: deadlines, steps, pauses).
+  // 电子监察 over the cases due (time passes without events: deadlines, steps, pauses).
   Periodic supervisor(std::chrono::seconds(supervision_seconds), [&service] {
     auto raised = (*service)->supervise();
     if (!raised.ok())

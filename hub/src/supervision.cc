@@ -47,6 +47,33 @@ Result<int> whole(const toml::node& n, int lo, int hi, const std::string& key) {
   return static_cast<int>(*v);
 }
 
+// The day a case became accepted: by the window, or by law when no answer came (art. 32:
+// its clock starts at filing, but nobody could act on it before the 5 days ran out).
+Date acceptance_day(const CaseState& s, const WorkCalendar& cal) {
+  return s.deemed_accepted ? deemed_acceptance_date(s, cal) : *s.accepted_date;
+}
+
+// The day a pause ended: resumed, or the case decided or closed while suspended; nullopt
+// while it runs.
+std::optional<Date> pause_end(const CaseState& s, const Pause& p) {
+  if (p.to) return p.to;
+  if (s.decided_date) return s.decided_date;
+  if (!is_active(s.status)) return date_of(s.updated_at);
+  return std::nullopt;
+}
+
+// Each denial's or refusal's reason (a bundle's parts each carry their own).
+std::vector<std::string> reasons(const CaseState& s) {
+  std::vector<std::string> out;
+  if (s.status == CaseStatus::kDenied && !s.parts.empty()) {
+    for (const CasePart& p : s.parts)
+      if (p.decision == "denied") out.push_back(p.reason);
+  } else {
+    out.push_back(s.reason);
+  }
+  return out;
+}
+
 }  // namespace
 
 const char* to_string(Severity s) {
@@ -215,7 +242,7 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
     const bool waiting = s.status == CaseStatus::kAccepted;
     if (s.review_started_date || waiting) {
       const Date end = s.review_started_date ? *s.review_started_date : today;
-      const int used = cal.working_days_between(*s.accepted_date, end);
+      const int used = cal.working_days_between(acceptance_day(s, cal), end);
       if (used > limit("accept_to_review"))
         hit("accept_to_review", "", "受理后 " + std::to_string(used) + " 个工作日未开始审查（限 " +
                                         std::to_string(limit("accept_to_review")) + " 个）",
@@ -257,14 +284,18 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
     hit("deemed_acceptance", "", "5 个工作日内未作受理决定，依法视为受理（行政许可法第三十二条）",
         "no answer within 5 working days: deemed accepted (art. 32)");
   // A refusal or a denial must say why, in more than a word or two.
+  // An empty reason is one the hub could not open (a site must give one): not judged.
   if (opened && (s.status == CaseStatus::kRefused || s.status == CaseStatus::kDenied) &&
       limit("brief_reason") > 0) {
-    const int chars = utf8_chars(trimmed(s.reason));
-    if (chars < limit("brief_reason"))
+    for (const std::string& reason : reasons(s)) {
+      const int chars = utf8_chars(trimmed(reason));
+      if (chars == 0 || chars >= limit("brief_reason")) continue;
       hit("brief_reason", to_string(s.status),
           std::string(s.status == CaseStatus::kRefused ? "不予受理" : "不予许可") + "理由仅 " +
               std::to_string(chars) + " 字（应不少于 " + std::to_string(limit("brief_reason")) + " 字）",
           "the reason has " + std::to_string(chars) + " characters");
+      break;
+    }
   }
   // Suspensions: only art. 45's reasons, each for no longer than the district allows.
   for (size_t i = 0; i < s.pauses.size(); ++i) {
@@ -277,7 +308,7 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
     if (limit("suspension_length") < 0) continue;
     auto allowed = rules.suspension_days.find(p.reason);
     const int max = allowed != rules.suspension_days.end() ? allowed->second : limit("suspension_length");
-    const Date end = p.to ? *p.to : (s.decided_date ? *s.decided_date : today);
+    const Date end = pause_end(s, p).value_or(today);
     const int used = cal.working_days_between(p.from, end);
     if (used > max)
       hit("suspension_length", std::to_string(i + 1), "第 " + std::to_string(i + 1) + " 次中止已 " +
@@ -317,8 +348,10 @@ std::optional<Date> next_due(const CaseState& s, Date today, const District& dis
       candidate(*clock.deadline + 1);
     }
   }
+  // Unanswered: its deadline starts counting from filing once the 5 days run out.
+  if (s.status == CaseStatus::kSubmitted) candidate(deemed_acceptance_date(s, cal) + 1);
   if (s.status == CaseStatus::kAccepted && s.accepted_date && limit("accept_to_review") >= 0)
-    candidate(cal.add_working_days(*s.accepted_date, limit("accept_to_review") + 1));
+    candidate(cal.add_working_days(acceptance_day(s, cal), limit("accept_to_review") + 1));
   if (is_active(s.status) && s.review_started_date && !s.paused() && limit("review_to_decision") >= 0) {
     // The day the working days in review, suspensions excluded, pass the limit.
     int paused = 0;

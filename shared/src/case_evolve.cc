@@ -500,6 +500,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       if (!s.review_started_date) s.review_started_date = date_of(meta.ts);
       break;
     case pb::CaseEvent::kSuspended:
+      if (!s.review_started_date) s.review_started_date = date_of(meta.ts);
       s.pauses.push_back({e.suspended().reason(), Date{e.suspended().from_date()}, std::nullopt});
       add_note(s, NoteKind::kSuspension, e.suspended().note(), meta);
       s.status = CaseStatus::kSuspended;
@@ -510,6 +511,9 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       s.status = CaseStatus::kInReview;
       break;
     case pb::CaseEvent::kDecided:
+      // A decision (or a suspension, below) is the back office at work: review has begun
+      // even where no ReviewStarted came first (秒批, a suspension straight after acceptance).
+      if (!s.review_started_date) s.review_started_date = date_of(meta.ts);
       apply_decision(s, e.decided());
       break;
     case pb::CaseEvent::kLicenseIssued: {

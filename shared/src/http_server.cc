@@ -455,7 +455,10 @@ JsonHttpServer::JsonHttpServer(http::ServerOptions options) : server_(options) {
 
 void send_json(http::Response& res, int status, const nlohmann::json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json; charset=utf-8");
+  // A stored string that is not UTF-8 (a site's bad actor name, say) is shown with U+FFFD
+  // rather than failing every answer that includes it.
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json; charset=utf-8");
 }
 
 void send_file(http::Response& res, const std::string& mime, const std::string& file_name,

@@ -106,9 +106,13 @@ TEST_CASE("suspensions: only lawful reasons and no longer than allowed", "[hub][
 }
 
 TEST_CASE("deemed acceptance and a license on a case never accepted", "[hub][supervision]") {
+  // Filed Monday 11-02, unanswered: by law accepted after 5 working days (11-09), its clock
+  // from filing; review is late only from the day it could first have begun.
   CaseState s = accepted_case();
   s.deemed_accepted = true;
-  CHECK(rules_hit(s, day(2026, 11, 2)) == V{"deemed_acceptance"});
+  CHECK(rules_hit(s, day(2026, 11, 9)) == V{"deadline_overdue", "deemed_acceptance"});
+  CHECK(rules_hit(s, day(2026, 11, 12)) ==
+        V{"deadline_overdue", "accept_to_review", "deemed_acceptance"});
   CaseState outside = accepted_case();
   outside.accepted_date.reset();
   outside.status = CaseStatus::kApproved;
@@ -124,6 +128,19 @@ TEST_CASE("a brief reason is found only where the reason can be read", "[hub][su
   CHECK(rules_hit(s, day(2026, 11, 2), false).empty());  // sealed: not judged
   s.reason = "申请材料不齐全，逾期未补正";
   CHECK(rules_hit(s, day(2026, 11, 2), true).empty());
+  s.reason = "";  // the hub could not open it: not judged
+  CHECK(rules_hit(s, day(2026, 11, 2), true).empty());
+  // A bundle denied part by part: each part's own reason counts.
+  CaseState bundle = accepted_case();
+  bundle.status = CaseStatus::kDenied;
+  bundle.review_started_date = bundle.decided_date = day(2026, 11, 2);
+  bundle.parts.resize(2);
+  bundle.parts[0].decision = bundle.parts[1].decision = "denied";
+  bundle.parts[0].reason = "不符合就业困难人员认定条件";
+  bundle.parts[1].reason = "年龄不符";
+  CHECK(rules_hit(bundle, day(2026, 11, 2), true) == V{"brief_reason"});
+  bundle.parts[1].reason = "申请人未满八十周岁";
+  CHECK(rules_hit(bundle, day(2026, 11, 2), true).empty());
 }
 
 TEST_CASE("refiling after withdrawals is counted against the limit", "[hub][supervision]") {
@@ -166,7 +183,7 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
   refused("[accept_to_review]\nlimit = \"2\"\n", "2", "whole number");
   refused("[deadline_overdue]\nseverity = \"orange\"\n", "2", "severity");
   refused("[brief_reason]\nlimit = 0\n", "2", "from 1 to 200");
-  refused("[accept_to_review\n", "1", "supervision.toml");
+  refused("[accept_to_review\n", "1", "line 1");
 }
 
 TEST_CASE("the district's supervision.toml loads and states the defaults", "[hub][supervision]") {
@@ -224,6 +241,15 @@ TEST_CASE("next_due names the first day a rule would newly fire", "[hub][supervi
       CHECK(due.has_value() == expected.has_value());
       if (due && expected) CHECK(format_date(*due) == format_date(*expected));
     }
+  CaseState unanswered = accepted_case();
+  unanswered.status = CaseStatus::kSubmitted;
+  unanswered.accepted_date.reset();
+  for (Date today : {day(2026, 11, 2), day(2026, 11, 6)}) {
+    INFO("unanswered as of " << format_date(today));
+    const auto due = next_due(unanswered, today, district(), rules);
+    REQUIRE(due);
+    CHECK(format_date(*due) == format_date(*first_new(unanswered, today)));
+  }
   CaseState done = accepted_case();
   done.status = CaseStatus::kDelivered;
   CHECK(!next_due(done, day(2026, 11, 2), district(), rules));

@@ -192,8 +192,13 @@ class HubStore {
   // 电子监察. The district's rules (set before traffic starts); they run over each case as
   // its events are stored, and over every open case on supervise() (a timer).
   void set_supervision(SupervisionRules rules) { rules_ = std::move(rules); }
+  // When the hub last heard from a site and the head it claimed then ({0, nullopt}: never);
+  // the rules judge a site's cases only as of a moment the hub held all the site had.
+  using ContactOf = std::function<std::pair<Timestamp, std::optional<uint64_t>>(const std::string&)>;
+  void set_contact_of(ContactOf fn) { contact_of_ = std::move(fn); }
   // The cases due today (next_due) against the rules — every open or approved case the
-  // first time, after an upgrade; how many new alerts it raised.
+  // first time, after an upgrade; how many new alerts it raised. Each case is judged as of
+  // the day the hub holds all of its owning site's events (known_day_locked).
   Result<int> supervise();
   struct AlertAction {
     std::string action;  // acknowledged | rectification_ordered
@@ -275,6 +280,10 @@ class HubStore {
   Result<int> raise_locked(const CaseState& s, const std::vector<Finding>& findings);
   // The rules over `s` as of `today`, and its next day due (or none).
   Result<int> judge_locked(const CaseState& s, Date today, bool opened, int refiled);
+  // The day up to which the hub holds every event `site` had: today when the site's last
+  // contact claimed no more than the hub holds, else the day of its newest event held (a
+  // backlog still on its way must not look like a case left waiting).
+  Result<Date> known_day_locked(const std::string& site);
   Result<Alert> alert_locked(int64_t id);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);
@@ -302,6 +311,7 @@ class HubStore {
   std::map<std::string, SecretKey> document_keys_;  // guarded by mu_: bounded cache
   StaffDirectory staff_;     // locks mu_ itself
   SupervisionRules rules_ = SupervisionRules::defaults(2);
+  ContactOf contact_of_;
   std::unique_ptr<WalCheckpointer> checkpointer_;
 };
 

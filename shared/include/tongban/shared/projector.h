@@ -66,8 +66,8 @@ class CaseProjector {
   // Projects `run`, a set of events just stored (any origins, each origin in order).
   // A case the run creates is folded from the run alone; a case with history is replayed
   // in full through `load(case_id) -> Result<CaseState>`, which reads the store after the
-  // run was written. Each case's new state is then shown to `observe(state, created) ->
-  // Status` (`created`: the run made the case).
+  // run was written. Once every case of the run is indexed, each one's new state is shown
+  // to `observe(state, created) -> Status` (`created`: the run made the case).
   template <class Events, class Load, class Observe>
   Status project_stored(const Events& run, Load&& load, Observe&& observe);
 
@@ -95,16 +95,18 @@ Status CaseProjector::project_stored(const Events& run, Load&& load, Observe&& o
     }
     TB_RETURN_IF_ERROR(fold(it->second, e));
   }
-  for (const auto& [id, s] : created) {
-    TB_RETURN_IF_ERROR(index(s));
-    TB_RETURN_IF_ERROR(observe(s, true));
-  }
+  for (const auto& [id, s] : created) TB_RETURN_IF_ERROR(index(s));
+  std::vector<CaseState> loaded;
+  loaded.reserve(with_history.size());
   for (const std::string& id : with_history) {
     auto s = load(id);
     if (!s.ok()) return s.status();
     TB_RETURN_IF_ERROR(index(*s));
-    TB_RETURN_IF_ERROR(observe(*s, false));
+    loaded.push_back(std::move(*s));
   }
+  // Observed once the whole run is indexed (an observer may read other cases of the run).
+  for (const auto& [id, s] : created) TB_RETURN_IF_ERROR(observe(s, true));
+  for (const CaseState& s : loaded) TB_RETURN_IF_ERROR(observe(s, false));
   return Status::Ok();
 }
 
