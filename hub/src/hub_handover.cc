@@ -231,6 +231,7 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
   auto next = CaseProjector::replay(*events, opener ? &*opener : nullptr);
   if (!next.ok()) return next.status();
   TB_RETURN_IF_ERROR(projector_.index(*next));
+  TB_RETURN_IF_ERROR(supervise_locked(*next, false));  // a new owner: its clock, its due day
   // The new owner gets everything; the former owner and the receiving site the move.
   TB_RETURN_IF_ERROR(send_case_events_locked(to, s.case_id, *events));
   if (from != to) TB_RETURN_IF_ERROR(send_case_events_locked(from, s.case_id, {hub_event}));
@@ -304,6 +305,7 @@ Result<CaseState> HubStore::resolve_conflict(const std::string& case_id, const s
   auto next = CaseProjector::replay(*events);
   if (!next.ok()) return next.status();
   TB_RETURN_IF_ERROR(projector_.index(*next));
+  TB_RETURN_IF_ERROR(supervise_locked(*next, false));
   TB_RETURN_IF_ERROR(tx.commit());
   streams_changed();
   spdlog::info("hub: conflict on case {} resolved by {}", case_id, by);
