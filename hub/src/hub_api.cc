@@ -71,7 +71,8 @@ struct HubApi::Impl {
   }
 
   // GET /alerts and /alerts.csv: the filters, each checked (400 on anything else).
-  Result<HubStore::AlertQuery> alert_query(const http::Request& req, int max_limit) {
+  Result<HubStore::AlertQuery> alert_query(const http::Request& req, int max_limit,
+                                           int fallback_limit) {
     HubStore::AlertQuery q;
     q.severity = req.get_param_value("severity");
     if (!q.severity.empty()) {
@@ -101,16 +102,13 @@ struct HubApi::Impl {
                                        std::string(name) + " must be a date YYYY-MM-DD");
       *at = start_of(*d) + (std::string(name) == "to" ? 86400 : 0);  // to: the whole day
     }
-    auto limit = list_limit(req, 100);
-    if (!req.has_param("limit") || max_limit <= 500) {
-      if (!limit.ok()) return limit.status();
-      q.limit = *limit;
-    } else {
-      const auto big = int_param(req.get_param_value("limit"), 1, max_limit);
-      if (!big)
+    q.limit = fallback_limit;
+    if (req.has_param("limit")) {
+      const auto limit = int_param(req.get_param_value("limit"), 1, max_limit);
+      if (!limit)
         return Status::InvalidArgument("invalid_limit", "limit 应为 1 至 " + std::to_string(max_limit) + " 的整数",
                                        "limit must be a whole number from 1 to " + std::to_string(max_limit));
-      q.limit = *big;
+      q.limit = *limit;
     }
     if (req.has_param("offset")) {
       const auto offset = int_param(req.get_param_value("offset"), 0, 100000000);
@@ -336,7 +334,7 @@ struct HubApi::Impl {
     // orders the site to rectify by a date.
     server.Get("/api/v1/alerts",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
-                 auto q = alert_query(req, 500);
+                 auto q = alert_query(req, 500, 100);
                  if (!q.ok()) return q.status();
                  auto found = hub.alerts(*q);
                  if (!found.ok()) return found.status();
@@ -347,8 +345,7 @@ struct HubApi::Impl {
                }, 200, Access::kHubStaff));
     server.Get("/api/v1/alerts.csv", [this](const http::Request& req, http::Response& res) {
       if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
-      auto q = alert_query(req, 100000);
-      if (q.ok() && !req.has_param("limit")) q->limit = 100000;
+      auto q = alert_query(req, 100000, 100000);
       auto found = q.ok() ? hub.alerts(*q) : Result<std::pair<std::vector<HubStore::Alert>, int64_t>>(q.status());
       if (!found.ok())
         return send_json(res, http_status(found.status().code()), error_json(found.status()));

@@ -151,6 +151,7 @@ Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Sign
   TB_RETURN_IF_ERROR(replica_.append(fresh, signature));
   for (const sync::Event& e : fresh)  // files named here are fetched from the site that attached them
     TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
+  std::map<std::string, Date> known_days;  // per owning site, for this run
   return projector_.project_stored(
       fresh,
       [&](const std::string& case_id) -> Result<CaseState> {
@@ -158,7 +159,7 @@ Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Sign
         if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
         return s;
       },
-      [&](const CaseState& s, bool created) { return supervise_locked(s, created); });
+      [&](const CaseState& s, bool created) { return supervise_locked(s, created, &known_days); });
 }
 
 Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool opened) {

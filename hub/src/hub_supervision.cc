@@ -39,9 +39,19 @@ Result<Date> HubStore::known_day_locked(const std::string& site) {
   return date_of(std::min(now, newest));
 }
 
-Status HubStore::supervise_locked(const CaseState& s, bool created) {
+Result<Date> HubStore::known_day_cached_locked(const std::string& site,
+                                               std::map<std::string, Date>& known) {
+  if (auto it = known.find(site); it != known.end()) return it->second;
+  auto day = known_day_locked(site);
+  if (day.ok()) known.emplace(site, *day);
+  return day;
+}
+
+Status HubStore::supervise_locked(const CaseState& s, bool created,
+                                  std::map<std::string, Date>* known_days) {
   if (!is_case(s)) return Status::Ok();
-  auto known = known_day_locked(s.owner);
+  std::map<std::string, Date> once;
+  auto known = known_day_cached_locked(s.owner, known_days ? *known_days : once);
   if (!known.ok()) return known.status();
   const Date today = *known;
   int refiled = 0;
@@ -139,13 +149,9 @@ Result<int> HubStore::supervise() {
       auto s = case_state_locked(ids[i]);
       if (!s.ok()) return s.status();
       if (!is_case(*s)) continue;
-      auto day = known.find(s->owner);
-      if (day == known.end()) {
-        auto d = known_day_locked(s->owner);
-        if (!d.ok()) return d.status();
-        day = known.emplace(s->owner, *d).first;
-      }
-      auto n = judge_locked(*s, day->second, false, 0);
+      auto day = known_day_cached_locked(s->owner, known);
+      if (!day.ok()) return day.status();
+      auto n = judge_locked(*s, *day, false, 0);
       if (!n.ok()) return n.status();
       raised += *n;
     }
@@ -160,32 +166,22 @@ Result<int> HubStore::supervise() {
 }
 
 Result<HubStore::Alert> HubStore::alert_locked(int64_t id) {
-  auto stmt = db_->cached(
-      "SELECT id, rule, severity, case_id, site, department, staff, occurrence, detail_zh,"
-      " detail_en, raised_ts FROM alerts WHERE id=?1");
-  if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, id);
-  auto row = stmt->step();
-  if (!row.ok()) return row.status();
-  if (!*row) return Status::NotFound("alert_not_found", "监察预警不存在", "no such alert");
-  Alert a{stmt->int_at(0),  stmt->text_at(1), stmt->text_at(2), stmt->text_at(3),
-          stmt->text_at(4), stmt->text_at(5), stmt->text_at(6), stmt->text_at(7),
-          stmt->text_at(8), stmt->text_at(9), stmt->int_at(10), {}};
-  stmt->reset();
-  auto actions = db_->cached(
-      "SELECT action, username, note, due, ts FROM alert_actions WHERE alert_id=?1 ORDER BY id");
-  if (!actions.ok()) return actions.status();
-  actions->bind(1, id);
-  auto rows = collect_rows<AlertAction>(*actions, [](const Stmt& r) {
-    return AlertAction{r.text_at(0), r.text_at(1), r.text_at(2), r.text_at(3), r.int_at(4)};
-  });
-  if (!rows.ok()) return rows.status();
-  a.actions = std::move(*rows);
-  return a;
+  AlertQuery q;
+  q.id = id;
+  q.limit = 1;
+  auto found = alerts_locked(q);
+  if (!found.ok()) return found.status();
+  if (found->first.empty()) return Status::NotFound("alert_not_found", "监察预警不存在", "no such alert");
+  return std::move(found->first.front());
 }
 
 Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts(const AlertQuery& q) {
   std::lock_guard lock(mu_);
+  return alerts_locked(q);
+}
+
+Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts_locked(
+    const AlertQuery& q) {
   // Each filter is bound (or NULL: any); the state is the last action's.
   const std::string where =
       " FROM alerts WHERE (?1 IS NULL OR severity=?1) AND (?2 IS NULL OR rule=?2)"
@@ -193,18 +189,22 @@ Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts(const 
       " AND (?5 IS NULL OR raised_ts>=?5) AND (?6 IS NULL OR raised_ts<?6)"
       " AND (?7 IS NULL OR COALESCE((SELECT CASE action WHEN 'acknowledged' THEN 'acknowledged'"
       " ELSE 'rectifying' END FROM alert_actions WHERE alert_id=alerts.id ORDER BY id DESC"
-      " LIMIT 1), 'open')=?7)";
+      " LIMIT 1), 'open')=?7) AND (?10 IS NULL OR id=?10)";
   const auto bind = [&](Stmt& st) {
     const auto text = [&](int i, const std::string& v) {
       if (v.empty()) st.bind_null(i); else st.bind(i, v);
+    };
+    const auto number = [&](int i, int64_t v) {
+      if (v) st.bind(i, v); else st.bind_null(i);
     };
     text(1, q.severity);
     text(2, q.rule);
     text(3, q.site);
     text(4, q.case_id);
-    if (q.from) st.bind(5, q.from); else st.bind_null(5);
-    if (q.to) st.bind(6, q.to); else st.bind_null(6);
+    number(5, q.from);
+    number(6, q.to);
     text(7, q.state);
+    number(10, q.id);
   };
   auto count = db_->cached("SELECT COUNT(*)" + where);
   if (!count.ok()) return count.status();

@@ -89,6 +89,17 @@ export async function api(method, path, body, { raw = false, file = null } = {})
   return data
 }
 
+// Fetches `path` with the session and saves the answer as `fileName` (a license, a CSV).
+export async function download(path, fileName) {
+  const res = await api('GET', path, undefined, { raw: true })
+  const url = URL.createObjectURL(await res.blob())
+  const a = document.createElement('a')
+  a.href = url
+  a.download = fileName
+  a.click()
+  setTimeout(() => URL.revokeObjectURL(url), 10000)  // after the browser has taken it
+}
+
 export const get = (path) => api('GET', path)
 export const post = (path, body = {}) => api('POST', path, body)
 

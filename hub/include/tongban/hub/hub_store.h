@@ -216,6 +216,7 @@ class HubStore {
   struct AlertQuery {
     std::string severity, rule, site, state, case_id;  // "" any
     Timestamp from = 0, to = 0;                        // raised in [from, to); 0 open-ended
+    int64_t id = 0;                                    // 0 any
     int limit = 100, offset = 0;
   };
   // Newest first, and how many match in all.
@@ -275,8 +276,10 @@ class HubStore {
   Result<std::vector<sync::Event>> append_hub_event_locked(const CaseState& s,
                                                            const pb::CaseEvent& e,
                                                            const std::string& by);
-  // The rules over one case as its events were stored (`created`: the run made it).
-  Status supervise_locked(const CaseState& s, bool created);
+  // The rules over one case as its events were stored (`created`: the run made it);
+  // `known_days` keeps known_day_locked's answers for the rest of the run.
+  Status supervise_locked(const CaseState& s, bool created,
+                          std::map<std::string, Date>* known_days = nullptr);
   Result<int> raise_locked(const CaseState& s, const std::vector<Finding>& findings);
   // The rules over `s` as of `today`, and its next day due (or none).
   Result<int> judge_locked(const CaseState& s, Date today, bool opened, int refiled);
@@ -284,7 +287,9 @@ class HubStore {
   // contact claimed no more than the hub holds, else the day of its newest event held (a
   // backlog still on its way must not look like a case left waiting).
   Result<Date> known_day_locked(const std::string& site);
+  Result<Date> known_day_cached_locked(const std::string& site, std::map<std::string, Date>& known);
   Result<Alert> alert_locked(int64_t id);
+  Result<std::pair<std::vector<Alert>, int64_t>> alerts_locked(const AlertQuery& q);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);
   void streams_changed();
