@@ -89,9 +89,11 @@ struct HubApi::Impl {
     if (!q.site.empty() && !hub.district().site(q.site))
       return Status::InvalidArgument("unknown_site", "站点不存在：" + q.site, "no such site");
     q.state = req.get_param_value("state");
-    if (!q.state.empty() && q.state != "open" && q.state != "acknowledged" && q.state != "rectifying")
-      return Status::InvalidArgument("invalid_state", "state 应为 open/acknowledged/rectifying",
-                                     "state must be open, acknowledged or rectifying");
+    if (!q.state.empty() && q.state != "open" && q.state != "acknowledged" &&
+        q.state != "rectifying" && q.state != "answered")
+      return Status::InvalidArgument("invalid_state",
+                                     "state 应为 open/rectifying/answered/acknowledged",
+                                     "state must be open, rectifying, answered or acknowledged");
     q.case_id = req.get_param_value("case_id");
     for (auto [name, at] : {std::pair{"from", &q.from}, std::pair{"to", &q.to}}) {
       const std::string text = req.get_param_value(name);
@@ -363,8 +365,15 @@ struct HubApi::Impl {
         std::string handled;
         for (const auto& x : a.actions)
           handled += (handled.empty() ? "" : "；") + format_time(x.at) + " " + x.by + " " +
-                     (x.action == "acknowledged" ? "确认" : "责令整改（" + x.due + "前）") + "：" + x.note;
-        const std::string state = a.state() == "open" ? "待处理" : a.state() == "acknowledged" ? "已确认" : "整改中";
+                     (x.action == "acknowledged" ? "确认"
+                      : x.action == "answered"   ? std::string("站点答复")
+                                                 : "责令整改（" + x.due + "前）") +
+                     "：" + x.note;
+        const std::string st = a.state();
+        const std::string state = st == "open"           ? "待处理"
+                                  : st == "acknowledged" ? "已确认"
+                                  : st == "answered"     ? "已答复"
+                                                         : "整改中";
         csv += std::to_string(a.id) + "," + cell(j["raised_at"]) + "," + cell(j["severity_zh"]) + "," +
                cell(j["rule_zh"]) + "," + cell(a.case_id) + "," + cell(a.site) + "," +
                cell(a.department) + "," + cell(a.staff) + "," + cell(a.detail_zh) + "," +

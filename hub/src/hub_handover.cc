@@ -320,8 +320,10 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
   std::set<std::string> triggered;
   std::map<std::string, std::string> broken;  // case -> site where it was terminated
   std::map<std::string, std::string> accepted;  // case -> site that accepted it
+  std::vector<const sync::Event*> answers;      // to rectification orders
   for (const auto* run : runs) {
     for (const sync::Event& e : *run) {
+      if (e.kind == "case.rectification_answered") answers.push_back(&e);
       if (e.kind == "case.transfer_requested" || e.kind == "case.returned")
         triggered.insert(e.case_id);
       if (e.kind == "case.terminated") broken.emplace(e.case_id, e.origin);
@@ -380,6 +382,7 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     spdlog::warn("hub: case {} at {} was granted 容缺 though the applicant broke a commitment "
                  "elsewhere", case_id, site);
   }
+  TB_RETURN_IF_ERROR(record_answers_locked(answers));
   for (const std::string& case_id : triggered) {
     auto s = case_state_locked(case_id, true);
     if (!s.ok()) return s.status();

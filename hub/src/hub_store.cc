@@ -109,7 +109,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      StaffDirectory::department_schema(), kPersonalReadSchema,
                                      DocumentStore::schema(),
                                      kResidentLookupSchema + ";" + kToleranceBreachSchema,
-                                     kAlertSchema, kSupervisionDueSchema}));
+                                     kAlertSchema, kSupervisionDueSchema,
+                                     CaseIndex::supervision_schema()}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).

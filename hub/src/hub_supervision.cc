@@ -18,7 +18,9 @@ constexpr int kSweepChunk = 500;  // cases per lock hold: ingest goes on between
 
 std::string HubStore::Alert::state() const {
   if (actions.empty()) return "open";
-  return actions.back().action == "acknowledged" ? "acknowledged" : "rectifying";
+  const std::string& last = actions.back().action;
+  if (last == "acknowledged" || last == "answered") return last;
+  return "rectifying";
 }
 
 Result<Date> HubStore::known_day_locked(const std::string& site) {
@@ -188,7 +190,7 @@ Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts_locked
       " AND (?3 IS NULL OR site=?3) AND (?4 IS NULL OR case_id=?4)"
       " AND (?5 IS NULL OR raised_ts>=?5) AND (?6 IS NULL OR raised_ts<?6)"
       " AND (?7 IS NULL OR COALESCE((SELECT CASE action WHEN 'acknowledged' THEN 'acknowledged'"
-      " ELSE 'rectifying' END FROM alert_actions WHERE alert_id=alerts.id ORDER BY id DESC"
+      " WHEN 'answered' THEN 'answered' ELSE 'rectifying' END FROM alert_actions WHERE alert_id=alerts.id ORDER BY id DESC"
       " LIMIT 1), 'open')=?7) AND (?10 IS NULL OR id=?10)";
   const auto bind = [&](Stmt& st) {
     const auto text = [&](int i, const std::string& v) {
@@ -255,16 +257,76 @@ Result<HubStore::Alert> HubStore::act_on_alert(int64_t id, const AlertAction& ac
   if (!alert.ok()) return alert.status();
   if (alert->state() == "acknowledged")
     return Status::Conflict("alert_closed", "该预警已确认办结", "the alert was acknowledged already");
+  const bool ordering = action.action == "rectification_ordered";
+  if (ordering && alert->state() == "rectifying")
+    return Status::Conflict("order_pending", "整改通知已下发，等待站点答复",
+                            "a rectification order awaits the site's answer");
+  TB_RETURN_IF_ERROR(record_alert_action_locked(id, action, clock_.now()));
+  // The order travels: an event of the hub's log on the case, down the site's stream.
+  if (ordering) TB_RETURN_IF_ERROR(order_rectification_locked(*alert, action));
+  TB_RETURN_IF_ERROR(tx.commit());
+  if (ordering) streams_changed();
+  spdlog::info("alert {} {} by {}", id, action.action, action.by);
+  return alert_locked(id);
+}
+
+Status HubStore::record_alert_action_locked(int64_t id, const AlertAction& action, Timestamp at) {
   auto insert = db_->cached(
       "INSERT INTO alert_actions(alert_id, action, username, note, due, ts)"
       " VALUES(?1,?2,?3,?4,?5,?6)");
   if (!insert.ok()) return insert.status();
   insert->bind(1, id).bind(2, action.action).bind(3, action.by).bind(4, action.note);
-  insert->bind(5, action.due).bind(6, clock_.now());
-  TB_RETURN_IF_ERROR(insert->run());
-  TB_RETURN_IF_ERROR(tx.commit());
-  spdlog::info("alert {} {} by {}", id, action.action, action.by);
-  return alert_locked(id);
+  insert->bind(5, action.due).bind(6, at);
+  return insert->run();
+}
+
+Status HubStore::order_rectification_locked(const Alert& alert, const AlertAction& action) {
+  auto s = existing_case_locked(alert.case_id);
+  if (!s.ok()) return s.status();
+  const auto due = parse_date(action.due);
+  if (!due) return Status::InvalidArgument("invalid_due", "整改期限无效", "due is not a date");
+  pb::CaseEvent e;
+  auto* o = e.mutable_rectification_ordered();
+  o->set_alert_id(alert.id);
+  o->set_rule(alert.rule);
+  for (const auto& [name, zh] : rule_names())
+    if (name == alert.rule) o->set_rule_zh(zh);
+  o->set_severity(alert.severity);
+  o->set_finding(alert.detail_zh);
+  o->set_site(alert.site);
+  o->set_note(action.note);
+  o->set_due_date(due->days);
+  o->set_supervisor(action.by);
+  auto events = append_hub_event_locked(*s, e, action.by);
+  if (!events.ok()) return events.status();
+  TB_RETURN_IF_ERROR(send_case_events_locked(alert.site, alert.case_id, {events->back()}));
+  std::optional<HubOpener> opener;
+  if (keys_) opener.emplace(*unwrapper_);
+  auto next = CaseProjector::replay(*events, opener ? &*opener : nullptr);
+  if (!next.ok()) return next.status();
+  TB_RETURN_IF_ERROR(projector_.index(*next));
+  return supervise_locked(*next, false);  // the order's due day joins the timer
+}
+
+Status HubStore::record_answers_locked(const std::vector<const sync::Event*>& answers) {
+  for (const sync::Event* e : answers) {
+    pb::CaseEvent body;
+    if (!body.ParseFromString(e->body) || !body.has_rectification_answered()) continue;
+    const auto& a = body.rectification_answered();
+    auto alert = alert_locked(a.alert_id());
+    // The site the order named answers it, once per order; anything else stands in the
+    // case's history only.
+    if (!alert.ok() || alert->case_id != e->case_id || alert->site != e->origin ||
+        alert->state() != "rectifying") {
+      spdlog::warn("hub: case {}: {}'s answer to alert {} matches no open order", e->case_id,
+                   e->origin, a.alert_id());
+      continue;
+    }
+    TB_RETURN_IF_ERROR(record_alert_action_locked(
+        alert->id, AlertAction{"answered", e->actor + "@" + e->origin, a.answer(), "", 0}, e->ts));
+    spdlog::info("alert {} answered by {} at {}", alert->id, e->actor, e->origin);
+  }
+  return Status::Ok();
 }
 
 }  // namespace tongban::hub

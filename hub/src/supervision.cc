@@ -120,6 +120,9 @@ const std::vector<std::pair<std::string, std::string>>& rule_names() {
       {"unlawful_suspension", "无法定事由中止"},
       {"license_without_case", "体外办理（无受理记录发证）"},
       {"refile_after_withdrawal", "撤回后重复申请"},
+      {"rating_callback_overdue", "差评未按时回访"},
+      {"rating_rectify_overdue", "差评未按时整改"},
+      {"rectification_overdue", "整改通知逾期未答复"},
   };
   return kNames;
 }
@@ -139,6 +142,9 @@ SupervisionRules SupervisionRules::defaults(int yellow_days) {
       {"unlawful_suspension", {true, Severity::kRed, 0}},
       {"license_without_case", {true, Severity::kRed, 0}},
       {"refile_after_withdrawal", {true, Severity::kNotice, 2}},
+      {"rating_callback_overdue", {true, Severity::kYellow, 0}},
+      {"rating_rectify_overdue", {true, Severity::kRed, 0}},
+      {"rectification_overdue", {true, Severity::kRed, 0}},
   };
   r.suspension_days = {{"correction", 20}, {"hearing", 20}, {"testing", 60}, {"expert_review", 60}};
   return r;
@@ -326,6 +332,33 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
             std::to_string(refiled_after) + " 次后重新申请",
         "filed again after " + std::to_string(refiled_after) + " withdrawals within " +
             std::to_string(rules.refile_window_days) + " days");
+  // 好差评's closed loop (measure 14): a 差评 is called back within 1 working day and
+  // rectified within 15; a step late, or still open past its day, is a hit.
+  if (s.rating && s.rating->bad()) {
+    const RatingState& r = *s.rating;
+    const auto late = [&](const char* rule, const std::optional<Date>& due,
+                          const std::optional<Date>& done, const char* zh, const char* en) {
+      if (!due || (done ? *done : today) <= *due) return;
+      const std::string day = format_date(*due);
+      hit(rule, day, std::string(zh) + (done ? "（" + format_date(*done) + " 完成，" : "（") +
+                         "应于 " + day + " 前）",
+          std::string(en) + " (due " + day + ")");
+    };
+    late("rating_callback_overdue", r.callback_due, r.callback_done, "差评回访超期",
+         "bad rating called back late");
+    late("rating_rectify_overdue", r.rectify_due, r.rectified, "差评整改超期",
+         "bad rating rectified late");
+  }
+  // A supervisor's rectification order the site has not answered by its day.
+  for (const SupervisionOrder& o : s.supervision_orders) {
+    if ((o.answered ? *o.answered : today) <= o.due) continue;
+    const std::string day = format_date(o.due);
+    hit("rectification_overdue", std::to_string(o.alert_id) + "@" + day,
+        "站点 " + o.site + " 未在 " + day + " 前答复第 " + std::to_string(o.alert_id) +
+            " 号预警的整改通知" + (o.answered ? "（" + format_date(*o.answered) + " 答复）" : ""),
+        "site " + o.site + " did not answer the rectification order on alert " +
+            std::to_string(o.alert_id) + " by " + day);
+  }
   return out;
 }
 
@@ -340,7 +373,17 @@ std::optional<Date> next_due(const CaseState& s, Date today, const District& dis
     const SupervisionRule* r = rules.rule(name);
     return r ? r->limit : -1;
   };
-  if (!is_active(s.status) && s.status != CaseStatus::kApproved) return std::nullopt;
+  // Whatever the case's state: the rating loop's steps and the supervisors' orders.
+  if (s.rating && s.rating->bad()) {
+    if (s.rating->callback_due && !s.rating->callback_done && rules.rule("rating_callback_overdue"))
+      candidate(*s.rating->callback_due + 1);
+    if (s.rating->rectify_due && !s.rating->rectified && rules.rule("rating_rectify_overdue"))
+      candidate(*s.rating->rectify_due + 1);
+  }
+  if (rules.rule("rectification_overdue"))
+    for (const SupervisionOrder& o : s.supervision_orders)
+      if (o.open()) candidate(o.due + 1);
+  if (!is_active(s.status) && s.status != CaseStatus::kApproved) return due;
   if (is_active(s.status) && (rules.rule("deadline_approaching") || rules.rule("deadline_overdue"))) {
     const ClockView clock = clock_of(s, today, cal, std::max(0, limit("deadline_approaching")));
     if (clock.deadline && !s.paused()) {

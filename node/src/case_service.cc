@@ -136,6 +136,10 @@ bool role_may(Role role, const Command& command) {
                         [&](const ViewDocument&) {
                           return any_of({R::kClerk, R::kAgent, R::kReviewer});
                         },
+                        // 电子监察: the site's head and its reviewers answer for the site.
+                        [&](const AnswerSupervision&) {
+                          return any_of({R::kAdmin, R::kReviewer});
+                        },
                     },
                     command);
 }

@@ -158,6 +158,7 @@ struct HttpApi::Impl {
   // The applicant a query names (id_number or uscc) as its blind index, hex.
   Result<std::string> applicant_of(const http::Request& req);
   void appointment_routes();
+  void supervision_routes();
   void staff_routes();
 };
 
@@ -319,6 +320,7 @@ void HttpApi::Impl::routes() {
   case_routes();
   resident_routes();
   appointment_routes();
+  supervision_routes();
   staff_routes();
 }
 
@@ -571,6 +573,28 @@ void HttpApi::Impl::case_routes() {
                  out["rating_tasks"].push_back(summary_to_json(c));
                return Reply{200, out};
              }));
+}
+
+void HttpApi::Impl::supervision_routes() {
+  // 电子监察: the hub's rectification orders this site has still to answer, earliest due first.
+  get("/api/v1/supervision-orders",
+      wrap([this](const http::Request&, const Actor& a) -> Result<Reply> {
+        if (a.role == Role::kAgent)
+          return Status::PermissionDenied("forbidden_role", "代办员无权查看整改通知",
+                                          "agents do not see rectification orders");
+        auto ordered = store.open_supervision_orders();
+        if (!ordered.ok()) return ordered.status();
+        json list = json::array();
+        for (const CaseState& s : *ordered)
+          for (const SupervisionOrder& o : s.supervision_orders)
+            if (o.open() && o.site == cases.site().id) {
+              json j = supervision_order_json(o);
+              j["case_id"] = s.case_id;
+              j["item_name"] = s.item_name;
+              list.push_back(std::move(j));
+            }
+        return Reply{200, json{{"orders", list}}};
+      }));
 }
 
 void HttpApi::Impl::appointment_routes() {

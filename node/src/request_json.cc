@@ -237,6 +237,14 @@ Result<Command> action_command(const std::string& action, const json& j) {
     TB_ASSIGN(s2, text(j, "to"));
     return Command{RequestTransfer{s1, s2}};
   }
+  if (action == "supervision-answer") {
+    auto id = j.find("alert_id");
+    if (id == j.end() || !id->is_number_integer() || id->get<int64_t>() <= 0)
+      return bad_field("alert_id", "必须为正整数（整改通知的预警编号）",
+                       "must be a positive whole number (the order's alert id)");
+    TB_ASSIGN(s1, text(j, "answer"));
+    return Command{AnswerSupervision{id->get<int64_t>(), s1}};
+  }
   if (action == "take") return Command{TakeCase{}};
   if (action == "return") {
     TB_ASSIGN(s1, text(j, "reason"));

@@ -168,7 +168,9 @@ const std::vector<std::string>& NodeStore::migrations() {
       // Residents' data sealed at rest: each case's key, under the site's data key.
       CaseKeys::schema(),
       // 电子材料: the documents cases name, and their sealed chunks.
-      DocumentStore::schema()};
+      DocumentStore::schema(),
+      // 电子监察: rectification orders from the hub's supervisors, by due day.
+      CaseIndex::supervision_schema()};
   return kMigrations;
 }
 
@@ -501,6 +503,19 @@ Status NodeStore::Writer::spend_rating_ticket(const std::string& token, Timestam
 Result<std::vector<CaseSummary>> NodeStore::open_rating_tasks() {
   std::lock_guard lock(mu_);
   return projector_.cases().open_rating_tasks();
+}
+
+Result<std::vector<CaseState>> NodeStore::open_supervision_orders() {
+  std::lock_guard lock(mu_);
+  auto ids = projector_.cases().with_open_orders();
+  if (!ids.ok()) return ids.status();
+  std::vector<CaseState> out;
+  for (const std::string& id : *ids) {
+    auto s = load_case_locked(id);
+    if (!s.ok()) return s.status();
+    out.push_back(std::move(*s));
+  }
+  return out;
 }
 
 Result<std::string> NodeStore::index_digest() {

@@ -412,8 +412,11 @@ void emit_forwarding(Events& out, CaseState& s, const DecideContext& ctx) {
 // the applicant chose). A case dispatched to this site waits to be taken on or returned.
 Status check_owner(const CaseState& s, const Command& command, const DecideContext& ctx) {
   if (ctx.site_id.empty() || !s.exists()) return Status::Ok();
-  // A read is recorded wherever the case is held (the receiving site scanned the file).
-  if (std::holds_alternative<ViewDocument>(command)) return Status::Ok();
+  // A read is recorded wherever the case is held (the receiving site scanned the file); a
+  // rectification order is answered by the site it names (the decider checks which).
+  if (std::holds_alternative<ViewDocument>(command) ||
+      std::holds_alternative<AnswerSupervision>(command))
+    return Status::Ok();
   const bool here = s.owner == ctx.site_id;
   const auto* decision = std::get_if<DecideCase>(&command);
   const CasePart* part = nullptr;
@@ -857,6 +860,23 @@ struct Decider {
     TB_RETURN_IF_ERROR(check_text(c.reason, "退回原因", "reason", true));
     pb::CaseEvent e;
     e.mutable_returned()->set_reason(c.reason);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const AnswerSupervision& c) {
+    TB_RETURN_IF_ERROR(check_text(c.answer, "整改答复", "answer", true));
+    const SupervisionOrder* order = nullptr;
+    for (auto it = s.supervision_orders.rbegin(); it != s.supervision_orders.rend() && !order; ++it)
+      if (it->alert_id == c.alert_id && it->open() && it->site == ctx.site_id) order = &*it;
+    if (!order)
+      return Status::Conflict("no_open_order", "本站点没有该预警待答复的整改通知",
+                              "no rectification order on that alert awaits this site's answer");
+    pb::CaseEvent e;
+    auto* a = e.mutable_rectification_answered();
+    a->set_alert_id(c.alert_id);
+    a->set_answer(c.answer);
+    a->set_answered_date(today_of(ctx).days);
     emit(out, s, std::move(e), ctx);
     return done();
   }

@@ -252,7 +252,8 @@ bool fits(const CaseState& s, const pb::CaseEvent& e) {
   }
 }
 
-// Events about ownership itself, and records of reads (never in conflict).
+// Events about ownership itself, records of reads and supervision's orders and answers
+// (never in conflict: they are about the case, not acts on it).
 bool is_ownership_event(const pb::CaseEvent& e) {
   switch (e.body_case()) {
     case pb::CaseEvent::kHandedOver:
@@ -263,6 +264,8 @@ bool is_ownership_event(const pb::CaseEvent& e) {
     case pb::CaseEvent::kReturned:
     case pb::CaseEvent::kConflictResolved:
     case pb::CaseEvent::kDocumentViewed:  // a record of a read, never an act on the case
+    case pb::CaseEvent::kRectificationOrdered:
+    case pb::CaseEvent::kRectificationAnswered:
       return true;
     default:
       return false;
@@ -363,7 +366,10 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     s.conflict_open = true;
     return;
   }
-  if (!e.has_document_viewed()) s.last_actor = meta.actor;  // a read is no act
+  // A read, and supervision's order and answer, are no acts: the alert's staff member
+  // stays the one who handled the case.
+  if (!e.has_document_viewed() && !e.has_rectification_ordered() && !e.has_rectification_answered())
+    s.last_actor = meta.actor;
   switch (e.body_case()) {
     case pb::CaseEvent::kHandedOver: {
       const auto& h = e.handed_over();
@@ -577,6 +583,34 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       const auto* h = reinterpret_cast<const uint8_t*>(e.document_viewed().hash().data());
       s.document_reads.push_back(
           {to_hex(h, e.document_viewed().hash().size()), meta.actor, meta.origin, meta.ts});
+      break;
+    }
+    case pb::CaseEvent::kRectificationOrdered: {
+      const auto& o = e.rectification_ordered();
+      SupervisionOrder order;
+      order.alert_id = o.alert_id();
+      order.rule = o.rule();
+      order.rule_zh = o.rule_zh();
+      order.severity = o.severity();
+      order.finding = o.finding();
+      order.site = o.site();
+      order.note = o.note();
+      order.supervisor = o.supervisor();
+      order.ordered = date_of(meta.ts);
+      order.due = Date{o.due_date()};
+      s.supervision_orders.push_back(std::move(order));
+      break;
+    }
+    case pb::CaseEvent::kRectificationAnswered: {
+      const auto& a = e.rectification_answered();
+      // The newest open order on the alert (a supervisor may order again after an answer).
+      for (auto it = s.supervision_orders.rbegin(); it != s.supervision_orders.rend(); ++it)
+        if (it->alert_id == a.alert_id() && it->open() && it->site == meta.origin) {
+          it->answered = Date{a.answered_date()};
+          it->answer = a.answer();
+          it->answered_by = meta.actor;
+          break;
+        }
       break;
     }
     case pb::CaseEvent::kAppointmentBooked:

@@ -91,6 +91,14 @@ const std::string& CaseIndex::ownership_schema() {
   return kSql;
 }
 
+const std::string& CaseIndex::supervision_schema() {
+  static const std::string kSql = R"sql(
+    ALTER TABLE cases ADD COLUMN order_due INTEGER;
+    CREATE INDEX cases_by_order_due ON cases(order_due) WHERE order_due IS NOT NULL;
+  )sql";
+  return kSql;
+}
+
 Status CaseIndex::upsert(const CaseState& s, const District& district) {
   const Date today = date_of(s.updated_at);
   const ClockView clock = clock_of(s, today, district.calendar, district.yellow_days);
@@ -104,11 +112,14 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
     if (!s.rating->callback_done) callback_due = opt_date(s.rating->callback_due);
     if (!s.rating->rectified) rectify_due = opt_date(s.rating->rectify_due);
   }
+  std::optional<int64_t> order_due;  // the earliest unanswered rectification order's
+  for (const SupervisionOrder& o : s.supervision_orders)
+    if (o.open() && (!order_due || o.due.days < *order_due)) order_due = o.due.days;
   auto stmt = db_.cached(
       "INSERT INTO cases(case_id, origin, item_code, item_name, status, applicant_name, "
       "applicant_id, agent, updated_ts, active, paused, deadline, yellow_from, sweep_date, "
-      "callback_due, rectify_due, owner, transfer, transfer_ts, conflict)"
-      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)"
+      "callback_due, rectify_due, owner, transfer, transfer_ts, conflict, order_due)"
+      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
       " ON CONFLICT(case_id) DO UPDATE SET origin=excluded.origin, item_code=excluded.item_code,"
       " item_name=excluded.item_name, status=excluded.status,"
       " applicant_name=excluded.applicant_name, applicant_id=excluded.applicant_id,"
@@ -116,7 +127,8 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
       " paused=excluded.paused, deadline=excluded.deadline, yellow_from=excluded.yellow_from,"
       " sweep_date=excluded.sweep_date, callback_due=excluded.callback_due,"
       " rectify_due=excluded.rectify_due, owner=excluded.owner, transfer=excluded.transfer,"
-      " transfer_ts=excluded.transfer_ts, conflict=excluded.conflict");
+      " transfer_ts=excluded.transfer_ts, conflict=excluded.conflict,"
+      " order_due=excluded.order_due");
   if (!stmt.ok()) return stmt.status();
   Stmt& q = *stmt;
   const bool ent = s.applicant.enterprise();
@@ -149,6 +161,7 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   q.bind(18, std::string(part_waiting ? "requested" : to_string(s.transfer)));
   q.bind(19, s.transfer_since);
   q.bind(20, int64_t{s.conflict_open});
+  bind_opt(q, 21, order_due);
   TB_RETURN_IF_ERROR(q.run());
   if (!s.broke_commitment) return Status::Ok();
   return record_broken_commitment(applicant_key(s.applicant), s.case_id);
@@ -260,6 +273,12 @@ Result<std::vector<CaseSummary>> CaseIndex::open_rating_tasks() {
     c.clock = "rating";
     return c;
   });
+}
+
+Result<std::vector<std::string>> CaseIndex::with_open_orders() {
+  auto stmt = db_.cached("SELECT case_id FROM cases WHERE order_due IS NOT NULL ORDER BY order_due");
+  if (!stmt.ok()) return stmt.status();
+  return collect_rows<std::string>(*stmt, [](const Stmt& s) { return s.text_at(0); });
 }
 
 Result<std::vector<std::vector<CaseSummary>>> CaseIndex::open_duplicates(

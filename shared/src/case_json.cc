@@ -183,7 +183,22 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
   for (const DocumentRead& r : s.document_reads)
     reads.push_back({{"hash", r.hash}, {"by", r.by}, {"site", r.site}, {"at", format_time(r.at)}});
   j["document_reads"] = reads;
+  nlohmann::json orders = nlohmann::json::array();
+  for (const SupervisionOrder& o : s.supervision_orders)
+    orders.push_back(supervision_order_json(o));
+  j["supervision_orders"] = orders;
   return j;
+}
+
+nlohmann::json supervision_order_json(const SupervisionOrder& o) {
+  return {{"alert_id", o.alert_id},     {"rule", o.rule},
+          {"rule_zh", o.rule_zh},       {"severity", o.severity},
+          {"finding", o.finding},       {"site", o.site},
+          {"note", o.note},             {"supervisor", o.supervisor},
+          {"ordered_date", format_date(o.ordered)},
+          {"due", format_date(o.due)},  {"answered", !o.open()},
+          {"answer", o.answer},         {"answered_by", o.answered_by},
+          {"answered_date", date_or_null(o.answered)}};
 }
 
 nlohmann::json documents_to_json(const CaseState& s, const std::vector<StoredDocument>& held) {

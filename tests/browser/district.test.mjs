@@ -139,7 +139,7 @@ test('a clerk is warned of the same application at another site and looks up wit
   }
 })
 
-test('a supervisor finds a brief refusal in 电子监察 and orders it rectified', async () => {
+test('a supervisor finds a brief refusal in 电子监察 and orders it rectified and the site answers', async () => {
   const d = await startDistrict(['S01'])
   const b = await browser()
   try {
@@ -175,7 +175,36 @@ test('a supervisor finds a brief refusal in 电子监察 and orders it rectified
     assert.equal(after.alerts[0].state, 'rectifying')
     assert.equal(after.alerts[0].actions[0].by, 'supervisor')
     assert.match(after.alerts[0].actions[0].note, /法定依据/)
-    assert.deepEqual(p.errors, [])
+
+    // The order reaches the site: its reviewer sees it on the home page, answers on the case.
+    const r = await page(b)
+    await loginAs(r, d.sites.S01, 'reviewer')
+    const notice = r.getByRole('alert').filter({ hasText: '区级电子监察下发整改通知 1 件' })
+    for (let i = 0; i < 100 && !(await notice.count()); i++) {
+      await sleep(200)
+      await r.getByRole('button', { name: '刷新' }).click()
+    }
+    await notice.getByRole('cell', { name: '请补充不予受理的法定依据和具体理由' }).waitFor()
+    await shot(r, 'reviewer-rectification-orders')
+    await r.getByRole('link', { name: c.case_id }).click()
+    await r.getByRole('alert').filter({ hasText: '电子监察整改通知' }).waitFor()
+    await r.getByRole('button', { name: /答复整改通知/ }).click()
+    const answer = r.getByRole('dialog', { name: '答复整改通知' })
+    await answer.getByRole('textbox').fill('已补充不予受理的法定依据，并电话告知申请人')
+    await answer.getByRole('button', { name: '确定' }).click()
+    await r.getByText(/已答复（reviewer/).waitFor()
+    await answer.waitFor({ state: 'hidden' })
+    await r.waitForTimeout(400)  // the dialog's exit animation
+    await shot(r, 'reviewer-rectification-answered')
+    let answered
+    for (let i = 0; i < 100; i++) {
+      answered = await api(d.hub, 'GET', `/alerts?case_id=${c.case_id}`, undefined, sup)
+      if (answered.alerts[0].state === 'answered') break
+      await sleep(100)
+    }
+    assert.equal(answered.alerts[0].state, 'answered')
+    assert.equal(answered.alerts[0].actions[1].by, 'reviewer@S01')
+    assert.deepEqual(p.errors.concat(r.errors), [])
   } finally {
     await b.close()
     d.stop()

@@ -48,6 +48,32 @@ std::vector<std::string> rules_hit(const CaseState& s, Date today, bool opened =
 
 using V = std::vector<std::string>;
 
+// Delivered on Monday 2026-11-02 and rated 非常不满意 the same day: called back by 11-03,
+// rectified by 11-23 (15 working days).
+CaseState badly_rated() {
+  CaseState s = accepted_case();
+  s.status = CaseStatus::kDelivered;
+  s.review_started_date = s.decided_date = s.license_issued_date = s.delivered_date = day(2026, 11, 2);
+  s.license_no = "L1";
+  RatingState r;
+  r.level = 1;
+  r.rated = day(2026, 11, 2);
+  r.callback_due = day(2026, 11, 3);
+  r.rectify_due = day(2026, 11, 23);
+  s.rating = r;
+  return s;
+}
+
+SupervisionOrder order_due(Date due) {
+  SupervisionOrder o;
+  o.alert_id = 7;
+  o.rule = "brief_reason";
+  o.site = "S01";
+  o.ordered = day(2026, 11, 2);
+  o.due = due;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("a clean case raises nothing", "[hub][supervision]") {
@@ -143,6 +169,37 @@ TEST_CASE("a brief reason is found only where the reason can be read", "[hub][su
   CHECK(rules_hit(bundle, day(2026, 11, 2), true).empty());
 }
 
+TEST_CASE("the 差评 loop's steps and a supervisor's order are each timed", "[hub][supervision]") {
+  CaseState s = badly_rated();
+  CHECK(rules_hit(s, day(2026, 11, 3)).empty());
+  CHECK(rules_hit(s, day(2026, 11, 4)) == V{"rating_callback_overdue"});
+  s.rating->callback_done = day(2026, 11, 3);  // on time
+  CHECK(rules_hit(s, day(2026, 11, 23)).empty());
+  CHECK(rules_hit(s, day(2026, 11, 24)) == V{"rating_rectify_overdue"});
+  s.rating->rectified = day(2026, 11, 20);
+  CHECK(rules_hit(s, day(2026, 12, 30)).empty());
+  s.rating->callback_done = day(2026, 11, 5);  // late, and on record so
+  CHECK(rules_hit(s, day(2026, 12, 30)) == V{"rating_callback_overdue"});
+  s.rating->level = 3;  // 基本满意 is no 差评: no loop
+  CHECK(rules_hit(s, day(2026, 12, 30)).empty());
+
+  CaseState o = accepted_case();
+  o.supervision_orders.push_back(order_due(day(2026, 11, 10)));
+  CHECK(rules_hit(o, day(2026, 11, 10)) == rules_hit(accepted_case(), day(2026, 11, 10)));  // its day
+  CHECK(rules_hit(o, day(2026, 11, 11)) == V{"deadline_overdue", "accept_to_review", "rectification_overdue"});
+  o.supervision_orders[0].answered = day(2026, 11, 9);
+  CHECK(rules_hit(o, day(2026, 11, 11)) == V{"deadline_overdue", "accept_to_review"});
+  // Ordered again and answered late: the second order is its own hit.
+  o.supervision_orders.push_back(order_due(day(2026, 11, 16)));
+  o.supervision_orders[1].answered = day(2026, 11, 18);
+  const auto found = evaluate(o, day(2026, 11, 20), district(), SupervisionRules::defaults(2), false);
+  const auto late = std::find_if(found.begin(), found.end(),
+                                 [](const Finding& f) { return f.rule == "rectification_overdue"; });
+  REQUIRE(late != found.end());
+  CHECK(late->severity == Severity::kRed);
+  CHECK(late->occurrence == "7@2026-11-16");
+}
+
 TEST_CASE("refiling after withdrawals is counted against the limit", "[hub][supervision]") {
   const CaseState s = accepted_case();
   CHECK(rules_hit(s, day(2026, 11, 2), false, 1).empty());
@@ -233,6 +290,11 @@ TEST_CASE("next_due names the first day a rule would newly fire", "[hub][supervi
   approved.license_issued_date = day(2026, 11, 5);
   approved.license_no = "L1";
   cases.emplace_back("licensed", approved);
+  cases.emplace_back("badly rated", badly_rated());
+  CaseState ordered = badly_rated();
+  ordered.rating.reset();
+  ordered.supervision_orders.push_back(order_due(day(2026, 11, 12)));
+  cases.emplace_back("ordered to rectify", ordered);
   for (const auto& [name, s] : cases)
     for (Date today : {day(2026, 11, 2), day(2026, 11, 4), day(2026, 11, 9)}) {
       INFO(name << " as of " << format_date(today));

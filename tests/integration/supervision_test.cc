@@ -171,3 +171,96 @@ TEST_CASE("the hub's rules raise alerts on arrival and on its timer and a clean 
   CHECK(csv.find(brief) != std::string::npos);
   CHECK(csv.find("责令整改") != std::string::npos);
 }
+
+TEST_CASE("a rectification order travels down to the site and its answer comes back",
+          "[integration][supervision]") {
+  LinkedDistrict d;
+  d.hub.stop();
+  d.hub.set_extra_args({"--supervision-seconds", "1"});
+  d.hub.start();
+  const std::string sup = d.hub.login("supervisor");
+  const std::string clerk = d.s01.login("clerk");
+  const std::string reviewer = d.s01.login("reviewer");
+  const std::string brief = file_case(d.s01, clerk, resident_id(911), false);
+  REQUIRE(act(d.s01, clerk, brief, "refuse", {{"reason", "不符"}}).status == 200);
+  eventually([&] { return has(alerts_on(d.hub, sup, brief), "brief_reason"); });
+  const json alert = d.hub.get(sup, "/api/v1/alerts?case_id=" + brief).body["alerts"][0];
+  const int64_t alert_id = alert["id"];
+  const std::string path = "/api/v1/alerts/" + std::to_string(alert_id);
+  const std::string due = format_date(date_of(std::time(nullptr)) + 5);
+  const HttpReply ordered =
+      d.hub.post(sup, path + "/rectify", {{"note", "请补充不予受理的具体理由并告知申请人"}, {"due", due}});
+  INFO(ordered.body.dump());
+  REQUIRE(ordered.status == 201);
+  expect_error(d.hub.post(sup, path + "/rectify", {{"note", "再次下发整改"}, {"due", due}}), 409,
+               "order_pending");
+
+  // The site hears it on its own stream: in its list of orders and on the case.
+  const auto orders = [&] { return d.s01.get(reviewer, "/api/v1/supervision-orders").body["orders"]; };
+  eventually([&] { return orders().size() == 1; });
+  expect_error(d.s01.get(d.s01.login("agent"), "/api/v1/supervision-orders"), 403, "forbidden_role");
+  const json order = orders()[0];
+  CHECK(order["case_id"] == brief);
+  CHECK(order["alert_id"] == alert_id);
+  CHECK(order["rule"] == "brief_reason");
+  CHECK(order["rule_zh"] == "不予受理/不予许可理由不充分");
+  CHECK(order["severity"] == "yellow");
+  CHECK(order["note"] == "请补充不予受理的具体理由并告知申请人");
+  CHECK(order["due"] == due);
+  CHECK(order["supervisor"] == "supervisor");
+  CHECK(order["answered"] == false);
+  const json on_case = d.s01.get(reviewer, "/api/v1/cases/" + brief).body["supervision_orders"];
+  REQUIRE(on_case.size() == 1);
+  CHECK(on_case[0]["site"] == "S01");
+
+  // Only the site's head or a reviewer answers, with a text, the order that is open.
+  expect_error(act(d.s01, clerk, brief, "supervision-answer", {{"alert_id", alert_id}, {"answer", "已整改"}}),
+               403, "forbidden_role");
+  expect_error(act(d.s01, reviewer, brief, "supervision-answer", {{"alert_id", alert_id}}), 400,
+               "missing_field");
+  expect_error(act(d.s01, reviewer, brief, "supervision-answer", {{"alert_id", "x"}, {"answer", "已整改"}}),
+               400, "invalid_field");
+  expect_error(act(d.s01, reviewer, brief, "supervision-answer",
+                   {{"alert_id", alert_id + 1000}, {"answer", "已整改"}}),
+               409, "no_open_order");
+  const std::string answer = "已电话告知申请人具体理由：参保年限不足，并组织窗口人员学习告知规范";
+  const HttpReply answered =
+      act(d.s01, reviewer, brief, "supervision-answer", {{"alert_id", alert_id}, {"answer", answer}});
+  INFO(answered.body.dump());
+  REQUIRE(answered.status == 200);
+  CHECK(answered.body["supervision_orders"][0]["answered"] == true);
+  CHECK(orders().empty());
+  expect_error(act(d.s01, reviewer, brief, "supervision-answer", {{"alert_id", alert_id}, {"answer", answer}}),
+               409, "no_open_order");
+
+  // The answer travels up like any event and stands beside the alert.
+  eventually([&] { return d.hub.get(sup, "/api/v1/alerts?case_id=" + brief)
+                              .body["alerts"][0]["state"] == "answered"; });
+  const json after = d.hub.get(sup, "/api/v1/alerts?state=answered").body;
+  REQUIRE(after["count"] == 1);
+  const json actions = after["alerts"][0]["actions"];
+  REQUIRE(actions.size() == 2);
+  CHECK(actions[1]["action"] == "answered");
+  CHECK(actions[1]["by"] == "reviewer@S01");
+  CHECK(actions[1]["note"] == answer);
+  // Both acts are in the case's signed history at the hub.
+  const json events = d.hub.get(sup, "/api/v1/cases/" + brief + "/events").body["events"];
+  std::vector<std::string> kinds;
+  for (const json& e : events) kinds.push_back(e["kind"]);
+  CHECK(has(kinds, "case.rectification_ordered"));
+  CHECK(has(kinds, "case.rectification_answered"));
+
+  // Not good enough: ordered again, and this time the site lets the day pass.
+  REQUIRE(d.hub.post(sup, path + "/rectify", {{"note", "答复未说明整改措施，请补充"}, {"due", due}}).status == 201);
+  eventually([&] { return orders().size() == 1; });
+  CHECK(alerts_on(d.hub, sup, brief) == V{"brief_reason"});
+  d.hub.stop();
+  d.hub.set_extra_args({"--supervision-seconds", "1", "--clock-offset-seconds", std::to_string(10 * 86400)});
+  d.hub.start();
+  const std::string sup2 = d.hub.login("supervisor");
+  eventually([&] { return has(alerts_on(d.hub, sup2, brief), "rectification_overdue"); });
+  const json overdue = d.hub.get(sup2, "/api/v1/alerts?rule=rectification_overdue").body["alerts"][0];
+  CHECK(overdue["severity"] == "red");
+  CHECK(overdue["detail"].get<std::string>().find(due) != std::string::npos);
+  CHECK(alerts_on(d.hub, sup2, brief) == V{"brief_reason", "rectification_overdue"});
+}

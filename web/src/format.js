@@ -65,7 +65,13 @@ export const eventLabel = {
   'case.conflict_resolved': '冲突已处理',
   'case.document_attached': '上传电子材料',
   'case.document_viewed': '查阅电子材料',
+  'case.rectification_ordered': '监察整改通知',
+  'case.rectification_answered': '答复整改通知',
 }
+
+// 电子监察 severities (the hub's alerts and the rectification orders they lead to).
+export const severityTag = { notice: 'info', yellow: 'warning', red: 'danger' }
+export const severityLabel = { notice: '提示', yellow: '黄牌', red: '红牌' }
 
 export const materialStatus = {
   provided: { label: '已提交', tag: 'success' },

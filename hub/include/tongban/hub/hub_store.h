@@ -201,7 +201,7 @@ class HubStore {
   // the day the hub holds all of its owning site's events (known_day_locked).
   Result<int> supervise();
   struct AlertAction {
-    std::string action;  // acknowledged | rectification_ordered
+    std::string action;  // acknowledged | rectification_ordered | answered (by the site)
     std::string by, note, due;  // due: the rectification's deadline (YYYY-MM-DD) or ""
     Timestamp at = 0;
   };
@@ -211,7 +211,7 @@ class HubStore {
         detail_en;
     Timestamp raised_at = 0;
     std::vector<AlertAction> actions;  // oldest first
-    std::string state() const;  // open | acknowledged | rectifying
+    std::string state() const;  // open | acknowledged | rectifying | answered
   };
   struct AlertQuery {
     std::string severity, rule, site, state, case_id;  // "" any
@@ -221,8 +221,11 @@ class HubStore {
   };
   // Newest first, and how many match in all.
   Result<std::pair<std::vector<Alert>, int64_t>> alerts(const AlertQuery& q);
-  // A supervisor acknowledges an alert (a note) or orders the site to rectify by `due`.
-  // NotFound; Conflict (alert_closed) once acknowledged.
+  // A supervisor acknowledges an alert (a note) or orders the site to rectify by `due`: the
+  // order is an event of the hub's log on the case, sent down the site's stream, and the
+  // site's answer (its own case event) is recorded beside the alert as it arrives.
+  // NotFound; Conflict (alert_closed) once acknowledged, (order_pending) while an order
+  // awaits the answer.
   Result<Alert> act_on_alert(int64_t id, const AlertAction& action);
 
   // Operator accounts and sessions, in the same file under the same lock.
@@ -237,6 +240,10 @@ class HubStore {
                        std::map<std::string, CaseState>& moved);
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
+  Status record_alert_action_locked(int64_t id, const AlertAction& action, Timestamp at);
+  Status order_rectification_locked(const Alert& alert, const AlertAction& action);
+  // Sites' answers to rectification orders (case.rectification_answered), as they arrive.
+  Status record_answers_locked(const std::vector<const sync::Event*>& answers);
   Status react_locked(const std::vector<const std::vector<sync::Event>*>& runs,
                       const std::map<std::string, CaseState>& moved);
   // `opened`: with the personal fields (to act on them: a request's reason becomes the

@@ -44,6 +44,9 @@ struct SupervisionRule {
 //   license_without_case   — (a license on a case never accepted: handled outside the system)
 //   refile_after_withdrawal withdrawn applications of the same resident and item within
 //                          `window_days` before a new one is filed (clock reset by refiling)
+//   rating_callback_overdue — (a 差评 not called back within its 1 working day)
+//   rating_rectify_overdue  — (a 差评 not rectified within its 15 working days)
+//   rectification_overdue   — (a supervisor's rectification order unanswered past its day)
 struct SupervisionRules {
   std::map<std::string, SupervisionRule> rules;
   std::map<std::string, int> suspension_days;  // per art. 45 reason

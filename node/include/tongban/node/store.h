@@ -136,6 +136,9 @@ class NodeStore {
   // Cases whose supervision sweep is due (deemed acceptance, 容缺 deadline).
   Result<std::vector<std::string>> due_for_sweep(Date today);
   Result<std::vector<CaseSummary>> open_rating_tasks();
+  // Cases with an unanswered rectification order (电子监察), earliest due first, as folded
+  // (the caller keeps the orders addressed to this site).
+  Result<std::vector<CaseState>> open_supervision_orders();
   // Stores a new rating ticket for `token` (committed on return).
   Status add_rating_ticket(const std::string& token, const RatingTicket& ticket);
   Result<std::optional<RatingTicket>> rating_ticket(const std::string& token);

@@ -90,6 +90,16 @@ struct RatingState {
   bool bad() const { return level <= 2; }
 };
 
+// 电子监察: a supervisor's rectification order on the case and the site's answer.
+struct SupervisionOrder {
+  int64_t alert_id = 0;
+  std::string rule, rule_zh, severity, finding, site, note, supervisor;
+  Date ordered, due;
+  std::optional<Date> answered;
+  std::string answer, answered_by;
+  bool open() const { return !answered; }
+};
+
 // One move of a case's ownership (a HandedOver of the hub's log).
 struct OwnershipMove {
   std::string from, to, reason, mode, by, why_target;
@@ -212,6 +222,7 @@ struct CaseState {
   std::vector<CaseNote> notes;  // in event order; empty notes are not kept
   std::vector<CaseDocument> documents;  // in the order attached
   std::vector<DocumentRead> document_reads;
+  std::vector<SupervisionOrder> supervision_orders;  // in the order given
 
   bool exists() const { return status != CaseStatus::kNone; }
   bool paused() const { return !pauses.empty() && !pauses.back().to; }
@@ -347,6 +358,11 @@ struct AttachDocument {
 struct ViewDocument {
   Hash32 hash{};
 };
+// 电子监察: the site the order names answers a supervisor's rectification order.
+struct AnswerSupervision {
+  int64_t alert_id = 0;
+  std::string answer;
+};
 // The supervision sweep (system actor): deemed acceptance, 容缺 deadline termination.
 struct Sweep {};
 
@@ -354,7 +370,7 @@ using Command =
     std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials, SupplyMaterials,
                  Accept, Refuse, StartReview, Suspend, Resume, DecideCase, Withdraw, Deliver, Rate,
                  RecordCallback, RecordRectification, Sweep, RequestTransfer, TakeCase,
-                 ReturnCase, AttachDocument, ViewDocument>;
+                 ReturnCase, AttachDocument, ViewDocument, AnswerSupervision>;
 
 struct DecideContext {
   Timestamp now = 0;

@@ -58,6 +58,8 @@ class CaseIndex {
   static const std::string& schema();
   // A later migration: each case's owner, transfer state and open conflict (跨区通办).
   static const std::string& ownership_schema();
+  // 电子监察: the earliest unanswered rectification order's due day (a later migration).
+  static const std::string& supervision_schema();
 
   // With `keys` (a node's), a person's name is stored sealed under the data key and opened
   // for search results; without (the hub), it is not stored at all. An enterprise's name
@@ -74,6 +76,8 @@ class CaseIndex {
   Result<std::vector<std::string>> due_for_sweep(Date today);
   // Open bad-rating callbacks and rectifications, earliest due first.
   Result<std::vector<CaseSummary>> open_rating_tasks();
+  // Cases with an unanswered rectification order (any site's), earliest due first.
+  Result<std::vector<std::string>> with_open_orders();
   Result<bool> broke_commitment(const std::string& applicant_id);
   // The case whose broken commitment bars the applicant ("" none).
   Result<std::string> broken_by(const std::string& applicant_id);

@@ -18,6 +18,8 @@ namespace tongban {
 nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& cal,
                             int yellow_days);
 nlohmann::json clock_to_json(const ClockView& clock);
+// A rectification order (电子监察) and the site's answer, as the case view lists them.
+nlohmann::json supervision_order_json(const SupervisionOrder& o);
 // A case's documents (GET …/documents on node and hub): each as its DocumentAttached says,
 // with where its file stands in `held` (fetching, complete, rejected; chunks held).
 nlohmann::json documents_to_json(const CaseState& s, const std::vector<StoredDocument>& held);
