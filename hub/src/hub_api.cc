@@ -9,6 +9,7 @@
 #include "tongban/shared/case_json.h"
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
+#include "tongban/shared/validation.h"
 #include "tongban/hub/supervision.h"
 
 namespace tongban::hub {
@@ -120,6 +121,138 @@ struct HubApi::Impl {
       q.offset = *offset;
     }
     return q;
+  }
+
+  // The last day of the month that starts on `first`.
+  static Date month_end(Date first) {
+    int y = 0, m = 0, d = 0;
+    ymd_from_date(first, y, m, d);
+    return (m == 12 ? date_from_ymd(y + 1, 1, 1) : date_from_ymd(y, m + 1, 1)) + -1;
+  }
+
+  // A statistics or ranking key's name: a site's or an item's, else the key itself.
+  std::string key_name(const std::string& by, const std::string& key) {
+    if (by == "site") {
+      if (const SiteConfig* site = hub.district().site(key)) return site->name;
+    } else if (by == "item") {
+      if (const Item* item = hub.district().catalog.find(key)) return item->name;
+    }
+    return key;
+  }
+
+  // `month` (YYYY-MM; default this month): its first day.
+  Result<Date> month_param(const http::Request& req) {
+    std::string month = req.get_param_value("month");
+    if (month.empty()) month = format_date(hub.today()).substr(0, 7);
+    const auto first = month.size() == 7 ? parse_date(month + "-01") : std::nullopt;
+    if (!first)
+      return Status::InvalidArgument("invalid_period", "month 应为 YYYY-MM", "month must be YYYY-MM");
+    return *first;
+  }
+
+  json ranking_json(const HubStore::RankingRow& r, const std::string& by, bool flags) {
+    const auto ratio = [&](int64_t part) {
+      return r.ratings ? json(std::round(1000.0 * part / r.ratings) / 1000.0) : json(nullptr);
+    };
+    const std::string name = key_name(by, r.key);
+    json j = {{"rank", r.rank ? json(r.rank) : json(nullptr)},
+              {"key", r.key},
+              {"name", name},
+              {"ratings", r.ratings},
+              {"avg", r.ratings ? json(std::round(100.0 * r.rating_sum / r.ratings) / 100.0) : json(nullptr)},
+              {"satisfied_rate", ratio(r.satisfied)},
+              {"bad", r.bad},
+              {"bad_rate", ratio(r.bad)}};
+    if (flags) {
+      j["bottom_months"] = r.bottom_months;
+      j["flagged"] = r.flagged;
+    }
+    return j;
+  }
+
+  static json appeal_json(const CaseState& s) {
+    const RatingState& r = *s.rating;
+    json indicators = json::object();
+    for (const auto& [name, level] : r.indicators) indicators[name] = level;
+    return {{"case_id", s.case_id},
+            {"site", s.origin},
+            {"owner", s.owner},
+            {"item_code", s.item_code},
+            {"item_name", s.item_name},
+            {"level", r.level},
+            {"indicators", indicators},
+            {"served_by", r.served_by},
+            {"rated_date", format_date(r.rated)},
+            {"callback_done", r.callback_done ? json(format_date(*r.callback_done)) : json(nullptr)},
+            {"evidence", r.appeal_evidence},
+            {"appealed_by", r.appealed_by},
+            {"appealed_date", r.appealed ? json(format_date(*r.appealed)) : json(nullptr)},
+            {"decided_date", r.appeal_decided ? json(format_date(*r.appeal_decided)) : json(nullptr)},
+            {"upheld", r.appeal_decided ? json(r.appeal_upheld) : json(nullptr)},
+            {"reason", r.appeal_reason},
+            {"supervisor", r.appeal_supervisor}};
+  }
+
+  // GET /stats: `month` (YYYY-MM) or `from` and `to` (YYYY-MM-DD, at most 366 days), `by`,
+  // `site`; each checked (400 on anything else).
+  Result<HubStore::StatsQuery> stats_query(const http::Request& req) {
+    HubStore::StatsQuery q;
+    if (req.has_param("month")) {
+      if (req.has_param("from") || req.has_param("to"))
+        return Status::InvalidArgument("invalid_period", "month 不与 from/to 同用",
+                                       "month is not given with from/to");
+      auto first = month_param(req);
+      if (!first.ok()) return first.status();
+      q.from = *first;
+      q.to = month_end(*first);
+    } else {
+      const auto from = parse_date(req.get_param_value("from"));
+      const auto to = parse_date(req.get_param_value("to"));
+      if (!from || !to || *to < *from || *to - *from > 365)
+        return Status::InvalidArgument("invalid_period",
+                                       "请给出 month=YYYY-MM，或 from 与 to（YYYY-MM-DD，不超过 366 天）",
+                                       "give month=YYYY-MM, or from and to (YYYY-MM-DD, at most 366 days)");
+      q.from = *from;
+      q.to = *to;
+    }
+    if (req.has_param("by")) q.by = req.get_param_value("by");
+    q.site = req.get_param_value("site");
+    if (!q.site.empty() && !hub.district().site(q.site))
+      return Status::InvalidArgument("unknown_site", "站点不存在：" + q.site, "no such site");
+    return q;
+  }
+
+  json stats_row_json(const HubStore::StatsRow& r, const std::string& by) {
+    const auto rate = [](int64_t part, int64_t whole) {
+      return whole ? json(std::round(1000.0 * part / whole) / 1000.0) : json(nullptr);
+    };
+    const auto avg = [](int64_t sum, int64_t n) {
+      return n ? json(std::round(10.0 * sum / n) / 10.0) : json(nullptr);
+    };
+    const std::string name = key_name(by, r.key);
+    return {{"key", r.key},
+            {"name", name},
+            {"received", r.received},
+            {"concluded", r.concluded},
+            {"decided", r.decided},
+            {"on_time", r.on_time},
+            {"on_time_rate", rate(r.on_time, r.decided)},
+            {"avg_used_days", avg(r.used_days, r.decided)},
+            {"avg_promised_days", avg(r.promised_days, r.decided)},
+            {"avg_legal_days", avg(r.legal_days, r.decided)},
+            {"overdue", r.decided - r.on_time},
+            {"open_overdue", r.open_overdue},
+            {"deemed", r.deemed},
+            {"tolerated", r.tolerated},
+            {"tolerance_kept", r.tolerance_kept},
+            {"tolerance_broken", r.tolerance_broken},
+            {"one_visit", r.one_visit},
+            {"one_visit_rate", rate(r.one_visit, r.concluded)},
+            {"nearest", r.nearest},
+            {"nearest_rate", rate(r.nearest, r.concluded)},
+            {"ratings", r.ratings},
+            {"bad_ratings", r.bad_ratings},
+            {"avg_rating", avg(r.rating_sum, r.ratings)}};
   }
 
   static const std::string* rule_label(const std::string& rule) {
@@ -345,6 +478,21 @@ struct HubApi::Impl {
                  return json{{"alerts", list}, {"count", found->second}, {"limit", q->limit},
                              {"offset", q->offset}};
                }, 200, Access::kHubStaff));
+    // The district's rules as the hub runs them (names, severities, thresholds).
+    server.Get("/api/v1/alerts/rules",
+               wrap([this](const http::Request&, const Staff&) -> Result<json> {
+                 const SupervisionRules& rules = hub.supervision_rules();
+                 json list = json::array();
+                 for (const auto& [name, zh] : rule_names()) {
+                   const auto it = rules.rules.find(name);
+                   if (it == rules.rules.end()) continue;
+                   list.push_back({{"rule", name}, {"rule_zh", zh}, {"enabled", it->second.enabled},
+                                   {"severity", to_string(it->second.severity)},
+                                   {"severity_zh", label_zh(it->second.severity)},
+                                   {"limit", it->second.limit}});
+                 }
+                 return json{{"rules", list}};
+               }, 200, Access::kHubStaff));
     server.Get("/api/v1/alerts.csv", [this](const http::Request& req, http::Response& res) {
       if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
       auto q = alert_query(req, 100000, 100000);
@@ -382,6 +530,77 @@ struct HubApi::Impl {
       res.headers.emplace_back("Content-Disposition", "attachment; filename=\"alerts.csv\"");
       res.set_content(std::move(csv), "text/csv; charset=utf-8");
     });
+    // 电子监察's statistics over a period, grouped by site, department, item or staff.
+    server.Get("/api/v1/stats",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto q = stats_query(req);
+                 if (!q.ok()) return q.status();
+                 auto stats = hub.statistics(*q);
+                 if (!stats.ok()) return stats.status();
+                 json rows = json::array();
+                 for (const auto& r : stats->rows) rows.push_back(stats_row_json(r, q->by));
+                 return json{{"from", format_date(q->from)}, {"to", format_date(q->to)},
+                             {"by", q->by}, {"site", q->site}, {"rows", rows},
+                             {"total", stats_row_json(stats->total, "")}};
+               }, 200, Access::kHubStaff));
+    // 好差评: 申诉复核 of the sites' appeals, and the monthly rankings (also public, by site).
+    server.Get("/api/v1/rating-appeals",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 const std::string state = req.has_param("state") ? req.get_param_value("state") : "pending";
+                 if (state != "pending" && state != "decided")
+                   return Status::InvalidArgument("invalid_state", "state 应为 pending 或 decided",
+                                                  "state must be pending or decided");
+                 auto found = hub.rating_appeals(state == "pending", 500);
+                 if (!found.ok()) return found.status();
+                 json list = json::array();
+                 for (const CaseState& s : *found) list.push_back(appeal_json(s));
+                 return json{{"appeals", list}};
+               }, 200, Access::kHubStaff));
+    server.Post(R"(/api/v1/rating-appeals/([A-Za-z0-9-]+)/decide)",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  auto upheld = body->find("upheld");
+                  if (upheld == body->end() || !upheld->is_boolean())
+                    return Status::InvalidArgument("invalid_field",
+                                                   "upheld 应为 true（申诉成立）或 false（不成立）",
+                                                   "upheld must be true or false");
+                  auto reason = json_string(*body, "reason");
+                  if (!reason.ok()) return reason.status();
+                  auto s = hub.decide_appeal(req.matches[1], upheld->get<bool>(), *reason, who.username);
+                  if (!s.ok()) return s.status();
+                  return appeal_json(*s);
+                }, 201, Access::kSupervisors));
+    server.Get("/api/v1/ratings/rankings",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto month = month_param(req);
+                 if (!month.ok()) return month.status();
+                 const std::string by = req.has_param("by") ? req.get_param_value("by") : "site";
+                 auto rows = hub.rankings(by, *month);
+                 if (!rows.ok()) return rows.status();
+                 json list = json::array();
+                 for (const auto& r : *rows) list.push_back(ranking_json(r, by, true));
+                 const SupervisionRules& rules = hub.supervision_rules();
+                 return json{{"month", format_date(*month).substr(0, 7)}, {"by", by},
+                             {"bottom_months", rules.ranking_bottom_months},
+                             {"min_ratings", rules.ranking_min_ratings}, {"rows", list}};
+               }, 200, Access::kHubStaff));
+    // Published: the sites' ranking of a month, nothing personal and no staff (no login).
+    server.Get(
+        "/api/v1/public/ratings",
+        [this](const http::Request& req, http::Response& res) {
+          auto month = month_param(req);
+          auto rows = month.ok() ? hub.rankings("site", *month)
+                                 : Result<std::vector<HubStore::RankingRow>>(month.status());
+          if (!rows.ok())
+            return send_json(res, http_status(rows.status().code()), error_json(rows.status()));
+          json list = json::array();
+          for (const auto& r : *rows) list.push_back(ranking_json(r, "site", false));
+          send_json(res, 200, {{"district", hub.district().name},
+                               {"month", format_date(*month).substr(0, 7)},
+                               {"sites", list}});
+        },
+        open);
     for (const char* action : {"acknowledge", "rectify"}) {
       server.Post(std::string(R"(/api/v1/alerts/([0-9]{1,18})/)") + action,
                   wrap([this, action](const http::Request& req, const Staff& who) -> Result<json> {
@@ -392,6 +611,8 @@ struct HubApi::Impl {
                     if (note->size() < 4 || note->size() > 1000)
                       return Status::InvalidArgument("note_required", "请填写处理意见（4 至 1000 字节）",
                                                      "note: 4-1000 bytes");
+                    // It travels to the site in a signed event: clean text only.
+                    TB_RETURN_IF_ERROR(validate_text(*note, "处理意见", "note", 1000, true));
                     HubStore::AlertAction a{"acknowledged", who.username, *note, "", 0};
                     if (std::string(action) == "rectify") {
                       a.action = "rectification_ordered";

@@ -125,6 +125,26 @@ Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseSta
   return events;
 }
 
+Result<CaseState> HubStore::commit_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
+                                                    const std::string& by,
+                                                    const std::set<std::string>& tell,
+                                                    const std::string& whole_history_to) {
+  auto events = append_hub_event_locked(s, e, by);
+  if (!events.ok()) return events.status();
+  if (!whole_history_to.empty())
+    TB_RETURN_IF_ERROR(send_case_events_locked(whole_history_to, s.case_id, *events));
+  for (const std::string& site : tell)
+    if (site != whole_history_to)
+      TB_RETURN_IF_ERROR(send_case_events_locked(site, s.case_id, {events->back()}));
+  std::optional<HubOpener> opener;
+  if (keys_) opener.emplace(*unwrapper_);
+  auto next = CaseProjector::replay(*events, opener ? &*opener : nullptr);
+  if (!next.ok()) return next.status();
+  TB_RETURN_IF_ERROR(projector_.index(*next));
+  TB_RETURN_IF_ERROR(supervise_locked(*next, false));  // its new state, its next due day
+  return next;
+}
+
 Result<CaseState> HubStore::existing_case_locked(const std::string& case_id) {
   auto s = case_state_locked(case_id, true);
   if (!s.ok()) return s.status();
@@ -223,20 +243,9 @@ Status HubStore::hand_over_locked(CaseState& s, const std::string& to, const std
   h->set_operator_(by);
   h->set_why_target(why);
   h->set_part_item_code(part);
-  auto events = append_hub_event_locked(s, e, by);
-  if (!events.ok()) return events.status();
-  const sync::Event& hub_event = events->back();
-  std::optional<HubOpener> opener;
-  if (keys_) opener.emplace(*unwrapper_);
-  auto next = CaseProjector::replay(*events, opener ? &*opener : nullptr);
-  if (!next.ok()) return next.status();
-  TB_RETURN_IF_ERROR(projector_.index(*next));
-  TB_RETURN_IF_ERROR(supervise_locked(*next, false));  // a new owner: its clock, its due day
   // The new owner gets everything; the former owner and the receiving site the move.
-  TB_RETURN_IF_ERROR(send_case_events_locked(to, s.case_id, *events));
-  if (from != to) TB_RETURN_IF_ERROR(send_case_events_locked(from, s.case_id, {hub_event}));
-  if (s.origin != from && s.origin != to)
-    TB_RETURN_IF_ERROR(send_case_events_locked(s.origin, s.case_id, {hub_event}));
+  auto next = commit_hub_event_locked(s, e, by, {from, s.origin}, to);
+  if (!next.ok()) return next.status();
   spdlog::info("hub: case {}{} handed over {} -> {} ({}, by {})", s.case_id,
                part.empty() ? "" : " part " + part, from, to, mode, by);
   s = std::move(*next);
@@ -295,21 +304,15 @@ Result<CaseState> HubStore::resolve_conflict(const std::string& case_id, const s
   pb::CaseEvent e;
   e.mutable_conflict_resolved()->set_reason(reason);
   e.mutable_conflict_resolved()->set_operator_(by);
-  auto events = append_hub_event_locked(*s, e, by);
-  if (!events.ok()) return events.status();
   std::set<std::string> told = s->conflicted;
   told.insert(s->origin);
   told.insert(s->owner);
-  for (const std::string& site : told)
-    TB_RETURN_IF_ERROR(send_case_events_locked(site, case_id, {events->back()}));
-  auto next = CaseProjector::replay(*events);
+  auto next = commit_hub_event_locked(*s, e, by, told);
   if (!next.ok()) return next.status();
-  TB_RETURN_IF_ERROR(projector_.index(*next));
-  TB_RETURN_IF_ERROR(supervise_locked(*next, false));
   TB_RETURN_IF_ERROR(tx.commit());
   streams_changed();
   spdlog::info("hub: conflict on case {} resolved by {}", case_id, by);
-  return next;
+  return case_state_locked(case_id);  // as the hub shows it: personal fields sealed
 }
 
 Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>& runs,

@@ -4,9 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <set>
 
 #include "tongban/hub/hub_store.h"
 #include "tongban/shared/personal.h"
+#include "tongban/shared/validation.h"
 
 namespace tongban::hub {
 
@@ -49,11 +51,29 @@ Result<Date> HubStore::known_day_cached_locked(const std::string& site,
   return day;
 }
 
+Result<Date> HubStore::judge_day_locked(const CaseState& s, std::map<std::string, Date>& known) {
+  // Every site with a step to take on the case: its owner, the receiving site (delivery and
+  // the rating loop, 收受分离) and each site an open order names. A rule never fires on a
+  // step a site may have taken that the hub has not heard of yet.
+  std::set<std::string> sites = {s.owner, s.origin};
+  for (const SupervisionOrder& o : s.supervision_orders)
+    if (o.open()) sites.insert(o.site);
+  std::optional<Date> day;
+  for (const std::string& site : sites) {
+    if (site.empty()) continue;
+    auto d = known_day_cached_locked(site, known);
+    if (!d.ok()) return d.status();
+    if (!day || *d < *day) day = *d;
+  }
+  return day.value_or(date_of(clock_.now()));
+}
+
 Status HubStore::supervise_locked(const CaseState& s, bool created,
                                   std::map<std::string, Date>* known_days) {
   if (!is_case(s)) return Status::Ok();
+  TB_RETURN_IF_ERROR(record_facts_locked(s));  // the statistics follow every new state
   std::map<std::string, Date> once;
-  auto known = known_day_cached_locked(s.owner, known_days ? *known_days : once);
+  auto known = judge_day_locked(s, known_days ? *known_days : once);
   if (!known.ok()) return known.status();
   const Date today = *known;
   int refiled = 0;
@@ -108,7 +128,8 @@ Result<int> HubStore::raise_locked(const CaseState& s, const std::vector<Finding
         " occurrence, detail_zh, detail_en, raised_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
     if (!insert.ok()) return insert.status();
     insert->bind(1, f.rule).bind(2, std::string(to_string(f.severity))).bind(3, s.case_id);
-    insert->bind(4, s.owner).bind(5, s.department).bind(6, s.last_actor).bind(7, f.occurrence);
+    insert->bind(4, f.site.empty() ? s.owner : f.site).bind(5, s.department);
+    insert->bind(6, s.last_actor).bind(7, f.occurrence);
     insert->bind(8, f.detail_zh).bind(9, f.detail_en).bind(10, clock_.now());
     TB_RETURN_IF_ERROR(insert->run());
     if (db_->changes() > 0) {
@@ -120,7 +141,42 @@ Result<int> HubStore::raise_locked(const CaseState& s, const std::vector<Finding
   return raised;
 }
 
+Status HubStore::backfill_stats() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    auto flag = db_->cached("SELECT value FROM supervision_state WHERE key='stats_backfill'");
+    if (!flag.ok()) return flag.status();
+    auto row = flag->step();
+    if (!row.ok()) return row.status();
+    flag->reset();
+    if (!*row) return Status::Ok();
+    auto stmt = db_->prepare("SELECT case_id FROM cases");
+    if (!stmt.ok()) return stmt.status();
+    auto rows = collect_rows<std::string>(*stmt, [](const Stmt& r) { return r.text_at(0); });
+    if (!rows.ok()) return rows.status();
+    ids = std::move(*rows);
+  }
+  spdlog::info("statistics: counting and judging {} cases held before they existed", ids.size());
+  for (size_t at = 0; at < ids.size(); at += kSweepChunk) {
+    std::lock_guard lock(mu_);
+    Transaction tx(*db_);
+    TB_RETURN_IF_ERROR(tx.begun());
+    std::map<std::string, Date> known;
+    for (size_t i = at; i < std::min(ids.size(), at + kSweepChunk); ++i) {
+      auto s = case_state_locked(ids[i]);
+      if (!s.ok()) return s.status();
+      // Counted, and judged (closed cases too: the rating loop's and the orders' rules).
+      if (is_case(*s)) TB_RETURN_IF_ERROR(supervise_locked(*s, false, &known));
+    }
+    TB_RETURN_IF_ERROR(tx.commit());
+  }
+  std::lock_guard lock(mu_);
+  return db_->exec("DELETE FROM supervision_state WHERE key='stats_backfill'");
+}
+
 Result<int> HubStore::supervise() {
+  TB_RETURN_IF_ERROR(backfill_stats());
   std::vector<std::string> ids;
   bool backfill = false;
   {
@@ -151,7 +207,7 @@ Result<int> HubStore::supervise() {
       auto s = case_state_locked(ids[i]);
       if (!s.ok()) return s.status();
       if (!is_case(*s)) continue;
-      auto day = known_day_cached_locked(s->owner, known);
+      auto day = judge_day_locked(*s, known);
       if (!day.ok()) return day.status();
       auto n = judge_locked(*s, *day, false, 0);
       if (!n.ok()) return n.status();
@@ -258,7 +314,9 @@ Result<HubStore::Alert> HubStore::act_on_alert(int64_t id, const AlertAction& ac
   if (alert->state() == "acknowledged")
     return Status::Conflict("alert_closed", "该预警已确认办结", "the alert was acknowledged already");
   const bool ordering = action.action == "rectification_ordered";
-  if (ordering && alert->state() == "rectifying")
+  // An order awaiting its answer stays open at the site: it is answered before the alert
+  // is closed or ordered again.
+  if (alert->state() == "rectifying")
     return Status::Conflict("order_pending", "整改通知已下发，等待站点答复",
                             "a rectification order awaits the site's answer");
   TB_RETURN_IF_ERROR(record_alert_action_locked(id, action, clock_.now()));
@@ -297,15 +355,9 @@ Status HubStore::order_rectification_locked(const Alert& alert, const AlertActio
   o->set_note(action.note);
   o->set_due_date(due->days);
   o->set_supervisor(action.by);
-  auto events = append_hub_event_locked(*s, e, action.by);
-  if (!events.ok()) return events.status();
-  TB_RETURN_IF_ERROR(send_case_events_locked(alert.site, alert.case_id, {events->back()}));
-  std::optional<HubOpener> opener;
-  if (keys_) opener.emplace(*unwrapper_);
-  auto next = CaseProjector::replay(*events, opener ? &*opener : nullptr);
-  if (!next.ok()) return next.status();
-  TB_RETURN_IF_ERROR(projector_.index(*next));
-  return supervise_locked(*next, false);  // the order's due day joins the timer
+  // To the site that must answer, and to those that hold the case (the same history).
+  auto next = commit_hub_event_locked(*s, e, action.by, {alert.site, s->origin, s->owner});
+  return next.status();
 }
 
 Status HubStore::record_answers_locked(const std::vector<const sync::Event*>& answers) {
@@ -317,7 +369,7 @@ Status HubStore::record_answers_locked(const std::vector<const sync::Event*>& an
     // The site the order named answers it, once per order; anything else stands in the
     // case's history only.
     if (!alert.ok() || alert->case_id != e->case_id || alert->site != e->origin ||
-        alert->state() != "rectifying") {
+        alert->state() != "rectifying" || !validate_text(a.answer(), "答复", "answer", 500, true).ok()) {
       spdlog::warn("hub: case {}: {}'s answer to alert {} matches no open order", e->case_id,
                    e->origin, a.alert_id());
       continue;

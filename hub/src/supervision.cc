@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "tongban/shared/validation.h"
+
 namespace tongban::hub {
 
 namespace {
@@ -23,12 +25,6 @@ Status bad(const toml::source_region& where, const std::string& zh, const std::s
                                  std::string("站点配置有误：") + kFile + " 第 " + line + " 行：" + zh,
                                  std::string("invalid site-config ") + kFile + " line " + line +
                                      ": " + en);
-}
-
-int utf8_chars(std::string_view s) {
-  int n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
 }
 
 std::string trimmed(const std::string& s) {
@@ -174,6 +170,22 @@ Result<SupervisionRules> load_supervision(const std::filesystem::path& config_di
   }
   for (const auto& [name_key, node] : doc) {
     const std::string name(name_key.str());
+    if (name == "rankings") {  // not a rule: how 好差评's monthly rankings flag the bottom
+      const toml::table* t = node.as_table();
+      if (!t) return bad(node.source(), "rankings 应为表 [rankings]", "rankings must be a table");
+      for (const auto& [key_key, value] : *t) {
+        const std::string key(key_key.str());
+        int* target = key == "bottom_months" ? &out.ranking_bottom_months
+                      : key == "min_ratings" ? &out.ranking_min_ratings
+                                             : nullptr;
+        if (!target)
+          return bad(value.source(), "rankings 没有设置项 " + key, "rankings has no setting " + key);
+        auto v = key == "bottom_months" ? whole(value, 1, 12, key) : whole(value, 1, 1000, key);
+        if (!v.ok()) return v.status();
+        *target = *v;
+      }
+      continue;
+    }
     auto rule = out.rules.find(name);
     if (rule == out.rules.end())
       return bad(node.source(), "未知的监察规则 " + name, "unknown rule " + name);
@@ -218,9 +230,11 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
                               const SupervisionRules& rules, bool opened, int refiled_after) {
   std::vector<Finding> out;
   const WorkCalendar& cal = district.calendar;
-  const auto hit = [&](const char* name, std::string occurrence, std::string zh, std::string en) {
+  const auto hit = [&](const char* name, std::string occurrence, std::string zh, std::string en,
+                       std::string site = std::string()) {
     if (const SupervisionRule* r = rules.rule(name))
-      out.push_back({name, r->severity, std::move(occurrence), std::move(zh), std::move(en)});
+      out.push_back({name, r->severity, std::move(occurrence), std::move(zh), std::move(en),
+                     std::move(site)});
   };
   const auto limit = [&](const char* name) {
     const SupervisionRule* r = rules.rule(name);
@@ -294,7 +308,7 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
   if (opened && (s.status == CaseStatus::kRefused || s.status == CaseStatus::kDenied) &&
       limit("brief_reason") > 0) {
     for (const std::string& reason : reasons(s)) {
-      const int chars = utf8_chars(trimmed(reason));
+      const int chars = static_cast<int>(utf8_length(trimmed(reason)));
       if (chars == 0 || chars >= limit("brief_reason")) continue;
       hit("brief_reason", to_string(s.status),
           std::string(s.status == CaseStatus::kRefused ? "不予受理" : "不予许可") + "理由仅 " +
@@ -340,14 +354,17 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
                           const std::optional<Date>& done, const char* zh, const char* en) {
       if (!due || (done ? *done : today) <= *due) return;
       const std::string day = format_date(*due);
+      // The receiving site runs the loop (收受分离: it delivered and was rated).
       hit(rule, day, std::string(zh) + (done ? "（" + format_date(*done) + " 完成，" : "（") +
                          "应于 " + day + " 前）",
-          std::string(en) + " (due " + day + ")");
+          std::string(en) + " (due " + day + ")", s.origin);
     };
     late("rating_callback_overdue", r.callback_due, r.callback_done, "差评回访超期",
          "bad rating called back late");
-    late("rating_rectify_overdue", r.rectify_due, r.rectified, "差评整改超期",
-         "bad rating rectified late");
+    // Not while the supervisor weighs the site's appeal, nor after upholding it.
+    if (r.rectified || r.rectification_owed())
+      late("rating_rectify_overdue", r.rectify_due, r.rectified, "差评整改超期",
+           "bad rating rectified late");
   }
   // A supervisor's rectification order the site has not answered by its day.
   for (const SupervisionOrder& o : s.supervision_orders) {
@@ -357,7 +374,8 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
         "站点 " + o.site + " 未在 " + day + " 前答复第 " + std::to_string(o.alert_id) +
             " 号预警的整改通知" + (o.answered ? "（" + format_date(*o.answered) + " 答复）" : ""),
         "site " + o.site + " did not answer the rectification order on alert " +
-            std::to_string(o.alert_id) + " by " + day);
+            std::to_string(o.alert_id) + " by " + day,
+        o.site);
   }
   return out;
 }
@@ -377,7 +395,7 @@ std::optional<Date> next_due(const CaseState& s, Date today, const District& dis
   if (s.rating && s.rating->bad()) {
     if (s.rating->callback_due && !s.rating->callback_done && rules.rule("rating_callback_overdue"))
       candidate(*s.rating->callback_due + 1);
-    if (s.rating->rectify_due && !s.rating->rectified && rules.rule("rating_rectify_overdue"))
+    if (s.rating->rectify_due && s.rating->rectification_owed() && rules.rule("rating_rectify_overdue"))
       candidate(*s.rating->rectify_due + 1);
   }
   if (rules.rule("rectification_overdue"))

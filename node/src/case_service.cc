@@ -119,6 +119,9 @@ bool role_may(Role role, const Command& command) {
                         [&](const RecordRectification&) {
                           return any_of({R::kAdmin, R::kReviewer});
                         },
+                        [&](const AppealRating&) {
+                          return any_of({R::kAdmin, R::kReviewer});
+                        },
                         [&](const Sweep&) { return false; },
                         [&](const RequestTransfer&) {
                           return any_of({R::kClerk, R::kReviewer, R::kAdmin});
@@ -388,6 +391,9 @@ bool ratable(const CaseState& s) {
                        s.status == CaseStatus::kDelivered || s.status == CaseStatus::kRefused);
 }
 
+// The resident's rating is due: the first one, or 追评 once a 差评 was rectified.
+bool rating_due(const CaseState& s) { return ratable(s) || (s.rating && s.rating->follow_up_due()); }
+
 Status unknown_ticket() {
   return Status::NotFound("ticket_unknown", "评价码无效或已过期，请向窗口重新索取",
                           "unknown or expired rating ticket");
@@ -400,8 +406,9 @@ Result<CaseService::IssuedTicket> CaseService::issue_rating_ticket(const std::st
   if (actor.role != Role::kClerk && actor.role != Role::kAgent) return forbidden(actor);
   auto s = get(case_id, actor);
   if (!s.ok()) return s.status();
-  if (s->rating) return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
-  if (!ratable(*s))
+  if (s->rating && !s->rating->follow_up_due())
+    return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
+  if (!rating_due(*s))
     return Status::Conflict("not_ratable", "案件办结（或不予受理）后方可评价",
                             "a case is rated once it is decided, refused or delivered");
   IssuedTicket issued{random_token(), store_.now() + kRatingTicketSeconds};

@@ -262,7 +262,8 @@ void HttpApi::Impl::routes() {
                           {"site", cases.site().id},
                           {"site_name", cases.site().name},
                           {"status_zh", label_zh(s->status)},
-                          {"rated", s->rating.has_value()}}};
+                          {"follow_up", s->rating && s->rating->follow_up_due()},
+                          {"rated", s->rating && !s->rating->follow_up_due()}}};
           },
           true));
   post(R"(/api/v1/ratings/([0-9a-f]{64}))",
@@ -277,7 +278,8 @@ void HttpApi::Impl::routes() {
              return Reply{201,
                           {{"case_id", s->case_id},
                            {"level", s->rating->level},
-                           {"bad", s->rating->bad()}}};
+                           {"bad", s->rating->bad()},
+                           {"follow_up_level", s->rating->follow_up_level}}};
            },
            true));
 

@@ -232,6 +232,10 @@ Result<Command> action_command(const std::string& action, const json& j) {
     TB_ASSIGN(s1, text(j, "note"));
     return Command{RecordRectification{s1}};
   }
+  if (action == "rating-appeal") {
+    TB_ASSIGN(s1, text(j, "evidence"));
+    return Command{AppealRating{s1}};
+  }
   if (action == "transfer-request") {
     TB_ASSIGN(s1, text(j, "reason"));
     TB_ASSIGN(s2, text(j, "to"));

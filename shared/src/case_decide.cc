@@ -25,6 +25,8 @@ Status not_now(const CaseState& s, const std::string& zh_action, const std::stri
       std::string("case is ") + to_string(s.status) + "; cannot " + en_action);
 }
 
+constexpr size_t kMinEvidenceChars = 10;
+
 bool in(CaseStatus s, std::initializer_list<CaseStatus> set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
@@ -438,7 +440,8 @@ Status check_owner(const CaseState& s, const Command& command, const DecideConte
     const bool aftercare = std::holds_alternative<Deliver>(command) ||
                            std::holds_alternative<Rate>(command) ||
                            std::holds_alternative<RecordCallback>(command) ||
-                           std::holds_alternative<RecordRectification>(command);
+                           std::holds_alternative<RecordRectification>(command) ||
+                           std::holds_alternative<AppealRating>(command);
     if (!aftercare || s.origin != ctx.site_id || !is_final(s.status))
       return Status::Conflict("not_owner",
                             "该案件现由站点 " + s.owner + " 办理，本站点不能再办理",
@@ -715,7 +718,8 @@ struct Decider {
     if (!in(s.status, {CaseStatus::kApproved, CaseStatus::kDenied, CaseStatus::kDelivered,
                        CaseStatus::kRefused}))
       return not_now(s, "评价", "rate");
-    if (s.rating)
+    const bool follow_up = s.rating && s.rating->follow_up_due();  // 追评
+    if (s.rating && !follow_up)
       return Status::Conflict("already_rated", "该案件已评价", "the case is already rated");
     if (c.level < 1 || c.level > 5)
       return Status::InvalidArgument("invalid_level", "评价等级应为5（非常满意）至1（非常不满意）",
@@ -739,12 +743,13 @@ struct Decider {
     r->set_scale(2);
     r->set_served_by(c.served_by);
     r->set_channel(c.channel);
+    r->set_follow_up(follow_up);
     for (const auto& [name, level] : c.indicators) {
       auto* i = r->add_indicators();
       i->set_name(name);
       i->set_level(level);
     }
-    if (c.level <= 2) {
+    if (c.level <= 2 && !follow_up) {
       // 差评: call back within 1 working day, rectify within 15 (measure 14).
       r->set_callback_due_date(ctx.calendar->add_working_days(today, 1).days);
       r->set_rectify_due_date(ctx.calendar->add_working_days(today, 15).days);
@@ -812,13 +817,36 @@ struct Decider {
   }
 
   Result<Events> operator()(const RecordRectification& c) {
-    if (!s.rating || !s.rating->bad() || !s.rating->callback_done || s.rating->rectified)
+    if (s.rating && s.rating->appeal_pending())
+      return Status::Conflict("appeal_pending", "该差评正在申诉复核，待区级监察员决定",
+                              "the bad rating is under appeal: the supervisor decides first");
+    if (!s.rating || !s.rating->callback_done || !s.rating->rectification_owed())
       return Status::Conflict("no_open_rectification", "该案件没有待整改的差评（须先回访）",
                               "no bad rating awaits rectification (call back first)");
     TB_RETURN_IF_ERROR(check_text(c.note, "整改情况", "note", true));
     pb::CaseEvent e;
     e.mutable_rectified()->set_note(c.note);
     e.mutable_rectified()->set_done_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  // 申诉复核: after the callback and before rectification, once per rating, with evidence.
+  Result<Events> operator()(const AppealRating& c) {
+    if (!s.rating || !s.rating->bad() || !s.rating->callback_done || s.rating->rectified ||
+        s.rating->appealed)
+      return Status::Conflict("not_appealable",
+                              "该案件没有可申诉的差评（须在回访后、整改前，每个差评仅可申诉一次）",
+                              "no bad rating may be appealed (after the callback, before "
+                              "rectification, once)");
+    TB_RETURN_IF_ERROR(check_text(c.evidence, "申诉证据", "evidence", true));
+    if (utf8_length(c.evidence) < kMinEvidenceChars)
+      return Status::InvalidArgument("evidence_required",
+                                     "请写明申诉的事实与依据（不少于 10 个字，可附电子材料）",
+                                     "an appeal needs evidence: at least 10 characters of facts");
+    pb::CaseEvent e;
+    e.mutable_rating_appealed()->set_evidence(c.evidence);
+    e.mutable_rating_appealed()->set_appealed_date(today_of(ctx).days);
     emit(out, s, std::move(e), ctx);
     return done();
   }

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 namespace tongban {
 
@@ -266,6 +267,7 @@ bool is_ownership_event(const pb::CaseEvent& e) {
     case pb::CaseEvent::kDocumentViewed:  // a record of a read, never an act on the case
     case pb::CaseEvent::kRectificationOrdered:
     case pb::CaseEvent::kRectificationAnswered:
+    case pb::CaseEvent::kRatingAppealDecided:
       return true;
     default:
       return false;
@@ -287,7 +289,7 @@ std::optional<std::pair<std::string, std::string>> conflict_of(const CaseState& 
   // 收受分离: the receiving site delivers the decided case and runs the rating loop.
   const bool aftercare = site == s.origin && is_final(s.status) &&
                          (e.has_delivered() || e.has_rated() || e.has_callback_done() ||
-                          e.has_rectified());
+                          e.has_rectified() || e.has_rating_appealed());
   if (s.released.count(site) && !aftercare)
     return std::make_pair("站点 " + site + " 在案件移交后仍办理",
                           "site " + site + " acted after it handed the case over");
@@ -322,6 +324,8 @@ const char* to_string(NoteKind k) {
     case NoteKind::kWithdrawal: return "withdrawal";
     case NoteKind::kCallback: return "callback";
     case NoteKind::kRectification: return "rectification";
+    case NoteKind::kAppeal: return "appeal";
+    case NoteKind::kAppealDecision: return "appeal_decision";
   }
   return "?";
 }
@@ -336,6 +340,8 @@ const char* label_zh(NoteKind k) {
     case NoteKind::kWithdrawal: return "撤回理由";
     case NoteKind::kCallback: return "回访记录";
     case NoteKind::kRectification: return "整改情况";
+    case NoteKind::kAppeal: return "差评申诉";
+    case NoteKind::kAppealDecision: return "申诉复核意见";
   }
   return "?";
 }
@@ -351,6 +357,31 @@ const char* to_string(Transfer t) {
   return "none";
 }
 
+namespace {
+
+std::mutex hub_origin_mu;
+std::string& hub_origin() {  // guarded by hub_origin_mu
+  static std::string id = "HUB";
+  return id;
+}
+
+bool from_hub(const EventMeta& meta) {
+  std::lock_guard lock(hub_origin_mu);
+  return meta.origin == hub_origin();
+}
+
+}  // namespace
+
+bool is_hub_act(const pb::CaseEvent& e) {
+  return e.has_handed_over() || e.has_conflict_resolved() || e.has_rectification_ordered() ||
+         e.has_rating_appeal_decided();
+}
+
+void set_hub_origin(const std::string& hub_id) {
+  std::lock_guard lock(hub_origin_mu);
+  hub_origin() = hub_id;
+}
+
 void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
   if (!s.exists()) {
     s.case_id = meta.case_id;
@@ -360,6 +391,16 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
   }
   s.updated_at = meta.ts;
   ++s.event_count;
+  if (is_hub_act(e) && !from_hub(meta)) {
+    s.conflicts.push_back({meta.origin, event_kind(e),
+                           "站点 " + meta.origin + " 的事件冒用区级中心的决定（" + event_kind(e) + "）",
+                           "site " + meta.origin + " signed an act only the hub makes (" +
+                               event_kind(e) + ")",
+                           meta.ts});
+    s.conflicted.insert(meta.origin);
+    s.conflict_open = true;
+    return;
+  }
   if (auto conflict = conflict_of(s, e, meta)) {
     s.conflicts.push_back({meta.origin, event_kind(e), conflict->first, conflict->second, meta.ts});
     s.conflicted.insert(meta.origin);
@@ -368,7 +409,8 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
   }
   // A read, and supervision's order and answer, are no acts: the alert's staff member
   // stays the one who handled the case.
-  if (!e.has_document_viewed() && !e.has_rectification_ordered() && !e.has_rectification_answered())
+  if (!e.has_document_viewed() && !e.has_rectification_ordered() &&
+      !e.has_rectification_answered() && !e.has_rating_appeal_decided())
     s.last_actor = meta.actor;
   switch (e.body_case()) {
     case pb::CaseEvent::kHandedOver: {
@@ -498,6 +540,8 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     }
     case pb::CaseEvent::kRefused:
       s.status = CaseStatus::kRefused;
+      s.closed_date = date_of(meta.ts);
+      s.decided_by = meta.actor;
       s.reason = e.refused().reason();
       add_note(s, NoteKind::kRefusal, e.refused().reason(), meta);
       break;
@@ -521,6 +565,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       // even where no ReviewStarted came first (秒批, a suspension straight after acceptance).
       if (!s.review_started_date) s.review_started_date = date_of(meta.ts);
       apply_decision(s, e.decided());
+      if (s.decided_date) s.decided_by = meta.actor;  // the decision that settled the case
       break;
     case pb::CaseEvent::kLicenseIssued: {
       static constexpr char kHex[] = "0123456789abcdef";
@@ -536,11 +581,13 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     }
     case pb::CaseEvent::kWithdrawn:
       s.status = CaseStatus::kWithdrawn;
+      s.closed_date = date_of(meta.ts);
       s.reason = e.withdrawn().reason();
       add_note(s, NoteKind::kWithdrawal, e.withdrawn().reason(), meta);
       break;
     case pb::CaseEvent::kTerminated:
       s.status = CaseStatus::kTerminated;
+      s.closed_date = date_of(meta.ts);
       s.reason = e.terminated().reason();
       s.broke_commitment = e.terminated().broke_commitment();
       break;
@@ -552,6 +599,14 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       break;
     case pb::CaseEvent::kRated: {
       const auto& r = e.rated();
+      if (r.follow_up()) {  // 追评: the first rating and its loop stay as they were
+        if (s.rating) {
+          s.rating->follow_up_level = r.level();
+          s.rating->follow_up_date = Date{r.rated_date()};
+          s.rating->follow_up_comment = r.comment();
+        }
+        break;
+      }
       RatingState rating;
       rating.level = r.scale() == 0 ? 6 - r.level() : r.level();  // see Rated.scale
       rating.comment = r.comment();
@@ -572,6 +627,27 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       if (s.rating) s.rating->rectified = Date{e.rectified().done_date()};
       add_note(s, NoteKind::kRectification, e.rectified().note(), meta);
       break;
+    case pb::CaseEvent::kRatingAppealed:
+      if (s.rating) {
+        s.rating->appealed = Date{e.rating_appealed().appealed_date()};
+        s.rating->appeal_evidence = e.rating_appealed().evidence();
+        s.rating->appealed_by = meta.actor;
+      }
+      add_note(s, NoteKind::kAppeal, e.rating_appealed().evidence(), meta);
+      break;
+    case pb::CaseEvent::kRatingAppealDecided: {
+      const auto& d = e.rating_appeal_decided();
+      if (!s.rating || !s.rating->appeal_pending()) break;
+      s.rating->appeal_decided = Date{d.decided_date()};
+      s.rating->appeal_upheld = d.upheld();
+      s.rating->appeal_reason = d.reason();
+      s.rating->appeal_supervisor = d.supervisor();
+      // Rejected: the days the appeal waited are given back to rectification.
+      if (!d.upheld() && d.rectify_due_date()) s.rating->rectify_due = Date{d.rectify_due_date()};
+      add_note(s, NoteKind::kAppealDecision,
+               std::string(d.upheld() ? "申诉成立：" : "申诉不成立：") + d.reason(), meta);
+      break;
+    }
     case pb::CaseEvent::kDocumentAttached: {
       const auto& d = e.document_attached();
       const auto* h = reinterpret_cast<const uint8_t*>(d.hash().data());

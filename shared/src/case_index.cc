@@ -110,7 +110,7 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   std::optional<int64_t> callback_due, rectify_due;
   if (s.rating && s.rating->bad()) {
     if (!s.rating->callback_done) callback_due = opt_date(s.rating->callback_due);
-    if (!s.rating->rectified) rectify_due = opt_date(s.rating->rectify_due);
+    if (s.rating->rectification_owed()) rectify_due = opt_date(s.rating->rectify_due);
   }
   std::optional<int64_t> order_due;  // the earliest unanswered rectification order's
   for (const SupervisionOrder& o : s.supervision_orders)

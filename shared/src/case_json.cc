@@ -145,7 +145,24 @@ nlohmann::json case_to_json(const CaseState& s, Date today, const WorkCalendar& 
                    {"callback_due", date_or_null(r.callback_due)},
                    {"rectify_due", date_or_null(r.rectify_due)},
                    {"callback_done", date_or_null(r.callback_done)},
-                   {"rectified", date_or_null(r.rectified)}};
+                   {"rectified", date_or_null(r.rectified)},
+                   {"appeal", r.appealed ? nlohmann::json{{"evidence", r.appeal_evidence},
+                                                          {"by", r.appealed_by},
+                                                          {"date", format_date(*r.appealed)},
+                                                          {"decided", date_or_null(r.appeal_decided)},
+                                                          {"upheld", r.appeal_decided
+                                                                         ? nlohmann::json(r.appeal_upheld)
+                                                                         : nlohmann::json(nullptr)},
+                                                          {"reason", r.appeal_reason},
+                                                          {"supervisor", r.appeal_supervisor}}
+                                         : nlohmann::json(nullptr)},
+                   {"excluded", r.excluded()},
+                   {"follow_up_level", r.follow_up_level ? nlohmann::json(r.follow_up_level)
+                                                         : nlohmann::json(nullptr)},
+                   {"follow_up_comment", r.follow_up_comment},
+                   {"follow_up_date", date_or_null(r.follow_up_date)},
+                   {"follow_up_due", r.follow_up_due()},
+                   {"loop_closed", r.loop_closed()}};
   }
   j["owner_site"] = s.owner;
   nlohmann::json moves = nlohmann::json::array();

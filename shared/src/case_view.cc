@@ -62,6 +62,8 @@ ClockView clock_of(const CaseState& s, Date today, const WorkCalendar& cal, int 
   }
   const Date deadline = cal.add_working_days(*start, s.promised_days + paused_days);
   v.deadline = deadline;
+  v.start = start;
+  v.paused_working_days = paused_days;
   v.yellow_from = cal.subtract_working_days(deadline, yellow_days);
   v.unpublished_year = !cal.is_published(year_of(deadline));
 

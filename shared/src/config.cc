@@ -184,6 +184,7 @@ Result<District> load_district(const std::filesystem::path& dir) {
 
   d.name = (*t)["name"].value_or(std::string());
   d.hub_id = (*t)["hub"]["id"].value_or(std::string("HUB"));
+  set_hub_origin(d.hub_id);  // only its events carry the hub's acts (case.h, is_hub_act)
   d.hub_endpoint = (*t)["hub"]["endpoint"].value_or(std::string());
   d.yellow_days = (*t)["supervision"]["yellow_days"].value_or(2);
   const toml::array* sites = (*t)["site"].as_array();

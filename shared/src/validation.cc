@@ -112,6 +112,12 @@ Status validate_mobile(std::string_view phone) {
   return Status::Ok();
 }
 
+size_t utf8_length(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 bool is_clean_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {

@@ -204,7 +204,92 @@ test('a supervisor finds a brief refusal in 电子监察 and orders it rectified
     }
     assert.equal(answered.alerts[0].state, 'answered')
     assert.equal(answered.alerts[0].actions[1].by, 'reviewer@S01')
+
+    // 统计分析: the month's figures per site, with the chart.
+    await p.getByRole('menuitem', { name: '统计分析' }).click()
+    const s01 = p.getByRole('row').filter({ hasText: '丈八街道便民服务中心' })
+    await s01.waitFor()
+    assert.match(await s01.innerText(), /100\.0%/)  // 一次办成: the refusal needed no second visit
+    await p.getByRole('img', { name: '各站点办结件数与按时办结率统计图' }).waitFor()
+    await p.getByRole('radio', { name: '按经办人' }).click({ force: true })
+    await p.getByRole('row').filter({ hasText: 'clerk' }).waitFor()
+    await p.getByRole('radio', { name: '按站点' }).click({ force: true })
+    await s01.waitFor()
+    await p.waitForTimeout(400)  // the chart's animation
+    await shot(p, 'supervisor-stats')
     assert.deepEqual(p.errors.concat(r.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})
+
+test('a site appeals a 差评 and the supervisor upholds it and the month is published', async () => {
+  const d = await startDistrict(['S01'])
+  const b = await browser()
+  try {
+    const S01 = d.sites.S01
+    const clerk = await token(S01, 'clerk')
+    const reviewer = await token(S01, 'reviewer')
+    // Two decided cases, each rated by its resident: 非常不满意 and 满意.
+    const rate = async (who, level) => {
+      const c = await fileCase(S01, clerk, { ...who, accept: true })
+      await api(S01, 'POST', `/cases/${c.case_id}/review`, {}, reviewer)
+      await api(S01, 'POST', `/cases/${c.case_id}/decide`, { approve: true }, reviewer)
+      const t = await api(S01, 'POST', `/cases/${c.case_id}/rating-ticket`, {}, clerk)
+      await api(S01, 'POST', `/ratings/${t.token}`, { level })
+      return c.case_id
+    }
+    const bad = await rate({ name: '贾一鸣', born: '19770707', serial: '091', phone: '13500009191' }, 1)
+    await rate({ name: '史红梅', born: '19780808', serial: '092', phone: '13500009292' }, 4)
+    await api(S01, 'POST', `/cases/${bad}/callback`, { note: '已电话回访，申请人对结果不满' }, reviewer)
+
+    // The reviewer appeals on the case with the facts.
+    const r = await page(b)
+    await loginAs(r, S01, 'reviewer')
+    await r.goto(`${S01}/#/cases/${bad}`)
+    await r.getByRole('button', { name: '差评申诉' }).click()
+    const dlg = r.getByRole('dialog', { name: '差评申诉（申诉复核）' })
+    await dlg.getByRole('textbox').fill('窗口全程录像显示服务规范，申请人因不符合条件给予差评')
+    await dlg.getByRole('button', { name: '确定' }).click()
+    await r.getByText('待区级复核').waitFor()
+    await dlg.waitFor({ state: 'hidden' })
+    await r.waitForTimeout(400)
+    await shot(r, 'reviewer-rating-appeal')
+
+    // The supervisor upholds it in 好差评 → 申诉复核.
+    const sup = await token(d.hub, 'supervisor')
+    for (let i = 0; i < 100; i++) {
+      if ((await api(d.hub, 'GET', '/rating-appeals', undefined, sup)).appeals.length) break
+      await sleep(100)
+    }
+    const p = await page(b)
+    await loginAs(p, d.hub, 'supervisor')
+    await p.getByRole('menuitem', { name: '好差评' }).click()
+    await p.getByRole('tab', { name: '申诉复核（1）' }).click()
+    const row = p.getByRole('row').filter({ hasText: bad })
+    await row.getByText('窗口全程录像').waitFor()
+    await row.getByRole('button', { name: '申诉成立' }).click()
+    const decide = p.getByRole('dialog', { name: '认定申诉成立' })
+    await decide.getByRole('textbox', { name: '复核意见' }).fill('录像证实服务规范，差评不计入排名')
+    await decide.getByRole('button', { name: '确定' }).click()
+    await p.getByText('已认定申诉成立').waitFor()
+    await p.getByRole('tab', { name: '申诉复核（0）' }).waitFor()
+    await p.getByRole('tab', { name: '月度排名' }).click()
+    const ranked = p.getByRole('row').filter({ hasText: '丈八街道便民服务中心' })
+    await ranked.waitFor()
+    assert.match(await ranked.innerText(), /\b1\b[\s\S]*4/)  // one rating counts: the 满意
+    await p.waitForTimeout(400)
+    await shot(p, 'supervisor-ratings')
+
+    // The public page, no login: the site's month, no staff names.
+    const pub = await page(b)
+    await pub.goto(`${d.hub}/#/public/ratings`)
+    await pub.getByRole('heading', { name: /政务服务“好差评”结果公示/ }).waitFor()
+    await pub.getByRole('cell', { name: '丈八街道便民服务中心' }).waitFor()
+    assert.equal(await pub.getByText('clerk').count(), 0)
+    await shot(pub, 'public-ratings')
+    assert.deepEqual(p.errors.concat(r.errors, pub.errors), [])
   } finally {
     await b.close()
     d.stop()

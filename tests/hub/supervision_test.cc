@@ -2,6 +2,7 @@
 // one; supervision.toml refuses unknown rules, unknown settings and thresholds out of range,
 // naming the line.
 #include "tongban/hub/supervision.h"
+#include "tongban/hub/statistics.h"
 
 #include <catch2/catch.hpp>
 
@@ -198,6 +199,25 @@ TEST_CASE("the 差评 loop's steps and a supervisor's order are each timed", "[h
   REQUIRE(late != found.end());
   CHECK(late->severity == Severity::kRed);
   CHECK(late->occurrence == "7@2026-11-16");
+  CHECK(late->site == "S01");  // the site the order names
+
+  // The rating loop is the receiving site's (收受分离: the case was decided at S02).
+  CaseState moved = badly_rated();
+  moved.owner = "S02";
+  const auto hits = evaluate(moved, day(2026, 11, 4), district(), SupervisionRules::defaults(2), false);
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].rule == "rating_callback_overdue");
+  CHECK(hits[0].site == "S01");
+  // An appeal pending past the day, or upheld, owes no rectification on time.
+  CaseState appealed = badly_rated();
+  appealed.rating->callback_done = day(2026, 11, 3);
+  appealed.rating->appealed = day(2026, 11, 4);
+  CHECK(rules_hit(appealed, day(2026, 12, 30)).empty());
+  appealed.rating->appeal_decided = day(2026, 12, 1);
+  appealed.rating->appeal_upheld = true;
+  CHECK(rules_hit(appealed, day(2026, 12, 30)).empty());
+  appealed.rating->appeal_upheld = false;
+  CHECK(rules_hit(appealed, day(2026, 12, 30)) == V{"rating_rectify_overdue"});
 }
 
 TEST_CASE("refiling after withdrawals is counted against the limit", "[hub][supervision]") {
@@ -217,7 +237,8 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
   CHECK(defaults->rule("decision_to_license")->limit == 10);
 
   write("[accept_to_review]\nseverity = \"红牌\"\nlimit = 1\n\n[deemed_acceptance]\nenabled = false\n"
-        "[suspension_length]\ncorrection = 5\n[refile_after_withdrawal]\nwindow_days = 60\n");
+        "[suspension_length]\ncorrection = 5\n[refile_after_withdrawal]\nwindow_days = 60\n"
+        "[rankings]\nbottom_months = 2\nmin_ratings = 10\n");
   auto set = load_supervision(dir.path(), 2);
   REQUIRE(set.ok());
   CHECK(set->rule("accept_to_review")->severity == Severity::kRed);
@@ -225,6 +246,8 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
   CHECK(set->rule("deemed_acceptance") == nullptr);
   CHECK(set->suspension_days.at("correction") == 5);
   CHECK(set->refile_window_days == 60);
+  CHECK(set->ranking_bottom_months == 2);
+  CHECK(set->ranking_min_ratings == 10);
 
   const auto refused = [&](const std::string& text, const std::string& line, const std::string& what) {
     write(text);
@@ -241,10 +264,13 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
   refused("[deadline_overdue]\nseverity = \"orange\"\n", "2", "severity");
   refused("[brief_reason]\nlimit = 0\n", "2", "from 1 to 200");
   refused("[accept_to_review\n", "1", "line 1");
+  refused("[rankings]\nbottom_months = 13\n", "2", "from 1 to 12");
+  refused("[rankings]\nlast = 1\n", "2", "rankings has no setting last");
 }
 
 TEST_CASE("the district's supervision.toml loads and states the defaults", "[hub][supervision]") {
   auto loaded = load_supervision(TONGBAN_SITE_CONFIG_DIR, 2);
+  INFO(loaded.status().message_en());
   REQUIRE(loaded.ok());
   const SupervisionRules defaults = SupervisionRules::defaults(2);
   for (const auto& [name, zh] : rule_names()) {
@@ -315,4 +341,52 @@ TEST_CASE("next_due names the first day a rule would newly fire", "[hub][supervi
   CaseState done = accepted_case();
   done.status = CaseStatus::kDelivered;
   CHECK(!next_due(done, day(2026, 11, 2), district(), rules));
+}
+
+TEST_CASE("each concluded case counts for on time and days used and 容缺 and one visit",
+          "[hub][supervision][stats]") {
+  // Rated 非常不满意 after a decision on the day of acceptance.
+  CaseFacts f = facts_of(badly_rated(), district());
+  CHECK(f.site == "S01");
+  CHECK(f.department == "人力资源和社会保障局");
+  CHECK(f.decided);
+  CHECK(f.on_time);
+  CHECK(f.used_working_days == 0);
+  CHECK(f.promised_days == 3);
+  REQUIRE(f.concluded);
+  CHECK(format_date(*f.concluded) == "2026-11-02");
+  CHECK(f.rating == 1);
+  CHECK(f.one_visit);
+  CHECK(f.nearest);
+  CHECK(!f.active);
+
+  // Suspended two working days (11-03, 11-04) and decided on Monday 11-09: 5 working days
+  // after acceptance, 3 of them counted, inside the deadline the suspension moved.
+  CaseState s = accepted_case();
+  s.status = CaseStatus::kApproved;
+  s.review_started_date = day(2026, 11, 2);
+  s.pauses.push_back({"correction", day(2026, 11, 3), day(2026, 11, 5)});
+  s.decided_date = day(2026, 11, 9);
+  s.decided_by = "reviewer";
+  f = facts_of(s, district());
+  CHECK(f.used_working_days == 3);
+  CHECK(f.on_time);
+  CHECK(f.staff == "reviewer");
+  s.pauses.clear();  // without it, two days late
+  CHECK(!facts_of(s, district()).on_time);
+
+  // 容缺 granted, 补正 asked, handed over to another site, still open and overdue.
+  CaseState open = accepted_case();
+  open.supply_deadline = day(2026, 11, 9);
+  open.materials_requested = true;
+  open.owner = "S02";
+  f = facts_of(open, district());
+  CHECK(f.tolerated);
+  CHECK(!f.concluded);
+  CHECK(!f.decided);
+  CHECK(!f.one_visit);
+  CHECK(!f.nearest);
+  CHECK(f.active);
+  REQUIRE(f.deadline);
+  CHECK(format_date(*f.deadline) == "2026-11-05");
 }

@@ -54,7 +54,7 @@ TEST_CASE("a window clerk, a reviewer and an agent work a day of cases over HTTP
                   {{"level", 2}, {"comment", "排队太久"}, {"indicators", {{"efficiency", 1}}}});
     REQUIRE(r.status == 201);
     CHECK(r.body["bad"] == true);  // 2 不满意 is a 差评
-    CHECK(r.body.size() == 3);     // the case id, the level and whether it is bad: nothing else
+    CHECK(r.body.size() == 4);  // the case id, the level, whether it is bad, a 追评 level: nothing else
     CHECK(node.post("", "/api/v1/ratings/" + ticket, {{"level", 5}}).status == 409);
     CHECK(node.post("", "/api/v1/ratings/" + std::string(64, 'a'), {{"level", 5}}).status == 404);
     r = node.get(clerk, "/api/v1/cases/" + id);

@@ -123,15 +123,22 @@ TEST_CASE("the hub's rules raise alerts on arrival and on its timer and a clean 
   INFO(ordered.body.dump());
   REQUIRE(ordered.status == 201);
   CHECK(ordered.body["state"] == "rectifying");
-  const HttpReply acked = d.hub.post(sup, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "站点已补正理由"}});
+  CHECK(ordered.body["actions"][0]["action"] == "rectification_ordered");
+  // The order is answered before the alert is closed (the answer: the next test).
+  expect_error(d.hub.post(sup, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "站点已补正理由"}}), 409,
+               "order_pending");
+  CHECK(d.hub.get(sup, "/api/v1/alerts?state=open&rule=brief_reason").body["count"] == 0);
+  // Another alert acknowledged with a note: closed for good.
+  const json refile = d.hub.get(sup, "/api/v1/alerts?rule=refile_after_withdrawal").body["alerts"][0];
+  const std::string refile_path = "/api/v1/alerts/" + std::to_string(refile["id"].get<int64_t>());
+  const HttpReply acked = d.hub.post(sup, refile_path + "/acknowledge", {{"note", "已核实为申请人自行撤回"}});
   REQUIRE(acked.status == 201);
   CHECK(acked.body["state"] == "acknowledged");
-  REQUIRE(acked.body["actions"].size() == 2);
-  CHECK(acked.body["actions"][0]["action"] == "rectification_ordered");
-  CHECK(acked.body["actions"][1]["by"] == "supervisor");
-  expect_error(d.hub.post(sup, "/api/v1/alerts/" + id + "/acknowledge", {{"note", "再次确认"}}), 409,
-               "alert_closed");
-  CHECK(d.hub.get(sup, "/api/v1/alerts?state=open&rule=brief_reason").body["count"] == 0);
+  REQUIRE(acked.body["actions"].size() == 1);
+  CHECK(acked.body["actions"][0]["by"] == "supervisor");
+  expect_error(d.hub.post(sup, refile_path + "/acknowledge", {{"note", "再次确认"}}), 409, "alert_closed");
+  expect_error(d.hub.post(sup, refile_path + "/rectify", {{"note", "请整改"}, {"due", format_date(date_of(std::time(nullptr)) + 15)}}),
+               409, "alert_closed");
 
   // Forty days on at the hub (its timer only: no event arrives).
   d.hub.stop();
@@ -250,7 +257,8 @@ TEST_CASE("a rectification order travels down to the site and its answer comes b
   CHECK(has(kinds, "case.rectification_ordered"));
   CHECK(has(kinds, "case.rectification_answered"));
 
-  // Not good enough: ordered again, and this time the site lets the day pass.
+  // Not good enough: ordered again (an answered alert may be), and this time the site lets
+  // the day pass.
   REQUIRE(d.hub.post(sup, path + "/rectify", {{"note", "答复未说明整改措施，请补充"}, {"due", due}}).status == 201);
   eventually([&] { return orders().size() == 1; });
   CHECK(alerts_on(d.hub, sup, brief) == V{"brief_reason"});
@@ -263,4 +271,77 @@ TEST_CASE("a rectification order travels down to the site and its answer comes b
   CHECK(overdue["severity"] == "red");
   CHECK(overdue["detail"].get<std::string>().find(due) != std::string::npos);
   CHECK(alerts_on(d.hub, sup2, brief) == V{"brief_reason", "rectification_overdue"});
+}
+
+TEST_CASE("the hub counts each site's month: on time and days used and 容缺 and one visit",
+          "[integration][supervision][stats]") {
+  LinkedDistrict d;
+  const std::string op = d.hub.login("operator");
+  const std::string sup = d.hub.login("supervisor");
+  const std::string clerk = d.s01.login("clerk");
+  const std::string reviewer = d.s01.login("reviewer");
+  // Approved on the day (on time, 0 working days used), refused, asked for 补正 and then
+  // withdrawn, accepted with 容缺 and still open.
+  const std::string approved = file_case(d.s01, clerk, resident_id(921), true);
+  REQUIRE(act(d.s01, reviewer, approved, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, approved, "decide", {{"approve", true}}).status == 200);
+  const std::string refused = file_case(d.s01, clerk, resident_id(922), false);
+  REQUIRE(act(d.s01, clerk, refused, "refuse", {{"reason", "申请人不属于本事项的服务对象"}}).status == 200);
+  json partial = application("RS001", {"ID"}, resident_id(923));
+  const HttpReply filed = d.s01.post(clerk, "/api/v1/cases", partial);
+  REQUIRE(filed.status == 201);
+  const std::string withdrawn = filed.body["case_id"];
+  REQUIRE(act(d.s01, clerk, withdrawn, "request-materials", {{"note", "请补交照片"}}).status == 200);
+  REQUIRE(act(d.s01, clerk, withdrawn, "withdraw", {{"reason", "申请人要求撤回"}}).status == 200);
+  json tolerant = application("MZ002", {"ID", "HKB", "INCOME", "AUTH_CHECK"}, resident_id(924));
+  tolerant["accept"] = {{"tolerated", {"HOUSE_PROOF"}}, {"commitment_signed", true}, {"supply_days", 5}};
+  REQUIRE(d.s01.post(clerk, "/api/v1/cases", tolerant).status == 201);
+
+  const std::string month = format_date(date_of(std::time(nullptr))).substr(0, 7);
+  const auto stats = [&](const std::string& query) { return d.hub.get(sup, "/api/v1/stats?" + query); };
+  eventually([&] { return stats("month=" + month).body["total"]["received"] == 4 &&
+                          stats("month=" + month).body["total"]["concluded"] == 3; });
+  const json by_site = stats("month=" + month + "&by=site").body;
+  REQUIRE(by_site["rows"].size() == 1);
+  const json s01 = by_site["rows"][0];
+  CHECK(s01["key"] == "S01");
+  CHECK(s01["name"] == "丈八街道便民服务中心");
+  CHECK(s01["received"] == 4);
+  CHECK(s01["concluded"] == 3);  // the 容缺 case is still open
+  CHECK(s01["decided"] == 1);
+  CHECK(s01["on_time"] == 1);
+  CHECK(s01["on_time_rate"] == 1.0);
+  CHECK(s01["avg_used_days"] == 0.0);
+  CHECK(s01["avg_promised_days"] == 3.0);
+  CHECK(s01["overdue"] == 0);
+  CHECK(s01["open_overdue"] == 0);
+  CHECK(s01["one_visit"] == 2);  // not the one asked for 补正
+  CHECK(s01["nearest"] == 3);
+  CHECK(s01["tolerated"] == 0);  // concluded this month: the 容缺 case is not
+  CHECK(s01["ratings"] == 0);
+  CHECK(s01["avg_rating"].is_null());
+  CHECK(by_site["total"]["received"] == 4);
+  // By who decided, and by item; the same figures for an operator.
+  const json by_staff = stats("month=" + month + "&by=staff").body["rows"];
+  std::map<std::string, int64_t> decided_by;
+  for (const json& r : by_staff) decided_by[r["key"]] = r["concluded"];
+  CHECK(decided_by["reviewer"] == 1);
+  CHECK(decided_by["clerk"] == 1);  // the refusal
+  const json by_item = stats("month=" + month + "&by=item&site=S01").body["rows"];
+  REQUIRE(by_item.size() == 2);
+  CHECK(by_item[0]["key"] == "MZ002");
+  CHECK(by_item[0]["received"] == 1);
+  CHECK(by_item[1]["key"] == "RS001");
+  CHECK(by_item[1]["name"] == "就业创业证申领");
+  CHECK(d.hub.get(op, "/api/v1/stats?month=" + month).status == 200);
+  // Another month holds none of it.
+  CHECK(stats("month=2020-01").body["rows"].empty());
+
+  expect_error(stats("month=" + month + "&by=window"), 400, "invalid_group");
+  expect_error(stats("month=2026-13"), 400, "invalid_period");
+  expect_error(stats("from=2026-01-01&to=2027-02-01"), 400, "invalid_period");
+  expect_error(stats("from=2026-03-01&to=2026-02-01"), 400, "invalid_period");
+  expect_error(stats("month=" + month + "&from=2026-01-01"), 400, "invalid_period");
+  expect_error(stats("month=" + month + "&site=S99"), 400, "unknown_site");
+  expect_error(d.s01.get(reviewer, "/api/v1/stats?month=" + month), 404, "no_such_endpoint");
 }

@@ -464,6 +464,57 @@ TEST_CASE("好差评: a bad rating opens a callback due in 1 working day and rec
   CHECK(c.state.rating->rectified);
 }
 
+TEST_CASE("好差评: an appeal holds rectification and only the hub decides it", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  REQUIRE(c.run(Rate{1, ""}).ok());
+  CHECK(c.run(AppealRating{"窗口录像显示服务规范，系恶意差评"}).reason() == "not_appealable");
+  REQUIRE(c.run(RecordCallback{"已电话回访"}).ok());
+  CHECK(c.run(AppealRating{""}).reason() == "missing_field");
+  CHECK(c.run(AppealRating{"恶意差评"}).reason() == "evidence_required");
+  REQUIRE(c.run(AppealRating{"窗口录像显示服务规范，系恶意差评"}).ok());
+  CHECK(c.state.rating->appeal_pending());
+  CHECK(c.run(RecordRectification{"增加窗口"}).reason() == "appeal_pending");
+  CHECK(c.run(AppealRating{"窗口录像显示服务规范，系恶意差评"}).reason() == "not_appealable");
+
+  pb::CaseEvent decided;
+  decided.mutable_rating_appeal_decided()->set_upheld(true);
+  decided.mutable_rating_appeal_decided()->set_reason("录像证实");
+  decided.mutable_rating_appeal_decided()->set_decided_date(c.today().days);
+  // A site signing the hub's decision is a forgery: a conflict, nothing applied.
+  CaseState forged = c.state;
+  evolve(forged, decided, EventMeta{"S01-1", "S01", c.ctx.now, "reviewer"});
+  CHECK(forged.conflict_open);
+  CHECK(forged.rating->appeal_pending());
+  CHECK(!forged.rating->excluded());
+  // The hub's: upheld, out of the rankings, no rectification owed, the loop closed.
+  evolve(c.state, decided, EventMeta{"S01-1", "HUB", c.ctx.now, "supervisor"});
+  CHECK(!c.state.conflict_open);
+  CHECK(c.state.rating->excluded());
+  CHECK(!c.state.rating->rectification_owed());
+  CHECK(c.state.rating->loop_closed());
+  CHECK(c.run(RecordRectification{"增加窗口"}).reason() == "no_open_rectification");
+  CHECK(c.run(Rate{5, ""}).reason() == "already_rated");
+}
+
+TEST_CASE("好差评: a rectified 差评 is rated again once (追评)", "[shared][case]") {
+  CaseDriver c(test::at(2026, 11, 2));
+  REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());
+  REQUIRE(c.run(DecideCase{true, "", ""}).ok());
+  REQUIRE(c.run(Rate{2, "等待太久"}).ok());
+  CHECK(!c.state.rating->follow_up_due());
+  REQUIRE(c.run(RecordCallback{"已电话回访"}).ok());
+  CHECK(c.run(Rate{4, ""}).reason() == "already_rated");  // not before rectification
+  REQUIRE(c.run(RecordRectification{"增设窗口"}).ok());
+  CHECK(c.state.rating->follow_up_due());
+  REQUIRE(c.run(Rate{4, "明显改善"}).ok());
+  CHECK(c.state.rating->level == 2);  // the first rating stands
+  CHECK(c.state.rating->follow_up_level == 4);
+  CHECK(c.state.rating->loop_closed());
+  CHECK(c.run(Rate{5, ""}).reason() == "already_rated");
+}
+
 TEST_CASE("好差评: ratings before the national scale are read on it", "[shared][case]") {
   CaseDriver c(test::at(2026, 11, 2));
   REQUIRE(c.run(Submit{application("RS001", {"ID", "PHOTO"}), AcceptInput{}}).ok());

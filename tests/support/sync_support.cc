@@ -62,7 +62,10 @@ void expect_integrity(const std::filesystem::path& file) {
 std::string digest_from_nodes(const std::vector<NodeHarness*>& nodes) {
   TempDir dir;
   Db index_db = open_db(dir.path() / "index.db");
-  REQUIRE(index_db.migrate({CaseIndex::schema(), CaseIndex::ownership_schema()}).ok());
+  REQUIRE(index_db
+              .migrate({CaseIndex::schema(), CaseIndex::ownership_schema(),
+                        CaseIndex::supervision_schema()})
+              .ok());
   CaseProjector projector(index_db, sample_district());
   for (NodeHarness* n : nodes) {
     Db db = open_db(n->data() / "node.db");

@@ -67,6 +67,8 @@ export const eventLabel = {
   'case.document_viewed': '查阅电子材料',
   'case.rectification_ordered': '监察整改通知',
   'case.rectification_answered': '答复整改通知',
+  'case.rating_appealed': '差评申诉',
+  'case.rating_appeal_decided': '申诉复核决定',
 }
 
 // 电子监察 severities (the hub's alerts and the rectification orders they lead to).

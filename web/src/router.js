@@ -21,7 +21,10 @@ const routes = [
   // hub
   { path: '/board', name: 'board', component: () => import('./views/BoardView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/dispatch', name: 'dispatch', component: () => import('./views/DispatchView.vue'), meta: { roles: ['operator'] } },
+  { path: '/stats', name: 'stats', component: () => import('./views/StatsView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/alerts', name: 'alerts', component: () => import('./views/AlertsView.vue'), meta: { roles: ['operator', 'supervisor'] } },
+  { path: '/ratings', name: 'ratings', component: () => import('./views/RatingsView.vue'), meta: { roles: ['operator', 'supervisor'] } },
+  { path: '/public/ratings', name: 'public-ratings', component: () => import('./views/PublicRatingsView.vue'), meta: { open: true, bare: true } },
   { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/:rest(.*)*', redirect: '/' },
 ]

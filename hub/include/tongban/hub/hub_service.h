@@ -99,6 +99,20 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   }
   // 电子监察 (HubStore::supervise, alerts, act_on_alert).
   Result<int> supervise() { return store_->supervise(); }
+  const SupervisionRules& supervision_rules() const { return store_->supervision_rules(); }
+  Result<std::vector<CaseState>> rating_appeals(bool pending, int limit) {
+    return store_->rating_appeals(pending, limit);
+  }
+  Result<CaseState> decide_appeal(const std::string& case_id, bool upheld,
+                                  const std::string& reason, const std::string& by) {
+    return store_->decide_appeal(case_id, upheld, reason, by);
+  }
+  Result<std::vector<HubStore::RankingRow>> rankings(const std::string& by, Date month) {
+    return store_->rankings(by, month);
+  }
+  Result<HubStore::Statistics> statistics(const HubStore::StatsQuery& q) {
+    return store_->statistics(q);
+  }
   Result<std::pair<std::vector<HubStore::Alert>, int64_t>> alerts(const HubStore::AlertQuery& q) {
     return store_->alerts(q);
   }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "tongban/sync/batch.h"
 #include "tongban/sync/event_log.h"
 #include "tongban/sync/replica.h"
+#include "tongban/hub/statistics.h"
 #include "tongban/hub/supervision.h"
 
 namespace tongban::hub {
@@ -192,6 +194,7 @@ class HubStore {
   // 电子监察. The district's rules (set before traffic starts); they run over each case as
   // its events are stored, and over every open case on supervise() (a timer).
   void set_supervision(SupervisionRules rules) { rules_ = std::move(rules); }
+  const SupervisionRules& supervision_rules() const { return rules_; }
   // When the hub last heard from a site and the head it claimed then ({0, nullopt}: never);
   // the rules judge a site's cases only as of a moment the hub held all the site had.
   using ContactOf = std::function<std::pair<Timestamp, std::optional<uint64_t>>(const std::string&)>;
@@ -200,6 +203,52 @@ class HubStore {
   // first time, after an upgrade; how many new alerts it raised. Each case is judged as of
   // the day the hub holds all of its owning site's events (known_day_locked).
   Result<int> supervise();
+  // Statistics over a period (both days included), grouped `by` site, department, item or
+  // staff (who decided or refused); `site` "" for the whole district. InvalidArgument
+  // (invalid_group) for another grouping.
+  struct StatsQuery {
+    Date from, to;
+    std::string by = "site", site;
+  };
+  struct StatsRow {
+    std::string key;
+    int64_t received = 0;          // filed in the period
+    int64_t concluded = 0;         // decided, refused, withdrawn or terminated in the period
+    int64_t decided = 0, on_time = 0;
+    int64_t used_days = 0, promised_days = 0, legal_days = 0;  // sums over the decided
+    int64_t open_overdue = 0;      // of those received: open, not suspended, past the deadline today
+    int64_t deemed = 0, tolerated = 0, tolerance_kept = 0, tolerance_broken = 0;
+    int64_t one_visit = 0, nearest = 0;
+    int64_t ratings = 0, bad_ratings = 0, rating_sum = 0;
+    StatsRow& operator+=(const StatsRow& o);
+  };
+  struct Statistics {
+    std::vector<StatsRow> rows;  // by key
+    StatsRow total;              // the district (or the site)
+  };
+  Result<Statistics> statistics(const StatsQuery& q);
+  static const std::string& stats_schema();
+  // One case's statistics row (also the hub benchmark's filler).
+  static Status write_facts(Db& db, const CaseFacts& facts);
+
+  // 好差评: cases whose 差评 the site appealed (pending: awaiting the supervisor, oldest
+  // first; else decided, newest first), and the supervisor's 申诉复核 (an event of the hub's
+  // log, sent to the sites that hold the case). NotFound; Conflict (no_pending_appeal).
+  Result<std::vector<CaseState>> rating_appeals(bool pending, int limit);
+  Result<CaseState> decide_appeal(const std::string& case_id, bool upheld,
+                                  const std::string& reason, const std::string& by);
+  // 好差评's ranking for the month of `month`, grouped by site, department, item or staff
+  // (the one rated); an upheld appeal's rating counts for nobody. Ranked by mean level, then
+  // fewer 差评; keys with fewer than the rules' min_ratings are listed unranked (rank 0).
+  struct RankingRow {
+    std::string key;
+    int64_t ratings = 0, rating_sum = 0, satisfied = 0, bad = 0;  // satisfied: levels 4-5
+    int rank = 0;
+    int bottom_months = 0;  // months running (to this one) ranked last
+    bool flagged = false;   // bottom_months reached the rules' ranking_bottom_months: 限期整改
+  };
+  Result<std::vector<RankingRow>> rankings(const std::string& by, Date month);
+
   struct AlertAction {
     std::string action;  // acknowledged | rectification_ordered | answered (by the site)
     std::string by, note, due;  // due: the rectification's deadline (YYYY-MM-DD) or ""
@@ -240,6 +289,18 @@ class HubStore {
                        std::map<std::string, CaseState>& moved);
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
+  Status record_facts_locked(const CaseState& s);
+  // Appends the hub's act `e` on case `s` to the hub's log, sends it to each site of `tell`
+  // (and the whole history to `whole_history_to`, a new owner), and indexes and judges the
+  // case's new state, which it returns.
+  Result<CaseState> commit_hub_event_locked(const CaseState& s, const pb::CaseEvent& e,
+                                            const std::string& by,
+                                            const std::set<std::string>& tell,
+                                            const std::string& whole_history_to = "");
+  // The day a case is judged as of: the earliest of its sites' known days.
+  Result<Date> judge_day_locked(const CaseState& s, std::map<std::string, Date>& known);
+  // Counts the cases held before the statistics existed (once, after the upgrade).
+  Status backfill_stats();
   Status record_alert_action_locked(int64_t id, const AlertAction& action, Timestamp at);
   Status order_rectification_locked(const Alert& alert, const AlertAction& action);
   // Sites' answers to rectification orders (case.rectification_answered), as they arrive.

@@ -51,6 +51,10 @@ struct SupervisionRules {
   std::map<std::string, SupervisionRule> rules;
   std::map<std::string, int> suspension_days;  // per art. 45 reason
   int refile_window_days = 30;
+  // 好差评 rankings (`[rankings]`): a unit or person ranked last this many months running is
+  // flagged for 限期整改; only those with at least `min_ratings` ratings in a month rank.
+  int ranking_bottom_months = 3;
+  int ranking_min_ratings = 5;
 
   static SupervisionRules defaults(int yellow_days);
   const SupervisionRule* rule(const std::string& name) const;  // null when disabled
@@ -70,6 +74,7 @@ struct Finding {
   Severity severity = Severity::kYellow;
   std::string occurrence;
   std::string detail_zh, detail_en;
+  std::string site;  // the site that must act ("" the owner): the rating loop's, an order's
 };
 
 // What the rules find on a case as of `today`. `opened`: the personal fields are open, so

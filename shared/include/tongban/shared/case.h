@@ -86,8 +86,29 @@ struct RatingState {
   std::optional<Date> rectified;
   std::string served_by, channel;
   std::vector<std::pair<std::string, int>> indicators;
+  // 申诉复核: the site's appeal of a 差评 and the supervisor's decision.
+  std::optional<Date> appealed;
+  std::string appeal_evidence, appealed_by;
+  std::optional<Date> appeal_decided;
+  bool appeal_upheld = false;
+  std::string appeal_reason, appeal_supervisor;
+  // 追评: the resident's rating once the 差评 was rectified.
+  int follow_up_level = 0;
+  std::optional<Date> follow_up_date;
+  std::string follow_up_comment;
   // The national scale: 5 非常满意 … 1 非常不满意; 不满意 and 非常不满意 are 差评.
   bool bad() const { return level <= 2; }
+  bool appeal_pending() const { return appealed && !appeal_decided; }
+  // An upheld appeal takes the rating out of every ranking (it stays on record).
+  bool excluded() const { return appeal_decided && appeal_upheld; }
+  // Rectification owed: a 差评 not rectified, whose appeal is neither pending nor upheld.
+  bool rectification_owed() const {
+    return bad() && !rectified && !appeal_pending() && !excluded();
+  }
+  // The loop is closed: no 差评, an upheld appeal, or rectified and rated again (追评).
+  bool loop_closed() const { return !bad() || excluded() || follow_up_level > 0; }
+  // A follow-up rating (追评) may be asked for.
+  bool follow_up_due() const { return bad() && rectified && !follow_up_level; }
 };
 
 // 电子监察: a supervisor's rectification order on the case and the site's answer.
@@ -126,6 +147,8 @@ enum class NoteKind {
   kWithdrawal,     // 撤回 reason
   kCallback,       // 差评回访 record
   kRectification,  // 差评整改 record
+  kAppeal,         // 差评申诉 evidence
+  kAppealDecision, // 申诉复核 decision
 };
 const char* to_string(NoteKind k);
 const char* label_zh(NoteKind k);
@@ -201,6 +224,8 @@ struct CaseState {
   // The steps' own dates (电子监察 times each step), from the events' times.
   std::optional<Date> review_started_date, license_issued_date, delivered_date;
   std::string last_actor;  // who acted last on the case (a site's staff, "system", the hub)
+  std::string decided_by;  // who decided the whole case, or refused it
+  std::optional<Date> closed_date;  // refused, withdrawn or terminated (decisions: decided_date)
   bool instant = false;
   std::string reason;  // refusal, denial, withdrawal or termination reason
   bool broke_commitment = false;
@@ -255,6 +280,13 @@ bool valid_site_id(std::string_view id);
 
 // The kind stored beside each event ("case.accepted"…), from the body's oneof.
 std::string event_kind(const pb::CaseEvent& e);
+
+// The hub's acts on a case (a hand-over, a conflict resolved, a rectification order, an
+// appeal decided) are events of the hub's own log. An event of another origin carrying one
+// is a forgery by a site: evolve keeps it as a conflict and applies nothing. The hub's id is
+// district.toml's (load_district sets it for the process; "HUB" until then).
+bool is_hub_act(const pb::CaseEvent& e);
+void set_hub_origin(const std::string& hub_id);
 
 // Applies one event. Events were validated by decide; evolve never fails.
 void evolve(CaseState& state, const pb::CaseEvent& event, const EventMeta& meta);
@@ -346,6 +378,10 @@ struct RecordCallback {
 struct RecordRectification {
   std::string note;
 };
+// 申诉复核: the site appeals a 差评 with its evidence.
+struct AppealRating {
+  std::string evidence;
+};
 // 电子材料: a file for one of the case's material entries, already checked and hashed by
 // the caller (shared/documents.h sniff_document and the content's BLAKE2b).
 struct AttachDocument {
@@ -370,7 +406,7 @@ using Command =
     std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials, SupplyMaterials,
                  Accept, Refuse, StartReview, Suspend, Resume, DecideCase, Withdraw, Deliver, Rate,
                  RecordCallback, RecordRectification, Sweep, RequestTransfer, TakeCase,
-                 ReturnCase, AttachDocument, ViewDocument, AnswerSupervision>;
+                 ReturnCase, AttachDocument, ViewDocument, AnswerSupervision, AppealRating>;
 
 struct DecideContext {
   Timestamp now = 0;
@@ -409,6 +445,8 @@ struct ClockView {
   std::optional<Date> yellow_from;  // first day shown yellow
   int remaining_working_days = 0;   // negative when overdue
   bool overdue_at_decision = false;
+  std::optional<Date> start;        // the day the clock started (accepted, or deemed so)
+  int paused_working_days = 0;      // working days the suspensions gave back (art. 45)
   // The deadline lies in a year whose holiday schedule is not published yet: only
   // ordinary weekends were counted.
   bool unpublished_year = false;

@@ -49,6 +49,8 @@ Status validate_text(std::string_view text, const char* zh_field, const char* en
                      size_t max_bytes, bool multiline = false);
 // Valid UTF-8 with no control characters other than tab, CR and LF.
 bool is_clean_utf8(std::string_view text);
+// Characters (code points) of valid UTF-8.
+size_t utf8_length(std::string_view text);
 
 // "610113199001011234" -> "610113********1234"; keeps only what a log reader needs to
 // tell two cases apart. Anything of 10 characters or fewer is fully masked.
