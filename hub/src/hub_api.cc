@@ -4,9 +4,11 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "tongban/shared/case_json.h"
+#include "tongban/shared/crypto.h"
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
 #include "tongban/shared/validation.h"
@@ -52,22 +54,29 @@ struct HubApi::Impl {
 
   // The hub's two roles: the operator (区级调度员) coordinates and acts; the supervisor (监察员
   // of the 行政审批服务局) watches: every view, every audit record, no act on a case.
+  // 改革体验官 (officers) also log in here, to their own issues only.
   Result<Staff> hub_staff_of(const http::Request& req) {
     auto who = staff.authenticate(bearer_token(req));
     if (!who.ok()) return who.status();
-    if (who->role != Role::kOperator && who->role != Role::kSupervisor)
+    if (who->role != Role::kOperator && who->role != Role::kSupervisor && who->role != Role::kOfficer)
       return Status::PermissionDenied("forbidden_role", "仅区级中心人员可用",
                                       "district hub accounts only");
     return who;
   }
 
-  enum class Access { kOperators, kSupervisors, kHubStaff };
+  // kHubStaff: operators and supervisors; kAnyone: they and the officers.
+  enum class Access { kOperators, kSupervisors, kHubStaff, kOfficers, kAnyone };
 
   static Status allowed(const Staff& who, Access access) {
     if (access == Access::kOperators && who.role != Role::kOperator)
       return Status::PermissionDenied("forbidden_role", "仅区级调度员可用", "district operators only");
     if (access == Access::kSupervisors && who.role != Role::kSupervisor)
       return Status::PermissionDenied("forbidden_role", "仅监察员可用", "supervisors only");
+    if (access == Access::kHubStaff && who.role != Role::kOperator && who.role != Role::kSupervisor)
+      return Status::PermissionDenied("forbidden_role", "仅区级调度员和监察员可用",
+                                      "district operators and supervisors only");
+    if (access == Access::kOfficers && who.role != Role::kOfficer)
+      return Status::PermissionDenied("forbidden_role", "仅改革体验官可用", "experience officers only");
     return Status::Ok();
   }
 
@@ -121,6 +130,43 @@ struct HubApi::Impl {
       q.offset = *offset;
     }
     return q;
+  }
+
+  static json officer_json(const HubStore::Officer& o) {
+    return {{"username", o.username}, {"name", o.name}, {"organization", o.organization},
+            {"term_from", format_date(o.term_from)}, {"term_to", format_date(o.term_to)},
+            {"registered_by", o.registered_by}};
+  }
+
+  // `full`: for the hub's staff and the issue's officer; else the public form (no officer,
+  // no detail, no steps' authors).
+  json issue_json(const HubStore::OfficerIssue& i, bool full) {
+    const Date today = hub.today();
+    const Date filed = date_of(i.filed_at);
+    const Date until = i.closed_at ? date_of(i.closed_at) : today;
+    json j = {{"id", i.id},
+              {"title", i.title},
+              {"site", i.site},
+              {"site_name", key_name("site", i.site)},
+              {"item_code", i.item_code},
+              {"item_name", key_name("item", i.item_code)},
+              {"state", i.state},
+              {"department", i.department},
+              {"filed_date", format_date(filed)},
+              {"due", i.due ? json(format_date(*i.due)) : json(nullptr)},
+              {"age_days", until - filed},
+              {"overdue", i.due && until > *i.due},
+              {"closed_date", i.closed_at ? json(format_date(date_of(i.closed_at))) : json(nullptr)},
+              {"close_kind", i.close_kind},
+              {"answer", i.answer}};
+    if (!full) return j;
+    j["officer"] = i.officer;
+    j["detail"] = i.detail;
+    json steps = json::array();
+    for (const auto& s : i.steps)
+      steps.push_back({{"step", s.step}, {"by", s.by}, {"note", s.note}, {"at", format_time(s.at)}});
+    j["steps"] = steps;
+    return j;
   }
 
   // The last day of the month that starts on `first`.
@@ -329,12 +375,12 @@ struct HubApi::Impl {
                 wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                   TB_RETURN_IF_ERROR(staff.logout(bearer_token(req)));
                   return json{{"ok", true}};
-                }, 200, Access::kHubStaff));
+                }, 200, Access::kAnyone));
 
     server.Post("/api/v1/password",
                 wrap([this](const http::Request& req, const Staff&) -> Result<json> {
                   return change_own_password(staff, req);
-                }, 200, Access::kHubStaff));
+                }, 200, Access::kAnyone));
 
     server.Get("/api/v1/cases",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
@@ -384,6 +430,8 @@ struct HubApi::Impl {
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents/([0-9a-f]{64}))",
                [this](const http::Request& req, http::Response& res) {
                  if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+                 if (Status st = allowed(*req.staff, Access::kHubStaff); !st.ok())
+                   return send_json(res, http_status(st.code()), error_json(st));
                  Hash32 hash{};
                  (void)from_hex(std::string(req.matches[2]), hash);
                  auto file = hub.read_document(req.matches[1], hash, req.staff->username,
@@ -495,6 +543,8 @@ struct HubApi::Impl {
                }, 200, Access::kHubStaff));
     server.Get("/api/v1/alerts.csv", [this](const http::Request& req, http::Response& res) {
       if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+      if (Status st = allowed(*req.staff, Access::kHubStaff); !st.ok())
+        return send_json(res, http_status(st.code()), error_json(st));
       auto q = alert_query(req, 100000, 100000);
       auto found = q.ok() ? hub.alerts(*q) : Result<std::pair<std::vector<HubStore::Alert>, int64_t>>(q.status());
       if (!found.ok())
@@ -599,6 +649,113 @@ struct HubApi::Impl {
           send_json(res, 200, {{"district", hub.district().name},
                                {"month", format_date(*month).substr(0, 7)},
                                {"sites", list}});
+        },
+        open);
+    // 改革体验官: supervisors register officers; officers file issues; operators assign and
+    // record answers; the officer confirms (销号) or reopens; a supervisor may overrule.
+    server.Post("/api/v1/officers",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  HubStore::Officer o;
+                  for (auto [key, out] : {std::pair{"username", &o.username}, std::pair{"name", &o.name},
+                                          std::pair{"organization", &o.organization}}) {
+                    auto v = json_string(*body, key);
+                    if (!v.ok()) return v.status();
+                    *out = *v;
+                  }
+                  for (auto [key, out] : {std::pair{"term_from", &o.term_from}, std::pair{"term_to", &o.term_to}}) {
+                    auto v = json_string(*body, key);
+                    if (!v.ok()) return v.status();
+                    const auto d = parse_date(*v);
+                    if (!d)
+                      return Status::InvalidArgument("invalid_term", "聘期起止应为 YYYY-MM-DD 日期",
+                                                     "term_from and term_to must be dates YYYY-MM-DD");
+                    *out = *d;
+                  }
+                  o.registered_by = who.username;
+                  const std::string password = random_token().substr(0, 20);
+                  auto done = hub.register_officer(o, password);
+                  if (!done.ok()) return done.status();
+                  json j = officer_json(*done);
+                  j["initial_password"] = password;  // shown once: the officer changes it
+                  return j;
+                }, 201, Access::kSupervisors));
+    server.Get("/api/v1/officers",
+               wrap([this](const http::Request&, const Staff&) -> Result<json> {
+                 auto list = hub.officers();
+                 if (!list.ok()) return list.status();
+                 json out = json::array();
+                 for (const auto& o : *list) out.push_back(officer_json(o));
+                 return json{{"officers", out}};
+               }, 200, Access::kHubStaff));
+    server.Post("/api/v1/officer-issues",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  HubStore::NewIssue in;
+                  for (auto [key, out] : {std::pair{"title", &in.title}, std::pair{"detail", &in.detail},
+                                          std::pair{"site", &in.site}, std::pair{"item_code", &in.item_code}}) {
+                    auto v = json_string(*body, key);
+                    if (!v.ok()) return v.status();
+                    *out = *v;
+                  }
+                  auto issue = hub.file_issue(who.username, in);
+                  if (!issue.ok()) return issue.status();
+                  return issue_json(*issue, true);
+                }, 201, Access::kOfficers));
+    server.Get("/api/v1/officer-issues",
+               wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                 const std::string state = req.get_param_value("state");
+                 if (!state.empty() && state != "filed" && state != "assigned" && state != "answered" &&
+                     state != "closed")
+                   return Status::InvalidArgument("invalid_state", "state 应为 filed/assigned/answered/closed",
+                                                  "state must be filed, assigned, answered or closed");
+                 // An officer sees their own issues; the hub's staff every one.
+                 auto list = hub.issues(who.role == Role::kOfficer ? who.username : "", state);
+                 if (!list.ok()) return list.status();
+                 json out = json::array();
+                 for (const auto& i : *list) out.push_back(issue_json(i, true));
+                 return json{{"issues", out}};
+               }, 200, Access::kAnyone));
+    for (const auto& [path, step, access] :
+         {std::tuple{"assign", "assigned", Access::kOperators}, std::tuple{"answer", "answered", Access::kOperators},
+          std::tuple{"confirm", "confirmed", Access::kOfficers}, std::tuple{"reopen", "reopened", Access::kOfficers},
+          std::tuple{"overrule", "overruled", Access::kSupervisors}}) {
+      const std::string act_step = step;
+      server.Post(std::string(R"(/api/v1/officer-issues/([0-9]{1,18})/)") + path,
+                  wrap([this, act_step](const http::Request& req, const Staff& who) -> Result<json> {
+                    auto body = parse_json_object(req.body);
+                    if (!body.ok()) return body.status();
+                    HubStore::IssueAct act{act_step, who.username, "", "", std::nullopt};
+                    for (auto [key, out] : {std::pair{"note", &act.note}, std::pair{"department", &act.department}}) {
+                      auto v = json_string(*body, key);
+                      if (!v.ok()) return v.status();
+                      *out = *v;
+                    }
+                    for (const char* alias : {"answer", "reason"}) {  // the same text by its name
+                      auto v = json_string(*body, alias);
+                      if (!v.ok()) return v.status();
+                      if (!v->empty()) act.note = *v;
+                    }
+                    auto due = json_string(*body, "due");
+                    if (!due.ok()) return due.status();
+                    if (!due->empty()) act.due = parse_date(*due);
+                    auto issue = hub.act_on_issue(std::stoll(req.matches[1]), act);
+                    if (!issue.ok()) return issue.status();
+                    return issue_json(*issue, true);
+                  }, 200, access));
+    }
+    // Published: the issues, their ages and overdue ones, without officers or details.
+    server.Get(
+        "/api/v1/public/officer-issues",
+        [this](const http::Request&, http::Response& res) {
+          auto list = hub.issues("", "");
+          if (!list.ok())
+            return send_json(res, http_status(list.status().code()), error_json(list.status()));
+          json out = json::array();
+          for (const auto& i : *list) out.push_back(issue_json(i, false));
+          send_json(res, 200, {{"district", hub.district().name}, {"issues", out}});
         },
         open);
     for (const char* action : {"acknowledge", "rectify"}) {
@@ -782,7 +939,9 @@ struct HubApi::Impl {
                wrap([this](const http::Request&, const Staff&) -> Result<json> {
                  auto version = hub.catalog_version();
                  if (!version.ok()) return version.status();
-                 return json{{"version", *version}};
+                 const auto departments = hub.district().catalog.departments();
+                 return json{{"version", *version},
+                             {"departments", json(std::vector<std::string>(departments.begin(), departments.end()))}};
                }, 200, Access::kHubStaff));
 
     server.Post("/api/v1/keys/reload",

@@ -683,9 +683,9 @@ void HttpApi::Impl::staff_routes() {
         if (!j.ok()) return j.status();
         auto role_name = json_string(*j, "role");
         if (!role_name.ok()) return role_name.status();
-        // A site has these four roles; the operator and the supervisor exist only at the hub.
+        // A site has these four roles; the hub's roles exist only at the hub.
         const auto role = role_from(*role_name);
-        if (!role || *role == Role::kOperator || *role == Role::kSupervisor)
+        if (!role || *role == Role::kOperator || *role == Role::kSupervisor || *role == Role::kOfficer)
           return Status::InvalidArgument("invalid_role", "岗位应为 clerk/reviewer/agent/admin",
                                          "role must be clerk, reviewer, agent or admin");
         auto username = json_string(*j, "username");

@@ -71,6 +71,13 @@ const Item* Catalog::find(const std::string& code) const {
   return it == index_.end() ? nullptr : &items_[it->second];
 }
 
+std::set<std::string> Catalog::departments() const {
+  std::set<std::string> out;
+  for (const Item& i : items_)
+    if (!i.department.empty()) out.insert(i.department);
+  return out;
+}
+
 std::vector<const Item*> Catalog::parts_of(const Item& item) const {
   std::vector<const Item*> parts;
   if (!item.is_bundle()) return {&item};

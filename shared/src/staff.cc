@@ -50,6 +50,8 @@ const char* to_string(Role r) {
       return "operator";
     case Role::kSupervisor:
       return "supervisor";
+    case Role::kOfficer:
+      return "officer";
   }
   return "?";
 }
@@ -68,13 +70,15 @@ const char* label_zh(Role r) {
       return "区级调度员";
     case Role::kSupervisor:
       return "监察员";
+    case Role::kOfficer:
+      return "改革体验官";
   }
   return "?";
 }
 
 std::optional<Role> role_from(const std::string& s) {
   for (Role r : {Role::kClerk, Role::kReviewer, Role::kAgent, Role::kAdmin, Role::kOperator,
-                 Role::kSupervisor})
+                 Role::kSupervisor, Role::kOfficer})
     if (s == to_string(r)) return r;
   return std::nullopt;
 }

@@ -295,3 +295,55 @@ test('a site appeals a 差评 and the supervisor upholds it and the month is pub
     d.stop()
   }
 })
+
+test('an experience officer files an issue and confirms the answer and the list is published', async () => {
+  const d = await startDistrict(['S01'])
+  const b = await browser()
+  try {
+    const sup = await token(d.hub, 'supervisor')
+    const op = await token(d.hub, 'operator')
+    const today = new Date(Date.now() + 8 * 3600e3)
+    const day = (n) => new Date(today.getTime() + n * 86400e3).toISOString().slice(0, 10)
+    const o = await api(d.hub, 'POST', '/officers', { username: 'tyg01', name: '王晓燕', organization: '高新区人大代表', term_from: day(-10), term_to: day(355) }, sup)
+
+    const p = await page(b)
+    await loginAs(p, d.hub, 'tyg01', o.initial_password)
+    await p.getByRole('heading', { name: '改革体验官' }).waitFor()
+    await p.getByRole('button', { name: '提出问题' }).click()
+    const dlg = p.getByRole('dialog', { name: '提出问题' })
+    await dlg.getByRole('textbox', { name: '问题标题' }).fill('窗口叫号屏不显示办理进度')
+    await dlg.getByRole('textbox', { name: '问题描述' }).fill('综合窗口叫号屏只显示号码，群众反复询问办理进度。')
+    await dlg.getByRole('textbox', { name: '涉及站点' }).fill('S01')
+    await dlg.getByRole('button', { name: '提交' }).click()
+    await p.getByText('问题已提交').waitFor()
+    const row = p.getByRole('row').filter({ hasText: '窗口叫号屏不显示办理进度' })
+    await row.getByText('待交办').waitFor()
+
+    // The operator assigns it and records the department's answer.
+    const [issue] = (await api(d.hub, 'GET', '/officer-issues', undefined, op)).issues
+    await api(d.hub, 'POST', `/officer-issues/${issue.id}/assign`, { department: '民政局', due: day(10) }, op)
+    await api(d.hub, 'POST', `/officer-issues/${issue.id}/answer`, { answer: '叫号系统已升级，显示办理进度' }, op)
+
+    await p.reload()
+    await row.getByText('已答复待确认').waitFor()
+    await row.getByRole('button', { name: '确认销号' }).click()
+    const confirm = p.getByRole('dialog', { name: '确认销号' })
+    await confirm.getByRole('textbox').fill('现场查看，已解决')
+    await confirm.getByRole('button', { name: '确定' }).click()
+    await row.getByText('已销号').waitFor()
+    await confirm.waitFor({ state: 'hidden' })
+    await p.waitForTimeout(400)
+    await shot(p, 'officer-issues')
+
+    const pub = await page(b)
+    await pub.goto(`${d.hub}/#/public/officer-issues`)
+    await pub.getByRole('heading', { name: /改革体验官问题清单公示/ }).waitFor()
+    await pub.getByRole('cell', { name: '窗口叫号屏不显示办理进度' }).waitFor()
+    assert.equal(await pub.getByText('王晓燕').count(), 0)
+    await shot(pub, 'public-officer-issues')
+    assert.deepEqual(p.errors.concat(pub.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})

@@ -25,6 +25,8 @@ const routes = [
   { path: '/alerts', name: 'alerts', component: () => import('./views/AlertsView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/ratings', name: 'ratings', component: () => import('./views/RatingsView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/public/ratings', name: 'public-ratings', component: () => import('./views/PublicRatingsView.vue'), meta: { open: true, bare: true } },
+  { path: '/officer-issues', name: 'officer-issues', component: () => import('./views/OfficerIssuesView.vue'), meta: { roles: ['operator', 'supervisor', 'officer'] } },
+  { path: '/public/officer-issues', name: 'public-officer-issues', component: () => import('./views/PublicIssuesView.vue'), meta: { open: true, bare: true } },
   { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/:rest(.*)*', redirect: '/' },
 ]
@@ -36,6 +38,8 @@ export function homeOf() {
       return '/board'
     case 'supervisor':
       return '/alerts'
+    case 'officer':
+      return '/officer-issues'
     case 'agent':
       return '/agent'
     case 'reviewer':

@@ -100,6 +100,19 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   // 电子监察 (HubStore::supervise, alerts, act_on_alert).
   Result<int> supervise() { return store_->supervise(); }
   const SupervisionRules& supervision_rules() const { return store_->supervision_rules(); }
+  Result<HubStore::Officer> register_officer(const HubStore::Officer& o, const std::string& password) {
+    return store_->register_officer(o, password);
+  }
+  Result<std::vector<HubStore::Officer>> officers() { return store_->officers(); }
+  Result<HubStore::OfficerIssue> file_issue(const std::string& officer, const HubStore::NewIssue& in) {
+    return store_->file_issue(officer, in);
+  }
+  Result<std::vector<HubStore::OfficerIssue>> issues(const std::string& officer, const std::string& state) {
+    return store_->issues(officer, state);
+  }
+  Result<HubStore::OfficerIssue> act_on_issue(int64_t id, const HubStore::IssueAct& act) {
+    return store_->act_on_issue(id, act);
+  }
   Result<std::vector<CaseState>> rating_appeals(bool pending, int limit) {
     return store_->rating_appeals(pending, limit);
   }

@@ -249,6 +249,51 @@ class HubStore {
   };
   Result<std::vector<RankingRow>> rankings(const std::string& by, Date month);
 
+  // 改革体验官 (measure 16): officers registered by a supervisor (an account of role
+  // officer, a term); the issues they file, assigned to a department with a deadline by an
+  // operator, answered, and closed (销号) when their officer confirms or a supervisor
+  // overrules. Each step is kept.
+  struct Officer {
+    std::string username, name, organization;
+    Date term_from, term_to;
+    std::string registered_by;
+  };
+  // InvalidArgument (invalid_term, a bad name or username); Conflict (username_taken).
+  Result<Officer> register_officer(const Officer& o, const std::string& password);
+  Result<std::vector<Officer>> officers();
+  struct NewIssue {
+    std::string title, detail, site, item_code;  // site, item_code optional
+  };
+  struct IssueStep {
+    std::string step, by, note;  // filed | assigned | answered | reopened | confirmed | overruled
+    Timestamp at = 0;
+  };
+  struct OfficerIssue {
+    int64_t id = 0;
+    std::string officer, site, item_code, title, detail;
+    Timestamp filed_at = 0;
+    std::string state;  // filed | assigned | answered | closed
+    std::string department;
+    std::optional<Date> due;
+    std::string answer;
+    Timestamp closed_at = 0;
+    std::string close_kind;  // confirmed | overruled
+    std::vector<IssueStep> steps;
+  };
+  // PermissionDenied (officer_not_serving) outside the officer's term.
+  Result<OfficerIssue> file_issue(const std::string& officer, const NewIssue& in);
+  // Newest first; `officer` "" for all, `state` "" for any.
+  Result<std::vector<OfficerIssue>> issues(const std::string& officer, const std::string& state);
+  struct IssueAct {
+    std::string step;  // assigned | answered | confirmed | reopened | overruled
+    std::string by, note, department;
+    std::optional<Date> due;
+  };
+  // The caller checks the role; the officer's own steps are checked here (not_issue_officer).
+  // NotFound (issue_not_found); Conflict (invalid_transition); InvalidArgument.
+  Result<OfficerIssue> act_on_issue(int64_t id, const IssueAct& act);
+  static const std::string& officer_schema();
+
   struct AlertAction {
     std::string action;  // acknowledged | rectification_ordered | answered (by the site)
     std::string by, note, due;  // due: the rectification's deadline (YYYY-MM-DD) or ""
@@ -290,6 +335,11 @@ class HubStore {
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
   Status record_facts_locked(const CaseState& s);
+  Status issue_step_locked(int64_t id, const std::string& step, const std::string& by,
+                           const std::string& note);
+  Result<OfficerIssue> issue_locked(int64_t id);
+  Result<std::vector<OfficerIssue>> issues_locked(const std::string& officer,
+                                                  const std::string& state, int64_t id, int limit);
   // Appends the hub's act `e` on case `s` to the hub's log, sends it to each site of `tell`
   // (and the whole history to `whole_history_to`, a new owner), and indexes and judges the
   // case's new state, which it returns.

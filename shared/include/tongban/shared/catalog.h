@@ -7,6 +7,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -84,6 +85,8 @@ class Catalog {
   int version() const { return version_; }
   const Item* find(const std::string& code) const;
   const std::vector<Item>& items() const { return items_; }
+  // The departments items name (the 行政审批 units a case or an issue goes to).
+  std::set<std::string> departments() const;
 
   // For a bundle: its members, and the union of their materials (one set of materials
   // shared by every part, deduplicated by code). For a plain item: the item itself.

@@ -27,7 +27,7 @@ namespace tongban {
 
 // A site's four roles, and the hub's two: the operator (区级调度员) acts across the district,
 // the supervisor (监察员, 电子监察 of the 行政审批服务局) watches and audits.
-enum class Role { kClerk, kReviewer, kAgent, kAdmin, kOperator, kSupervisor };
+enum class Role { kClerk, kReviewer, kAgent, kAdmin, kOperator, kSupervisor, kOfficer };
 const char* to_string(Role r);
 const char* label_zh(Role r);
 std::optional<Role> role_from(const std::string& s);
