@@ -366,6 +366,7 @@ struct HubApi::Impl {
       send_json(res, 200,
                 {{"token", s->token},
                  {"username", s->staff.username},
+                 {"display_name", s->staff.display_name},
                  {"role", to_string(s->staff.role)},
                  {"role_zh", label_zh(s->staff.role)},
                  {"expires_at", format_time(s->expires_at)}});
