@@ -15,8 +15,10 @@ namespace tongban::hub {
 
 Result<std::vector<CaseState>> HubStore::rating_appeals(bool pending, int limit) {
   std::lock_guard lock(mu_);
-  auto stmt = db_->cached(pending ? "SELECT case_id FROM case_stats WHERE appeal = 1 ORDER BY rated LIMIT ?1"
-                                  : "SELECT case_id FROM case_stats WHERE appeal > 1 ORDER BY rated DESC LIMIT ?1");
+  // `appeal > 0` restates the partial index's condition, so SQLite reads only the appeals.
+  auto stmt = db_->cached(
+      pending ? "SELECT case_id FROM case_stats WHERE appeal > 0 AND appeal = 1 ORDER BY rated LIMIT ?1"
+              : "SELECT case_id FROM case_stats WHERE appeal > 0 AND appeal > 1 ORDER BY rated DESC LIMIT ?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, int64_t{limit});
   auto ids = collect_rows<std::string>(*stmt, [](const Stmt& r) { return r.text_at(0); });

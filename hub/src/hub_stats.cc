@@ -24,7 +24,7 @@ const std::string& HubStore::stats_schema() {
     CREATE INDEX case_stats_received ON case_stats(received) WHERE received IS NOT NULL;
     CREATE INDEX case_stats_concluded ON case_stats(concluded) WHERE concluded IS NOT NULL;
     CREATE INDEX case_stats_rated ON case_stats(rated) WHERE rated IS NOT NULL;
-    CREATE INDEX case_stats_appeals ON case_stats(appeal) WHERE appeal = 1;
+    CREATE INDEX case_stats_appeals ON case_stats(appeal, rated) WHERE appeal > 0;
     -- Cases the hub held before the statistics existed are counted on the first start.
     INSERT INTO supervision_state(key, value)
       SELECT 'stats_backfill', 1 WHERE EXISTS (SELECT 1 FROM cases);
