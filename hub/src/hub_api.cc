@@ -751,7 +751,7 @@ struct HubApi::Impl {
     server.Get(
         "/api/v1/public/officer-issues",
         [this](const http::Request&, http::Response& res) {
-          auto list = hub.issues("", "");
+          auto list = hub.issues("", "", true);
           if (!list.ok())
             return send_json(res, http_status(list.status().code()), error_json(list.status()));
           json out = json::array();

@@ -56,22 +56,27 @@ Result<HubStore::Officer> HubStore::register_officer(const Officer& o, const std
   if (o.term_to < o.term_from || o.term_to - o.term_from > 5 * 366)
     return Status::InvalidArgument("invalid_term", "聘期应为起止日期，且不超过五年",
                                    "the term must run from a day to a later one, 5 years at most");
-  TB_RETURN_IF_ERROR(check_words(o.name, "体验官姓名", "name", 128));
+  TB_RETURN_IF_ERROR(check_words(o.name, "体验官姓名", "name", 64));
   TB_RETURN_IF_ERROR(validate_text(o.organization, "所在单位", "organization", 200));
-  // The account first (it checks the name and refuses a taken one), under its own lock.
-  TB_RETURN_IF_ERROR(staff_.create(o.username, o.name, Role::kOfficer, password));
-  std::lock_guard lock(mu_);
-  Transaction tx(*db_);
-  TB_RETURN_IF_ERROR(tx.begun());
-  auto insert = db_->cached(
-      "INSERT INTO officers(username, name, organization, term_from, term_to, registered_by,"
-      " registered_ts) VALUES(?1,?2,?3,?4,?5,?6,?7)");
-  if (!insert.ok()) return insert.status();
-  insert->bind(1, o.username).bind(2, o.name).bind(3, o.organization);
-  insert->bind(4, int64_t{o.term_from.days}).bind(5, int64_t{o.term_to.days});
-  insert->bind(6, o.registered_by).bind(7, clock_.now());
-  TB_RETURN_IF_ERROR(insert->run());
-  TB_RETURN_IF_ERROR(tx.commit());
+  {  // The registry's row first; then the account (it locks mu_ itself), or neither.
+    std::lock_guard lock(mu_);
+    auto insert = db_->cached(
+        "INSERT OR IGNORE INTO officers(username, name, organization, term_from, term_to,"
+        " registered_by, registered_ts) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+    if (!insert.ok()) return insert.status();
+    insert->bind(1, o.username).bind(2, o.name).bind(3, o.organization);
+    insert->bind(4, int64_t{o.term_from.days}).bind(5, int64_t{o.term_to.days});
+    insert->bind(6, o.registered_by).bind(7, clock_.now());
+    TB_RETURN_IF_ERROR(insert->run());
+    if (db_->changes() == 0)
+      return Status::Conflict("username_taken", "该用户名已被使用", "username already exists");
+  }
+  if (Status made = staff_.create(o.username, o.name, Role::kOfficer, password); !made.ok()) {
+    std::lock_guard lock(mu_);
+    auto undo = db_->cached("DELETE FROM officers WHERE username=?1");
+    if (undo.ok()) (void)undo->bind(1, o.username).run();
+    return made;
+  }
   spdlog::info("officer {} registered by {}", o.username, o.registered_by);
   return o;
 }
@@ -132,6 +137,7 @@ Status HubStore::issue_step_locked(int64_t id, const std::string& step, const st
 }
 
 Result<HubStore::OfficerIssue> HubStore::issue_locked(int64_t id) {
+  if (id <= 0) return no_issue();  // 0 would mean "any" to the list query
   auto found = issues_locked("", "", id, 1);
   if (!found.ok()) return found.status();
   if (found->empty()) return no_issue();
@@ -139,21 +145,26 @@ Result<HubStore::OfficerIssue> HubStore::issue_locked(int64_t id) {
 }
 
 Result<std::vector<HubStore::OfficerIssue>> HubStore::issues(const std::string& officer,
-                                                             const std::string& state) {
+                                                             const std::string& state,
+                                                             bool published) {
   std::lock_guard lock(mu_);
-  return issues_locked(officer, state, 0, 1000);
+  return issues_locked(officer, state, 0, 1000, published);
 }
 
 Result<std::vector<HubStore::OfficerIssue>> HubStore::issues_locked(const std::string& officer,
                                                                     const std::string& state,
-                                                                    int64_t id, int limit) {
+                                                                    int64_t id, int limit,
+                                                                    bool published) {
+  // Published: only issues an operator has taken up (a title nobody has read yet may name
+  // someone), without their steps.
   auto stmt = db_->cached(
       "SELECT id, officer, site, item_code, title, detail, filed_ts, state, department, due,"
       " answer, closed_ts, close_kind FROM officer_issues"
       " WHERE (?1 = '' OR officer = ?1) AND (?2 = '' OR state = ?2) AND (?3 = 0 OR id = ?3)"
-      " ORDER BY id DESC LIMIT ?4");
+      " AND (?5 = 0 OR state <> 'filed') ORDER BY id DESC LIMIT ?4");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, officer).bind(2, state).bind(3, id).bind(4, int64_t{limit});
+  stmt->bind(5, int64_t{published});
   auto rows = collect_rows<OfficerIssue>(*stmt, [](const Stmt& r) {
     OfficerIssue i;
     i.id = r.int_at(0);
@@ -172,6 +183,7 @@ Result<std::vector<HubStore::OfficerIssue>> HubStore::issues_locked(const std::s
     return i;
   });
   if (!rows.ok()) return rows.status();
+  if (published) return rows;
   auto steps = db_->cached(
       "SELECT step, username, note, ts FROM officer_issue_steps WHERE issue_id=?1 ORDER BY id");
   if (!steps.ok()) return steps.status();
@@ -236,6 +248,7 @@ Result<HubStore::OfficerIssue> HubStore::act_on_issue(int64_t id, const IssueAct
     if (act.step == "reopened") TB_RETURN_IF_ERROR(check_words(act.note, "不满意的理由", "note", 1000));
     else TB_RETURN_IF_ERROR(validate_text(act.note, "确认意见", "note", 1000, true));
     next = act.step == "confirmed" ? "closed" : "assigned";
+    if (act.step == "reopened") answer.clear();  // the rejected answer stays in the steps
     if (act.step == "confirmed") {
       closed = clock_.now();
       close_kind = "confirmed";

@@ -85,6 +85,10 @@ TEST_CASE("an experience officer's issue goes from filing to 销号 and whoever 
 
   // Not satisfied once: back to the department; then answered again and confirmed.
   expect_error(hub.post(old, path + "/confirm", json::object()), 403, "not_issue_officer");
+  expect_error(hub.post(op, path + "/confirm", json::object()), 403, "forbidden_role");
+  expect_error(hub.post(tyg, "/api/v1/officer-issues/0/confirm", json::object()), 404, "issue_not_found");
+  expect_error(hub.post(op, "/api/v1/officer-issues/0/assign", {{"department", "民政局"}, {"due", due}}), 404,
+               "issue_not_found");
   expect_error(hub.post(tyg, path + "/reopen", json::object()), 400, "missing_field");
   REQUIRE(hub.post(tyg, path + "/reopen", {{"note", "未说明上线后如何验证"}}).status == 200);
   REQUIRE(hub.post(op, path + "/answer", {{"answer", "已上线，体验官可现场查看办理进度显示"}}).status == 200);
@@ -113,12 +117,20 @@ TEST_CASE("an experience officer's issue goes from filing to 销号 and whoever 
 
   // Lists: the officer's own; the supervisors' all; the public one without names or details.
   CHECK(hub.get(tyg, "/api/v1/officer-issues").body["issues"].size() == 2);
+  const HttpReply again = hub.post(sup, "/api/v1/officers", officer);  // the registry refuses it too
+  CHECK(again.status == 409);
   CHECK(hub.get(old, "/api/v1/officer-issues").body["issues"].empty());
   CHECK(hub.get(sup, "/api/v1/officer-issues?state=closed").body["issues"].size() == 2);
   expect_error(hub.get(sup, "/api/v1/officer-issues?state=lost"), 400, "invalid_state");
+  // A third, not yet taken up by an operator, is not published.
+  json third = issue;
+  third["title"] = "第三个尚未交办的问题";
+  REQUIRE(hub.post(tyg, "/api/v1/officer-issues", third).status == 201);
   const HttpReply published = hub.get("", "/api/v1/public/officer-issues");
   REQUIRE(published.status == 200);
   REQUIRE(published.body["issues"].size() == 2);
+  CHECK(published.body.dump().find("第三个尚未交办的问题") == std::string::npos);
+  CHECK(published.body["issues"][0].find("steps") == published.body["issues"][0].end());
   const std::string text = published.body.dump();
   CHECK(text.find("tyg01") == std::string::npos);
   CHECK(text.find("王晓燕") == std::string::npos);

@@ -107,8 +107,9 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   Result<HubStore::OfficerIssue> file_issue(const std::string& officer, const HubStore::NewIssue& in) {
     return store_->file_issue(officer, in);
   }
-  Result<std::vector<HubStore::OfficerIssue>> issues(const std::string& officer, const std::string& state) {
-    return store_->issues(officer, state);
+  Result<std::vector<HubStore::OfficerIssue>> issues(const std::string& officer, const std::string& state,
+                                                     bool published = false) {
+    return store_->issues(officer, state, published);
   }
   Result<HubStore::OfficerIssue> act_on_issue(int64_t id, const HubStore::IssueAct& act) {
     return store_->act_on_issue(id, act);

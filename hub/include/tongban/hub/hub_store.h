@@ -282,8 +282,10 @@ class HubStore {
   };
   // PermissionDenied (officer_not_serving) outside the officer's term.
   Result<OfficerIssue> file_issue(const std::string& officer, const NewIssue& in);
-  // Newest first; `officer` "" for all, `state` "" for any.
-  Result<std::vector<OfficerIssue>> issues(const std::string& officer, const std::string& state);
+  // Newest first; `officer` "" for all, `state` "" for any; `published`: the public list
+  // (issues an operator has taken up, without steps).
+  Result<std::vector<OfficerIssue>> issues(const std::string& officer, const std::string& state,
+                                           bool published = false);
   struct IssueAct {
     std::string step;  // assigned | answered | confirmed | reopened | overruled
     std::string by, note, department;
@@ -339,7 +341,8 @@ class HubStore {
                            const std::string& note);
   Result<OfficerIssue> issue_locked(int64_t id);
   Result<std::vector<OfficerIssue>> issues_locked(const std::string& officer,
-                                                  const std::string& state, int64_t id, int limit);
+                                                  const std::string& state, int64_t id, int limit,
+                                                  bool published = false);
   // Appends the hub's act `e` on case `s` to the hub's log, sends it to each site of `tell`
   // (and the whole history to `whole_history_to`, a new owner), and indexes and judges the
   // case's new state, which it returns.
