@@ -6,10 +6,7 @@
 // published without the officers' names or the details.
 #include <spdlog/spdlog.h>
 
-#include <set>
-
 #include "tongban/hub/hub_store.h"
-#include "tongban/shared/crypto.h"
 #include "tongban/shared/validation.h"
 
 namespace tongban::hub {

@@ -21,11 +21,6 @@ bool has_case(Daemon& daemon, const std::string& token, const std::string& id) {
   return daemon.get(token, "/api/v1/cases/" + id).status == 200;
 }
 
-HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
-              const std::string& action, const json& body = json::object()) {
-  return node.post(token, "/api/v1/cases/" + id + "/" + action, body);
-}
-
 std::vector<std::string> kinds_of(Daemon& daemon, const std::string& token, const std::string& id) {
   const HttpReply r = daemon.get(token, "/api/v1/cases/" + id + "/events");
   REQUIRE(r.status == 200);

@@ -13,11 +13,6 @@ using nlohmann::json;
 
 namespace {
 
-HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
-              const std::string& action, const json& body = json::object()) {
-  return node.post(token, "/api/v1/cases/" + id + "/" + action, body);
-}
-
 // An approved case of S01, rated `level` by its resident.
 std::string rated_case(NodeHarness& node, int n, int level) {
   const std::string clerk = node.login("clerk"), reviewer = node.login("reviewer");

@@ -15,11 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
-              const std::string& action, const json& body = json::object()) {
-  return node.post(token, "/api/v1/cases/" + id + "/" + action, body);
-}
-
 std::string file_case(NodeHarness& node, const std::string& token, const std::string& id_number,
                       bool accept) {
   json app = application("RS001", {"ID", "PHOTO"}, id_number);

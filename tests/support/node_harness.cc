@@ -225,6 +225,11 @@ nlohmann::json application(const std::string& item, const std::vector<std::strin
           {"provided", provided}};
 }
 
+HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
+              const std::string& action, const nlohmann::json& body) {
+  return node.post(token, "/api/v1/cases/" + id + "/" + action, body);
+}
+
 std::string resident_id(int n) {
   char base[24];
   std::snprintf(base, sizeof base, "61011319%02d%02d%02d%03d", 60 + n % 40, 1 + n % 12, 1 + n % 28,

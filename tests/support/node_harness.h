@@ -126,5 +126,8 @@ nlohmann::json application(const std::string& item, const std::vector<std::strin
                            const std::string& id_number = "11010519491231002X");
 // A valid GB 11643 number for the n-th synthetic resident.
 std::string resident_id(int n);
+// POST /api/v1/cases/{id}/{action}: one case command at a node.
+HttpReply act(NodeHarness& node, const std::string& token, const std::string& id,
+              const std::string& action, const nlohmann::json& body = nlohmann::json::object());
 
 }  // namespace tongban::test
