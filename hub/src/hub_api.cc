@@ -12,6 +12,7 @@
 #include "tongban/shared/http_errors.h"
 #include "tongban/shared/http_server.h"
 #include "tongban/shared/validation.h"
+#include "tongban/hub/report.h"
 #include "tongban/hub/supervision.h"
 
 namespace tongban::hub {
@@ -169,13 +170,6 @@ struct HubApi::Impl {
     return j;
   }
 
-  // The last day of the month that starts on `first`.
-  static Date month_end(Date first) {
-    int y = 0, m = 0, d = 0;
-    ymd_from_date(first, y, m, d);
-    return (m == 12 ? date_from_ymd(y + 1, 1, 1) : date_from_ymd(y, m + 1, 1)) + -1;
-  }
-
   // A statistics or ranking key's name: a site's or an item's, else the key itself.
   std::string key_name(const std::string& by, const std::string& key) {
     if (by == "site") {
@@ -250,7 +244,7 @@ struct HubApi::Impl {
       auto first = month_param(req);
       if (!first.ok()) return first.status();
       q.from = *first;
-      q.to = month_end(*first);
+      q.to = last_of_month(*first);
     } else {
       const auto from = parse_date(req.get_param_value("from"));
       const auto to = parse_date(req.get_param_value("to"));
@@ -341,9 +335,331 @@ struct HubApi::Impl {
     };
   }
 
+  // 中介超市: the registry (operators write, supervisors suspend and reinstate, anyone reads
+  // the public list) and the projects (operators act for their owners).
+  static const char* method_zh(const std::string& m) {
+    return m == "direct" ? "直接选取" : m == "random" ? "随机抽取" : "竞价选取";
+  }
+
+  json intermediary_json(const HubStore::Intermediary& i, bool full) {
+    const Date today = hub.today();
+    json quals = json::array(), services = json::array();
+    for (const auto& q : i.qualifications)
+      quals.push_back({{"name", q.name}, {"number", q.number}, {"expires", format_date(q.expires)},
+                       {"expired", q.expires < today}});
+    for (const auto& [item, service] : i.services)
+      services.push_back({{"item_code", item}, {"item_name", key_name("item", item)}, {"service", service}});
+    json j = {{"code", i.code},
+              {"name", i.name},
+              {"qualifications", quals},
+              {"services", services},
+              {"state", i.suspended_kind.empty() ? "active" : "suspended"},
+              {"suspended_kind", i.suspended_kind},
+              {"suspended_reason", i.suspended_reason},
+              {"suspended_at", time_or_null(i.suspended_at)},
+              {"ratings", i.ratings},
+              {"avg", i.ratings ? json(std::round(100.0 * i.rating_sum / i.ratings) / 100.0) : json(nullptr)},
+              {"low_ratings", i.low_ratings}};
+    if (!full) return j;
+    j["contact"] = i.contact;
+    j["registered_at"] = format_time(i.registered_at);
+    j["registered_by"] = i.registered_by;
+    return j;
+  }
+
+  json project_json(const HubStore::Project& p) {
+    const auto name_of = [this](const std::string& code) -> std::string {
+      if (code.empty()) return "";
+      auto i = hub.store().intermediary(code);
+      return i.ok() ? i->name : code;
+    };
+    json quotes = json::array();
+    for (const auto& q : p.quotes)
+      quotes.push_back({{"code", q.code}, {"name", name_of(q.code)}, {"amount_fen", q.amount_fen},
+                        {"at", format_time(q.at)}});
+    const Date until = p.completed_at ? date_of(p.completed_at) : hub.today();
+    return {{"id", p.id},
+            {"owner", p.owner},
+            {"owner_code", p.owner_code},
+            {"item_code", p.item_code},
+            {"item_name", key_name("item", p.item_code)},
+            {"title", p.title},
+            {"method", p.method},
+            {"method_zh", method_zh(p.method)},
+            {"state", p.state},
+            {"created_at", format_time(p.created_at)},
+            {"created_by", p.created_by},
+            {"quotes", quotes},
+            {"seed", p.seed},
+            {"candidates", p.candidates},
+            {"chosen", p.chosen},
+            {"chosen_name", name_of(p.chosen)},
+            {"chosen_by", p.chosen_by},
+            {"chosen_why", p.chosen_why},
+            {"chosen_at", time_or_null(p.chosen_at)},
+            {"amount_fen", p.amount_fen},
+            {"due", p.due ? json(format_date(*p.due)) : json(nullptr)},
+            {"overdue", p.due && until > *p.due},
+            {"completed_at", time_or_null(p.completed_at)},
+            {"rating", p.rating ? json(p.rating) : json(nullptr)},
+            {"rating_note", p.rating_note},
+            {"rated_at", time_or_null(p.rated_at)}};
+  }
+
+  // The registry fields of a POST body: contact, qualifications [{name, number, expires}] and
+  // services [{item_code, service}] (both bounded before they are read).
+  static Result<HubStore::Intermediary> intermediary_body(const json& body) {
+    HubStore::Intermediary in;
+    for (auto [key, out] : {std::pair{"code", &in.code}, std::pair{"name", &in.name},
+                            std::pair{"contact", &in.contact}}) {
+      auto v = json_string(body, key);
+      if (!v.ok()) return v.status();
+      *out = *v;
+    }
+    const auto list = [&](const char* key, size_t max) -> Result<const json*> {
+      auto it = body.find(key);
+      if (it == body.end() || !it->is_array() || it->size() > max)
+        return Status::InvalidArgument("invalid_field", std::string(key) + " 应为数组（至多 " + std::to_string(max) + " 项）",
+                                       std::string(key) + " must be an array of at most " + std::to_string(max));
+      for (const json& e : *it)
+        if (!e.is_object())
+          return Status::InvalidArgument("invalid_field", std::string(key) + " 的每一项应为对象",
+                                         std::string(key) + " must hold objects");
+      return &*it;
+    };
+    auto quals = list("qualifications", 20);
+    if (!quals.ok()) return quals.status();
+    for (const json& q : **quals) {
+      HubStore::Qualification out;
+      auto name = json_string(q, "name");
+      auto number = json_string(q, "number");
+      auto expires = json_string(q, "expires");
+      for (auto* r : {&name, &number, &expires})
+        if (!r->ok()) return r->status();
+      const auto d = parse_date(*expires);
+      if (!d)
+        return Status::InvalidArgument("invalid_qualification", "资质有效期应为 YYYY-MM-DD 日期",
+                                       "a qualification's expires must be a date YYYY-MM-DD");
+      in.qualifications.push_back({*name, *number, *d});
+    }
+    auto services = list("services", 200);
+    if (!services.ok()) return services.status();
+    for (const json& s : **services) {
+      auto item = json_string(s, "item_code");
+      auto text = json_string(s, "service");
+      if (!item.ok()) return item.status();
+      if (!text.ok()) return text.status();
+      in.services.emplace_back(*item, *text);
+    }
+    return in;
+  }
+
+  void market_routes() {
+    server.Post("/api/v1/intermediaries",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  auto in = intermediary_body(*body);
+                  if (!in.ok()) return in.status();
+                  auto saved = hub.store().save_intermediary(*in, who.username, false);
+                  if (!saved.ok()) return saved.status();
+                  return intermediary_json(*saved, true);
+                }, 201));
+    server.Post(R"(/api/v1/intermediaries/([0-9A-Z]{18})/update)",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  auto in = intermediary_body(*body);
+                  if (!in.ok()) return in.status();
+                  in->code = req.matches[1];
+                  auto saved = hub.store().save_intermediary(*in, who.username, true);
+                  if (!saved.ok()) return saved.status();
+                  return intermediary_json(*saved, true);
+                }));
+    for (const auto& [path, suspend] : {std::pair{"suspend", true}, std::pair{"reinstate", false}}) {
+      const bool s = suspend;
+      server.Post(std::string(R"(/api/v1/intermediaries/([0-9A-Z]{18})/)") + path,
+                  wrap([this, s](const http::Request& req, const Staff& who) -> Result<json> {
+                    auto body = parse_json_object(req.body);
+                    if (!body.ok()) return body.status();
+                    auto reason = json_string(*body, "reason");
+                    if (!reason.ok()) return reason.status();
+                    auto saved = hub.store().set_suspension(req.matches[1], s, *reason, who.username);
+                    if (!saved.ok()) return saved.status();
+                    return intermediary_json(*saved, true);
+                  }, 200, Access::kSupervisors));
+    }
+    const auto list = [this](const http::Request& req, bool full) -> Result<json> {
+      const std::string item = req.get_param_value("item_code");
+      if (!item.empty() && !hub.district().catalog.find(item))
+        return Status::InvalidArgument("unknown_item", "事项目录中没有该事项：" + item, "no such item");
+      const bool only_eligible = req.get_param_value("eligible") == "1";
+      if (only_eligible && item.empty())
+        return Status::InvalidArgument("missing_field", "eligible=1 须同时给出 item_code",
+                                       "eligible=1 needs item_code");
+      auto found = hub.store().intermediaries(item, only_eligible);
+      if (!found.ok()) return found.status();
+      json out = json::array();
+      for (const auto& i : *found) out.push_back(intermediary_json(i, full));
+      return json{{"intermediaries", out}};
+    };
+    server.Get("/api/v1/intermediaries",
+               wrap([list](const http::Request& req, const Staff&) { return list(req, true); }, 200,
+                    Access::kHubStaff));
+    server.Get(
+        "/api/v1/public/intermediaries",
+        [list](const http::Request& req, http::Response& res) {
+          auto out = list(req, false);
+          if (!out.ok()) return send_json(res, http_status(out.status().code()), error_json(out.status()));
+          send_json(res, 200, *out);
+        },
+        http::RouteOptions{.open = true});
+    server.Get(R"(/api/v1/intermediaries/([0-9A-Z]{18}))",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto i = hub.store().intermediary(req.matches[1]);
+                 if (!i.ok()) return i.status();
+                 auto log = hub.store().market_log(i->code, 200);
+                 if (!log.ok()) return log.status();
+                 json j = intermediary_json(*i, true), entries = json::array();
+                 for (const auto& e : *log)
+                   entries.push_back({{"at", format_time(e.at)}, {"by", e.by}, {"what", e.what},
+                                      {"note", e.note}, {"project_id", e.project ? json(e.project) : json(nullptr)}});
+                 j["log"] = entries;
+                 return j;
+               }, 200, Access::kHubStaff));
+    server.Post("/api/v1/intermediary-projects",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  HubStore::NewProject in;
+                  for (auto [key, out] : {std::pair{"owner", &in.owner}, std::pair{"owner_code", &in.owner_code},
+                                          std::pair{"item_code", &in.item_code}, std::pair{"title", &in.title},
+                                          std::pair{"method", &in.method}}) {
+                    auto v = json_string(*body, key);
+                    if (!v.ok()) return v.status();
+                    *out = *v;
+                  }
+                  auto p = hub.store().create_project(in, who.username);
+                  if (!p.ok()) return p.status();
+                  return project_json(*p);
+                }, 201));
+    server.Get("/api/v1/intermediary-projects",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 const std::string state = req.get_param_value("state");
+                 if (!state.empty() && state != "open" && state != "selected" && state != "contracted" &&
+                     state != "completed" && state != "rated")
+                   return Status::InvalidArgument("invalid_state", "state 应为 open/selected/contracted/completed/rated",
+                                                  "state must be open, selected, contracted, completed or rated");
+                 auto found = hub.store().projects(state, req.get_param_value("code"));
+                 if (!found.ok()) return found.status();
+                 json out = json::array();
+                 for (const auto& p : *found) out.push_back(project_json(p));
+                 return json{{"projects", out}};
+               }, 200, Access::kHubStaff));
+    server.Get(R"(/api/v1/intermediary-projects/([0-9]{1,18}))",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto p = hub.store().project(std::stoll(req.matches[1]));
+                 if (!p.ok()) return p.status();
+                 return project_json(*p);
+               }, 200, Access::kHubStaff));
+    for (const char* step : {"quote", "select", "contract", "complete", "rate"}) {
+      const std::string act_step = step;
+      server.Post(std::string(R"(/api/v1/intermediary-projects/([0-9]{1,18})/)") + step,
+                  wrap([this, act_step](const http::Request& req, const Staff& who) -> Result<json> {
+                    auto body = parse_json_object(req.body);
+                    if (!body.ok()) return body.status();
+                    HubStore::ProjectAct act;
+                    act.step = act_step;
+                    act.by = who.username;
+                    for (auto [key, out] : {std::pair{"code", &act.code}, std::pair{"note", &act.note}}) {
+                      auto v = json_string(*body, key);
+                      if (!v.ok()) return v.status();
+                      *out = *v;
+                    }
+                    for (auto [key, out] : {std::pair{"amount_fen", &act.amount_fen}}) {
+                      auto it = body->find(key);
+                      if (it == body->end()) continue;
+                      if (!it->is_number_integer())
+                        return Status::InvalidArgument("invalid_amount", "amount_fen 应为整数（单位：分）",
+                                                       "amount_fen must be a whole number of fen");
+                      *out = it->get<int64_t>();
+                    }
+                    if (auto it = body->find("level"); it != body->end()) {
+                      if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 5)
+                        return Status::InvalidArgument("invalid_level", "评价等级应为 1 至 5（5 为非常满意）",
+                                                       "level must be 1 to 5 (5: very satisfied)");
+                      act.level = it->get<int>();
+                    }
+                    auto due = json_string(*body, "due");
+                    if (!due.ok()) return due.status();
+                    if (!due->empty()) {
+                      act.due = parse_date(*due);
+                      if (!act.due)
+                        return Status::InvalidArgument("invalid_due", "服务期限应为 YYYY-MM-DD 日期",
+                                                       "due must be a date YYYY-MM-DD");
+                    }
+                    auto p = hub.store().act_on_project(std::stoll(req.matches[1]), act);
+                    if (!p.ok()) return p.status();
+                    return project_json(*p);
+                  }));
+    }
+  }
+
+  // The monthly supervision report: its figures (JSON) and the PDF (月度监察报告).
+  json report_json(const MonthlyReport& r) {
+    const auto site_json = [](const MonthlyReport::SiteRow& s) {
+      return json{{"site", s.site}, {"name", s.name}, {"received", s.received},
+                  {"concluded", s.concluded}, {"decided", s.decided}, {"on_time", s.on_time},
+                  {"used_days", s.used_days}, {"promised_days", s.promised_days},
+                  {"open_overdue", s.open_overdue}, {"nearest", s.nearest}, {"one_visit", s.one_visit}};
+    };
+    json sites = json::array(), alerts = json::array();
+    for (const auto& s : r.sites) sites.push_back(site_json(s));
+    for (const auto& a : r.alerts)
+      alerts.push_back({{"rule", a.rule}, {"rule_zh", a.name_zh}, {"severity", a.severity},
+                        {"raised", a.raised}, {"open", a.open}});
+    const auto& l = r.loop;
+    return {{"district", r.district},
+            {"month", format_date(r.month).substr(0, 7)},
+            {"generated_at", format_time(r.generated_at)},
+            {"sites", sites},
+            {"total", site_json(r.total)},
+            {"alerts", alerts},
+            {"rating_levels", r.rating_levels},
+            {"loop", {{"bad", l.bad}, {"called_back", l.called_back}, {"appealed", l.appealed},
+                      {"upheld", l.upheld}, {"rectified", l.rectified}, {"followed_up", l.followed_up},
+                      {"callback_days", std::round(10 * l.callback_days) / 10},
+                      {"rectify_days", std::round(10 * l.rectify_days) / 10}, {"overdue", l.overdue}}}};
+  }
+
+  void report_routes() {
+    server.Get("/api/v1/reports/monthly",
+               wrap([this](const http::Request& req, const Staff&) -> Result<json> {
+                 auto month = month_param(req);
+                 if (!month.ok()) return month.status();
+                 auto r = hub.store().monthly_report(*month);
+                 if (!r.ok()) return r.status();
+                 return report_json(*r);
+               }, 200, Access::kHubStaff));
+    server.Get("/api/v1/reports/monthly.pdf", [this](const http::Request& req, http::Response& res) {
+      if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
+      if (Status st = allowed(*req.staff, Access::kHubStaff); !st.ok())
+        return send_json(res, http_status(st.code()), error_json(st));
+      auto month = month_param(req);
+      auto r = month.ok() ? hub.store().monthly_report(*month) : Result<MonthlyReport>(month.status());
+      auto pdf = r.ok() ? render_report_pdf(*r) : Result<std::string>(r.status());
+      if (!pdf.ok()) return send_json(res, http_status(pdf.status().code()), error_json(pdf.status()));
+      const std::string name = "report-" + format_date(*month).substr(0, 7) + ".pdf";
+      res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
+      res.set_content(std::move(*pdf), "application/pdf");
+    });
+  }
+
   void routes() {
     const http::RouteOptions open{.open = true};
     const http::RouteOptions upload{.max_body = kMaxUploadBytes};
+    market_routes();
+    report_routes();
     server.Get(
         "/api/v1/healthz",
         [this](const http::Request&, http::Response& res) {
@@ -940,9 +1256,14 @@ struct HubApi::Impl {
                wrap([this](const http::Request&, const Staff&) -> Result<json> {
                  auto version = hub.catalog_version();
                  if (!version.ok()) return version.status();
-                 const auto departments = hub.district().catalog.departments();
+                 const Catalog& catalog = hub.district().catalog;
+                 const auto departments = catalog.departments();
+                 json items = json::array();
+                 for (const Item& i : catalog.items())
+                   items.push_back({{"code", i.code}, {"name", i.name}, {"department", i.department}});
                  return json{{"version", *version},
-                             {"departments", json(std::vector<std::string>(departments.begin(), departments.end()))}};
+                             {"departments", json(std::vector<std::string>(departments.begin(), departments.end()))},
+                             {"items", items}};
                }, 200, Access::kHubStaff));
 
     server.Post("/api/v1/keys/reload",

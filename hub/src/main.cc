@@ -121,6 +121,9 @@ int main(int argc, char** argv) {
       spdlog::error("supervision sweep failed: {}", raised.status().message_en());
     else if (*raised > 0)
       spdlog::info("supervision sweep raised {} alert(s)", *raised);
+    // 中介超市: an intermediary whose qualification expired is suspended from selection.
+    if (auto expired = (*service)->store().suspend_expired(); !expired.ok())
+      spdlog::error("intermediary expiry check failed: {}", expired.status().message_en());
     return false;
   });
   const bool served = api.run();

@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "tongban/shared/validation.h"
 
@@ -170,19 +171,29 @@ Result<SupervisionRules> load_supervision(const std::filesystem::path& config_di
   }
   for (const auto& [name_key, node] : doc) {
     const std::string name(name_key.str());
-    if (name == "rankings") {  // not a rule: how 好差评's monthly rankings flag the bottom
+    // Not rules: how 好差评's monthly rankings flag the bottom, and when 中介超市 suspends an
+    // intermediary rated low.
+    using Setting = std::tuple<const char*, int*, int, int>;  // key, target, min, max
+    const std::map<std::string, std::vector<Setting>> sections = {
+        {"rankings",
+         {{"bottom_months", &out.ranking_bottom_months, 1, 12},
+          {"min_ratings", &out.ranking_min_ratings, 1, 1000}}},
+        {"intermediaries",
+         {{"low_level", &out.intermediary_low_level, 1, 4},
+          {"low_count", &out.intermediary_low_count, 1, 100},
+          {"window_days", &out.intermediary_window_days, 1, 3660}}}};
+    if (auto section = sections.find(name); section != sections.end()) {
       const toml::table* t = node.as_table();
-      if (!t) return bad(node.source(), "rankings 应为表 [rankings]", "rankings must be a table");
+      if (!t) return bad(node.source(), name + " 应为表 [" + name + "]", name + " must be a table");
       for (const auto& [key_key, value] : *t) {
         const std::string key(key_key.str());
-        int* target = key == "bottom_months" ? &out.ranking_bottom_months
-                      : key == "min_ratings" ? &out.ranking_min_ratings
-                                             : nullptr;
-        if (!target)
-          return bad(value.source(), "rankings 没有设置项 " + key, "rankings has no setting " + key);
-        auto v = key == "bottom_months" ? whole(value, 1, 12, key) : whole(value, 1, 1000, key);
+        const auto setting = std::find_if(section->second.begin(), section->second.end(),
+                                          [&](const Setting& s) { return std::get<0>(s) == key; });
+        if (setting == section->second.end())
+          return bad(value.source(), name + " 没有设置项 " + key, name + " has no setting " + key);
+        auto v = whole(value, std::get<2>(*setting), std::get<3>(*setting), key);
         if (!v.ok()) return v.status();
-        *target = *v;
+        *std::get<1>(*setting) = *v;
       }
       continue;
     }

@@ -40,6 +40,18 @@ int year_of(Date d) {
   return y;
 }
 
+Date first_of_month(Date d) {
+  int y, m, dd;
+  ymd_from_date(d, y, m, dd);
+  return date_from_ymd(y, m, 1);
+}
+
+Date last_of_month(Date d) {
+  int y, m, dd;
+  ymd_from_date(d, y, m, dd);
+  return (m == 12 ? date_from_ymd(y + 1, 1, 1) : date_from_ymd(y, m + 1, 1)) + -1;
+}
+
 int weekday(Date d) {
   // 1970-01-01 was a Thursday (index 3).
   return static_cast<int>(((d.days % 7) + 7 + 3) % 7);

@@ -1,4 +1,5 @@
-// The district as one: 电子材料 and 一人一档.
+// The district as one: 电子材料 and 一人一档, and the hub's supervision pages (电子监察,
+// 好差评, 改革体验官, 中介超市, the monthly report).
 //
 // 电子材料: a window clerk scans the ID card into the case (the upload button of its material
 // entry), opens it, and the read shows in the case's records; a file that only claims to
@@ -342,6 +343,84 @@ test('an experience officer files an issue and confirms the answer and the list 
     assert.equal(await pub.getByText('王晓燕').count(), 0)
     await shot(pub, 'public-officer-issues')
     assert.deepEqual(p.errors.concat(pub.errors), [])
+  } finally {
+    await b.close()
+    d.stop()
+  }
+})
+
+test('an operator registers an intermediary and draws one at random and a supervisor downloads the month report', async () => {
+  const d = await startDistrict(['S01'])
+  const b = await browser()
+  try {
+    const op = await token(d.hub, 'operator')
+    const today = new Date(Date.now() + 8 * 3600e3)
+    const day = (n) => new Date(today.getTime() + n * 86400e3).toISOString().slice(0, 10)
+    const services = [{ item_code: 'YJ001', service: '危险化学品经营单位安全评价报告' }]
+    await api(d.hub, 'POST', '/intermediaries', { code: '91610131MA6TXB002K', name: '西安环评技术服务有限公司', contact: '王工 029-88886666', qualifications: [{ name: '安全评价机构资质', number: 'APJ-002', expires: day(200) }], services }, op)
+    await api(d.hub, 'POST', '/intermediaries', { code: '91610131MA6TXC003X', name: '过期资质评价所', contact: '赵工', qualifications: [{ name: '安全评价机构资质', number: 'APJ-003', expires: day(-3) }], services }, op)
+
+    const p = await page(b)
+    await loginAs(p, d.hub, 'operator')
+    await p.getByRole('menuitem', { name: '中介超市' }).click()
+    await p.getByRole('heading', { name: '中介超市' }).waitFor()
+    await p.getByRole('tab', { name: '中介机构' }).click()
+    await p.getByRole('button', { name: '中介机构入驻' }).click()
+    const reg = p.getByRole('dialog', { name: '中介机构入驻' })
+    await reg.getByRole('textbox', { name: '统一社会信用代码' }).fill('91610131MA6TXA0010')  // a wrong check character
+    await reg.getByRole('textbox', { name: '机构名称' }).fill('陕西安泰安全评价有限公司')
+    await reg.getByRole('textbox', { name: '联系人及电话' }).fill('李经理 029-88881234')
+    await reg.getByRole('textbox', { name: '资质名称' }).fill('安全评价机构资质')
+    await reg.getByRole('textbox', { name: '资质证书编号' }).fill('APJ-(陕)-001')
+    const expires = reg.getByRole('combobox', { name: '资质有效期至' })
+    await expires.fill(day(300))
+    await expires.press('Enter')
+    await reg.getByRole('heading', { name: '中介机构入驻' }).click()  // closes the calendar
+    await reg.getByRole('combobox', { name: '服务事项' }).click()
+    await p.getByRole('option', { name: /危险化学品经营许可/ }).click()
+    await reg.getByRole('textbox', { name: '服务内容' }).fill('安全评价报告编制')
+    await reg.getByRole('button', { name: '入驻' }).click()
+    await p.getByText(/统一社会信用代码无效/).waitFor()
+    await reg.getByRole('textbox', { name: '统一社会信用代码' }).fill('91610131MA6TXA0019')
+    await reg.getByRole('button', { name: '入驻' }).click()
+    await p.getByText('中介机构已入驻').waitFor()
+    await p.getByRole('row').filter({ hasText: '陕西安泰安全评价有限公司' }).getByText('可选取').waitFor()
+    await p.getByRole('row').filter({ hasText: '过期资质评价所' }).getByText('资质过期，不可选取').waitFor()
+    await p.waitForTimeout(400)
+    await shot(p, 'intermediaries-registry')
+
+    // A project drawn at random among the eligible: the seed and the candidates on record.
+    await p.getByRole('tab', { name: '服务项目' }).click()
+    await p.getByRole('button', { name: '新建服务项目' }).click()
+    const np = p.getByRole('dialog', { name: '新建服务项目' })
+    await np.getByRole('textbox', { name: '项目业主' }).fill('西安高新区某化工贸易有限公司')
+    await np.getByRole('textbox', { name: '项目名称' }).fill('危险化学品经营许可安全评价')
+    await np.getByRole('combobox', { name: '所需服务的事项' }).click()
+    await p.getByRole('option', { name: /危险化学品经营许可/ }).click()
+    await np.getByRole('button', { name: '登记' }).click()
+    await p.getByText('项目已登记').waitFor()
+    const row = p.getByRole('row').filter({ hasText: '危险化学品经营许可安全评价' })
+    await row.getByRole('button', { name: '抽取' }).click()
+    const draw = p.getByRole('dialog', { name: '随机抽取' })
+    await draw.getByText(/随机种子与候选名单存档备查/).waitFor()
+    await draw.getByRole('button', { name: '确定' }).click()
+    await row.getByText('已选定').waitFor()
+    await row.getByText(/随机种子 [0-9a-f]{64}（候选 2 家/).waitFor()
+    assert.equal(await row.getByText('过期资质评价所').count(), 0)
+    await draw.waitFor({ state: 'hidden' })
+    await p.waitForTimeout(400)
+    await shot(p, 'intermediaries-draw')
+
+    // The supervisor's month report, as the PDF the hub draws.
+    const s = await page(b)
+    await loginAs(s, d.hub, 'supervisor')
+    await s.getByRole('menuitem', { name: '统计分析' }).click()
+    const [download] = await Promise.all([s.waitForEvent('download'), s.getByRole('button', { name: '下载月度监察报告（PDF）' }).click()])
+    assert.match(download.suggestedFilename(), /^月度监察报告-\d{4}-\d{2}\.pdf$/)
+    const fs = await import('node:fs')
+    const bytes = fs.readFileSync(await download.path())
+    assert.equal(bytes.subarray(0, 5).toString(), '%PDF-')
+    assert.deepEqual(p.errors.concat(s.errors), [])
   } finally {
     await b.close()
     d.stop()

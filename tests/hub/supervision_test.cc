@@ -238,7 +238,7 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
 
   write("[accept_to_review]\nseverity = \"红牌\"\nlimit = 1\n\n[deemed_acceptance]\nenabled = false\n"
         "[suspension_length]\ncorrection = 5\n[refile_after_withdrawal]\nwindow_days = 60\n"
-        "[rankings]\nbottom_months = 2\nmin_ratings = 10\n");
+        "[rankings]\nbottom_months = 2\nmin_ratings = 10\n[intermediaries]\nlow_level = 1\nlow_count = 2\n");
   auto set = load_supervision(dir.path(), 2);
   REQUIRE(set.ok());
   CHECK(set->rule("accept_to_review")->severity == Severity::kRed);
@@ -248,6 +248,9 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
   CHECK(set->refile_window_days == 60);
   CHECK(set->ranking_bottom_months == 2);
   CHECK(set->ranking_min_ratings == 10);
+  CHECK(set->intermediary_low_level == 1);
+  CHECK(set->intermediary_low_count == 2);
+  CHECK(set->intermediary_window_days == 365);
 
   const auto refused = [&](const std::string& text, const std::string& line, const std::string& what) {
     write(text);
@@ -266,6 +269,9 @@ TEST_CASE("supervision.toml sets severities and thresholds and refuses what it d
   refused("[accept_to_review\n", "1", "line 1");
   refused("[rankings]\nbottom_months = 13\n", "2", "from 1 to 12");
   refused("[rankings]\nlast = 1\n", "2", "rankings has no setting last");
+  refused("[intermediaries]\nlow_level = 5\n", "2", "from 1 to 4");
+  refused("\n[intermediaries]\nwindow = 30\n", "3", "intermediaries has no setting window");
+  refused("intermediaries = 3\n", "1", "intermediaries must be a table");
 }
 
 TEST_CASE("the district's supervision.toml loads and states the defaults", "[hub][supervision]") {

@@ -6,6 +6,8 @@
 #include <catch2/catch.hpp>
 #include <httplib.h>
 
+#include <fstream>
+
 #include "support/node_harness.h"
 #include "support/sync_support.h"
 
@@ -172,6 +174,40 @@ TEST_CASE("the hub's rules raise alerts on arrival and on its timer and a clean 
   CHECK(static_cast<int64_t>(std::count(csv.begin(), csv.end(), '\n')) == all.body["count"].get<int64_t>() + 1);
   CHECK(csv.find(brief) != std::string::npos);
   CHECK(csv.find("责令整改") != std::string::npos);
+
+  // The month's supervision report: its figures, and the PDF the CLI saves.
+  const std::string month = format_date(date_of(std::time(nullptr))).substr(0, 7);
+  const HttpReply report = d.hub.get(sup2, "/api/v1/reports/monthly?month=" + month);
+  INFO(report.body.dump());
+  REQUIRE(report.status == 200);
+  REQUIRE(report.body["sites"].size() >= 1);
+  CHECK(report.body["sites"][0]["site"] == "S01");
+  CHECK(report.body["sites"][0]["received"].get<int>() >= 5);
+  CHECK(report.body["total"]["received"] == report.body["sites"][0]["received"]);
+  int brief_rows = 0;
+  for (const json& a : report.body["alerts"])
+    if (a["rule"] == "brief_reason") {
+      ++brief_rows;
+      CHECK(a["raised"] == 1);
+      CHECK(a["open"] == 0);  // ordered to rectify
+    }
+  CHECK(brief_rows == 1);
+  expect_error(d.hub.get(sup2, "/api/v1/reports/monthly?month=2026-13"), 400, "invalid_period");
+  expect_error(d.hub.get(sup2, "/api/v1/reports/monthly.pdf?month=11-2026"), 400, "invalid_period");
+  TempDir out;
+  const std::string pdf = (out.path() / "report.pdf").string();
+  std::string printed;
+  REQUIRE(run_cli({"report", "--url", d.hub.url(), "--token", sup2, "--month", month, "--out", pdf},
+                  &printed) == 0);
+  std::ifstream in(pdf, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.rfind("%PDF-", 0) == 0);
+  std::string text;
+  REQUIRE(run_command("pdftotext -layout '" + pdf + "' -", &text) == 0);
+  CHECK(text.find("政务服务月度监察报告") != std::string::npos);
+  CHECK(text.find("不予受理/不予许可理由不充分") != std::string::npos);
+  std::string refused;
+  CHECK(run_cli({"report", "--url", d.hub.url(), "--token", "nope", "--out", pdf}, &refused) == 1);
 }
 
 TEST_CASE("a rectification order travels down to the site and its answer comes back",

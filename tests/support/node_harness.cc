@@ -46,16 +46,7 @@ void provision(const std::vector<std::string>& args) {
 int run_cli(const std::vector<std::string>& args, std::string* output) {
   std::string cmd = std::string(TONGBAN_CLI_BIN);
   for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = ::pclose(p);
-  if (output) *output = out;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run_command(cmd + " 2>&1", output);
 }
 
 DistrictDir::DistrictDir() {

@@ -25,6 +25,10 @@ class TempDir {
 // The sample district in site-config/ (loaded once).
 const District& sample_district();
 
+// Runs `shell_command` (sh -c); returns its exit code (-1: it did not exit), its standard
+// output (and whatever the command redirects there) into *output.
+int run_command(const std::string& shell_command, std::string* output = nullptr);
+
 // Unix time of 10:00 CST on the given civil date.
 Timestamp at(int year, int month, int day, int hour = 10);
 

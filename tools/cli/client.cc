@@ -150,6 +150,21 @@ void add_client(CLI::App& app) {
         call(*conn, "POST", "/api/v1/bundles", read_file(*file), nullptr, "application/octet-stream");
 });
 
+CLI::App* report = app.add_subcommand(
+    "report",
+    "生成月度监察报告 PDF（区级中心调度员、监察员）/ the hub's monthly supervision report as a PDF");
+add_conn_options(report, *conn);
+report->add_option("--month", *a, "月份 YYYY-MM，默认本月 / the month, default this one");
+report->add_option("--out", *file, "输出的 PDF 文件 / the PDF file to write")->required();
+report->callback([=] {
+  std::string out;
+  exit_code() = call(*conn, "GET", "/api/v1/reports/monthly.pdf" + (a->empty() ? "" : "?month=" + *a),
+                     "", &out);
+  if (exit_code() != 0) return;
+  std::ofstream(*file, std::ios::binary) << out;
+  std::cout << *file << "\n";
+});
+
 CLI::App* publish = app.add_subcommand(
     "publish-catalog",
     "发布新版事项目录到全部站点（调度员）/ publish a catalog version (operator)");

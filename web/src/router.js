@@ -27,6 +27,7 @@ const routes = [
   { path: '/public/ratings', name: 'public-ratings', component: () => import('./views/PublicRatingsView.vue'), meta: { open: true, bare: true } },
   { path: '/officer-issues', name: 'officer-issues', component: () => import('./views/OfficerIssuesView.vue'), meta: { roles: ['operator', 'supervisor', 'officer'] } },
   { path: '/public/officer-issues', name: 'public-officer-issues', component: () => import('./views/PublicIssuesView.vue'), meta: { open: true, bare: true } },
+  { path: '/intermediaries', name: 'intermediaries', component: () => import('./views/IntermediariesView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/audit', name: 'audit', component: () => import('./views/AuditView.vue'), meta: { roles: ['operator', 'supervisor'] } },
   { path: '/:rest(.*)*', redirect: '/' },
 ]

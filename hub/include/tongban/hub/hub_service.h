@@ -99,6 +99,9 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   }
   // 电子监察 (HubStore::supervise, alerts, act_on_alert).
   Result<int> supervise() { return store_->supervise(); }
+  // The store itself (thread-safe), for the records with no sync side: 中介超市 and the
+  // monthly report.
+  HubStore& store() { return *store_; }
   const SupervisionRules& supervision_rules() const { return store_->supervision_rules(); }
   Result<HubStore::Officer> register_officer(const HubStore::Officer& o, const std::string& password) {
     return store_->register_officer(o, password);

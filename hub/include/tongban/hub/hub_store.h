@@ -32,6 +32,7 @@
 #include "tongban/sync/batch.h"
 #include "tongban/sync/event_log.h"
 #include "tongban/sync/replica.h"
+#include "tongban/hub/report.h"
 #include "tongban/hub/statistics.h"
 #include "tongban/hub/supervision.h"
 
@@ -296,6 +297,100 @@ class HubStore {
   Result<OfficerIssue> act_on_issue(int64_t id, const IssueAct& act);
   static const std::string& officer_schema();
 
+  // The monthly supervision report's figures for the month starting `month` (hub_report.cc;
+  // render_report_pdf lays them out).
+  Result<MonthlyReport> monthly_report(Date month);
+
+  // 中介超市 (measure 12): intermediaries registered by an operator (unified social credit
+  // code, qualifications with expiry, the services each offers against the catalog's
+  // items); projects whose owner chooses one by direct selection, a random draw (the seed
+  // and the candidates recorded: draw_index recomputes it) or the lowest quote; a contract
+  // with a deadline, completion, and the owner's rating. 优胜劣汰: an intermediary with an
+  // expired qualification, or rated low `intermediary_low_count` times within the window,
+  // is suspended from selection at once (the timer catches expiries). Every act is logged.
+  struct Qualification {
+    std::string name, number;
+    Date expires;
+  };
+  struct Intermediary {
+    std::string code, name, contact;  // contact: for the hub's staff only
+    std::vector<Qualification> qualifications;
+    std::vector<std::pair<std::string, std::string>> services;  // item code, what is offered
+    Timestamp registered_at = 0;
+    std::string registered_by;
+    std::string suspended_kind;  // "" | qualification_expired | low_ratings | supervisor
+    std::string suspended_reason;
+    Timestamp suspended_at = 0;
+    int64_t ratings = 0, rating_sum = 0, low_ratings = 0;  // low: within the window
+  };
+  // Eligible today to be chosen for `item_code`: not suspended, offers it, every
+  // qualification valid.
+  static bool eligible(const Intermediary& i, const std::string& item_code, Date today);
+  // Registers `in` (a new code), or with `update` replaces an existing one's contact,
+  // qualifications and services (an expired qualification renewed lifts that suspension).
+  // InvalidArgument (invalid_uscc, unknown_item, invalid_qualification…); Conflict
+  // (intermediary_exists); NotFound (intermediary_not_found).
+  Result<Intermediary> save_intermediary(const Intermediary& in, const std::string& by, bool update);
+  // `item_code` "" any; with `only_eligible`, those eligible for it today.
+  Result<std::vector<Intermediary>> intermediaries(const std::string& item_code, bool only_eligible);
+  Result<Intermediary> intermediary(const std::string& code);
+  // A supervisor suspends (with a reason) or reinstates (Conflict qualification_expired while
+  // one is).
+  Result<Intermediary> set_suspension(const std::string& code, bool suspend, const std::string& reason,
+                                      const std::string& by);
+  struct Quote {
+    std::string code;
+    int64_t amount_fen = 0;
+    Timestamp at = 0;
+  };
+  struct Project {
+    int64_t id = 0;
+    std::string owner, owner_code, item_code, title;
+    std::string method;  // direct | random | lowest_quote
+    std::string state;   // open | selected | contracted | completed | rated
+    Timestamp created_at = 0;
+    std::string created_by;
+    std::vector<Quote> quotes;  // lowest_quote, cheapest first
+    std::string seed;           // random: hex, as drawn
+    std::vector<std::string> candidates;  // random: the eligible codes drawn among, in order
+    std::string chosen, chosen_by, chosen_why;
+    Timestamp chosen_at = 0;
+    int64_t amount_fen = 0;
+    std::optional<Date> due;  // the contract's deadline
+    Timestamp completed_at = 0;
+    int rating = 0;
+    std::string rating_note;
+    Timestamp rated_at = 0;
+  };
+  struct NewProject {
+    std::string owner, owner_code, item_code, title, method;
+  };
+  Result<Project> create_project(const NewProject& in, const std::string& by);
+  Result<std::vector<Project>> projects(const std::string& state, const std::string& code);
+  Result<Project> project(int64_t id);
+  struct ProjectAct {
+    std::string step;  // quote | select | contract | complete | rate
+    std::string by, code, note;
+    int64_t amount_fen = 0;
+    std::optional<Date> due;
+    int level = 0;
+  };
+  // NotFound (project_not_found); Conflict (invalid_transition, no_eligible_intermediary,
+  // not_eligible); InvalidArgument. A low rating may suspend the intermediary.
+  Result<Project> act_on_project(int64_t id, const ProjectAct& act);
+  // The random draw: the index among `n` candidates the seed (32 bytes) picks —
+  // BLAKE2b-256(seed) read as a little-endian uint64, mod n.
+  static size_t draw_index(const std::string& seed, size_t n);
+  // Suspends those whose qualification expired by today (the timer); how many.
+  Result<int> suspend_expired();
+  struct MarketLog {
+    Timestamp at = 0;
+    std::string code, by, what, note;
+    int64_t project = 0;
+  };
+  Result<std::vector<MarketLog>> market_log(const std::string& code, int limit);
+  static const std::string& market_schema();
+
   struct AlertAction {
     std::string action;  // acknowledged | rectification_ordered | answered (by the site)
     std::string by, note, due;  // due: the rectification's deadline (YYYY-MM-DD) or ""
@@ -337,6 +432,12 @@ class HubStore {
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
   Status record_facts_locked(const CaseState& s);
+  Status market_log_locked(const std::string& code, int64_t project, const std::string& what,
+                           const std::string& by, const std::string& note);
+  Result<std::vector<Intermediary>> intermediaries_locked(const std::string& code);
+  Result<std::vector<Project>> projects_locked(int64_t id, const std::string& state,
+                                               const std::string& code);
+  Result<Project> project_locked(int64_t id);
   Status issue_step_locked(int64_t id, const std::string& step, const std::string& by,
                            const std::string& note);
   Result<OfficerIssue> issue_locked(int64_t id);

@@ -55,6 +55,11 @@ struct SupervisionRules {
   // flagged for 限期整改; only those with at least `min_ratings` ratings in a month rank.
   int ranking_bottom_months = 3;
   int ranking_min_ratings = 5;
+  // 中介超市's 优胜劣汰 (`[intermediaries]`): an intermediary given `low_count` ratings of
+  // `low_level` or lower within `window_days` is suspended from selection.
+  int intermediary_low_level = 2;
+  int intermediary_low_count = 3;
+  int intermediary_window_days = 365;
 
   static SupervisionRules defaults(int yellow_days);
   const SupervisionRule* rule(const std::string& name) const;  // null when disabled

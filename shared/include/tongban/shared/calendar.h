@@ -30,6 +30,9 @@ using Timestamp = int64_t;
 Date date_from_ymd(int year, int month, int day);
 void ymd_from_date(Date d, int& year, int& month, int& day);
 int year_of(Date d);
+// The first and the last day of `d`'s month.
+Date first_of_month(Date d);
+Date last_of_month(Date d);
 // 0 = Monday … 6 = Sunday.
 int weekday(Date d);
 // "2026-10-08"; parse returns nullopt for anything but a real calendar date.
