@@ -23,6 +23,11 @@ using nlohmann::json;
 
 json time_or_null(Timestamp t) { return t ? json(format_time(t)) : json(nullptr); }
 
+// A mean rating level to two places, or null when there is none.
+json mean_level(int64_t sum, int64_t count) {
+  return count ? json(std::round(100.0 * sum / count) / 100.0) : json(nullptr);
+}
+
 // The `limit` of a list answer: a whole number 1..500, `fallback` when absent. Anything else
 // is 400 invalid_limit, never silently ignored (issue 8).
 Result<int> list_limit(const http::Request& req, int fallback) {
@@ -199,7 +204,7 @@ struct HubApi::Impl {
               {"key", r.key},
               {"name", name},
               {"ratings", r.ratings},
-              {"avg", r.ratings ? json(std::round(100.0 * r.rating_sum / r.ratings) / 100.0) : json(nullptr)},
+              {"avg", mean_level(r.rating_sum, r.ratings)},
               {"satisfied_rate", ratio(r.satisfied)},
               {"bad", r.bad},
               {"bad_rate", ratio(r.bad)}};
@@ -318,22 +323,32 @@ struct HubApi::Impl {
 
   // Every failure becomes the bilingual error body.
   http::Handler wrap(Handler handler, int ok_status = 200, Access access = Access::kOperators) {
-    return [this, handler, ok_status, access](const http::Request& req, http::Response& res) {
+    return wrap_raw(
+        [handler, ok_status](const http::Request& req, http::Response& res) {
+          auto out = handler(req, *req.staff);
+          if (!out.ok())
+            return send_json(res, http_status(out.status().code()), error_json(out.status()));
+          send_json(res, ok_status, *out);
+        },
+        access);
+  }
+  // The gate of every protected route: the caller's role is admitted before the handler
+  // writes `res` (JSON through wrap(); a file, CSV, PDF or protobuf itself).
+  http::Handler wrap_raw(http::Handler handler, Access access) {
+    return [handler, access](const http::Request& req, http::Response& res) {
       try {
         // The gate admitted a hub account (req.staff) before the body was read.
         if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
         if (Status s = allowed(*req.staff, access); !s.ok())
           return send_json(res, http_status(s.code()), error_json(s));
-        auto out = handler(req, *req.staff);
-        if (!out.ok())
-          return send_json(res, http_status(out.status().code()), error_json(out.status()));
-        send_json(res, ok_status, *out);
+        handler(req, res);
       } catch (const std::exception& e) {
         spdlog::error("{} {}: {}", req.method, req.path, e.what());
         send_json(res, 500, error_json(Status::Internal("unexpected error")));
       }
     };
   }
+
 
   // 中介超市: the registry (operators write, supervisors suspend and reinstate, anyone reads
   // the public list) and the projects (operators act for their owners).
@@ -358,7 +373,7 @@ struct HubApi::Impl {
               {"suspended_reason", i.suspended_reason},
               {"suspended_at", time_or_null(i.suspended_at)},
               {"ratings", i.ratings},
-              {"avg", i.ratings ? json(std::round(100.0 * i.rating_sum / i.ratings) / 100.0) : json(nullptr)},
+              {"avg", mean_level(i.rating_sum, i.ratings)},
               {"low_ratings", i.low_ratings}};
     if (!full) return j;
     j["contact"] = i.contact;
@@ -576,20 +591,12 @@ struct HubApi::Impl {
                       if (!v.ok()) return v.status();
                       *out = *v;
                     }
-                    for (auto [key, out] : {std::pair{"amount_fen", &act.amount_fen}}) {
-                      auto it = body->find(key);
-                      if (it == body->end()) continue;
-                      if (!it->is_number_integer())
-                        return Status::InvalidArgument("invalid_amount", "amount_fen 应为整数（单位：分）",
-                                                       "amount_fen must be a whole number of fen");
-                      *out = it->get<int64_t>();
-                    }
-                    if (auto it = body->find("level"); it != body->end()) {
-                      if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 5)
-                        return Status::InvalidArgument("invalid_level", "评价等级应为 1 至 5（5 为非常满意）",
-                                                       "level must be 1 to 5 (5: very satisfied)");
-                      act.level = it->get<int>();
-                    }
+                    // Numbers of the wrong type become values the store refuses, in its words.
+                    if (auto it = body->find("amount_fen"); it != body->end())
+                      act.amount_fen = it->is_number_integer() ? it->get<int64_t>() : -1;
+                    if (auto it = body->find("level"); it != body->end())
+                      act.level = it->is_number_integer() && it->get<int64_t>() >= 1 && it->get<int64_t>() <= 5
+                                      ? it->get<int>() : -1;
                     auto due = json_string(*body, "due");
                     if (!due.ok()) return due.status();
                     if (!due->empty()) {
@@ -641,10 +648,7 @@ struct HubApi::Impl {
                  if (!r.ok()) return r.status();
                  return report_json(*r);
                }, 200, Access::kHubStaff));
-    server.Get("/api/v1/reports/monthly.pdf", [this](const http::Request& req, http::Response& res) {
-      if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
-      if (Status st = allowed(*req.staff, Access::kHubStaff); !st.ok())
-        return send_json(res, http_status(st.code()), error_json(st));
+    server.Get("/api/v1/reports/monthly.pdf", wrap_raw([this](const http::Request& req, http::Response& res) {
       auto month = month_param(req);
       auto r = month.ok() ? hub.store().monthly_report(*month) : Result<MonthlyReport>(month.status());
       auto pdf = r.ok() ? render_report_pdf(*r) : Result<std::string>(r.status());
@@ -652,7 +656,7 @@ struct HubApi::Impl {
       const std::string name = "report-" + format_date(*month).substr(0, 7) + ".pdf";
       res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + "\"");
       res.set_content(std::move(*pdf), "application/pdf");
-    });
+    }, Access::kHubStaff));
   }
 
   void routes() {
@@ -745,10 +749,7 @@ struct HubApi::Impl {
                  return documents_to_json(*s, *held);
                }, 200, Access::kHubStaff));
     server.Get(R"(/api/v1/cases/([A-Za-z0-9-]+)/documents/([0-9a-f]{64}))",
-               [this](const http::Request& req, http::Response& res) {
-                 if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
-                 if (Status st = allowed(*req.staff, Access::kHubStaff); !st.ok())
-                   return send_json(res, http_status(st.code()), error_json(st));
+               wrap_raw([this](const http::Request& req, http::Response& res) {
                  Hash32 hash{};
                  (void)from_hex(std::string(req.matches[2]), hash);
                  auto file = hub.read_document(req.matches[1], hash, req.staff->username,
@@ -756,7 +757,7 @@ struct HubApi::Impl {
                  if (!file.ok())
                    return send_json(res, http_status(file.status().code()), error_json(file.status()));
                  send_file(res, file->mime, file->file_name, std::move(file->content));
-               });
+               }, Access::kHubStaff));
 
     server.Get("/api/v1/audit/personal-reads",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
@@ -858,10 +859,7 @@ struct HubApi::Impl {
                  }
                  return json{{"rules", list}};
                }, 200, Access::kHubStaff));
-    server.Get("/api/v1/alerts.csv", [this](const http::Request& req, http::Response& res) {
-      if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
-      if (Status st = allowed(*req.staff, Access::kHubStaff); !st.ok())
-        return send_json(res, http_status(st.code()), error_json(st));
+    server.Get("/api/v1/alerts.csv", wrap_raw([this](const http::Request& req, http::Response& res) {
       auto q = alert_query(req, 100000, 100000);
       auto found = q.ok() ? hub.alerts(*q) : Result<std::pair<std::vector<HubStore::Alert>, int64_t>>(q.status());
       if (!found.ok())
@@ -896,7 +894,7 @@ struct HubApi::Impl {
       }
       res.headers.emplace_back("Content-Disposition", "attachment; filename=\"alerts.csv\"");
       res.set_content(std::move(csv), "text/csv; charset=utf-8");
-    });
+    }, Access::kHubStaff));
     // 电子监察's statistics over a period, grouped by site, department, item or staff.
     server.Get("/api/v1/stats",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {
@@ -1182,11 +1180,7 @@ struct HubApi::Impl {
                }, 200, Access::kHubStaff));
 
     // Restoring a replaced site (tongban restore --from-hub): its own chain, page by page.
-    server.Get(R"(/api/v1/sites/([A-Z0-9]+)/restore)", [this](const http::Request& req,
-                                                             http::Response& res) {
-      if (!req.staff) return send_json(res, 500, error_json(Status::Internal("no session")));
-      if (Status s = allowed(*req.staff, Access::kOperators); !s.ok())
-        return send_json(res, http_status(s.code()), error_json(s));
+    server.Get(R"(/api/v1/sites/([A-Z0-9]+)/restore)", wrap_raw([this](const http::Request& req, http::Response& res) {
       const std::string from_text = req.get_param_value("from");
       const auto from = from_text.empty() ? std::optional<int>(1) : int_param(from_text, 1, 2000000000);
       const std::string limit_text = req.get_param_value("limit");
@@ -1203,7 +1197,7 @@ struct HubApi::Impl {
       spdlog::info("restore page of {} from seq {} read by {}", std::string(req.matches[1]), *from,
                    req.staff->username);
       res.set_content(std::move(*page), "application/x-protobuf");
-    });
+    }, Access::kOperators));
 
     server.Get("/api/v1/sites", wrap([this](const http::Request&, const Staff&) -> Result<json> {
                  const auto or_null = [](const auto& v) { return v ? json(*v) : json(nullptr); };

@@ -27,13 +27,6 @@ Status no_project() {
   return Status::NotFound("project_not_found", "中介服务项目不存在", "no such project");
 }
 
-Status required_text(const std::string& text, const char* zh, const char* en, size_t max) {
-  if (text.empty())
-    return Status::InvalidArgument("missing_field", std::string("请填写") + zh,
-                                   std::string(en) + " is required");
-  return validate_text(text, zh, en, max);
-}
-
 std::string join(const std::vector<std::string>& parts) {
   std::string out;
   for (const auto& p : parts) out += (out.empty() ? "" : ",") + p;
@@ -60,7 +53,7 @@ const std::string& HubStore::market_schema() {
       code TEXT PRIMARY KEY, name TEXT NOT NULL, contact TEXT NOT NULL,
       registered_by TEXT NOT NULL, registered_ts INTEGER NOT NULL,
       suspended_kind TEXT NOT NULL DEFAULT '', suspended_reason TEXT NOT NULL DEFAULT '',
-      suspended_ts INTEGER) WITHOUT ROWID;
+      suspended_ts INTEGER, counted_from INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
     CREATE TABLE intermediary_qualifications(
       code TEXT NOT NULL REFERENCES intermediaries(code), name TEXT NOT NULL,
       number TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY(code, name)) WITHOUT ROWID;
@@ -122,10 +115,43 @@ Status HubStore::market_log_locked(const std::string& code, int64_t project, con
   return insert->run();
 }
 
+Status HubStore::review_standing_locked(const std::string& code, const std::string& by) {
+  auto found = intermediary_locked(code);
+  if (!found.ok()) return found.status();
+  const Intermediary& i = *found;
+  if (i.suspended_kind == "supervisor" || i.suspended_kind == "low_ratings")
+    return Status::Ok();  // only a supervisor lifts these
+  const Date today = date_of(clock_.now());
+  std::string kind, reason;
+  for (const Qualification& q : i.qualifications)
+    if (q.expires < today) {
+      kind = "qualification_expired";
+      reason = "资质“" + q.name + "”已于 " + format_date(q.expires) + " 过期 / a qualification expired";
+      break;
+    }
+  if (kind.empty() && i.low_ratings >= rules_.intermediary_low_count) {
+    kind = "low_ratings";
+    reason = std::to_string(rules_.intermediary_window_days) + " 日内差评 " + std::to_string(i.low_ratings) +
+             " 次 / rated low " + std::to_string(i.low_ratings) + " times";
+  }
+  if (kind == i.suspended_kind) return Status::Ok();
+  auto stmt = db_->cached(
+      "UPDATE intermediaries SET suspended_kind=?2, suspended_reason=?3, suspended_ts=?4 WHERE code=?1");
+  if (!stmt.ok()) return stmt.status();
+  stmt->bind(1, code).bind(2, kind).bind(3, reason);
+  if (kind.empty()) stmt->bind_null(4); else stmt->bind(4, clock_.now());
+  TB_RETURN_IF_ERROR(stmt->run());
+  const std::string note = kind.empty() ? "资质已更新 / qualifications renewed" : reason;
+  TB_RETURN_IF_ERROR(market_log_locked(code, 0, kind.empty() ? "reinstated" : "suspended",
+                                       kind.empty() ? by : "system", note));
+  spdlog::info("intermediary {} {}", code, kind.empty() ? "reinstated: renewed" : "suspended: " + kind);
+  return Status::Ok();
+}
+
 Result<HubStore::Intermediary> HubStore::save_intermediary(const Intermediary& in,
                                                            const std::string& by, bool update) {
   TB_RETURN_IF_ERROR(validate_uscc(in.code));
-  if (!update) TB_RETURN_IF_ERROR(required_text(in.name, "机构名称", "name", 200));
+  if (!update) TB_RETURN_IF_ERROR(validate_required_text(in.name, "机构名称", "name", 200));
   TB_RETURN_IF_ERROR(validate_text(in.contact, "联系方式", "contact", 200));
   if (in.qualifications.empty() || in.qualifications.size() > 20)
     return Status::InvalidArgument("invalid_qualification", "请填写 1 至 20 项资质",
@@ -134,24 +160,22 @@ Result<HubStore::Intermediary> HubStore::save_intermediary(const Intermediary& i
     return Status::InvalidArgument("invalid_service", "请填写 1 至 200 项服务事项",
                                    "1 to 200 services are required");
   for (const auto& q : in.qualifications) {
-    TB_RETURN_IF_ERROR(required_text(q.name, "资质名称", "qualification name", 200));
-    TB_RETURN_IF_ERROR(required_text(q.number, "资质证书编号", "qualification number", 64));
+    TB_RETURN_IF_ERROR(validate_required_text(q.name, "资质名称", "qualification name", 200));
+    TB_RETURN_IF_ERROR(validate_required_text(q.number, "资质证书编号", "qualification number", 64));
   }
   for (const auto& [item, service] : in.services) {
     if (!district_.catalog.find(item))
       return Status::InvalidArgument("unknown_item", "事项目录中没有该事项：" + item, "no such item");
-    TB_RETURN_IF_ERROR(required_text(service, "服务内容", "service", 500));
+    TB_RETURN_IF_ERROR(validate_required_text(service, "服务内容", "service", 500));
   }
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  auto existing = intermediaries_locked(in.code);
+  auto existing = intermediaries_locked(in.code);  // the code is valid: never ""
   if (!existing.ok()) return existing.status();
-  const Date today = date_of(clock_.now());
   std::string what = "registered";
   if (update) {
     if (existing->empty()) return no_intermediary();
-    const Intermediary& old = existing->front();
     auto stmt = db_->cached("UPDATE intermediaries SET contact=?2 WHERE code=?1");
     if (!stmt.ok()) return stmt.status();
     TB_RETURN_IF_ERROR(stmt->bind(1, in.code).bind(2, in.contact).run());
@@ -162,18 +186,7 @@ Result<HubStore::Intermediary> HubStore::save_intermediary(const Intermediary& i
       TB_RETURN_IF_ERROR(del->bind(1, in.code).run());
     }
     what = "updated";
-    // Renewed: the suspension for an expired qualification ends with it.
-    const bool renewed = std::all_of(in.qualifications.begin(), in.qualifications.end(),
-                                     [&](const Qualification& q) { return q.expires >= today; });
-    if (old.suspended_kind == "qualification_expired" && renewed) {
-      auto lift = db_->cached(
-          "UPDATE intermediaries SET suspended_kind='', suspended_reason='', suspended_ts=NULL"
-          " WHERE code=?1");
-      if (!lift.ok()) return lift.status();
-      TB_RETURN_IF_ERROR(lift->bind(1, in.code).run());
-      TB_RETURN_IF_ERROR(market_log_locked(in.code, 0, "reinstated", by, "资质已更新 / renewed"));
-    }
-  } else {
+    } else {
     if (!existing->empty())
       return Status::Conflict("intermediary_exists", "该统一社会信用代码已入驻中介超市",
                               "an intermediary with this code is registered");
@@ -197,18 +210,18 @@ Result<HubStore::Intermediary> HubStore::save_intermediary(const Intermediary& i
   for (const auto& [item, text] : in.services)
     TB_RETURN_IF_ERROR(service->bind(1, in.code).bind(2, item).bind(3, text).run());
   TB_RETURN_IF_ERROR(market_log_locked(in.code, 0, what, by, ""));
+  // A qualification already past its day suspends at once; a renewal lifts that.
+  TB_RETURN_IF_ERROR(review_standing_locked(in.code, by));
   TB_RETURN_IF_ERROR(tx.commit());
   spdlog::info("intermediary {} {} by {}", in.code, what, by);
-  auto saved = intermediaries_locked(in.code);
-  if (!saved.ok()) return saved.status();
-  return saved->front();
+  return intermediary_locked(in.code);
 }
 
 Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries_locked(const std::string& code) {
   const Date today = date_of(clock_.now());
   auto stmt = db_->cached(
       "SELECT code, name, contact, registered_ts, registered_by, suspended_kind,"
-      " suspended_reason, suspended_ts FROM intermediaries WHERE (?1 = '' OR code = ?1)"
+      " suspended_reason, suspended_ts, counted_from FROM intermediaries WHERE (?1 = '' OR code = ?1)"
       " ORDER BY code");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, code);
@@ -222,6 +235,7 @@ Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries_locked(cons
     i.suspended_kind = r.text_at(5);
     i.suspended_reason = r.text_at(6);
     i.suspended_at = r.null_at(7) ? 0 : r.int_at(7);
+    i.counted_from = r.int_at(8);
     return i;
   });
   if (!rows.ok()) return rows.status();
@@ -229,7 +243,8 @@ Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries_locked(cons
       "SELECT name, number, expires FROM intermediary_qualifications WHERE code=?1 ORDER BY name");
   auto services = db_->cached(
       "SELECT item_code, service FROM intermediary_services WHERE code=?1 ORDER BY item_code");
-  // Ratings given after service; the low ones within the window count toward suspension.
+  // Ratings given after service; the low ones within the window (and since the last
+  // reinstatement: a supervisor's decision starts the count again) toward suspension.
   auto ratings = db_->cached(
       "SELECT count(*), coalesce(sum(rating), 0),"
       " coalesce(sum(rating <= ?2 AND rated_ts >= ?3), 0)"
@@ -252,7 +267,8 @@ Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries_locked(cons
     services->reset();
     if (!s.ok()) return s.status();
     i.services = std::move(*s);
-    ratings->bind(1, i.code).bind(2, int64_t{rules_.intermediary_low_level}).bind(3, window);
+    ratings->bind(1, i.code).bind(2, int64_t{rules_.intermediary_low_level});
+    ratings->bind(3, std::max(window, i.counted_from + 1));
     auto row = ratings->step();
     if (!row.ok()) return row.status();
     i.ratings = ratings->int_at(0);
@@ -278,25 +294,29 @@ Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries(const std::
   return all;
 }
 
-Result<HubStore::Intermediary> HubStore::intermediary(const std::string& code) {
-  std::lock_guard lock(mu_);
+Result<HubStore::Intermediary> HubStore::intermediary_locked(const std::string& code) {
+  if (code.empty()) return no_intermediary();  // "" would mean every one to the list query
   auto found = intermediaries_locked(code);
   if (!found.ok()) return found.status();
-  if (code.empty() || found->empty()) return no_intermediary();
-  return found->front();
+  if (found->empty()) return no_intermediary();
+  return std::move(found->front());
+}
+
+Result<HubStore::Intermediary> HubStore::intermediary(const std::string& code) {
+  std::lock_guard lock(mu_);
+  return intermediary_locked(code);
 }
 
 Result<HubStore::Intermediary> HubStore::set_suspension(const std::string& code, bool suspend,
                                                         const std::string& reason,
                                                         const std::string& by) {
-  TB_RETURN_IF_ERROR(required_text(reason, suspend ? "暂停理由" : "恢复理由", "reason", 1000));
+  TB_RETURN_IF_ERROR(validate_required_text(reason, suspend ? "暂停理由" : "恢复理由", "reason", 1000, true));
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  auto found = intermediaries_locked(code);
+  auto found = intermediary_locked(code);
   if (!found.ok()) return found.status();
-  if (code.empty() || found->empty()) return no_intermediary();
-  const Intermediary& i = found->front();
+  const Intermediary& i = *found;
   if (suspend == !i.suspended_kind.empty())
     return Status::Conflict("invalid_transition", suspend ? "该中介机构已暂停选取" : "该中介机构未被暂停",
                             suspend ? "already suspended" : "not suspended");
@@ -307,54 +327,41 @@ Result<HubStore::Intermediary> HubStore::set_suspension(const std::string& code,
         return Status::Conflict("qualification_expired", "资质“" + q.name + "”已过期，请先更新资质",
                                 "a qualification has expired: renew it first");
   }
+  // Reinstated: the low ratings are counted again from now.
   auto stmt = db_->cached(
-      "UPDATE intermediaries SET suspended_kind=?2, suspended_reason=?3, suspended_ts=?4 WHERE code=?1");
+      "UPDATE intermediaries SET suspended_kind=?2, suspended_reason=?3, suspended_ts=?4,"
+      " counted_from=CASE WHEN ?2 = '' THEN ?5 ELSE counted_from END WHERE code=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, code).bind(2, suspend ? "supervisor" : "").bind(3, suspend ? reason : "");
   if (suspend) stmt->bind(4, clock_.now()); else stmt->bind_null(4);
+  stmt->bind(5, clock_.now());
   TB_RETURN_IF_ERROR(stmt->run());
   TB_RETURN_IF_ERROR(market_log_locked(code, 0, suspend ? "suspended" : "reinstated", by, reason));
   TB_RETURN_IF_ERROR(tx.commit());
   spdlog::info("intermediary {} {} by {}", code, suspend ? "suspended" : "reinstated", by);
-  auto saved = intermediaries_locked(code);
-  if (!saved.ok()) return saved.status();
-  return saved->front();
+  return intermediary_locked(code);
 }
 
 Result<int> HubStore::suspend_expired() {
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  const Date today = date_of(clock_.now());
   auto stmt = db_->cached(
-      "SELECT DISTINCT i.code, q.name FROM intermediaries i JOIN intermediary_qualifications q"
+      "SELECT DISTINCT i.code FROM intermediaries i JOIN intermediary_qualifications q"
       " ON q.code = i.code WHERE i.suspended_kind = '' AND q.expires < ?1 ORDER BY i.code");
   if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, int64_t{today.days});
-  auto expired = collect_rows<std::pair<std::string, std::string>>(
-      *stmt, [](const Stmt& r) { return std::pair{r.text_at(0), r.text_at(1)}; });
+  stmt->bind(1, int64_t{date_of(clock_.now()).days});
+  auto expired = collect_rows<std::string>(*stmt, [](const Stmt& r) { return r.text_at(0); });
   if (!expired.ok()) return expired.status();
-  auto suspend = db_->cached(
-      "UPDATE intermediaries SET suspended_kind='qualification_expired', suspended_reason=?2,"
-      " suspended_ts=?3 WHERE code=?1 AND suspended_kind=''");
-  if (!suspend.ok()) return suspend.status();
-  int count = 0;
-  for (const auto& [code, name] : *expired) {
-    const std::string reason = "资质“" + name + "”已过期 / a qualification expired";
-    TB_RETURN_IF_ERROR(suspend->bind(1, code).bind(2, reason).bind(3, clock_.now()).run());
-    if (db_->changes() == 0) continue;  // another of its qualifications already did
-    TB_RETURN_IF_ERROR(market_log_locked(code, 0, "suspended", "system", reason));
-    spdlog::info("intermediary {} suspended: a qualification expired", code);
-    ++count;
-  }
+  for (const std::string& code : *expired) TB_RETURN_IF_ERROR(review_standing_locked(code, "system"));
   TB_RETURN_IF_ERROR(tx.commit());
-  return count;
+  return static_cast<int>(expired->size());
 }
 
 Result<HubStore::Project> HubStore::create_project(const NewProject& in, const std::string& by) {
-  TB_RETURN_IF_ERROR(required_text(in.owner, "项目业主", "owner", 200));
+  TB_RETURN_IF_ERROR(validate_required_text(in.owner, "项目业主", "owner", 200));
   if (!in.owner_code.empty()) TB_RETURN_IF_ERROR(validate_uscc(in.owner_code));
-  TB_RETURN_IF_ERROR(required_text(in.title, "项目名称", "title", 200));
+  TB_RETURN_IF_ERROR(validate_required_text(in.title, "项目名称", "title", 200));
   if (!district_.catalog.find(in.item_code))
     return Status::InvalidArgument("unknown_item", "事项目录中没有该事项：" + in.item_code, "no such item");
   if (in.method != "direct" && in.method != "random" && in.method != "lowest_quote")
@@ -461,13 +468,18 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
   };
   // The intermediary `code` as it stands, eligible for this project's item today.
   const auto eligible_one = [&](const std::string& code) -> Result<Intermediary> {
-    auto found = intermediaries_locked(code);
+    auto found = intermediary_locked(code);
     if (!found.ok()) return found.status();
-    if (code.empty() || found->empty()) return no_intermediary();
-    if (!eligible(found->front(), p->item_code, today))
+    if (!eligible(*found, p->item_code, today))
       return Status::Conflict("not_eligible", "该中介机构当前不可选取（已暂停、资质过期或未提供该事项服务）",
                               "the intermediary may not be chosen for this item now");
-    return found->front();
+    return found;
+  };
+  const auto check_amount = [&](const char* zh) -> Status {
+    if (act.amount_fen <= 0 || act.amount_fen > 100'000'000'000)
+      return Status::InvalidArgument("invalid_amount", std::string(zh) + "应为正整数（单位：分）",
+                                     "amount_fen must be a positive whole number of fen");
+    return Status::Ok();
   };
   std::string code = p->chosen, note;
   if (act.step == "quote") {  // 竞价选取: an eligible intermediary's quote, while open
@@ -475,9 +487,7 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
     if (p->state != "open") return wrong_state("报价");
     auto who = eligible_one(act.code);
     if (!who.ok()) return who.status();
-    if (act.amount_fen <= 0 || act.amount_fen > 100'000'000'000)
-      return Status::InvalidArgument("invalid_amount", "报价应为正整数（单位：分）",
-                                     "amount_fen must be a positive whole number of fen");
+    TB_RETURN_IF_ERROR(check_amount("报价"));
     auto insert = db_->cached(
         "INSERT INTO intermediary_quotes(project_id, code, amount_fen, ts, seq) VALUES(?1,?2,?3,?4,"
         " (SELECT coalesce(max(seq), 0) + 1 FROM intermediary_quotes WHERE project_id=?1))"
@@ -514,7 +524,9 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
             std::to_string(candidates.size());
     } else {  // lowest_quote: the cheapest quote of one still eligible; ties: the first quoted
       for (const Quote& q : p->quotes) {
-        if (eligible_one(q.code).ok()) {
+        auto who = eligible_one(q.code);
+        if (!who.ok() && who.status().code() != StatusCode::kConflict) return who.status();
+        if (who.ok()) {
           code = q.code;
           why = "最低报价 " + yuan(q.amount_fen) + " 元 / lowest quote";
           break;
@@ -533,9 +545,13 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
     note = why + (seed.empty() ? "" : "，seed " + seed);
   } else if (act.step == "contract") {  // the service contract: price and deadline
     if (p->state != "selected") return wrong_state("签订合同（尚未选定或已签订）");
-    if (act.amount_fen <= 0 || act.amount_fen > 100'000'000'000)
-      return Status::InvalidArgument("invalid_amount", "合同金额应为正整数（单位：分）",
-                                     "amount_fen must be a positive whole number of fen");
+    auto who = eligible_one(p->chosen);  // suspended since it was chosen: choose again
+    if (!who.ok()) return who.status();
+    TB_RETURN_IF_ERROR(check_amount("合同金额"));
+    for (const Quote& q : p->quotes)
+      if (q.code == p->chosen && act.amount_fen > q.amount_fen)
+        return Status::InvalidArgument("invalid_amount", "合同金额不得高于中选报价 " + yuan(q.amount_fen) + " 元",
+                                       "the contract may not exceed the winning quote");
     if (!act.due || *act.due <= today || *act.due > today + 3 * 366)
       return Status::InvalidArgument("invalid_due", "服务期限应为今后三年内的日期 YYYY-MM-DD",
                                      "due must be a date YYYY-MM-DD within three years");
@@ -558,7 +574,7 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
       return Status::InvalidArgument("invalid_level", "评价等级应为 1 至 5（5 为非常满意）",
                                      "level must be 1 to 5 (5: very satisfied)");
     if (act.level <= rules_.intermediary_low_level)
-      TB_RETURN_IF_ERROR(required_text(act.note, "差评理由", "note", 1000));
+      TB_RETURN_IF_ERROR(validate_required_text(act.note, "差评理由", "note", 1000, true));
     else
       TB_RETURN_IF_ERROR(validate_text(act.note, "评价意见", "note", 1000, true));
     auto update = db_->cached(
@@ -571,23 +587,8 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
     return Status::InvalidArgument("invalid_step", "未知的办理步骤", "unknown step");
   }
   TB_RETURN_IF_ERROR(market_log_locked(code, id, act.step, act.by, note));
-  if (act.step == "rate") {  // 优胜劣汰: rated low too often within the window
-    auto rated = intermediaries_locked(code);
-    if (!rated.ok()) return rated.status();
-    const Intermediary& i = rated->front();
-    if (i.suspended_kind.empty() && i.low_ratings >= rules_.intermediary_low_count) {
-      const std::string reason = std::to_string(rules_.intermediary_window_days) + " 日内差评 " +
-                                 std::to_string(i.low_ratings) + " 次 / rated low " +
-                                 std::to_string(i.low_ratings) + " times";
-      auto suspend = db_->cached(
-          "UPDATE intermediaries SET suspended_kind='low_ratings', suspended_reason=?2,"
-          " suspended_ts=?3 WHERE code=?1");
-      if (!suspend.ok()) return suspend.status();
-      TB_RETURN_IF_ERROR(suspend->bind(1, code).bind(2, reason).bind(3, clock_.now()).run());
-      TB_RETURN_IF_ERROR(market_log_locked(code, id, "suspended", "system", reason));
-      spdlog::info("intermediary {} suspended: rated low {} times", code, i.low_ratings);
-    }
-  }
+  // 优胜劣汰: rated low too often within the window.
+  if (act.step == "rate") TB_RETURN_IF_ERROR(review_standing_locked(code, "system"));
   TB_RETURN_IF_ERROR(tx.commit());
   spdlog::info("intermediary project {} {} by {}", id, act.step, act.by);
   return project_locked(id);

@@ -13,13 +13,6 @@ namespace tongban::hub {
 
 namespace {
 
-Status check_words(const std::string& text, const char* zh, const char* en, size_t max) {
-  if (text.empty())
-    return Status::InvalidArgument("missing_field", std::string("请填写") + zh,
-                                   std::string(en) + " is required");
-  return validate_text(text, zh, en, max, true);
-}
-
 Status no_issue() {
   return Status::NotFound("issue_not_found", "体验官问题不存在", "no such issue");
 }
@@ -53,7 +46,7 @@ Result<HubStore::Officer> HubStore::register_officer(const Officer& o, const std
   if (o.term_to < o.term_from || o.term_to - o.term_from > 5 * 366)
     return Status::InvalidArgument("invalid_term", "聘期应为起止日期，且不超过五年",
                                    "the term must run from a day to a later one, 5 years at most");
-  TB_RETURN_IF_ERROR(check_words(o.name, "体验官姓名", "name", 64));
+  TB_RETURN_IF_ERROR(validate_required_text(o.name, "体验官姓名", "name", 64, true));
   TB_RETURN_IF_ERROR(validate_text(o.organization, "所在单位", "organization", 200));
   {  // The registry's row first; then the account (it locks mu_ itself), or neither.
     std::lock_guard lock(mu_);
@@ -91,8 +84,8 @@ Result<std::vector<HubStore::Officer>> HubStore::officers() {
 }
 
 Result<HubStore::OfficerIssue> HubStore::file_issue(const std::string& officer, const NewIssue& in) {
-  TB_RETURN_IF_ERROR(check_words(in.title, "问题标题", "title", 200));
-  TB_RETURN_IF_ERROR(check_words(in.detail, "问题描述", "detail", 4000));
+  TB_RETURN_IF_ERROR(validate_required_text(in.title, "问题标题", "title", 200, true));
+  TB_RETURN_IF_ERROR(validate_required_text(in.detail, "问题描述", "detail", 4000, true));
   if (!in.site.empty() && !district_.site(in.site))
     return Status::InvalidArgument("unknown_site", "站点不存在：" + in.site, "no such site");
   if (!in.item_code.empty() && !district_.catalog.find(in.item_code))
@@ -218,7 +211,7 @@ Result<HubStore::OfficerIssue> HubStore::act_on_issue(int64_t id, const IssueAct
   std::string note;
   if (act.step == "assigned") {  // an operator: to a department, by a day
     if (issue->state != "filed" && issue->state != "assigned") return wrong_state("交办");
-    TB_RETURN_IF_ERROR(check_words(act.department, "承办部门", "department", 64));
+    TB_RETURN_IF_ERROR(validate_required_text(act.department, "承办部门", "department", 64, true));
     const auto departments = district_.catalog.departments();
     if (!departments.count(act.department))
       return Status::InvalidArgument("unknown_department", "事项目录中没有该部门：" + act.department,
@@ -233,7 +226,7 @@ Result<HubStore::OfficerIssue> HubStore::act_on_issue(int64_t id, const IssueAct
     note = act.department + "，" + format_date(*act.due) + " 前办结";
   } else if (act.step == "answered") {  // an operator records the department's answer
     if (issue->state != "assigned") return wrong_state("答复（请先交办）");
-    TB_RETURN_IF_ERROR(check_words(act.note, "办理答复", "answer", 2000));
+    TB_RETURN_IF_ERROR(validate_required_text(act.note, "办理答复", "answer", 2000, true));
     answer = act.note;
     next = "answered";
     note = act.note;
@@ -242,7 +235,7 @@ Result<HubStore::OfficerIssue> HubStore::act_on_issue(int64_t id, const IssueAct
       return Status::PermissionDenied("not_issue_officer", "仅提出该问题的体验官本人可确认",
                                       "only the officer who filed the issue confirms it");
     if (issue->state != "answered") return wrong_state("确认（尚未答复）");
-    if (act.step == "reopened") TB_RETURN_IF_ERROR(check_words(act.note, "不满意的理由", "note", 1000));
+    if (act.step == "reopened") TB_RETURN_IF_ERROR(validate_required_text(act.note, "不满意的理由", "note", 1000, true));
     else TB_RETURN_IF_ERROR(validate_text(act.note, "确认意见", "note", 1000, true));
     next = act.step == "confirmed" ? "closed" : "assigned";
     if (act.step == "reopened") answer.clear();  // the rejected answer stays in the steps
@@ -252,7 +245,7 @@ Result<HubStore::OfficerIssue> HubStore::act_on_issue(int64_t id, const IssueAct
     }
     note = act.note;
   } else if (act.step == "overruled") {  // a supervisor closes it, with a reason
-    TB_RETURN_IF_ERROR(check_words(act.note, "销号理由", "reason", 1000));
+    TB_RETURN_IF_ERROR(validate_required_text(act.note, "销号理由", "reason", 1000, true));
     next = "closed";
     closed = clock_.now();
     close_kind = "overruled";

@@ -120,6 +120,7 @@ const std::vector<std::pair<std::string, std::string>>& rule_names() {
       {"rating_callback_overdue", "差评未按时回访"},
       {"rating_rectify_overdue", "差评未按时整改"},
       {"rectification_overdue", "整改通知逾期未答复"},
+      {"decider_department", "非本部门人员作出审批决定"},
   };
   return kNames;
 }
@@ -142,6 +143,7 @@ SupervisionRules SupervisionRules::defaults(int yellow_days) {
       {"rating_callback_overdue", {true, Severity::kYellow, 0}},
       {"rating_rectify_overdue", {true, Severity::kRed, 0}},
       {"rectification_overdue", {true, Severity::kRed, 0}},
+      {"decider_department", {true, Severity::kRed, 0}},
   };
   r.suspension_days = {{"correction", 20}, {"hearing", 20}, {"testing", 60}, {"expert_review", 60}};
   return r;
@@ -348,6 +350,17 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
           "suspension " + std::to_string(i + 1) + " lasted " + std::to_string(used) +
               " working days (limit " + std::to_string(max) + ")");
   }
+  // A decision by an account of another department than the item's (or the part's): the
+  // site's 后台分类审批 refuses it, so only a bypassed or altered node makes one.
+  const auto decided_elsewhere = [&](const std::string& by, const std::string& owner,
+                                     const std::string& occurrence) {
+    if (!by.empty() && by != owner)
+      hit("decider_department", occurrence, "由" + by + "人员作出决定，该事项由" + owner + "审批",
+          "decided by an account of " + by + ", the item is " + owner + "'s");
+  };
+  if (s.parts.empty() && s.decided_date) decided_elsewhere(s.decided_department, s.department, "");
+  for (const CasePart& p : s.parts)
+    if (!p.decision.empty()) decided_elsewhere(p.decided_department, p.department, p.item_code);
   if (!s.license_no.empty() && !s.accepted_date && !s.deemed_accepted)
     hit("license_without_case", "", "证照 " + s.license_no + " 所属办件无受理记录",
         "license " + s.license_no + " on a case never accepted");

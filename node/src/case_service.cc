@@ -284,6 +284,7 @@ Result<CaseState> CaseService::apply(NodeStore::Writer& writer, const Catalogs& 
                                                     : version->second.get();
   ctx.calendar = &district_.calendar;
   ctx.site_id = site_.id;
+  ctx.actor_department = actor.system ? "" : actor.department;
   ctx.site_kind = site_.kind;
   ctx.parent_site = site_.parent;
   ctx.site_items = site_.all_items ? nullptr : &site_.items;

@@ -34,20 +34,8 @@ bool in(CaseStatus s, std::initializer_list<CaseStatus> set) {
 // Notes, reasons and opinions: free text of up to 500 bytes, line breaks allowed.
 Status check_text(const std::string& text, const char* zh_field, const char* en_field,
                   bool required) {
-  if (required && text.empty())
-    return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
-                                   std::string(en_field) + " is required");
-  return validate_text(text, zh_field, en_field, kMaxText, true);
-}
-
-// A name on one line: a person's (up to 128 bytes: long minority names) or an
-// organisation's (up to 200).
-Status check_name(const std::string& name, const char* zh_field, const char* en_field,
-                  size_t max_bytes) {
-  if (name.empty())
-    return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
-                                   std::string(en_field) + " is required");
-  return validate_text(name, zh_field, en_field, max_bytes);
+  return required ? validate_required_text(text, zh_field, en_field, kMaxText, true)
+                  : validate_text(text, zh_field, en_field, kMaxText, true);
 }
 
 const CaseMaterial* case_material(const CaseState& s, const std::string& code) {
@@ -64,12 +52,12 @@ Status unknown_material(const std::string& code) {
 }  // namespace
 
 Status validate_applicant(const pb::Applicant& a, Date today) {
-  TB_RETURN_IF_ERROR(check_name(a.name(), "申请人姓名", "applicant name", 128));
+  TB_RETURN_IF_ERROR(validate_required_text(a.name(), "申请人姓名", "applicant name", 128));
   TB_RETURN_IF_ERROR(validate_resident_id(a.id_number(), today));
   TB_RETURN_IF_ERROR(validate_mobile(a.phone()));
   if (a.enterprise()) {  // an enterprise applicant, whatever the item: its code must hold
     TB_RETURN_IF_ERROR(validate_uscc(a.uscc()));
-    TB_RETURN_IF_ERROR(check_name(a.org_name(), "企业名称", "enterprise name", 200));
+    TB_RETURN_IF_ERROR(validate_required_text(a.org_name(), "企业名称", "enterprise name", 200));
   } else if (!a.uscc().empty() || !a.org_name().empty()) {
     return Status::InvalidArgument("unexpected_field",
                                    "个人申请不应填写统一社会信用代码或企业名称",
@@ -681,6 +669,7 @@ struct Decider {
     d.set_reason(c.reason);
     d.set_part_item_code(s.parts.empty() ? "" : c.part);
     d.set_decided_date(today_of(ctx).days);
+    d.set_department(ctx.actor_department);
     emit_decision(out, s, std::move(d), ctx);
     return done();
   }

@@ -191,6 +191,7 @@ void apply_decision(CaseState& s, const pb::Decided& e) {
     s.status = e.approved() ? CaseStatus::kApproved : CaseStatus::kDenied;
     s.reason = e.reason();
     s.decided_date = Date{e.decided_date()};
+    s.decided_department = e.department();
     for (CasePart& p : s.parts) p.decision = e.approved() ? "approved" : "denied";
     return;
   }
@@ -199,6 +200,7 @@ void apply_decision(CaseState& s, const pb::Decided& e) {
     if (p.item_code == e.part_item_code()) {
       p.decision = e.approved() ? "approved" : "denied";
       p.reason = e.reason();
+      p.decided_department = e.department();
     }
     all_decided = all_decided && !p.decision.empty();
     any_approved = any_approved || p.decision == "approved";

@@ -163,6 +163,14 @@ Status validate_text(std::string_view text, const char* zh_field, const char* en
   return Status::Ok();
 }
 
+Status validate_required_text(std::string_view text, const char* zh_field, const char* en_field,
+                              size_t max_bytes, bool multiline) {
+  if (text.empty())
+    return Status::InvalidArgument("missing_field", std::string("请填写") + zh_field,
+                                   std::string(en_field) + " is required");
+  return validate_text(text, zh_field, en_field, max_bytes, multiline);
+}
+
 std::string mask_id(std::string_view id) {
   // Keeps 6 + 4; anything shorter than 11 is masked whole (8 to 10 bytes once underflowed
   // the middle's length and threw: found by the identity fuzz target).

@@ -385,7 +385,7 @@ test('an operator registers an intermediary and draws one at random and a superv
     await reg.getByRole('button', { name: '入驻' }).click()
     await p.getByText('中介机构已入驻').waitFor()
     await p.getByRole('row').filter({ hasText: '陕西安泰安全评价有限公司' }).getByText('可选取').waitFor()
-    await p.getByRole('row').filter({ hasText: '过期资质评价所' }).getByText('资质过期，不可选取').waitFor()
+    await p.getByRole('row').filter({ hasText: '过期资质评价所' }).getByText('暂停：资质过期').waitFor()
     await p.waitForTimeout(400)
     await shot(p, 'intermediaries-registry')
 

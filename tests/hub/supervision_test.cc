@@ -147,6 +147,40 @@ TEST_CASE("deemed acceptance and a license on a case never accepted", "[hub][sup
   CHECK(rules_hit(outside, day(2026, 11, 2)) == V{"license_without_case"});
 }
 
+TEST_CASE("a decision recorded for another department than the item's is found", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  s.status = CaseStatus::kApproved;
+  s.review_started_date = s.decided_date = day(2026, 11, 2);
+  s.license_no = "L-1";
+  s.license_issued_date = day(2026, 11, 2);
+  CHECK(rules_hit(s, day(2026, 11, 2)).empty());  // no department recorded: not judged
+  s.decided_department = "人力资源和社会保障局";
+  CHECK(rules_hit(s, day(2026, 11, 2)).empty());
+  s.decided_department = "公安分局";
+  CHECK(rules_hit(s, day(2026, 11, 2)) == V{"decider_department"});
+  // 一件事: each decided part against its own department.
+  CaseState bundle = accepted_case();
+  bundle.status = CaseStatus::kInReview;
+  bundle.review_started_date = day(2026, 11, 2);
+  const auto part = [](const char* code, const char* department, const char* decision,
+                       const char* decider) {
+    CasePart p;
+    p.item_code = code;
+    p.department = department;
+    p.decision = decision;
+    p.decided_department = decider;
+    return p;
+  };
+  bundle.parts = {part("GA001", "公安分局", "approved", "公安分局"),
+                  part("WJ001", "卫生健康局", "approved", "公安分局"),
+                  part("YB001", "医疗保障局", "", "")};
+  const auto found = evaluate(bundle, day(2026, 11, 2), district(), SupervisionRules::defaults(2), false, 0);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].rule == "decider_department");
+  CHECK(found[0].occurrence == "WJ001");
+  CHECK(found[0].severity == Severity::kRed);
+}
+
 TEST_CASE("a brief reason is found only where the reason can be read", "[hub][supervision]") {
   CaseState s = accepted_case();
   s.status = CaseStatus::kRefused;

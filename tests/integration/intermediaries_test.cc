@@ -2,8 +2,8 @@
 // qualifications with expiry, services against the catalog's items); projects choose one by
 // direct selection, a random draw (recomputed here from the recorded seed) or the lowest
 // quote; contracts, completion and the owner's rating follow; three low ratings suspend an
-// intermediary, an expired qualification is suspended by the hub's timer and lifted by its
-// renewal, and a supervisor reinstates with a reason. Every refusal changes nothing.
+// intermediary, an expired qualification suspends it as it is registered and its renewal
+// lifts that, and a supervisor reinstates with a reason. Every refusal changes nothing.
 #include <sodium.h>
 
 #include <catch2/catch.hpp>
@@ -48,7 +48,6 @@ TEST_CASE("中介超市 draws reproducibly and suspends the intermediary rated l
           "[integration][intermediaries]") {
   DistrictDir district;
   HubHarness hub(district);
-  hub.set_extra_args({"--supervision-seconds", "1"});
   hub.start();
   const std::string op = hub.login("operator");
   const std::string sup = hub.login("supervisor");
@@ -80,10 +79,7 @@ TEST_CASE("中介超市 draws reproducibly and suspends the intermediary rated l
   }
   expect_error(hub.post(op, "/api/v1/intermediaries", intermediary(kAnquan, "重复", today + 300)), 409,
                "intermediary_exists");
-  // The timer suspends the one whose qualification has lapsed.
-  eventually([&] {
-    return hub.get(op, "/api/v1/intermediaries/" + kLapsed).body["state"] == "suspended";
-  });
+  // The one whose qualification has lapsed is suspended as it is registered.
   const json lapsed = hub.get(op, "/api/v1/intermediaries/" + kLapsed).body;
   CHECK(lapsed["suspended_kind"] == "qualification_expired");
   CHECK(lapsed["qualifications"][0]["expired"] == true);
@@ -136,6 +132,12 @@ TEST_CASE("中介超市 draws reproducibly and suspends the intermediary rated l
   REQUIRE(hub.post(op, bid + "/quote", {{"code", kCheap}, {"amount_fen", 4500000}}).status == 200);
   REQUIRE(hub.post(op, bid + "/quote", {{"code", kHuanping}, {"amount_fen", 4500000}}).status == 200);
   expect_error(hub.post(op, bid + "/quote", {{"code", kCheap}, {"amount_fen", 100}}), 409, "quote_exists");
+  const json quoted = hub.get(op, bid).body;
+  REQUIRE(quoted["quotes"].size() == 3);  // the refused one changed nothing
+  CHECK(quoted["quotes"][0]["code"] == kCheap);
+  CHECK(quoted["quotes"][0]["amount_fen"] == 4500000);
+  CHECK(quoted["quotes"][2]["amount_fen"] == 4800000);
+  expect_error(hub.post(op, bid + "/quote", json::object()), 404, "intermediary_not_found");
   const HttpReply lowest = hub.post(op, bid + "/select", json::object());
   REQUIRE(lowest.status == 200);
   CHECK(lowest.body["chosen"] == kCheap);  // a tie goes to the first quote
@@ -157,7 +159,7 @@ TEST_CASE("中介超市 draws reproducibly and suspends the intermediary rated l
     REQUIRE(hub.post(op, path + "/complete", {{"note", "已出具安全评价报告"}}).status == 200);
     expect_error(hub.post(op, path + "/rate", {{"level", 6}}), 400, "invalid_level");
     expect_error(hub.post(op, path + "/rate", {{"level", 1}}), 400, "missing_field");  // a 差评 says why
-    const HttpReply rated = hub.post(op, path + "/rate", {{"level", 2}, {"note", "报告质量差，多次返工"}});
+    const HttpReply rated = hub.post(op, path + "/rate", {{"level", 2}, {"note", "报告质量差\n多次返工"}});
     INFO(rated.body.dump());
     REQUIRE(rated.status == 200);
     CHECK(rated.body["state"] == "rated");

@@ -140,4 +140,21 @@ TEST_CASE("a 差评 is appealed and decided at the hub and another is rectified 
   CHECK(published.body.dump().find("clerk") == std::string::npos);
   expect_error(d.hub.get("", "/api/v1/public/ratings?month=2026-13"), 400, "invalid_period");
   expect_error(d.hub.get(sup, "/api/v1/ratings/rankings?by=window"), 400, "invalid_group");
+
+  // The month's supervision report counts the same ratings and both 差评 loops.
+  const std::string month = format_date(date_of(std::time(nullptr))).substr(0, 7);
+  eventually([&] {
+    return d.hub.get(sup, "/api/v1/reports/monthly?month=" + month).body["loop"]["followed_up"] == 1;
+  });
+  const json report = d.hub.get(sup, "/api/v1/reports/monthly?month=" + month).body;
+  INFO(report.dump());
+  CHECK(report["rating_levels"] == json::array({1, 1, 0, 0, 1}));
+  const json& loop = report["loop"];
+  CHECK(loop["bad"] == 2);
+  CHECK(loop["called_back"] == 2);
+  CHECK(loop["appealed"] == 1);
+  CHECK(loop["upheld"] == 1);
+  CHECK(loop["rectified"] == 1);
+  CHECK(loop["overdue"] == 0);
+  CHECK(loop["callback_days"] == 0.0);  // called back the day it was rated
 }

@@ -10,6 +10,9 @@
 
 #include "support/node_harness.h"
 #include "support/sync_support.h"
+#include "events.pb.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/replica.h"
 
 using namespace tongban;
 using namespace tongban::test;
@@ -378,4 +381,61 @@ TEST_CASE("the hub counts each site's month: on time and days used and 容缺 an
   expect_error(stats("month=" + month + "&from=2026-01-01"), 400, "invalid_period");
   expect_error(stats("month=" + month + "&site=S99"), 400, "unknown_site");
   expect_error(d.s01.get(reviewer, "/api/v1/stats?month=" + month), 404, "no_such_endpoint");
+}
+
+TEST_CASE("a decision a site signed for another department than the item's raises decider_department",
+          "[integration][supervision]") {
+  LinkedDistrict d;
+  const std::string op = d.hub.login("operator");
+  const std::string clerk = d.s01.login("clerk");
+  const std::string reviewer = d.s01.login("reviewer");
+  // An honest decision (the reviewer's account has no department): silent.
+  const std::string honest = file_case(d.s01, clerk, resident_id(951), true);
+  REQUIRE(act(d.s01, reviewer, honest, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, honest, "decide", {{"approve", true}, {"reason", "符合条件"}}).status == 200);
+  const std::string id = file_case(d.s01, clerk, resident_id(952), true);
+  REQUIRE(act(d.s01, reviewer, id, "review").status == 200);
+  const auto status_at_hub = [&](const std::string& case_id) {
+    const HttpReply r = d.hub.get(op, "/api/v1/cases/" + case_id);
+    return r.status == 200 ? r.body["status"].get<std::string>() : std::string();
+  };
+  eventually([&] { return status_at_hub(id) == "in_review" && status_at_hub(honest) == "approved"; });
+  d.s01.stop();
+
+  // A node whose 后台分类审批 check was bypassed: its next event decides the 人社 item as an
+  // account of 公安分局, signed with the site's own key and sent as any batch.
+  sync::Event last;
+  {
+    Db db = open_db(d.s01.data() / "node.db");
+    auto events = sync::Replica(db).read("S01", 1, 1000000);
+    REQUIRE(events.ok());
+    last = events->back();
+  }
+  pb::CaseEvent decided;
+  decided.mutable_decided()->set_approved(true);
+  decided.mutable_decided()->set_decided_date(date_of(std::time(nullptr)).days);
+  decided.mutable_decided()->set_department("公安分局");
+  sync::Event next = last;
+  next.seq = last.seq + 1;
+  next.lamport = last.lamport + 1;
+  next.case_id = id;
+  next.kind = "case.decided";
+  next.actor = "reviewer";
+  next.ts = last.ts + 1;
+  next.body = decided.SerializeAsString();
+  next.prev_hash = last.hash;
+  next.hash = sync::compute_event_hash(next);
+  RawClient raw(d.hub.sync_endpoint(), hub_public_key(d.district), site_key(d.s01), "S01");
+  pb::Envelope env;
+  *env.mutable_batch() = sync::make_batch({next}, site_key(d.s01));
+  raw.send(env);
+  auto reply = raw.recv();
+  REQUIRE(reply);
+  INFO(reply->DebugString());
+  CHECK(reply->msg_case() == pb::Envelope::kAck);
+  eventually([&] { return has(alerts_on(d.hub, op, id), "decider_department"); });
+  const json alert = d.hub.get(op, "/api/v1/alerts?rule=decider_department").body["alerts"][0];
+  CHECK(alert["severity"] == "red");
+  CHECK(alert["detail"].get<std::string>().find("公安分局") != std::string::npos);
+  CHECK(alerts_on(d.hub, op, honest).empty());
 }

@@ -112,8 +112,7 @@ Status provision_hub(const std::filesystem::path& config, const std::filesystem:
 }
 
 Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesystem::path& data,
-                          const std::string& site_id, long events, bool progress,
-                          bool open_cases) {
+                          const std::string& site_id, long events, bool progress, Fill fill) {
   auto district = load_district(config);
   if (!district.ok()) return district.status();
   const SiteConfig* site = district->site(site_id);
@@ -146,8 +145,10 @@ Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesy
       app.provided = agent_point ? std::vector<std::string>{"ID", "HKB", "BANK"}
                      : park      ? std::vector<std::string>{"ID", "REG_FORM", "PREMISES"}
                                  : std::vector<std::string>{"ID", "PHOTO"};
-      if (open_cases) {
+      if (fill == Fill::kOpen) {
         batch.push_back({{clerk, Submit{app, AcceptInput{}}}});
+      } else if (fill == Fill::kBriefRefusal) {
+        batch.push_back({{clerk, Submit{app, std::nullopt}}, {clerk, Refuse{"不符"}}});
       } else if (agent_point) {
         // 秒批 of 高龄津贴 reads the age from the ID number: residents born 1900-1939.
         app.applicant.set_id_number(resident_id(static_cast<int>(n), 1900));

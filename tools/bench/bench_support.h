@@ -43,12 +43,17 @@ Status provision_site(const std::filesystem::path& config, const std::filesystem
 Status provision_hub(const std::filesystem::path& config, const std::filesystem::path& data,
                      const std::string& password);
 
+// What the cases fill_log writes become.
+enum class Fill {
+  kDecided,       // submitted, accepted, review, decided, license (a center's 5 events)
+  kOpen,          // submitted, accepted: open, so they can move
+  kBriefRefusal,  // submitted, refused with a two-character reason (电子监察's brief_reason)
+};
 // Appends about `events` events to a site's log through decide/evolve/projections, in
-// transactions of ~1000 events (the bulk-import path). Returns the log head. With
-// `open_cases`, cases stay accepted (2 events each: submitted, accepted) so they can move.
+// transactions of ~1000 events (the bulk-import path), dated 2026-03-02. Returns the log head.
 Result<uint64_t> fill_log(const std::filesystem::path& config, const std::filesystem::path& data,
                           const std::string& site, long events, bool progress,
-                          bool open_cases = false);
+                          Fill fill = Fill::kDecided);
 
 struct Daemon {
   tools::ChildProcess process;

@@ -327,7 +327,7 @@ Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) 
   for (const char* site : {"S01", "S02"})
     TB_RETURN_IF_ERROR(provision_site(s->config, s->root / site, site, s->password));
   std::fprintf(stderr, "queueing %ld hand-overs to S01...\n", cases);
-  auto head = fill_log(s->config, s->root / "S02", "S02", cases * 2, false, true);
+  auto head = fill_log(s->config, s->root / "S02", "S02", cases * 2, false, Fill::kOpen);
   if (!head.ok()) return head.status();
   DirectiveFigures out;
   {

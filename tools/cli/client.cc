@@ -161,7 +161,14 @@ report->callback([=] {
   exit_code() = call(*conn, "GET", "/api/v1/reports/monthly.pdf" + (a->empty() ? "" : "?month=" + *a),
                      "", &out);
   if (exit_code() != 0) return;
-  std::ofstream(*file, std::ios::binary) << out;
+  std::ofstream pdf(*file, std::ios::binary | std::ios::trunc);
+  pdf << out;
+  pdf.close();
+  if (!pdf) {
+    std::cerr << "tongban: 无法写入 " << *file << " / cannot write the file\n";
+    exit_code() = 2;
+    return;
+  }
   std::cout << *file << "\n";
 });
 

@@ -322,6 +322,7 @@ class HubStore {
     std::string suspended_reason;
     Timestamp suspended_at = 0;
     int64_t ratings = 0, rating_sum = 0, low_ratings = 0;  // low: within the window
+    Timestamp counted_from = 0;  // low ratings count from here on (the last reinstatement)
   };
   // Eligible today to be chosen for `item_code`: not suspended, offers it, every
   // qualification valid.
@@ -378,8 +379,8 @@ class HubStore {
   // NotFound (project_not_found); Conflict (invalid_transition, no_eligible_intermediary,
   // not_eligible); InvalidArgument. A low rating may suspend the intermediary.
   Result<Project> act_on_project(int64_t id, const ProjectAct& act);
-  // The random draw: the index among `n` candidates the seed (32 bytes) picks —
-  // BLAKE2b-256(seed) read as a little-endian uint64, mod n.
+  // The random draw: the index among `n` candidates the seed picks — BLAKE2b-256 (no key)
+  // over the seed's 64 hex characters, its first 8 bytes read as a little-endian uint64, mod n.
   static size_t draw_index(const std::string& seed, size_t n);
   // Suspends those whose qualification expired by today (the timer); how many.
   Result<int> suspend_expired();
@@ -432,9 +433,15 @@ class HubStore {
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
   Status record_facts_locked(const CaseState& s);
+  // 优胜劣汰 as the record now reads: a qualification past its day suspends (and its renewal
+  // lifts that), `intermediary_low_count` low ratings suspend; a supervisor's suspension, or
+  // one for low ratings, only a supervisor lifts. Logged by `by` (or "system").
+  Status review_standing_locked(const std::string& code, const std::string& by);
   Status market_log_locked(const std::string& code, int64_t project, const std::string& what,
                            const std::string& by, const std::string& note);
   Result<std::vector<Intermediary>> intermediaries_locked(const std::string& code);
+  // One intermediary; NotFound (intermediary_not_found) for "" or an unknown code.
+  Result<Intermediary> intermediary_locked(const std::string& code);
   Result<std::vector<Project>> projects_locked(int64_t id, const std::string& state,
                                                const std::string& code);
   Result<Project> project_locked(int64_t id);

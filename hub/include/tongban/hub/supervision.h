@@ -47,6 +47,8 @@ struct SupervisionRule {
 //   rating_callback_overdue — (a 差评 not called back within its 1 working day)
 //   rating_rectify_overdue  — (a 差评 not rectified within its 15 working days)
 //   rectification_overdue   — (a supervisor's rectification order unanswered past its day)
+//   decider_department      — (a decision recorded for an account of another department than
+//                          the item's or the part's; an account of no department is not judged)
 struct SupervisionRules {
   std::map<std::string, SupervisionRule> rules;
   std::map<std::string, int> suspension_days;  // per art. 45 reason

@@ -68,6 +68,7 @@ struct CasePart {
   std::string site;
   bool requested = false;
   bool received = false;
+  std::string decided_department;  // the decider's (Decided.department)
 };
 
 struct Pause {
@@ -225,6 +226,7 @@ struct CaseState {
   std::optional<Date> review_started_date, license_issued_date, delivered_date;
   std::string last_actor;  // who acted last on the case (a site's staff, "system", the hub)
   std::string decided_by;  // who decided the whole case, or refused it
+  std::string decided_department;  // the decider's department (Decided.department), plain items
   std::optional<Date> closed_date;  // refused, withdrawn or terminated (decisions: decided_date)
   bool instant = false;
   std::string reason;  // refusal, denial, withdrawal or termination reason
@@ -418,6 +420,7 @@ struct DecideContext {
   const std::set<std::string>* site_items = nullptr;  // items this site handles; null = all
   bool applicant_broke_commitment = false;            // 容缺 eligibility
   int max_supply_days = 20;
+  std::string actor_department;  // the acting account's department ("" none): on a decision
 };
 
 // Returns the events the command produces (possibly none, for a Sweep with nothing

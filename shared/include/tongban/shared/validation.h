@@ -47,6 +47,10 @@ Status validate_mobile(std::string_view phone);
 // breaks and tabs are allowed), at most `max_bytes`. InvalidArgument naming the field.
 Status validate_text(std::string_view text, const char* zh_field, const char* en_field,
                      size_t max_bytes, bool multiline = false);
+// The same for a field that must be filled: InvalidArgument (missing_field, "请填写…") when
+// `text` is empty.
+Status validate_required_text(std::string_view text, const char* zh_field, const char* en_field,
+                              size_t max_bytes, bool multiline = false);
 // Valid UTF-8 with no control characters other than tab, CR and LF.
 bool is_clean_utf8(std::string_view text);
 // Characters (code points) of valid UTF-8.
