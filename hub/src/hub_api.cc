@@ -179,6 +179,11 @@ struct HubApi::Impl {
   std::string key_name(const std::string& by, const std::string& key) {
     if (by == "site") {
       if (const SiteConfig* site = hub.district().site(key)) return site->name;
+    } else if (by == "window") {  // "S01-3": 丈八街道便民服务中心 3号窗口
+      const size_t dash = key.rfind('-');
+      if (dash != std::string::npos)
+        if (const SiteConfig* site = hub.district().site(key.substr(0, dash)))
+          return site->name + " " + key.substr(dash + 1) + "号窗口";
     } else if (by == "item") {
       if (const Item* item = hub.district().catalog.find(key)) return item->name;
     }

@@ -70,11 +70,12 @@ Result<std::vector<HubStore::RankingRow>> HubStore::rankings(const std::string& 
   static const std::map<std::string, std::string> kColumn = {{"site", "rated_site"},
                                                              {"department", "department"},
                                                              {"item", "item_code"},
-                                                             {"staff", "served_by"}};
+                                                             {"staff", "served_by"},
+                                                             {"window", "rated_window"}};
   auto column = kColumn.find(by);
   if (column == kColumn.end())
-    return Status::InvalidArgument("invalid_group", "by 应为 site/department/item/staff",
-                                   "by must be site, department, item or staff");
+    return Status::InvalidArgument("invalid_group", "by 应为 site/window/department/item/staff",
+                                   "by must be site, window, department, item or staff");
   int y = 0, m = 0, d = 0;
   ymd_from_date(month, y, m, d);
   const auto first_of = [](int year, int mon) {
@@ -89,7 +90,10 @@ Result<std::vector<HubStore::RankingRow>> HubStore::rankings(const std::string& 
     auto stmt = db_->prepare("SELECT " + column->second +
                              ", COUNT(*), SUM(rating), SUM(rating >= 4), SUM(rating <= 2)"
                              " FROM case_stats WHERE rated BETWEEN ?1 AND ?2 AND rating > 0"
-                             " AND appeal <> 2 GROUP BY 1");
+                             " AND appeal <> 2" +
+                             // By window: only ratings whose ticket named one.
+                             (by == "window" ? std::string(" AND rated_window <> ''") : std::string()) +
+                             " GROUP BY 1");
     if (!stmt.ok()) return stmt.status();
     stmt->bind(1, int64_t{from.days}).bind(2, int64_t{to.days});
     auto rows = collect_rows<RankingRow>(*stmt, [](const Stmt& r) {

@@ -41,8 +41,8 @@ Status HubStore::write_facts(Db& db, const CaseFacts& f) {
       "INSERT OR REPLACE INTO case_stats(case_id, site, origin, department, item_code, staff,"
       " received, concluded, decided, on_time, used_days, promised, legal, deemed, tolerated,"
       " broke, one_visit, nearest, active, paused, deadline, rating, rated, served_by, rated_site,"
-      " appeal) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,"
-      "?22,?23,?24,?25,?26)");
+      " appeal, rated_window) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+      "?19,?20,?21,?22,?23,?24,?25,?26,?27)");
   if (!stmt.ok()) return stmt.status();
   Stmt& q = *stmt;
   q.bind(1, f.case_id).bind(2, f.site).bind(3, f.origin).bind(4, f.department);
@@ -58,6 +58,7 @@ Status HubStore::write_facts(Db& db, const CaseFacts& f) {
   q.bind(22, int64_t{f.rating});
   if (f.rated) q.bind(23, int64_t{f.rated->days}); else q.bind_null(23);
   q.bind(24, f.served_by).bind(25, f.rated_site).bind(26, int64_t{f.appeal});
+  q.bind(27, f.rated_window);
   return q.run();
 }
 

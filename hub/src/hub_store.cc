@@ -111,7 +111,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      kResidentLookupSchema + ";" + kToleranceBreachSchema,
                                      kAlertSchema, kSupervisionDueSchema,
                                      CaseIndex::supervision_schema(), stats_schema(),
-                                     officer_schema(), market_schema()}));
+                                     officer_schema(), market_schema(),
+                                     "ALTER TABLE case_stats ADD COLUMN rated_window TEXT NOT NULL DEFAULT ''"}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).

@@ -133,9 +133,9 @@ Result<int> HubStore::raise_locked(const CaseState& s, const std::vector<Finding
     insert->bind(8, f.detail_zh).bind(9, f.detail_en).bind(10, clock_.now());
     TB_RETURN_IF_ERROR(insert->run());
     if (db_->changes() > 0) {
-      ++raised;
-      spdlog::info("alert {} ({}) on case {} at {}", f.rule, to_string(f.severity), s.case_id,
-                   s.owner);
+      ++raised;  // the sweep logs how many; a line each only when debugging (a sweep may raise thousands)
+      spdlog::debug("alert {} ({}) on case {} at {}", f.rule, to_string(f.severity), s.case_id,
+                    s.owner);
     }
   }
   return raised;

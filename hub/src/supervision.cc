@@ -121,6 +121,7 @@ const std::vector<std::pair<std::string, std::string>>& rule_names() {
       {"rating_rectify_overdue", "差评未按时整改"},
       {"rectification_overdue", "整改通知逾期未答复"},
       {"decider_department", "非本部门人员作出审批决定"},
+      {"fee_overcharge", "违规收费（免费事项收费或超标准收费）"},
   };
   return kNames;
 }
@@ -144,6 +145,7 @@ SupervisionRules SupervisionRules::defaults(int yellow_days) {
       {"rating_rectify_overdue", {true, Severity::kRed, 0}},
       {"rectification_overdue", {true, Severity::kRed, 0}},
       {"decider_department", {true, Severity::kRed, 0}},
+      {"fee_overcharge", {true, Severity::kRed, 0}},
   };
   r.suspension_days = {{"correction", 20}, {"hearing", 20}, {"testing", 60}, {"expert_review", 60}};
   return r;
@@ -361,6 +363,19 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
   if (s.parts.empty() && s.decided_date) decided_elsewhere(s.decided_department, s.department, "");
   for (const CasePart& p : s.parts)
     if (!p.decision.empty()) decided_elsewhere(p.decided_department, p.department, p.item_code);
+  // Fees: a free item charged anything, or more than the catalog's fee_fen.
+  if (s.fees_fen > 0) {
+    const Item* item = district.catalog.find(s.item_code);
+    const int64_t allowed = item ? item->fee_fen : 0;
+    const auto yuan = [](int64_t fen) {
+      return std::to_string(fen / 100) + "." + (fen % 100 < 10 ? "0" : "") + std::to_string(fen % 100);
+    };
+    if (s.fees_fen > allowed)
+      hit("fee_overcharge", std::to_string(s.fee_count),
+          allowed == 0 ? "免费事项收费 " + yuan(s.fees_fen) + " 元"
+                       : "收费 " + yuan(s.fees_fen) + " 元，超过目录规定的 " + yuan(allowed) + " 元",
+          "charged " + yuan(s.fees_fen) + " yuan, the catalog allows " + yuan(allowed));
+  }
   if (!s.license_no.empty() && !s.accepted_date && !s.deemed_accepted)
     hit("license_without_case", "", "证照 " + s.license_no + " 所属办件无受理记录",
         "license " + s.license_no + " on a case never accepted");

@@ -122,6 +122,8 @@ bool role_may(Role role, const Command& command) {
                         [&](const AppealRating&) {
                           return any_of({R::kAdmin, R::kReviewer});
                         },
+                        // The window that collected a fee records it, receipt in hand.
+                        [&](const RecordFee&) { return any_of({R::kClerk, R::kAdmin}); },
                         [&](const Sweep&) { return false; },
                         [&](const RequestTransfer&) {
                           return any_of({R::kClerk, R::kReviewer, R::kAdmin});
@@ -403,7 +405,7 @@ Status unknown_ticket() {
 }  // namespace
 
 Result<CaseService::IssuedTicket> CaseService::issue_rating_ticket(const std::string& case_id,
-                                                     const Actor& actor) {
+                                                     const Actor& actor, int window) {
   if (actor.role != Role::kClerk && actor.role != Role::kAgent) return forbidden(actor);
   auto s = get(case_id, actor);
   if (!s.ok()) return s.status();
@@ -414,7 +416,7 @@ Result<CaseService::IssuedTicket> CaseService::issue_rating_ticket(const std::st
                             "a case is rated once it is decided, refused or delivered");
   IssuedTicket issued{random_token(), store_.now() + kRatingTicketSeconds};
   TB_RETURN_IF_ERROR(store_.add_rating_ticket(
-      issued.token, RatingTicket{case_id, actor.username, issued.expires_at, 0}));
+      issued.token, RatingTicket{case_id, actor.username, issued.expires_at, 0, window}));
   return issued;
 }
 
@@ -432,6 +434,7 @@ Result<CaseState> CaseService::rate_with_ticket(const std::string& token, Rate r
   if (!ticket.ok()) return ticket.status();
   if (!*ticket || (*ticket)->expires_at <= store_.now()) return unknown_ticket();
   rate.served_by = (*ticket)->issued_by;
+  rate.window = (*ticket)->window;
   // Spent in the rating's own transaction: of two concurrent uses, one rates, one is refused.
   const Actor resident{"resident", Role::kClerk, true, ""};
   auto outcome = run((*ticket)->case_id, rate, resident, false, [&](NodeStore::Writer& w) {

@@ -244,7 +244,11 @@ void HttpApi::Impl::routes() {
   // rating only: no personal data of the case, and no other case, is reachable with it.
   post(R"(/api/v1/cases/([A-Za-z0-9-]+)/rating-ticket)",
        wrap([this](const http::Request& req, const Actor& a) -> Result<Reply> {
-         auto ticket = cases.issue_rating_ticket(req.matches[1], a);
+         auto j = body(req);
+         if (!j.ok()) return j.status();
+         auto window = ticket_window(*j);
+         if (!window.ok()) return window.status();
+         auto ticket = cases.issue_rating_ticket(req.matches[1], a, *window);
          if (!ticket.ok()) return ticket.status();
          return Reply{201,
                       {{"token", ticket->token},

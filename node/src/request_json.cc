@@ -133,6 +133,14 @@ Result<BookingInput> booking_from(const json& j) {
   return b;
 }
 
+Result<int> ticket_window(const json& j) {
+  int window = 0;
+  TB_ASSIGN(window, integer(j, "window"));
+  if (window < 0 || window > 99)
+    return Status::InvalidArgument("invalid_window", "窗口号应为 1 至 99", "window must be 1 to 99");
+  return window;
+}
+
 Result<Rate> rating_from(const json& j) {
   Rate r;
   TB_ASSIGN(r.level, integer(j, "level"));
@@ -231,6 +239,14 @@ Result<Command> action_command(const std::string& action, const json& j) {
   if (action == "rectify") {
     TB_ASSIGN(s1, text(j, "note"));
     return Command{RecordRectification{s1}};
+  }
+  if (action == "fee") {
+    TB_ASSIGN(s1, text(j, "receipt_no"));
+    const auto amount = j.find("amount_fen");
+    if (amount == j.end() || !amount->is_number_integer())
+      return Status::InvalidArgument("invalid_amount", "amount_fen 应为整数（单位：分）",
+                                     "amount_fen must be a whole number of fen");
+    return Command{RecordFee{amount->get<int64_t>(), s1}};
   }
   if (action == "rating-appeal") {
     TB_ASSIGN(s1, text(j, "evidence"));

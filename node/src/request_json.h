@@ -17,5 +17,7 @@ Result<Command> action_command(const std::string& action, const nlohmann::json& 
 // The resident's rating body: {level 1..5, comment, channel pad|qr, indicators:{efficiency,
 // quality, attitude}} (the ranges are checked by decide).
 Result<Rate> rating_from(const nlohmann::json& j);
+// A rating ticket's optional `window` (窗口号, 1-99; absent: 0, not given).
+Result<int> ticket_window(const nlohmann::json& j);
 
 }  // namespace tongban::node

@@ -170,7 +170,9 @@ const std::vector<std::string>& NodeStore::migrations() {
       // 电子材料: the documents cases name, and their sealed chunks.
       DocumentStore::schema(),
       // 电子监察: rectification orders from the hub's supervisors, by due day.
-      CaseIndex::supervision_schema()};
+      CaseIndex::supervision_schema(),
+      // 好差评 by window: the window number a ticket was issued at (0: not given).
+      "ALTER TABLE rating_tickets ADD COLUMN window INTEGER NOT NULL DEFAULT 0"};
   return kMigrations;
 }
 
@@ -466,18 +468,19 @@ Result<std::vector<std::string>> NodeStore::due_for_sweep(Date today) {
 Status NodeStore::add_rating_ticket(const std::string& token, const RatingTicket& ticket) {
   std::lock_guard lock(mu_);
   auto stmt = db_->cached(
-      "INSERT INTO rating_tickets(token_hash, case_id, issued_by, expires_ts) VALUES(?1,?2,?3,?4)");
+      "INSERT INTO rating_tickets(token_hash, case_id, issued_by, expires_ts, window)"
+      " VALUES(?1,?2,?3,?4,?5)");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(token);
   stmt->bind_blob(1, h.data(), h.size()).bind(2, ticket.case_id).bind(3, ticket.issued_by);
-  stmt->bind(4, ticket.expires_at);
+  stmt->bind(4, ticket.expires_at).bind(5, int64_t{ticket.window});
   return stmt->run();
 }
 
 Result<std::optional<RatingTicket>> NodeStore::rating_ticket(const std::string& token) {
   std::lock_guard lock(mu_);
   auto stmt = db_->cached(
-      "SELECT case_id, issued_by, expires_ts, used_ts FROM rating_tickets WHERE token_hash=?1");
+      "SELECT case_id, issued_by, expires_ts, used_ts, window FROM rating_tickets WHERE token_hash=?1");
   if (!stmt.ok()) return stmt.status();
   const std::string h = token_hash(token);
   stmt->bind_blob(1, h.data(), h.size());
@@ -485,7 +488,8 @@ Result<std::optional<RatingTicket>> NodeStore::rating_ticket(const std::string& 
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<RatingTicket>();
   return std::optional<RatingTicket>(
-      RatingTicket{stmt->text_at(0), stmt->text_at(1), stmt->int_at(2), stmt->int_at(3)});
+      RatingTicket{stmt->text_at(0), stmt->text_at(1), stmt->int_at(2), stmt->int_at(3),
+                   static_cast<int>(stmt->int_at(4))});
 }
 
 Status NodeStore::Writer::spend_rating_ticket(const std::string& token, Timestamp at) {

@@ -731,6 +731,7 @@ struct Decider {
     r->set_rated_date(today.days);
     r->set_scale(2);
     r->set_served_by(c.served_by);
+    r->set_window(c.window);
     r->set_channel(c.channel);
     r->set_follow_up(follow_up);
     for (const auto& [name, level] : c.indicators) {
@@ -836,6 +837,22 @@ struct Decider {
     pb::CaseEvent e;
     e.mutable_rating_appealed()->set_evidence(c.evidence);
     e.mutable_rating_appealed()->set_appealed_date(today_of(ctx).days);
+    emit(out, s, std::move(e), ctx);
+    return done();
+  }
+
+  Result<Events> operator()(const RecordFee& c) {
+    if (!s.exists() || s.status == CaseStatus::kRefused || s.status == CaseStatus::kWithdrawn ||
+        s.status == CaseStatus::kTerminated)
+      return not_now(s, "登记收费", "record a fee");
+    if (c.amount_fen <= 0 || c.amount_fen > 1'000'000'000)
+      return Status::InvalidArgument("invalid_amount", "收费金额应为 1 至 1000000000 的整数（单位：分）",
+                                     "amount_fen must be a whole number of fen from 1 to 1000000000");
+    TB_RETURN_IF_ERROR(validate_required_text(c.receipt_no, "缴款书号", "receipt_no", 64));
+    pb::CaseEvent e;
+    e.mutable_fee_charged()->set_amount_fen(c.amount_fen);
+    e.mutable_fee_charged()->set_receipt_no(c.receipt_no);
+    e.mutable_fee_charged()->set_charged_date(today_of(ctx).days);
     emit(out, s, std::move(e), ctx);
     return done();
   }

@@ -291,7 +291,7 @@ std::optional<std::pair<std::string, std::string>> conflict_of(const CaseState& 
   // 收受分离: the receiving site delivers the decided case and runs the rating loop.
   const bool aftercare = site == s.origin && is_final(s.status) &&
                          (e.has_delivered() || e.has_rated() || e.has_callback_done() ||
-                          e.has_rectified() || e.has_rating_appealed());
+                          e.has_rectified() || e.has_rating_appealed() || e.has_fee_charged());
   if (s.released.count(site) && !aftercare)
     return std::make_pair("站点 " + site + " 在案件移交后仍办理",
                           "site " + site + " acted after it handed the case over");
@@ -613,6 +613,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       rating.level = r.scale() == 0 ? 6 - r.level() : r.level();  // see Rated.scale
       rating.comment = r.comment();
       rating.served_by = r.served_by();
+      rating.window = r.window();
       rating.channel = r.channel();
       for (const auto& i : r.indicators()) rating.indicators.emplace_back(i.name(), i.level());
       rating.rated = Date{r.rated_date()};
@@ -628,6 +629,10 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
     case pb::CaseEvent::kRectified:
       if (s.rating) s.rating->rectified = Date{e.rectified().done_date()};
       add_note(s, NoteKind::kRectification, e.rectified().note(), meta);
+      break;
+    case pb::CaseEvent::kFeeCharged:
+      s.fees_fen += e.fee_charged().amount_fen();
+      ++s.fee_count;
       break;
     case pb::CaseEvent::kRatingAppealed:
       if (s.rating) {

@@ -60,6 +60,9 @@ Result<Item> parse_item(const toml::table& t) {
   item.promised_days = t["promised_days"].value_or(0);
   item.legal_days = t["legal_days"].value_or(0);
   item.fee = t["fee"].value_or(std::string("免费"));
+  item.fee_fen = t["fee_fen"].value_or(int64_t{0});
+  if (item.fee_fen < 0 || item.fee_fen > 100'000'000)
+    return bad_config("catalog.toml", "item " + item.code + ": fee_fen must be 0 to 100000000 (fen)");
   item.channels = strings(t["channels"]);
   for (const std::string& k : strings(t["decided_at"])) {
     const auto kind = site_kind_from(k);

@@ -116,6 +116,15 @@ TEST_CASE("rankings put the best mean first and flag the last only after months 
   auto staff = (*store)->rankings("staff", date_from_ymd(2026, 11, 1));
   REQUIRE(staff.ok());
   CHECK(by_key(*staff)["clerk1"].rank == 1);
-  CHECK((*store)->rankings("window", date_from_ymd(2026, 11, 1)).status().code() ==
+  CHECK((*store)->rankings("counter", date_from_ymd(2026, 11, 1)).status().code() ==
         StatusCode::kInvalidArgument);
+  // By window: only the ratings whose ticket named one.
+  CaseFacts at_window = rated("S01", ++n, 5, date_from_ymd(2026, 11, 13));
+  at_window.rated_window = "S01-2";
+  REQUIRE(HubStore::write_facts(db, at_window).ok());
+  auto windows = (*store)->rankings("window", date_from_ymd(2026, 11, 1));
+  REQUIRE(windows.ok());
+  REQUIRE(windows->size() == 1);
+  CHECK((*windows)[0].key == "S01-2");
+  CHECK((*windows)[0].ratings == 1);
 }

@@ -181,6 +181,30 @@ TEST_CASE("a decision recorded for another department than the item's is found",
   CHECK(found[0].severity == Severity::kRed);
 }
 
+TEST_CASE("a fee on a free item or above the catalog's is found", "[hub][supervision]") {
+  CaseState s = accepted_case();
+  CHECK(rules_hit(s, day(2026, 11, 2)).empty());
+  s.fees_fen = 2000;
+  s.fee_count = 1;
+  const auto found = evaluate(s, day(2026, 11, 2), district(), SupervisionRules::defaults(2), false, 0);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].rule == "fee_overcharge");
+  CHECK(found[0].detail_zh == "免费事项收费 20.00 元");
+  // An item whose catalog allows 20 yuan: 20 is fine, a second charge of 5.50 is not.
+  District priced = district();
+  std::vector<Item> items = priced.catalog.items();
+  for (Item& i : items)
+    if (i.code == "RS001") i.fee_fen = 2000;
+  priced.catalog = Catalog(priced.catalog.version(), items);
+  CHECK(evaluate(s, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0).empty());
+  s.fees_fen = 2550;
+  s.fee_count = 2;
+  const auto over = evaluate(s, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0);
+  REQUIRE(over.size() == 1);
+  CHECK(over[0].occurrence == "2");  // each further charge is judged again
+  CHECK(over[0].detail_zh == "收费 25.50 元，超过目录规定的 20.00 元");
+}
+
 TEST_CASE("a brief reason is found only where the reason can be read", "[hub][supervision]") {
   CaseState s = accepted_case();
   s.status = CaseStatus::kRefused;

@@ -13,8 +13,8 @@ using nlohmann::json;
 
 namespace {
 
-// An approved case of S01, rated `level` by its resident.
-std::string rated_case(NodeHarness& node, int n, int level) {
+// An approved case of S01, rated `level` by its resident (served at `window`, 0: not given).
+std::string rated_case(NodeHarness& node, int n, int level, int window = 0) {
   const std::string clerk = node.login("clerk"), reviewer = node.login("reviewer");
   json app = application("RS001", {"ID", "PHOTO"}, resident_id(n));
   app["accept"] = json::object();
@@ -23,7 +23,9 @@ std::string rated_case(NodeHarness& node, int n, int level) {
   const std::string id = filed.body["case_id"];
   REQUIRE(act(node, reviewer, id, "review").status == 200);
   REQUIRE(act(node, reviewer, id, "decide", {{"approve", true}}).status == 200);
-  const HttpReply ticket = act(node, clerk, id, "rating-ticket");
+  const HttpReply ticket =
+      act(node, clerk, id, "rating-ticket", window ? json{{"window", window}} : json::object());
+  INFO(ticket.body.dump());
   REQUIRE(ticket.status == 201);
   const HttpReply r = node.post("", "/api/v1/ratings/" + ticket.body["token"].get<std::string>(),
                                 {{"level", level}, {"channel", "qr"}});
@@ -42,8 +44,8 @@ TEST_CASE("a 差评 is appealed and decided at the hub and another is rectified 
   const std::string clerk = d.s01.login("clerk");
   const std::string reviewer = d.s01.login("reviewer");
   const std::string appealed = rated_case(d.s01, 931, 1);
-  const std::string fixed = rated_case(d.s01, 932, 2);
-  rated_case(d.s01, 933, 5);
+  const std::string fixed = rated_case(d.s01, 932, 2, 3);
+  rated_case(d.s01, 933, 5, 3);
 
   // 申诉复核: only after the callback, only with evidence, and it holds up rectification.
   expect_error(act(d.s01, reviewer, appealed, "rating-appeal", {{"evidence", "申请人当日情绪激动，恶意差评"}}),
@@ -130,6 +132,14 @@ TEST_CASE("a 差评 is appealed and decided at the hub and another is rectified 
   CHECK(row["bad"] == 1);
   CHECK(row["rank"].is_null());
   CHECK(row["flagged"] == false);
+  // By window: only the ratings whose ticket named one (window 3: levels 2 and 5).
+  const json windows = d.hub.get(sup, "/api/v1/ratings/rankings?by=window").body["rows"];
+  REQUIRE(windows.size() == 1);
+  CHECK(windows[0]["key"] == "S01-3");
+  CHECK(windows[0]["name"] == "丈八街道便民服务中心 3号窗口");
+  CHECK(windows[0]["ratings"] == 2);
+  CHECK(d.s01.get(reviewer, "/api/v1/cases/" + fixed).body["rating"]["window"] == 3);
+  expect_error(act(d.s01, clerk, fixed, "rating-ticket", {{"window", 100}}), 400, "invalid_window");
   const json staff = d.hub.get(sup, "/api/v1/ratings/rankings?by=staff").body["rows"];
   REQUIRE(staff.size() == 1);
   CHECK(staff[0]["key"] == "clerk");
@@ -139,7 +149,7 @@ TEST_CASE("a 差评 is appealed and decided at the hub and another is rectified 
   CHECK(published.body["sites"][0].find("flagged") == published.body["sites"][0].end());
   CHECK(published.body.dump().find("clerk") == std::string::npos);
   expect_error(d.hub.get("", "/api/v1/public/ratings?month=2026-13"), 400, "invalid_period");
-  expect_error(d.hub.get(sup, "/api/v1/ratings/rankings?by=window"), 400, "invalid_group");
+  expect_error(d.hub.get(sup, "/api/v1/ratings/rankings?by=counter"), 400, "invalid_group");
 
   // The month's supervision report counts the same ratings and both 差评 loops.
   const std::string month = format_date(date_of(std::time(nullptr))).substr(0, 7);

@@ -439,3 +439,30 @@ TEST_CASE("a decision a site signed for another department than the item's raise
   CHECK(alert["detail"].get<std::string>().find("公安分局") != std::string::npos);
   CHECK(alerts_on(d.hub, op, honest).empty());
 }
+
+TEST_CASE("a fee recorded on a free item raises fee_overcharge at the hub", "[integration][supervision]") {
+  LinkedDistrict d;
+  const std::string op = d.hub.login("operator");
+  const std::string clerk = d.s01.login("clerk");
+  const std::string reviewer = d.s01.login("reviewer");
+  const std::string id = file_case(d.s01, clerk, resident_id(961), true);
+  // Bad input: nothing recorded.
+  expect_error(act(d.s01, clerk, id, "fee", {{"amount_fen", "20元"}, {"receipt_no", "FS-2026-000123"}}), 400,
+               "invalid_amount");
+  expect_error(act(d.s01, clerk, id, "fee", {{"amount_fen", 0}, {"receipt_no", "FS-2026-000123"}}), 400,
+               "invalid_amount");
+  expect_error(act(d.s01, clerk, id, "fee", {{"amount_fen", 2000}}), 400, "missing_field");
+  expect_error(act(d.s01, reviewer, id, "fee", {{"amount_fen", 2000}, {"receipt_no", "FS-2026-000123"}}), 403,
+               "forbidden_role");
+  CHECK(d.s01.get(clerk, "/api/v1/cases/" + id).body["fees_fen"] == 0);
+  // RS001 (就业创业证申领) is free: a 20-yuan charge is recorded as collected, and flagged.
+  const HttpReply charged = act(d.s01, clerk, id, "fee", {{"amount_fen", 2000}, {"receipt_no", "FS-2026-000123"}});
+  INFO(charged.body.dump());
+  REQUIRE(charged.status == 200);
+  CHECK(charged.body["fees_fen"] == 2000);
+  eventually([&] { return has(alerts_on(d.hub, op, id), "fee_overcharge"); });
+  const json alert = d.hub.get(op, "/api/v1/alerts?rule=fee_overcharge").body["alerts"][0];
+  CHECK(alert["severity"] == "red");
+  CHECK(alert["staff"] == "clerk");
+  CHECK(alert["detail"] == "免费事项收费 20.00 元");
+}

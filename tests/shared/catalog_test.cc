@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
+#include "tongban/shared/config.h"
 
 using namespace tongban;
 
@@ -63,4 +64,21 @@ TEST_CASE("catalog validation names the broken item", "[shared][catalog]") {
   bundle.legal_days = 20;
   bundle.bundle_of = {"NOPE"};
   CHECK_FALSE(Catalog(1, {bundle}).validate().ok());
+}
+
+TEST_CASE("an item's fee_fen is read and a negative one refused", "[shared][catalog]") {
+  const std::string item =
+      "version = 3\n[[item]]\ncode = \"GA009\"\nname = \"居民身份证补领\"\ntype = \"license\"\n"
+      "department = \"公安分局\"\npromised_days = 5\nlegal_days = 20\ndecided_at = [\"center\"]\n"
+      "fee = \"工本费 20 元\"\n";
+  auto priced = parse_catalog(item + "fee_fen = 2000\n");
+  INFO(priced.status().message_en());
+  REQUIRE(priced.ok());
+  CHECK(priced->find("GA009")->fee_fen == 2000);
+  auto free = parse_catalog(item);
+  REQUIRE(free.ok());
+  CHECK(free->find("GA009")->fee_fen == 0);  // absent: free
+  auto negative = parse_catalog(item + "fee_fen = -1\n");
+  REQUIRE_FALSE(negative.ok());
+  CHECK(negative.status().message_en().find("fee_fen") != std::string::npos);
 }

@@ -31,6 +31,7 @@ struct CaseFacts {
   std::optional<Date> rated;         // the day of the rating (rankings go by it)
   std::string served_by;             // the staff member rated (who issued the ticket)
   std::string rated_site;            // where the rating was given: the receiving site
+  std::string rated_window;          // "S01-3": that site's window 3 ("" when not given)
   int appeal = 0;                    // 申诉复核: 0 none, 1 pending, 2 upheld, 3 rejected
 };
 

@@ -49,6 +49,8 @@ struct SupervisionRule {
 //   rectification_overdue   — (a supervisor's rectification order unanswered past its day)
 //   decider_department      — (a decision recorded for an account of another department than
 //                          the item's or the part's; an account of no department is not judged)
+//   fee_overcharge          — (fees recorded on a case above the catalog's fee_fen: any fee on a
+//                          free item)
 struct SupervisionRules {
   std::map<std::string, SupervisionRule> rules;
   std::map<std::string, int> suspension_days;  // per art. 45 reason

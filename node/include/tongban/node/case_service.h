@@ -108,7 +108,10 @@ class CaseService {
     std::string token;  // given once: only its hash is kept
     Timestamp expires_at = 0;
   };
-  Result<IssuedTicket> issue_rating_ticket(const std::string& case_id, const Actor& actor);
+  // `window`: the window (窗口号) the resident was served at, 1-99 (0: not given), carried
+  // into the rating so rankings can go by window.
+  Result<IssuedTicket> issue_rating_ticket(const std::string& case_id, const Actor& actor,
+                                           int window = 0);
   // The case a live ticket rates (what the pad shows), or NotFound.
   Result<CaseState> ticket_case(const std::string& token);
   Result<CaseState> rate_with_ticket(const std::string& token, Rate rate);

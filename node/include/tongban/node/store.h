@@ -59,6 +59,7 @@ struct RatingTicket {
   std::string issued_by;  // the staff member who served the resident (the one rated)
   Timestamp expires_at = 0;
   Timestamp used_at = 0;  // 0: not used
+  int window = 0;         // the window (窗口号) it was issued at, 1-99; 0: not given
 };
 
 class NodeStore {

@@ -86,6 +86,7 @@ struct RatingState {
   std::optional<Date> callback_done;
   std::optional<Date> rectified;
   std::string served_by, channel;
+  int window = 0;  // the window (窗口号) the resident was served at; 0: not given
   std::vector<std::pair<std::string, int>> indicators;
   // 申诉复核: the site's appeal of a 差评 and the supervisor's decision.
   std::optional<Date> appealed;
@@ -227,6 +228,8 @@ struct CaseState {
   std::string last_actor;  // who acted last on the case (a site's staff, "system", the hub)
   std::string decided_by;  // who decided the whole case, or refused it
   std::string decided_department;  // the decider's department (Decided.department), plain items
+  int64_t fees_fen = 0;            // fees collected on the case (FeeCharged), 分
+  int fee_count = 0;
   std::optional<Date> closed_date;  // refused, withdrawn or terminated (decisions: decided_date)
   bool instant = false;
   std::string reason;  // refusal, denial, withdrawal or termination reason
@@ -373,6 +376,7 @@ struct Rate {
   std::string channel = "pad";  // pad | qr
   std::vector<std::pair<std::string, int>> indicators;  // efficiency, quality, attitude: 1..5
   std::string served_by;        // set from the ticket, never by the caller
+  int window = 0;               // likewise: the window the ticket was issued at (0: not given)
 };
 struct RecordCallback {
   std::string note;
@@ -383,6 +387,11 @@ struct RecordRectification {
 // 申诉复核: the site appeals a 差评 with its evidence.
 struct AppealRating {
   std::string evidence;
+};
+// A fee collected on the case, with the payment receipt's number.
+struct RecordFee {
+  int64_t amount_fen = 0;
+  std::string receipt_no;
 };
 // 电子材料: a file for one of the case's material entries, already checked and hashed by
 // the caller (shared/documents.h sniff_document and the content's BLAKE2b).
@@ -408,7 +417,8 @@ using Command =
     std::variant<StartPreReview, RecordPreReviewOutcome, Submit, RequestMaterials, SupplyMaterials,
                  Accept, Refuse, StartReview, Suspend, Resume, DecideCase, Withdraw, Deliver, Rate,
                  RecordCallback, RecordRectification, Sweep, RequestTransfer, TakeCase,
-                 ReturnCase, AttachDocument, ViewDocument, AnswerSupervision, AppealRating>;
+                 ReturnCase, AttachDocument, ViewDocument, AnswerSupervision, AppealRating,
+                 RecordFee>;
 
 struct DecideContext {
   Timestamp now = 0;

@@ -62,6 +62,7 @@ struct Item {
   int promised_days = 0;  // 承诺时限, working days
   int legal_days = 0;     // 法定时限, working days
   std::string fee;        // "免费" or an amount with its basis
+  int64_t fee_fen = 0;    // the most a case of the item may be charged, 分 (0: free)
   std::vector<Material> materials;
   std::vector<std::string> channels;        // window, online, mobile, agent
   std::vector<SiteKind> decided_at;         // which site kinds may decide it
