@@ -41,9 +41,6 @@ std::vector<std::string> split(const std::string& text) {
   return out;
 }
 
-std::string yuan(int64_t fen) {
-  return std::to_string(fen / 100) + "." + (fen % 100 < 10 ? "0" : "") + std::to_string(fen % 100);
-}
 
 }  // namespace
 
@@ -53,7 +50,7 @@ const std::string& HubStore::market_schema() {
       code TEXT PRIMARY KEY, name TEXT NOT NULL, contact TEXT NOT NULL,
       registered_by TEXT NOT NULL, registered_ts INTEGER NOT NULL,
       suspended_kind TEXT NOT NULL DEFAULT '', suspended_reason TEXT NOT NULL DEFAULT '',
-      suspended_ts INTEGER, counted_from INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+      suspended_ts INTEGER) WITHOUT ROWID;
     CREATE TABLE intermediary_qualifications(
       code TEXT NOT NULL REFERENCES intermediaries(code), name TEXT NOT NULL,
       number TEXT NOT NULL, expires INTEGER NOT NULL, PRIMARY KEY(code, name)) WITHOUT ROWID;
@@ -498,7 +495,7 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
       return Status::Conflict("quote_exists", "该中介机构已报价，报价不可更改",
                               "this intermediary has quoted: a quote is final");
     code = act.code;
-    note = yuan(act.amount_fen) + " 元";
+    note = format_yuan(act.amount_fen) + " 元";
   } else if (act.step == "select") {
     if (p->state != "open") return wrong_state("选取（已选定）");
     std::string seed, why;
@@ -528,7 +525,7 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
         if (!who.ok() && who.status().code() != StatusCode::kConflict) return who.status();
         if (who.ok()) {
           code = q.code;
-          why = "最低报价 " + yuan(q.amount_fen) + " 元 / lowest quote";
+          why = "最低报价 " + format_yuan(q.amount_fen) + " 元 / lowest quote";
           break;
         }
       }
@@ -550,7 +547,7 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
     TB_RETURN_IF_ERROR(check_amount("合同金额"));
     for (const Quote& q : p->quotes)
       if (q.code == p->chosen && act.amount_fen > q.amount_fen)
-        return Status::InvalidArgument("invalid_amount", "合同金额不得高于中选报价 " + yuan(q.amount_fen) + " 元",
+        return Status::InvalidArgument("invalid_amount", "合同金额不得高于中选报价 " + format_yuan(q.amount_fen) + " 元",
                                        "the contract may not exceed the winning quote");
     if (!act.due || *act.due <= today || *act.due > today + 3 * 366)
       return Status::InvalidArgument("invalid_due", "服务期限应为今后三年内的日期 YYYY-MM-DD",
@@ -559,7 +556,7 @@ Result<HubStore::Project> HubStore::act_on_project(int64_t id, const ProjectAct&
         "UPDATE intermediary_projects SET state='contracted', amount_fen=?2, due=?3 WHERE id=?1");
     if (!update.ok()) return update.status();
     TB_RETURN_IF_ERROR(update->bind(1, id).bind(2, act.amount_fen).bind(3, int64_t{act.due->days}).run());
-    note = yuan(act.amount_fen) + " 元，" + format_date(*act.due) + " 前完成";
+    note = format_yuan(act.amount_fen) + " 元，" + format_date(*act.due) + " 前完成";
   } else if (act.step == "complete") {
     if (p->state != "contracted") return wrong_state("完成（尚未签订合同）");
     TB_RETURN_IF_ERROR(validate_text(act.note, "完成说明", "note", 1000, true));

@@ -38,7 +38,8 @@ CaseFacts facts_of(const CaseState& s, const District& district) {
     f.rated = r.rated;
     f.served_by = r.served_by;
     f.rated_site = s.origin;  // the receiving site delivers and runs the loop (收受分离)
-    if (r.window > 0) f.rated_window = s.origin + "-" + std::to_string(r.window);
+    // The window of the site where the ticket was used (the rating's own origin).
+    if (r.window > 0) f.rated_window = (r.site.empty() ? s.origin : r.site) + "-" + std::to_string(r.window);
     f.appeal = !r.appealed ? 0 : r.appeal_pending() ? 1 : r.appeal_upheld ? 2 : 3;
   }
   return f;

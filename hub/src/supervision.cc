@@ -364,17 +364,18 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
   for (const CasePart& p : s.parts)
     if (!p.decision.empty()) decided_elsewhere(p.decided_department, p.department, p.item_code);
   // Fees: a free item charged anything, or more than the catalog's fee_fen.
+  // The limit is the one the case was filed under (Submitted.fee_fen); a case filed before
+  // fees were recorded is judged by the hub's catalog. The site that charged must answer.
   if (s.fees_fen > 0) {
     const Item* item = district.catalog.find(s.item_code);
-    const int64_t allowed = item ? item->fee_fen : 0;
-    const auto yuan = [](int64_t fen) {
-      return std::to_string(fen / 100) + "." + (fen % 100 < 10 ? "0" : "") + std::to_string(fen % 100);
-    };
-    if (s.fees_fen > allowed)
+    const std::optional<int64_t> allowed =
+        s.fee_fen ? s.fee_fen : item ? std::optional<int64_t>(item->fee_fen) : std::nullopt;
+    if (allowed && s.fees_fen > *allowed)
       hit("fee_overcharge", std::to_string(s.fee_count),
-          allowed == 0 ? "免费事项收费 " + yuan(s.fees_fen) + " 元"
-                       : "收费 " + yuan(s.fees_fen) + " 元，超过目录规定的 " + yuan(allowed) + " 元",
-          "charged " + yuan(s.fees_fen) + " yuan, the catalog allows " + yuan(allowed));
+          *allowed == 0 ? "免费事项收费 " + format_yuan(s.fees_fen) + " 元"
+                        : "收费 " + format_yuan(s.fees_fen) + " 元，超过目录规定的 " + format_yuan(*allowed) + " 元",
+          "charged " + format_yuan(s.fees_fen) + " yuan, the catalog allows " + format_yuan(*allowed),
+          s.fee_site);
   }
   if (!s.license_no.empty() && !s.accepted_date && !s.deemed_accepted)
     hit("license_without_case", "", "证照 " + s.license_no + " 所属办件无受理记录",

@@ -65,6 +65,7 @@ json item_json(const Item& item, const Catalog& catalog) {
           {"promised_days", item.promised_days},
           {"legal_days", item.legal_days},
           {"fee", item.fee},
+          {"fee_fen", item.fee_fen},
           {"channels", item.channels},
           {"decided_at", decided_at},
           {"cross_region", item.cross_region},

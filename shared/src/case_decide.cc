@@ -212,6 +212,10 @@ Result<pb::Submitted> build_application(const ApplicationInput& in, const Decide
   if (in.authorization) *out.mutable_authorization() = *in.authorization;
   out.set_promised_days(item->promised_days);
   out.set_legal_days(item->legal_days);
+  int64_t fee_fen = item->fee_fen;
+  if (item->is_bundle() && fee_fen == 0)
+    for (const Item* part : ctx.catalog->parts_of(*item)) fee_fen += part->fee_fen;
+  out.set_fee_fen(fee_fen);
   if (item->is_bundle()) {
     for (const Item* part : ctx.catalog->parts_of(*item)) {
       pb::Part* p = out.add_parts();
@@ -429,7 +433,8 @@ Status check_owner(const CaseState& s, const Command& command, const DecideConte
                            std::holds_alternative<Rate>(command) ||
                            std::holds_alternative<RecordCallback>(command) ||
                            std::holds_alternative<RecordRectification>(command) ||
-                           std::holds_alternative<AppealRating>(command);
+                           std::holds_alternative<AppealRating>(command) ||
+                           std::holds_alternative<RecordFee>(command);
     if (!aftercare || s.origin != ctx.site_id || !is_final(s.status))
       return Status::Conflict("not_owner",
                             "该案件现由站点 " + s.owner + " 办理，本站点不能再办理",
@@ -849,6 +854,9 @@ struct Decider {
       return Status::InvalidArgument("invalid_amount", "收费金额应为 1 至 1000000000 的整数（单位：分）",
                                      "amount_fen must be a whole number of fen from 1 to 1000000000");
     TB_RETURN_IF_ERROR(validate_required_text(c.receipt_no, "缴款书号", "receipt_no", 64));
+    if (s.fee_receipts.count(c.receipt_no))
+      return Status::Conflict("receipt_recorded", "该缴款书已登记，不能重复登记",
+                              "this receipt is already recorded on the case");
     pb::CaseEvent e;
     e.mutable_fee_charged()->set_amount_fen(c.amount_fen);
     e.mutable_fee_charged()->set_receipt_no(c.receipt_no);

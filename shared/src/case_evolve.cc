@@ -171,6 +171,7 @@ void apply_application(CaseState& s, const pb::Submitted& e) {
   s.authorization = e.authorization();
   s.promised_days = e.promised_days();
   s.legal_days = e.legal_days();
+  if (e.has_fee_fen()) s.fee_fen = e.fee_fen(); else s.fee_fen.reset();
   s.parts.clear();
   for (const pb::Part& p : e.parts()) {
     CasePart part;
@@ -250,6 +251,10 @@ bool fits(const CaseState& s, const pb::CaseEvent& e) {
       return !is_final(s.status);
     case pb::CaseEvent::kDelivered:
       return one_of(s.status, {S::kApproved, S::kDenied});
+    case pb::CaseEvent::kFeeCharged:  // as decide allows it: once per receipt, a sane amount
+      return !one_of(s.status, {S::kRefused, S::kWithdrawn, S::kTerminated}) &&
+             e.fee_charged().amount_fen() >= 1 && e.fee_charged().amount_fen() <= 1'000'000'000 &&
+             !s.fee_receipts.count(e.fee_charged().receipt_no());
     default:
       return true;
   }
@@ -614,6 +619,7 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       rating.comment = r.comment();
       rating.served_by = r.served_by();
       rating.window = r.window();
+      rating.site = meta.origin;
       rating.channel = r.channel();
       for (const auto& i : r.indicators()) rating.indicators.emplace_back(i.name(), i.level());
       rating.rated = Date{r.rated_date()};
@@ -630,10 +636,18 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       if (s.rating) s.rating->rectified = Date{e.rectified().done_date()};
       add_note(s, NoteKind::kRectification, e.rectified().note(), meta);
       break;
-    case pb::CaseEvent::kFeeCharged:
-      s.fees_fen += e.fee_charged().amount_fen();
+    case pb::CaseEvent::kFeeCharged: {
+      // What decide allows, once per receipt: a signed event beyond it (a bypassed node)
+      // counts for nothing rather than overflow or hide a total.
+      const auto& f = e.fee_charged();
+      if (f.amount_fen() < 1 || f.amount_fen() > 1'000'000'000 || s.fee_receipts.count(f.receipt_no()))
+        break;
+      s.fees_fen += f.amount_fen();
       ++s.fee_count;
+      s.fee_receipts.insert(f.receipt_no());
+      s.fee_site = meta.origin;
       break;
+    }
     case pb::CaseEvent::kRatingAppealed:
       if (s.rating) {
         s.rating->appealed = Date{e.rating_appealed().appealed_date()};

@@ -61,6 +61,8 @@ Result<Item> parse_item(const toml::table& t) {
   item.legal_days = t["legal_days"].value_or(0);
   item.fee = t["fee"].value_or(std::string("免费"));
   item.fee_fen = t["fee_fen"].value_or(int64_t{0});
+  if (t.contains("fee_fen") && !t["fee_fen"].is_integer())
+    return bad_config("catalog.toml", "item " + item.code + ": fee_fen must be a whole number of fen");
   if (item.fee_fen < 0 || item.fee_fen > 100'000'000)
     return bad_config("catalog.toml", "item " + item.code + ": fee_fen must be 0 to 100000000 (fen)");
   item.channels = strings(t["channels"]);

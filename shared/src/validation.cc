@@ -171,6 +171,13 @@ Status validate_required_text(std::string_view text, const char* zh_field, const
   return validate_text(text, zh_field, en_field, max_bytes, multiline);
 }
 
+std::string format_yuan(int64_t fen) {
+  const uint64_t abs = fen < 0 ? 0 - static_cast<uint64_t>(fen) : static_cast<uint64_t>(fen);
+  const uint64_t cents = abs % 100;
+  return (fen < 0 ? "-" : "") + std::to_string(abs / 100) + (cents < 10 ? ".0" : ".") +
+         std::to_string(cents);
+}
+
 std::string mask_id(std::string_view id) {
   // Keeps 6 + 4; anything shorter than 11 is masked whole (8 to 10 bytes once underflowed
   // the middle's length and threw: found by the identity fuzz target).

@@ -203,6 +203,14 @@ TEST_CASE("a fee on a free item or above the catalog's is found", "[hub][supervi
   REQUIRE(over.size() == 1);
   CHECK(over[0].occurrence == "2");  // each further charge is judged again
   CHECK(over[0].detail_zh == "收费 25.50 元，超过目录规定的 20.00 元");
+  // The limit the case was filed under stands, whatever the catalog says since.
+  s.fee_fen = 3000;
+  CHECK(evaluate(s, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0).empty());
+  s.fee_fen = 0;
+  s.fee_site = "S02";  // charged at the receiving site on delivery: it answers for it
+  const auto snap = evaluate(s, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0);
+  REQUIRE(snap.size() == 1);
+  CHECK(snap[0].site == "S02");
 }
 
 TEST_CASE("a brief reason is found only where the reason can be read", "[hub][supervision]") {

@@ -11,6 +11,7 @@
 #include "support/node_harness.h"
 #include "support/sync_support.h"
 #include "events.pb.h"
+#include "tongban/shared/case.h"
 #include "tongban/sync/batch.h"
 #include "tongban/sync/replica.h"
 
@@ -383,7 +384,7 @@ TEST_CASE("the hub counts each site's month: on time and days used and 容缺 an
   expect_error(d.s01.get(reviewer, "/api/v1/stats?month=" + month), 404, "no_such_endpoint");
 }
 
-TEST_CASE("a decision a site signed for another department than the item's raises decider_department",
+TEST_CASE("acts a bypassed node signed raise decider_department and unlawful_suspension and decision_to_license",
           "[integration][supervision]") {
   LinkedDistrict d;
   const std::string op = d.hub.login("operator");
@@ -393,51 +394,113 @@ TEST_CASE("a decision a site signed for another department than the item's raise
   const std::string honest = file_case(d.s01, clerk, resident_id(951), true);
   REQUIRE(act(d.s01, reviewer, honest, "review").status == 200);
   REQUIRE(act(d.s01, reviewer, honest, "decide", {{"approve", true}, {"reason", "符合条件"}}).status == 200);
-  const std::string id = file_case(d.s01, clerk, resident_id(952), true);
-  REQUIRE(act(d.s01, reviewer, id, "review").status == 200);
+  std::vector<std::string> ids;
+  for (int n : {952, 953, 954}) {
+    ids.push_back(file_case(d.s01, clerk, resident_id(n), true));
+    REQUIRE(act(d.s01, reviewer, ids.back(), "review").status == 200);
+  }
   const auto status_at_hub = [&](const std::string& case_id) {
     const HttpReply r = d.hub.get(op, "/api/v1/cases/" + case_id);
     return r.status == 200 ? r.body["status"].get<std::string>() : std::string();
   };
-  eventually([&] { return status_at_hub(id) == "in_review" && status_at_hub(honest) == "approved"; });
+  eventually([&] { return status_at_hub(ids.back()) == "in_review" && status_at_hub(honest) == "approved"; });
   d.s01.stop();
 
-  // A node whose 后台分类审批 check was bypassed: its next event decides the 人社 item as an
-  // account of 公安分局, signed with the site's own key and sent as any batch.
-  sync::Event last;
+  // A node whose own checks were bypassed: its next events, signed with the site's own key
+  // and sent as any batch — a decision as an account of 公安分局 on a 人社 item, a suspension
+  // for no reason of art. 45, an approval 12 days old whose license never came.
+  const Date today = date_of(std::time(nullptr));
+  std::vector<std::pair<std::string, pb::CaseEvent>> acts(3);
+  acts[0].first = ids[0];
+  acts[0].second.mutable_decided()->set_approved(true);
+  acts[0].second.mutable_decided()->set_decided_date(today.days);
+  acts[0].second.mutable_decided()->set_department("公安分局");
+  acts[1].first = ids[1];
+  acts[1].second.mutable_suspended()->set_reason("leader_busy");
+  acts[1].second.mutable_suspended()->set_from_date(today.days);
+  acts[2].first = ids[2];
+  acts[2].second.mutable_decided()->set_approved(true);
+  acts[2].second.mutable_decided()->set_decided_date((today + -12).days);
+  std::vector<sync::Event> forged;
   {
     Db db = open_db(d.s01.data() / "node.db");
     auto events = sync::Replica(db).read("S01", 1, 1000000);
     REQUIRE(events.ok());
-    last = events->back();
+    sync::Event last = events->back();
+    for (const auto& [case_id, body] : acts) {
+      sync::Event next = last;
+      next.seq = last.seq + 1;
+      next.lamport = last.lamport + 1;
+      next.case_id = case_id;
+      next.kind = event_kind(body);
+      next.actor = "reviewer";
+      next.ts = last.ts + 1;
+      next.body = body.SerializeAsString();
+      next.prev_hash = last.hash;
+      next.hash = sync::compute_event_hash(next);
+      forged.push_back(next);
+      last = next;
+    }
   }
-  pb::CaseEvent decided;
-  decided.mutable_decided()->set_approved(true);
-  decided.mutable_decided()->set_decided_date(date_of(std::time(nullptr)).days);
-  decided.mutable_decided()->set_department("公安分局");
-  sync::Event next = last;
-  next.seq = last.seq + 1;
-  next.lamport = last.lamport + 1;
-  next.case_id = id;
-  next.kind = "case.decided";
-  next.actor = "reviewer";
-  next.ts = last.ts + 1;
-  next.body = decided.SerializeAsString();
-  next.prev_hash = last.hash;
-  next.hash = sync::compute_event_hash(next);
   RawClient raw(d.hub.sync_endpoint(), hub_public_key(d.district), site_key(d.s01), "S01");
   pb::Envelope env;
-  *env.mutable_batch() = sync::make_batch({next}, site_key(d.s01));
+  *env.mutable_batch() = sync::make_batch(forged, site_key(d.s01));
   raw.send(env);
   auto reply = raw.recv();
   REQUIRE(reply);
   INFO(reply->DebugString());
   CHECK(reply->msg_case() == pb::Envelope::kAck);
-  eventually([&] { return has(alerts_on(d.hub, op, id), "decider_department"); });
+  eventually([&] { return has(alerts_on(d.hub, op, ids[0]), "decider_department"); });
   const json alert = d.hub.get(op, "/api/v1/alerts?rule=decider_department").body["alerts"][0];
   CHECK(alert["severity"] == "red");
   CHECK(alert["detail"].get<std::string>().find("公安分局") != std::string::npos);
+  CHECK(alerts_on(d.hub, op, ids[1]) == V{"unlawful_suspension"});
+  CHECK(alerts_on(d.hub, op, ids[2]) == V{"decision_to_license"});
   CHECK(alerts_on(d.hub, op, honest).empty());
+}
+
+TEST_CASE("the hub's timer finds an approaching deadline and a 差评 not called back or rectified",
+          "[integration][supervision]") {
+  LinkedDistrict d;
+  const std::string clerk = d.s01.login("clerk");
+  const std::string reviewer = d.s01.login("reviewer");
+  const std::string waiting = file_case(d.s01, clerk, resident_id(971), true);
+  const std::string rated = file_case(d.s01, clerk, resident_id(972), true);
+  REQUIRE(act(d.s01, reviewer, rated, "review").status == 200);
+  REQUIRE(act(d.s01, reviewer, rated, "decide", {{"approve", true}, {"reason", "符合条件"}}).status == 200);
+  const HttpReply ticket = act(d.s01, clerk, rated, "rating-ticket");
+  REQUIRE(ticket.status == 201);
+  REQUIRE(d.s01.post("", "/api/v1/ratings/" + ticket.body["token"].get<std::string>(), {{"level", 1}}).status == 201);
+  const json view = d.s01.get(clerk, "/api/v1/cases/" + waiting).body;
+  const Date deadline = *parse_date(view["clock"]["deadline"].get<std::string>());
+  const Date callback_due =
+      *parse_date(d.s01.get(clerk, "/api/v1/cases/" + rated).body["rating"]["callback_due"].get<std::string>());
+  const Date today = date_of(std::time(nullptr));
+  const std::string op = d.hub.login("operator");
+  eventually([&] { return d.hub.get(op, "/api/v1/cases/" + rated).body["rating"].is_object(); });
+  REQUIRE(alerts_on(d.hub, op, waiting).empty());
+  REQUIRE(alerts_on(d.hub, op, rated).empty());
+
+  // The day before the promised deadline (and past the callback's day), at the hub only.
+  const int ahead = (deadline + -1) - today;
+  REQUIRE(deadline + -1 > callback_due);
+  const auto hub_at = [&](int days) {
+    d.hub.stop();
+    d.hub.set_extra_args({"--supervision-seconds", "1", "--clock-offset-seconds", std::to_string(days * 86400)});
+    d.hub.start();
+    return d.hub.login("operator");
+  };
+  std::string op2 = hub_at(ahead);
+  eventually([&] { return has(alerts_on(d.hub, op2, waiting), "deadline_approaching"); });
+  CHECK(alerts_on(d.hub, op2, waiting) == V{"deadline_approaching"});
+  eventually([&] { return has(alerts_on(d.hub, op2, rated), "rating_callback_overdue"); });
+  CHECK(alerts_on(d.hub, op2, rated) == V{"rating_callback_overdue"});
+  // A month on: the rectification's 15 working days have run out too.
+  op2 = hub_at(31);
+  eventually([&] { return has(alerts_on(d.hub, op2, rated), "rating_rectify_overdue"); });
+  const json alert = d.hub.get(op2, "/api/v1/alerts?rule=rating_rectify_overdue").body["alerts"][0];
+  CHECK(alert["site"] == "S01");
+  CHECK(alert["severity"] == "red");
 }
 
 TEST_CASE("a fee recorded on a free item raises fee_overcharge at the hub", "[integration][supervision]") {
@@ -465,4 +528,8 @@ TEST_CASE("a fee recorded on a free item raises fee_overcharge at the hub", "[in
   CHECK(alert["severity"] == "red");
   CHECK(alert["staff"] == "clerk");
   CHECK(alert["detail"] == "免费事项收费 20.00 元");
+  // The same receipt again (a retried request) is refused: the total stays.
+  expect_error(act(d.s01, clerk, id, "fee", {{"amount_fen", 2000}, {"receipt_no", "FS-2026-000123"}}), 409,
+               "receipt_recorded");
+  CHECK(d.s01.get(clerk, "/api/v1/cases/" + id).body["fees_fen"] == 2000);
 }

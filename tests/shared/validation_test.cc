@@ -1,6 +1,7 @@
 #include "tongban/shared/validation.h"
 
 #include <catch2/catch.hpp>
+#include <limits>
 
 using namespace tongban;
 
@@ -75,4 +76,13 @@ TEST_CASE("an age counts whole years completed on the day", "[shared][validation
   const Date leap = date_from_ymd(2000, 2, 29);
   CHECK(age_on(leap, date_from_ymd(2001, 2, 28)) == 0);
   CHECK(age_on(leap, date_from_ymd(2001, 3, 1)) == 1);
+}
+
+TEST_CASE("fen read as yuan with two places", "[shared][validation]") {
+  CHECK(format_yuan(2550) == "25.50");
+  CHECK(format_yuan(5) == "0.05");
+  CHECK(format_yuan(100) == "1.00");
+  CHECK(format_yuan(-5) == "-0.05");
+  CHECK(format_yuan(0) == "0.00");
+  CHECK(format_yuan(std::numeric_limits<int64_t>::min()) == "-92233720368547758.08");
 }

@@ -251,6 +251,7 @@ Result<RulesFigures> measure_rules(const std::filesystem::path& root, const std:
     if (!row.ok()) return row.status();
     f.swept = due->int_at(0);
   }
+  std::fprintf(stderr, "  the sweep, 60 days on: %ld cases due...\n", f.swept);
   const auto t = SteadyClock::now();
   auto raised = hub.supervise();
   if (!raised.ok()) return raised.status();

@@ -87,6 +87,7 @@ struct RatingState {
   std::optional<Date> rectified;
   std::string served_by, channel;
   int window = 0;  // the window (窗口号) the resident was served at; 0: not given
+  std::string site;  // the site the rating was given at (the Rated event's origin)
   std::vector<std::pair<std::string, int>> indicators;
   // 申诉复核: the site's appeal of a 差评 and the supervisor's decision.
   std::optional<Date> appealed;
@@ -230,6 +231,9 @@ struct CaseState {
   std::string decided_department;  // the decider's department (Decided.department), plain items
   int64_t fees_fen = 0;            // fees collected on the case (FeeCharged), 分
   int fee_count = 0;
+  std::set<std::string> fee_receipts;  // each receipt once
+  std::string fee_site;                // the site that recorded the latest fee
+  std::optional<int64_t> fee_fen;      // the most it may be charged (Submitted.fee_fen)
   std::optional<Date> closed_date;  // refused, withdrawn or terminated (decisions: decided_date)
   bool instant = false;
   std::string reason;  // refusal, denial, withdrawal or termination reason

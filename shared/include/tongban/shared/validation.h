@@ -56,6 +56,9 @@ bool is_clean_utf8(std::string_view text);
 // Characters (code points) of valid UTF-8.
 size_t utf8_length(std::string_view text);
 
+// An amount of fen as yuan: 2550 -> "25.50", -5 -> "-0.05".
+std::string format_yuan(int64_t fen);
+
 // "610113199001011234" -> "610113********1234"; keeps only what a log reader needs to
 // tell two cases apart. Anything of 10 characters or fewer is fully masked.
 std::string mask_id(std::string_view id);
