@@ -4,11 +4,11 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libsqlite3-dev libsodium-dev libprotobuf-dev protobuf-compiler libspdlog-dev
       libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev catch2
-      libzmq3-dev cppzmq-dev libboost-dev libmimalloc-dev libcairo2-dev curl
+      libzmq3-dev cppzmq-dev libboost-dev libmimalloc-dev libcairo2-dev libxlsxwriter-dev curl
       libfaketime   # tests only: clock steps under a running node (LD_PRELOAD)
       fonts-noto-cjk   # the hub draws the monthly report's Chinese with it (and the browser tests)
       # tests only: the console's browser tests (headless Chromium) and reading PDFs back
-      chromium poppler-utils)
+      chromium poppler-utils unzip)
 # The web console is built with Node.js and npm (build time only). A machine that already
 # has them (e.g. from NodeSource) keeps its own; Debian's are installed otherwise.
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -664,6 +664,47 @@ struct HubApi::Impl {
     }, Access::kHubStaff));
   }
 
+  // The alerts as rows of text, the header first (the CSV's and the XLSX's).
+  std::vector<std::vector<std::string>> alert_rows(const std::vector<HubStore::Alert>& alerts) {
+    std::vector<std::vector<std::string>> rows = {
+        {"编号", "预警时间", "等级", "规则", "办件编号", "站点", "部门", "经办人", "情况", "状态", "处理记录"}};
+    for (const auto& a : alerts) {
+      const json j = alert_json(a);
+      std::string handled;
+      for (const auto& x : a.actions)
+        handled += (handled.empty() ? "" : "；") + format_time(x.at) + " " + x.by + " " +
+                   (x.action == "acknowledged" ? "确认"
+                    : x.action == "answered"   ? std::string("站点答复")
+                                               : "责令整改（" + x.due + "前）") +
+                   "：" + x.note;
+      const std::string st = a.state();
+      const std::string state = st == "open"           ? "待处理"
+                                : st == "acknowledged" ? "已确认"
+                                : st == "answered"     ? "已答复"
+                                                       : "整改中";
+      rows.push_back({std::to_string(a.id), j["raised_at"], j["severity_zh"], j["rule_zh"], a.case_id,
+                      a.site, a.department, a.staff, a.detail_zh, state, handled});
+    }
+    return rows;
+  }
+
+  static std::string csv_text(const std::vector<std::vector<std::string>>& rows) {
+    const auto cell = [](const std::string& v) {
+      std::string out = "\"";
+      for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+      // A cell a spreadsheet would run as a formula is kept as text.
+      if (!v.empty() && std::string("=+-@\t\r").find(v[0]) != std::string::npos) out.insert(1, "'");
+      return out + "\"";
+    };
+    std::string csv = "\xEF\xBB\xBF";
+    for (size_t r = 0; r < rows.size(); ++r) {
+      for (size_t c = 0; c < rows[r].size(); ++c)
+        csv += (c ? "," : "") + (r == 0 || c == 0 ? rows[r][c] : cell(rows[r][c]));
+      csv += "\r\n";
+    }
+    return csv;
+  }
+
   void routes() {
     const http::RouteOptions open{.open = true};
     const http::RouteOptions upload{.max_body = kMaxUploadBytes};
@@ -864,42 +905,26 @@ struct HubApi::Impl {
                  }
                  return json{{"rules", list}};
                }, 200, Access::kHubStaff));
-    server.Get("/api/v1/alerts.csv", wrap_raw([this](const http::Request& req, http::Response& res) {
-      auto q = alert_query(req, 100000, 100000);
-      auto found = q.ok() ? hub.alerts(*q) : Result<std::pair<std::vector<HubStore::Alert>, int64_t>>(q.status());
-      if (!found.ok())
-        return send_json(res, http_status(found.status().code()), error_json(found.status()));
-      // UTF-8 with a BOM, so that Excel opens the Chinese as Chinese.
-      std::string csv = "\xEF\xBB\xBF编号,预警时间,等级,规则,办件编号,站点,部门,经办人,情况,状态,处理记录\r\n";
-      const auto cell = [](const std::string& v) {
-        std::string out = "\"";
-        for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-        // A cell a spreadsheet would run as a formula is kept as text.
-        if (!v.empty() && std::string("=+-@\t\r").find(v[0]) != std::string::npos) out.insert(1, "'");
-        return out + "\"";
-      };
-      for (const auto& a : found->first) {
-        const json j = alert_json(a);
-        std::string handled;
-        for (const auto& x : a.actions)
-          handled += (handled.empty() ? "" : "；") + format_time(x.at) + " " + x.by + " " +
-                     (x.action == "acknowledged" ? "确认"
-                      : x.action == "answered"   ? std::string("站点答复")
-                                                 : "责令整改（" + x.due + "前）") +
-                     "：" + x.note;
-        const std::string st = a.state();
-        const std::string state = st == "open"           ? "待处理"
-                                  : st == "acknowledged" ? "已确认"
-                                  : st == "answered"     ? "已答复"
-                                                         : "整改中";
-        csv += std::to_string(a.id) + "," + cell(j["raised_at"]) + "," + cell(j["severity_zh"]) + "," +
-               cell(j["rule_zh"]) + "," + cell(a.case_id) + "," + cell(a.site) + "," +
-               cell(a.department) + "," + cell(a.staff) + "," + cell(a.detail_zh) + "," +
-               cell(state) + "," + cell(handled) + "\r\n";
-      }
-      res.headers.emplace_back("Content-Disposition", "attachment; filename=\"alerts.csv\"");
-      res.set_content(std::move(csv), "text/csv; charset=utf-8");
-    }, Access::kHubStaff));
+    // The list as a spreadsheet: CSV (UTF-8 with a BOM, so Excel opens the Chinese as
+    // Chinese) or XLSX (libxlsxwriter); the same rows.
+    for (const bool xlsx : {false, true}) {
+      server.Get(xlsx ? "/api/v1/alerts.xlsx" : "/api/v1/alerts.csv",
+                 wrap_raw([this, xlsx](const http::Request& req, http::Response& res) {
+        auto q = alert_query(req, 100000, 100000);
+        auto found = q.ok() ? hub.alerts(*q) : Result<std::pair<std::vector<HubStore::Alert>, int64_t>>(q.status());
+        if (!found.ok())
+          return send_json(res, http_status(found.status().code()), error_json(found.status()));
+        const auto rows = alert_rows(found->first);
+        if (!xlsx) {
+          res.headers.emplace_back("Content-Disposition", "attachment; filename=\"alerts.csv\"");
+          return res.set_content(csv_text(rows), "text/csv; charset=utf-8");
+        }
+        auto book = xlsx_book(rows, "电子监察预警");
+        if (!book.ok()) return send_json(res, http_status(book.status().code()), error_json(book.status()));
+        res.headers.emplace_back("Content-Disposition", "attachment; filename=\"alerts.xlsx\"");
+        res.set_content(std::move(*book), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+      }, Access::kHubStaff));
+    }
     // 电子监察's statistics over a period, grouped by site, department, item or staff.
     server.Get("/api/v1/stats",
                wrap([this](const http::Request& req, const Staff&) -> Result<json> {

@@ -178,6 +178,23 @@ TEST_CASE("the hub's rules raise alerts on arrival and on its timer and a clean 
   CHECK(static_cast<int64_t>(std::count(csv.begin(), csv.end(), '\n')) == all.body["count"].get<int64_t>() + 1);
   CHECK(csv.find(brief) != std::string::npos);
   CHECK(csv.find("责令整改") != std::string::npos);
+  // The same rows as a workbook (.xlsx: a zip whose shared strings hold the cells).
+  auto book = c.Get("/api/v1/alerts.xlsx", {{"Authorization", "Bearer " + sup2}});
+  REQUIRE(book);
+  REQUIRE(book->status == 200);
+  CHECK(book->get_header_value("Content-Type").find("spreadsheetml") != std::string::npos);
+  CHECK(book->body.rfind("PK", 0) == 0);
+  {
+    TempDir dir;
+    const std::string file = (dir.path() / "alerts.xlsx").string();
+    std::ofstream(file, std::ios::binary) << book->body;
+    std::string strings;
+    REQUIRE(run_command("unzip -p '" + file + "' xl/sharedStrings.xml", &strings) == 0);
+    CHECK(strings.find(brief) != std::string::npos);
+    CHECK(strings.find("责令整改") != std::string::npos);
+    CHECK(strings.find("处理记录") != std::string::npos);
+  }
+  expect_error(d.hub.get(op2, "/api/v1/alerts.xlsx?severity=orange"), 400, "invalid_severity");
 
   // The month's supervision report: its figures, and the PDF the CLI saves.
   const std::string month = format_date(date_of(std::time(nullptr))).substr(0, 7);

@@ -49,6 +49,11 @@ struct MonthlyReport {
   } loop;
 };
 
+// Rows of text (the first the header, bold and frozen) as an .xlsx workbook of one sheet,
+// every cell a string (nothing a spreadsheet would run as a formula); libxlsxwriter.
+Result<std::string> xlsx_book(const std::vector<std::vector<std::string>>& rows,
+                              const std::string& sheet_name);
+
 // The report as a PDF document (A4, Simplified Chinese, charts and tables), or an error when
 // cairo cannot draw it (no CJK font installed: Internal, saying so).
 Result<std::string> render_report_pdf(const MonthlyReport& report);
