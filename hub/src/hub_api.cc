@@ -387,11 +387,26 @@ struct HubApi::Impl {
     return j;
   }
 
-  json project_json(const HubStore::Project& p) {
-    const auto name_of = [this](const std::string& code) -> std::string {
-      if (code.empty()) return "";
-      auto i = hub.store().intermediary(code);
-      return i.ok() ? i->name : code;
+  // Every intermediary's name by code, read once for a whole answer (a list of projects
+  // names each chosen and quoting intermediary).
+  Result<std::map<std::string, std::string>> intermediary_names() {
+    auto all = hub.store().intermediaries("", false);
+    if (!all.ok()) return all.status();
+    std::map<std::string, std::string> names;
+    for (const auto& i : *all) names[i.code] = i.name;
+    return names;
+  }
+
+  Result<json> project_json(const HubStore::Project& p) {
+    auto names = intermediary_names();
+    if (!names.ok()) return names.status();
+    return project_json(p, *names);
+  }
+
+  json project_json(const HubStore::Project& p, const std::map<std::string, std::string>& names) {
+    const auto name_of = [&](const std::string& code) -> std::string {
+      const auto it = names.find(code);
+      return it == names.end() ? code : it->second;
     };
     json quotes = json::array();
     for (const auto& q : p.quotes)
@@ -573,7 +588,9 @@ struct HubApi::Impl {
                  auto found = hub.store().projects(state, req.get_param_value("code"));
                  if (!found.ok()) return found.status();
                  json out = json::array();
-                 for (const auto& p : *found) out.push_back(project_json(p));
+                 auto names = intermediary_names();
+                 if (!names.ok()) return names.status();
+                 for (const auto& p : *found) out.push_back(project_json(p, *names));
                  return json{{"projects", out}};
                }, 200, Access::kHubStaff));
     server.Get(R"(/api/v1/intermediary-projects/([0-9]{1,18}))",

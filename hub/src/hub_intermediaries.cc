@@ -41,7 +41,6 @@ std::vector<std::string> split(const std::string& text) {
   return out;
 }
 
-
 }  // namespace
 
 const std::string& HubStore::market_schema() {

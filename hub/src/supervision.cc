@@ -371,7 +371,7 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
     const std::optional<int64_t> allowed =
         s.fee_fen ? s.fee_fen : item ? std::optional<int64_t>(item->fee_fen) : std::nullopt;
     if (allowed && s.fees_fen > *allowed)
-      hit("fee_overcharge", std::to_string(s.fee_count),
+      hit("fee_overcharge", std::to_string(s.fee_receipts.size()),
           *allowed == 0 ? "免费事项收费 " + format_yuan(s.fees_fen) + " 元"
                         : "收费 " + format_yuan(s.fees_fen) + " 元，超过目录规定的 " + format_yuan(*allowed) + " 元",
           "charged " + format_yuan(s.fees_fen) + " yuan, the catalog allows " + format_yuan(*allowed),

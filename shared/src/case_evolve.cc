@@ -643,7 +643,6 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       if (f.amount_fen() < 1 || f.amount_fen() > 1'000'000'000 || s.fee_receipts.count(f.receipt_no()))
         break;
       s.fees_fen += f.amount_fen();
-      ++s.fee_count;
       s.fee_receipts.insert(f.receipt_no());
       s.fee_site = meta.origin;
       break;

@@ -185,7 +185,7 @@ TEST_CASE("a fee on a free item or above the catalog's is found", "[hub][supervi
   CaseState s = accepted_case();
   CHECK(rules_hit(s, day(2026, 11, 2)).empty());
   s.fees_fen = 2000;
-  s.fee_count = 1;
+  s.fee_receipts = {"FS-1"};
   const auto found = evaluate(s, day(2026, 11, 2), district(), SupervisionRules::defaults(2), false, 0);
   REQUIRE(found.size() == 1);
   CHECK(found[0].rule == "fee_overcharge");
@@ -198,7 +198,7 @@ TEST_CASE("a fee on a free item or above the catalog's is found", "[hub][supervi
   priced.catalog = Catalog(priced.catalog.version(), items);
   CHECK(evaluate(s, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0).empty());
   s.fees_fen = 2550;
-  s.fee_count = 2;
+  s.fee_receipts = {"FS-1", "FS-2"};
   const auto over = evaluate(s, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0);
   REQUIRE(over.size() == 1);
   CHECK(over[0].occurrence == "2");  // each further charge is judged again

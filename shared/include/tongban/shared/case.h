@@ -230,8 +230,7 @@ struct CaseState {
   std::string decided_by;  // who decided the whole case, or refused it
   std::string decided_department;  // the decider's department (Decided.department), plain items
   int64_t fees_fen = 0;            // fees collected on the case (FeeCharged), 分
-  int fee_count = 0;
-  std::set<std::string> fee_receipts;  // each receipt once
+  std::set<std::string> fee_receipts;  // each receipt once (how many fees were charged)
   std::string fee_site;                // the site that recorded the latest fee
   std::optional<int64_t> fee_fen;      // the most it may be charged (Submitted.fee_fen)
   std::optional<Date> closed_date;  // refused, withdrawn or terminated (decisions: decided_date)
