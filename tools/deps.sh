@@ -5,10 +5,16 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libsqlite3-dev libsodium-dev libprotobuf-dev protobuf-compiler libspdlog-dev
       libtomlplusplus-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev catch2
       libzmq3-dev cppzmq-dev libboost-dev libmimalloc-dev libcairo2-dev libxlsxwriter-dev curl
+      libssl-dev   # HTTPS on the LAN (Beast over OpenSSL) and the district CA (tongban cert)
       libfaketime   # tests only: clock steps under a running node (LD_PRELOAD)
       fonts-noto-cjk   # the hub draws the monthly report's Chinese with it (and the browser tests)
       # tests only: the console's browser tests (headless Chromium) and reading PDFs back
-      chromium poppler-utils unzip)
+      chromium poppler-utils unzip
+      # tests only: the Debian packages (cpack -G DEB; dpkg-shlibdeps and file compute their
+      # Depends) and their units (systemd-analyze verify), tests/packaging/verify_units.sh
+      dpkg-dev file systemd
+      # tests only: a real Prometheus scrapes both daemons with tools/ops/prometheus
+      prometheus)
 # The web console is built with Node.js and npm (build time only). A machine that already
 # has them (e.g. from NodeSource) keeps its own; Debian's are installed otherwise.
 command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -1345,6 +1345,12 @@ Result<int> HubApi::bind(const std::string& host, int port) { return impl_->http
 void HubApi::serve_console(std::shared_ptr<const http::StaticFiles> files) {
   http::mount_console(impl_->http.routes(), std::move(files));
 }
+Status HubApi::use_tls(const std::filesystem::path& cert, const std::filesystem::path& key) {
+  return impl_->http.routes().use_tls(cert, key);
+}
+void HubApi::serve_metrics(std::function<void(metrics::Text&)> write) {
+  impl_->http.serve_metrics(std::move(write));
+}
 bool HubApi::run() { return impl_->http.run(); }
 void HubApi::stop() { impl_->http.stop(); }
 

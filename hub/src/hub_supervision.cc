@@ -238,6 +238,19 @@ Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts(const 
   return alerts_locked(q);
 }
 
+Result<std::vector<HubStore::AlertCount>> HubStore::alert_counts() {
+  std::lock_guard lock(mu_);
+  auto s = db_->cached(
+      "SELECT rule, severity, COALESCE((SELECT CASE action WHEN 'acknowledged' THEN 'acknowledged'"
+      " WHEN 'answered' THEN 'answered' ELSE 'rectifying' END FROM alert_actions"
+      " WHERE alert_id=alerts.id ORDER BY id DESC LIMIT 1), 'open') AS state, COUNT(*)"
+      " FROM alerts GROUP BY 1, 2, 3");
+  if (!s.ok()) return s.status();
+  return collect_rows<AlertCount>(*s, [](const Stmt& r) {
+    return AlertCount{r.text_at(0), r.text_at(1), r.text_at(2), r.int_at(3)};
+  });
+}
+
 Result<std::pair<std::vector<HubStore::Alert>, int64_t>> HubStore::alerts_locked(
     const AlertQuery& q) {
   // Each filter is bound (or NULL: any); the state is the last action's.

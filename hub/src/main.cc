@@ -12,6 +12,7 @@
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
 #include "tongban/sync/sync_server.h"
+#include "tongban/sync/transport.h"
 
 using namespace tongban;
 
@@ -20,6 +21,69 @@ int fail(const Status& s) {
   std::cerr << "tongban-hub: " << s.message_zh() << " / " << s.message_en() << "\n";
   return 1;
 }
+
+// The hub's own series for /metrics (docs/api.md "Metrics").
+void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServer& server,
+                   const std::filesystem::path& db_file) {
+  metrics::write_build_info(t, TONGBAN_VERSION, static_cast<int>(sync::kProtocolVersion));
+  if (auto states = hub.sync_states(); states.ok()) {
+    t.family("tongban_events_acknowledged_total", "counter",
+             "Events of each site the hub holds durably (and has acknowledged).");
+    for (const auto& s : *states)
+      t.sample("tongban_events_acknowledged_total", static_cast<double>(s.acked_seq), {{"site", s.site}});
+    t.family("tongban_sync_link", "gauge",
+             "Each site's link: 1 on its state (never, connected, idle, unreachable).");
+    for (const auto& s : *states)
+      t.sample("tongban_sync_link", 1, {{"site", s.site}, {"state", to_string(s.link)}});
+    t.family("tongban_sync_lag_events", "gauge",
+             "Events a live site has that the hub does not hold yet (absent while unknown).");
+    for (const auto& s : *states)
+      if (auto n = s.events_behind())
+        t.sample("tongban_sync_lag_events", static_cast<double>(*n), {{"site", s.site}});
+    t.family("tongban_sync_lag_seconds", "gauge",
+             "How far behind a live site's newest event the hub's copy is, in seconds.");
+    for (const auto& s : *states)
+      if (auto n = s.seconds_behind())
+        t.sample("tongban_sync_lag_seconds", static_cast<double>(*n), {{"site", s.site}});
+    t.family("tongban_sync_last_contact_seconds", "gauge",
+             "Seconds since each site was last heard from (absent: never).");
+    const Timestamp now = hub.now();
+    for (const auto& s : *states)
+      if (s.last_contact)
+        t.sample("tongban_sync_last_contact_seconds",
+                 static_cast<double>(std::max<Timestamp>(0, now - s.last_contact)), {{"site", s.site}});
+    t.family("tongban_directives_pending", "gauge",
+             "Hub-to-site directives (hand-overs, catalogs, orders) the site has not applied yet.");
+    for (const auto& s : *states)
+      t.sample("tongban_directives_pending",
+               static_cast<double>(s.stream_head > s.delivered_seq ? s.stream_head - s.delivered_seq : 0),
+               {{"site", s.site}});
+    t.family("tongban_site_forked", "gauge", "1 when a site's history disagrees with the hub's.");
+    for (const auto& s : *states)
+      t.sample("tongban_site_forked", s.fork_seq ? 1 : 0, {{"site", s.site}});
+  }
+  t.family("tongban_sync_refused_total", "counter",
+           "Sync messages and handshakes the hub refused, by reason.");
+  for (const auto& [reason, n] : server.refusals())
+    t.sample("tongban_sync_refused_total", static_cast<double>(n), {{"reason", reason}});
+  if (auto clocks = hub.clock_counts(); clocks.ok()) {
+    t.family("tongban_cases_open", "gauge",
+             "Open cases by owning site and time-limit clock (normal, yellow, red, paused).");
+    for (const ClockCounts& c : *clocks)
+      for (const auto& [colour, n] : {std::pair{"normal", c.normal}, {"yellow", c.yellow},
+                                      {"red", c.red}, {"paused", c.paused}})
+        t.sample("tongban_cases_open", static_cast<double>(n), {{"site", c.owner}, {"clock", colour}});
+  }
+  if (auto alerts = hub.store().alert_counts(); alerts.ok()) {
+    t.family("tongban_alerts", "gauge",
+             "电子监察 alerts by rule, severity and state (open, rectifying, answered, acknowledged).");
+    for (const auto& a : *alerts)
+      t.sample("tongban_alerts", static_cast<double>(a.count),
+               {{"rule", a.rule}, {"severity", a.severity}, {"state", a.state}});
+  }
+  metrics::write_sqlite(t, {{"hub", db_file}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -37,6 +101,14 @@ int main(int argc, char** argv) {
   app.add_option("--sync-port-file", sync_port_file,
                  "写入同步端口的文件 / file for the bound sync port");
   app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  std::string tls_cert, tls_key;
+  app.add_option("--tls-cert", tls_cert,
+                 "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
+  app.add_option("--tls-key", tls_key, "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
+      ->check(CLI::IsMember({"text", "json"}));
   std::string key_file;
   app.add_option("--key-file", key_file,
                  "密钥加密密钥文件（放在数据盘之外）；也可用 TONGBAN_KEY_FILE 或 TONGBAN_PASSPHRASE / "
@@ -54,7 +126,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const sigset_t signals = block_termination_signals();
-  init_logging("hub", level);
+  if (Status s = init_logging("hub", level, log_format); !s.ok()) return fail(s);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
   // 1,024 HTTP connections at most, plus databases, sync sockets and logs.
   auto descriptors = raise_descriptor_limit(65536, 1280);
@@ -95,7 +167,16 @@ int main(int argc, char** argv) {
   if (!host_port)
     return fail(Status::InvalidArgument("invalid_listen", "监听地址应为 host:port",
                                         "--listen must be host:port"));
+  api.serve_metrics([&service, &server,
+                     db = std::filesystem::path(data_dir) / hub::HubStore::kDbFile](metrics::Text& t) {
+    write_metrics(t, **service, server, db);
+  });
   api.serve_console(http::load_console(console_dir));
+  auto tls = tls_files(host_port->first, data_dir, tls_cert, tls_key);
+  if (!tls.ok()) return fail(tls.status());
+  if (*tls)
+    if (Status s = api.use_tls((*tls)->cert, (*tls)->key); !s.ok()) return fail(s);
+  const std::string scheme = *tls ? "https" : "http";
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
   if (!sync_port_file.empty()) {
@@ -105,13 +186,15 @@ int main(int argc, char** argv) {
   }
   if (!port_file.empty())
     if (Status s = write_port_file(port_file, *port); !s.ok()) return fail(s);
-  spdlog::info("hub {} sync on {}, operators on http://{}:{}", district->hub_id, *bound,
+  spdlog::info("hub {} sync on {}, operators on {}://{}:{}", district->hub_id, *bound, scheme,
                host_port->first, *port);
-  std::cout << "sync " << *bound << "\nlistening http://" << host_port->first << ":" << *port
+  std::cout << "sync " << *bound << "\nlistening " << scheme << "://" << host_port->first << ":" << *port
             << std::endl;
 
+  notify_systemd("READY=1");
   std::thread watcher = watch_termination(signals, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
+    notify_systemd("STOPPING=1");
     api.stop();
   });
   // 电子监察 over the cases due (time passes without events: deadlines, steps, pauses).

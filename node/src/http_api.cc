@@ -796,6 +796,12 @@ void HttpApi::set_ask_hub(AskHub ask) { impl_->ask_hub = std::move(ask); }
 void HttpApi::serve_console(std::shared_ptr<const http::StaticFiles> files) {
   http::mount_console(impl_->http.routes(), std::move(files));
 }
+Status HttpApi::use_tls(const std::filesystem::path& cert, const std::filesystem::path& key) {
+  return impl_->http.routes().use_tls(cert, key);
+}
+void HttpApi::serve_metrics(std::function<void(metrics::Text&)> write) {
+  impl_->http.serve_metrics(std::move(write));
+}
 bool HttpApi::run() { return impl_->http.run(); }
 void HttpApi::stop() { impl_->http.stop(); }
 

@@ -16,6 +16,7 @@
 #include "tongban/shared/keyring.h"
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
+#include "tongban/sync/transport.h"
 
 using namespace tongban;
 
@@ -48,6 +49,45 @@ bool reseal(node::NodeStore& store) {
   return st->resealed > 0;
 }
 
+// The node's own series for /metrics (docs/api.md "Metrics").
+void write_metrics(metrics::Text& t, node::NodeStore& store, sync::SyncClient* link,
+                   const std::filesystem::path& db_file) {
+  metrics::write_build_info(t, TONGBAN_VERSION, static_cast<int>(sync::kProtocolVersion));
+  const uint64_t head = store.head().seq, acked = link ? link->acked() : 0;
+  t.family("tongban_events_appended_total", "counter", "Events this site has appended to its log.");
+  t.sample("tongban_events_appended_total", static_cast<double>(head));
+  t.family("tongban_node_halted", "gauge",
+           "1 when the node refuses to append (a fork, a broken log): see /api/v1/healthz.");
+  t.sample("tongban_node_halted", store.halted() ? 1 : 0);
+  const auto gauges = store.gauges(date_of(store.now()), acked);
+  if (link) {
+    t.family("tongban_events_acknowledged_total", "counter",
+             "Events of this site the hub has acknowledged (durably stored).");
+    t.sample("tongban_events_acknowledged_total", static_cast<double>(acked));
+    t.family("tongban_sync_connected", "gauge", "1 while the link to the hub is up.");
+    t.sample("tongban_sync_connected", link->connected() ? 1 : 0);
+    t.family("tongban_sync_lag_events", "gauge", "Events written here and not yet acknowledged by the hub.");
+    t.sample("tongban_sync_lag_events", static_cast<double>(head > acked ? head - acked : 0));
+    if (gauges.ok()) {
+      t.family("tongban_sync_unacked_age_seconds", "gauge",
+               "Age of the oldest event not yet acknowledged by the hub (0: none).");
+      t.sample("tongban_sync_unacked_age_seconds",
+               gauges->oldest_unacked_ts
+                   ? static_cast<double>(std::max<Timestamp>(0, store.now() - *gauges->oldest_unacked_ts))
+                   : 0.0);
+    }
+  }
+  if (gauges.ok()) {
+    const ClockCounts& c = gauges->clocks;
+    t.family("tongban_cases_open", "gauge",
+             "This site's open cases by time-limit clock (normal, yellow, red, paused).");
+    for (const auto& [colour, n] : {std::pair{"normal", c.normal}, {"yellow", c.yellow},
+                                    {"red", c.red}, {"paused", c.paused}})
+      t.sample("tongban_cases_open", static_cast<double>(n), {{"clock", colour}});
+  }
+  metrics::write_sqlite(t, {{"node", db_file}});
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +113,14 @@ int main(int argc, char** argv) {
                  "电子监察扫描间隔秒数 / supervision sweep period")
       ->check(CLI::Range(1, 3600));
   app.add_option("--log-level", level, "trace|debug|info|warn|error");
+  std::string tls_cert, tls_key;
+  app.add_option("--tls-cert", tls_cert,
+                 "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
+  app.add_option("--tls-key", tls_key, "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format,
+                 "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
+      ->check(CLI::IsMember({"text", "json"}));
   std::string console_dir = http::default_console_dir().string();
   app.add_option("--console", console_dir, "工作台页面目录 / the built web console's folder")
       ->capture_default_str();
@@ -85,7 +133,7 @@ int main(int argc, char** argv) {
 
   const sigset_t signals = block_termination_signals();
 
-  init_logging("node-" + site_id, level);
+  if (Status s = init_logging("node-" + site_id, level, log_format); !s.ok()) return fail(s);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
   // 1,024 HTTP connections at most, plus databases, sync sockets and logs.
   auto descriptors = raise_descriptor_limit(65536, 1280);
@@ -177,14 +225,23 @@ int main(int argc, char** argv) {
     api.set_ask_hub([c = sync_client.get()](pb::ResidentQuery q) {
       return c->ask_hub(std::move(q), std::chrono::milliseconds(2000));
     });
+  api.serve_metrics([&store, c = sync_client.get(),
+                     db = std::filesystem::path(data_dir) / node::NodeStore::kDbFile](metrics::Text& t) {
+    write_metrics(t, **store, c, db);
+  });
   api.serve_console(http::load_console(console_dir));
+  auto tls = tls_files(host_port->first, data_dir, tls_cert, tls_key);
+  if (!tls.ok()) return fail(tls.status());
+  if (*tls)
+    if (Status s = api.use_tls((*tls)->cert, (*tls)->key); !s.ok()) return fail(s);
+  const std::string scheme = *tls ? "https" : "http";
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
   if (!port_file.empty())
     if (Status s = write_port_file(port_file, *port); !s.ok()) return fail(s);
-  spdlog::info("site {} ({}) serving http://{}:{} with log head seq {}", site->id,
-               to_string(site->kind), host_port->first, *port, (*store)->head().seq);
-  std::cout << "listening http://" << host_port->first << ":" << *port << std::endl;
+  spdlog::info("site {} ({}) serving {}://{}:{} with log head seq {}", site->id,
+               to_string(site->kind), scheme, host_port->first, *port, (*store)->head().seq);
+  std::cout << "listening " << scheme << "://" << host_port->first << ":" << *port << std::endl;
 
   // The start checked the log's tail against its witness; the whole chain is checked here,
   // beside the serving threads, and a broken one halts the node.
@@ -195,8 +252,10 @@ int main(int argc, char** argv) {
     if (Status verdict = s->audit_log(log_keys); !verdict.ok())
       spdlog::error("log audit: {}", verdict.message_en());
   });
+  notify_systemd("READY=1");
   std::thread signal_watcher = watch_termination(signals, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
+    notify_systemd("STOPPING=1");
     api.stop();
   });
   bool served;

@@ -4,10 +4,17 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <optional>
 
@@ -78,6 +85,45 @@ Result<long> raise_descriptor_limit(long wanted, long needed) {
                         "the open-file limit is " + std::to_string(now) + ", below the " +
                             std::to_string(needed) + " needed: raise LimitNOFILE / ulimit -n");
   return now;
+}
+
+void notify_systemd(const std::string& state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if (len >= sizeof addr.sun_path) return;
+  std::memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // the abstract namespace
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  const socklen_t size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&addr),
+             size) < 0)
+    spdlog::warn("sd_notify {}: {}", state, std::strerror(errno));
+  close(fd);
+}
+
+Result<std::optional<TlsFiles>> tls_files(const std::string& host,
+                                          const std::filesystem::path& data_dir,
+                                          const std::string& cert_flag, const std::string& key_flag) {
+  if (cert_flag.empty() != key_flag.empty())
+    return Status::InvalidArgument("https_required", "--tls-cert 与 --tls-key 须同时给出",
+                                   "--tls-cert and --tls-key go together");
+  if (!cert_flag.empty()) return std::optional<TlsFiles>(TlsFiles{cert_flag, key_flag});
+  const TlsFiles in_data{data_dir / "tls.crt", data_dir / "tls.key"};
+  if (std::filesystem::exists(in_data.cert) && std::filesystem::exists(in_data.key))
+    return std::optional<TlsFiles>(in_data);
+  const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+  if (!loopback)
+    return Status::InvalidArgument(
+        "https_required",
+        "监听本机以外的地址（" + host + "）须使用 HTTPS：请用 tongban cert issue 签发证书到数据目录，"
+        "或给出 --tls-cert/--tls-key",
+        "listening beyond loopback (" + host + ") needs HTTPS: issue a certificate into the data "
+        "directory with `tongban cert issue`, or give --tls-cert/--tls-key");
+  return std::optional<TlsFiles>();
 }
 
 std::optional<std::pair<std::string, int>> split_host_port(const std::string& s) {

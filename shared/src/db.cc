@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -127,6 +128,37 @@ std::string Stmt::blob_at(int col) const {
   return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, col))) : std::string();
 }
 
+namespace {
+
+std::mutex checkpoint_mu;
+CheckpointTotals checkpoint_sum;  // guarded by checkpoint_mu
+
+void count_checkpoint(std::chrono::steady_clock::time_point began) {
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  std::lock_guard lock(checkpoint_mu);
+  ++checkpoint_sum.count;
+  checkpoint_sum.seconds += took;
+  checkpoint_sum.last_seconds = took;
+}
+
+// SQLite's automatic checkpoint (sqlite3_wal_autocheckpoint's hook, 1,000 pages), timed.
+// `PRAGMA wal_autocheckpoint=N` replaces it as before.
+int timed_autocheckpoint(void*, sqlite3* db, const char* name, int pages) {
+  if (pages < 1000) return SQLITE_OK;
+  const auto began = std::chrono::steady_clock::now();
+  (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  count_checkpoint(began);
+  return SQLITE_OK;
+}
+
+}  // namespace
+
+CheckpointTotals checkpoint_totals() {
+  std::lock_guard lock(checkpoint_mu);
+  return checkpoint_sum;
+}
+
 Result<Db> Db::open(const std::filesystem::path& path, Options options) {
   sqlite3* raw = nullptr;
   const int rc =
@@ -136,7 +168,10 @@ Result<Db> Db::open(const std::filesystem::path& path, Options options) {
   if (rc != SQLITE_OK) return sqlite_error(raw, "cannot open " + path.string());
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
-  if (options.wal) TB_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode=WAL"));
+  if (options.wal) {
+    TB_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode=WAL"));
+    sqlite3_wal_hook(raw, timed_autocheckpoint, nullptr);
+  }
   TB_RETURN_IF_ERROR(
       db.exec(options.full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL"));
   TB_RETURN_IF_ERROR(db.exec("PRAGMA foreign_keys=ON"));
@@ -223,7 +258,9 @@ struct WalCheckpointer::Loop {
   void run() {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, std::chrono::milliseconds(period_ms), [this] { return stop; })) {
+      const auto began = std::chrono::steady_clock::now();
       const Status s = db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      if (s.ok()) count_checkpoint(began);
       if (!s.ok()) spdlog::warn("WAL checkpoint failed: {}", s.message_en());
     }
   }

@@ -14,6 +14,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/ssl.h>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -129,6 +133,7 @@ class WorkerPool {
 
 struct Route {
   std::string method;
+  std::string name;  // the pattern as written: the metrics' route label
   std::regex pattern;
   Handler handler;
   RouteOptions options;
@@ -165,20 +170,37 @@ struct Server::Impl {
   const ServerOptions options;
   std::mutex conn_mu;
   int open_connections = 0;                          // guarded by conn_mu
+  uint64_t refused_connections = 0;                  // guarded by conn_mu
   std::unordered_map<std::string, int> per_address;  // guarded by conn_mu; bounded by the limit
   std::vector<Route> routes;
   Gate gate;
   asio::io_context ioc{1};
   tcp::acceptor acceptor{ioc};
   WorkerPool pool;
+  metrics::HttpMetrics metrics;
+  std::unique_ptr<asio::ssl::context> tls;  // set: every connection is HTTPS
+  // A graceful stop: no new connection or request once stopping; requests already taken
+  // (in_flight: from dispatch until their answer is written) finish first.
+  std::atomic<bool> stopping{false};
+  std::mutex flight_mu;
+  std::condition_variable flight_cv;
+  int in_flight = 0;  // guarded by flight_mu
+  void landed() {
+    std::lock_guard lock(flight_mu);
+    if (--in_flight == 0) flight_cv.notify_all();
+  }
 
   // Counts a new connection in; false when a limit is reached.
   bool admit(const std::string& addr) {
     std::lock_guard lock(conn_mu);
-    if (open_connections >= options.max_connections) return false;
+    if (open_connections >= options.max_connections) {
+      ++refused_connections;
+      return false;
+    }
     int& n = per_address[addr];
     if (n >= options.max_connections_per_address) {
       if (n == 0) per_address.erase(addr);
+      ++refused_connections;
       return false;
     }
     ++n;
@@ -207,21 +229,39 @@ struct Server::Impl {
 
 namespace {
 
-class Session : public std::enable_shared_from_this<Session> {
+// One connection: plain HTTP (Stream = beast::tcp_stream, loopback) or HTTPS
+// (beast::ssl_stream over it, after the handshake).
+template <class Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(Server::Impl& impl, tcp::socket socket, std::string addr)
-      : impl_(impl), stream_(std::move(socket)), addr_(std::move(addr)) {}
-  ~Session() { impl_.release(addr_); }
+  Session(Server::Impl& impl, Stream stream, std::string addr)
+      : impl_(impl), stream_(std::move(stream)), addr_(std::move(addr)) {}
+
+  // HTTPS: the TLS handshake, under the header's deadline, then the first request.
+  void handshake() {
+    tcp_layer().expires_after(impl_.options.header_deadline);
+    stream_.async_handshake(asio::ssl::stream_base::server,
+                            [self = this->shared_from_this()](beast::error_code ec) {
+                              if (ec) return self->close();  // not TLS, a bad client, too slow
+                              self->read_header();
+                            });
+  }
+  ~Session() {
+    if (in_flight_) impl_.landed();
+    impl_.release(addr_);
+  }
 
   void read_header() {
+    req_ = Request{};
+    route_ = nullptr;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(impl_.options.max_header_bytes));
     // The route's limit applies once the route is known (on_header); until then the parser
     // must not refuse a declared length by itself, or the client would get no answer.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(impl_.options.header_deadline);
+    tcp_layer().expires_after(impl_.options.header_deadline);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
+                             [self = this->shared_from_this()](beast::error_code ec, size_t) {
                                self->on_header(ec);
                              });
   }
@@ -233,6 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                                 "请求头过大", "request header too large")),
                     false);
     if (ec) return close();  // deadline passed, peer gone, or not HTTP
+    started_ = std::chrono::steady_clock::now();
     const auto& head = parser_->get();
     req_ = parse_target(std::string_view(head.target().data(), head.target().size()));
     req_.method = std::string(head.method_string());
@@ -243,6 +284,11 @@ class Session : public std::enable_shared_from_this<Session> {
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       req_.headers[name] = std::string(field.value());
     }
+    if (impl_.stopping)
+      return finish(error_response(Status::Make(StatusCode::kUnavailable, "shutting_down",
+                                                "服务正在停止，请稍后重试",
+                                                "the server is stopping; retry shortly")),
+                    false);
     route_ = impl_.match(req_);
     if (!route_)
       return finish(error_response(Status::NotFound("no_such_endpoint", "没有该接口",
@@ -264,9 +310,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (parser_->is_done()) return dispatch();
     if (beast::iequals(req_.get_header_value("expect"), "100-continue")) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      stream_.expires_after(impl_.options.write_deadline);
+      tcp_layer().expires_after(impl_.options.write_deadline);
       return asio::async_write(stream_, asio::buffer(kContinue),
-                               [self = shared_from_this(), limit](beast::error_code e, size_t) {
+                               [self = this->shared_from_this(), limit](beast::error_code e, size_t) {
                                  if (e) return self->close();
                                  self->read_body(limit);
                                });
@@ -275,9 +321,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_body(size_t limit) {
-    stream_.expires_after(impl_.options.body_deadline);
+    tcp_layer().expires_after(impl_.options.body_deadline);
     bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this(), limit](beast::error_code ec, size_t) {
+                      [self = this->shared_from_this(), limit](beast::error_code ec, size_t) {
                         if (ec == bhttp::error::body_limit) return self->finish(too_large(limit), false);
                         if (ec) return self->close();
                         self->dispatch();
@@ -296,7 +342,12 @@ class Session : public std::enable_shared_from_this<Session> {
     req_.body = std::move(parser_->get().body());
     keep_alive_ = parser_->get().keep_alive();
     const Handler* handler = &route_->handler;
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
+    {
+      std::lock_guard lock(impl_.flight_mu);
+      ++impl_.in_flight;
+      in_flight_ = true;
+    }
     const bool queued = impl_.pool.try_post([self, handler] {
       Response res;
       try {
@@ -309,6 +360,10 @@ class Session : public std::enable_shared_from_this<Session> {
       asio::post(self->stream_.get_executor(),
                  [self, res = std::move(res)]() mutable { self->finish(std::move(res), self->keep_alive_); });
     });
+    if (!queued) {
+      in_flight_ = false;
+      impl_.landed();
+    }
     if (!queued)
       finish(error_response(Status::Make(StatusCode::kUnavailable, "overloaded",
                                          "系统繁忙，请稍后重试", "server busy; retry shortly")),
@@ -317,6 +372,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Writes the answer; reads the next request on a kept-alive connection.
   void finish(Response res, bool keep_alive) {
+    if (!req_.method.empty())
+      impl_.metrics.observe(route_ ? route_->name : "unmatched", req_.method, res.status,
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
+                                .count());
     auto out = std::make_shared<bhttp::response<bhttp::string_body>>(
         static_cast<bhttp::status>(res.status), 11);
     out->set(bhttp::field::content_type, res.content_type);
@@ -326,11 +385,15 @@ class Session : public std::enable_shared_from_this<Session> {
     out->body() = std::move(res.body);
     out->keep_alive(keep_alive);
     out->prepare_payload();
-    stream_.expires_after(impl_.options.write_deadline);
+    tcp_layer().expires_after(impl_.options.write_deadline);
     bhttp::async_write(stream_, *out,
-                       [self = shared_from_this(), out, keep_alive](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this(), out, keep_alive](beast::error_code ec, size_t) {
+                         if (self->in_flight_) {
+                           self->in_flight_ = false;
+                           self->impl_.landed();
+                         }
                          if (ec) return self->close();
-                         if (!keep_alive) return self->linger();
+                         if (!keep_alive || self->impl_.stopping) return self->linger();
                          self->read_header();
                        });
   }
@@ -341,14 +404,14 @@ class Session : public std::enable_shared_from_this<Session> {
   // amount, and close.
   void linger() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLinger);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    tcp_layer().expires_after(kLinger);
     drain_budget_ = drain_limit_;
     drain();
   }
   void drain() {
     stream_.async_read_some(asio::buffer(drain_buffer_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               if (ec || n >= self->drain_budget_) return self->close();
                               self->drain_budget_ -= n;
                               self->drain();
@@ -357,17 +420,21 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    tcp_layer().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_layer().socket().close(ignored);
   }
 
   Server::Impl& impl_;
-  beast::tcp_stream stream_;
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   std::string addr_;
   beast::flat_buffer buffer_{8192};
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   Request req_;
   const Route* route_ = nullptr;
+  std::chrono::steady_clock::time_point started_;
+  bool in_flight_ = false;  // counted in impl_.in_flight (I/O thread only)
   bool keep_alive_ = false;
   static constexpr std::chrono::seconds kLinger{2};
   static constexpr size_t kLingerBytes = 4 * 1024 * 1024;
@@ -387,7 +454,14 @@ void Server::Impl::accept() {
       const std::string addr = e ? std::string("?") : peer.address().to_string();
       if (admit(addr)) {
         socket.set_option(tcp::no_delay(true), e);  // answers go out in one write; no Nagle wait
-        std::make_shared<Session>(*this, std::move(socket), addr)->read_header();
+        if (tls)
+          std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+              *this, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *tls),
+              addr)
+              ->handshake();
+        else
+          std::make_shared<Session<beast::tcp_stream>>(*this, beast::tcp_stream(std::move(socket)), addr)
+              ->read_header();
       } else {
         // Over a limit: say so in one non-blocking write and hang up (never wait on it).
         static const std::string kBusy =
@@ -405,14 +479,44 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(options)) {
 Server::~Server() { stop(); }
 
 void Server::Get(const std::string& pattern, Handler h, RouteOptions o) {
-  impl_->routes.push_back(Route{"GET", std::regex(pattern), std::move(h), o});
+  impl_->routes.push_back(Route{"GET", pattern, std::regex(pattern), std::move(h), o});
 }
 
 void Server::Post(const std::string& pattern, Handler h, RouteOptions o) {
-  impl_->routes.push_back(Route{"POST", std::regex(pattern), std::move(h), o});
+  impl_->routes.push_back(Route{"POST", pattern, std::regex(pattern), std::move(h), o});
 }
 
 void Server::set_gate(Gate gate) { impl_->gate = std::move(gate); }
+
+Status Server::use_tls(const std::filesystem::path& cert_chain, const std::filesystem::path& key) {
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  const auto unusable = [&](const std::string& what, const std::string& why) {
+    return Status::InvalidArgument("tls_unusable", "无法使用 TLS " + what + "：" + why,
+                                   "cannot use the TLS " + what + ": " + why);
+  };
+  // TLS 1.2 and 1.3 only; no compression, no renegotiation.
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_compression |
+                   asio::ssl::context::single_dh_use);
+  SSL_CTX_set_options(ctx->native_handle(), SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  beast::error_code ec;
+  ctx->use_certificate_chain_file(cert_chain.string(), ec);
+  if (ec) return unusable("certificate " + cert_chain.string(), ec.message());
+  ctx->use_private_key_file(key.string(), asio::ssl::context::pem, ec);
+  if (ec) return unusable("key " + key.string(), ec.message());
+  if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    return unusable("key " + key.string(), "it does not match the certificate");
+  impl_->tls = std::move(ctx);
+  return Status::Ok();
+}
+
+void Server::write_metrics(metrics::Text& t) {
+  {
+    std::lock_guard lock(impl_->conn_mu);
+    impl_->metrics.connections(impl_->open_connections, impl_->refused_connections);
+  }
+  impl_->metrics.write(t);
+}
 
 Result<int> Server::bind(const std::string& host, int port) {
   beast::error_code ec;
@@ -439,10 +543,17 @@ bool Server::run() {
 }
 
 void Server::stop() {
+  impl_->stopping = true;
   asio::post(impl_->ioc, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);
   });
+  // Requests already taken are answered (a window clerk's 受理 is not cut off by a
+  // restart); a handler stuck longer than this is abandoned.
+  {
+    std::unique_lock lock(impl_->flight_mu);
+    impl_->flight_cv.wait_for(lock, std::chrono::seconds(10), [this] { return impl_->in_flight == 0; });
+  }
   impl_->ioc.stop();
   impl_->pool.stop();
 }
@@ -452,6 +563,19 @@ void Server::stop() {
 namespace tongban {
 
 JsonHttpServer::JsonHttpServer(http::ServerOptions options) : server_(options) {}
+
+void JsonHttpServer::serve_metrics(std::function<void(metrics::Text&)> write) {
+  server_.Get(
+      "/metrics",
+      [this, write = std::move(write)](const http::Request&, http::Response& res) {
+        metrics::Text t;
+        server_.write_metrics(t);
+        metrics::write_process(t);
+        if (write) write(t);
+        res.set_content(t.str(), "text/plain; version=0.0.4; charset=utf-8");
+      },
+      http::RouteOptions{.open = true, .max_body = 0});
+}
 
 void send_json(http::Response& res, int status, const nlohmann::json& body) {
   res.status = status;

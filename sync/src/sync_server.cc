@@ -164,6 +164,7 @@ void SyncServer::zap_loop() {
         if (!part.more()) break;
       }
       const ZapReply r = zap_decide(frames, peers()->site_of_curve);
+      if (r.status_code != "200") count_refusal("CURVE_DENIED");
       if (r.status_code != "200")
         warn_throttled("zap", "sync: refused a CURVE handshake from an unknown or revoked key");
       zap_->send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
@@ -189,8 +190,19 @@ void SyncServer::reply(const std::string& routing_id, pb::Envelope env) {
   }
 }
 
+void SyncServer::count_refusal(const std::string& reason) {
+  std::lock_guard lock(refused_mu_);
+  ++refused_[reason];
+}
+
+std::map<std::string, uint64_t> SyncServer::refusals() const {
+  std::lock_guard lock(refused_mu_);
+  return refused_;
+}
+
 void SyncServer::refuse(const std::string& routing_id, const std::string& site,
                         pb::Error::Code code, const std::string& message, uint64_t expected) {
+  if (code != pb::Error::GAP) count_refusal(pb::Error::Code_Name(code));
   if (code != pb::Error::GAP)
     warn_throttled(site + "/" + pb::Error::Code_Name(code),
                    fmt::format("sync: refused message from {}: {} ({})", site,

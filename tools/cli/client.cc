@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "http_client.h"
 
 namespace tongban::cli {
 
@@ -24,8 +25,8 @@ struct Conn {
 // for 2xx, 1 for an error answer, 2 when the node cannot be reached.
 int call(const Conn& c, const std::string& method, const std::string& path, const std::string& body,
          std::string* out = nullptr, const char* content_type = "application/json") {
-  httplib::Client client(c.url);
-  client.set_connection_timeout(5, 0);
+  auto connection = daemon_client(c.url);
+  httplib::Client& client = *connection;
   client.set_read_timeout(30, 0);
   httplib::Headers headers;
   if (!c.token.empty()) headers.emplace("Authorization", "Bearer " + c.token);

@@ -5,6 +5,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <string>
+
+#include "tongban/shared/status.h"
 
 namespace tongban::cli {
 
@@ -18,5 +21,10 @@ void add_bench(CLI::App& app);   // bench node, bench sync
 void add_bench_sync(CLI::App& bench);
 void add_bench_hub(CLI::App& bench);
 void add_bundle(CLI::App& app);  // export-bundle
+void add_backup(CLI::App& app);  // backup, restore-backup
+void add_cert(CLI::App& app);    // cert init-ca, cert issue
+// Creates the district CA (key in `ca_key_file`, certificate site-config/district-ca.pem)
+// unless both exist already (cert.cc).
+Status init_ca(const std::string& config_dir, const std::string& ca_key_file);
 
 }  // namespace tongban::cli

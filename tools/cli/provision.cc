@@ -12,6 +12,8 @@
 #include <iostream>
 
 #include "commands.h"
+#include "hub_chain.h"
+#include "http_client.h"
 #include "tongban/hub/hub_service.h"
 #include "tongban/node/store.h"
 #include "tongban/shared/clock.h"
@@ -39,6 +41,7 @@ struct ProvisionOptions {
   std::string district_key;  // the district's blind-index key (created when absent)
   bool demo_staff = false;
   bool hub = false;
+  std::string ca_key;  // the hub: the district CA's key (default DATA/district-ca.key)
 };
 
 int fail(const Status& s) {
@@ -158,6 +161,10 @@ int provision(const ProvisionOptions& o) {
     accounts = site_accounts(o);
   }
   if (Status s = create_accounts(*staff, accounts, password); !s.ok()) return fail(s);
+  if (o.hub) {  // the district CA for HTTPS on the LAN (`tongban cert issue` uses it)
+    const std::string ca_key = o.ca_key.empty() ? (data / "district-ca.key").string() : o.ca_key;
+    if (Status s = init_ca(o.config_dir, ca_key); !s.ok()) return fail(s);
+  }
   std::cout << (o.hub ? "hub " : "site ") << id << " provisioned: public key "
             << to_hex(key->public_key()) << "\n";
   return 0;
@@ -171,15 +178,15 @@ int provision(const ProvisionOptions& o) {
 // anew (site-config gets the new public keys and the hub reloads its allow-list).
 struct RestoreOptions {
   ProvisionOptions base;
-  std::string url, token;
-  int page = 5000;
+  HubLink hub;
   bool from_hub = false;
 };
 
-// One GET to the hub; the answer body, or the hub's error (zh/en).
-Result<std::string> hub_get(const RestoreOptions& o, const std::string& path) {
-  httplib::Client c(o.url);
-  c.set_connection_timeout(5, 0);
+}  // namespace
+
+Result<std::string> hub_get(const HubLink& o, const std::string& path) {
+  auto client = daemon_client(o.url);
+  httplib::Client& c = *client;
   c.set_read_timeout(120, 0);
   auto r = c.Get(path, {{"Authorization", "Bearer " + o.token}});
   if (!r)
@@ -194,6 +201,18 @@ Result<std::string> hub_get(const RestoreOptions& o, const std::string& path) {
   return Status::Unavailable("the hub answered HTTP " + std::to_string(r->status));
 }
 
+Status hub_reload_keys(const HubLink& o) {
+  auto client = daemon_client(o.url);
+  auto r = client->Post("/api/v1/keys/reload", {{"Authorization", "Bearer " + o.token}}, "{}",
+                  "application/json");
+  if (!r || r->status != 200)
+    return Status::Unavailable(
+        "restored, but the hub did not reload its allow-list: POST /api/v1/keys/reload there");
+  return Status::Ok();
+}
+
+namespace {
+
 // One page of the site's chain, parsed, each event its own site's and hashing to what it
 // says. Linking the pages up is the caller's.
 struct FetchedPage {
@@ -204,9 +223,9 @@ struct FetchedPage {
   std::string unverified;  // why the page fails its checks ("" when it passes)
 };
 
-Result<FetchedPage> fetch_page(const RestoreOptions& ro, const std::string& site, uint64_t from) {
-  auto body = hub_get(ro, "/api/v1/sites/" + site + "/restore?from=" + std::to_string(from) +
-                              "&limit=" + std::to_string(ro.page));
+Result<FetchedPage> fetch_page(const HubLink& link, const std::string& site, uint64_t from) {
+  auto body = hub_get(link, "/api/v1/sites/" + site + "/restore?from=" + std::to_string(from) +
+                                "&limit=" + std::to_string(link.page));
   if (!body.ok()) return body.status();
   FetchedPage out;
   pb::RestorePage page;
@@ -232,6 +251,74 @@ Result<FetchedPage> fetch_page(const RestoreOptions& ro, const std::string& site
   for (const pb::RestoreKey& k : page.case_keys()) out.case_keys.emplace_back(k.case_id(), k.key());
   return out;
 }
+
+Status unverified(const std::string& why) {
+  return Status::Make(StatusCode::kCorruption, "restore_unverified",
+                      "区级中心提供的事件未通过校验：" + why, "the hub's events do not verify: " + why);
+}
+
+}  // namespace
+
+Result<FetchedChain> fetch_chain(const HubLink& link, Db& db, const std::string& site,
+                                 const PublicKey& site_key, uint64_t next, Hash32 prev) {
+  FetchedChain out;
+  std::optional<pb::SignedHead> head;
+  uint64_t head_lamport = 0;
+  // The next page is fetched, parsed and its hashes checked on another thread while this
+  // one is linked and stored (pages are contiguous: a full page ends where the next begins).
+  const auto page_at = [&](uint64_t from) {
+    return std::async(std::launch::async, [&link, &site, from] { return fetch_page(link, site, from); });
+  };
+  auto coming = page_at(next);
+  for (;;) {
+    auto page = coming.get();
+    if (page.ok()) coming = page_at(next + link.page);
+    if (!page.ok()) return page.status();
+    if (!page->unverified.empty()) return unverified(page->unverified);
+    if (!head) {
+      head = page->head;
+      head_lamport = page->head_lamport;
+    } else if (page->head.seq() != head->seq() || page->head.hash() != head->hash()) {
+      return unverified("the site's head changed during the restore");
+    }
+    for (const sync::Event& e : page->events) {
+      if (e.seq != next) return unverified("event " + std::to_string(next) + " is missing or out of order");
+      if (e.prev_hash != prev) return unverified("event " + std::to_string(e.seq) + " does not link");
+      prev = e.hash;
+      ++next;
+    }
+    for (auto& k : page->case_keys) out.case_keys.push_back(std::move(k));
+    if (page->events.empty() && head->seq() + 1 < next) {
+      // The hub holds less of the chain than the caller has (a backup taken while the
+      // link was down): nothing to fetch; the node sends the rest itself.
+      out.head.seq = head->seq();
+      return out;
+    }
+    if (page->events.empty()) break;
+    Transaction tx(db);
+    TB_RETURN_IF_ERROR(tx.begun());
+    TB_RETURN_IF_ERROR(sync::Replica(db).append(page->events, Signature{}));
+    TB_RETURN_IF_ERROR(tx.commit());
+    out.appended += page->events.size();
+    if (next > head->seq()) break;
+  }
+  // The chain ends where the site signed it.
+  Hash32 head_hash{};
+  if (!head || head->signature().size() != out.signature.size() ||
+      head->hash().size() != head_hash.size())
+    return unverified("no signed head");
+  std::copy(head->signature().begin(), head->signature().end(), out.signature.begin());
+  std::copy(head->hash().begin(), head->hash().end(), head_hash.begin());
+  out.head = sync::ChainHead{head->seq(), head_lamport, head_hash};
+  if (next - 1 != out.head.seq || prev != out.head.hash)
+    return unverified("the events end at seq " + std::to_string(next - 1) + ", the head at " +
+                      std::to_string(out.head.seq));
+  if (!verify_signature(site_key, sync::chain_head_message(site, out.head), out.signature))
+    return unverified("the head is not signed by the site's key");
+  return out;
+}
+
+namespace {
 
 int restore(const RestoreOptions& ro) {
   const ProvisionOptions& o = ro.base;
@@ -280,66 +367,21 @@ int restore(const RestoreOptions& ro) {
   if (Status s = db->migrate(node::NodeStore::migrations()); !s.ok()) return fail(s);
   // A million rows go into the events table and its indexes: keep their pages in memory.
   if (Status s = db->exec("PRAGMA cache_size=-131072"); !s.ok()) return fail(s);
-  const auto broken = [&](const std::string& why) {
-    return fail(Status::Make(StatusCode::kCorruption, "restore_unverified",
-                             "区级中心提供的事件未通过校验：" + why + "。请删除数据目录 " +
-                                 data.string() + " 后重试，或联系区级中心",
-                             "the hub's events do not verify: " + why + "; delete " +
-                                 data.string() + " and retry"));
-  };
   const auto started = std::chrono::steady_clock::now();
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
   };
-  uint64_t next = 1;
-  Hash32 prev{};
-  std::optional<pb::SignedHead> head;
-  uint64_t head_lamport = 0;
-  std::vector<std::pair<std::string, std::string>> case_keys;
-  // The next page is fetched, parsed and its hashes checked on another thread while this
-  // one is linked and stored (pages are contiguous: a full page ends where the next begins).
-  const auto page_at = [&](uint64_t from) {
-    return std::async(std::launch::async, [&ro, &o, from] { return fetch_page(ro, o.site, from); });
-  };
-  auto coming = page_at(next);
-  for (;;) {
-    auto page = coming.get();
-    if (page.ok()) coming = page_at(next + ro.page);
-    if (!page.ok()) return fail(page.status());
-    if (!page->unverified.empty()) return broken(page->unverified);
-    if (!head) {
-      head = page->head;
-      head_lamport = page->head_lamport;
-    } else if (page->head.seq() != head->seq() || page->head.hash() != head->hash()) {
-      return broken("the site's head changed during the restore");
-    }
-    for (const sync::Event& e : page->events) {
-      if (e.seq != next) return broken("event " + std::to_string(next) + " is missing or out of order");
-      if (e.prev_hash != prev) return broken("event " + std::to_string(e.seq) + " does not link");
-      prev = e.hash;
-      ++next;
-    }
-    for (auto& k : page->case_keys) case_keys.push_back(std::move(k));
-    if (page->events.empty()) break;
-    Transaction tx(*db);
-    if (!tx.begun().ok()) return fail(tx.begun());
-    if (Status s = sync::Replica(*db).append(page->events, Signature{}); !s.ok()) return fail(s);
-    if (Status s = tx.commit(); !s.ok()) return fail(s);
-    if (next > head->seq()) break;
+  auto fetched = fetch_chain(ro.hub, *db, o.site, site_key, 1, Hash32{});
+  if (!fetched.ok()) {
+    const Status& e = fetched.status();
+    if (e.code() != StatusCode::kCorruption) return fail(e);
+    return fail(Status::Make(StatusCode::kCorruption, e.reason(),
+                             e.message_zh() + "。请删除数据目录 " + data.string() +
+                                 " 后重试，或联系区级中心",
+                             e.message_en() + "; delete " + data.string() + " and retry"));
   }
-  // The chain ends where the site signed it.
-  Signature sig{};
-  Hash32 head_hash{};
-  if (!head || head->signature().size() != sig.size() || head->hash().size() != head_hash.size())
-    return broken("no signed head");
-  std::copy(head->signature().begin(), head->signature().end(), sig.begin());
-  std::copy(head->hash().begin(), head->hash().end(), head_hash.begin());
-  const sync::ChainHead claimed{head->seq(), head_lamport, head_hash};
-  if (next - 1 != claimed.seq || prev != claimed.hash)
-    return broken("the events end at seq " + std::to_string(next - 1) + ", the head at " +
-                  std::to_string(claimed.seq));
-  if (!verify_signature(site_key, sync::chain_head_message(o.site, claimed), sig))
-    return broken("the head is not signed by the site's key");
+  const sync::ChainHead claimed = fetched->head;
+  auto& case_keys = fetched->case_keys;
   // From here on the head is this identity's to sign.
   {
     const Signature mine = key->sign(sync::chain_head_message(o.site, claimed));
@@ -373,15 +415,8 @@ int restore(const RestoreOptions& ro) {
     if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
     std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
   }
-  {  // the hub takes the site's keys as they are now (a no-op when they are the same)
-    httplib::Client c(ro.url);
-    c.set_connection_timeout(5, 0);
-    auto r = c.Post("/api/v1/keys/reload", {{"Authorization", "Bearer " + ro.token}}, "{}",
-                    "application/json");
-    if (!r || r->status != 200)
-      return fail(Status::Unavailable(
-          "restored, but the hub did not reload its allow-list: POST /api/v1/keys/reload there"));
-  }
+  // the hub takes the site's keys as they are now (a no-op when they are the same)
+  if (Status s = hub_reload_keys(ro.hub); !s.ok()) return fail(s);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "site " << o.site << " restored from the hub: " << claimed.seq
@@ -411,6 +446,9 @@ void add_provision(CLI::App& app) {
                   "区级盲索引密钥文件，不存在则生成；全区须用同一文件 / the district's "
                   "blind-index key file (created when absent; the same for every site)");
   cmd->add_option("--admin", opts->admin, "管理员用户名 / admin username");
+  cmd->add_option("--ca-key", opts->ca_key,
+                  "区级 CA 私钥文件（--hub；不存在则创建，默认数据目录中的 district-ca.key）/ the "
+                  "district CA's key (--hub; created when absent)");
   cmd->add_option("--password-env", opts->password_env,
                   "存放初始密码的环境变量 / env var holding the initial password");
   cmd->add_flag("--demo-staff", opts->demo_staff,
@@ -424,8 +462,8 @@ void add_provision(CLI::App& app) {
       "empty data directory (a replaced PC)");
   rs->add_flag("--from-hub", ro->from_hub, "从区级中心取回本站点的事件 / fetch the site's events from the hub")
       ->required();
-  rs->add_option("--url", ro->url, "区级中心地址 / the hub's URL (http://host:port)")->required();
-  rs->add_option("--token", ro->token, "区级中心调度员令牌 / an operator's token at the hub")
+  rs->add_option("--url", ro->hub.url, "区级中心地址 / the hub's URL (http://host:port)")->required();
+  rs->add_option("--token", ro->hub.token, "区级中心调度员令牌 / an operator's token at the hub")
       ->envname("TONGBAN_TOKEN")
       ->required();
   rs->add_option("--site-config", ro->base.config_dir, "站点配置目录 / site-config dir");
@@ -439,7 +477,7 @@ void add_provision(CLI::App& app) {
   rs->add_option("--password-env", ro->base.password_env,
                  "存放管理员初始密码的环境变量 / env var holding the admin's initial password");
   rs->add_flag("--demo-staff", ro->base.demo_staff, "另建演示账号 / also create demo accounts");
-  rs->add_option("--page", ro->page, "每次取回的事件数 / events per request")
+  rs->add_option("--page", ro->hub.page, "每次取回的事件数 / events per request")
       ->check(CLI::Range(1, 20000));
   rs->callback([ro] { exit_code() = restore(*ro); });
 

@@ -4,11 +4,13 @@
 // Thread safety: the server runs its own worker threads; stop() from any thread.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
 
 #include "tongban/hub/hub_service.h"
+#include "tongban/shared/metrics.h"
 #include "tongban/shared/static_files.h"
 
 namespace tongban::hub {
@@ -31,6 +33,11 @@ class HubApi {
   // Serves the web console under /console/ (null: answers that it was not built).
   // Call before run().
   void serve_console(std::shared_ptr<const http::StaticFiles> files);
+  // GET /metrics: the HTTP server's and the process's series, then `write`'s (the
+  // daemon's own; docs/api.md "Metrics"). Call before run().
+  void serve_metrics(std::function<void(metrics::Text&)> write);
+  // HTTPS with this certificate chain and key (http::Server::use_tls). Call before bind().
+  Status use_tls(const std::filesystem::path& cert, const std::filesystem::path& key);
   Result<int> bind(const std::string& host, int port);
   bool run();
   void stop();

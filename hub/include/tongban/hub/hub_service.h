@@ -74,6 +74,7 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
 
   const District& district() const { return district_; }
   Date today() const { return date_of(clock_.now()); }
+  Timestamp now() const { return clock_.now(); }
   StaffDirectory& staff() { return store_->staff(); }
 
   // SyncHandler (called from the sync server's loop thread; store from its store thread).

@@ -413,6 +413,13 @@ class HubStore {
   };
   // Newest first, and how many match in all.
   Result<std::pair<std::vector<Alert>, int64_t>> alerts(const AlertQuery& q);
+  // Every alert counted by rule, severity and state (open, rectifying, answered,
+  // acknowledged), for /metrics.
+  struct AlertCount {
+    std::string rule, severity, state;
+    int64_t count = 0;
+  };
+  Result<std::vector<AlertCount>> alert_counts();
   // A supervisor acknowledges an alert (a note) or orders the site to rectify by `due`: the
   // order is an event of the hub's log on the case, sent down the site's stream, and the
   // site's answer (its own case event) is recorded beside the alert as it arrives.

@@ -6,6 +6,7 @@
 // thread (e.g. a signal watcher).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,7 @@
 
 #include "tongban/node/case_service.h"
 #include "tongban/node/store.h"
+#include "tongban/shared/metrics.h"
 #include "tongban/shared/static_files.h"
 #include "wire.pb.h"
 
@@ -42,6 +44,11 @@ class HttpApi {
   // Serves the web console under /console/ (null: answers that it was not built).
   // Call before run().
   void serve_console(std::shared_ptr<const http::StaticFiles> files);
+  // GET /metrics: the HTTP server's and the process's series, then `write`'s (the
+  // daemon's own; docs/api.md "Metrics"). Call before run().
+  void serve_metrics(std::function<void(metrics::Text&)> write);
+  // HTTPS with this certificate chain and key (http::Server::use_tls). Call before bind().
+  Status use_tls(const std::filesystem::path& cert, const std::filesystem::path& key);
   Result<int> bind(const std::string& host, int port);
   // Serves until stop(); returns false if the listener failed.
   bool run();

@@ -38,6 +38,20 @@ Result<long> raise_descriptor_limit(long wanted, long needed);
 // life: a second daemon (or provisioning) on the same data directory is refused with
 // Conflict (data_dir_in_use, zh/en). The lock ends with the process, even on kill -9.
 Status lock_data_dir(const std::filesystem::path& data_dir);
+// Tells systemd (Type=notify units) how the daemon stands: "READY=1" once it serves,
+// "STOPPING=1" when a stop begins. Does nothing outside systemd ($NOTIFY_SOCKET unset).
+void notify_systemd(const std::string& state);
+// Where a daemon's HTTPS certificate chain and key are: the flags when given, else
+// tls.crt and tls.key in its data directory when both exist (`tongban cert issue
+// --out-dir DATA`); none otherwise. Plain HTTP is for loopback only: InvalidArgument
+// (https_required, zh/en) for any other listening address without them, and for one
+// flag without the other.
+struct TlsFiles {
+  std::filesystem::path cert, key;
+};
+Result<std::optional<TlsFiles>> tls_files(const std::string& host,
+                                          const std::filesystem::path& data_dir,
+                                          const std::string& cert_flag, const std::string& key_flag);
 // Splits "host:port"; nullopt for anything else.
 std::optional<std::pair<std::string, int>> split_host_port(const std::string& s);
 

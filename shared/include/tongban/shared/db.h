@@ -126,6 +126,15 @@ class WalCheckpointer {
   std::unique_ptr<Loop> loop_;
 };
 
+// The WAL checkpoints this process ran, by WalCheckpointer or by a connection's automatic
+// checkpoint (every connection's is timed: Db::open installs a hook doing what SQLite's
+// own does, at 1,000 pages, and measuring it). For /metrics.
+struct CheckpointTotals {
+  uint64_t count = 0;
+  double seconds = 0, last_seconds = 0;
+};
+CheckpointTotals checkpoint_totals();
+
 // BEGIN IMMEDIATE on construction; rolls back unless commit() succeeded.
 class Transaction {
  public:

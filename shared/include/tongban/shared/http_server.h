@@ -15,6 +15,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "tongban/shared/case_index.h"
+#include "tongban/shared/metrics.h"
 #include "tongban/shared/staff.h"
 #include "tongban/shared/status.h"
 
@@ -95,7 +97,12 @@ class Server {
   void Get(const std::string& pattern, Handler h, RouteOptions o = {});
   void Post(const std::string& pattern, Handler h, RouteOptions o = {});
   void set_gate(Gate gate);
+  // The requests answered so far and the connections (metrics.h).
+  void write_metrics(metrics::Text& t);
 
+  // Serves HTTPS (TLS 1.2+) with this PEM certificate chain and key; InvalidArgument
+  // (tls_unusable, zh/en) when they do not load or do not match. Call before bind().
+  Status use_tls(const std::filesystem::path& cert_chain, const std::filesystem::path& key);
   // Binds host:port (port 0 picks a free one); returns the bound port.
   Result<int> bind(const std::string& host, int port);
   // Serves on the calling thread until stop(); false if the listener failed.
@@ -120,6 +127,10 @@ class JsonHttpServer {
   Result<int> bind(const std::string& host, int port) { return server_.bind(host, port); }
   bool run() { return server_.run(); }
   void stop() { server_.stop(); }
+  // GET /metrics (open, like a health check: counts only, never a case or a name): the
+  // server's requests and connections, the process, the build, then `write` for the
+  // daemon's own series.
+  void serve_metrics(std::function<void(metrics::Text&)> write);
 
  private:
   http::Server server_;

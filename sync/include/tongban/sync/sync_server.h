@@ -116,6 +116,9 @@ class SyncServer {
   // Reads the allow-list again; on failure the old one stays and the error says why.
   // Returns how many sites are allowed.
   Result<size_t> reload();
+  // Messages refused since start, by reason: pb::Error's code names (GAP excluded: a
+  // resend, not a fault) and "CURVE_DENIED" for handshakes from unknown keys. For /metrics.
+  std::map<std::string, uint64_t> refusals() const;
 
  private:
   struct Peers;
@@ -150,6 +153,9 @@ class SyncServer {
   std::unique_ptr<zmq::socket_t> zap_;
   std::thread zap_thread_, loop_thread_, store_thread_;
   std::atomic<bool> stop_{false};
+  mutable std::mutex refused_mu_;
+  std::map<std::string, uint64_t> refused_;  // guarded by refused_mu_; keys: a fixed set
+  void count_refusal(const std::string& reason);
   Wakeup wake_;
   std::mutex peers_mu_;
   std::shared_ptr<const Peers> peers_;
