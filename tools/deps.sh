@@ -11,8 +11,9 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       # tests only: the console's browser tests (headless Chromium) and reading PDFs back
       chromium poppler-utils unzip
       # tests only: the Debian packages (cpack -G DEB; dpkg-shlibdeps and file compute their
-      # Depends) and their units (systemd-analyze verify), tests/packaging/verify_units.sh
-      dpkg-dev file systemd
+      # Depends) and their units (systemd-analyze verify), tests/packaging/verify_units.sh;
+      # a clean Debian 12 root to install them in, tests/packaging/install_test.sh
+      dpkg-dev file systemd debootstrap
       # tests only: a real Prometheus scrapes both daemons with tools/ops/prometheus
       prometheus)
 # The web console is built with Node.js and npm (build time only). A machine that already

@@ -66,6 +66,8 @@ void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServe
            "Sync messages and handshakes the hub refused, by reason.");
   for (const auto& [reason, n] : server.refusals())
     t.sample("tongban_sync_refused_total", static_cast<double>(n), {{"reason", reason}});
+  static metrics::Cached scans(std::chrono::seconds(10));
+  scans.write(t, [&hub](metrics::Text& t) {
   if (auto clocks = hub.clock_counts(); clocks.ok()) {
     t.family("tongban_cases_open", "gauge",
              "Open cases by owning site and time-limit clock (normal, yellow, red, paused).");
@@ -81,6 +83,7 @@ void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServe
       t.sample("tongban_alerts", static_cast<double>(a.count),
                {{"rule", a.rule}, {"severity", a.severity}, {"state", a.state}});
   }
+  });
   metrics::write_sqlite(t, {{"hub", db_file}});
 }
 
@@ -105,6 +108,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert,
                  "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
   app.add_option("--tls-key", tls_key, "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
+  uint32_t max_protocol = sync::kProtocolVersion;
+  app.add_option("--max-protocol-version", max_protocol,
+                 "最高同步协议版本（逐站升级时可暂设为旧版）/ the newest sync protocol version to speak")
+      ->check(CLI::Range(sync::kMinProtocolVersion, sync::kProtocolVersion));
   std::string log_format = "text";
   app.add_option("--log-format", log_format,
                  "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
@@ -155,6 +162,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> site_ids = district->site_ids();
   options.load_keys = [dir = district->dir, site_ids] { return load_public_keys(dir, site_ids); };
   options.documents = service->get();
+  options.max_version = max_protocol;
   sync::SyncServer server(options, **service);
   // Hand-overs the store makes by itself (a transfer request, a return) reach the nodes.
   (*service)->set_on_stream_change([&server] { server.wake_streams(); });

@@ -59,32 +59,34 @@ void write_metrics(metrics::Text& t, node::NodeStore& store, sync::SyncClient* l
   t.family("tongban_node_halted", "gauge",
            "1 when the node refuses to append (a fork, a broken log): see /api/v1/healthz.");
   t.sample("tongban_node_halted", store.halted() ? 1 : 0);
-  const auto gauges = store.gauges(date_of(store.now()), acked);
   if (link) {
     t.family("tongban_events_acknowledged_total", "counter",
              "Events of this site the hub has acknowledged (durably stored).");
     t.sample("tongban_events_acknowledged_total", static_cast<double>(acked));
     t.family("tongban_sync_connected", "gauge", "1 while the link to the hub is up.");
     t.sample("tongban_sync_connected", link->connected() ? 1 : 0);
+    t.family("tongban_sync_protocol_version", "gauge",
+             "The sync protocol version agreed with the hub (0: not yet).");
+    t.sample("tongban_sync_protocol_version", link->protocol_version());
     t.family("tongban_sync_lag_events", "gauge", "Events written here and not yet acknowledged by the hub.");
     t.sample("tongban_sync_lag_events", static_cast<double>(head > acked ? head - acked : 0));
-    if (gauges.ok()) {
+    if (auto oldest = store.oldest_unacked_ts(acked); oldest.ok()) {
       t.family("tongban_sync_unacked_age_seconds", "gauge",
                "Age of the oldest event not yet acknowledged by the hub (0: none).");
       t.sample("tongban_sync_unacked_age_seconds",
-               gauges->oldest_unacked_ts
-                   ? static_cast<double>(std::max<Timestamp>(0, store.now() - *gauges->oldest_unacked_ts))
-                   : 0.0);
+               *oldest ? static_cast<double>(std::max<Timestamp>(0, store.now() - **oldest)) : 0.0);
     }
   }
-  if (gauges.ok()) {
-    const ClockCounts& c = gauges->clocks;
+  static metrics::Cached scans(std::chrono::seconds(10));
+  scans.write(t, [&store](metrics::Text& t) {
+    auto c = store.clock_counts(date_of(store.now()));
+    if (!c.ok()) return;
     t.family("tongban_cases_open", "gauge",
              "This site's open cases by time-limit clock (normal, yellow, red, paused).");
-    for (const auto& [colour, n] : {std::pair{"normal", c.normal}, {"yellow", c.yellow},
-                                    {"red", c.red}, {"paused", c.paused}})
+    for (const auto& [colour, n] : {std::pair{"normal", c->normal}, {"yellow", c->yellow},
+                                    {"red", c->red}, {"paused", c->paused}})
       t.sample("tongban_cases_open", static_cast<double>(n), {{"clock", colour}});
-  }
+  });
   metrics::write_sqlite(t, {{"node", db_file}});
 }
 
@@ -117,6 +119,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert,
                  "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
   app.add_option("--tls-key", tls_key, "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
+  uint32_t max_protocol = sync::kProtocolVersion;
+  app.add_option("--max-protocol-version", max_protocol,
+                 "最高同步协议版本（逐站升级时可暂设为旧版）/ the newest sync protocol version to speak")
+      ->check(CLI::Range(sync::kMinProtocolVersion, sync::kProtocolVersion));
   std::string log_format = "text";
   app.add_option("--log-format", log_format,
                  "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
@@ -188,6 +194,7 @@ int main(int argc, char** argv) {
       (void)s->halt(node::Halt{why.reason(), why.message_zh(), why.message_en()});
     };
     o.documents = &documents;
+    o.max_version = max_protocol;
     sync_client = std::make_unique<sync::SyncClient>(o, deliveries);
     if (Status s = sync_client->start(); !s.ok()) return fail(s);
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
@@ -200,6 +207,7 @@ int main(int argc, char** argv) {
     const uint64_t unacked = head > acked ? head - acked : 0;
     return {{"offline", false},
             {"connected", c->connected()},
+            {"protocol_version", c->protocol_version()},
             {"acked_seq", acked},
             {"unacked_events", unacked},
             {"seconds_since_hub_answer", quiet ? nlohmann::json(*quiet) : nlohmann::json(nullptr)},

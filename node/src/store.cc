@@ -532,21 +532,26 @@ sync::ChainHead NodeStore::head() {
   return log_.head();
 }
 
-Result<NodeStore::Gauges> NodeStore::gauges(Date today, uint64_t acked) {
+Result<ClockCounts> NodeStore::clock_counts(Date today) {
   std::lock_guard lock(mu_);
-  Gauges g;
-  g.clocks.owner = log_.origin();
+  ClockCounts mine;
+  mine.owner = log_.origin();
   auto clocks = projector_.cases().clock_counts(today);
   if (!clocks.ok()) return clocks.status();
   for (const ClockCounts& c : *clocks)
-    if (c.owner == log_.origin()) g.clocks = c;
-  if (acked < log_.head().seq) {
+    if (c.owner == log_.origin()) mine = c;
+  return mine;
+}
+
+Result<std::optional<Timestamp>> NodeStore::oldest_unacked_ts(uint64_t acked) {
+  std::lock_guard lock(mu_);
+  std::optional<Timestamp> ts;
+  if (acked < log_.head().seq)
     TB_RETURN_IF_ERROR(log_.scan(acked + 1, [&](const sync::Event& e) {
-      g.oldest_unacked_ts = e.ts;
+      ts = e.ts;
       return false;
     }));
-  }
-  return g;
+  return ts;
 }
 
 Status NodeStore::project_appointment_locked(const pb::CaseEvent& body) {

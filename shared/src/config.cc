@@ -279,12 +279,22 @@ Result<std::map<std::string, PublicKey>> load_public_keys(const std::filesystem:
 
 Status write_public_key(const std::filesystem::path& dir, const std::string& id,
                         const PublicKey& key, const std::string& suffix) {
+  // Public keys: readable by every daemon of the district, whoever wrote them (provision runs
+  // as root with umask 077; the daemons run as the user tongban).
+  namespace fs = std::filesystem;
   std::error_code ec;
-  std::filesystem::create_directories(dir / "keys", ec);
-  std::ofstream out(dir / "keys" / (id + suffix), std::ios::trunc);
+  fs::create_directories(dir / "keys", ec);
+  fs::permissions(dir / "keys", fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                    fs::perms::others_read | fs::perms::others_exec,
+                  fs::perm_options::add, ec);
+  const fs::path file = dir / "keys" / (id + suffix);
+  std::ofstream out(file, std::ios::trunc);
   out << to_hex(key) << "\n";
   out.flush();
   if (!out) return Status::Unavailable("cannot write public key for " + id);
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                            fs::perms::others_read,
+                  fs::perm_options::replace, ec);
   return Status::Ok();
 }
 

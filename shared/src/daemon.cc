@@ -113,8 +113,12 @@ Result<std::optional<TlsFiles>> tls_files(const std::string& host,
                                    "--tls-cert and --tls-key go together");
   if (!cert_flag.empty()) return std::optional<TlsFiles>(TlsFiles{cert_flag, key_flag});
   const TlsFiles in_data{data_dir / "tls.crt", data_dir / "tls.key"};
-  if (std::filesystem::exists(in_data.cert) && std::filesystem::exists(in_data.key))
-    return std::optional<TlsFiles>(in_data);
+  const bool cert = std::filesystem::exists(in_data.cert), key = std::filesystem::exists(in_data.key);
+  if (cert && key) return std::optional<TlsFiles>(in_data);
+  if (cert || key)  // half a rotation: never fall back to plain HTTP silently
+    return Status::InvalidArgument(
+        "https_required", "数据目录中只有 tls.crt 或 tls.key 之一，请重新签发证书",
+        "only one of tls.crt and tls.key is in the data directory: issue the certificate again");
   const bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
   if (!loopback)
     return Status::InvalidArgument(

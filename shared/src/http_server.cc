@@ -174,13 +174,9 @@ struct Server::Impl {
   std::unordered_map<std::string, int> per_address;  // guarded by conn_mu; bounded by the limit
   std::vector<Route> routes;
   Gate gate;
-  asio::io_context ioc{1};
-  tcp::acceptor acceptor{ioc};
-  WorkerPool pool;
-  metrics::HttpMetrics metrics;
-  std::unique_ptr<asio::ssl::context> tls;  // set: every connection is HTTPS
   // A graceful stop: no new connection or request once stopping; requests already taken
-  // (in_flight: from dispatch until their answer is written) finish first.
+  // (in_flight: from dispatch until their answer is written) finish first. Declared before
+  // the io_context, whose queued sessions release their counts when it is destroyed.
   std::atomic<bool> stopping{false};
   std::mutex flight_mu;
   std::condition_variable flight_cv;
@@ -189,6 +185,11 @@ struct Server::Impl {
     std::lock_guard lock(flight_mu);
     if (--in_flight == 0) flight_cv.notify_all();
   }
+  asio::io_context ioc{1};
+  tcp::acceptor acceptor{ioc};
+  WorkerPool pool;
+  metrics::HttpMetrics metrics;
+  std::unique_ptr<asio::ssl::context> tls;  // set: every connection is HTTPS
 
   // Counts a new connection in; false when a limit is reached.
   bool admit(const std::string& addr) {
@@ -284,11 +285,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       req_.headers[name] = std::string(field.value());
     }
-    if (impl_.stopping)
-      return finish(error_response(Status::Make(StatusCode::kUnavailable, "shutting_down",
-                                                "服务正在停止，请稍后重试",
-                                                "the server is stopping; retry shortly")),
-                    false);
+    if (impl_.stopping) return finish(stopping_answer(), false);
     route_ = impl_.match(req_);
     if (!route_)
       return finish(error_response(Status::NotFound("no_such_endpoint", "没有该接口",
@@ -330,6 +327,11 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                       });
   }
 
+  static Response stopping_answer() {
+    return error_response(Status::Make(StatusCode::kUnavailable, "shutting_down",
+                                       "服务正在停止，请稍后重试", "the server is stopping; retry shortly"));
+  }
+
   static Response too_large(size_t limit) {
     const std::string text = limit >= 1024 * 1024 ? std::to_string(limit / (1024 * 1024)) + " MiB"
                                                    : std::to_string(limit / 1024) + " KiB";
@@ -343,11 +345,15 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     keep_alive_ = parser_->get().keep_alive();
     const Handler* handler = &route_->handler;
     auto self = this->shared_from_this();
-    {
+    {  // counted under the lock stop() sets `stopping` under: it waits for this one, or
+       // this one is not run (a body that completed after the stop began: answered 503)
       std::lock_guard lock(impl_.flight_mu);
-      ++impl_.in_flight;
-      in_flight_ = true;
+      if (!impl_.stopping) {
+        ++impl_.in_flight;
+        in_flight_ = true;
+      }
     }
+    if (!in_flight_) return finish(stopping_answer(), false);
     const bool queued = impl_.pool.try_post([self, handler] {
       Response res;
       try {
@@ -383,7 +389,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
     out->set("X-Content-Type-Options", "nosniff");
     for (const auto& [name, value] : res.headers) out->set(name, value);
     out->body() = std::move(res.body);
-    out->keep_alive(keep_alive);
+    out->keep_alive(keep_alive && !impl_.stopping);
     out->prepare_payload();
     tcp_layer().expires_after(impl_.options.write_deadline);
     bhttp::async_write(stream_, *out,
@@ -543,7 +549,11 @@ bool Server::run() {
 }
 
 void Server::stop() {
-  impl_->stopping = true;
+  {
+    std::lock_guard lock(impl_->flight_mu);
+    if (impl_->stopping) return;  // once (a signal, then the destructor)
+    impl_->stopping = true;
+  }
   asio::post(impl_->ioc, [this] {
     beast::error_code ignored;
     impl_->acceptor.close(ignored);

@@ -71,6 +71,19 @@ Text& Text::sample(std::string_view name, double value, const Labels& labels) {
   return *this;
 }
 
+void Cached::write(Text& t, const std::function<void(Text&)>& fill) {
+  std::lock_guard lock(mu_);  // a second scrape meanwhile waits for this one's result
+  const auto now = std::chrono::steady_clock::now();
+  if (!have_ || now - at_ >= period_) {
+    Text fresh;
+    fill(fresh);
+    text_ = fresh.str();
+    at_ = now;
+    have_ = true;
+  }
+  t.append(text_);
+}
+
 void Histogram::observe(double seconds) {
   size_t i = 0;
   while (i < kBounds.size() && seconds > kBounds[i]) ++i;

@@ -180,9 +180,12 @@ void SyncClient::loop() {
     auto h = replica.head(options_.site);
     return h.ok() ? h->seq : 0;
   };
+  // The version spoken: the newest offered until a Welcome agrees on one (or an older hub
+  // refuses it).
+  uint32_t speaking = std::clamp(options_.max_version, kMinProtocolVersion, kProtocolVersion);
   const auto send = [&](pb::Envelope env) {
     try {
-      return sock.send(encode(std::move(env)), zmq::send_flags::dontwait).has_value();
+      return sock.send(encode(std::move(env), speaking), zmq::send_flags::dontwait).has_value();
     } catch (const zmq::error_t&) {
       return false;
     }
@@ -199,6 +202,7 @@ void SyncClient::loop() {
     env.mutable_hello()->set_site(options_.site);
     if (auto h = signed_head()) *env.mutable_hello()->mutable_head() = *h;
     env.mutable_hello()->set_delivered_seq(delivered.ok() ? delivered->seq : 0);
+    if (speaking >= 2) env.mutable_hello()->set_max_version(speaking);
     welcomed = false;
     in_flight.clear();
     last_progress = hello_at = SteadyClock::now();
@@ -255,6 +259,8 @@ void SyncClient::loop() {
       const uint16_t code = *static_cast<const uint16_t*>(event.data());
       if (code == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
         connected_ = true;
+        // A new connection: the hub may have been upgraded meanwhile.
+        speaking = std::clamp(options_.max_version, kMinProtocolVersion, kProtocolVersion);
         hello();
       } else {  // disconnected, or a handshake failed
         connected_ = false;
@@ -293,6 +299,9 @@ void SyncClient::loop() {
           if (diverged_) break;
           check_welcome(env->welcome());
           if (diverged_) break;
+          // A v1 hub names no version: the envelope's is the one.
+          speaking = env->welcome().version() ? env->welcome().version() : env->version();
+          agreed_version_ = speaking;
           // The hub's held seq is the truth: resume right after it.
           record_ack(env->welcome().acked_seq());
           next = env->welcome().acked_seq() + 1;
@@ -310,6 +319,13 @@ void SyncClient::loop() {
           if (env->error().code() == pb::Error::GAP) {
             next = env->error().expected_seq();
             in_flight.clear();
+          } else if (env->error().code() == pb::Error::BAD_VERSION && !welcomed &&
+                     speaking > kMinProtocolVersion) {
+            // A hub of an earlier release: say Hello again in the version before.
+            --speaking;
+            spdlog::info("sync client: the hub does not speak protocol {}; trying {}", speaking + 1,
+                         speaking);
+            hello();
           } else if (refusal_is_final(env->error().code())) {
             diverge("hub_refused",
                     "区级中心拒收本站点数据（" + pb::Error::Code_Name(env->error().code()) +

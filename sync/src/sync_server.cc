@@ -47,6 +47,7 @@ struct SyncServer::Session {
   uint64_t next = 1;               // next stream seq to send
   std::deque<uint64_t> in_flight;  // last seq of each unacknowledged delivery
   SteadyClock::time_point last_progress = SteadyClock::now();
+  uint32_t version = kProtocolVersion;  // agreed in the Hello
 };
 
 // What the loop knows of one site's incoming chain.
@@ -183,7 +184,12 @@ void SyncServer::zap_loop() {
 void SyncServer::reply(const std::string& routing_id, pb::Envelope env) {
   try {
     router_->send(zmq::buffer(routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait);
-    router_->send(encode(std::move(env)), zmq::send_flags::dontwait);
+    // A node's routing id is its site id: answer in the version its session agreed.
+    auto session = sessions_.find(routing_id);
+    const uint32_t version = session == sessions_.end() || !session->second
+                                 ? options_.max_version
+                                 : session->second->version;
+    router_->send(encode(std::move(env), version), zmq::send_flags::dontwait);
   } catch (const zmq::error_t& e) {
     // ROUTER_MANDATORY: the peer vanished or is full; it resumes from its cursor later.
     spdlog::debug("sync: reply not delivered: {}", e.what());
@@ -231,9 +237,11 @@ void SyncServer::pump(Session& s) {
 
 void SyncServer::handle(const std::string& routing_id, const std::string& site,
                         const pb::Envelope& env) {
-  if (env.version() != kProtocolVersion)
+  if (env.version() < kMinProtocolVersion || env.version() > options_.max_version)
     return refuse(routing_id, site, pb::Error::BAD_VERSION,
-                  "protocol version " + std::to_string(env.version()));
+                  "protocol version " + std::to_string(env.version()) + " (this hub speaks " +
+                      std::to_string(kMinProtocolVersion) + ".." +
+                      std::to_string(options_.max_version) + ")");
   switch (env.msg_case()) {
     case pb::Envelope::kHello: {
       const pb::Hello& h = env.hello();
@@ -251,6 +259,18 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       if (!session) session = std::make_unique<Session>();
       session->site = site;
       session->routing_id = routing_id;
+      // The highest version both speak: the node's newest (v1 nodes say it only by the
+      // envelope), capped by this hub's.
+      const uint32_t offered = h.max_version() ? h.max_version() : env.version();
+      session->version = std::max(kMinProtocolVersion, std::min(offered, options_.max_version));
+      if (session->version < kProtocolVersion)
+        spdlog::debug("sync: site {} speaks protocol version {}", site, session->version);
+      if (h.delivered_seq() > *stream)  // not fixed here: docs/protocol.md "Restoring the hub"
+        warn_throttled("stream_behind/" + site,
+                       fmt::format("sync: site {} applied hub directives up to {} but the hub's "
+                                   "stream for it ends at {} (the hub restored from an older "
+                                   "backup?): new directives to it will be refused as a fork",
+                                   site, h.delivered_seq(), *stream));
       session->acked = std::min(h.delivered_seq(), *stream);
       session->next = session->acked + 1;
       session->in_flight.clear();
@@ -261,6 +281,7 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       w.mutable_welcome()->set_acked_seq(held->seq);
       w.mutable_welcome()->set_stream_head(*stream);
       if (held->seq > 0) w.mutable_welcome()->set_acked_hash(held->hash.data(), held->hash.size());
+      w.mutable_welcome()->set_version(session->version);
       reply(routing_id, std::move(w));
       if (docs_) docs_->peer_up(site);
       return pump(*session);

@@ -17,8 +17,8 @@ void apply_common_options(zmq::socket_t& s) {
   s.set(zmq::sockopt::rcvhwm, 1000);
 }
 
-zmq::message_t encode(pb::Envelope env) {
-  env.set_version(kProtocolVersion);
+zmq::message_t encode(pb::Envelope env, uint32_t version) {
+  env.set_version(version);
   zmq::message_t m(env.ByteSizeLong());
   env.SerializeToArray(m.data(), static_cast<int>(m.size()));
   return m;

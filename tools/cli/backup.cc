@@ -102,15 +102,30 @@ int backup(const BackupOptions& o) {
     return fail(Status::Conflict("backup_exists", "备份文件已存在，不会覆盖：" + out.string(),
                                  "the backup file exists; it is never overwritten: " + out.string()));
   const fs::path partial = out.string() + ".partial";
-  fs::remove(partial);
-  {
-    // A second connection, read-only in effect: the daemon keeps writing meanwhile, and
-    // VACUUM INTO copies the one snapshot this statement reads.
-    auto db = Db::open(data / layout->db_file);
-    if (!db.ok()) return fail(db.status());
-    auto vacuum = db->prepare("VACUUM INTO ?1");
-    if (!vacuum.ok()) return fail(vacuum.status());
-    if (Status s = vacuum->bind(1, partial.string()).run(); !s.ok()) return fail(s);
+  // The keyring read around the copy: a data key rotated or retired meanwhile (the node's
+  // re-sealing finishes) would leave rows sealed under keys the copied keyring lacks.
+  std::string keyring;
+  for (int attempt = 0;; ++attempt) {
+    auto before = read_file(data / Keyring::kFile);
+    if (!before.ok()) return fail(before.status());
+    fs::remove(partial);
+    {
+      // A second connection, read-only in effect: the daemon keeps writing meanwhile, and
+      // VACUUM INTO copies the one snapshot this statement reads.
+      auto db = Db::open(data / layout->db_file);
+      if (!db.ok()) return fail(db.status());
+      auto vacuum = db->prepare("VACUUM INTO ?1");
+      if (!vacuum.ok()) return fail(vacuum.status());
+      if (Status s = vacuum->bind(1, partial.string()).run(); !s.ok()) return fail(s);
+    }
+    auto after = read_file(data / Keyring::kFile);
+    if (!after.ok()) return fail(after.status());
+    if (*after == *before) {
+      keyring = std::move(*after);
+      break;
+    }
+    if (attempt == 2)
+      return fail(Status::Unavailable("the data keys changed during three copies in a row; retry later"));
   }
   auto copy = Db::open(partial, Db::Options{.full_sync = true, .wal = false, .busy_timeout_ms = 5000});
   if (!copy.ok()) return fail(copy.status());
@@ -144,7 +159,7 @@ int backup(const BackupOptions& o) {
     for (const auto& [k, v] : meta)
       if (Status s = put->bind(1, k).bind(2, v).run(); !s.ok()) return fail(s);
     for (const std::string& f : files) {
-      auto bytes = read_file(data / f);
+      auto bytes = f == Keyring::kFile ? Result<std::string>(keyring) : read_file(data / f);
       if (!bytes.ok()) return fail(bytes.status());
       if (Status s = put->bind(1, "file:" + f).bind_blob(2, bytes->data(), bytes->size()).run(); !s.ok())
         return fail(s);
@@ -166,12 +181,17 @@ int backup(const BackupOptions& o) {
 struct RestoreBackupOptions {
   std::string from, data, config_dir = "site-config", key_file, site;
   HubLink hub;
-  bool offline = false;
 };
 
 Status not_a_backup(const std::string& file, const std::string& why) {
   return Status::InvalidArgument("not_a_backup", "不是有效的 tongban 备份文件（" + why + "）：" + file,
                                  "not a tongban backup (" + why + "): " + file);
+}
+
+// The files a restore may write beside the database (a backup holds nothing else of ours).
+bool restorable(const std::string& name, const Layout& layout) {
+  return name == Keyring::kFile || name == layout.key_file || name == kCaKeyFile ||
+         name == "tls.key" || name == "tls.crt";
 }
 
 int restore_backup(const RestoreBackupOptions& o) {
@@ -186,7 +206,7 @@ int restore_backup(const RestoreBackupOptions& o) {
   std::map<std::string, std::string> meta, files;
   {
     auto b = Db::open(o.from, Db::Options{.full_sync = true, .wal = false, .busy_timeout_ms = 5000});
-    if (!b.ok() || !fs::exists(o.from)) return fail(not_a_backup(o.from, "cannot open"));
+    if (!b.ok()) return fail(not_a_backup(o.from, "cannot open"));
     auto rows = b->prepare("SELECT name, value FROM tongban_backup");
     if (!rows.ok()) return fail(not_a_backup(o.from, "no tongban_backup table"));
     for (;;) {
@@ -200,105 +220,126 @@ int restore_backup(const RestoreBackupOptions& o) {
   }
   const Layout* layout = meta["kind"] == "node" ? &kNode : meta["kind"] == "hub" ? &kHub : nullptr;
   if (!layout) return fail(not_a_backup(o.from, "unknown kind"));
-  if (layout == &kNode && o.site.empty())
+  const bool is_node = layout == &kNode;
+  if (is_node && o.site.empty())
     return fail(Status::InvalidArgument("no_site", "恢复站点备份须指定 --site", "a node's backup needs --site"));
-  if (layout == &kNode && !meta.count("head:" + o.site))
+  if (is_node && !meta.count("head:" + o.site))
     return fail(Status::InvalidArgument("wrong_site", "该备份不属于站点 " + o.site,
                                         "the backup is not site " + o.site + "'s"));
-  if (layout == &kNode && o.hub.url.empty() && !o.offline)
+  // A node restored without the hub would append at sequence numbers the hub may hold
+  // already (a fork): the events after the backup come back first, always.
+  if (is_node && (o.hub.url.empty() || o.hub.token.empty()))
     return fail(Status::InvalidArgument(
-        "no_hub",
-        "请用 --url/--token 指定区级中心以取回备份之后的事件（或明确 --offline）",
-        "give the hub (--url, --token) to fetch the events after the backup, or say --offline"));
+        "no_hub", "请用 --url/--token 指定区级中心，以取回备份之后本站点的事件",
+        "give the hub (--url, --token): the site's events after the backup come back from it"));
   auto district = load_district(o.config_dir);
   if (!district.ok()) return fail(district.status());
-  const std::string owner = layout == &kNode ? o.site : district->hub_id;
+  const std::string owner = is_node ? o.site : district->hub_id;
+  auto known = load_public_keys(o.config_dir, {owner});
+  if (!known.ok()) return fail(known.status());
+  if (!known->count(owner))
+    return fail(Status::NotFound("no_site_key", "站点配置中没有公钥，无法校验：" + owner,
+                                 "no keys/" + owner + ".pub in site-config to verify with"));
+  const PublicKey published = known->at(owner);
 
+  // Everything is assembled in a staging directory beside the target and moved in at the
+  // end, the database last: a restore that fails leaves the target as it found it.
   fs::create_directories(data);
   fs::permissions(data, fs::perms::owner_all, fs::perm_options::replace);
   if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
-  for (const auto& [name, bytes] : files) {
-    if (name != Keyring::kFile && name != layout->key_file && name != kCaKeyFile && name != "tls.key" &&
-        name != "tls.crt")
-      continue;  // nothing else is ours to write
-    if (fs::exists(data / name) && name != Keyring::kFile) continue;  // the operator's copy wins
-    if (Status s = write_file(data / name, bytes); !s.ok()) return fail(s);
-  }
+  const fs::path staging = data.string() + ".restoring";
+  std::error_code ec;
+  fs::remove_all(staging, ec);
+  fs::create_directories(staging);
+  fs::permissions(staging, fs::perms::owner_all, fs::perm_options::replace);
+  for (const auto& [name, bytes] : files)
+    if (restorable(name, *layout) && !fs::exists(data / name))  // the operator's copy wins
+      if (Status s = write_file(staging / name, bytes); !s.ok()) return fail(s);
+  const auto staged_or_kept = [&](const std::string& name) {
+    return fs::exists(data / name) ? data / name : staging / name;
+  };
   // The keyring must open with the KEK given, or nothing sealed can be read.
   auto kek = kek_source(o.key_file);
   if (!kek.ok()) return fail(kek.status());
-  auto keys = Keyring::unlock(data / Keyring::kFile, *kek, owner);
+  auto keys = Keyring::unlock(staged_or_kept(Keyring::kFile), *kek, owner);
   if (!keys.ok()) return fail(keys.status());
-  auto key = SigningKey::load(data / layout->key_file);
-  bool new_identity = false;
+  auto key = SigningKey::load(staged_or_kept(layout->key_file));
   if (!key.ok()) {
-    if (layout == &kHub)
+    if (!is_node)
       return fail(Status::NotFound(
           "no_identity", "备份中没有区级中心身份密钥：请先将 hub.key 复制到 " + data.string(),
           "the backup holds no hub identity: copy hub.key into " + data.string() + " first"));
     key = SigningKey::generate();
-    if (Status s = key->save(data / layout->key_file); !s.ok()) return fail(s);
-    new_identity = true;
+    if (Status s = key->save(staging / layout->key_file); !s.ok()) return fail(s);
   }
+  // A node's new identity is published below; every site trusts the hub's key as it is.
+  const bool new_identity = key->public_key() != published;
+  if (new_identity && !is_node)
+    return fail(Status::Conflict("hub_identity_differs",
+                                 "hub.key 与站点配置中的区级中心公钥不符，各站点将不再信任该中心",
+                                 "hub.key does not match site-config's hub key: no site would trust it"));
 
-  const fs::path db_file = data / layout->db_file, partial = db_file.string() + ".partial";
-  std::error_code ec;
-  fs::copy_file(o.from, partial, fs::copy_options::overwrite_existing, ec);
+  const fs::path staged_db = staging / layout->db_file;
+  fs::copy_file(o.from, staged_db, ec);
   if (ec) return fail(Status::Unavailable("cannot copy the backup: " + ec.message()));
   uint64_t fetched = 0;
   std::vector<std::pair<std::string, std::string>> case_keys;
   {
-    auto db = Db::open(partial);
+    auto db = Db::open(staged_db);
     if (!db.ok()) return fail(db.status());
     if (Status s = db->exec("DROP TABLE tongban_backup"); !s.ok()) return fail(s);
-    if (layout == &kNode) {
+    // Sessions signed in since the backup are gone, and none from before comes back.
+    if (Status s = db->exec("DELETE FROM sessions"); !s.ok()) return fail(s);
+    if (is_node) {
       auto log = sync::EventLog::open(*db, o.site, nullptr);
       if (!log.ok()) return fail(log.status());
       sync::ChainHead head = log->head();
-      Signature signature{};
-      if (!o.offline) {
-        auto known = load_public_keys(o.config_dir, {o.site});
-        if (!known.ok()) return fail(known.status());
-        if (!known->count(o.site))
-          return fail(Status::NotFound("no_site_key", "站点配置中没有该站点的公钥，无法校验：" + o.site,
-                                       "no keys/" + o.site + ".pub in site-config to verify with"));
-        auto chain = fetch_chain(o.hub, *db, o.site, known->at(o.site), head.seq + 1, head.hash);
-        if (!chain.ok()) return fail(chain.status());
-        fetched = chain->appended;
-        case_keys = std::move(chain->case_keys);
-        if (chain->head.seq > head.seq) head = chain->head;
-      }
+      auto chain = fetch_chain(o.hub, *db, o.site, published, head.seq + 1, head.hash);
+      if (!chain.ok()) return fail(chain.status());
+      fetched = chain->appended;
+      case_keys = std::move(chain->case_keys);
+      if (chain->head.seq > head.seq) head = chain->head;
       // The head is this identity's to sign from here on; the witness starts at it.
-      signature = key->sign(sync::chain_head_message(o.site, head));
+      const Signature signature = key->sign(sync::chain_head_message(o.site, head));
       auto up = db->prepare("UPDATE chain_head SET signature=?2 WHERE origin=?1");
       if (!up.ok()) return fail(up.status());
       if (Status s = up->bind(1, o.site).bind_blob(2, signature.data(), signature.size()).run(); !s.ok())
         return fail(s);
-      auto witness = sync::HeadWitness::open(data / node::NodeStore::kHeadFile);
+      auto witness = sync::HeadWitness::open(staging / node::NodeStore::kHeadFile);
       if (!witness.ok()) return fail(witness.status());
       if (Status s = witness->write(o.site, head, signature); !s.ok()) return fail(s);
     }
   }
-  fs::rename(partial, db_file, ec);
-  if (ec) return fail(Status::Unavailable("cannot rename to " + db_file.string() + ": " + ec.message()));
-  if (layout == &kNode) {
+  if (is_node) {
     // The events fetched are projected (and their case keys adopted) before the node runs.
     SystemClock clock;
-    auto store = node::NodeStore::open(data, o.site, &*key, *district, clock, &*keys);
+    auto store = node::NodeStore::open(staging, o.site, &*key, *district, clock, &*keys);
     if (!store.ok()) return fail(store.status());
     if (fetched > 0) {
       if (Status s = (*store)->adopt_case_keys(case_keys); !s.ok()) return fail(s);
       if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail(s);
     }
+  }
+  // Into place: every other file first, the database last (its presence means "restored").
+  std::vector<fs::path> staged;
+  for (const auto& e : fs::directory_iterator(staging))
+    if (e.path().filename() != layout->db_file && e.path().filename() != "daemon.lock")
+      staged.push_back(e.path());
+  staged.push_back(staged_db);
+  for (const fs::path& f : staged) {
+    fs::rename(f, data / f.filename(), ec);
+    if (ec) return fail(Status::Unavailable("cannot move " + f.string() + " into place: " + ec.message()));
+  }
+  fs::remove_all(staging, ec);
+  if (is_node) {
     if (new_identity) {
       if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
       std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
-      if (!o.offline)
-        if (Status s = hub_reload_keys(o.hub); !s.ok()) return fail(s);
+      if (Status s = hub_reload_keys(o.hub); !s.ok()) return fail(s);
     }
     std::cout << "site " << o.site << " restored from " << o.from << " (head " << meta["head:" + o.site]
               << ") and " << fetched << " later event(s) from the hub, in " << seconds_since(t0)
-              << " s / 已从备份恢复\n";
+              << " s; sign-ins and staff changes made after the backup are not in it / 已从备份恢复\n";
   } else {
     std::cout << "hub restored from " << o.from << " in " << seconds_since(t0)
               << " s; sites resend what it lacks when they connect / 已从备份恢复\n";
@@ -332,9 +373,6 @@ void add_backup(CLI::App& app) {
   rs->add_option("--url", r->hub.url, "区级中心地址 / the hub's URL");
   rs->add_option("--token", r->hub.token, "区级中心调度员令牌 / an operator's token at the hub")
       ->envname("TONGBAN_TOKEN");
-  rs->add_flag("--offline", r->offline,
-               "不联系区级中心（节点连上后若落后于中心将停止追加）/ do not ask the hub (the node "
-               "halts on connecting if the hub holds later events)");
   rs->callback([r] { exit_code() = restore_backup(*r); });
 }
 

@@ -18,6 +18,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -59,7 +60,9 @@ Key new_key() { return Key(EVP_EC_gen("P-256")); }
 template <typename F>
 Status write_pem(const fs::path& file, F write) {
   const fs::path tmp = file.string() + ".tmp";
-  FILE* f = fopen(tmp.c_str(), "w");
+  fs::remove(tmp);
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  FILE* f = fd < 0 ? nullptr : fdopen(fd, "w");
   if (!f) return Status::Unavailable("cannot write " + tmp.string());
   const bool ok = write(f);
   const bool closed = fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -119,16 +122,18 @@ Result<Cert> make_cert(EVP_PKEY* key, const std::string& cn, int days, X509* iss
   if (RAND_bytes(serial, sizeof serial) != 1) return openssl_failed("draw a serial number");
   serial[0] &= 0x7f;  // positive
   BIGNUM* bn = BN_bin2bn(serial, sizeof serial, nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c.get()));
+  const bool numbered = bn && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(c.get()));
   BN_free(bn);
-  X509_gmtime_adj(X509_getm_notBefore(c.get()), -300);  // a clock a few minutes behind
-  X509_gmtime_adj(X509_getm_notAfter(c.get()), static_cast<long>(days) * 86400);
-  X509_set_pubkey(c.get(), key);
+  if (!numbered) return openssl_failed("set the serial number");
   X509_NAME* name = X509_get_subject_name(c.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>("tongban district"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()),
-                             -1, -1, 0);
+  if (!X509_gmtime_adj(X509_getm_notBefore(c.get()), -300) ||  // a clock a few minutes behind
+      !X509_gmtime_adj(X509_getm_notAfter(c.get()), static_cast<long>(days) * 86400) ||
+      X509_set_pubkey(c.get(), key) != 1 ||
+      X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>("tongban district"), -1, -1, 0) != 1 ||
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0) != 1)
+    return openssl_failed("fill in the certificate");
   X509* signer = issuer ? issuer : c.get();
   X509_set_issuer_name(c.get(), X509_get_subject_name(signer));
   for (const auto& [nid, value] : extensions)

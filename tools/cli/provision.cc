@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
@@ -269,10 +270,15 @@ Result<FetchedChain> fetch_chain(const HubLink& link, Db& db, const std::string&
   const auto page_at = [&](uint64_t from) {
     return std::async(std::launch::async, [&link, &site, from] { return fetch_page(link, site, from); });
   };
+  const uint64_t first = next;
   auto coming = page_at(next);
   for (;;) {
     auto page = coming.get();
     if (page.ok()) coming = page_at(next + link.page);
+    if (!page.ok() && page.status().reason() == "nothing_held" && first > 1) {
+      out.head.seq = 0;  // the hub holds none of it yet: the node sends it all itself
+      return out;
+    }
     if (!page.ok()) return page.status();
     if (!page->unverified.empty()) return unverified(page->unverified);
     if (!head) {
@@ -290,7 +296,13 @@ Result<FetchedChain> fetch_chain(const HubLink& link, Db& db, const std::string&
     for (auto& k : page->case_keys) out.case_keys.push_back(std::move(k));
     if (page->events.empty() && head->seq() + 1 < next) {
       // The hub holds less of the chain than the caller has (a backup taken while the
-      // link was down): nothing to fetch; the node sends the rest itself.
+      // link was down): nothing to fetch; the node sends the rest itself, once the hub's
+      // newest event is the caller's too.
+      auto mine = sync::Replica(db).hash_at(site, head->seq());
+      if (!mine.ok()) return mine.status();
+      if (head->hash().size() != mine->size() ||
+          std::memcmp(head->hash().data(), mine->data(), mine->size()) != 0)
+        return unverified("the hub's event " + std::to_string(head->seq()) + " differs from this one (a fork)");
       out.head.seq = head->seq();
       return out;
     }

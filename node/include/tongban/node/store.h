@@ -147,13 +147,10 @@ class NodeStore {
   Result<std::string> index_digest();
   // The newest own event.
   sync::ChainHead head();
-  // For /metrics: this site's open cases by clock colour as of `today`, and when the first
-  // event after `acked` was written (nullopt: every event is acknowledged).
-  struct Gauges {
-    ClockCounts clocks;
-    std::optional<Timestamp> oldest_unacked_ts;
-  };
-  Result<Gauges> gauges(Date today, uint64_t acked);
+  // For /metrics: this site's open cases by clock colour as of `today` (a scan), and when
+  // the first event after `acked` was written (nullopt: every event is acknowledged).
+  Result<ClockCounts> clock_counts(Date today);
+  Result<std::optional<Timestamp>> oldest_unacked_ts(uint64_t acked);
 
   Result<std::optional<Appointment>> appointment(const std::string& id);
   Result<std::vector<Appointment>> appointments_on(const std::string& date,

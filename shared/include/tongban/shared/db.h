@@ -126,7 +126,7 @@ class WalCheckpointer {
   std::unique_ptr<Loop> loop_;
 };
 
-// The WAL checkpoints this process ran, by WalCheckpointer or by a connection's automatic
+// The WAL checkpoints this process ran that copied pages, by WalCheckpointer or by a connection's automatic
 // checkpoint (every connection's is timed: Db::open installs a hook doing what SQLite's
 // own does, at 1,000 pages, and measuring it). For /metrics.
 struct CheckpointTotals {

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <array>
+#include <chrono>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -29,6 +31,11 @@ class Text {
   // `type` is counter, gauge or histogram.
   Text& family(std::string_view name, std::string_view type, std::string_view help);
   Text& sample(std::string_view name, double value, const Labels& labels = {});
+  // Families written into another Text (Cached).
+  Text& append(const std::string& text) {
+    out_ += text;
+    return *this;
+  }
   const std::string& str() const { return out_; }
 
  private:
@@ -46,6 +53,22 @@ struct Histogram {
   void observe(double seconds);
   // `name`_bucket{le=…}, `name`_sum and `name`_count with `labels` on each.
   void write(Text& t, std::string_view name, const Labels& labels) const;
+};
+
+// Series that cost a scan under a store's lock (cases by clock, alerts): computed at most
+// once per `period` however often /metrics is asked (it needs no login), and served from
+// the last computation in between.
+class Cached {
+ public:
+  explicit Cached(std::chrono::seconds period) : period_(period) {}
+  void write(Text& t, const std::function<void(Text&)>& fill);
+
+ private:
+  const std::chrono::seconds period_;
+  std::mutex mu_;
+  bool have_ = false;                              // guarded by mu_
+  std::chrono::steady_clock::time_point at_;       // guarded by mu_
+  std::string text_;                               // guarded by mu_
 };
 
 // HTTP requests answered: by route (the registered pattern, "unmatched" for none), method

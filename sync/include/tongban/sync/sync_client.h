@@ -56,6 +56,10 @@ struct ClientOptions {
   // 电子材料: the node's documents (null: none travel). The client serves the hub the
   // documents it asks for and fetches those the node lacks (sync/doc_transfer.h).
   DocumentHandler* documents = nullptr;
+  // The newest protocol version this node offers (kMinProtocolVersion..kProtocolVersion).
+  // It speaks the highest the hub also speaks: a hub of the previous release answers a
+  // newer Hello with BAD_VERSION, and the node says Hello again one version lower.
+  uint32_t max_version = kProtocolVersion;
 };
 
 class SyncClient {
@@ -82,6 +86,8 @@ class SyncClient {
 
   uint64_t acked() const { return acked_.load(); }
   bool connected() const { return connected_.load(); }
+  // The protocol version agreed with the hub in the last Welcome (0: none yet).
+  uint32_t protocol_version() const { return agreed_version_.load(); }
   bool diverged() const { return diverged_.load(); }
   // Seconds since the hub last answered anything (a Welcome, an Ack, a delivery, an
   // error); nullopt before its first answer. "Connected" alone says only that CURVE
@@ -103,6 +109,7 @@ class SyncClient {
   std::atomic<uint64_t> acked_{0};
   std::atomic<bool> connected_{false};
   std::atomic<bool> diverged_{false};
+  std::atomic<uint32_t> agreed_version_{0};
   std::atomic<int64_t> last_answer_ms_{0};  // steady clock, 0: never
   Wakeup wake_;
   std::unique_ptr<DocTransfer> docs_;

@@ -97,6 +97,9 @@ struct ServerOptions {
   // the documents its events name and serves sites the documents of their cases
   // (sync/doc_transfer.h).
   DocumentHandler* documents = nullptr;
+  // The newest protocol version this hub speaks (kMinProtocolVersion..kProtocolVersion):
+  // lower it to run as the previous release would, e.g. while its nodes are upgraded.
+  uint32_t max_version = kProtocolVersion;
 };
 
 class SyncServer {

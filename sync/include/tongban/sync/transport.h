@@ -13,7 +13,12 @@
 
 namespace tongban::sync {
 
-constexpr uint32_t kProtocolVersion = 1;
+// The sync protocol versions this build speaks (docs/protocol.md "Versions"): a node and a
+// hub agree on the highest both speak in Hello/Welcome, so sites upgrade one at a time.
+//   1  the first release.
+//   2  Hello.max_version and Welcome.version: the negotiation itself.
+constexpr uint32_t kProtocolVersion = 2;
+constexpr uint32_t kMinProtocolVersion = 1;
 
 // Largest frame accepted from the network (ZMQ_MAXMSGSIZE): a batch of 2,000 events of
 // a few hundred bytes fits many times over.
@@ -27,8 +32,8 @@ void apply_common_options(zmq::socket_t& s);
 // The origin id of the hub->node stream for `site` (its own chain, signed by the hub).
 inline std::string stream_origin(const std::string& site) { return "HUB>" + site; }
 
-// Serializes `env` with the protocol version set.
-zmq::message_t encode(pb::Envelope env);
+// Serializes `env` with the protocol version set (the one agreed with the peer).
+zmq::message_t encode(pb::Envelope env, uint32_t version = kProtocolVersion);
 // Nullopt for a frame that does not parse.
 std::optional<pb::Envelope> decode(const zmq::message_t& frame);
 
