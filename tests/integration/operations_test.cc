@@ -449,3 +449,60 @@ TEST_CASE("a node and a hub one protocol version apart agree on the older and sy
     case_reaches_hub(d);
   }
 }
+
+TEST_CASE("a district written by the previous release opens on this one and goes on",
+          "[integration][operations][upgrade]") {
+  namespace fs = std::filesystem;
+  // tests/fixtures/make_fixture.sh ran the release at commit 0fad329 (schema and protocol
+  // version 1): the hub and S01 with three accepted cases, replicated, stopped.
+  const fs::path fixture = fs::path(TONGBAN_SOURCE_DIR) / "tests/fixtures/v0.1.0-0fad329";
+  REQUIRE(fs::exists(fixture / "cases.json"));
+  DistrictDir district;
+  fs::remove_all(district.config());
+  fs::copy(fixture, district.root(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  // git keeps no modes: the data directories and keys get their owner-only ones back.
+  for (const auto& e : fs::recursive_directory_iterator(district.root()))
+    if (e.path().string().find("site-config") == std::string::npos)
+      fs::permissions(e.path(), e.is_directory() ? fs::perms::owner_all
+                                                 : fs::perms::owner_read | fs::perms::owner_write,
+                      fs::perm_options::replace);
+  const auto schema = [](const fs::path& db) {
+    Db d = open_db(db);
+    auto s = d.prepare("PRAGMA user_version");
+    REQUIRE(s.ok());
+    REQUIRE(*s->step());
+    return s->int_at(0);
+  };
+  const int64_t node_before = schema(district.root() / "S01" / "node.db");
+  const int64_t hub_before = schema(district.root() / "HUB" / "hub.db");
+
+  HubHarness hub(district, Existing{});
+  hub.start();
+  NodeHarness s01(district, "S01", Existing{});
+  s01.set_hub(hub.sync_endpoint());
+  s01.start();
+  const json ids = json::parse(read_file(fixture / "cases.json"));
+  REQUIRE(ids.size() == 3);
+  const std::string clerk = s01.login("clerk");
+  const std::string op = hub.login("operator");
+  for (const json& id : ids) {
+    const json c = case_at(s01, clerk, id.get<std::string>());
+    CHECK(c["applicant"]["name"] == "旧版");  // sealed by the old release, opened by this one
+    CHECK(c["status"] == "accepted");
+    CHECK(hub.get(op, "/api/v1/cases/" + id.get<std::string>()).status == 200);
+  }
+  // The old log goes on: a new case at the next seq, replicated, no fork.
+  const uint64_t head = s01.head_seq();
+  const std::string next = submit(s01, clerk, 901);
+  CHECK(s01.head_seq() > head);
+  eventually([&] { return hub.get(op, "/api/v1/cases/" + next).status == 200; });
+  for (const json& s : hub.get(op, "/api/v1/sites").body["sites"])
+    if (s["site"] == "S01") CHECK(s["fork"].is_null());
+  s01.stop();
+  hub.stop();
+  // Migrations ran forward (never below what the release wrote) and the chains verify.
+  CHECK(schema(district.root() / "S01" / "node.db") >= node_before);
+  CHECK(schema(district.root() / "HUB" / "hub.db") >= hub_before);
+  CHECK(run_cli({"verify-log", "--data", (district.root() / "S01").string(), "--site-config",
+                 district.config().string()}) == 0);
+}

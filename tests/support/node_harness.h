@@ -89,6 +89,10 @@ class Daemon {
   int port_ = 0;
 };
 
+// Constructor tag: the daemon's data directory (and its KEK beside it) is already in the
+// district's root — a fixture copied there — and is not provisioned again.
+struct Existing {};
+
 class NodeHarness : public Daemon {
  public:
   static constexpr const char* kPassword = kTestPassword;
@@ -96,6 +100,8 @@ class NodeHarness : public Daemon {
   explicit NodeHarness(std::string site = "S01");
   // A node of `district` (provisioned there, keys in its site-config).
   NodeHarness(const DistrictDir& district, std::string site);
+  NodeHarness(const DistrictDir& district, std::string site, Existing)
+      : Daemon(district.config(), district.root() / site), site_(std::move(site)) {}
 
   // Connect to this hub on the next start (otherwise --offline).
   void set_hub(std::string endpoint) { hub_ = std::move(endpoint); }
@@ -112,6 +118,7 @@ class NodeHarness : public Daemon {
 class HubHarness : public Daemon {
  public:
   explicit HubHarness(const DistrictDir& district);
+  HubHarness(const DistrictDir& district, Existing) : Daemon(district.config(), district.root() / "HUB") {}
   std::string sync_endpoint() const { return "tcp://127.0.0.1:" + std::to_string(sync_port_); }
   int sync_port() const { return sync_port_; }
 
