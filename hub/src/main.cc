@@ -12,6 +12,7 @@
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
 #include "tongban/sync/sync_server.h"
+#include "tongban/sync/daemon_options.h"
 #include "tongban/sync/transport.h"
 
 using namespace tongban;
@@ -93,7 +94,7 @@ int main(int argc, char** argv) {
   private_files_only();
   CLI::App app{"tongban-hub — 区级通办中心 / the district hub"};
   std::string config_dir = "site-config", data_dir, listen = "127.0.0.1:0", sync_endpoint,
-              port_file, sync_port_file, level = "info";
+              port_file, sync_port_file;
   app.add_option("--site-config", config_dir, "站点配置目录 / site-config directory")
       ->check(CLI::ExistingDirectory);
   app.add_option("--data", data_dir, "数据目录 / data directory")->required();
@@ -103,19 +104,8 @@ int main(int argc, char** argv) {
   app.add_option("--port-file", port_file, "写入 HTTP 端口的文件 / file for the bound HTTP port");
   app.add_option("--sync-port-file", sync_port_file,
                  "写入同步端口的文件 / file for the bound sync port");
-  app.add_option("--log-level", level, "trace|debug|info|warn|error");
-  std::string tls_cert, tls_key;
-  app.add_option("--tls-cert", tls_cert,
-                 "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
-  app.add_option("--tls-key", tls_key, "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
-  uint32_t max_protocol = sync::kProtocolVersion;
-  app.add_option("--max-protocol-version", max_protocol,
-                 "最高同步协议版本（逐站升级时可暂设为旧版）/ the newest sync protocol version to speak")
-      ->check(CLI::Range(sync::kMinProtocolVersion, sync::kProtocolVersion));
-  std::string log_format = "text";
-  app.add_option("--log-format", log_format,
-                 "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
-      ->check(CLI::IsMember({"text", "json"}));
+  sync::DaemonOptions daemon;
+  sync::add_daemon_options(app, daemon);
   std::string key_file;
   app.add_option("--key-file", key_file,
                  "密钥加密密钥文件（放在数据盘之外）；也可用 TONGBAN_KEY_FILE 或 TONGBAN_PASSPHRASE / "
@@ -133,7 +123,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   const sigset_t signals = block_termination_signals();
-  if (Status s = init_logging("hub", level, log_format); !s.ok()) return fail(s);
+  if (Status s = init_logging("hub", daemon.log_level, daemon.log_format); !s.ok()) return fail(s);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
   // 1,024 HTTP connections at most, plus databases, sync sockets and logs.
   auto descriptors = raise_descriptor_limit(65536, 1280);
@@ -162,7 +152,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> site_ids = district->site_ids();
   options.load_keys = [dir = district->dir, site_ids] { return load_public_keys(dir, site_ids); };
   options.documents = service->get();
-  options.max_version = max_protocol;
+  options.max_version = daemon.max_protocol;
   sync::SyncServer server(options, **service);
   // Hand-overs the store makes by itself (a transfer request, a return) reach the nodes.
   (*service)->set_on_stream_change([&server] { server.wake_streams(); });
@@ -180,7 +170,7 @@ int main(int argc, char** argv) {
     write_metrics(t, **service, server, db);
   });
   api.serve_console(http::load_console(console_dir));
-  auto tls = tls_files(host_port->first, data_dir, tls_cert, tls_key);
+  auto tls = tls_files(host_port->first, data_dir, daemon.tls_cert, daemon.tls_key);
   if (!tls.ok()) return fail(tls.status());
   if (*tls)
     if (Status s = api.use_tls((*tls)->cert, (*tls)->key); !s.ok()) return fail(s);

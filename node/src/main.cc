@@ -16,6 +16,7 @@
 #include "tongban/shared/keyring.h"
 #include "tongban/shared/log.h"
 #include "tongban/shared/staff.h"
+#include "tongban/sync/daemon_options.h"
 #include "tongban/sync/transport.h"
 
 using namespace tongban;
@@ -95,8 +96,7 @@ void write_metrics(metrics::Text& t, node::NodeStore& store, sync::SyncClient* l
 int main(int argc, char** argv) {
   private_files_only();
   CLI::App app{"tongban-node — 站点边缘节点 / the edge node of one service site"};
-  std::string config_dir = "site-config", site_id, data_dir, listen = "127.0.0.1:0", port_file,
-              level = "info";
+  std::string config_dir = "site-config", site_id, data_dir, listen = "127.0.0.1:0", port_file;
   int sweep_seconds = 60;
   std::string hub_endpoint;
   bool offline = false;
@@ -114,19 +114,8 @@ int main(int argc, char** argv) {
   app.add_option("--sweep-seconds", sweep_seconds,
                  "电子监察扫描间隔秒数 / supervision sweep period")
       ->check(CLI::Range(1, 3600));
-  app.add_option("--log-level", level, "trace|debug|info|warn|error");
-  std::string tls_cert, tls_key;
-  app.add_option("--tls-cert", tls_cert,
-                 "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
-  app.add_option("--tls-key", tls_key, "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
-  uint32_t max_protocol = sync::kProtocolVersion;
-  app.add_option("--max-protocol-version", max_protocol,
-                 "最高同步协议版本（逐站升级时可暂设为旧版）/ the newest sync protocol version to speak")
-      ->check(CLI::Range(sync::kMinProtocolVersion, sync::kProtocolVersion));
-  std::string log_format = "text";
-  app.add_option("--log-format", log_format,
-                 "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
-      ->check(CLI::IsMember({"text", "json"}));
+  sync::DaemonOptions daemon;
+  sync::add_daemon_options(app, daemon);
   std::string console_dir = http::default_console_dir().string();
   app.add_option("--console", console_dir, "工作台页面目录 / the built web console's folder")
       ->capture_default_str();
@@ -139,7 +128,7 @@ int main(int argc, char** argv) {
 
   const sigset_t signals = block_termination_signals();
 
-  if (Status s = init_logging("node-" + site_id, level, log_format); !s.ok()) return fail(s);
+  if (Status s = init_logging("node-" + site_id, daemon.log_level, daemon.log_format); !s.ok()) return fail(s);
   if (Status s = init_crypto(); !s.ok()) return fail(s);
   // 1,024 HTTP connections at most, plus databases, sync sockets and logs.
   auto descriptors = raise_descriptor_limit(65536, 1280);
@@ -194,7 +183,7 @@ int main(int argc, char** argv) {
       (void)s->halt(node::Halt{why.reason(), why.message_zh(), why.message_en()});
     };
     o.documents = &documents;
-    o.max_version = max_protocol;
+    o.max_version = daemon.max_protocol;
     sync_client = std::make_unique<sync::SyncClient>(o, deliveries);
     if (Status s = sync_client->start(); !s.ok()) return fail(s);
     cases.set_on_commit([c = sync_client.get()] { c->notify(); });
@@ -238,7 +227,7 @@ int main(int argc, char** argv) {
     write_metrics(t, **store, c, db);
   });
   api.serve_console(http::load_console(console_dir));
-  auto tls = tls_files(host_port->first, data_dir, tls_cert, tls_key);
+  auto tls = tls_files(host_port->first, data_dir, daemon.tls_cert, daemon.tls_key);
   if (!tls.ok()) return fail(tls.status());
   if (*tls)
     if (Status s = api.use_tls((*tls)->cert, (*tls)->key); !s.ok()) return fail(s);

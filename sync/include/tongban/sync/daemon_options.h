@@ -1,0 +1,36 @@
+// The command-line options tongban-node and tongban-hub share: logging, HTTPS and the sync
+// protocol version (README "Operating a district").
+//
+// Thread safety: single-threaded start-up code.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "tongban/sync/transport.h"
+
+namespace tongban::sync {
+
+struct DaemonOptions {
+  std::string log_level = "info";
+  std::string log_format = "text";
+  std::string tls_cert, tls_key;  // empty: DATA/tls.crt and DATA/tls.key when present
+  uint32_t max_protocol = kProtocolVersion;
+};
+
+inline void add_daemon_options(CLI::App& app, DaemonOptions& o) {
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error");
+  app.add_option("--log-format", o.log_format,
+                 "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--tls-cert", o.tls_cert,
+                 "HTTPS 证书链（默认数据目录中的 tls.crt）/ HTTPS certificate chain (default: DATA/tls.crt)");
+  app.add_option("--tls-key", o.tls_key,
+                 "HTTPS 私钥（默认数据目录中的 tls.key）/ HTTPS key (default: DATA/tls.key)");
+  app.add_option("--max-protocol-version", o.max_protocol,
+                 "最高同步协议版本（逐站升级时可暂设为旧版）/ the newest sync protocol version to speak")
+      ->check(CLI::Range(kMinProtocolVersion, kProtocolVersion));
+}
+
+}  // namespace tongban::sync
