@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
     // The sync window drains: what the windows committed before the stop reaches the hub
     // now if the link is up (for up to 5 s), not at the next start.
     const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (sync_client->connected() && !sync_client->diverged() &&
+    while (sync_client->connected() && sync_client->welcomed() && !sync_client->diverged() &&
            sync_client->acked() < (*store)->head().seq && std::chrono::steady_clock::now() < drain_until)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     sync_client->stop();

@@ -300,7 +300,10 @@ void SyncClient::loop() {
           check_welcome(env->welcome());
           if (diverged_) break;
           // A v1 hub names no version: the envelope's is the one.
-          speaking = env->welcome().version() ? env->welcome().version() : env->version();
+          // Never above what this node offered, never below the oldest it knows.
+          speaking = std::clamp(env->welcome().version() ? env->welcome().version() : env->version(),
+                                kMinProtocolVersion,
+                                std::clamp(options_.max_version, kMinProtocolVersion, kProtocolVersion));
           agreed_version_ = speaking;
           // The hub's held seq is the truth: resume right after it.
           record_ack(env->welcome().acked_seq());

@@ -265,7 +265,7 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       session->version = std::max(kMinProtocolVersion, std::min(offered, options_.max_version));
       if (session->version < kProtocolVersion)
         spdlog::debug("sync: site {} speaks protocol version {}", site, session->version);
-      if (h.delivered_seq() > *stream)  // not fixed here: docs/protocol.md "Restoring the hub"
+      if (h.delivered_seq() > *stream)  // not repaired yet: docs/protocol.md "Backups"
         warn_throttled("stream_behind/" + site,
                        fmt::format("sync: site {} applied hub directives up to {} but the hub's "
                                    "stream for it ends at {} (the hub restored from an older "

@@ -268,6 +268,14 @@ TEST_CASE("a node backed up while serving is restored with the hub's later event
   }
   auto args = base;
   for (const std::string& a : {std::string("--url"), d.hub.url(), std::string("--token"), op}) args.push_back(a);
+  {  // an identity key in the directory that is not the published one is not published silently
+    std::filesystem::copy_file(d.hub.data() / "hub.key", d.s01.data() / "site.key");
+    CHECK(run_cli(args, &out) != 0);
+    CHECK(out.find("--new-identity") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(d.s01.data() / "node.db"));
+    CHECK_FALSE(std::filesystem::exists(d.s01.data() / ".restoring"));
+    std::filesystem::remove(d.s01.data() / "site.key");
+  }
   REQUIRE(run_cli(args, &out) == 0);
   CHECK(out.find("new identity for S01") != std::string::npos);
   CHECK(out.find("later event(s) from the hub") != std::string::npos);

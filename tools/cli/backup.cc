@@ -181,6 +181,7 @@ int backup(const BackupOptions& o) {
 struct RestoreBackupOptions {
   std::string from, data, config_dir = "site-config", key_file, site;
   HubLink hub;
+  bool new_identity = false;  // publish an identity key that is not site-config's
 };
 
 Status not_a_backup(const std::string& file, const std::string& why) {
@@ -242,18 +243,37 @@ int restore_backup(const RestoreBackupOptions& o) {
                                  "no keys/" + owner + ".pub in site-config to verify with"));
   const PublicKey published = known->at(owner);
 
-  // Everything is assembled in a staging directory beside the target and moved in at the
-  // end, the database last: a restore that fails leaves the target as it found it.
+  // Everything is assembled in a staging directory inside the target (the same file
+  // system: a data directory may be a mount point) and moved in at the end, the database
+  // last; a restore that fails removes it and leaves the target as it found it.
   fs::create_directories(data);
   fs::permissions(data, fs::perms::owner_all, fs::perm_options::replace);
   if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
-  const fs::path staging = data.string() + ".restoring";
+  const fs::path staging = data / ".restoring";
   std::error_code ec;
   fs::remove_all(staging, ec);
   fs::create_directories(staging);
   fs::permissions(staging, fs::perms::owner_all, fs::perm_options::replace);
+  struct Discard {
+    fs::path dir;
+    ~Discard() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } discard{staging};
+  // The keyring is the backup's: its data keys are the ones the copied rows are sealed
+  // under. One already in the directory must be the same file.
+  if (!files.count(Keyring::kFile)) return fail(not_a_backup(o.from, "no keyring"));
+  if (fs::exists(data / Keyring::kFile)) {
+    auto present = read_file(data / Keyring::kFile);
+    if (!present.ok() || *present != files[Keyring::kFile])
+      return fail(Status::Conflict("keyring_differs",
+                                   "数据目录中的 keys.sealed 与备份中的不同，请移走后重试",
+                                   "the data directory's keys.sealed differs from the backup's: move it away"));
+  }
+  // The operator's copy of a key file wins over the backup's.
   for (const auto& [name, bytes] : files)
-    if (restorable(name, *layout) && !fs::exists(data / name))  // the operator's copy wins
+    if (restorable(name, *layout) && !fs::exists(data / name))
       if (Status s = write_file(staging / name, bytes); !s.ok()) return fail(s);
   const auto staged_or_kept = [&](const std::string& name) {
     return fs::exists(data / name) ? data / name : staging / name;
@@ -264,6 +284,7 @@ int restore_backup(const RestoreBackupOptions& o) {
   auto keys = Keyring::unlock(staged_or_kept(Keyring::kFile), *kek, owner);
   if (!keys.ok()) return fail(keys.status());
   auto key = SigningKey::load(staged_or_kept(layout->key_file));
+  const bool had_key = key.ok();
   if (!key.ok()) {
     if (!is_node)
       return fail(Status::NotFound(
@@ -278,6 +299,13 @@ int restore_backup(const RestoreBackupOptions& o) {
     return fail(Status::Conflict("hub_identity_differs",
                                  "hub.key 与站点配置中的区级中心公钥不符，各站点将不再信任该中心",
                                  "hub.key does not match site-config's hub key: no site would trust it"));
+  // A key file that is there but not the published one (an old or revoked key, a wrong
+  // copy) is not published silently: only when asked.
+  if (new_identity && had_key && !o.new_identity)
+    return fail(Status::Conflict(
+        "identity_differs",
+        "身份密钥与站点配置中已发布的公钥不符；确需启用该密钥请加 --new-identity",
+        "the identity key is not the one site-config publishes; add --new-identity to publish it"));
 
   const fs::path staged_db = staging / layout->db_file;
   fs::copy_file(o.from, staged_db, ec);
@@ -320,6 +348,12 @@ int restore_backup(const RestoreBackupOptions& o) {
       if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail(s);
     }
   }
+  // A new identity is published (and the hub takes it) before anything moves into place.
+  if (is_node && new_identity) {
+    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
+    std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
+    if (Status s = hub_reload_keys(o.hub); !s.ok()) return fail(s);
+  }
   // Into place: every other file first, the database last (its presence means "restored").
   std::vector<fs::path> staged;
   for (const auto& e : fs::directory_iterator(staging))
@@ -330,13 +364,7 @@ int restore_backup(const RestoreBackupOptions& o) {
     fs::rename(f, data / f.filename(), ec);
     if (ec) return fail(Status::Unavailable("cannot move " + f.string() + " into place: " + ec.message()));
   }
-  fs::remove_all(staging, ec);
   if (is_node) {
-    if (new_identity) {
-      if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
-      std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
-      if (Status s = hub_reload_keys(o.hub); !s.ok()) return fail(s);
-    }
     std::cout << "site " << o.site << " restored from " << o.from << " (head " << meta["head:" + o.site]
               << ") and " << fetched << " later event(s) from the hub, in " << seconds_since(t0)
               << " s; sign-ins and staff changes made after the backup are not in it / 已从备份恢复\n";
@@ -373,6 +401,9 @@ void add_backup(CLI::App& app) {
   rs->add_option("--url", r->hub.url, "区级中心地址 / the hub's URL");
   rs->add_option("--token", r->hub.token, "区级中心调度员令牌 / an operator's token at the hub")
       ->envname("TONGBAN_TOKEN");
+  rs->add_flag("--new-identity", r->new_identity,
+               "启用与已发布公钥不符的身份密钥并发布 / publish an identity key that differs from "
+               "site-config's");
   rs->callback([r] { exit_code() = restore_backup(*r); });
 }
 

@@ -270,12 +270,11 @@ Result<FetchedChain> fetch_chain(const HubLink& link, Db& db, const std::string&
   const auto page_at = [&](uint64_t from) {
     return std::async(std::launch::async, [&link, &site, from] { return fetch_page(link, site, from); });
   };
-  const uint64_t first = next;
   auto coming = page_at(next);
   for (;;) {
     auto page = coming.get();
     if (page.ok()) coming = page_at(next + link.page);
-    if (!page.ok() && page.status().reason() == "nothing_held" && first > 1) {
+    if (!page.ok() && page.status().reason() == "nothing_held") {
       out.head.seq = 0;  // the hub holds none of it yet: the node sends it all itself
       return out;
     }

@@ -20,7 +20,8 @@ struct DaemonOptions {
 };
 
 inline void add_daemon_options(CLI::App& app, DaemonOptions& o) {
-  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error");
+  app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   app.add_option("--log-format", o.log_format,
                  "日志格式：text 或 json（每行一个 JSON 对象）/ text, or json lines")
       ->check(CLI::IsMember({"text", "json"}));

@@ -86,6 +86,8 @@ class SyncClient {
 
   uint64_t acked() const { return acked_.load(); }
   bool connected() const { return connected_.load(); }
+  // The hub answered the last Hello: batches flow.
+  bool welcomed() const { return welcomed_.load(); }
   // The protocol version agreed with the hub in the last Welcome (0: none yet).
   uint32_t protocol_version() const { return agreed_version_.load(); }
   bool diverged() const { return diverged_.load(); }
