@@ -128,6 +128,7 @@ Result<std::string> SyncServer::start() {
     zap_thread_ = std::thread([this] { zap_loop(); });
     loop_thread_ = std::thread([this] { router_loop(); });
     store_thread_ = std::thread([this] { store_loop(); });
+    resident_thread_ = std::thread([this] { resident_loop(); });
     return bound;
   } catch (const zmq::error_t& e) {
     return Status::Unavailable(std::string("sync server: ") + e.what());
@@ -141,6 +142,11 @@ void SyncServer::stop() {
     std::lock_guard lock(store_mu_);  // so the store thread does not miss the flag
   }
   store_cv_.notify_all();
+  {
+    std::lock_guard lock(questions_mu_);
+  }
+  questions_cv_.notify_all();
+  if (resident_thread_.joinable()) resident_thread_.join();
   if (zap_thread_.joinable()) zap_thread_.join();
   if (loop_thread_.joinable()) loop_thread_.join();
   if (store_thread_.joinable()) store_thread_.join();
@@ -294,9 +300,18 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       return;
     case pb::Envelope::kResidentQuery: {
       handler_.contact(site, std::nullopt);
-      pb::Envelope answer;
-      *answer.mutable_resident_answer() = handler_.resident_query(site, env.resident_query());
-      return reply(routing_id, std::move(answer));
+      {
+        std::lock_guard lock(questions_mu_);
+        if (questions_.size() < kMaxQueuedQuestions) {
+          questions_.emplace_back(site, env.resident_query());
+          questions_cv_.notify_one();
+          return;
+        }
+      }
+      pb::Envelope busy;  // the window goes on without the district's answer, and says so
+      busy.mutable_resident_answer()->set_request_id(env.resident_query().request_id());
+      busy.mutable_resident_answer()->set_error("busy");
+      return reply(routing_id, std::move(busy));
     }
     case pb::Envelope::kBatch:
       return on_batch(routing_id, site, env.batch());
@@ -482,16 +497,42 @@ void SyncServer::on_stored() {
   }
 }
 
+void SyncServer::resident_loop() {
+  std::unique_lock lock(questions_mu_);
+  while (!stop_) {
+    questions_cv_.wait(lock, [this] { return stop_ || !questions_.empty(); });
+    if (stop_) break;
+    auto [site, query] = std::move(questions_.front());
+    questions_.pop_front();
+    lock.unlock();
+    pb::Envelope answer;
+    *answer.mutable_resident_answer() = handler_.resident_query(site, query);
+    lock.lock();
+    answers_.emplace_back(std::move(site), std::move(answer));
+    answers_wake_.notify();
+  }
+}
+
 void SyncServer::router_loop() {
   auto last_sweep = SteadyClock::now();
   while (!stop_) {
     zmq::pollitem_t items[] = {{router_->handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, wake_.fd(), ZMQ_POLLIN, 0},
-                               {nullptr, stored_wake_.fd(), ZMQ_POLLIN, 0}};
+                               {nullptr, stored_wake_.fd(), ZMQ_POLLIN, 0},
+                               {nullptr, answers_wake_.fd(), ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 3, std::chrono::milliseconds(200));
+      zmq::poll(items, 4, std::chrono::milliseconds(200));
     } catch (const zmq::error_t&) {
       continue;
+    }
+    if (items[3].revents & ZMQ_POLLIN) {
+      answers_wake_.drain();
+      std::deque<std::pair<std::string, pb::Envelope>> ready;
+      {
+        std::lock_guard lock(questions_mu_);
+        ready.swap(answers_);
+      }
+      for (auto& [site, answer] : ready) reply(site, std::move(answer));  // routing id = site
     }
     if (items[2].revents & ZMQ_POLLIN) {
       stored_wake_.drain();

@@ -176,6 +176,18 @@ class SyncServer {
     std::chrono::steady_clock::time_point logged_at{};
     uint64_t suppressed = 0;
   };
+  // Loop -> resident thread: residents asked about (a lookup reads the district's index
+  // under the store's lock: never on the loop, where it would hold every site's batches);
+  // resident thread -> loop: the answers (then answers_wake_). Bounded: a site asking
+  // faster than they are answered is told "busy" at once.
+  static constexpr size_t kMaxQueuedQuestions = 256;
+  void resident_loop();
+  std::thread resident_thread_;
+  std::mutex questions_mu_;
+  std::condition_variable questions_cv_;
+  std::deque<std::pair<std::string, pb::ResidentQuery>> questions_;  // (site, query)
+  std::deque<std::pair<std::string, pb::Envelope>> answers_;         // (site, answer)
+  Wakeup answers_wake_;
   std::unique_ptr<DocTransfer> docs_;
   std::mutex warn_mu_;  // the ZAP and loop threads both warn
   std::map<std::string, Warning> warnings_;
