@@ -246,13 +246,16 @@ int main(int argc, char** argv) {
   if (hub_key != district->public_keys.end())
     log_keys[sync::stream_origin(site_id)] = hub_key->second;
   std::thread auditor([s = store->get(), log_keys] {
-    if (Status verdict = s->audit_log(log_keys); !verdict.ok())
+    if (Status verdict = s->audit_log(log_keys); verdict.reason() == "audit_cancelled")
+      spdlog::info("log audit: {}", verdict.message_en());
+    else if (!verdict.ok())
       spdlog::error("log audit: {}", verdict.message_en());
   });
   notify_systemd("READY=1");
   std::thread signal_watcher = watch_termination(signals, [&](int sig) {
     spdlog::info("signal {}: shutting down", sig);
     notify_systemd("STOPPING=1");
+    (*store)->cancel_audit();  // a whole chain's walk must not hold up the stop
     api.stop();
   });
   bool served;

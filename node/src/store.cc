@@ -279,7 +279,14 @@ std::optional<Halt> NodeStore::halted() {
 Status NodeStore::audit_log(const std::map<std::string, PublicKey>& keys) {
   auto db = Db::open(data_dir_ / kDbFile);
   if (!db.ok()) return db.status();
+  sqlite3_progress_handler(
+      db->handle(), 1000,
+      [](void* cancelled) { return static_cast<std::atomic<bool>*>(cancelled)->load() ? 1 : 0; },
+      &audit_cancelled_);
   auto reports = sync::verify_log(*db, keys);
+  if (audit_cancelled_)
+    return Status::Make(StatusCode::kUnavailable, "audit_cancelled", "日志校验已中止（服务停止）",
+                        "the log audit was cancelled (the node is stopping)");
   if (!reports.ok()) return reports.status();
   for (const sync::VerifyReport& r : *reports) {
     if (r.ok) continue;

@@ -11,6 +11,7 @@
 // write() runs a whole command (read, decide, append, project) under it in one transaction.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -223,6 +224,9 @@ class NodeStore {
   // Verifies the whole log on a second connection (the start checked only the tail) and
   // halts the node when it is broken. For a background thread; returns the verdict.
   Status audit_log(const std::map<std::string, PublicKey>& keys);
+  // Stops a running audit_log at its next SQLite step (a stop must not wait for a whole
+  // chain's walk): it then returns Unavailable (audit_cancelled) and halts nothing.
+  void cancel_audit() { audit_cancelled_ = true; }
 
   // Staff accounts and sessions, in the same file under the same lock.
   StaffDirectory& staff() { return staff_; }
@@ -255,6 +259,7 @@ class NodeStore {
   Keyring* keys_;
   const Clock& clock_;
   std::optional<Halt> halt_;  // guarded by mu_
+  std::atomic<bool> audit_cancelled_{false};
   std::unique_ptr<Db> db_;  // guarded by mu_
   sync::EventLog log_;      // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
