@@ -170,11 +170,9 @@ int main(int argc, char** argv) {
     write_metrics(t, **service, server, db);
   });
   api.serve_console(http::load_console(console_dir));
-  auto tls = tls_files(host_port->first, data_dir, daemon.tls_cert, daemon.tls_key);
-  if (!tls.ok()) return fail(tls.status());
-  if (*tls)
-    if (Status s = api.use_tls((*tls)->cert, (*tls)->key); !s.ok()) return fail(s);
-  const std::string scheme = *tls ? "https" : "http";
+  auto secured = sync::serve_securely(api, host_port->first, data_dir, daemon);
+  if (!secured.ok()) return fail(secured.status());
+  const std::string scheme = *secured;
   auto port = api.bind(host_port->first, host_port->second);
   if (!port.ok()) return fail(port.status());
   if (!sync_port_file.empty()) {

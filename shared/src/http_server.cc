@@ -517,11 +517,14 @@ Status Server::use_tls(const std::filesystem::path& cert_chain, const std::files
 }
 
 void Server::write_metrics(metrics::Text& t) {
+  int open = 0;
+  uint64_t refused = 0;
   {
     std::lock_guard lock(impl_->conn_mu);
-    impl_->metrics.connections(impl_->open_connections, impl_->refused_connections);
+    open = impl_->open_connections;
+    refused = impl_->refused_connections;
   }
-  impl_->metrics.write(t);
+  impl_->metrics.write(t, open, refused);
 }
 
 Result<int> Server::bind(const std::string& host, int port) {

@@ -120,13 +120,7 @@ void HttpMetrics::observe(const std::string& route, std::string_view method, int
   latency_[{route, m}].observe(seconds);
 }
 
-void HttpMetrics::connections(int open, uint64_t refused) {
-  std::lock_guard lock(mu_);
-  open_ = open;
-  refused_ = refused;
-}
-
-void HttpMetrics::write(Text& t) const {
+void HttpMetrics::write(Text& t, int open_connections, uint64_t refused_connections) const {
   std::lock_guard lock(mu_);
   t.family("tongban_http_requests_total", "counter",
            "HTTP requests answered, by route pattern, method and status.");
@@ -140,10 +134,10 @@ void HttpMetrics::write(Text& t) const {
   for (const auto& [key, h] : latency_)
     h.write(t, "tongban_http_request_duration_seconds", {{"route", key.first}, {"method", key.second}});
   t.family("tongban_http_connections_open", "gauge", "HTTP connections open now.");
-  t.sample("tongban_http_connections_open", open_);
+  t.sample("tongban_http_connections_open", open_connections);
   t.family("tongban_http_connections_refused_total", "counter",
            "HTTP connections refused at the total or per-address limit.");
-  t.sample("tongban_http_connections_refused_total", static_cast<double>(refused_));
+  t.sample("tongban_http_connections_refused_total", static_cast<double>(refused_connections));
 }
 
 namespace {

@@ -38,10 +38,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int fail(const Status& s) {
-  std::cerr << "tongban: " << s.message_zh() << " / " << s.message_en() << "\n";
-  return 1;
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -96,10 +92,10 @@ int backup(const BackupOptions& o) {
                          : fs::exists(data / kHub.db_file) ? &kHub
                                                            : nullptr;
   if (!layout)
-    return fail(Status::NotFound("no_database", "数据目录中没有 node.db 或 hub.db：" + data.string(),
+    return failed(Status::NotFound("no_database", "数据目录中没有 node.db 或 hub.db：" + data.string(),
                                  "no node.db or hub.db in " + data.string()));
   if (fs::exists(out))
-    return fail(Status::Conflict("backup_exists", "备份文件已存在，不会覆盖：" + out.string(),
+    return failed(Status::Conflict("backup_exists", "备份文件已存在，不会覆盖：" + out.string(),
                                  "the backup file exists; it is never overwritten: " + out.string()));
   const fs::path partial = out.string() + ".partial";
   // The keyring read around the copy: a data key rotated or retired meanwhile (the node's
@@ -107,33 +103,33 @@ int backup(const BackupOptions& o) {
   std::string keyring;
   for (int attempt = 0;; ++attempt) {
     auto before = read_file(data / Keyring::kFile);
-    if (!before.ok()) return fail(before.status());
+    if (!before.ok()) return failed(before.status());
     fs::remove(partial);
     {
       // A second connection, read-only in effect: the daemon keeps writing meanwhile, and
       // VACUUM INTO copies the one snapshot this statement reads.
       auto db = Db::open(data / layout->db_file);
-      if (!db.ok()) return fail(db.status());
+      if (!db.ok()) return failed(db.status());
       auto vacuum = db->prepare("VACUUM INTO ?1");
-      if (!vacuum.ok()) return fail(vacuum.status());
-      if (Status s = vacuum->bind(1, partial.string()).run(); !s.ok()) return fail(s);
+      if (!vacuum.ok()) return failed(vacuum.status());
+      if (Status s = vacuum->bind(1, partial.string()).run(); !s.ok()) return failed(s);
     }
     auto after = read_file(data / Keyring::kFile);
-    if (!after.ok()) return fail(after.status());
+    if (!after.ok()) return failed(after.status());
     if (*after == *before) {
       keyring = std::move(*after);
       break;
     }
     if (attempt == 2)
-      return fail(Status::Unavailable("the data keys changed during three copies in a row; retry later"));
+      return failed(Status::Unavailable("the data keys changed during three copies in a row; retry later"));
   }
   auto copy = Db::open(partial, Db::Options{.full_sync = true, .wal = false, .busy_timeout_ms = 5000});
-  if (!copy.ok()) return fail(copy.status());
-  if (Status s = copy->exec("PRAGMA journal_mode=DELETE"); !s.ok()) return fail(s);
+  if (!copy.ok()) return failed(copy.status());
+  if (Status s = copy->exec("PRAGMA journal_mode=DELETE"); !s.ok()) return failed(s);
   auto chains = heads(*copy);
-  if (!chains.ok()) return fail(chains.status());
+  if (!chains.ok()) return failed(chains.status());
   auto version = copy->prepare("PRAGMA user_version");
-  if (!version.ok() || !version->step().ok()) return fail(Status::Corruption("cannot read the schema version"));
+  if (!version.ok() || !version->step().ok()) return failed(Status::Corruption("cannot read the schema version"));
   const int64_t schema = version->int_at(0);
   version = Status::Unavailable("done");
 
@@ -150,26 +146,26 @@ int backup(const BackupOptions& o) {
       if (f == layout->key_file || fs::exists(data / f)) files.push_back(f);
   {
     Transaction tx(*copy);
-    if (!tx.begun().ok()) return fail(tx.begun());
+    if (!tx.begun().ok()) return failed(tx.begun());
     if (Status s = copy->exec("CREATE TABLE tongban_backup(name TEXT PRIMARY KEY, value BLOB NOT NULL)");
         !s.ok())
-      return fail(s);
+      return failed(s);
     auto put = copy->prepare("INSERT INTO tongban_backup(name, value) VALUES(?1, ?2)");
-    if (!put.ok()) return fail(put.status());
+    if (!put.ok()) return failed(put.status());
     for (const auto& [k, v] : meta)
-      if (Status s = put->bind(1, k).bind(2, v).run(); !s.ok()) return fail(s);
+      if (Status s = put->bind(1, k).bind(2, v).run(); !s.ok()) return failed(s);
     for (const std::string& f : files) {
       auto bytes = f == Keyring::kFile ? Result<std::string>(keyring) : read_file(data / f);
-      if (!bytes.ok()) return fail(bytes.status());
+      if (!bytes.ok()) return failed(bytes.status());
       if (Status s = put->bind(1, "file:" + f).bind_blob(2, bytes->data(), bytes->size()).run(); !s.ok())
-        return fail(s);
+        return failed(s);
     }
-    if (Status s = tx.commit(); !s.ok()) return fail(s);
+    if (Status s = tx.commit(); !s.ok()) return failed(s);
   }
   copy = Status::Unavailable("closed");
   std::error_code ec;
   fs::rename(partial, out, ec);
-  if (ec) return fail(Status::Unavailable("cannot rename to " + out.string() + ": " + ec.message()));
+  if (ec) return failed(Status::Unavailable("cannot rename to " + out.string() + ": " + ec.message()));
   std::cout << layout->kind << " backup " << out.string() << ": " << fs::file_size(out) << " bytes, schema "
             << schema;
   for (const auto& [origin, seq] : *chains) std::cout << ", " << origin << " at " << seq;
@@ -199,7 +195,7 @@ int restore_backup(const RestoreBackupOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const fs::path data(o.data);
   if (fs::exists(data / kNode.db_file) || fs::exists(data / kHub.db_file))
-    return fail(Status::Conflict("data_dir_not_empty",
+    return failed(Status::Conflict("data_dir_not_empty",
                                  "数据目录中已有数据库，恢复只写入新的空目录：" + data.string(),
                                  "the data directory already holds a database: restore-backup "
                                  "fills an empty one (" + data.string() + ")"));
@@ -207,12 +203,12 @@ int restore_backup(const RestoreBackupOptions& o) {
   std::map<std::string, std::string> meta, files;
   {
     auto b = Db::open(o.from, Db::Options{.full_sync = true, .wal = false, .busy_timeout_ms = 5000});
-    if (!b.ok()) return fail(not_a_backup(o.from, "cannot open"));
+    if (!b.ok()) return failed(not_a_backup(o.from, "cannot open"));
     auto rows = b->prepare("SELECT name, value FROM tongban_backup");
-    if (!rows.ok()) return fail(not_a_backup(o.from, "no tongban_backup table"));
+    if (!rows.ok()) return failed(not_a_backup(o.from, "no tongban_backup table"));
     for (;;) {
       auto r = rows->step();
-      if (!r.ok()) return fail(not_a_backup(o.from, "unreadable"));
+      if (!r.ok()) return failed(not_a_backup(o.from, "unreadable"));
       if (!*r) break;
       const std::string name = rows->text_at(0);
       if (name.rfind("file:", 0) == 0) files[name.substr(5)] = rows->blob_at(1);
@@ -220,26 +216,26 @@ int restore_backup(const RestoreBackupOptions& o) {
     }
   }
   const Layout* layout = meta["kind"] == "node" ? &kNode : meta["kind"] == "hub" ? &kHub : nullptr;
-  if (!layout) return fail(not_a_backup(o.from, "unknown kind"));
+  if (!layout) return failed(not_a_backup(o.from, "unknown kind"));
   const bool is_node = layout == &kNode;
   if (is_node && o.site.empty())
-    return fail(Status::InvalidArgument("no_site", "恢复站点备份须指定 --site", "a node's backup needs --site"));
+    return failed(Status::InvalidArgument("no_site", "恢复站点备份须指定 --site", "a node's backup needs --site"));
   if (is_node && !meta.count("head:" + o.site))
-    return fail(Status::InvalidArgument("wrong_site", "该备份不属于站点 " + o.site,
+    return failed(Status::InvalidArgument("wrong_site", "该备份不属于站点 " + o.site,
                                         "the backup is not site " + o.site + "'s"));
   // A node restored without the hub would append at sequence numbers the hub may hold
   // already (a fork): the events after the backup come back first, always.
   if (is_node && (o.hub.url.empty() || o.hub.token.empty()))
-    return fail(Status::InvalidArgument(
+    return failed(Status::InvalidArgument(
         "no_hub", "请用 --url/--token 指定区级中心，以取回备份之后本站点的事件",
         "give the hub (--url, --token): the site's events after the backup come back from it"));
   auto district = load_district(o.config_dir);
-  if (!district.ok()) return fail(district.status());
+  if (!district.ok()) return failed(district.status());
   const std::string owner = is_node ? o.site : district->hub_id;
   auto known = load_public_keys(o.config_dir, {owner});
-  if (!known.ok()) return fail(known.status());
+  if (!known.ok()) return failed(known.status());
   if (!known->count(owner))
-    return fail(Status::NotFound("no_site_key", "站点配置中没有公钥，无法校验：" + owner,
+    return failed(Status::NotFound("no_site_key", "站点配置中没有公钥，无法校验：" + owner,
                                  "no keys/" + owner + ".pub in site-config to verify with"));
   const PublicKey published = known->at(owner);
 
@@ -248,7 +244,7 @@ int restore_backup(const RestoreBackupOptions& o) {
   // last; a restore that fails removes it and leaves the target as it found it.
   fs::create_directories(data);
   fs::permissions(data, fs::perms::owner_all, fs::perm_options::replace);
-  if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
+  if (Status s = lock_data_dir(data); !s.ok()) return failed(s);
   const fs::path staging = data / ".restoring";
   std::error_code ec;
   fs::remove_all(staging, ec);
@@ -263,96 +259,96 @@ int restore_backup(const RestoreBackupOptions& o) {
   } discard{staging};
   // The keyring is the backup's: its data keys are the ones the copied rows are sealed
   // under. One already in the directory must be the same file.
-  if (!files.count(Keyring::kFile)) return fail(not_a_backup(o.from, "no keyring"));
+  if (!files.count(Keyring::kFile)) return failed(not_a_backup(o.from, "no keyring"));
   if (fs::exists(data / Keyring::kFile)) {
     auto present = read_file(data / Keyring::kFile);
     if (!present.ok() || *present != files[Keyring::kFile])
-      return fail(Status::Conflict("keyring_differs",
+      return failed(Status::Conflict("keyring_differs",
                                    "数据目录中的 keys.sealed 与备份中的不同，请移走后重试",
                                    "the data directory's keys.sealed differs from the backup's: move it away"));
   }
   // The operator's copy of a key file wins over the backup's.
   for (const auto& [name, bytes] : files)
     if (restorable(name, *layout) && !fs::exists(data / name))
-      if (Status s = write_file(staging / name, bytes); !s.ok()) return fail(s);
+      if (Status s = write_file(staging / name, bytes); !s.ok()) return failed(s);
   const auto staged_or_kept = [&](const std::string& name) {
     return fs::exists(data / name) ? data / name : staging / name;
   };
   // The keyring must open with the KEK given, or nothing sealed can be read.
   auto kek = kek_source(o.key_file);
-  if (!kek.ok()) return fail(kek.status());
+  if (!kek.ok()) return failed(kek.status());
   auto keys = Keyring::unlock(staged_or_kept(Keyring::kFile), *kek, owner);
-  if (!keys.ok()) return fail(keys.status());
+  if (!keys.ok()) return failed(keys.status());
   auto key = SigningKey::load(staged_or_kept(layout->key_file));
   const bool had_key = key.ok();
   if (!key.ok()) {
     if (!is_node)
-      return fail(Status::NotFound(
+      return failed(Status::NotFound(
           "no_identity", "备份中没有区级中心身份密钥：请先将 hub.key 复制到 " + data.string(),
           "the backup holds no hub identity: copy hub.key into " + data.string() + " first"));
     key = SigningKey::generate();
-    if (Status s = key->save(staging / layout->key_file); !s.ok()) return fail(s);
+    if (Status s = key->save(staging / layout->key_file); !s.ok()) return failed(s);
   }
   // A node's new identity is published below; every site trusts the hub's key as it is.
   const bool new_identity = key->public_key() != published;
   if (new_identity && !is_node)
-    return fail(Status::Conflict("hub_identity_differs",
+    return failed(Status::Conflict("hub_identity_differs",
                                  "hub.key 与站点配置中的区级中心公钥不符，各站点将不再信任该中心",
                                  "hub.key does not match site-config's hub key: no site would trust it"));
   // A key file that is there but not the published one (an old or revoked key, a wrong
   // copy) is not published silently: only when asked.
   if (new_identity && had_key && !o.new_identity)
-    return fail(Status::Conflict(
+    return failed(Status::Conflict(
         "identity_differs",
         "身份密钥与站点配置中已发布的公钥不符；确需启用该密钥请加 --new-identity",
         "the identity key is not the one site-config publishes; add --new-identity to publish it"));
 
   const fs::path staged_db = staging / layout->db_file;
   fs::copy_file(o.from, staged_db, ec);
-  if (ec) return fail(Status::Unavailable("cannot copy the backup: " + ec.message()));
+  if (ec) return failed(Status::Unavailable("cannot copy the backup: " + ec.message()));
   uint64_t fetched = 0;
   std::vector<std::pair<std::string, std::string>> case_keys;
   {
     auto db = Db::open(staged_db);
-    if (!db.ok()) return fail(db.status());
-    if (Status s = db->exec("DROP TABLE tongban_backup"); !s.ok()) return fail(s);
+    if (!db.ok()) return failed(db.status());
+    if (Status s = db->exec("DROP TABLE tongban_backup"); !s.ok()) return failed(s);
     // Sessions signed in since the backup are gone, and none from before comes back.
-    if (Status s = db->exec("DELETE FROM sessions"); !s.ok()) return fail(s);
+    if (Status s = db->exec("DELETE FROM sessions"); !s.ok()) return failed(s);
     if (is_node) {
       auto log = sync::EventLog::open(*db, o.site, nullptr);
-      if (!log.ok()) return fail(log.status());
+      if (!log.ok()) return failed(log.status());
       sync::ChainHead head = log->head();
       auto chain = fetch_chain(o.hub, *db, o.site, published, head.seq + 1, head.hash);
-      if (!chain.ok()) return fail(chain.status());
+      if (!chain.ok()) return failed(chain.status());
       fetched = chain->appended;
       case_keys = std::move(chain->case_keys);
       if (chain->head.seq > head.seq) head = chain->head;
       // The head is this identity's to sign from here on; the witness starts at it.
       const Signature signature = key->sign(sync::chain_head_message(o.site, head));
       auto up = db->prepare("UPDATE chain_head SET signature=?2 WHERE origin=?1");
-      if (!up.ok()) return fail(up.status());
+      if (!up.ok()) return failed(up.status());
       if (Status s = up->bind(1, o.site).bind_blob(2, signature.data(), signature.size()).run(); !s.ok())
-        return fail(s);
+        return failed(s);
       auto witness = sync::HeadWitness::open(staging / node::NodeStore::kHeadFile);
-      if (!witness.ok()) return fail(witness.status());
-      if (Status s = witness->write(o.site, head, signature); !s.ok()) return fail(s);
+      if (!witness.ok()) return failed(witness.status());
+      if (Status s = witness->write(o.site, head, signature); !s.ok()) return failed(s);
     }
   }
   if (is_node) {
     // The events fetched are projected (and their case keys adopted) before the node runs.
     SystemClock clock;
     auto store = node::NodeStore::open(staging, o.site, &*key, *district, clock, &*keys);
-    if (!store.ok()) return fail(store.status());
+    if (!store.ok()) return failed(store.status());
     if (fetched > 0) {
-      if (Status s = (*store)->adopt_case_keys(case_keys); !s.ok()) return fail(s);
-      if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail(s);
+      if (Status s = (*store)->adopt_case_keys(case_keys); !s.ok()) return failed(s);
+      if (Status s = (*store)->rebuild_projections(); !s.ok()) return failed(s);
     }
   }
   // A new identity is published (and the hub takes it) before anything moves into place.
   if (is_node && new_identity) {
-    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
+    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return failed(s);
     std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
-    if (Status s = hub_reload_keys(o.hub); !s.ok()) return fail(s);
+    if (Status s = hub_reload_keys(o.hub); !s.ok()) return failed(s);
   }
   // Into place: every other file first, the database last (its presence means "restored").
   std::vector<fs::path> staged;
@@ -362,7 +358,7 @@ int restore_backup(const RestoreBackupOptions& o) {
   staged.push_back(staged_db);
   for (const fs::path& f : staged) {
     fs::rename(f, data / f.filename(), ec);
-    if (ec) return fail(Status::Unavailable("cannot move " + f.string() + " into place: " + ec.message()));
+    if (ec) return failed(Status::Unavailable("cannot move " + f.string() + " into place: " + ec.message()));
   }
   if (is_node) {
     std::cout << "site " << o.site << " restored from " << o.from << " (head " << meta["head:" + o.site]

@@ -36,10 +36,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kCaCertFile = "district-ca.pem";
 
-int fail(const Status& s) {
-  std::cerr << "tongban: " << s.message_zh() << " / " << s.message_en() << "\n";
-  return 1;
-}
 
 struct KeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
@@ -183,26 +179,26 @@ namespace {
 
 int issue(const CertOptions& o) {
   if (o.hosts.empty())
-    return fail(Status::InvalidArgument("no_host", "请用 --host 给出该站点被访问的地址或主机名",
+    return failed(Status::InvalidArgument("no_host", "请用 --host 给出该站点被访问的地址或主机名",
                                         "name the addresses or host names the site is reached at (--host)"));
   auto ca_key = read_key(o.ca_key);
-  if (!ca_key.ok()) return fail(ca_key.status());
+  if (!ca_key.ok()) return failed(ca_key.status());
   auto ca = read_cert(ca_cert_file(o));
-  if (!ca.ok()) return fail(ca.status());
+  if (!ca.ok()) return failed(ca.status());
   if (X509_check_private_key(ca->get(), ca_key->get()) != 1)
-    return fail(Status::InvalidArgument("ca_mismatch", "CA 私钥与 CA 证书不匹配",
+    return failed(Status::InvalidArgument("ca_mismatch", "CA 私钥与 CA 证书不匹配",
                                         "the CA key does not belong to the CA certificate"));
   std::string san;
   for (const std::string& h : o.hosts) {
     if (h.empty() || h.find_first_of(",\n\r \t") != std::string::npos)
-      return fail(Status::InvalidArgument("bad_host", "主机名无效：" + h, "not a host name or address: " + h));
+      return failed(Status::InvalidArgument("bad_host", "主机名无效：" + h, "not a host name or address: " + h));
     if (!san.empty()) san += ",";
     unsigned char buf[16];
     const bool ip = inet_pton(AF_INET, h.c_str(), buf) == 1 || inet_pton(AF_INET6, h.c_str(), buf) == 1;
     san += (ip ? "IP:" : "DNS:") + h;
   }
   Key key = new_key();
-  if (!key) return fail(openssl_failed("generate a key"));
+  if (!key) return failed(openssl_failed("generate a key"));
   auto cert = make_cert(key.get(), o.name, o.days, ca->get(), ca_key->get(),
                         {{NID_basic_constraints, "critical,CA:FALSE"},
                          {NID_key_usage, "critical,digitalSignature"},
@@ -210,7 +206,7 @@ int issue(const CertOptions& o) {
                          {NID_subject_alt_name, san},
                          {NID_subject_key_identifier, "hash"},
                          {NID_authority_key_identifier, "keyid:always"}});
-  if (!cert.ok()) return fail(cert.status());
+  if (!cert.ok()) return failed(cert.status());
   const fs::path dir(o.out_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -219,12 +215,12 @@ int issue(const CertOptions& o) {
         return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
       });
       !s.ok())
-    return fail(s);
+    return failed(s);
   if (Status s = write_pem(dir / "tls.crt", [&](FILE* f) {
         return PEM_write_X509(f, cert->get()) == 1 && PEM_write_X509(f, ca->get()) == 1;
       });
       !s.ok())
-    return fail(s);
+    return failed(s);
   char serial_hex[64] = "";
   if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert->get()), nullptr)) {
     char* hex = BN_bn2hex(bn);
@@ -248,7 +244,7 @@ void add_cert(CLI::App& app) {
   init->add_option("--ca-key", o->ca_key, "CA 私钥文件（放在区级中心的密钥介质上）/ the CA key file")->required();
   init->callback([o] {
     const Status s = init_ca(o->config_dir, o->ca_key);
-    exit_code() = s.ok() ? 0 : fail(s);
+    exit_code() = s.ok() ? 0 : failed(s);
     if (s.ok()) std::cout << "district CA: " << (fs::path(o->config_dir) / kCaCertFile).string() << "\n";
   });
   CLI::App* issue_cmd = cert->add_subcommand(

@@ -13,6 +13,8 @@ namespace tongban::cli {
 
 // Every subcommand stores its exit code here when it runs.
 int& exit_code();
+// Prints "tongban: <zh> / <en>" to stderr; returns 1, the exit code of a refused command.
+int failed(const Status& s);
 
 void add_provision(CLI::App& app);
 void add_verify(CLI::App& app);  // verify-log, verify-license, rebuild

@@ -1,6 +1,7 @@
 // tongban: the command line for provisioning, verification, scripting the node API and
 // benchmarks. Help is in Chinese with English beside it: staff read it.
 #include <cstdlib>
+#include <iostream>
 
 #include "commands.h"
 #include "tongban/shared/daemon.h"
@@ -11,6 +12,10 @@ namespace tongban::cli {
 int& exit_code() {
   static int code = 0;
   return code;
+}
+int failed(const Status& s) {
+  std::cerr << "tongban: " << s.message_zh() << " / " << s.message_en() << "\n";
+  return 1;
 }
 }  // namespace tongban::cli
 

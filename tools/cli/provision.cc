@@ -45,10 +45,6 @@ struct ProvisionOptions {
   std::string ca_key;  // the hub: the district CA's key (default DATA/district-ca.key)
 };
 
-int fail(const Status& s) {
-  std::cerr << "tongban: " << s.message_zh() << " / " << s.message_en() << "\n";
-  return 1;
-}
 
 // Loads the key in `file`, generating it (mode 0600) on first use.
 Result<SigningKey> load_or_generate(const std::filesystem::path& file) {
@@ -118,29 +114,29 @@ Status create_accounts(StaffDirectory& staff,
 
 int provision(const ProvisionOptions& o) {
   auto district = load_district(o.config_dir);
-  if (!district.ok()) return fail(district.status());
+  if (!district.ok()) return failed(district.status());
   const std::string id = o.hub ? district->hub_id : o.site;
   if (!o.hub && !district->site(o.site))
-    return fail(Status::NotFound("unknown_site", "站点配置中没有该站点：" + o.site,
+    return failed(Status::NotFound("unknown_site", "站点配置中没有该站点：" + o.site,
                                  "no such site: " + o.site + " (use --site, or --hub)"));
   const char* password = std::getenv(o.password_env.c_str());
   if (!password || !*password)
-    return fail(Status::InvalidArgument("no_password",
+    return failed(Status::InvalidArgument("no_password",
                                         "请通过环境变量 " + o.password_env + " 提供初始密码",
                                         "set the initial password in $" + o.password_env));
   const std::filesystem::path data(o.data);
   std::filesystem::create_directories(data);
   std::filesystem::permissions(data, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace);
-  if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
+  if (Status s = lock_data_dir(data); !s.ok()) return failed(s);
   auto key =
       load_or_generate(data / (o.hub ? hub::HubService::kKeyFile : node::NodeStore::kKeyFile));
-  if (!key.ok()) return fail(key.status());
-  if (Status s = write_public_key(o.config_dir, id, key->public_key()); !s.ok()) return fail(s);
+  if (!key.ok()) return failed(key.status());
+  if (Status s = write_public_key(o.config_dir, id, key->public_key()); !s.ok()) return failed(s);
   auto keys = load_or_create_keyring(o, data, id);
-  if (!keys.ok()) return fail(keys.status());
+  if (!keys.ok()) return failed(keys.status());
   if (Status s = write_public_key(o.config_dir, id, keys->box().public_key, kBoxKeySuffix); !s.ok())
-    return fail(s);
+    return failed(s);
 
   SystemClock clock;
   std::vector<std::pair<std::string, Role>> accounts;
@@ -149,22 +145,22 @@ int provision(const ProvisionOptions& o) {
   StaffDirectory* staff = nullptr;
   if (o.hub) {
     auto h = hub::HubService::open(*district, data, *key, clock, &*keys);
-    if (!h.ok()) return fail(h.status());
+    if (!h.ok()) return failed(h.status());
     hub_service = std::move(*h);
     staff = &hub_service->staff();
     accounts = {{o.admin == "admin" ? "operator" : o.admin, Role::kOperator},
                 {"supervisor", Role::kSupervisor}};
   } else {
     auto st = node::NodeStore::open(data, o.site, &*key, *district, clock, &*keys);
-    if (!st.ok()) return fail(st.status());
+    if (!st.ok()) return failed(st.status());
     store = std::move(*st);
     staff = &store->staff();
     accounts = site_accounts(o);
   }
-  if (Status s = create_accounts(*staff, accounts, password); !s.ok()) return fail(s);
+  if (Status s = create_accounts(*staff, accounts, password); !s.ok()) return failed(s);
   if (o.hub) {  // the district CA for HTTPS on the LAN (`tongban cert issue` uses it)
     const std::string ca_key = o.ca_key.empty() ? (data / "district-ca.key").string() : o.ca_key;
-    if (Status s = init_ca(o.config_dir, ca_key); !s.ok()) return fail(s);
+    if (Status s = init_ca(o.config_dir, ca_key); !s.ok()) return failed(s);
   }
   std::cout << (o.hub ? "hub " : "site ") << id << " provisioned: public key "
             << to_hex(key->public_key()) << "\n";
@@ -335,49 +331,49 @@ int restore(const RestoreOptions& ro) {
   const ProvisionOptions& o = ro.base;
   const auto t0 = std::chrono::steady_clock::now();
   auto district = load_district(o.config_dir);
-  if (!district.ok()) return fail(district.status());
+  if (!district.ok()) return failed(district.status());
   if (!district->site(o.site))
-    return fail(Status::NotFound("unknown_site", "站点配置中没有该站点：" + o.site,
+    return failed(Status::NotFound("unknown_site", "站点配置中没有该站点：" + o.site,
                                  "no such site: " + o.site));
   const char* password = std::getenv(o.password_env.c_str());
   if (!password || !*password)
-    return fail(Status::InvalidArgument("no_password",
+    return failed(Status::InvalidArgument("no_password",
                                         "请通过环境变量 " + o.password_env + " 提供管理员初始密码",
                                         "set the admin's initial password in $" + o.password_env));
   const std::filesystem::path data(o.data);
   if (std::filesystem::exists(data / node::NodeStore::kDbFile))
-    return fail(Status::Conflict("data_dir_not_empty",
+    return failed(Status::Conflict("data_dir_not_empty",
                                  "数据目录中已有数据库，恢复只写入新的空目录：" + data.string(),
                                  "the data directory already holds node.db: restore fills an "
                                  "empty one (" + data.string() + ")"));
   // The key the hub verified the site's heads with, before a new identity replaces it.
   auto known = load_public_keys(o.config_dir, {o.site});
-  if (!known.ok()) return fail(known.status());
+  if (!known.ok()) return failed(known.status());
   if (!known->count(o.site))
-    return fail(Status::NotFound("no_site_key", "站点配置中没有该站点的公钥，无法校验：" + o.site,
+    return failed(Status::NotFound("no_site_key", "站点配置中没有该站点的公钥，无法校验：" + o.site,
                                  "no keys/" + o.site + ".pub in site-config to verify with"));
   const PublicKey site_key = known->at(o.site);
 
   std::filesystem::create_directories(data);
   std::filesystem::permissions(data, std::filesystem::perms::owner_all,
                                std::filesystem::perm_options::replace);
-  if (Status s = lock_data_dir(data); !s.ok()) return fail(s);
+  if (Status s = lock_data_dir(data); !s.ok()) return failed(s);
   auto key = load_or_generate(data / node::NodeStore::kKeyFile);
-  if (!key.ok()) return fail(key.status());
+  if (!key.ok()) return failed(key.status());
   auto keys = load_or_create_keyring(o, data, o.site);
-  if (!keys.ok()) return fail(keys.status());
+  if (!keys.ok()) return failed(keys.status());
   // The hub wraps the case keys for the box key site-config holds (read at each page). The
   // identity key is replaced only once everything is verified, so a failed restore can be
   // retried against the key the hub knew.
   if (Status s = write_public_key(o.config_dir, o.site, keys->box().public_key, kBoxKeySuffix);
       !s.ok())
-    return fail(s);
+    return failed(s);
 
   auto db = Db::open(data / node::NodeStore::kDbFile);
-  if (!db.ok()) return fail(db.status());
-  if (Status s = db->migrate(node::NodeStore::migrations()); !s.ok()) return fail(s);
+  if (!db.ok()) return failed(db.status());
+  if (Status s = db->migrate(node::NodeStore::migrations()); !s.ok()) return failed(s);
   // A million rows go into the events table and its indexes: keep their pages in memory.
-  if (Status s = db->exec("PRAGMA cache_size=-131072"); !s.ok()) return fail(s);
+  if (Status s = db->exec("PRAGMA cache_size=-131072"); !s.ok()) return failed(s);
   const auto started = std::chrono::steady_clock::now();
   const auto seconds_since = [](std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -385,8 +381,8 @@ int restore(const RestoreOptions& ro) {
   auto fetched = fetch_chain(ro.hub, *db, o.site, site_key, 1, Hash32{});
   if (!fetched.ok()) {
     const Status& e = fetched.status();
-    if (e.code() != StatusCode::kCorruption) return fail(e);
-    return fail(Status::Make(StatusCode::kCorruption, e.reason(),
+    if (e.code() != StatusCode::kCorruption) return failed(e);
+    return failed(Status::Make(StatusCode::kCorruption, e.reason(),
                              e.message_zh() + "。请删除数据目录 " + data.string() +
                                  " 后重试，或联系区级中心",
                              e.message_en() + "; delete " + data.string() + " and retry"));
@@ -397,14 +393,14 @@ int restore(const RestoreOptions& ro) {
   {
     const Signature mine = key->sign(sync::chain_head_message(o.site, claimed));
     auto up = db->prepare("UPDATE chain_head SET signature=?2 WHERE origin=?1");
-    if (!up.ok()) return fail(up.status());
+    if (!up.ok()) return failed(up.status());
     if (Status s = up->bind(1, o.site).bind_blob(2, mine.data(), mine.size()).run(); !s.ok())
-      return fail(s);
+      return failed(s);
     // Every link and hash was checked above: the witness says so, and the store's start
     // does not walk the whole chain a second time.
     auto witness = sync::HeadWitness::open(data / node::NodeStore::kHeadFile);
-    if (!witness.ok()) return fail(witness.status());
-    if (Status s = witness->write(o.site, claimed, mine); !s.ok()) return fail(s);
+    if (!witness.ok()) return failed(witness.status());
+    if (Status s = witness->write(o.site, claimed, mine); !s.ok()) return failed(s);
   }
   db = Status::Unavailable("closed");
 
@@ -412,22 +408,22 @@ int restore(const RestoreOptions& ro) {
   const auto opening = std::chrono::steady_clock::now();
   SystemClock clock;
   auto store = node::NodeStore::open(data, o.site, &*key, *district, clock, &*keys);
-  if (!store.ok()) return fail(store.status());
-  if (Status s = (*store)->adopt_case_keys(case_keys); !s.ok()) return fail(s);
+  if (!store.ok()) return failed(store.status());
+  if (Status s = (*store)->adopt_case_keys(case_keys); !s.ok()) return failed(s);
   const double keys_s = seconds_since(opening);
   const auto rebuilding = std::chrono::steady_clock::now();
-  if (Status s = (*store)->rebuild_projections(); !s.ok()) return fail(s);
+  if (Status s = (*store)->rebuild_projections(); !s.ok()) return failed(s);
   std::cerr << "restore: fetched and verified in " << fetched_s << " s, store opened and case "
             << "keys adopted in " << keys_s << " s, projections rebuilt in "
             << seconds_since(rebuilding) << " s\n";
   if (Status s = create_accounts((*store)->staff(), site_accounts(o), password); !s.ok())
-    return fail(s);
+    return failed(s);
   if (key->public_key() != site_key) {
-    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return fail(s);
+    if (Status s = write_public_key(o.config_dir, o.site, key->public_key()); !s.ok()) return failed(s);
     std::cout << "new identity for " << o.site << ": keys/" << o.site << ".pub replaced\n";
   }
   // the hub takes the site's keys as they are now (a no-op when they are the same)
-  if (Status s = hub_reload_keys(ro.hub); !s.ok()) return fail(s);
+  if (Status s = hub_reload_keys(ro.hub); !s.ok()) return failed(s);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::cout << "site " << o.site << " restored from the hub: " << claimed.seq
@@ -499,7 +495,7 @@ void add_provision(CLI::App& app) {
   sites->callback([config] {
     auto district = load_district(*config);
     if (!district.ok()) {
-      exit_code() = fail(district.status());
+      exit_code() = failed(district.status());
       return;
     }
     for (const SiteConfig& s : district->sites)

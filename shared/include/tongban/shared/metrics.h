@@ -76,16 +76,13 @@ class Cached {
 class HttpMetrics {
  public:
   void observe(const std::string& route, std::string_view method, int status, double seconds);
-  void write(Text& t) const;
-  // The open connections and those refused at a limit, kept by the server.
-  void connections(int open, uint64_t refused);
+  // With the server's open connections and those it refused at a limit.
+  void write(Text& t, int open_connections, uint64_t refused_connections) const;
 
  private:
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // guarded by mu_
   std::map<std::pair<std::string, std::string>, Histogram> latency_;        // guarded by mu_
-  int open_ = 0;                                                            // guarded by mu_
-  uint64_t refused_ = 0;                                                    // guarded by mu_
 };
 
 // process_resident_memory_bytes, process_open_fds, process_max_fds,

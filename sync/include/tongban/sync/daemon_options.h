@@ -6,8 +6,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
+#include "tongban/shared/daemon.h"
 #include "tongban/sync/transport.h"
 
 namespace tongban::sync {
@@ -32,6 +34,18 @@ inline void add_daemon_options(CLI::App& app, DaemonOptions& o) {
   app.add_option("--max-protocol-version", o.max_protocol,
                  "最高同步协议版本（逐站升级时可暂设为旧版）/ the newest sync protocol version to speak")
       ->check(CLI::Range(kMinProtocolVersion, kProtocolVersion));
+}
+
+// Serves `api` (node::HttpApi or hub::HubApi) over HTTPS when tls_files says so; the scheme
+// it will serve ("http" or "https"). Call before bind().
+template <class Api>
+Result<std::string> serve_securely(Api& api, const std::string& host,
+                                   const std::filesystem::path& data_dir, const DaemonOptions& o) {
+  auto tls = tls_files(host, data_dir, o.tls_cert, o.tls_key);
+  if (!tls.ok()) return tls.status();
+  if (!*tls) return std::string("http");
+  TB_RETURN_IF_ERROR(api.use_tls((*tls)->cert, (*tls)->key));
+  return std::string("https");
 }
 
 }  // namespace tongban::sync
