@@ -387,18 +387,8 @@ struct HubApi::Impl {
     return j;
   }
 
-  // Every intermediary's name by code, read once for a whole answer (a list of projects
-  // names each chosen and quoting intermediary).
-  Result<std::map<std::string, std::string>> intermediary_names() {
-    auto all = hub.store().intermediaries("", false);
-    if (!all.ok()) return all.status();
-    std::map<std::string, std::string> names;
-    for (const auto& i : *all) names[i.code] = i.name;
-    return names;
-  }
-
   Result<json> project_json(const HubStore::Project& p) {
-    auto names = intermediary_names();
+    auto names = hub.store().intermediary_names();
     if (!names.ok()) return names.status();
     return project_json(p, *names);
   }
@@ -588,7 +578,7 @@ struct HubApi::Impl {
                  auto found = hub.store().projects(state, req.get_param_value("code"));
                  if (!found.ok()) return found.status();
                  json out = json::array();
-                 auto names = intermediary_names();
+                 auto names = hub.store().intermediary_names();
                  if (!names.ok()) return names.status();
                  for (const auto& p : *found) out.push_back(project_json(p, *names));
                  return json{{"projects", out}};

@@ -275,6 +275,20 @@ Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries_locked(cons
   return rows;
 }
 
+Result<std::map<std::string, std::string>> HubStore::intermediary_names() {
+  std::lock_guard lock(mu_);
+  auto s = db_->cached("SELECT code, name FROM intermediaries");
+  if (!s.ok()) return s.status();
+  std::map<std::string, std::string> names;
+  for (;;) {
+    auto row = s->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    names[s->text_at(0)] = s->text_at(1);
+  }
+  return names;
+}
+
 Result<std::vector<HubStore::Intermediary>> HubStore::intermediaries(const std::string& item_code,
                                                                      bool only_eligible) {
   std::lock_guard lock(mu_);

@@ -90,9 +90,9 @@ Result<std::vector<HubStore::RankingRow>> HubStore::rankings(const std::string& 
     auto stmt = db_->prepare("SELECT " + column->second +
                              ", COUNT(*), SUM(rating), SUM(rating >= 4), SUM(rating <= 2)"
                              " FROM case_stats WHERE rated BETWEEN ?1 AND ?2 AND rating > 0"
-                             " AND appeal <> 2" +
-                             // By window: only ratings whose ticket named one.
-                             (by == "window" ? std::string(" AND rated_window <> ''") : std::string()) +
+                             " AND appeal <> 2"
+                             // A rating with no key (a ticket that named no window) ranks nobody.
+                             " AND " + column->second + " <> ''"
                              " GROUP BY 1");
     if (!stmt.ok()) return stmt.status();
     stmt->bind(1, int64_t{from.days}).bind(2, int64_t{to.days});

@@ -369,7 +369,7 @@ std::vector<Finding> evaluate(const CaseState& s, Date today, const District& di
   if (s.fees_fen > 0) {
     const Item* item = district.catalog.find(s.item_code);
     const std::optional<int64_t> allowed =
-        s.fee_fen ? s.fee_fen : item ? std::optional<int64_t>(item->fee_fen) : std::nullopt;
+        s.fee_fen ? s.fee_fen : item ? std::optional<int64_t>(district.catalog.fee_limit(*item)) : std::nullopt;
     if (allowed && s.fees_fen > *allowed)
       hit("fee_overcharge", std::to_string(s.fee_receipts.size()),
           *allowed == 0 ? "免费事项收费 " + format_yuan(s.fees_fen) + " 元"

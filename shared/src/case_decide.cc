@@ -212,10 +212,7 @@ Result<pb::Submitted> build_application(const ApplicationInput& in, const Decide
   if (in.authorization) *out.mutable_authorization() = *in.authorization;
   out.set_promised_days(item->promised_days);
   out.set_legal_days(item->legal_days);
-  int64_t fee_fen = item->fee_fen;
-  if (item->is_bundle() && fee_fen == 0)
-    for (const Item* part : ctx.catalog->parts_of(*item)) fee_fen += part->fee_fen;
-  out.set_fee_fen(fee_fen);
+  out.set_fee_fen(ctx.catalog->fee_limit(*item));
   if (item->is_bundle()) {
     for (const Item* part : ctx.catalog->parts_of(*item)) {
       pb::Part* p = out.add_parts();

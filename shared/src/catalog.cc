@@ -86,6 +86,13 @@ std::vector<const Item*> Catalog::parts_of(const Item& item) const {
   return parts;
 }
 
+int64_t Catalog::fee_limit(const Item& item) const {
+  if (!item.is_bundle() || item.fee_fen != 0) return item.fee_fen;
+  int64_t sum = 0;
+  for (const Item* part : parts_of(item)) sum += part->fee_fen;
+  return sum;
+}
+
 std::vector<Material> Catalog::materials_of(const Item& item) const {
   std::vector<Material> out = item.materials;
   std::set<std::string> seen;

@@ -213,6 +213,28 @@ TEST_CASE("a fee on a free item or above the catalog's is found", "[hub][supervi
   CHECK(snap[0].site == "S02");
 }
 
+TEST_CASE("a bundle filed before fees were recorded is judged by its parts' fees", "[hub][supervision]") {
+  // The limit Submitted would have carried (Catalog::fee_limit): a bundle with no fee of its
+  // own may charge what its parts charge together.
+  District priced = district();
+  std::vector<Item> items = priced.catalog.items();
+  for (Item& i : items)
+    if (i.code == "WJ001") i.fee_fen = 1000;
+  priced.catalog = Catalog(priced.catalog.version(), items);
+  CaseState bundle = accepted_case();
+  bundle.item_code = "BZ001";
+  bundle.fee_fen = std::nullopt;  // filed before fees were recorded
+  bundle.fees_fen = 1000;
+  bundle.fee_receipts = {"FS-1"};
+  CHECK(evaluate(bundle, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0).empty());
+  bundle.fees_fen = 1500;
+  bundle.fee_receipts = {"FS-1", "FS-2"};
+  const auto over = evaluate(bundle, day(2026, 11, 2), priced, SupervisionRules::defaults(2), false, 0);
+  REQUIRE(over.size() == 1);
+  CHECK(over[0].rule == "fee_overcharge");
+  CHECK(over[0].detail_zh == "收费 15.00 元，超过目录规定的 10.00 元");
+}
+
 TEST_CASE("a brief reason is found only where the reason can be read", "[hub][supervision]") {
   CaseState s = accepted_case();
   s.status = CaseStatus::kRefused;

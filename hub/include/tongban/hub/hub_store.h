@@ -335,6 +335,8 @@ class HubStore {
   // `item_code` "" any; with `only_eligible`, those eligible for it today.
   Result<std::vector<Intermediary>> intermediaries(const std::string& item_code, bool only_eligible);
   Result<Intermediary> intermediary(const std::string& code);
+  // Every intermediary's name by code (one read; for answers that name them).
+  Result<std::map<std::string, std::string>> intermediary_names();
   // A supervisor suspends (with a reason) or reinstates (Conflict qualification_expired while
   // one is).
   Result<Intermediary> set_suspension(const std::string& code, bool suspend, const std::string& reason,

@@ -93,6 +93,9 @@ class Catalog {
   // shared by every part, deduplicated by code). For a plain item: the item itself.
   std::vector<const Item*> parts_of(const Item& item) const;
   std::vector<Material> materials_of(const Item& item) const;
+  // The most a case of `item` may charge, in fen: its own fee_fen, or for a bundle without
+  // one the sum of its parts' (0: free).
+  int64_t fee_limit(const Item& item) const;
 
   // Checks references (bundle members exist, no nested bundles, limits positive,
   // promised <= legal). Ok or InvalidArgument naming the item.
