@@ -720,7 +720,11 @@ struct HubApi::Impl {
     server.Get(
         "/api/v1/healthz",
         [this](const http::Request&, http::Response& res) {
-          send_json(res, 200, {{"status", "ok"}, {"hub", hub.district().hub_id}});
+          json out = {{"status", "ok"}, {"hub", hub.district().hub_id}};
+          // A restored hub waiting for sites' returns writes nothing to them yet.
+          if (auto awaited = hub.store().awaited_returns(); !awaited.empty())
+            out["restoring"] = {{"awaiting_sites", awaited}};
+          send_json(res, 200, out);
         },
         open);
     server.Post("/api/v1/login", [this](const http::Request& req, http::Response& res) {
@@ -1156,6 +1160,21 @@ struct HubApi::Impl {
                   return case_to_json(*s, hub.today(), d.calendar, d.yellow_days);
                 }));
 
+    // A restored hub waits for every site to return what it lost; an operator stops
+    // waiting for one that cannot answer (docs/protocol.md "Backups").
+    server.Post(R"(/api/v1/sites/([A-Za-z0-9_-]+)/return-waiver)",
+                wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
+                  auto body = parse_json_object(req.body);
+                  if (!body.ok()) return body.status();
+                  auto reason = json_string(*body, "reason");
+                  if (!reason.ok()) return reason.status();
+                  TB_RETURN_IF_ERROR(
+                      hub.store().waive_return(req.matches[1], *reason, who.username));
+                  on_stream_change();
+                  return json{{"site", std::string(req.matches[1])},
+                              {"still_awaited", hub.store().awaited_returns()}};
+                }));
+
     server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/resolve-conflict)",
                 wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
                   auto body = parse_json_object(req.body);
@@ -1248,9 +1267,12 @@ struct HubApi::Impl {
                                      {"red", c.red}, {"paused", c.paused}};
                  const json none = {{"open", 0}, {"normal", 0}, {"yellow", 0}, {"red", 0},
                                     {"paused", 0}};
+                 const auto awaited = hub.store().awaited_returns();
                  json list = json::array();
                  for (const SiteSyncState& s : *states)
                    list.push_back({{"site", s.site},
+                                   {"return_awaited", std::find(awaited.begin(), awaited.end(),
+                                                                s.site) != awaited.end()},
                                    {"cases", cases.count(s.site) ? cases[s.site] : none},
                                    {"name", s.name},
                                    {"kind", s.kind},

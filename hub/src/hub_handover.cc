@@ -49,6 +49,7 @@ bool HubStore::may_move_to(const CaseState& s, const std::string& to) const {
 Status HubStore::send_case_events_locked(const std::string& site, const std::string& case_id,
                                          const std::vector<sync::Event>& events) {
   if (events.empty() || !district_.site(site)) return Status::Ok();
+  TB_RETURN_IF_ERROR(writable_locked());
   pb::CaseEvents body;
   body.set_case_id(case_id);
   for (const sync::Event& e : events) *body.add_events() = sync::to_wire(e);
@@ -100,6 +101,7 @@ Result<std::string> HubStore::case_key_for_locked(const std::string& site,
 Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseState& s,
                                                                    const pb::CaseEvent& plain,
                                                                    const std::string& by) {
+  TB_RETURN_IF_ERROR(writable_locked());
   auto events = sync::events_of_case(*db_, s.case_id);
   if (!events.ok()) return events.status();
   // The hub seals its own event's personal fields (an operator's reason) under the case key,
@@ -358,6 +360,7 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     entry.set_case_id(case_id);
     entry.set_site(site);
     const std::string body = entry.SerializeAsString();
+    TB_RETURN_IF_ERROR(writable_locked());
     for (const SiteConfig& other : district_.sites) {
       if (other.id == site) continue;
       auto e = replica_.extend(sync::stream_origin(other.id), kDirectiveStream,

@@ -71,6 +71,20 @@ const std::string kSupervisionDueSchema = R"sql(
   CREATE TABLE supervision_state(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
+// A hub restored from a backup: the sites it waits for, the events of its own log found in
+// the directives they returned, the runs stored meanwhile whose reactions wait, and the
+// sites an operator stopped waiting for.
+const std::string kReturnSchema = R"sql(
+  CREATE TABLE return_awaited(site TEXT PRIMARY KEY) WITHOUT ROWID;
+  CREATE TABLE return_recovered(seq INTEGER PRIMARY KEY, event BLOB NOT NULL);
+  CREATE TABLE return_deferred(
+    id INTEGER PRIMARY KEY, origin TEXT NOT NULL, first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL);
+  CREATE TABLE return_waivers(
+    id INTEGER PRIMARY KEY, site TEXT NOT NULL, username TEXT NOT NULL, reason TEXT NOT NULL,
+    ts INTEGER NOT NULL);
+)sql";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -114,7 +128,8 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      officer_schema(), market_schema(),
                                      "ALTER TABLE case_stats ADD COLUMN rated_window TEXT NOT NULL DEFAULT ''",
                                      // 中介超市: low ratings count from the last reinstatement.
-                                     "ALTER TABLE intermediaries ADD COLUMN counted_from INTEGER NOT NULL DEFAULT 0"}));
+                                     "ALTER TABLE intermediaries ADD COLUMN counted_from INTEGER NOT NULL DEFAULT 0",
+                                     kReturnSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
@@ -124,6 +139,16 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   auto store =
       std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key, keys));
   store->checkpointer_ = std::move(*checkpointer);
+  auto awaited = store->db_->prepare("SELECT site FROM return_awaited");
+  if (!awaited.ok()) return awaited.status();
+  auto sites = collect_rows<std::string>(*awaited, [](const Stmt& r) { return r.text_at(0); });
+  if (!sites.ok()) return sites.status();
+  store->awaited_.insert(sites->begin(), sites->end());
+  store->publish_awaited_locked();
+  if (store->awaiting_)
+    spdlog::warn("hub: restored from a backup, waiting for {} site(s) to return what it lost "
+                 "before it writes to any stream or its own log",
+                 store->awaited_.size());
   return store;
 }
 
@@ -211,7 +236,7 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
                            .bind(4, run.head_ts)
                            .run());
   }
-  TB_RETURN_IF_ERROR(react_locked(stored, moved));
+  TB_RETURN_IF_ERROR(react_or_defer_locked(stored, moved));
   TB_RETURN_IF_ERROR(tx.commit());
   streams_changed();
   return Status::Ok();
@@ -229,7 +254,7 @@ Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicK
   TB_RETURN_IF_ERROR(tx.begun());
   std::map<std::string, CaseState> moved;
   TB_RETURN_IF_ERROR(append_locked(out.check.fresh, out.check.signature, moved));
-  TB_RETURN_IF_ERROR(react_locked({&out.check.fresh}, moved));
+  TB_RETURN_IF_ERROR(react_or_defer_locked({&out.check.fresh}, moved));
   TB_RETURN_IF_ERROR(tx.commit());
   streams_changed();
   return out;
@@ -280,6 +305,7 @@ Status HubStore::publish_catalog(int version, const std::string& toml,
     return Status::Conflict("stale_catalog_version",
                             "目录版本号须大于当前版本 " + std::to_string(*current),
                             "catalog version must exceed the current " + std::to_string(*current));
+  TB_RETURN_IF_ERROR(writable_locked());
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
   auto insert = db_->cached(

@@ -44,6 +44,32 @@ bool refusal_is_final(pb::Error::Code code) {
          code == pb::Error::BAD_SIGNATURE || code == pb::Error::WRONG_ORIGIN;
 }
 
+// A page of this node's applied stream from `from` for a hub that lost it in a restore
+// (wire.proto StreamReturn): at most 200 events and 4 MiB, signed by the hub over the
+// node's applied head, as stored. Empty when nothing from `from` is held.
+pb::Envelope stream_page(Replica& replica, const std::string& site, uint64_t from) {
+  constexpr size_t kPageEvents = 200;
+  constexpr size_t kPageBytes = 4u << 20;
+  pb::Envelope env;
+  pb::StreamReturn& page = *env.mutable_stream_return();
+  const std::string stream = stream_origin(site);
+  page.mutable_batch()->set_origin(stream);
+  auto head = replica.signed_head(stream);
+  if (!head.ok() || !*head || from == 0) return env;
+  page.set_head_seq((*head)->head.seq);
+  page.mutable_batch()->set_signature((*head)->signature.data(), (*head)->signature.size());
+  auto events = replica.read(stream, from, kPageEvents);
+  if (!events.ok()) return env;
+  size_t bytes = 0;
+  for (const Event& e : *events) {
+    if (e.seq > (*head)->head.seq) break;
+    bytes += e.body.size() + 200;
+    if (bytes > kPageBytes && page.batch().events_size() > 0) break;
+    *page.mutable_batch()->add_events() = to_wire(e);
+  }
+  return env;
+}
+
 }  // namespace
 
 Result<uint64_t> SyncClient::recorded_ack(const std::filesystem::path& db_file,
@@ -365,6 +391,9 @@ void SyncClient::loop() {
         case pb::Envelope::kDocChunk:
         case pb::Envelope::kDocMissing:
           if (docs_) docs_->received("hub", std::move(*env));
+          break;
+        case pb::Envelope::kStreamReturnRequest:  // a hub restored from a backup
+          send(stream_page(replica, options_.site, env->stream_return_request().from_seq()));
           break;
         case pb::Envelope::kResidentAnswer: {
           std::lock_guard lock(ask_mu_);

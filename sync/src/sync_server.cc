@@ -12,6 +12,10 @@ namespace tongban::sync {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kDeliveryResendAfter = std::chrono::seconds(5);
+// A restored hub takes back at most this much of one site's stream (the directives of the
+// days since its backup; the site is authenticated, the bound keeps the hub's memory safe).
+constexpr size_t kMaxReturnBytes = 128u << 20;
+constexpr auto kReturnRetryAfter = std::chrono::seconds(30);
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 }  // namespace
 
@@ -48,6 +52,13 @@ struct SyncServer::Session {
   std::deque<uint64_t> in_flight;  // last seq of each unacknowledged delivery
   SteadyClock::time_point last_progress = SteadyClock::now();
   uint32_t version = kProtocolVersion;  // agreed in the Hello
+  // The stream the node returns to a restored hub: the pages so far (checked as one
+  // batch at the end), from which seq, and when the last page was asked for.
+  std::optional<pb::Batch> returning;
+  uint64_t returning_from = 0;
+  size_t returning_bytes = 0;
+  SteadyClock::time_point returning_asked{};
+  uint64_t hello_delivered = 0;  // the node's applied stream head, as its Hello said
 };
 
 // What the loop knows of one site's incoming chain.
@@ -271,12 +282,18 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       session->version = std::max(kMinProtocolVersion, std::min(offered, options_.max_version));
       if (session->version < kProtocolVersion)
         spdlog::debug("sync: site {} speaks protocol version {}", site, session->version);
-      if (h.delivered_seq() > *stream)  // not repaired yet: docs/protocol.md "Backups"
+      // A restored hub takes back what it lost of the site's stream before it writes again
+      // (docs/protocol.md "Backups").
+      session->hello_delivered = h.delivered_seq();
+      if (handler_.awaits_return(site)) {
+        begin_return(*session);
+      } else if (h.delivered_seq() > *stream) {
         warn_throttled("stream_behind/" + site,
                        fmt::format("sync: site {} applied hub directives up to {} but the hub's "
-                                   "stream for it ends at {} (the hub restored from an older "
-                                   "backup?): new directives to it will be refused as a fork",
+                                   "stream for it ends at {}, and the hub does not wait for it "
+                                   "(waived): new directives to it will be refused as a fork",
                                    site, h.delivered_seq(), *stream));
+      }
       session->acked = std::min(h.delivered_seq(), *stream);
       session->next = session->acked + 1;
       session->in_flight.clear();
@@ -322,6 +339,12 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       if (!in) return refuse(routing_id, site, pb::Error::UNAVAILABLE, "storage");
       return ack(site, in->durable.seq);
     }
+    case pb::Envelope::kStreamReturn: {
+      handler_.contact(site, std::nullopt);
+      auto it = sessions_.find(site);
+      if (it == sessions_.end() || !it->second->returning) return;  // not asked for: dropped
+      return on_returned(*it->second, env.stream_return());
+    }
     case pb::Envelope::kDeliveryAck: {
       handler_.contact(site, std::nullopt);
       auto it = sessions_.find(site);
@@ -339,6 +362,84 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
     default:
       return refuse(routing_id, site, pb::Error::MALFORMED, "unexpected message");
   }
+}
+
+void SyncServer::begin_return(Session& s) {
+  s.returning.reset();
+  s.returning_asked = SteadyClock::now();  // a failed start is tried again from the sweep
+  auto stream = handler_.stream_head(s.site);
+  if (!stream.ok()) return;
+  if (s.hello_delivered <= *stream) {
+    auto answered = handler_.returned(s.site, {}, Signature{});
+    if (!answered.ok())
+      spdlog::error("sync: recording that site {} lost nothing failed: {}", s.site,
+                    answered.status().message_en());
+    return;
+  }
+  if (s.version < 3) {
+    warn_throttled("stream_behind/" + s.site,
+                   fmt::format("sync: site {} applied hub directives up to {} beyond the "
+                               "restored hub's {}, but speaks protocol {}, which cannot return "
+                               "them: upgrade it, or waive it at the hub",
+                               s.site, s.hello_delivered, *stream, s.version));
+    return;
+  }
+  s.returning.emplace();
+  s.returning->set_origin(stream_origin(s.site));
+  s.returning_from = *stream + 1;
+  s.returning_bytes = 0;
+  ask_return(s, *stream + 1);
+}
+
+void SyncServer::ask_return(Session& s, uint64_t from) {
+  s.returning_asked = SteadyClock::now();
+  pb::Envelope env;
+  env.mutable_stream_return_request()->set_from_seq(from);
+  reply(s.routing_id, std::move(env));
+}
+
+void SyncServer::on_returned(Session& s, const pb::StreamReturn& page) {
+  pb::Batch& run = *s.returning;
+  const auto give_up = [&](const std::string& why) {
+    s.returning.reset();
+    count_refusal("STREAM_RETURN");
+    warn_throttled("return/" + s.site,
+                   fmt::format("sync: the stream site {} returned is refused ({}); the hub "
+                               "asks again in 30 s",
+                               s.site, why));
+  };
+  const uint64_t expected = s.returning_from + static_cast<uint64_t>(run.events_size());
+  if (page.batch().origin() != run.origin()) return give_up("another stream");
+  if (page.batch().events_size() == 0) return give_up("an empty page");
+  // An answer to an earlier ask (asked again after a slow page, or before a new Hello).
+  if (page.batch().events(0).seq() != expected) return;
+  s.returning_bytes += page.ByteSizeLong();
+  if (s.returning_bytes > kMaxReturnBytes) return give_up("more than the hub takes back");
+  for (const pb::WireEvent& e : page.batch().events()) *run.add_events() = e;
+  const uint64_t last = run.events(run.events_size() - 1).seq();
+  if (last < page.head_seq()) return ask_return(s, last + 1);
+  // The whole run, as one batch signed by this hub over the node's applied head.
+  run.set_signature(page.batch().signature());
+  const std::string stream = stream_origin(s.site);
+  auto held = handler_.held(stream);
+  if (!held.ok()) return give_up("storage: " + held.status().message_en());
+  const BatchCheck check =
+      check_batch(run, *held, options_.key->public_key(),
+                  [&](uint64_t seq) { return handler_.held_hash(stream, seq); });
+  if (!check.ok()) return give_up(check.message);
+  s.returning.reset();
+  auto stored = handler_.returned(s.site, check.fresh, check.signature);
+  if (!stored.ok()) {
+    spdlog::error("sync: storing the stream site {} returned failed: {}", s.site,
+                  stored.status().message_en());
+    return;  // asked again from the sweep
+  }
+  if (!*stored) return;  // waived meanwhile: the hub's stream stays as it was
+  s.acked = last;
+  s.next = last + 1;
+  s.in_flight.clear();
+  (void)handler_.stream_acked(s.site, last);
+  pump(s);
 }
 
 std::optional<HeadClaim> SyncServer::claim(const std::string& site, const pb::SignedHead* head) {
@@ -549,6 +650,11 @@ void SyncServer::router_loop() {
     if (now - last_sweep > std::chrono::seconds(1)) {
       last_sweep = now;
       for (auto& [site, s] : sessions_) {
+        if (s->returning && now - s->returning_asked > kDeliveryResendAfter)  // a page lost
+          ask_return(*s, s->returning_from + static_cast<uint64_t>(s->returning->events_size()));
+        else if (!s->returning && now - s->returning_asked > kReturnRetryAfter &&
+                 handler_.awaits_return(site))  // refused or failed: try again
+          begin_return(*s);
         if (!s->in_flight.empty() && now - s->last_progress > kDeliveryResendAfter) {
           s->next = s->acked + 1;  // ZeroMQ does not guarantee delivery across reconnects
           s->in_flight.clear();

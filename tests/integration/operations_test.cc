@@ -331,6 +331,157 @@ TEST_CASE("the hub restored from its backup takes the sites' later events again"
 
 namespace {
 
+// The hub's record of one site (GET /sites).
+json site_row(HubHarness& hub, const std::string& token, const std::string& site) {
+  const HttpReply r = hub.get(token, "/api/v1/sites");
+  REQUIRE(r.status == 200);
+  for (const json& s : r.body["sites"])
+    if (s["site"] == site) return s;
+  FAIL("no site " << site);
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a hub restored from an older backup takes back what it wrote after it from the sites",
+          "[integration][operations][backup]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op = d.hub.login("operator");
+  join(s02, d.hub, op);
+  const std::string clerk = d.s01.login("clerk");
+  const std::string moved = submit(d.s01, clerk, 420);
+  const std::string later = submit(d.s01, clerk, 421);
+  eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
+  TempDir backups;
+  const std::string file = (backups.path() / "hub.backup").string();
+  std::string out;
+  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+
+  // After the backup the hub hands a case to S02: its own log and both sites' streams grow,
+  // and both sites apply what it wrote.
+  const HttpReply handed = d.hub.post(op, "/api/v1/cases/" + moved + "/handover",
+                                      {{"to", "S02"}, {"reason", "丈八中心窗口满负荷，转鱼化寨中心办理"}});
+  INFO(handed.body.dump());
+  REQUIRE(handed.status == 200);
+  const std::string s02_clerk = s02.login("clerk");
+  eventually([&] { return s02.get(s02_clerk, "/api/v1/cases/" + moved).status == 200; });
+  eventually([&] { return case_at(d.s01, clerk, moved)["owner_site"] == "S02"; });
+  // Each site's answer to the move (S01 released it, S02 received it) reaches the hub and
+  // goes on to the other site.
+  eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
+  eventually([&] { return hub_held(d.hub, "S02") == s02.head_seq(); });
+  for (const std::string site : {"S01", "S02"})
+    eventually([&] {
+      const json row = site_row(d.hub, op, site);
+      return row["delivered_seq"] == row["stream_head"];
+    });
+
+  d.hub.kill9();
+  s02.stop();
+  d.s01.stop();
+  std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
+  REQUIRE(run_cli({"restore-backup", "--from", file, "--data", d.hub.data().string(), "--site-config",
+                   d.district.config().string(), "--key-file", d.hub.key_file().string()},
+                  &out) == 0);
+  INFO(out);
+  d.hub.start();
+  // S01 comes back first and returns its stream; the hub still waits for S02 and writes
+  // nothing to any site or its own log meanwhile.
+  d.s01.set_hub(d.hub.sync_endpoint());
+  d.s01.start();
+  const std::string op2 = d.hub.login("operator");
+  eventually([&] { return site_row(d.hub, op2, "S01")["return_awaited"] == false; });
+  CHECK(site_row(d.hub, op2, "S02")["return_awaited"] == true);
+  CHECK(d.hub.get("", "/api/v1/healthz").body["restoring"]["awaiting_sites"] == json::array({"S02"}));
+  const HttpReply waiting = d.hub.post(op2, "/api/v1/cases/" + later + "/handover",
+                                       {{"to", "S02"}, {"reason", "转鱼化寨中心办理"}});
+  CHECK(waiting.status == 503);
+  CHECK(waiting.body["error"]["code"] == "hub_restoring");
+  CHECK(d.hub.post(op2, "/api/v1/sites/S01/return-waiver", {{"reason", "站点已回传"}}).status == 404);
+  CHECK(d.hub.post(op2, "/api/v1/sites/S02/return-waiver", json::object()).status == 400);
+
+  // S02 returns too: the hub's log holds its hand-over again, and it hands over once more
+  // at sequence numbers no site has seen — both sites apply it, no fork.
+  s02.set_hub(d.hub.sync_endpoint());
+  s02.start();
+  eventually([&] { return !d.hub.get("", "/api/v1/healthz").body.contains("restoring"); });
+  // Each site handed back the directives it applied after the backup, and the hub found
+  // its own event (the hand-over) in them.
+  const auto log = d.hub.data() / "daemon.log";
+  for (const std::string site : {"S01", "S02"}) {
+    eventually([&] { return count_lines_with(log, "site " + site + " answered the restore: ") == 1; });
+    CHECK(count_lines_with(log, "site " + site + " answered the restore: 0 directive") == 0);
+  }
+  CHECK(count_lines_with(log, "1 event(s) of its own log recovered") == 1);
+  const json back = case_at(d.hub, op2, moved);
+  CHECK(back["owner_site"] == "S02");
+  CHECK(back["moves"].size() == 1);
+  const HttpReply again = d.hub.post(op2, "/api/v1/cases/" + later + "/handover",
+                                     {{"to", "S02"}, {"reason", "转鱼化寨中心办理"}});
+  INFO(again.body.dump());
+  REQUIRE(again.status == 200);
+  const std::string s02_clerk2 = s02.login("clerk");
+  eventually([&] { return s02.get(s02_clerk2, "/api/v1/cases/" + later).status == 200; });
+  const std::string clerk2 = d.s01.login("clerk");
+  eventually([&] { return case_at(d.s01, clerk2, later)["owner_site"] == "S02"; });
+  for (const std::string site : {"S01", "S02"})
+    eventually([&] {
+      const json row = site_row(d.hub, op2, site);
+      return row["delivered_seq"] == row["stream_head"];
+    });
+  REQUIRE(run_cli({"verify-log", "--data", d.hub.data().string(), "--site-config",
+                   d.district.config().string()},
+                  &out) == 0);
+  CHECK(out.find("OK   HUB:") != std::string::npos);
+}
+
+TEST_CASE("an operator waives a site that cannot return its stream and the restored hub writes again",
+          "[integration][operations][backup]") {
+  LinkedDistrict d;
+  NodeHarness s02(d.district, "S02");
+  const std::string op = d.hub.login("operator");
+  join(s02, d.hub, op);
+  const std::string id = submit(d.s01, d.s01.login("clerk"), 430);
+  eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
+  TempDir backups;
+  const std::string file = (backups.path() / "hub.backup").string();
+  std::string out;
+  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+  d.hub.kill9();
+  s02.stop();  // its PC is gone for good
+  d.s01.stop();
+  std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
+  REQUIRE(run_cli({"restore-backup", "--from", file, "--data", d.hub.data().string(), "--site-config",
+                   d.district.config().string(), "--key-file", d.hub.key_file().string()},
+                  &out) == 0);
+  d.hub.start();
+  d.s01.set_hub(d.hub.sync_endpoint());
+  d.s01.start();
+  const std::string op2 = d.hub.login("operator");
+  eventually([&] { return site_row(d.hub, op2, "S01")["return_awaited"] == false; });
+  CHECK(d.hub.post(op2, "/api/v1/cases/" + id + "/handover", {{"to", "S02"}, {"reason", "转办"}})
+            .body["error"]["code"] == "hub_restoring");
+  const HttpReply waived = d.hub.post(op2, "/api/v1/sites/S02/return-waiver",
+                                      {{"reason", "鱼化寨中心工控机损毁，无法回传"}});
+  INFO(waived.body.dump());
+  REQUIRE(waived.status == 200);
+  CHECK(waived.body["still_awaited"].empty());
+  CHECK(site_row(d.hub, op2, "S02")["return_awaited"] == false);
+  CHECK(!d.hub.get("", "/api/v1/healthz").body.contains("restoring"));
+  CHECK(count_lines_with(d.hub.data() / "daemon.log", "operator stopped waiting for site S02") == 1);
+  // The hub writes again: the hand-over goes through and reaches the site that answered.
+  const HttpReply handed = d.hub.post(op2, "/api/v1/cases/" + id + "/handover",
+                                      {{"to", "S02"}, {"reason", "转鱼化寨中心办理"}});
+  INFO(handed.body.dump());
+  CHECK(handed.status == 200);
+  const std::string clerk = d.s01.login("clerk");
+  eventually([&] { return case_at(d.s01, clerk, id)["owner_site"] == "S02"; });
+  CHECK(d.hub.post(op2, "/api/v1/sites/S02/return-waiver", {{"reason", "再次"}}).status == 404);
+}
+
+namespace {
+
 // The serial of the certificate a daemon presents, read with the openssl command line.
 std::string served_serial(int port) {
   std::string out;

@@ -87,6 +87,11 @@ void join(NodeHarness& node, HubHarness& hub, const std::string& op) {
   node.set_hub(hub.sync_endpoint());
   node.start();
   REQUIRE(hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
+  // Joined once the hub welcomed it (its first handshakes, before the reload, were denied).
+  eventually([&] {
+    const HttpReply h = node.get("", "/api/v1/healthz");
+    return h.status == 200 && h.body["sync"].value("protocol_version", 0u) > 0;
+  });
 }
 
 json case_at(Daemon& daemon, const std::string& token, const std::string& id) {

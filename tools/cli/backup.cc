@@ -334,6 +334,14 @@ int restore_backup(const RestoreBackupOptions& o) {
       if (Status s = witness->write(o.site, head, signature); !s.ok()) return failed(s);
     }
   }
+  if (!is_node) {
+    // What the hub wrote after the backup, the sites applied: it waits for each of them to
+    // hand it back before it writes again (docs/protocol.md "Backups").
+    SystemClock clock;
+    auto store = hub::HubStore::open(staging, *district, clock, *key, &*keys);
+    if (!store.ok()) return failed(store.status());
+    if (Status s = (*store)->await_returns(); !s.ok()) return failed(s);
+  }
   if (is_node) {
     // The events fetched are projected (and their case keys adopted) before the node runs.
     SystemClock clock;
@@ -366,7 +374,8 @@ int restore_backup(const RestoreBackupOptions& o) {
               << " s; sign-ins and staff changes made after the backup are not in it / 已从备份恢复\n";
   } else {
     std::cout << "hub restored from " << o.from << " in " << seconds_since(t0)
-              << " s; sites resend what it lacks when they connect / 已从备份恢复\n";
+              << " s; sites resend what it lacks when they connect, and it writes nothing to "
+                 "them until each has returned what it applied after the backup / 已从备份恢复\n";
   }
   return 0;
 }

@@ -91,6 +91,11 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
                                                size_t max) override;
   Status stream_acked(const std::string& site, uint64_t seq) override;
+  bool awaits_return(const std::string& site) override { return store_->awaits_return(site); }
+  Result<bool> returned(const std::string& site, const std::vector<sync::Event>& run,
+                        const Signature& signature) override {
+    return store_->returned(site, run, signature);
+  }
   // One person across the district (protocol.md "Residents across sites"): the acceptance
   // check (the resident's open cases of the item elsewhere) or, with a reason, a clerk's
   // break-glass lookup of every case, recorded before it is answered.

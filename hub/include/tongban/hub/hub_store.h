@@ -10,6 +10,7 @@
 // background so the writer never pays for it.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -114,6 +115,25 @@ class HubStore {
   // case) wrapped for its box key as site-config holds it now (re-read, since a replaced
   // site has a new one). Serialized pb::RestorePage.
   Result<std::string> restore_page(const std::string& site, uint64_t from, size_t max);
+
+  // A hub restored from a backup (docs/protocol.md "Backups") lost what it wrote after
+  // it: its own case events and the directives of each site's stream, which the sites
+  // applied. await_returns() (restore-backup) makes it wait for every provisioned site:
+  // until each has said how far it applied its stream, handing back the run the hub lacks
+  // (checked by the sync server against the hub's own key), the hub writes to no stream
+  // and not to its own log: an operator's act answers Unavailable (hub_restoring), and the
+  // reactions to the sites' events (forwarding, dispatch) wait. After the last site, the
+  // hub's own events found in the returned directives rejoin its log and the reactions run.
+  Status await_returns();
+  bool awaits_return(const std::string& site);
+  std::vector<std::string> awaited_returns();
+  // True when stored; false when the site was not awaited (answered before, or waived).
+  Result<bool> returned(const std::string& site, const std::vector<sync::Event>& run,
+                        const Signature& signature);
+  // An operator stops waiting for a site that cannot answer (gone for good, an old
+  // release), with a reason (recorded): what only that site held of the hub's writes is
+  // lost. NotFound when the hub does not wait for it.
+  Status waive_return(const std::string& site, const std::string& reason, const std::string& by);
 
   // The newest catalog version: published here, or the one site-config carries.
   Result<int> catalog_version();
@@ -532,6 +552,21 @@ class HubStore {
                                  const std::vector<sync::Event>& events);
   void streams_changed();
   Result<int> catalog_version_locked();
+  // Unavailable (hub_restoring) while a restored hub waits for sites' returns: nothing may
+  // extend a stream or the hub's log then.
+  Status writable_locked() const;
+  // While it waits, the reactions to stored runs are recorded, to run when it stops.
+  Status defer_reactions_locked(const std::vector<const std::vector<sync::Event>*>& runs);
+  Status react_or_defer_locked(const std::vector<const std::vector<sync::Event>*>& runs,
+                               const std::map<std::string, CaseState>& moved);
+  // `site` answered (or was waived): it leaves the awaited set, and with the last one the
+  // recovered events of the hub's log are stored and the deferred reactions run.
+  Status stop_awaiting_locked(const std::string& site);
+  // Commits `tx`; when that fails, `site` is awaited again in memory too.
+  Status commit_stop_locked(Transaction& tx, const std::string& site);
+  // Copies awaited_ for the lock-free readers.
+  void publish_awaited_locked();
+  Status finish_returns_locked();
 
   std::mutex mu_;
   std::unique_ptr<Db> db_;  // guarded by mu_
@@ -548,6 +583,10 @@ class HubStore {
   std::map<std::string, CurveKey> box_keys_;
   std::function<void()> on_stream_change_;
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
+  std::set<std::string> awaited_;  // guarded by mu_: sites a restored hub waits for
+  std::atomic<bool> awaiting_{false};  // !awaited_.empty(), read without the lock
+  std::mutex awaited_snapshot_mu_;     // guards awaited_snapshot_ (never held with I/O)
+  std::vector<std::string> awaited_snapshot_;
   sync::Replica replica_;    // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
   DocumentStore documents_;  // guarded by mu_

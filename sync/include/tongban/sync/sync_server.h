@@ -63,6 +63,22 @@ class SyncHandler {
   virtual Result<std::vector<Event>> stream_read(const std::string& site, uint64_t from,
                                                  size_t max) = 0;
   virtual Status stream_acked(const std::string& site, uint64_t seq) = 0;
+  // A hub restored from a backup (docs/protocol.md "Backups") waits, before it writes to
+  // any stream or its own log again, for every site to say how far it applied its stream.
+  // Whether it still waits for `site`:
+  virtual bool awaits_return(const std::string& site) {
+    (void)site;
+    return false;
+  }
+  // `site`'s answer: `returned` is the part of its stream the hub lost (empty: none), each
+  // event checked already against the hub's own key and the hub's held stream, `signature`
+  // the hub's over its last. True once stored durably; false when the hub no longer waited
+  // for it (nothing stored); an error leaves the hub waiting.
+  virtual Result<bool> returned(const std::string& site, const std::vector<Event>& returned,
+                                const Signature& signature) {
+    (void)site, (void)returned, (void)signature;
+    return false;
+  }
   // One person across the district: what the hub holds of a resident, asked by `site`
   // (the hub records a break-glass lookup before it answers).
   virtual pb::ResidentAnswer resident_query(const std::string& site, const pb::ResidentQuery& q) {
@@ -145,6 +161,13 @@ class SyncServer {
   void refuse(const std::string& routing_id, const std::string& site, pb::Error::Code code,
               const std::string& message, uint64_t expected = 0);
   void pump(Session& session);
+  // Taking back the stream a restored hub lost: ask `session`'s node for its applied
+  // stream from `from`, and one page of its answer.
+  void ask_return(Session& session, uint64_t from);
+  // After the site's Hello (and again while the hub still waits): answered when the node
+  // applied nothing beyond the hub's stream, else the return begins.
+  void begin_return(Session& session);
+  void on_returned(Session& session, const pb::StreamReturn& page);
   std::shared_ptr<const Peers> peers();
   void warn_throttled(const std::string& kind, const std::string& message);
 

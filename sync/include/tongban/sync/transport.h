@@ -17,7 +17,9 @@ namespace tongban::sync {
 // hub agree on the highest both speak in Hello/Welcome, so sites upgrade one at a time.
 //   1  the first release.
 //   2  Hello.max_version and Welcome.version: the negotiation itself.
-constexpr uint32_t kProtocolVersion = 2;
+//   3  StreamReturnRequest/StreamReturn: a hub restored from a backup takes back the
+//      directives its sites applied after it (docs/protocol.md "Backups").
+constexpr uint32_t kProtocolVersion = 3;
 constexpr uint32_t kMinProtocolVersion = 1;
 
 // Largest frame accepted from the network (ZMQ_MAXMSGSIZE): a batch of 2,000 events of
