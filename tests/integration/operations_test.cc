@@ -80,6 +80,15 @@ int free_port() {
   return ntohs(a.sin_port);
 }
 
+
+// The hub's data directory set aside (a dead disk) and restored from `file` into a new one.
+void restore_hub(LinkedDistrict& d, const std::string& file, std::string* out) {
+  std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
+  REQUIRE(run_cli({"restore-backup", "--from", file, "--data", d.hub.data().string(), "--site-config",
+                   d.district.config().string(), "--key-file", d.hub.key_file().string()},
+                  out) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("node and hub serve Prometheus metrics that a real Prometheus scrapes",
@@ -314,10 +323,7 @@ TEST_CASE("the hub restored from its backup takes the sites' later events again"
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
 
   d.hub.kill9();
-  std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
-  REQUIRE(run_cli({"restore-backup", "--from", file, "--data", d.hub.data().string(), "--site-config",
-                   d.district.config().string(), "--key-file", d.hub.key_file().string()},
-                  &out) == 0);
+  restore_hub(d, file, &out);
   d.hub.start();
   // The site connects to the hub's new ports and sends again what the backup lacks.
   d.s01.stop();
@@ -380,10 +386,7 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   d.hub.kill9();
   s02.stop();
   d.s01.stop();
-  std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
-  REQUIRE(run_cli({"restore-backup", "--from", file, "--data", d.hub.data().string(), "--site-config",
-                   d.district.config().string(), "--key-file", d.hub.key_file().string()},
-                  &out) == 0);
+  restore_hub(d, file, &out);
   INFO(out);
   d.hub.start();
   // S01 comes back first and returns its stream; the hub still waits for S02 and writes
@@ -451,10 +454,7 @@ TEST_CASE("an operator waives a site that cannot return its stream and the resto
   d.hub.kill9();
   s02.stop();  // its PC is gone for good
   d.s01.stop();
-  std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
-  REQUIRE(run_cli({"restore-backup", "--from", file, "--data", d.hub.data().string(), "--site-config",
-                   d.district.config().string(), "--key-file", d.hub.key_file().string()},
-                  &out) == 0);
+  restore_hub(d, file, &out);
   d.hub.start();
   d.s01.set_hub(d.hub.sync_endpoint());
   d.s01.start();
