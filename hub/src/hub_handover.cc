@@ -29,6 +29,13 @@ Status check_reason(const std::string& reason, const std::string& zh_field) {
   return validate_text(reason, zh_field.c_str(), "reason", kMaxReason, true);
 }
 
+// An acceptance that grants 容缺 (tolerated materials): only those are checked against the
+// district's broken-commitment list (the check replays the case; most acceptances grant none).
+bool grants_tolerance(const sync::Event& e) {
+  pb::CaseEvent body;
+  return body.ParseFromString(e.body) && body.has_accepted() && body.accepted().tolerated_size() > 0;
+}
+
 uint64_t newest_lamport(const std::vector<sync::Event>& events) {
   uint64_t n = 0;
   for (const sync::Event& e : events) n = std::max(n, e.lamport);
@@ -332,7 +339,7 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
       if (e.kind == "case.transfer_requested" || e.kind == "case.returned")
         triggered.insert(e.case_id);
       if (e.kind == "case.terminated") broken.emplace(e.case_id, e.origin);
-      if (e.kind == "case.accepted") accepted.emplace(e.case_id, e.origin);
+      if (e.kind == "case.accepted" && grants_tolerance(e)) accepted.emplace(e.case_id, e.origin);
       auto m = moved.find(e.case_id);
       if (m == moved.end()) continue;
       std::set<std::string> sites = {m->second.origin, m->second.owner};
