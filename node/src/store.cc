@@ -206,10 +206,16 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   if (!db.ok()) return db.status();
   auto owned = std::make_unique<Db>(std::move(*db));
   TB_RETURN_IF_ERROR(owned->migrate(migrations()));
+  // The writer (a window's commit, a delivery from the hub) never pays for checkpoints: a
+  // second connection does them, as at the hub.
+  TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
+  auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
+  if (!checkpointer.ok()) return checkpointer.status();
   auto log = sync::EventLog::open(*owned, site_id, key);
   if (!log.ok()) return log.status();
   auto store = std::unique_ptr<NodeStore>(
       new NodeStore(std::move(owned), std::move(*log), district, clock, data_dir, key, keys));
+  store->checkpointer_ = std::move(*checkpointer);
   TB_RETURN_IF_ERROR(store->check_own_log());
   auto halt = store->db_->prepare("SELECT reason, message_zh, message_en, since_ts FROM node_halt");
   if (!halt.ok()) return halt.status();

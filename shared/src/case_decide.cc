@@ -847,7 +847,7 @@ struct Decider {
     if (!s.exists() || s.status == CaseStatus::kRefused || s.status == CaseStatus::kWithdrawn ||
         s.status == CaseStatus::kTerminated)
       return not_now(s, "登记收费", "record a fee");
-    if (c.amount_fen <= 0 || c.amount_fen > 1'000'000'000)
+    if (!valid_fee_amount(c.amount_fen))
       return Status::InvalidArgument("invalid_amount", "收费金额应为 1 至 1000000000 的整数（单位：分）",
                                      "amount_fen must be a whole number of fen from 1 to 1000000000");
     TB_RETURN_IF_ERROR(validate_required_text(c.receipt_no, "缴款书号", "receipt_no", 64));

@@ -253,8 +253,7 @@ bool fits(const CaseState& s, const pb::CaseEvent& e) {
       return one_of(s.status, {S::kApproved, S::kDenied});
     case pb::CaseEvent::kFeeCharged:  // as decide allows it: once per receipt, a sane amount
       return !one_of(s.status, {S::kRefused, S::kWithdrawn, S::kTerminated}) &&
-             e.fee_charged().amount_fen() >= 1 && e.fee_charged().amount_fen() <= 1'000'000'000 &&
-             !s.fee_receipts.count(e.fee_charged().receipt_no());
+             fee_counts(s, e.fee_charged());
     default:
       return true;
   }
@@ -637,11 +636,8 @@ void evolve(CaseState& s, const pb::CaseEvent& e, const EventMeta& meta) {
       add_note(s, NoteKind::kRectification, e.rectified().note(), meta);
       break;
     case pb::CaseEvent::kFeeCharged: {
-      // What decide allows, once per receipt: a signed event beyond it (a bypassed node)
-      // counts for nothing rather than overflow or hide a total.
       const auto& f = e.fee_charged();
-      if (f.amount_fen() < 1 || f.amount_fen() > 1'000'000'000 || s.fee_receipts.count(f.receipt_no()))
-        break;
+      if (!fee_counts(s, f)) break;
       s.fees_fen += f.amount_fen();
       s.fee_receipts.insert(f.receipt_no());
       s.fee_site = meta.origin;

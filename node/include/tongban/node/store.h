@@ -266,6 +266,7 @@ class NodeStore {
   DocumentStore documents_;  // guarded by mu_
   std::unique_ptr<CaseKeys> case_keys_;  // guarded by mu_
   StaffDirectory staff_;     // locks mu_ itself
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // its own connection and thread
 };
 
 }  // namespace tongban::node

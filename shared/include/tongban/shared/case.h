@@ -286,6 +286,15 @@ bool valid_case_id(std::string_view id);
 // A site id: an upper-case letter, then up to 7 upper-case letters or digits.
 bool valid_site_id(std::string_view id);
 
+// 收费: a fee recorded on a case is a whole number of fen from 1 to kMaxFeeFen, once per
+// receipt. decide refuses anything else; evolve counts nothing else (a bypassed node's
+// signed event beyond it must not overflow or hide a total).
+inline constexpr int64_t kMaxFeeFen = 1'000'000'000;
+inline bool valid_fee_amount(int64_t fen) { return fen >= 1 && fen <= kMaxFeeFen; }
+inline bool fee_counts(const CaseState& s, const pb::FeeCharged& f) {
+  return valid_fee_amount(f.amount_fen()) && !s.fee_receipts.count(f.receipt_no());
+}
+
 // The kind stored beside each event ("case.accepted"…), from the body's oneof.
 std::string event_kind(const pb::CaseEvent& e);
 
