@@ -108,7 +108,9 @@ test('a clerk is warned of the same application at another site and looks up wit
     await shot(p, 'clerk-district-duplicate')
 
     await p.getByRole('menuitem', { name: '案件查询' }).click()
-    await p.getByRole('textbox', { name: '身份证号' }).fill(residentId('610113', '19560606', '071'))
+    // Exact: until the page changes, the acceptance form's 身份证号码 would match too.
+    await p.getByRole('heading', { name: '案件查询' }).waitFor()
+    await p.getByRole('textbox', { name: '身份证号', exact: true }).fill(residentId('610113', '19560606', '071'))
     await p.getByRole('button', { name: '全区查询' }).click()
     await p.getByRole('dialog', { name: '全区查询' }).getByRole('textbox').fill('核实是否重复申请')
     await p.getByRole('button', { name: '查询', exact: true }).last().click()
