@@ -63,6 +63,10 @@ void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServe
     for (const auto& s : *states)
       t.sample("tongban_site_forked", s.fork_seq ? 1 : 0, {{"site", s.site}});
   }
+  t.family("tongban_hub_restore_awaited_sites", "gauge",
+           "Sites a hub restored from a backup still waits for (0: it writes as usual).");
+  t.sample("tongban_hub_restore_awaited_sites",
+           static_cast<double>(hub.store().awaited_returns().size()));
   t.family("tongban_sync_refused_total", "counter",
            "Sync messages and handshakes the hub refused, by reason.");
   for (const auto& [reason, n] : server.refusals())

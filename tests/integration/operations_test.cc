@@ -397,6 +397,7 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   eventually([&] { return site_row(d.hub, op2, "S01")["return_awaited"] == false; });
   CHECK(site_row(d.hub, op2, "S02")["return_awaited"] == true);
   CHECK(d.hub.get("", "/api/v1/healthz").body["restoring"]["awaiting_sites"] == json::array({"S02"}));
+  CHECK(value_of(scrape(d.hub), "tongban_hub_restore_awaited_sites") == 1);
   const HttpReply waiting = d.hub.post(op2, "/api/v1/cases/" + later + "/handover",
                                        {{"to", "S02"}, {"reason", "转鱼化寨中心办理"}});
   CHECK(waiting.status == 503);
@@ -409,6 +410,7 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   s02.set_hub(d.hub.sync_endpoint());
   s02.start();
   eventually([&] { return !d.hub.get("", "/api/v1/healthz").body.contains("restoring"); });
+  CHECK(value_of(scrape(d.hub), "tongban_hub_restore_awaited_sites") == 0);
   // Each site handed back the directives it applied after the backup, and the hub found
   // its own event (the hand-over) in them.
   const auto log = d.hub.data() / "daemon.log";
