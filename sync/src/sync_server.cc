@@ -13,9 +13,13 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kDeliveryResendAfter = std::chrono::seconds(5);
 // A restored hub takes back at most this much of one site's stream (the directives of the
-// days since its backup; the site is authenticated, the bound keeps the hub's memory safe).
+// days since its backup; the site is authenticated, the bound keeps the hub's memory safe),
+// one site at a time: others wait their turn a second at a time.
 constexpr size_t kMaxReturnBytes = 128u << 20;
 constexpr auto kReturnRetryAfter = std::chrono::seconds(30);
+constexpr auto kReturnTurnAfter = std::chrono::seconds(1);
+// A return with no page for this long is dropped (the node went away), freeing the turn.
+constexpr auto kReturnStalledAfter = std::chrono::seconds(60);
 constexpr auto kWarnEvery = std::chrono::seconds(10);
 }  // namespace
 
@@ -58,6 +62,8 @@ struct SyncServer::Session {
   uint64_t returning_from = 0;
   size_t returning_bytes = 0;
   SteadyClock::time_point returning_asked{};
+  SteadyClock::time_point return_retry_at{};  // when the sweep begins the return again
+  SteadyClock::time_point returning_progress{};  // the return's start or its last page
   uint64_t hello_delivered = 0;  // the node's applied stream head, as its Hello said
 };
 
@@ -366,7 +372,8 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
 
 void SyncServer::begin_return(Session& s) {
   s.returning.reset();
-  s.returning_asked = SteadyClock::now();  // a failed start is tried again from the sweep
+  // A start that fails is tried again from the sweep.
+  s.return_retry_at = SteadyClock::now() + kReturnRetryAfter;
   auto stream = handler_.stream_head(s.site);
   if (!stream.ok()) return;
   if (s.hello_delivered <= *stream) {
@@ -384,10 +391,17 @@ void SyncServer::begin_return(Session& s) {
                                s.site, s.hello_delivered, *stream, s.version));
     return;
   }
+  // One site's stream in memory at a time.
+  for (const auto& [site, other] : sessions_)
+    if (other.get() != &s && other->returning) {
+      s.return_retry_at = SteadyClock::now() + kReturnTurnAfter;
+      return;
+    }
   s.returning.emplace();
   s.returning->set_origin(stream_origin(s.site));
   s.returning_from = *stream + 1;
   s.returning_bytes = 0;
+  s.returning_progress = SteadyClock::now();
   ask_return(s, *stream + 1);
 }
 
@@ -402,6 +416,7 @@ void SyncServer::on_returned(Session& s, const pb::StreamReturn& page) {
   pb::Batch& run = *s.returning;
   const auto give_up = [&](const std::string& why) {
     s.returning.reset();
+    s.return_retry_at = SteadyClock::now() + kReturnRetryAfter;
     count_refusal("STREAM_RETURN");
     warn_throttled("return/" + s.site,
                    fmt::format("sync: the stream site {} returned is refused ({}); the hub "
@@ -416,6 +431,7 @@ void SyncServer::on_returned(Session& s, const pb::StreamReturn& page) {
   s.returning_bytes += page.ByteSizeLong();
   if (s.returning_bytes > kMaxReturnBytes) return give_up("more than the hub takes back");
   for (const pb::WireEvent& e : page.batch().events()) *run.add_events() = e;
+  s.returning_progress = SteadyClock::now();
   const uint64_t last = run.events(run.events_size() - 1).seq();
   if (last < page.head_seq()) return ask_return(s, last + 1);
   // The whole run, as one batch signed by this hub over the node's applied head.
@@ -650,9 +666,15 @@ void SyncServer::router_loop() {
     if (now - last_sweep > std::chrono::seconds(1)) {
       last_sweep = now;
       for (auto& [site, s] : sessions_) {
-        if (s->returning && now - s->returning_asked > kDeliveryResendAfter)  // a page lost
+        if (s->returning && now - s->returning_progress > kReturnStalledAfter) {
+          s->returning.reset();  // the node went away mid-return: another site's turn
+          s->return_retry_at = now + kReturnRetryAfter;
+          warn_throttled("return/" + site, "sync: site " + site +
+                                               " stopped returning its stream; the hub asks "
+                                               "again later");
+        } else if (s->returning && now - s->returning_asked > kDeliveryResendAfter)  // a page lost
           ask_return(*s, s->returning_from + static_cast<uint64_t>(s->returning->events_size()));
-        else if (!s->returning && now - s->returning_asked > kReturnRetryAfter &&
+        else if (!s->returning && now >= s->return_retry_at &&
                  handler_.awaits_return(site))  // refused or failed: try again
           begin_return(*s);
         if (!s->in_flight.empty() && now - s->last_progress > kDeliveryResendAfter) {

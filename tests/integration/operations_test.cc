@@ -389,26 +389,36 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   restore_hub(d, file, &out);
   INFO(out);
   d.hub.start();
-  // S01 comes back first and returns its stream; the hub still waits for S02 and writes
-  // nothing to any site or its own log meanwhile.
-  d.s01.set_hub(d.hub.sync_endpoint());
-  d.s01.start();
-  const std::string op2 = d.hub.login("operator");
-  eventually([&] { return site_row(d.hub, op2, "S01")["return_awaited"] == false; });
-  CHECK(site_row(d.hub, op2, "S02")["return_awaited"] == true);
-  CHECK(d.hub.get("", "/api/v1/healthz").body["restoring"]["awaiting_sites"] == json::array({"S02"}));
-  CHECK(value_of(scrape(d.hub), "tongban_hub_restore_awaited_sites") == 1);
-  const HttpReply waiting = d.hub.post(op2, "/api/v1/cases/" + later + "/handover",
-                                       {{"to", "S02"}, {"reason", "转鱼化寨中心办理"}});
-  CHECK(waiting.status == 503);
-  CHECK(waiting.body["error"]["code"] == "hub_restoring");
-  CHECK(d.hub.post(op2, "/api/v1/sites/S01/return-waiver", {{"reason", "站点已回传"}}).status == 404);
-  CHECK(d.hub.post(op2, "/api/v1/sites/S02/return-waiver", json::object()).status == 400);
-
-  // S02 returns too: the hub's log holds its hand-over again, and it hands over once more
-  // at sequence numbers no site has seen — both sites apply it, no fork.
-  s02.set_hub(d.hub.sync_endpoint());
-  s02.start();
+  std::string op2;
+  SECTION("one site after the other") {
+    // S01 comes back first and returns its stream; the hub still waits for S02 and writes
+    // nothing to any site or its own log meanwhile.
+    d.s01.set_hub(d.hub.sync_endpoint());
+    d.s01.start();
+    op2 = d.hub.login("operator");
+    eventually([&] { return site_row(d.hub, op2, "S01")["return_awaited"] == false; });
+    CHECK(site_row(d.hub, op2, "S02")["return_awaited"] == true);
+    CHECK(d.hub.get("", "/api/v1/healthz").body["restoring"]["awaiting_sites"] == json::array({"S02"}));
+    CHECK(value_of(scrape(d.hub), "tongban_hub_restore_awaited_sites") == 1);
+    const HttpReply waiting = d.hub.post(op2, "/api/v1/cases/" + later + "/handover",
+                                         {{"to", "S02"}, {"reason", "转鱼化寨中心办理"}});
+    CHECK(waiting.status == 503);
+    CHECK(waiting.body["error"]["code"] == "hub_restoring");
+    CHECK(d.hub.post(op2, "/api/v1/sites/S01/return-waiver", {{"reason", "站点已回传"}}).status == 404);
+    CHECK(d.hub.post(op2, "/api/v1/sites/S02/return-waiver", json::object()).status == 400);
+    // S02 returns too.
+    s02.set_hub(d.hub.sync_endpoint());
+    s02.start();
+  }
+  SECTION("both sites at once") {  // the hub takes back one stream at a time, in turn
+    d.s01.set_hub(d.hub.sync_endpoint());
+    s02.set_hub(d.hub.sync_endpoint());
+    d.s01.start();
+    s02.start();
+    op2 = d.hub.login("operator");
+  }
+  // The hub's log holds its hand-over again, and it hands over once more at sequence
+  // numbers no site has seen — both sites apply it, no fork.
   eventually([&] { return !d.hub.get("", "/api/v1/healthz").body.contains("restoring"); });
   CHECK(value_of(scrape(d.hub), "tongban_hub_restore_awaited_sites") == 0);
   // Each site handed back the directives it applied after the backup, and the hub found
