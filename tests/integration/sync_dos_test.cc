@@ -52,25 +52,27 @@ TEST_CASE("a key file that cannot be read revokes nobody", "[integration][sync][
   CHECK(fixed.body["allowed_sites"] == 2);
 }
 
-TEST_CASE("a node whose Hello was lost says it again", "[integration][sync][dos]") {
-  DistrictDir district;
-  HubHarness hub(district);  // provisioned for its key; a hand-driven ROUTER plays the hub
-  auto hub_key = SigningKey::load(hub.data() / "hub.key");
-  REQUIRE(hub_key.ok());
-  const CurveKeypair curve = hub_key->curve_keypair();
-  zmq::context_t ctx(1);
-  zmq::socket_t router(ctx, zmq::socket_type::router);
-  router.set(zmq::sockopt::linger, 0);
-  router.set(zmq::sockopt::curve_server, 1);
-  router.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve.secret_key.data(), 32));
-  router.bind("tcp://127.0.0.1:*");
-  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+namespace {
 
-  NodeHarness s01(district, "S01");
-  s01.set_hub(endpoint);
-  s01.start();
-  submit(s01, s01.login("clerk"), 1);
-  const auto next = [&](int ms) -> std::optional<std::pair<std::string, pb::Envelope>> {
+// A hub played by hand: a CURVE ROUTER with the district hub's key (provisioned by
+// `hub`, which is not started), reading and answering one envelope at a time.
+struct HandHub {
+  zmq::context_t ctx{1};
+  zmq::socket_t router{ctx, zmq::socket_type::router};
+  std::string endpoint;
+
+  explicit HandHub(const HubHarness& hub) {
+    auto hub_key = SigningKey::load(hub.data() / "hub.key");
+    REQUIRE(hub_key.ok());
+    const CurveKeypair curve = hub_key->curve_keypair();
+    router.set(zmq::sockopt::linger, 0);
+    router.set(zmq::sockopt::curve_server, 1);
+    router.set(zmq::sockopt::curve_secretkey, zmq::const_buffer(curve.secret_key.data(), 32));
+    router.bind("tcp://127.0.0.1:*");
+    endpoint = router.get(zmq::sockopt::last_endpoint);
+  }
+  // The next envelope and its sender's routing id, or nullopt after `ms`.
+  std::optional<std::pair<std::string, pb::Envelope>> next(int ms) {
     zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
     zmq::poll(&item, 1, std::chrono::milliseconds(ms));
     if (!(item.revents & ZMQ_POLLIN)) return std::nullopt;
@@ -80,18 +82,70 @@ TEST_CASE("a node whose Hello was lost says it again", "[integration][sync][dos]
     auto env = sync::decode(payload);
     REQUIRE(env);
     return std::pair{id.to_string(), *env};
-  };
-  auto first = next(10000);
+  }
+  void send(const std::string& to, const pb::Envelope& env, uint32_t version) {
+    router.send(zmq::buffer(to), zmq::send_flags::sndmore);
+    router.send(sync::encode(env, version), zmq::send_flags::none);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a node whose Hello was lost says it again", "[integration][sync][dos]") {
+  DistrictDir district;
+  HubHarness hub(district);  // provisioned for its key; a hand-driven ROUTER plays the hub
+  HandHub hand(hub);
+  NodeHarness s01(district, "S01");
+  s01.set_hub(hand.endpoint);
+  s01.start();
+  submit(s01, s01.login("clerk"), 1);
+  auto first = hand.next(10000);
   REQUIRE(first);
   CHECK(first->second.has_hello());  // dropped: never answered
-  auto second = next(10000);
+  auto second = hand.next(10000);
   REQUIRE(second);
   REQUIRE(second->second.has_hello());
   pb::Envelope welcome;
   welcome.mutable_welcome()->set_acked_seq(0);
-  router.send(zmq::buffer(second->first), zmq::send_flags::sndmore);
-  router.send(sync::encode(welcome), zmq::send_flags::none);
-  auto batch = next(10000);
+  hand.send(second->first, welcome, sync::kProtocolVersion);
+  auto batch = hand.next(10000);
   REQUIRE(batch);
   CHECK(batch->second.batch().events_size() == 2);
+}
+
+TEST_CASE("a node steps down to a version-1 hub and syncs in version 1", "[integration][sync][versions]") {
+  DistrictDir district;
+  HubHarness hub(district);
+  HandHub hand(hub);
+  NodeHarness s01(district, "S01");
+  s01.set_hub(hand.endpoint);
+  s01.start();
+  submit(s01, s01.login("clerk"), 1);
+  // A version-1 hub refuses every newer envelope, as the first release did.
+  std::optional<std::pair<std::string, pb::Envelope>> hello;
+  for (uint32_t offered = sync::kProtocolVersion; offered > 1; --offered) {
+    hello = hand.next(10000);
+    REQUIRE(hello);
+    REQUIRE(hello->second.has_hello());
+    CHECK(hello->second.version() == offered);
+    pb::Envelope refused;
+    refused.mutable_error()->set_code(pb::Error::BAD_VERSION);
+    refused.mutable_error()->set_message("protocol version " + std::to_string(offered));
+    hand.send(hello->first, refused, 1);
+  }
+  hello = hand.next(10000);
+  REQUIRE(hello);
+  REQUIRE(hello->second.has_hello());
+  CHECK(hello->second.version() == 1);
+  // Its Welcome has no version field: the envelope's is the one.
+  pb::Envelope welcome;
+  welcome.mutable_welcome()->set_acked_seq(0);
+  hand.send(hello->first, welcome, 1);
+  auto batch = hand.next(10000);
+  REQUIRE(batch);
+  CHECK(batch->second.version() == 1);
+  CHECK(batch->second.batch().events_size() == 2);
+  eventually([&] {
+    return s01.get("", "/api/v1/healthz").body["sync"].value("protocol_version", 0u) == 1;
+  });
 }
