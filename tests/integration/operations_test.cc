@@ -13,6 +13,8 @@
 
 #include "support/node_harness.h"
 #include "support/sync_support.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/event_log.h"
 #include "tongban/sync/transport.h"
 
 using namespace tongban;
@@ -449,6 +451,62 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
                    d.district.config().string()},
                   &out) == 0);
   CHECK(out.find("OK   HUB:") != std::string::npos);
+}
+
+TEST_CASE("a restored hub refuses a returned stream its own key did not sign and goes on waiting",
+          "[integration][operations][backup][security]") {
+  LinkedDistrict d;
+  TempDir backups;
+  const std::string file = (backups.path() / "hub.backup").string();
+  std::string out;
+  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+  d.hub.kill9();
+  d.s01.stop();
+  restore_hub(d, file, &out);
+  d.hub.start();
+  {
+    // S01's key, but directives the hub never wrote: claimed applied up to 3, returned
+    // with a valid chain and S01's own signature instead of the hub's.
+    RawClient forger(d.hub.sync_endpoint(), hub_public_key(d.district), site_key(d.s01), "S01");
+    pb::Envelope h = hello("S01");
+    h.mutable_hello()->set_delivered_seq(3);
+    forger.send(h);
+    std::optional<pb::Envelope> ask;
+    for (int i = 0; i < 5 && !(ask && ask->has_stream_return_request()); ++i) ask = forger.recv(5000);
+    REQUIRE(ask);
+    REQUIRE(ask->has_stream_return_request());
+    CHECK(ask->stream_return_request().from_seq() == 1);
+    std::vector<sync::Event> forged;
+    Hash32 prev{};
+    for (uint64_t seq = 1; seq <= 3; ++seq) {
+      sync::Event e;
+      e.origin = sync::stream_origin("S01");
+      e.seq = e.lamport = seq;
+      e.case_id = "directive";
+      e.kind = "hub.case_events";
+      e.actor = "hub";
+      e.ts = 1'780'000'000;
+      e.body = "forged";
+      e.prev_hash = prev;
+      e.hash = prev = sync::compute_event_hash(e);
+      forged.push_back(e);
+    }
+    pb::Envelope page;
+    *page.mutable_stream_return()->mutable_batch() = sync::make_batch(forged, site_key(d.s01));
+    page.mutable_stream_return()->set_head_seq(3);
+    forger.send(page);
+    eventually([&] {
+      return value_of(scrape(d.hub), R"(tongban_sync_refused_total{reason="STREAM_RETURN"})") == 1;
+    });
+  }
+  const std::string op = d.hub.login("operator");
+  CHECK(site_row(d.hub, op, "S01")["stream_head"] == 0);
+  CHECK(site_row(d.hub, op, "S01")["return_awaited"] == true);
+  CHECK(d.hub.get("", "/api/v1/healthz").body["restoring"]["awaiting_sites"] == json::array({"S01"}));
+  // The real S01, which applied nothing the hub lost, answers and the hub writes again.
+  d.s01.set_hub(d.hub.sync_endpoint());
+  d.s01.start();
+  eventually([&] { return !d.hub.get("", "/api/v1/healthz").body.contains("restoring"); });
 }
 
 TEST_CASE("an operator waives a site that cannot return its stream and the restored hub writes again",
