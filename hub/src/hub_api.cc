@@ -505,9 +505,7 @@ struct HubApi::Impl {
       const bool s = suspend;
       server.Post(std::string(R"(/api/v1/intermediaries/([0-9A-Z]{18})/)") + path,
                   wrap([this, s](const http::Request& req, const Staff& who) -> Result<json> {
-                    auto body = parse_json_object(req.body);
-                    if (!body.ok()) return body.status();
-                    auto reason = json_string(*body, "reason");
+                    auto reason = body_string(req.body, "reason");
                     if (!reason.ok()) return reason.status();
                     auto saved = hub.store().set_suspension(req.matches[1], s, *reason, who.username);
                     if (!saved.ok()) return saved.status();
@@ -1164,22 +1162,17 @@ struct HubApi::Impl {
     // waiting for one that cannot answer (docs/protocol.md "Backups").
     server.Post(R"(/api/v1/sites/([A-Za-z0-9_-]+)/return-waiver)",
                 wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
-                  auto body = parse_json_object(req.body);
-                  if (!body.ok()) return body.status();
-                  auto reason = json_string(*body, "reason");
+                  auto reason = body_string(req.body, "reason");
                   if (!reason.ok()) return reason.status();
                   TB_RETURN_IF_ERROR(
                       hub.store().waive_return(req.matches[1], *reason, who.username));
-                  on_stream_change();
                   return json{{"site", std::string(req.matches[1])},
                               {"still_awaited", hub.store().awaited_returns()}};
                 }));
 
     server.Post(R"(/api/v1/cases/([A-Za-z0-9-]+)/resolve-conflict)",
                 wrap([this](const http::Request& req, const Staff& who) -> Result<json> {
-                  auto body = parse_json_object(req.body);
-                  if (!body.ok()) return body.status();
-                  auto reason = json_string(*body, "reason");
+                  auto reason = body_string(req.body, "reason");
                   if (!reason.ok()) return reason.status();
                   auto s = hub.resolve_conflict(req.matches[1], *reason, who.username);
                   if (!s.ok()) return s.status();

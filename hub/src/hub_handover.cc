@@ -56,14 +56,13 @@ bool HubStore::may_move_to(const CaseState& s, const std::string& to) const {
 Status HubStore::send_case_events_locked(const std::string& site, const std::string& case_id,
                                          const std::vector<sync::Event>& events) {
   if (events.empty() || !district_.site(site)) return Status::Ok();
-  TB_RETURN_IF_ERROR(writable_locked());
   pb::CaseEvents body;
   body.set_case_id(case_id);
   for (const sync::Event& e : events) *body.add_events() = sync::to_wire(e);
   auto case_key = case_key_for_locked(site, case_id, events);
   if (!case_key.ok()) return case_key.status();
   body.set_case_key(*case_key);
-  auto e = replica_.extend(sync::stream_origin(site), kDirectiveStream, "hub.case_events", "hub",
+  auto e = extend_locked(sync::stream_origin(site), kDirectiveStream, "hub.case_events", "hub",
                            clock_.now(), body.SerializeAsString(), key_);
   if (!e.ok()) return e.status();
   streams_extended_ = true;
@@ -108,7 +107,6 @@ Result<std::string> HubStore::case_key_for_locked(const std::string& site,
 Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseState& s,
                                                                    const pb::CaseEvent& plain,
                                                                    const std::string& by) {
-  TB_RETURN_IF_ERROR(writable_locked());
   auto events = sync::events_of_case(*db_, s.case_id);
   if (!events.ok()) return events.status();
   // The hub seals its own event's personal fields (an operator's reason) under the case key,
@@ -127,7 +125,7 @@ Result<std::vector<sync::Event>> HubStore::append_hub_event_locked(const CaseSta
   }
   // The hub's event orders after everything the hub holds of the case (Lamport), so the
   // history with it appended is still in replay order.
-  auto appended = replica_.extend(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
+  auto appended = extend_locked(district_.hub_id, s.case_id, event_kind(e), by, clock_.now(),
                                   e.SerializeAsString(), key_, newest_lamport(*events));
   if (!appended.ok()) return appended.status();
   events->push_back(std::move(*appended));
@@ -367,10 +365,9 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     entry.set_case_id(case_id);
     entry.set_site(site);
     const std::string body = entry.SerializeAsString();
-    TB_RETURN_IF_ERROR(writable_locked());
-    for (const SiteConfig& other : district_.sites) {
+      for (const SiteConfig& other : district_.sites) {
       if (other.id == site) continue;
-      auto e = replica_.extend(sync::stream_origin(other.id), kDirectiveStream,
+      auto e = extend_locked(sync::stream_origin(other.id), kDirectiveStream,
                                "hub.broken_commitment", "hub", clock_.now(), body, key_);
       if (!e.ok()) return e.status();
       streams_extended_ = true;

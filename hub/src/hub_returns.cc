@@ -5,7 +5,6 @@
 // sequence number a site holds with other content.
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 
 #include "tongban/hub/hub_store.h"
 #include "tongban/shared/validation.h"
@@ -34,6 +33,14 @@ Status HubStore::writable_locked() const {
                       "it lost (still: " + sites + ")");
 }
 
+Result<sync::Event> HubStore::extend_locked(const std::string& origin, const std::string& case_id,
+                                           const std::string& kind, const std::string& actor,
+                                           Timestamp ts, std::string body, const SigningKey& key,
+                                           uint64_t after) {
+  TB_RETURN_IF_ERROR(writable_locked());
+  return replica_.extend(origin, case_id, kind, actor, ts, std::move(body), key, after);
+}
+
 Status HubStore::await_returns() {
   // Every provisioned site (one with a key in site-config): only those can have synced.
   auto provisioned = load_public_keys(district_.dir, district_.site_ids());
@@ -53,16 +60,13 @@ Status HubStore::await_returns() {
 // Read from a snapshot, never under the store's lock: healthz and the sync loop must not
 // wait for the transaction that finishes a restore.
 bool HubStore::awaits_return(const std::string& site) {
-  if (!awaiting_) return false;
   std::lock_guard lock(awaited_snapshot_mu_);
-  return std::find(awaited_snapshot_.begin(), awaited_snapshot_.end(), site) !=
-         awaited_snapshot_.end();
+  return awaited_snapshot_.count(site) > 0;
 }
 
 std::vector<std::string> HubStore::awaited_returns() {
-  if (!awaiting_) return {};
   std::lock_guard lock(awaited_snapshot_mu_);
-  return awaited_snapshot_;
+  return {awaited_snapshot_.begin(), awaited_snapshot_.end()};
 }
 
 Result<bool> HubStore::returned(const std::string& site, const std::vector<sync::Event>& run,
@@ -133,8 +137,7 @@ Result<bool> HubStore::returned(const std::string& site, const std::vector<sync:
       }
     }
   }
-  TB_RETURN_IF_ERROR(stop_awaiting_locked(site));
-  TB_RETURN_IF_ERROR(commit_stop_locked(tx, site));
+  TB_RETURN_IF_ERROR(stop_awaiting_locked(tx, site));
   spdlog::info("hub: site {} answered the restore: {} directive(s) returned, {} event(s) of the "
                "hub's log found in them; {} site(s) still awaited",
                site, run.size(), own, awaited_.size());
@@ -144,10 +147,7 @@ Result<bool> HubStore::returned(const std::string& site, const std::vector<sync:
 
 Status HubStore::waive_return(const std::string& site, const std::string& reason,
                               const std::string& by) {
-  if (reason.empty())
-    return Status::InvalidArgument("missing_field", "请填写不再等待该站点的原因",
-                                   "reason is required");
-  TB_RETURN_IF_ERROR(validate_text(reason, "原因", "reason", 500, true));
+  TB_RETURN_IF_ERROR(validate_required_text(reason, "不再等待该站点的原因", "reason", 500, true));
   std::lock_guard lock(mu_);
   if (!awaited_.count(site))
     return Status::NotFound("not_awaited", "区级中心并未等待该站点回传数据",
@@ -158,8 +158,7 @@ Status HubStore::waive_return(const std::string& site, const std::string& reason
       "INSERT INTO return_waivers(site, username, reason, ts) VALUES(?1,?2,?3,?4)");
   if (!record.ok()) return record.status();
   TB_RETURN_IF_ERROR(record->bind(1, site).bind(2, by).bind(3, reason).bind(4, clock_.now()).run());
-  TB_RETURN_IF_ERROR(stop_awaiting_locked(site));
-  TB_RETURN_IF_ERROR(commit_stop_locked(tx, site));
+  TB_RETURN_IF_ERROR(stop_awaiting_locked(tx, site));
   spdlog::warn("hub: {} stopped waiting for site {} to return what the restored hub lost; what "
                "only that site held of the hub's writes is not recovered",
                by, site);
@@ -167,20 +166,15 @@ Status HubStore::waive_return(const std::string& site, const std::string& reason
   return Status::Ok();
 }
 
-Status HubStore::stop_awaiting_locked(const std::string& site) {
+Status HubStore::stop_awaiting_locked(Transaction& tx, const std::string& site) {
   auto forget = db_->cached("DELETE FROM return_awaited WHERE site=?1");
   if (!forget.ok()) return forget.status();
   TB_RETURN_IF_ERROR(forget->bind(1, site).run());
-  // In memory at once, so the writes below pass; put back if the transaction fails.
+  // Out of the set at once, so the last site's finish may write; back in if anything fails
+  // (the transaction rolls back: the site is awaited on disk, and nothing may be written).
   awaited_.erase(site);
   Status st = awaited_.empty() ? finish_returns_locked() : Status::Ok();
-  if (!st.ok()) awaited_.insert(site);
-  return st;
-}
-
-Status HubStore::commit_stop_locked(Transaction& tx, const std::string& site) {
-  Status st = tx.commit();
-  // Rolled back: the site is awaited again, in memory as on disk, and nothing may be written.
+  if (st.ok()) st = tx.commit();
   if (!st.ok()) awaited_.insert(site);
   publish_awaited_locked();  // what healthz and the sync loop read: only what is durable
   return st;
@@ -188,8 +182,7 @@ Status HubStore::commit_stop_locked(Transaction& tx, const std::string& site) {
 
 void HubStore::publish_awaited_locked() {
   std::lock_guard lock(awaited_snapshot_mu_);
-  awaited_snapshot_ = {awaited_.begin(), awaited_.end()};
-  awaiting_ = !awaited_.empty();
+  awaited_snapshot_ = awaited_;
 }
 
 Status HubStore::finish_returns_locked() {
@@ -245,8 +238,9 @@ Status HubStore::finish_returns_locked() {
     auto run = replica_.read(deferred->text_at(0), first, static_cast<size_t>(last - first + 1));
     if (!run.ok()) return run.status();
     std::map<std::string, CaseState> moved;
+    std::set<std::string> seen;  // each case replayed once per run
     for (const sync::Event& e : *run) {
-      if (moved.count(e.case_id)) continue;
+      if (!seen.insert(e.case_id).second) continue;
       auto s = case_state_locked(e.case_id);
       if (!s.ok()) return s.status();
       if (!s->moves.empty()) moved.emplace(e.case_id, std::move(*s));

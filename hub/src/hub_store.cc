@@ -145,7 +145,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   if (!sites.ok()) return sites.status();
   store->awaited_.insert(sites->begin(), sites->end());
   store->publish_awaited_locked();
-  if (store->awaiting_)
+  if (!store->awaited_.empty())
     spdlog::warn("hub: restored from a backup, waiting for {} site(s) to return what it lost "
                  "before it writes to any stream or its own log",
                  store->awaited_.size());
@@ -305,7 +305,6 @@ Status HubStore::publish_catalog(int version, const std::string& toml,
     return Status::Conflict("stale_catalog_version",
                             "目录版本号须大于当前版本 " + std::to_string(*current),
                             "catalog version must exceed the current " + std::to_string(*current));
-  TB_RETURN_IF_ERROR(writable_locked());
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
   auto insert = db_->cached(
@@ -319,7 +318,7 @@ Status HubStore::publish_catalog(int version, const std::string& toml,
   body.set_catalog_toml(toml);
   const std::string serialized = body.SerializeAsString();
   for (const SiteConfig& site : district_.sites) {
-    auto e = replica_.extend(stream_origin(site.id), "catalog", "hub.catalog_version",
+    auto e = extend_locked(stream_origin(site.id), "catalog", "hub.catalog_version",
                              operator_name, now, serialized, key);
     if (!e.ok()) return e.status();
   }

@@ -662,6 +662,12 @@ Result<nlohmann::json> parse_json_object(const std::string& body) {
   return j;
 }
 
+Result<std::string> body_string(const std::string& body, const char* key) {
+  auto j = parse_json_object(body);
+  if (!j.ok()) return j.status();
+  return json_string(*j, key);
+}
+
 Result<std::string> json_string(const nlohmann::json& body, const char* key) {
   const auto bad = [key](const char* zh, const char* en) {
     return Status::InvalidArgument("invalid_field", std::string("字段「") + key + "」" + zh,

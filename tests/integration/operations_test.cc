@@ -83,6 +83,13 @@ int free_port() {
 }
 
 
+// A backup of the running hub, with its identity key, in `dir`; returns the file.
+std::string backup_hub(LinkedDistrict& d, const TempDir& dir, std::string* out) {
+  const std::string file = (dir.path() / "hub.backup").string();
+  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, out) == 0);
+  return file;
+}
+
 // The hub's data directory set aside (a dead disk) and restored from `file` into a new one.
 void restore_hub(LinkedDistrict& d, const std::string& file, std::string* out) {
   std::filesystem::rename(d.hub.data(), d.hub.data().string() + ".dead");
@@ -280,9 +287,12 @@ TEST_CASE("a node backed up while serving is restored with the hub's later event
   auto args = base;
   for (const std::string& a : {std::string("--url"), d.hub.url(), std::string("--token"), op}) args.push_back(a);
   {  // an identity key in the directory that is not the published one is not published silently
+    const auto published = d.district.config() / "keys" / "S01.pub";
+    const std::string before = read_file(published);
     std::filesystem::copy_file(d.hub.data() / "hub.key", d.s01.data() / "site.key");
     CHECK(run_cli(args, &out) != 0);
     CHECK(out.find("--new-identity") != std::string::npos);
+    CHECK(read_file(published) == before);
     CHECK_FALSE(std::filesystem::exists(d.s01.data() / "node.db"));
     CHECK_FALSE(std::filesystem::exists(d.s01.data() / ".restoring"));
     std::filesystem::remove(d.s01.data() / "site.key");
@@ -303,8 +313,7 @@ TEST_CASE("a node backed up while serving is restored with the hub's later event
   const std::string next = submit(d.s01, again, 320);
   CHECK(d.s01.head_seq() > head);
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
-  for (const json& s : d.hub.get(op, "/api/v1/sites").body["sites"])
-    if (s["site"] == "S01") CHECK(s["fork"].is_null());
+  CHECK(site_row(d.hub, op, "S01")["fork"].is_null());
   CHECK(d.hub.get(op, "/api/v1/cases/" + next).status == 200);
 }
 
@@ -316,9 +325,8 @@ TEST_CASE("the hub restored from its backup takes the sites' later events again"
   const std::string before = submit(d.s01, clerk, 400);
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
   TempDir backups;
-  const std::string file = (backups.path() / "hub.backup").string();
   std::string out;
-  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+  const std::string file = backup_hub(d, backups, &out);
   INFO(out);
   CHECK(out.find("identity key included") != std::string::npos);
   const std::string after = submit(d.s01, clerk, 401);
@@ -339,15 +347,6 @@ TEST_CASE("the hub restored from its backup takes the sites' later events again"
 
 namespace {
 
-// The hub's record of one site (GET /sites).
-json site_row(HubHarness& hub, const std::string& token, const std::string& site) {
-  const HttpReply r = hub.get(token, "/api/v1/sites");
-  REQUIRE(r.status == 200);
-  for (const json& s : r.body["sites"])
-    if (s["site"] == site) return s;
-  FAIL("no site " << site);
-  return {};
-}
 
 }  // namespace
 
@@ -362,9 +361,8 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   const std::string later = submit(d.s01, clerk, 421);
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
   TempDir backups;
-  const std::string file = (backups.path() / "hub.backup").string();
   std::string out;
-  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+  const std::string file = backup_hub(d, backups, &out);
 
   // After the backup the hub hands a case to S02: its own log and both sites' streams grow,
   // and both sites apply what it wrote.
@@ -379,11 +377,7 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   // goes on to the other site.
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
   eventually([&] { return hub_held(d.hub, "S02") == s02.head_seq(); });
-  for (const std::string site : {"S01", "S02"})
-    eventually([&] {
-      const json row = site_row(d.hub, op, site);
-      return row["delivered_seq"] == row["stream_head"];
-    });
+  streams_delivered(d.hub, op, {"S01", "S02"});
 
   d.hub.kill9();
   s02.stop();
@@ -442,11 +436,7 @@ TEST_CASE("a hub restored from an older backup takes back what it wrote after it
   eventually([&] { return s02.get(s02_clerk2, "/api/v1/cases/" + later).status == 200; });
   const std::string clerk2 = d.s01.login("clerk");
   eventually([&] { return case_at(d.s01, clerk2, later)["owner_site"] == "S02"; });
-  for (const std::string site : {"S01", "S02"})
-    eventually([&] {
-      const json row = site_row(d.hub, op2, site);
-      return row["delivered_seq"] == row["stream_head"];
-    });
+  streams_delivered(d.hub, op2, {"S01", "S02"});
   REQUIRE(run_cli({"verify-log", "--data", d.hub.data().string(), "--site-config",
                    d.district.config().string()},
                   &out) == 0);
@@ -457,9 +447,8 @@ TEST_CASE("a restored hub refuses a returned stream its own key did not sign and
           "[integration][operations][backup][security]") {
   LinkedDistrict d;
   TempDir backups;
-  const std::string file = (backups.path() / "hub.backup").string();
   std::string out;
-  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+  const std::string file = backup_hub(d, backups, &out);
   d.hub.kill9();
   d.s01.stop();
   restore_hub(d, file, &out);
@@ -498,6 +487,7 @@ TEST_CASE("a restored hub refuses a returned stream its own key did not sign and
     eventually([&] {
       return value_of(scrape(d.hub), R"(tongban_sync_refused_total{reason="STREAM_RETURN"})") == 1;
     });
+    CHECK(count_lines_with(d.hub.data() / "daemon.log", "batch signature does not verify") == 1);
   }
   const std::string op = d.hub.login("operator");
   CHECK(site_row(d.hub, op, "S01")["stream_head"] == 0);
@@ -518,9 +508,8 @@ TEST_CASE("an operator waives a site that cannot return its stream and the resto
   const std::string id = submit(d.s01, d.s01.login("clerk"), 430);
   eventually([&] { return hub_held(d.hub, "S01") == d.s01.head_seq(); });
   TempDir backups;
-  const std::string file = (backups.path() / "hub.backup").string();
   std::string out;
-  REQUIRE(run_cli({"backup", "--data", d.hub.data().string(), "--out", file, "--with-keys"}, &out) == 0);
+  const std::string file = backup_hub(d, backups, &out);
   d.hub.kill9();
   s02.stop();  // its PC is gone for good
   d.s01.stop();
@@ -641,16 +630,6 @@ TEST_CASE("beyond loopback a daemon serves HTTPS only with a certificate of the 
 
 TEST_CASE("a node and a hub one protocol version apart agree on the older and sync",
           "[integration][operations][protocol]") {
-  const auto agreed = [](NodeHarness& node) {
-    uint32_t v = 0;
-    eventually([&] {
-      const HttpReply r = node.get("", "/api/v1/healthz");
-      if (r.status != 200 || !r.body["sync"].is_object()) return false;
-      v = r.body["sync"].value("protocol_version", 0u);
-      return v != 0;
-    });
-    return v;
-  };
   const auto case_reaches_hub = [](LinkedDistrict& d) {
     const std::string op = d.hub.login("operator");
     const std::string id = submit(d.s01, d.s01.login("clerk"), 77);
@@ -658,14 +637,14 @@ TEST_CASE("a node and a hub one protocol version apart agree on the older and sy
   };
   SECTION("a hub of the previous release (version 1) and an upgraded node") {
     LinkedDistrict d;
-    CHECK(agreed(d.s01) == sync::kProtocolVersion);
+    CHECK(agreed_version(d.s01) == sync::kProtocolVersion);
     d.hub.stop();
     d.hub.set_extra_args({"--max-protocol-version", "1"});
     d.hub.start();
     d.s01.stop();
     d.s01.set_hub(d.hub.sync_endpoint());
     d.s01.start();
-    CHECK(agreed(d.s01) == 1);  // refused with BAD_VERSION, said Hello again in version 1
+    CHECK(agreed_version(d.s01) == 1);  // refused with BAD_VERSION, said Hello again in version 1
     case_reaches_hub(d);
     CHECK(count_lines_with(d.s01.data() / "daemon.log", "does not speak protocol 2") >= 1);
   }
@@ -674,7 +653,7 @@ TEST_CASE("a node and a hub one protocol version apart agree on the older and sy
     d.s01.stop();
     d.s01.set_extra_args({"--max-protocol-version", "1"});
     d.s01.start();
-    CHECK(agreed(d.s01) == 1);
+    CHECK(agreed_version(d.s01) == 1);
     case_reaches_hub(d);
   }
 }
@@ -725,13 +704,15 @@ TEST_CASE("a district written by the previous release opens on this one and goes
   const std::string next = submit(s01, clerk, 901);
   CHECK(s01.head_seq() > head);
   eventually([&] { return hub.get(op, "/api/v1/cases/" + next).status == 200; });
-  for (const json& s : hub.get(op, "/api/v1/sites").body["sites"])
-    if (s["site"] == "S01") CHECK(s["fork"].is_null());
+  CHECK(site_row(hub, op, "S01")["fork"].is_null());
   s01.stop();
   hub.stop();
   // Migrations ran forward (never below what the release wrote) and the chains verify.
   CHECK(schema(district.root() / "S01" / "node.db") >= node_before);
   CHECK(schema(district.root() / "HUB" / "hub.db") >= hub_before);
+  CHECK(schema(district.root() / "HUB" / "hub.db") > hub_before);  // the release's hub had fewer
   CHECK(run_cli({"verify-log", "--data", (district.root() / "S01").string(), "--site-config",
+                 district.config().string()}) == 0);
+  CHECK(run_cli({"verify-log", "--data", (district.root() / "HUB").string(), "--site-config",
                  district.config().string()}) == 0);
 }

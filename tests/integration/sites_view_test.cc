@@ -18,14 +18,7 @@ TEST_CASE("the site board says connected or idle or unreachable since when and o
   NodeHarness s02(d.district, "S02");  // provisioned after the hub started: reload its keys
   const std::string op = hub.login("operator");
   REQUIRE(hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
-  const auto site = [&](const std::string& id) {
-    const HttpReply r = hub.get(op, "/api/v1/sites");
-    REQUIRE(r.status == 200);
-    for (const json& s : r.body["sites"])
-      if (s["site"] == id) return s;
-    FAIL("no site " << id);
-    return json();
-  };
+  const auto site = [&](const std::string& id) { return site_row(hub, op, id); };
 
   const json never = site("S03");
   CHECK(never["link"] == "never");

@@ -145,7 +145,5 @@ TEST_CASE("a node steps down to a version-1 hub and syncs in version 1", "[integ
   REQUIRE(batch);
   CHECK(batch->second.version() == 1);
   CHECK(batch->second.batch().events_size() == 2);
-  eventually([&] {
-    return s01.get("", "/api/v1/healthz").body["sync"].value("protocol_version", 0u) == 1;
-  });
+  CHECK(agreed_version(s01) == 1);
 }

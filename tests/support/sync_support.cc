@@ -88,10 +88,36 @@ void join(NodeHarness& node, HubHarness& hub, const std::string& op) {
   node.start();
   REQUIRE(hub.post(op, "/api/v1/keys/reload", json::object()).status == 200);
   // Joined once the hub welcomed it (its first handshakes, before the reload, were denied).
+  (void)agreed_version(node);
+}
+
+uint32_t agreed_version(NodeHarness& node) {
+  uint32_t v = 0;
   eventually([&] {
-    const HttpReply h = node.get("", "/api/v1/healthz");
-    return h.status == 200 && h.body["sync"].value("protocol_version", 0u) > 0;
+    const HttpReply r = node.get("", "/api/v1/healthz");
+    if (r.status != 200 || !r.body["sync"].is_object()) return false;
+    v = r.body["sync"].value("protocol_version", 0u);
+    return v != 0;
   });
+  return v;
+}
+
+json site_row(HubHarness& hub, const std::string& token, const std::string& site) {
+  const HttpReply r = hub.get(token, "/api/v1/sites");
+  REQUIRE(r.status == 200);
+  for (const json& s : r.body["sites"])
+    if (s["site"] == site) return s;
+  FAIL("no site " << site);
+  return {};
+}
+
+void streams_delivered(HubHarness& hub, const std::string& token,
+                       const std::vector<std::string>& sites) {
+  for (const std::string& site : sites)
+    eventually([&] {
+      const json row = site_row(hub, token, site);
+      return row["delivered_seq"] == row["stream_head"];
+    });
 }
 
 json case_at(Daemon& daemon, const std::string& token, const std::string& id) {

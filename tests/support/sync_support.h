@@ -57,6 +57,13 @@ std::string digest_from_nodes(const std::vector<NodeHarness*>& nodes);
 std::string hub_digest(const HubHarness& hub);
 // Starts a node of the district on the hub's link; the hub reloads its allow-list.
 void join(NodeHarness& node, HubHarness& hub, const std::string& op);
+// The sync protocol version a node agreed with the hub in its last Welcome (waits for one).
+uint32_t agreed_version(NodeHarness& node);
+// The hub's record of one site (GET /sites); FAILs when there is none.
+nlohmann::json site_row(HubHarness& hub, const std::string& token, const std::string& site);
+// Waits until each of `sites` has applied its whole hub->node stream.
+void streams_delivered(HubHarness& hub, const std::string& token,
+                       const std::vector<std::string>& sites);
 // The case as `daemon` shows it (status 200 REQUIREd).
 nlohmann::json case_at(Daemon& daemon, const std::string& token, const std::string& id);
 // Submits and accepts an RS001 case for resident n; returns its id.

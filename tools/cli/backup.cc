@@ -334,17 +334,15 @@ int restore_backup(const RestoreBackupOptions& o) {
       if (Status s = witness->write(o.site, head, signature); !s.ok()) return failed(s);
     }
   }
+  SystemClock clock;
   if (!is_node) {
     // What the hub wrote after the backup, the sites applied: it waits for each of them to
     // hand it back before it writes again (docs/protocol.md "Backups").
-    SystemClock clock;
     auto store = hub::HubStore::open(staging, *district, clock, *key, &*keys);
     if (!store.ok()) return failed(store.status());
     if (Status s = (*store)->await_returns(); !s.ok()) return failed(s);
-  }
-  if (is_node) {
+  } else {
     // The events fetched are projected (and their case keys adopted) before the node runs.
-    SystemClock clock;
     auto store = node::NodeStore::open(staging, o.site, &*key, *district, clock, &*keys);
     if (!store.ok()) return failed(store.status());
     if (fetched > 0) {

@@ -387,6 +387,11 @@ int restore(const RestoreOptions& ro) {
                                  " 后重试，或联系区级中心",
                              e.message_en() + "; delete " + data.string() + " and retry"));
   }
+  // A restore from nothing needs the hub to hold the site (fetch_chain answers an empty
+  // head for restore-backup, whose node then sends its events itself).
+  if (fetched->head.seq == 0)
+    return failed(Status::NotFound("nothing_held", "区级中心没有该站点的事件，无可恢复",
+                                   "the hub holds no event of " + o.site + ": nothing to restore"));
   const sync::ChainHead claimed = fetched->head;
   auto& case_keys = fetched->case_keys;
   // From here on the head is this identity's to sign.

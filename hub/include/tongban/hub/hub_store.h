@@ -10,7 +10,6 @@
 // background so the writer never pays for it.
 #pragma once
 
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -555,16 +554,21 @@ class HubStore {
   // Unavailable (hub_restoring) while a restored hub waits for sites' returns: nothing may
   // extend a stream or the hub's log then.
   Status writable_locked() const;
+  // Replica::extend of a chain the hub writes (its log, a site's stream), behind that check:
+  // every such write goes through here.
+  Result<sync::Event> extend_locked(const std::string& origin, const std::string& case_id,
+                                    const std::string& kind, const std::string& actor,
+                                    Timestamp ts, std::string body, const SigningKey& key,
+                                    uint64_t after = 0);
   // While it waits, the reactions to stored runs are recorded, to run when it stops.
   Status defer_reactions_locked(const std::vector<const std::vector<sync::Event>*>& runs);
   Status react_or_defer_locked(const std::vector<const std::vector<sync::Event>*>& runs,
                                const std::map<std::string, CaseState>& moved);
   // `site` answered (or was waived): it leaves the awaited set, and with the last one the
   // recovered events of the hub's log are stored and the deferred reactions run.
-  Status stop_awaiting_locked(const std::string& site);
-  // Commits `tx`; when that fails, `site` is awaited again in memory too.
-  Status commit_stop_locked(Transaction& tx, const std::string& site);
-  // Copies awaited_ for the lock-free readers.
+  // (tx is committed here: when that or the finish fails, `site` is awaited again.)
+  Status stop_awaiting_locked(Transaction& tx, const std::string& site);
+  // Copies awaited_ for the readers that must not take mu_.
   void publish_awaited_locked();
   Status finish_returns_locked();
 
@@ -584,9 +588,8 @@ class HubStore {
   std::function<void()> on_stream_change_;
   bool streams_extended_ = false;  // guarded by mu_: a write appended to a stream
   std::set<std::string> awaited_;  // guarded by mu_: sites a restored hub waits for
-  std::atomic<bool> awaiting_{false};  // !awaited_.empty(), read without the lock
-  std::mutex awaited_snapshot_mu_;     // guards awaited_snapshot_ (never held with I/O)
-  std::vector<std::string> awaited_snapshot_;
+  std::mutex awaited_snapshot_mu_;  // guards awaited_snapshot_ (never held with I/O)
+  std::set<std::string> awaited_snapshot_;
   sync::Replica replica_;    // guarded by mu_
   CaseProjector projector_;  // guarded by mu_
   DocumentStore documents_;  // guarded by mu_

@@ -149,6 +149,8 @@ Result<std::string> json_string(const nlohmann::json& body, const char* key);
 // A request body that must be a JSON object ("" counts as {}); InvalidArgument
 // (invalid_json, zh/en) otherwise.
 Result<nlohmann::json> parse_json_object(const std::string& body);
+// The one string member `key` of a JSON object body (a reason, say): both checks above.
+Result<std::string> body_string(const std::string& body, const char* key);
 
 // POST /password on node and hub: the caller changes their own password
 // ({current_password, new_password}); answers {ok}.
