@@ -138,4 +138,13 @@ TEST_CASE("a restore refuses what the hub cannot prove and an unknown site",
   CHECK(d.hub.get(op, "/api/v1/sites/S99/restore").status == 404);
   CHECK(d.hub.get(op, "/api/v1/sites/S01/restore?limit=0").status == 400);
   CHECK(d.hub.get("", "/api/v1/sites/S01/restore").status == 401);
+  // Provisioned but never synced: the hub holds nothing of it, so there is nothing to restore.
+  NodeHarness s02(d.district, "S02");
+  CHECK(run_cli({"restore", "--from-hub", "--url", d.hub.url(), "--token", op, "--site-config",
+                 d.district.config().string(), "--site", "S02", "--data",
+                 (d.district.root() / "fresh2").string(), "--key-file",
+                 (d.district.root() / "fresh2.kek").string(), "--district-key",
+                 d.district.district_key().string(), "--password-env", "TONGBAN_TEST_PASSWORD"},
+                &out) != 0);
+  CHECK(out.find("无可恢复") != std::string::npos);
 }
