@@ -722,6 +722,8 @@ struct HubApi::Impl {
           // A restored hub waiting for sites' returns writes nothing to them yet.
           if (auto awaited = hub.store().awaited_returns(); !awaited.empty())
             out["restoring"] = {{"awaiting_sites", awaited}};
+          // Sites' events stored (acknowledged) whose projection has not caught up yet.
+          out["projection"] = {{"pending_events", hub.store().projection_backlog()}};
           send_json(res, 200, out);
         },
         open);

@@ -85,6 +85,13 @@ const std::string kReturnSchema = R"sql(
     ts INTEGER NOT NULL);
 )sql";
 
+// The projection behind the log: each site's events projected so far. A hub that had
+// them projected at ingest (before this table) starts with everything held projected.
+const std::string kProjectedSchema = R"sql(
+  CREATE TABLE projected(origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO projected(origin, seq) SELECT origin, seq FROM chain_head;
+)sql";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -129,7 +136,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      "ALTER TABLE case_stats ADD COLUMN rated_window TEXT NOT NULL DEFAULT ''",
                                      // 中介超市: low ratings count from the last reinstatement.
                                      "ALTER TABLE intermediaries ADD COLUMN counted_from INTEGER NOT NULL DEFAULT 0",
-                                     kReturnSchema}));
+                                     kReturnSchema, kProjectedSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
@@ -145,6 +152,11 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   if (!sites.ok()) return sites.status();
   store->awaited_.insert(sites->begin(), sites->end());
   store->publish_awaited_locked();
+  auto pending = store->pending_locked();
+  if (!pending.ok()) return pending.status();
+  for (const auto& [count, origin] : *pending) store->backlog_ += count;
+  if (store->backlog_ > 0)
+    spdlog::info("hub: {} stored event(s) of the sites wait for projection", store->backlog_.load());
   if (!store->awaited_.empty())
     spdlog::warn("hub: restored from a backup, waiting for {} site(s) to return what it lost "
                  "before it writes to any stream or its own log",
@@ -176,20 +188,123 @@ Result<bool> HubStore::record_fork(const std::string& site, uint64_t seq,
   return db_->changes() > 0;
 }
 
-Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
-                               std::map<std::string, CaseState>& moved) {
+Status HubStore::store_locked(const std::vector<sync::Event>& fresh, const Signature& signature) {
   TB_RETURN_IF_ERROR(replica_.append(fresh, signature));
   for (const sync::Event& e : fresh)  // files named here are fetched from the site that attached them
     TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
+  return Status::Ok();
+}
+
+Status HubStore::project_locked(const std::vector<sync::Event>& events,
+                                std::map<std::string, CaseState>& moved) {
   std::map<std::string, Date> known_days;  // per owning site, for this run
   return projector_.project_stored(
-      fresh,
+      events,
       [&](const std::string& case_id) -> Result<CaseState> {
         auto s = case_state_locked(case_id);
         if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
         return s;
       },
       [&](const CaseState& s, bool created) { return supervise_locked(s, created, &known_days); });
+}
+
+Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
+                               std::map<std::string, CaseState>& moved) {
+  TB_RETURN_IF_ERROR(store_locked(fresh, signature));
+  return project_locked(fresh, moved);
+}
+
+Result<std::vector<std::pair<uint64_t, std::string>>> HubStore::pending_locked() {
+  auto stmt = db_->cached(
+      "SELECT c.origin, c.seq - coalesce(p.seq, 0) FROM chain_head c"
+      " LEFT JOIN projected p ON p.origin=c.origin WHERE c.seq > coalesce(p.seq, 0)");
+  if (!stmt.ok()) return stmt.status();
+  std::vector<std::pair<uint64_t, std::string>> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    // Sites' events only: the hub's own log is projected as written, its streams are not cases.
+    std::string origin = stmt->text_at(0);
+    if (district_.site(origin) && !unprojectable_.count(origin))
+      out.emplace_back(static_cast<uint64_t>(stmt->int_at(1)), std::move(origin));
+  }
+  std::sort(out.begin(), out.end());  // fewest pending first
+  return out;
+}
+
+Result<uint64_t> HubStore::project_some_locked(
+    const std::vector<std::pair<uint64_t, std::string>>& origins, size_t budget) {
+  Transaction tx(*db_);
+  TB_RETURN_IF_ERROR(tx.begun());
+  auto cursor = db_->cached(
+      "INSERT INTO projected(origin, seq) VALUES(?1,?2)"
+      " ON CONFLICT(origin) DO UPDATE SET seq=excluded.seq");
+  if (!cursor.ok()) return cursor.status();
+  std::vector<std::vector<sync::Event>> runs;
+  runs.reserve(origins.size());
+  std::map<std::string, CaseState> moved;
+  uint64_t projected = 0;
+  for (size_t i = 0; i < origins.size() && projected < budget; ++i) {
+    const auto& [pending, origin] = origins[i];
+    // An equal share of what is left, so one site's backlog never holds back the others.
+    const uint64_t share = std::max<uint64_t>(1, (budget - projected) / (origins.size() - i));
+    auto done = db_->cached("SELECT coalesce(max(seq), 0) FROM projected WHERE origin=?1");
+    if (!done.ok()) return done.status();
+    done->bind(1, origin);
+    auto row = done->step();
+    if (!row.ok()) return row.status();
+    const uint64_t from = static_cast<uint64_t>(done->int_at(0)) + 1;
+    done->reset();
+    auto run = replica_.read(origin, from, static_cast<size_t>(std::min(pending, share)));
+    if (!run.ok()) return run.status();
+    if (run->empty()) continue;
+    TB_RETURN_IF_ERROR(project_locked(*run, moved));
+    TB_RETURN_IF_ERROR(
+        cursor->bind(1, origin).bind(2, static_cast<int64_t>(run->back().seq)).run());
+    projected += run->size();
+    runs.push_back(std::move(*run));
+  }
+  std::vector<const std::vector<sync::Event>*> reacting;
+  for (const auto& run : runs) reacting.push_back(&run);
+  TB_RETURN_IF_ERROR(react_or_defer_locked(reacting, moved));
+  TB_RETURN_IF_ERROR(tx.commit());
+  forget_backlog(projected);
+  streams_changed();
+  return projected;
+}
+
+Result<bool> HubStore::project_pending(size_t budget) {
+  std::lock_guard lock(mu_);
+  auto origins = pending_locked();
+  if (!origins.ok()) return origins.status();
+  uint64_t pending = 0;
+  for (const auto& [count, origin] : *origins) pending += count;
+  if (pending == 0) return false;
+  auto done = project_some_locked(*origins, budget);
+  if (done.ok()) return *done < pending;
+  if (done.status().code() != StatusCode::kCorruption) return done.status();
+  // One site's events that cannot be projected must not stop the others': find it alone.
+  for (const auto& one : *origins) {
+    auto alone = project_some_locked({one}, budget);
+    if (alone.ok() || alone.status().code() != StatusCode::kCorruption) continue;
+    unprojectable_.insert(one.second);
+    forget_backlog(one.first);
+    spdlog::error("hub: {} event(s) of {} cannot be projected ({}); they are stored and "
+                  "acknowledged, the case index stops short of them until the hub restarts",
+                  one.first, one.second, alone.status().message_en());
+  }
+  return true;
+}
+
+Status HubStore::project_all_locked() {
+  for (;;) {
+    auto origins = pending_locked();
+    if (!origins.ok()) return origins.status();
+    if (origins->empty()) return Status::Ok();
+    auto done = project_some_locked(*origins, 20000);
+    if (!done.ok()) return done.status();
+  }
 }
 
 Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool opened) {
@@ -215,8 +330,7 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
       "last_contact_ts=excluded.last_contact_ts,"
       " head_seq=max(head_seq, excluded.head_seq), head_ts=max(head_ts, excluded.head_ts)");
   if (!state.ok()) return state.status();
-  std::map<std::string, CaseState> moved;
-  std::vector<const std::vector<sync::Event>*> stored;
+  uint64_t stored = 0;
   for (const sync::StoreRun& run : runs) {
     const std::vector<sync::Event>& fresh = run.check.fresh;
     if (fresh.empty()) continue;
@@ -228,17 +342,16 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
       return Status::Conflict("chain_moved", "站点事件链已变化，请重发",
                              "run of " + run.site + " at " + std::to_string(fresh.front().seq) +
                                  " does not follow the stored chain");
-    TB_RETURN_IF_ERROR(append_locked(fresh, run.check.signature, moved));
-    stored.push_back(&fresh);
+    TB_RETURN_IF_ERROR(store_locked(fresh, run.check.signature));
+    stored += fresh.size();
     TB_RETURN_IF_ERROR(state->bind(1, run.site)
                            .bind(2, clock_.now())
                            .bind(3, static_cast<int64_t>(run.head_seq))
                            .bind(4, run.head_ts)
                            .run());
   }
-  TB_RETURN_IF_ERROR(react_or_defer_locked(stored, moved));
   TB_RETURN_IF_ERROR(tx.commit());
-  streams_changed();
+  backlog_ += stored;
   return Status::Ok();
 }
 
@@ -252,11 +365,10 @@ Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicK
   if (!out.check.ok() || out.check.fresh.empty()) return out;  // refused, or held already
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
-  std::map<std::string, CaseState> moved;
-  TB_RETURN_IF_ERROR(append_locked(out.check.fresh, out.check.signature, moved));
-  TB_RETURN_IF_ERROR(react_or_defer_locked({&out.check.fresh}, moved));
+  TB_RETURN_IF_ERROR(store_locked(out.check.fresh, out.check.signature));
   TB_RETURN_IF_ERROR(tx.commit());
-  streams_changed();
+  backlog_ += out.check.fresh.size();
+  TB_RETURN_IF_ERROR(project_all_locked());
   return out;
 }
 

@@ -67,6 +67,11 @@ void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServe
            "Sites a hub restored from a backup still waits for (0: it writes as usual).");
   t.sample("tongban_hub_restore_awaited_sites",
            static_cast<double>(hub.store().awaited_returns().size()));
+  t.family("tongban_hub_projection_pending_events", "gauge",
+           "Sites' events stored and acknowledged whose projection (case index, 电子监察, "
+           "dispatch) has not caught up yet.");
+  t.sample("tongban_hub_projection_pending_events",
+           static_cast<double>(hub.store().projection_backlog()));
   t.family("tongban_sync_refused_total", "counter",
            "Sync messages and handshakes the hub refused, by reason.");
   for (const auto& [reason, n] : server.refusals())

@@ -523,13 +523,45 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
 
 void SyncServer::store_loop() {
   auto live_seen = SteadyClock::time_point{};
+  // Storage first (it is what sites wait for); what follows it (the hub's projection) runs
+  // when the store is idle, and a step at least every project_every while it is busy.
+  // Work may wait from before a restart, so the loop starts with a step.
+  bool follow_up = true;
+  auto next_step = SteadyClock::now();
+  const auto step = [&](bool busy) {
+    auto more =
+        handler_.project(busy ? options_.busy_project_events : options_.idle_project_events);
+    const auto now = SteadyClock::now();
+    if (more.ok()) {
+      follow_up = *more;
+      next_step = busy ? now + options_.project_every : now;
+    } else {  // retried later; the stored events are safe meanwhile
+      spdlog::error("sync: what follows storage failed: {}", more.status().message_en());
+      next_step = now + std::chrono::seconds(5);
+    }
+  };
   for (;;) {
     std::vector<StoreRun> group;
     std::vector<Stored> outcomes;
+    bool idle = false;
     {
       std::unique_lock lock(store_mu_);
-      store_cv_.wait(lock, [&] { return stop_ || !to_store_.empty(); });
+      const auto ready = [&] { return stop_ || !to_store_.empty(); };
+      if (!follow_up)
+        store_cv_.wait(lock, ready);
+      else
+        store_cv_.wait_until(lock, next_step, ready);
       if (stop_) return;  // what was not stored was not acknowledged: sites resend it
+      idle = to_store_.empty();
+    }
+    if (idle) {  // follow-up work is due, and nothing waits to be stored
+      step(false);
+      continue;
+    }
+    if (follow_up && SteadyClock::now() >= next_step) step(true);
+    {
+      std::unique_lock lock(store_mu_);
+      if (stop_) return;
       // Rounds over the waiting sites, fewest waiting events first, one run each per round.
       std::vector<std::pair<size_t, std::string>> order;
       const auto now = SteadyClock::now();
@@ -568,6 +600,8 @@ void SyncServer::store_loop() {
     const Status st = group.empty() ? Status::Ok() : handler_.store(group);
     if (!st.ok())
       spdlog::error("sync: storing {} batches failed: {}", group.size(), st.message_en());
+    else if (!group.empty())
+      follow_up = true;
     {
       std::lock_guard lock(store_mu_);
       for (const StoreRun& run : group) {

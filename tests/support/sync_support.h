@@ -48,7 +48,8 @@ void eventually(F done, std::chrono::seconds limit = std::chrono::seconds(30)) {
 }
 
 Db open_db(const std::filesystem::path& file);
-// The seq the hub holds for `origin` (read from hub.db).
+// The seq the hub holds for `origin` (read from hub.db); for a site, as far as the hub has
+// also projected it (so its case index, 电子监察 and dispatch show it).
 uint64_t hub_held(const HubHarness& hub, const std::string& origin);
 int64_t count_rows(Db& db, const std::string& sql, const std::string& arg);
 void expect_integrity(const std::filesystem::path& file);

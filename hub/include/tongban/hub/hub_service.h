@@ -86,6 +86,7 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   Status store(const std::vector<sync::StoreRun>& group) override {
     return store_->store_runs(group);
   }
+  Result<bool> project(size_t budget) override { return store_->project_pending(budget); }
   void contact(const std::string& site, const std::optional<sync::HeadClaim>& head) override;
   Result<uint64_t> stream_head(const std::string& site) override;
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,

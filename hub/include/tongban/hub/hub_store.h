@@ -10,6 +10,7 @@
 // background so the writer never pays for it.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -83,12 +84,24 @@ class HubStore {
   // true when this is news.
   Result<bool> record_fork(const std::string& site, uint64_t seq, const std::string& message);
   // Stores checked runs of events in one transaction (group commit), in order: each must
-  // continue its site's stored chain (else nothing is stored: Conflict). Projects them and
-  // records the head each site advertised.
+  // continue its site's stored chain (else nothing is stored: Conflict), and records the
+  // head each site advertised. The runs are durable (and may be acknowledged) on return;
+  // their projection follows behind, through project_pending.
   Status store_runs(const std::vector<sync::StoreRun>& runs);
   // Checks `batch` against the held chain with `origin_key` and stores what is new, under
-  // one lock so no live batch of the same origin interleaves.
+  // one lock so no live batch of the same origin interleaves; then projects everything
+  // pending, so the caller (a bundle import) sees the result.
   Result<Ingested> check_and_store(const pb::Batch& batch, const PublicKey& origin_key);
+  // The projection behind the log: projects up to `budget` of the sites' events stored and
+  // not yet projected (each site's from its cursor, the sites with fewest pending first,
+  // an equal share each), in one transaction with their reactions (forwarding, dispatch,
+  // the district's lists; recorded for later while a restored hub waits) and the cursors.
+  // True when events remain. The hub's own events are projected as it writes them.
+  // A site whose events cannot be projected (a body that does not parse) is set aside with
+  // an error in the log until the hub restarts; the others go on.
+  Result<bool> project_pending(size_t budget);
+  // Sites' events stored and not yet projected: a snapshot, never waits for the lock.
+  uint64_t projection_backlog() const { return backlog_.load(std::memory_order_relaxed); }
 
   // The hub->node stream of `site`: its newest seq, a run of it, the site's cursor.
   Result<uint64_t> stream_head(const std::string& site);
@@ -455,9 +468,27 @@ class HubStore {
   HubStore(std::unique_ptr<Db> db, const District& district, const Clock& clock,
            const SigningKey& key, const Keyring* keys);
   // Each *_locked member expects mu_ held (and a transaction open, for writes).
-  // Stores and projects `fresh`; the states of cases that have moved are added to `moved`.
+  // Appends `fresh` to the replica (documents it names are noted for fetching).
+  Status store_locked(const std::vector<sync::Event>& fresh, const Signature& signature);
+  // Projects stored `events` (one origin, in order); the states of cases that have moved
+  // are added to `moved`.
+  Status project_locked(const std::vector<sync::Event>& events,
+                        std::map<std::string, CaseState>& moved);
+  // Stores and projects `fresh` at once (the hub's own log).
   Status append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
                        std::map<std::string, CaseState>& moved);
+  // The sites with events to project, each with its count, fewest first.
+  Result<std::vector<std::pair<uint64_t, std::string>>> pending_locked();
+  // One transaction of project_pending over `origins` (each with its pending count).
+  Result<uint64_t> project_some_locked(const std::vector<std::pair<uint64_t, std::string>>& origins,
+                                       size_t budget);
+  // Projects everything pending (a bundle import answers with its result).
+  Status project_all_locked();
+  void forget_backlog(uint64_t n) {
+    uint64_t was = backlog_.load();
+    while (!backlog_.compare_exchange_weak(was, was - std::min(was, n))) {
+    }
+  }
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
   Status record_facts_locked(const CaseState& s);
@@ -598,6 +629,8 @@ class HubStore {
   SupervisionRules rules_ = SupervisionRules::defaults(2);
   ContactOf contact_of_;
   std::unique_ptr<WalCheckpointer> checkpointer_;
+  std::atomic<uint64_t> backlog_{0};    // sites' events stored, not yet projected
+  std::set<std::string> unprojectable_;  // guarded by mu_: sites set aside until restart
 };
 
 }  // namespace tongban::hub

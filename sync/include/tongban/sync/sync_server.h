@@ -55,6 +55,13 @@ class SyncHandler {
   // (synchronous=FULL) before returning Ok; on an error nothing of the group is stored.
   // A run that does not continue its site's stored chain is an error.
   virtual Status store(const std::vector<StoreRun>& group) = 0;
+  // Work that follows storage (the hub's projection), done on the store thread in steps of
+  // about `budget` events: whenever nothing waits to be stored, and one step every
+  // ServerOptions::project_every while sites keep the store busy. True while work remains.
+  virtual Result<bool> project(size_t budget) {
+    (void)budget;
+    return false;
+  }
   // An authenticated frame from `site` (any: the link lives), with its head claim when one
   // came and its signature verified with the site's key.
   virtual void contact(const std::string& site, const std::optional<HeadClaim>& head) = 0;
@@ -105,6 +112,12 @@ struct ServerOptions {
   size_t group_events = 1000;
   size_t bulk_group_events = 4000;
   size_t live_run_events = 100;
+  // What follows storage (SyncHandler::project): steps of idle_project_events when the
+  // store is idle; while it is busy, one step of busy_project_events every project_every,
+  // so that work never stalls and storing keeps most of the thread.
+  size_t idle_project_events = 2000;
+  size_t busy_project_events = 1000;
+  std::chrono::milliseconds project_every{250};
   // A site with more events than this checked but not yet stored is refused (UNAVAILABLE)
   // until the store catches up; a node's own window keeps an honest one well below it.
   size_t site_queue_events = 65536;
