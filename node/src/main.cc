@@ -8,6 +8,9 @@
 #include <iostream>
 #include <thread>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "tongban/node/case_service.h"
 #include "tongban/node/http_api.h"
 #include "tongban/node/node_sync.h"
@@ -244,6 +247,11 @@ int main(int argc, char** argv) {
   if (hub_key != district->public_keys.end())
     log_keys[sync::stream_origin(site_id)] = hub_key->second;
   std::thread auditor([s = store->get(), log_keys] {
+    // Background work: the walk yields the CPU to the windows and to sync (a node catching
+    // up a long log after a restart would otherwise share its two cores with it). Linux
+    // gives each thread its own nice value.
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19) != 0)
+      spdlog::debug("log audit: cannot lower its priority");
     if (Status verdict = s->audit_log(log_keys); verdict.reason() == "audit_cancelled")
       spdlog::info("log audit: {}", verdict.message_en());
     else if (!verdict.ok())

@@ -162,6 +162,11 @@ CheckpointTotals checkpoint_totals() {
 }
 
 Result<Db> Db::open(const std::filesystem::path& path, Options options) {
+  // SQLite counts every allocation under one global mutex unless told not to; nothing here
+  // reads the counts, and the writers allocate per row (before the first connection only:
+  // later it answers SQLITE_MISUSE and changes nothing).
+  static std::once_flag configured;
+  std::call_once(configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   sqlite3* raw = nullptr;
   const int rc =
       sqlite3_open_v2(path.c_str(), &raw,

@@ -110,7 +110,7 @@ struct ServerOptions {
   // at group_events, so a live site's few events wait for at most two short commits;
   // otherwise (catch-ups only) they grow to bulk_group_events for throughput.
   size_t group_events = 1000;
-  size_t bulk_group_events = 4000;
+  size_t bulk_group_events = 8000;
   size_t live_run_events = 100;
   // What follows storage (SyncHandler::project): steps of idle_project_events when the
   // store is idle; while it is busy, one step of busy_project_events every project_every,
