@@ -1,8 +1,8 @@
 // 跨区通办 at the hub: hand-overs, the dispatch rules, and what the hub does about the
 // events it stores (a transfer request is dispatched, a returned case goes back, every site
-// that holds a moved case hears what happens to it). All of it runs inside the store's
-// transactions, so a hand-over and the event that caused it are durable together: after a
-// crash of the hub either both are there or neither, and the node resends the cause.
+// that holds a moved case hears what happens to it). The reactions run inside the
+// projection's transaction with the cursor past their cause, so after a crash of the hub
+// either both are there or neither, and the next start projects the cause again.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

@@ -47,6 +47,8 @@ void HubService::diverged(const std::string& site, uint64_t seq, const std::stri
                   site, seq, message);
 }
 
+Status HubService::admit(const std::vector<sync::Event>& fresh) { return case_events_only(fresh); }
+
 void HubService::contact(const std::string& site, const std::optional<sync::HeadClaim>& head) {
   constexpr Timestamp kFutureSlack = 300;  // a head time further ahead is not believed
   const Timestamp now = clock_.now();

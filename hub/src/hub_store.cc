@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "tongban/sync/batch.h"
@@ -226,7 +227,7 @@ Result<std::vector<std::pair<uint64_t, std::string>>> HubStore::pending_locked()
     if (!*row) break;
     // Sites' events only: the hub's own log is projected as written, its streams are not cases.
     std::string origin = stmt->text_at(0);
-    if (district_.site(origin) && !unprojectable_.count(origin))
+    if (district_.site(origin))
       out.emplace_back(static_cast<uint64_t>(stmt->int_at(1)), std::move(origin));
   }
   std::sort(out.begin(), out.end());  // fewest pending first
@@ -259,9 +260,11 @@ Result<uint64_t> HubStore::project_some_locked(
     auto run = replica_.read(origin, from, static_cast<size_t>(std::min(pending, share)));
     if (!run.ok()) return run.status();
     if (run->empty()) continue;
-    TB_RETURN_IF_ERROR(project_locked(*run, moved));
+    // The cursor moves first: 电子监察 judges the site as of what the projection has seen
+    // (known_day_locked), never ahead of events stored but not projected yet.
     TB_RETURN_IF_ERROR(
         cursor->bind(1, origin).bind(2, static_cast<int64_t>(run->back().seq)).run());
+    TB_RETURN_IF_ERROR(project_locked(*run, moved));
     projected += run->size();
     runs.push_back(std::move(*run));
   }
@@ -282,29 +285,32 @@ Result<bool> HubStore::project_pending(size_t budget) {
   for (const auto& [count, origin] : *origins) pending += count;
   if (pending == 0) return false;
   auto done = project_some_locked(*origins, budget);
-  if (done.ok()) return *done < pending;
-  if (done.status().code() != StatusCode::kCorruption) return done.status();
-  // One site's events that cannot be projected must not stop the others': find it alone.
-  for (const auto& one : *origins) {
-    auto alone = project_some_locked({one}, budget);
-    if (alone.ok() || alone.status().code() != StatusCode::kCorruption) continue;
-    unprojectable_.insert(one.second);
-    forget_backlog(one.first);
-    spdlog::error("hub: {} event(s) of {} cannot be projected ({}); they are stored and "
-                  "acknowledged, the case index stops short of them until the hub restarts",
-                  one.first, one.second, alone.status().message_en());
-  }
-  return true;
+  if (!done.ok()) return done.status();
+  return *done < pending;
 }
 
-Status HubStore::project_all_locked() {
+Status HubStore::project_origin_locked(const std::string& origin) {
   for (;;) {
     auto origins = pending_locked();
     if (!origins.ok()) return origins.status();
-    if (origins->empty()) return Status::Ok();
-    auto done = project_some_locked(*origins, 20000);
+    const auto mine = std::find_if(origins->begin(), origins->end(),
+                                   [&](const auto& o) { return o.second == origin; });
+    if (mine == origins->end()) return Status::Ok();
+    auto done = project_some_locked({*mine}, 20000);
     if (!done.ok()) return done.status();
+    if (*done == 0)  // the held chain has a hole below its head: nothing more to read
+      return Status::Corruption("the stored events of " + origin + " stop short of its head");
   }
+}
+
+Status case_events_only(const std::vector<sync::Event>& events) {
+  pb::CaseEvent scratch;
+  for (const sync::Event& e : events)
+    if (!scratch.ParseFromString(e.body))
+      return Status::InvalidArgument("malformed_event", "事件内容不是合法的办件事件",
+                                     "event " + std::to_string(e.seq) + " of " + e.origin +
+                                         " is not a case event (its body does not parse)");
+  return Status::Ok();
 }
 
 Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool opened) {
@@ -363,12 +369,16 @@ Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicK
                   return replica_.hash_at(batch.origin(), seq);
                 })};
   if (!out.check.ok() || out.check.fresh.empty()) return out;  // refused, or held already
+  TB_RETURN_IF_ERROR(case_events_only(out.check.fresh));
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
   TB_RETURN_IF_ERROR(store_locked(out.check.fresh, out.check.signature));
   TB_RETURN_IF_ERROR(tx.commit());
   backlog_ += out.check.fresh.size();
-  TB_RETURN_IF_ERROR(project_all_locked());
+  // Durable already: a projection that fails here is retried by the store thread's sweep.
+  if (Status projected = project_origin_locked(batch.origin()); !projected.ok())
+    spdlog::error("hub: the bundle of {} is stored; projecting it failed: {}", batch.origin(),
+                  projected.message_en());
   return out;
 }
 

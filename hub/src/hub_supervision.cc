@@ -29,13 +29,22 @@ Result<Date> HubStore::known_day_locked(const std::string& site) {
   const Timestamp now = clock_.now();
   auto held = replica_.head(site);
   if (!held.ok()) return held.status();
-  if (contact_of_) {
+  // As far as the projection has seen: events stored but not projected yet do not count.
+  auto seen = db_->cached("SELECT seq FROM projected WHERE origin=?1");
+  if (!seen.ok()) return seen.status();
+  seen->bind(1, site);
+  auto seen_row = seen->step();
+  if (!seen_row.ok()) return seen_row.status();
+  const uint64_t upto =
+      std::min(held->seq, *seen_row ? static_cast<uint64_t>(seen->int_at(0)) : uint64_t{0});
+  seen->reset();
+  if (contact_of_ && upto == held->seq) {
     const auto [at, claimed] = contact_of_(site);
     if (at && claimed && held->seq >= *claimed) return date_of(std::min(now, at));
   }
   auto ts = db_->cached("SELECT ts FROM events WHERE origin=?1 AND seq=?2");
   if (!ts.ok()) return ts.status();
-  ts->bind(1, site).bind(2, static_cast<int64_t>(held->seq));
+  ts->bind(1, site).bind(2, static_cast<int64_t>(upto));
   auto row = ts->step();
   if (!row.ok()) return row.status();
   const Timestamp newest = *row ? ts->int_at(0) : 0;

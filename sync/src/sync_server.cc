@@ -508,6 +508,11 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
       b.has_origin_head() ? verify_head(b.origin_head(), site, key->second) : std::nullopt;
   handler_.contact(site, head);
   if (check.fresh.empty()) return ack(site, in.durable.seq);  // all held: what is durable
+  // Signed and chained, but what the hub cannot use (a body that is no case event) is
+  // refused before it is stored: once acknowledged it could never be projected.
+  if (Status admitted = handler_.admit(check.fresh); !admitted.ok())
+    return refuse(routing_id, site, pb::Error::MALFORMED, admitted.message_en(),
+                  check.fresh.front().seq);
   for (const Event& e : check.fresh) in.pending.push_back(e.hash);
   const Event& last = check.fresh.back();
   in.checked = ChainHead{last.seq, last.lamport, last.hash};
@@ -524,20 +529,23 @@ void SyncServer::on_batch(const std::string& routing_id, const std::string& site
 void SyncServer::store_loop() {
   auto live_seen = SteadyClock::time_point{};
   // Storage first (it is what sites wait for); what follows it (the hub's projection) runs
-  // when the store is idle, and a step at least every project_every while it is busy.
-  // Work may wait from before a restart, so the loop starts with a step.
+  // when nothing waits to be stored, and one step per project_every while sites keep the
+  // store busy. After any step storing has the thread for project_every. Work may wait
+  // from before a restart, so the loop starts with a step.
   bool follow_up = true;
-  auto next_step = SteadyClock::now();
+  auto next_busy = SteadyClock::now();
+  auto retry_after = SteadyClock::time_point{};  // after a failed step
   const auto step = [&](bool busy) {
     auto more =
         handler_.project(busy ? options_.busy_project_events : options_.idle_project_events);
     const auto now = SteadyClock::now();
+    next_busy = now + options_.project_every;
     if (more.ok()) {
       follow_up = *more;
-      next_step = busy ? now + options_.project_every : now;
     } else {  // retried later; the stored events are safe meanwhile
-      spdlog::error("sync: what follows storage failed: {}", more.status().message_en());
-      next_step = now + std::chrono::seconds(5);
+      spdlog::error("sync: what follows storage failed (retried in 5 s): {}",
+                    more.status().message_en());
+      retry_after = now + std::chrono::seconds(5);
     }
   };
   for (;;) {
@@ -547,18 +555,23 @@ void SyncServer::store_loop() {
     {
       std::unique_lock lock(store_mu_);
       const auto ready = [&] { return stop_ || !to_store_.empty(); };
+      // With nothing known to follow, a step every few seconds still looks (work left by a
+      // write that did not pass through this thread, e.g. a bundle import that failed to
+      // project).
       if (!follow_up)
-        store_cv_.wait(lock, ready);
-      else
-        store_cv_.wait_until(lock, next_step, ready);
+        follow_up = !store_cv_.wait_for(lock, std::chrono::seconds(5), ready);
+      else if (SteadyClock::now() < retry_after)
+        store_cv_.wait_until(lock, retry_after, ready);
       if (stop_) return;  // what was not stored was not acknowledged: sites resend it
       idle = to_store_.empty();
     }
-    if (idle) {  // follow-up work is due, and nothing waits to be stored
-      step(false);
+    const auto woke = SteadyClock::now();
+    const bool may_step = follow_up && woke >= retry_after;
+    if (idle) {  // nothing waits to be stored
+      if (may_step) step(false);
       continue;
     }
-    if (follow_up && SteadyClock::now() >= next_step) step(true);
+    if (may_step && woke >= next_busy) step(true);
     {
       std::unique_lock lock(store_mu_);
       if (stop_) return;

@@ -190,7 +190,7 @@ TEST_CASE("the hub refuses a rewritten acknowledged event as a fork and alerts t
   REQUIRE(reply);
   CHECK(reply->error().code() == pb::Error::FORK);
 
-  CHECK(hub_held(hub, "S01") == 4);
+  CHECK(hub_stored(hub, "S01") == 4);
   {
     Db db = open_db(hub.data() / "hub.db");
     CHECK(*sync::Replica(db).hash_at("S01", 3) == held_before);
@@ -224,7 +224,7 @@ TEST_CASE("an edited event that was never sent halts the node once instead of a 
   // store halting) both quote "the hub refused" and reach the file whenever it is flushed.
   CHECK(count_lines_with(s01.data() / "daemon.log", "sync client: hub refused") <= 1);
   CHECK(count_lines_with(hub.data() / "daemon.log", "BROKEN_CHAIN") <= 1);
-  CHECK(hub_held(hub, "S01") == 0);
+  CHECK(hub_stored(hub, "S01") == 0);
   CHECK(s01.post(clerk, "/api/v1/cases", application("RS001", {"ID"}, resident_id(9))).status ==
         503);
 }

@@ -120,7 +120,7 @@ TEST_CASE("a hub whose disk fills refuses batches unacknowledged and catches up 
   CHECK(publish.status == 503);
   CHECK(publish.body["error"]["code"] == "storage_full");
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  CHECK(hub_held(hub, "S01") == 2);  // nothing stored, so nothing acknowledged
+  CHECK(hub_stored(hub, "S01") == 2);  // nothing stored, so nothing acknowledged
   CHECK(s01.get("", "/api/v1/healthz").body["sync"]["acked_seq"] == 2);
 
   set_fault(control, "ok");

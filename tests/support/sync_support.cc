@@ -35,6 +35,13 @@ Db open_db(const std::filesystem::path& file) {
   return std::move(*db);
 }
 
+uint64_t hub_stored(const HubHarness& hub, const std::string& origin) {
+  Db db = open_db(hub.data() / "hub.db");
+  auto head = sync::Replica(db).head(origin);
+  REQUIRE(head.ok());
+  return head->seq;
+}
+
 uint64_t hub_held(const HubHarness& hub, const std::string& origin) {
   Db db = open_db(hub.data() / "hub.db");
   auto head = sync::Replica(db).head(origin);

@@ -51,6 +51,9 @@ Db open_db(const std::filesystem::path& file);
 // The seq the hub holds for `origin` (read from hub.db); for a site, as far as the hub has
 // also projected it (so its case index, 电子监察 and dispatch show it).
 uint64_t hub_held(const HubHarness& hub, const std::string& origin);
+// The seq the hub has stored for `origin`, projected or not (for checks that nothing more
+// was stored).
+uint64_t hub_stored(const HubHarness& hub, const std::string& origin);
 int64_t count_rows(Db& db, const std::string& sql, const std::string& arg);
 void expect_integrity(const std::filesystem::path& file);
 // The case index rebuilt from the nodes' own logs, as the hub should hold it.

@@ -86,6 +86,8 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   Status store(const std::vector<sync::StoreRun>& group) override {
     return store_->store_runs(group);
   }
+  // Every event of a site is a case event: one whose body does not parse is refused.
+  Status admit(const std::vector<sync::Event>& fresh) override;
   Result<bool> project(size_t budget) override { return store_->project_pending(budget); }
   void contact(const std::string& site, const std::optional<sync::HeadClaim>& head) override;
   Result<uint64_t> stream_head(const std::string& site) override;

@@ -60,6 +60,10 @@ struct Ingested {
   sync::BatchCheck check;  // !check.ok(): refused, nothing stored
 };
 
+// A site's log holds case events only: InvalidArgument naming the first event whose body
+// does not parse as one (the hub could store it but never project it). Thread-safe.
+Status case_events_only(const std::vector<sync::Event>& events);
+
 class HubStore {
  public:
   static constexpr const char* kDbFile = "hub.db";
@@ -97,8 +101,7 @@ class HubStore {
   // an equal share each), in one transaction with their reactions (forwarding, dispatch,
   // the district's lists; recorded for later while a restored hub waits) and the cursors.
   // True when events remain. The hub's own events are projected as it writes them.
-  // A site whose events cannot be projected (a body that does not parse) is set aside with
-  // an error in the log until the hub restarts; the others go on.
+  // An error leaves the cursors where they were (the caller retries later).
   Result<bool> project_pending(size_t budget);
   // Sites' events stored and not yet projected: a snapshot, never waits for the lock.
   uint64_t projection_backlog() const { return backlog_.load(std::memory_order_relaxed); }
@@ -482,8 +485,8 @@ class HubStore {
   // One transaction of project_pending over `origins` (each with its pending count).
   Result<uint64_t> project_some_locked(const std::vector<std::pair<uint64_t, std::string>>& origins,
                                        size_t budget);
-  // Projects everything pending (a bundle import answers with its result).
-  Status project_all_locked();
+  // Projects everything pending of `origin` (a bundle import answers with its result).
+  Status project_origin_locked(const std::string& origin);
   void forget_backlog(uint64_t n) {
     uint64_t was = backlog_.load();
     while (!backlog_.compare_exchange_weak(was, was - std::min(was, n))) {
@@ -629,8 +632,7 @@ class HubStore {
   SupervisionRules rules_ = SupervisionRules::defaults(2);
   ContactOf contact_of_;
   std::unique_ptr<WalCheckpointer> checkpointer_;
-  std::atomic<uint64_t> backlog_{0};    // sites' events stored, not yet projected
-  std::set<std::string> unprojectable_;  // guarded by mu_: sites set aside until restart
+  std::atomic<uint64_t> backlog_{0};  // sites' events stored, not yet projected
 };
 
 }  // namespace tongban::hub

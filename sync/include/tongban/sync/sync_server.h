@@ -55,6 +55,12 @@ class SyncHandler {
   // (synchronous=FULL) before returning Ok; on an error nothing of the group is stored.
   // A run that does not continue its site's stored chain is an error.
   virtual Status store(const std::vector<StoreRun>& group) = 0;
+  // Whether checked new events may be stored (called on the sync loop thread, before
+  // they are queued): an error refuses the batch as MALFORMED, nothing stored.
+  virtual Status admit(const std::vector<Event>& fresh) {
+    (void)fresh;
+    return Status::Ok();
+  }
   // Work that follows storage (the hub's projection), done on the store thread in steps of
   // about `budget` events: whenever nothing waits to be stored, and one step every
   // ServerOptions::project_every while sites keep the store busy. True while work remains.
