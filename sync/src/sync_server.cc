@@ -534,10 +534,15 @@ void SyncServer::store_loop() {
   // from before a restart, so the loop starts with a step.
   bool follow_up = true;
   auto next_busy = SteadyClock::now();
+  auto last_stored = SteadyClock::time_point{};
   auto retry_after = SteadyClock::time_point{};  // after a failed step
+  // A step's size: idle_project_events once the store has been idle a while; right after
+  // a store (a catch-up's batches arrive back to back, a live site's every few ms) a small
+  // one, so a batch arriving meanwhile waits little.
   const auto step = [&](bool busy) {
-    auto more =
-        handler_.project(busy ? options_.busy_project_events : options_.idle_project_events);
+    const bool settled = SteadyClock::now() - last_stored > std::chrono::milliseconds(50);
+    auto more = handler_.project(busy || !settled ? options_.busy_project_events
+                                                  : options_.idle_project_events);
     const auto now = SteadyClock::now();
     next_busy = now + options_.project_every;
     if (more.ok()) {
@@ -615,6 +620,7 @@ void SyncServer::store_loop() {
       spdlog::error("sync: storing {} batches failed: {}", group.size(), st.message_en());
     else if (!group.empty())
       follow_up = true;
+    if (!group.empty()) last_stored = SteadyClock::now();
     {
       std::lock_guard lock(store_mu_);
       for (const StoreRun& run : group) {

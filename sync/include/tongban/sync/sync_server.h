@@ -119,10 +119,11 @@ struct ServerOptions {
   size_t bulk_group_events = 8000;
   size_t live_run_events = 100;
   // What follows storage (SyncHandler::project): steps of idle_project_events when the
-  // store is idle; while it is busy, one step of busy_project_events every project_every,
-  // so that work never stalls and storing keeps most of the thread.
+  // store has been idle for 50 ms (of busy_project_events right after a store); while it is
+  // busy, one step of busy_project_events every project_every, so that work never stalls
+  // and storing keeps most of the thread.
   size_t idle_project_events = 2000;
-  size_t busy_project_events = 1000;
+  size_t busy_project_events = 500;
   std::chrono::milliseconds project_every{250};
   // A site with more events than this checked but not yet stored is refused (UNAVAILABLE)
   // until the store catches up; a node's own window keeps an honest one well below it.
