@@ -18,6 +18,10 @@
 namespace tongban::node {
 
 namespace {
+constexpr const char* kCacheSize = "PRAGMA cache_size=-32768";  // 32 MiB of pages
+}  // namespace
+
+namespace {
 
 const std::string kNodeSchema = R"sql(
   CREATE TABLE appointments(
@@ -209,6 +213,9 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   // The writer (a window's commit, a delivery from the hub) never pays for checkpoints: a
   // second connection does them, as at the hub.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
+  // A delivery of 500 cases from the hub touches more pages than SQLite's default 2 MiB
+  // cache holds, which then spills dirty pages to the WAL in the middle of the transaction.
+  TB_RETURN_IF_ERROR(owned->exec(kCacheSize));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
   if (!checkpointer.ok()) return checkpointer.status();
   auto log = sync::EventLog::open(*owned, site_id, key);
@@ -803,11 +810,11 @@ Result<bool> NodeStore::acknowledge_move_locked(Writer& writer, CaseState& state
 Status NodeStore::rebuild_projections() {
   std::lock_guard lock(mu_);
   // The whole index is rewritten in one transaction: let its pages stay in memory for it
-  // (128 MiB, back to SQLite's default after).
+  // (128 MiB, back to the usual 32 MiB after).
   TB_RETURN_IF_ERROR(db_->exec("PRAGMA cache_size=-131072"));
   struct DefaultCache {
     Db& db;
-    ~DefaultCache() { (void)db.exec("PRAGMA cache_size=-2000"); }
+    ~DefaultCache() { (void)db.exec(kCacheSize); }
   } restore_cache{*db_};
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());

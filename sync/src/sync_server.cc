@@ -249,6 +249,14 @@ void SyncServer::pump(Session& s) {
   while (s.in_flight.size() < static_cast<size_t>(options_.delivery_window) && s.next <= *head) {
     auto events = handler_.stream_read(s.site, s.next, options_.delivery_batch);
     if (!events.ok() || events->empty()) return;
+    // However long the case histories in it, a delivery stays within half the node's
+    // message limit (at least one directive goes).
+    size_t bytes = 0, keep = 0;
+    for (; keep < events->size(); ++keep) {
+      bytes += (*events)[keep].body.size() + 256;
+      if (keep > 0 && bytes > static_cast<size_t>(kMaxMessageBytes / 2)) break;
+    }
+    events->erase(events->begin() + static_cast<long>(keep), events->end());
     pb::Envelope env;
     *env.mutable_delivery()->mutable_batch() =
         make_batch(*events, *options_.key);

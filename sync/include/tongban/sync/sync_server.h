@@ -109,7 +109,7 @@ struct ServerOptions {
   const SigningKey* key = nullptr;  // signs hub->node deliveries
   // Site id -> Ed25519 public key of every site allowed now (read at start and on reload).
   std::function<Result<std::map<std::string, PublicKey>>()> load_keys;
-  size_t delivery_batch = 500;
+  size_t delivery_batch = 2000;  // directives per delivery (fewer when they are large)
   // Group commit: at most this many events per transaction (one run may exceed it alone),
   // taken from every waiting site in turn, the site with the least waiting first. While
   // live traffic flows (a run of at most live_run_events seen in the last 2 s) groups stay
