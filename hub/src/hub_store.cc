@@ -286,6 +286,8 @@ Result<bool> HubStore::project_pending(size_t budget) {
   if (pending == 0) return false;
   auto done = project_some_locked(*origins, budget);
   if (!done.ok()) return done.status();
+  if (*done == 0)  // a held chain with a hole below its head: retried later, never spun on
+    return Status::Corruption("the stored events of the sites stop short of their heads");
   return *done < pending;
 }
 

@@ -213,8 +213,9 @@ Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::filesystem::path& 
   // The writer (a window's commit, a delivery from the hub) never pays for checkpoints: a
   // second connection does them, as at the hub.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
-  // A delivery of 500 cases from the hub touches more pages than SQLite's default 2 MiB
-  // cache holds, which then spills dirty pages to the WAL in the middle of the transaction.
+  // A delivery from the hub (about 1 MiB of case histories) touches more pages than
+  // SQLite's default 2 MiB cache holds, which then spills dirty pages to the WAL in the
+  // middle of the transaction. Filled as pages are read: an idle node stays small.
   TB_RETURN_IF_ERROR(owned->exec(kCacheSize));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
   if (!checkpointer.ok()) return checkpointer.status();

@@ -12,6 +12,8 @@ namespace tongban::sync {
 namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kDeliveryResendAfter = std::chrono::seconds(5);
+// A delivery's size, by its events' bodies plus 256 bytes each.
+constexpr size_t kDeliveryBytes = 1024 * 1024;
 // A restored hub takes back at most this much of one site's stream (the directives of the
 // days since its backup; the site is authenticated, the bound keeps the hub's memory safe),
 // one site at a time: others wait their turn a second at a time.
@@ -249,18 +251,20 @@ void SyncServer::pump(Session& s) {
   while (s.in_flight.size() < static_cast<size_t>(options_.delivery_window) && s.next <= *head) {
     auto events = handler_.stream_read(s.site, s.next, options_.delivery_batch);
     if (!events.ok() || events->empty()) return;
-    // However long the case histories in it, a delivery stays within half the node's
-    // message limit (at least one directive goes).
+    // However long the case histories in it, a delivery stays about 1 MiB (at least one
+    // directive goes), as document chunks do: a slow link must carry it within the
+    // heartbeat timeout, and the node must apply it in one short transaction.
     size_t bytes = 0, keep = 0;
     for (; keep < events->size(); ++keep) {
       bytes += (*events)[keep].body.size() + 256;
-      if (keep > 0 && bytes > static_cast<size_t>(kMaxMessageBytes / 2)) break;
+      if (keep > 0 && bytes > kDeliveryBytes) break;
     }
     events->erase(events->begin() + static_cast<long>(keep), events->end());
     pb::Envelope env;
     *env.mutable_delivery()->mutable_batch() =
         make_batch(*events, *options_.key);
     s.next = events->back().seq + 1;
+    if (s.in_flight.empty()) s.last_progress = SteadyClock::now();  // the resend clock starts now
     s.in_flight.push_back(events->back().seq);
     reply(s.routing_id, std::move(env));
   }
@@ -544,11 +548,13 @@ void SyncServer::store_loop() {
   auto next_busy = SteadyClock::now();
   auto last_stored = SteadyClock::time_point{};
   auto retry_after = SteadyClock::time_point{};  // after a failed step
-  // A step's size: idle_project_events once the store has been idle a while; right after
-  // a store (a catch-up's batches arrive back to back, a live site's every few ms) a small
-  // one, so a batch arriving meanwhile waits little.
+  // A step's size: idle_project_events once the store has been idle a while and no live
+  // site has sent for 2 s; else (a catch-up's batches arrive back to back, a live site's
+  // every few ms) a small one, so a batch arriving meanwhile waits little.
   const auto step = [&](bool busy) {
-    const bool settled = SteadyClock::now() - last_stored > std::chrono::milliseconds(50);
+    const auto began = SteadyClock::now();
+    const bool settled = began - last_stored > std::chrono::milliseconds(50) &&
+                         began - live_seen > std::chrono::seconds(2);
     auto more = handler_.project(busy || !settled ? options_.busy_project_events
                                                   : options_.idle_project_events);
     const auto now = SteadyClock::now();

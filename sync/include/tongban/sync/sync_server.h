@@ -109,7 +109,7 @@ struct ServerOptions {
   const SigningKey* key = nullptr;  // signs hub->node deliveries
   // Site id -> Ed25519 public key of every site allowed now (read at start and on reload).
   std::function<Result<std::map<std::string, PublicKey>>()> load_keys;
-  size_t delivery_batch = 2000;  // directives per delivery (fewer when they are large)
+  size_t delivery_batch = 2000;  // directives per delivery (fewer past 1 MiB)
   // Group commit: at most this many events per transaction (one run may exceed it alone),
   // taken from every waiting site in turn, the site with the least waiting first. While
   // live traffic flows (a run of at most live_run_events seen in the last 2 s) groups stay
@@ -119,9 +119,9 @@ struct ServerOptions {
   size_t bulk_group_events = 8000;
   size_t live_run_events = 100;
   // What follows storage (SyncHandler::project): steps of idle_project_events when the
-  // store has been idle for 50 ms (of busy_project_events right after a store); while it is
-  // busy, one step of busy_project_events every project_every, so that work never stalls
-  // and storing keeps most of the thread.
+  // store has been idle for 50 ms and no live site sent for 2 s (else busy_project_events);
+  // while it is busy, one step of busy_project_events every project_every, so that work
+  // never stalls and storing keeps most of the thread.
   size_t idle_project_events = 2000;
   size_t busy_project_events = 500;
   std::chrono::milliseconds project_every{250};
