@@ -153,9 +153,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   if (!sites.ok()) return sites.status();
   store->awaited_.insert(sites->begin(), sites->end());
   store->publish_awaited_locked();
-  auto pending = store->pending_locked();
-  if (!pending.ok()) return pending.status();
-  for (const auto& [count, origin] : *pending) store->backlog_ += count;
+  if (auto pending = store->pending_locked(); !pending.ok()) return pending.status();
   if (store->backlog_ > 0)
     spdlog::info("hub: {} stored event(s) of the sites wait for projection", store->backlog_.load());
   if (!store->awaited_.empty())
@@ -215,27 +213,32 @@ Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Sign
   return project_locked(fresh, moved);
 }
 
-Result<std::vector<std::pair<uint64_t, std::string>>> HubStore::pending_locked() {
+Result<std::vector<HubStore::Pending>> HubStore::pending_locked() {
   auto stmt = db_->cached(
-      "SELECT c.origin, c.seq - coalesce(p.seq, 0) FROM chain_head c"
+      "SELECT c.origin, c.seq - coalesce(p.seq, 0), coalesce(p.seq, 0) FROM chain_head c"
       " LEFT JOIN projected p ON p.origin=c.origin WHERE c.seq > coalesce(p.seq, 0)");
   if (!stmt.ok()) return stmt.status();
-  std::vector<std::pair<uint64_t, std::string>> out;
+  std::vector<Pending> out;
+  uint64_t total = 0;
   for (;;) {
     auto row = stmt->step();
     if (!row.ok()) return row.status();
     if (!*row) break;
     // Sites' events only: the hub's own log is projected as written, its streams are not cases.
     std::string origin = stmt->text_at(0);
-    if (district_.site(origin))
-      out.emplace_back(static_cast<uint64_t>(stmt->int_at(1)), std::move(origin));
+    if (!district_.site(origin)) continue;
+    out.push_back({static_cast<uint64_t>(stmt->int_at(1)), std::move(origin),
+                   static_cast<uint64_t>(stmt->int_at(2))});
+    total += out.back().count;
   }
-  std::sort(out.begin(), out.end());  // fewest pending first
+  std::sort(out.begin(), out.end(),  // fewest pending first
+            [](const Pending& a, const Pending& b) { return a.count < b.count; });
+  backlog_ = total;
   return out;
 }
 
-Result<uint64_t> HubStore::project_some_locked(
-    const std::vector<std::pair<uint64_t, std::string>>& origins, size_t budget) {
+Result<uint64_t> HubStore::project_some_locked(const std::vector<Pending>& origins,
+                                               size_t budget) {
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
   auto cursor = db_->cached(
@@ -247,23 +250,16 @@ Result<uint64_t> HubStore::project_some_locked(
   std::map<std::string, CaseState> moved;
   uint64_t projected = 0;
   for (size_t i = 0; i < origins.size() && projected < budget; ++i) {
-    const auto& [pending, origin] = origins[i];
+    const Pending& p = origins[i];
     // An equal share of what is left, so one site's backlog never holds back the others.
     const uint64_t share = std::max<uint64_t>(1, (budget - projected) / (origins.size() - i));
-    auto done = db_->cached("SELECT coalesce(max(seq), 0) FROM projected WHERE origin=?1");
-    if (!done.ok()) return done.status();
-    done->bind(1, origin);
-    auto row = done->step();
-    if (!row.ok()) return row.status();
-    const uint64_t from = static_cast<uint64_t>(done->int_at(0)) + 1;
-    done->reset();
-    auto run = replica_.read(origin, from, static_cast<size_t>(std::min(pending, share)));
+    auto run = replica_.read(p.origin, p.projected + 1, static_cast<size_t>(std::min(p.count, share)));
     if (!run.ok()) return run.status();
     if (run->empty()) continue;
     // The cursor moves first: 电子监察 judges the site as of what the projection has seen
     // (known_day_locked), never ahead of events stored but not projected yet.
     TB_RETURN_IF_ERROR(
-        cursor->bind(1, origin).bind(2, static_cast<int64_t>(run->back().seq)).run());
+        cursor->bind(1, p.origin).bind(2, static_cast<int64_t>(run->back().seq)).run());
     TB_RETURN_IF_ERROR(project_locked(*run, moved));
     projected += run->size();
     runs.push_back(std::move(*run));
@@ -272,7 +268,7 @@ Result<uint64_t> HubStore::project_some_locked(
   for (const auto& run : runs) reacting.push_back(&run);
   TB_RETURN_IF_ERROR(react_or_defer_locked(reacting, moved));
   TB_RETURN_IF_ERROR(tx.commit());
-  forget_backlog(projected);
+  backlog_ -= std::min<uint64_t>(projected, backlog_);  // pending_locked counted them
   streams_changed();
   return projected;
 }
@@ -281,14 +277,12 @@ Result<bool> HubStore::project_pending(size_t budget) {
   std::lock_guard lock(mu_);
   auto origins = pending_locked();
   if (!origins.ok()) return origins.status();
-  uint64_t pending = 0;
-  for (const auto& [count, origin] : *origins) pending += count;
-  if (pending == 0) return false;
+  if (origins->empty()) return false;
   auto done = project_some_locked(*origins, budget);
   if (!done.ok()) return done.status();
   if (*done == 0)  // a held chain with a hole below its head: retried later, never spun on
     return Status::Corruption("the stored events of the sites stop short of their heads");
-  return *done < pending;
+  return backlog_ > 0;
 }
 
 Status HubStore::project_origin_locked(const std::string& origin) {
@@ -296,7 +290,7 @@ Status HubStore::project_origin_locked(const std::string& origin) {
     auto origins = pending_locked();
     if (!origins.ok()) return origins.status();
     const auto mine = std::find_if(origins->begin(), origins->end(),
-                                   [&](const auto& o) { return o.second == origin; });
+                                   [&](const Pending& p) { return p.origin == origin; });
     if (mine == origins->end()) return Status::Ok();
     auto done = project_some_locked({*mine}, 20000);
     if (!done.ok()) return done.status();

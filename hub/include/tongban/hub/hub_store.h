@@ -480,18 +480,18 @@ class HubStore {
   // Stores and projects `fresh` at once (the hub's own log).
   Status append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
                        std::map<std::string, CaseState>& moved);
-  // The sites with events to project, each with its count, fewest first.
-  Result<std::vector<std::pair<uint64_t, std::string>>> pending_locked();
-  // One transaction of project_pending over `origins` (each with its pending count).
-  Result<uint64_t> project_some_locked(const std::vector<std::pair<uint64_t, std::string>>& origins,
-                                       size_t budget);
+  // A site with events to project: how many, and its cursor.
+  struct Pending {
+    uint64_t count = 0;
+    std::string origin;
+    uint64_t projected = 0;
+  };
+  // The sites with events to project, fewest first; backlog_ is set to their sum.
+  Result<std::vector<Pending>> pending_locked();
+  // One transaction of project_pending over `origins`; how many events it projected.
+  Result<uint64_t> project_some_locked(const std::vector<Pending>& origins, size_t budget);
   // Projects everything pending of `origin` (a bundle import answers with its result).
   Status project_origin_locked(const std::string& origin);
-  void forget_backlog(uint64_t n) {
-    uint64_t was = backlog_.load();
-    while (!backlog_.compare_exchange_weak(was, was - std::min(was, n))) {
-    }
-  }
   // What the hub does about events it just stored: their cases' other sites hear of them,
   // a transfer request is dispatched, a returned case goes back.
   Status record_facts_locked(const CaseState& s);
@@ -632,7 +632,8 @@ class HubStore {
   SupervisionRules rules_ = SupervisionRules::defaults(2);
   ContactOf contact_of_;
   std::unique_ptr<WalCheckpointer> checkpointer_;
-  std::atomic<uint64_t> backlog_{0};  // sites' events stored, not yet projected
+  // Sites' events stored, not yet projected: written under mu_, read without it.
+  std::atomic<uint64_t> backlog_{0};
 };
 
 }  // namespace tongban::hub
