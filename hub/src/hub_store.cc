@@ -144,9 +144,12 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA cache_size=-65536"));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
   if (!checkpointer.ok()) return checkpointer.status();
+  auto reader = Db::open(data_dir / kDbFile);
+  if (!reader.ok()) return reader.status();
   auto store =
       std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key, keys));
   store->checkpointer_ = std::move(*checkpointer);
+  store->reader_ = std::make_unique<Db>(std::move(*reader));
   auto awaited = store->db_->prepare("SELECT site FROM return_awaited");
   if (!awaited.ok()) return awaited.status();
   auto sites = collect_rows<std::string>(*awaited, [](const Stmt& r) { return r.text_at(0); });
@@ -164,13 +167,13 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
 }
 
 Result<sync::ChainHead> HubStore::held(const std::string& origin) {
-  std::lock_guard lock(mu_);
-  return replica_.head(origin);
+  std::lock_guard lock(read_mu_);
+  return sync::Replica(*reader_).head(origin);
 }
 
 Result<Hash32> HubStore::held_hash(const std::string& origin, uint64_t seq) {
-  std::lock_guard lock(mu_);
-  return replica_.hash_at(origin, seq);
+  std::lock_guard lock(read_mu_);
+  return sync::Replica(*reader_).hash_at(origin, seq);
 }
 
 Result<bool> HubStore::record_fork(const std::string& site, uint64_t seq,
@@ -267,7 +270,10 @@ Result<uint64_t> HubStore::project_some_locked(const std::vector<Pending>& origi
   std::vector<const std::vector<sync::Event>*> reacting;
   for (const auto& run : runs) reacting.push_back(&run);
   TB_RETURN_IF_ERROR(react_or_defer_locked(reacting, moved));
+  std::map<std::string, uint64_t> cursors;  // stream cursors noted meanwhile
+  TB_RETURN_IF_ERROR(write_stream_cursors_locked(cursors));
   TB_RETURN_IF_ERROR(tx.commit());
+  mark_cursors_locked(cursors);
   backlog_ -= std::min<uint64_t>(projected, backlog_);  // pending_locked counted them
   streams_changed();
   return projected;
@@ -277,7 +283,12 @@ Result<bool> HubStore::project_pending(size_t budget) {
   std::lock_guard lock(mu_);
   auto origins = pending_locked();
   if (!origins.ok()) return origins.status();
-  if (origins->empty()) return false;
+  if (origins->empty()) {  // the store loop's idle look: stream cursors noted meanwhile
+    std::map<std::string, uint64_t> cursors;
+    TB_RETURN_IF_ERROR(write_stream_cursors_locked(cursors));
+    mark_cursors_locked(cursors);
+    return false;
+  }
   auto done = project_some_locked(*origins, budget);
   if (!done.ok()) return done.status();
   if (*done == 0)  // a held chain with a hole below its head: retried later, never spun on
@@ -352,7 +363,10 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
                            .bind(4, run.head_ts)
                            .run());
   }
+  std::map<std::string, uint64_t> cursors;  // noted while this thread held the lock
+  TB_RETURN_IF_ERROR(write_stream_cursors_locked(cursors));
   TB_RETURN_IF_ERROR(tx.commit());
+  mark_cursors_locked(cursors);
   backlog_ += stored;
   return Status::Ok();
 }
@@ -379,26 +393,57 @@ Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicK
 }
 
 Result<uint64_t> HubStore::stream_head(const std::string& site) {
-  std::lock_guard lock(mu_);
-  auto h = replica_.head(stream_origin(site));
+  std::lock_guard lock(read_mu_);
+  auto h = sync::Replica(*reader_).head(stream_origin(site));
   if (!h.ok()) return h.status();
   return h->seq;
 }
 
 Result<std::vector<sync::Event>> HubStore::stream_read(const std::string& site, uint64_t from,
                                                        size_t max) {
-  std::lock_guard lock(mu_);
-  return replica_.read(stream_origin(site), from, max);
+  std::lock_guard lock(read_mu_);
+  return sync::Replica(*reader_).read(stream_origin(site), from, max);
 }
 
 Status HubStore::stream_acked(const std::string& site, uint64_t seq) {
-  std::lock_guard lock(mu_);
+  {
+    std::lock_guard cursors(cursors_mu_);
+    uint64_t& noted = stream_cursors_[site];  // sites only: bounded by the district
+    noted = std::max(noted, seq);
+  }
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return Status::Ok();  // the writer's next transaction writes it
+  std::map<std::string, uint64_t> wrote;
+  TB_RETURN_IF_ERROR(write_stream_cursors_locked(wrote));  // autocommit: durable now
+  mark_cursors_locked(wrote);
+  return Status::Ok();
+}
+
+Status HubStore::write_stream_cursors_locked(std::map<std::string, uint64_t>& wrote) {
+  {
+    std::lock_guard lock(cursors_mu_);
+    for (const auto& [site, seq] : stream_cursors_) {
+      auto written = cursors_written_.find(site);
+      if (written == cursors_written_.end() || written->second < seq) wrote[site] = seq;
+    }
+  }
+  if (wrote.empty()) return Status::Ok();
   auto stmt = db_->cached(
       "INSERT INTO site_state(site, last_contact_ts, head_seq, head_ts, delivered_seq) "
       "VALUES(?1,?2,0,0,?3)"
       " ON CONFLICT(site) DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)");
   if (!stmt.ok()) return stmt.status();
-  return stmt->bind(1, site).bind(2, clock_.now()).bind(3, static_cast<int64_t>(seq)).run();
+  for (const auto& [site, seq] : wrote)
+    TB_RETURN_IF_ERROR(
+        stmt->bind(1, site).bind(2, clock_.now()).bind(3, static_cast<int64_t>(seq)).run());
+  return Status::Ok();
+}
+
+void HubStore::mark_cursors_locked(const std::map<std::string, uint64_t>& wrote) {
+  for (const auto& [site, seq] : wrote) {
+    uint64_t& written = cursors_written_[site];
+    written = std::max(written, seq);
+  }
 }
 
 Result<int> HubStore::catalog_version_locked() {
@@ -730,6 +775,11 @@ Result<SiteRecord> HubStore::site_record(const std::string& site) {
     r.delivered_seq = static_cast<uint64_t>(stmt->int_at(3));
   }
   stmt->reset();
+  {  // a cursor noted and not written yet
+    std::lock_guard cursors(cursors_mu_);
+    if (auto noted = stream_cursors_.find(site); noted != stream_cursors_.end())
+      r.delivered_seq = std::max(r.delivered_seq, noted->second);
+  }
   auto held = replica_.head(site);
   if (!held.ok()) return held.status();
   r.acked_seq = held->seq;

@@ -451,3 +451,34 @@ TEST_CASE("the hub refuses a signed event that is no case event and stores nothi
   CHECK(hub.get(op, "/api/v1/healthz").body["projection"]["pending_events"] == 0);
   CHECK(hub_stored(hub, "S01") == 2);
 }
+
+TEST_CASE("a site is welcomed while the hub's writer waits on a long write",
+          "[integration][sync][fairness]") {
+  DistrictDir district;
+  HubHarness hub(district);
+  NodeHarness s01(district, "S01"), s02(district, "S02");
+  hub.start();
+  s01.set_hub(hub.sync_endpoint());
+  s01.start();
+  const std::string clerk = s01.login("clerk");
+  submit(s01, clerk, 1);
+  eventually([&] { return hub_held(hub, "S01") == 2; });
+  // Another connection holds hub.db's write lock: the hub's store thread, storing S01's
+  // next case, waits for it (up to its 5 s busy timeout) while holding the writer's mutex.
+  Db blocker = open_db(hub.data() / "hub.db");
+  REQUIRE(blocker.exec("BEGIN IMMEDIATE").ok());
+  submit(s01, clerk, 2);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the batch reaches the store
+  // The socket loop answers a Hello from what is committed, through its own reader: the
+  // writer's wait holds up no other site (before, the Welcome waited behind it).
+  RawClient raw(hub.sync_endpoint(), hub_public_key(district), site_key(s02), "S02");
+  raw.send(hello("S02"));
+  const auto welcome = raw.recv(2500);
+  const bool write_lock_still_held = hub_stored(hub, "S01") == 2;
+  REQUIRE(blocker.exec("ROLLBACK").ok());
+  REQUIRE(welcome);
+  CHECK(welcome->has_welcome());
+  CHECK(write_lock_still_held);
+  // Nothing is lost by the wait: S01's case is stored once the lock is free.
+  eventually([&] { return hub_held(hub, "S01") == 4; });
+}

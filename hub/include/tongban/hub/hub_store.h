@@ -7,7 +7,9 @@
 // Thread safety: safe from any thread. The store owns its connection and the mutex that
 // guards it; every public method takes the mutex, and each write is one durable
 // (synchronous=FULL) transaction. A second connection checkpoints the WAL in the
-// background so the writer never pays for it.
+// background so the writer never pays for it. The reads the sync socket loop makes (held
+// heads and hashes, stream pages) go through a third, read-only one with its own mutex:
+// they see what is committed and never wait behind a long store or projection step.
 #pragma once
 
 #include <atomic>
@@ -81,7 +83,8 @@ class HubStore {
   HubStore(const HubStore&) = delete;
   HubStore& operator=(const HubStore&) = delete;
 
-  // The highest contiguous event held for `origin`, and the hash of one held event.
+  // The highest contiguous event held for `origin`, and the hash of one held event, as
+  // committed (through the reader: never waits for the writer's lock).
   Result<sync::ChainHead> held(const std::string& origin);
   Result<Hash32> held_hash(const std::string& origin, uint64_t seq);
   // Records that `site` forked at `seq` (the first fork stands until the site is restored);
@@ -106,7 +109,10 @@ class HubStore {
   // Sites' events stored and not yet projected: a snapshot, never waits for the lock.
   uint64_t projection_backlog() const { return backlog_.load(std::memory_order_relaxed); }
 
-  // The hub->node stream of `site`: its newest seq, a run of it, the site's cursor.
+  // The hub->node stream of `site`: its newest seq and a run of it, as committed (through
+  // the reader), and the site's cursor. The cursor is noted at once and written with the
+  // writer's next transaction when the writer is busy, so the socket loop never waits for
+  // it (a node says its cursor again in every Hello: one lost with a crash costs nothing).
   Result<uint64_t> stream_head(const std::string& site);
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
                                                size_t max);
@@ -606,8 +612,18 @@ class HubStore {
   void publish_awaited_locked();
   Status finish_returns_locked();
 
+  // Writes the stream cursors noted beyond those written (stream_acked); `wrote` gets
+  // them, for mark_cursors_locked once the transaction they went into has committed.
+  Status write_stream_cursors_locked(std::map<std::string, uint64_t>& wrote);
+  void mark_cursors_locked(const std::map<std::string, uint64_t>& wrote);
+
   std::mutex mu_;
   std::unique_ptr<Db> db_;  // guarded by mu_
+  std::mutex read_mu_;          // never held with mu_ (either order)
+  std::unique_ptr<Db> reader_;  // guarded by read_mu_: the sync loop's reads
+  std::mutex cursors_mu_;       // guards stream_cursors_ (never held with I/O)
+  std::map<std::string, uint64_t> stream_cursors_;  // sites' delivered seqs, as noted
+  std::map<std::string, uint64_t> cursors_written_;  // guarded by mu_: as committed
   const District& district_;
   const Clock& clock_;
   const SigningKey& key_;
