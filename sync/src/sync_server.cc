@@ -752,9 +752,20 @@ void SyncServer::router_loop() {
         }
       }
     }
-    for (int budget = 0; budget < 256 && (items[0].revents & ZMQ_POLLIN); ++budget) {
+    // Messages for at most 2 ms between looks at the rest: a catching-up site keeps the
+    // socket readable for seconds, and the acks of stored runs (on_stored), the streams and
+    // the residents' answers must not wait for it to run dry.
+    const auto busy_until = SteadyClock::now() + std::chrono::milliseconds(2);
+    for (int budget = 0; budget < 256 && (items[0].revents & ZMQ_POLLIN) &&
+                         (budget == 0 || SteadyClock::now() < busy_until);
+         ++budget) {
       zmq::message_t id, payload;
       try {
+        // libzmq takes in a peer's newly active pipe only every 100 receives while another
+        // pipe keeps yielding messages (socket_base_t::recv, inbound_poll_rate): a live
+        // site's batch waited behind dozens of a catching-up site's. Asking for the events
+        // processes the pending activations, so the fair queue turns after each message.
+        (void)router_->get(zmq::sockopt::events);
         if (!router_->recv(id, zmq::recv_flags::dontwait)) break;
         if (!id.more() || !router_->recv(payload, zmq::recv_flags::dontwait)) {
           continue;
