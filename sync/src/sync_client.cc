@@ -6,8 +6,6 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "tongban/shared/db.h"
 #include "tongban/sync/replica.h"
@@ -17,8 +15,6 @@ namespace tongban::sync {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
-// The sync thread's nice value (the windows' requests run at 0).
-constexpr int kSyncNice = 5;
 // A Hello (or its Welcome) can be lost like any frame: say it again after this long.
 constexpr auto kHelloDeadline = std::chrono::seconds(3);
 constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
@@ -150,10 +146,6 @@ Result<pb::ResidentAnswer> SyncClient::ask_hub(pb::ResidentQuery query,
 }
 
 void SyncClient::loop() {
-  // Replication is the node's background work: the windows' requests come first when a
-  // long catch-up or a large delivery keeps this thread busy (Linux: nice per thread).
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kSyncNice) != 0)
-    spdlog::debug("sync client: cannot lower its priority");
   auto db = open_sync_db(options_.db_file);
   if (!db.ok()) {
     spdlog::error("sync client: {}", db.status().message_en());
