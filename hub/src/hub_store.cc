@@ -146,6 +146,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   if (!checkpointer.ok()) return checkpointer.status();
   auto reader = Db::open(data_dir / kDbFile);
   if (!reader.ok()) return reader.status();
+  TB_RETURN_IF_ERROR(reader->exec("PRAGMA query_only=1"));
   auto store =
       std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key, keys));
   store->checkpointer_ = std::move(*checkpointer);
@@ -406,17 +407,10 @@ Result<std::vector<sync::Event>> HubStore::stream_read(const std::string& site, 
 }
 
 Status HubStore::stream_acked(const std::string& site, uint64_t seq) {
-  {
-    std::lock_guard cursors(cursors_mu_);
-    uint64_t& noted = stream_cursors_[site];  // sites only: bounded by the district
-    noted = std::max(noted, seq);
-  }
-  std::unique_lock lock(mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return Status::Ok();  // the writer's next transaction writes it
-  std::map<std::string, uint64_t> wrote;
-  TB_RETURN_IF_ERROR(write_stream_cursors_locked(wrote));  // autocommit: durable now
-  mark_cursors_locked(wrote);
-  return Status::Ok();
+  std::lock_guard cursors(cursors_mu_);
+  uint64_t& noted = stream_cursors_[site];  // sites only: bounded by the district
+  noted = std::max(noted, seq);
+  return Status::Ok();  // written by the writer's next store or projection step
 }
 
 Status HubStore::write_stream_cursors_locked(std::map<std::string, uint64_t>& wrote) {

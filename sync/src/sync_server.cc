@@ -245,6 +245,15 @@ void SyncServer::refuse(const std::string& routing_id, const std::string& site,
   reply(routing_id, std::move(env));
 }
 
+void SyncServer::stream_acked(const std::string& site, uint64_t seq) {
+  (void)handler_.stream_acked(site, seq);
+  {
+    std::lock_guard lock(store_mu_);
+    cursors_noted_ = true;
+  }
+  store_cv_.notify_one();  // the store thread writes it with its next step
+}
+
 void SyncServer::pump(Session& s) {
   auto head = handler_.stream_head(s.site);
   if (!head.ok()) return;
@@ -316,7 +325,7 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       session->next = session->acked + 1;
       session->in_flight.clear();
       session->last_progress = SteadyClock::now();
-      (void)handler_.stream_acked(site, session->acked);
+      stream_acked(site, session->acked);
       handler_.contact(site, claim(site, h.has_head() ? &h.head() : nullptr));
       pb::Envelope w;
       w.mutable_welcome()->set_acked_seq(held->seq);
@@ -372,7 +381,7 @@ void SyncServer::handle(const std::string& routing_id, const std::string& site,
       if (seq > s.acked) {
         s.acked = seq;
         s.last_progress = SteadyClock::now();
-        (void)handler_.stream_acked(site, seq);
+        stream_acked(site, seq);
       }
       while (!s.in_flight.empty() && s.in_flight.front() <= s.acked) s.in_flight.pop_front();
       return pump(s);
@@ -466,7 +475,7 @@ void SyncServer::on_returned(Session& s, const pb::StreamReturn& page) {
   s.acked = last;
   s.next = last + 1;
   s.in_flight.clear();
-  (void)handler_.stream_acked(s.site, last);
+  stream_acked(s.site, last);
   pump(s);
 }
 
@@ -570,10 +579,10 @@ void SyncServer::store_loop() {
   for (;;) {
     std::vector<StoreRun> group;
     std::vector<Stored> outcomes;
-    bool idle = false;
+    bool idle = false, cursors = false;
     {
       std::unique_lock lock(store_mu_);
-      const auto ready = [&] { return stop_ || !to_store_.empty(); };
+      const auto ready = [&] { return stop_ || !to_store_.empty() || cursors_noted_; };
       // With nothing known to follow, a step every few seconds still looks (work left by a
       // write that did not pass through this thread, e.g. a bundle import that failed to
       // project).
@@ -583,11 +592,12 @@ void SyncServer::store_loop() {
         store_cv_.wait_until(lock, retry_after, ready);
       if (stop_) return;  // what was not stored was not acknowledged: sites resend it
       idle = to_store_.empty();
+      cursors = std::exchange(cursors_noted_, false);
     }
     const auto woke = SteadyClock::now();
     const bool may_step = follow_up && woke >= retry_after;
-    if (idle) {  // nothing waits to be stored
-      if (may_step) step(false);
+    if (idle) {  // nothing waits to be stored; a step also writes the noted stream cursors
+      if (may_step || (cursors && woke >= retry_after)) step(false);
       continue;
     }
     if (may_step && woke >= next_busy) step(true);

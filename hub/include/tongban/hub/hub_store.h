@@ -5,11 +5,12 @@
 // operators' staff accounts.
 //
 // Thread safety: safe from any thread. The store owns its connection and the mutex that
-// guards it; every public method takes the mutex, and each write is one durable
-// (synchronous=FULL) transaction. A second connection checkpoints the WAL in the
-// background so the writer never pays for it. The reads the sync socket loop makes (held
-// heads and hashes, stream pages) go through a third, read-only one with its own mutex:
-// they see what is committed and never wait behind a long store or projection step.
+// guards it; every public method that touches it takes the mutex, and each write is one
+// durable (synchronous=FULL) transaction. A second connection checkpoints the WAL in the
+// background so the writer never pays for it. The calls the sync socket loop makes on
+// every frame (held heads and hashes, stream heads and pages, stream cursors) never take
+// the writer's mutex: the reads go through a third, read-only connection with its own
+// mutex (what is committed), the cursors are noted in memory.
 #pragma once
 
 #include <atomic>
@@ -110,9 +111,10 @@ class HubStore {
   uint64_t projection_backlog() const { return backlog_.load(std::memory_order_relaxed); }
 
   // The hub->node stream of `site`: its newest seq and a run of it, as committed (through
-  // the reader), and the site's cursor. The cursor is noted at once and written with the
-  // writer's next transaction when the writer is busy, so the socket loop never waits for
-  // it (a node says its cursor again in every Hello: one lost with a crash costs nothing).
+  // the reader), and the site's cursor. The cursor is noted in memory and written by the
+  // writer's next store or projection step (project_pending writes it even with nothing to
+  // project); a node says its cursor again in every Hello, so one lost with a crash costs
+  // nothing. site_record reports the noted value meanwhile.
   Result<uint64_t> stream_head(const std::string& site);
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
                                                size_t max);

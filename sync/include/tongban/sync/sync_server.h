@@ -75,6 +75,8 @@ class SyncHandler {
   virtual Result<uint64_t> stream_head(const std::string& site) = 0;
   virtual Result<std::vector<Event>> stream_read(const std::string& site, uint64_t from,
                                                  size_t max) = 0;
+  // The cursor: called from the socket loop, so it must not wait for storage (the hub
+  // notes it, and writes it in the work that follows storage: project()).
   virtual Status stream_acked(const std::string& site, uint64_t seq) = 0;
   // A hub restored from a backup (docs/protocol.md "Backups") waits, before it writes to
   // any stream or its own log again, for every site to say how far it applied its stream.
@@ -181,6 +183,8 @@ class SyncServer {
   void refuse(const std::string& routing_id, const std::string& site, pb::Error::Code code,
               const std::string& message, uint64_t expected = 0);
   void pump(Session& session);
+  // Records a site's stream cursor (handler_.stream_acked) and has the store thread write it.
+  void stream_acked(const std::string& site, uint64_t seq);
   // Taking back the stream a restored hub lost: ask `session`'s node for its applied
   // stream from `from`, and one page of its answer.
   void ask_return(Session& session, uint64_t from);
@@ -211,6 +215,7 @@ class SyncServer {
   std::mutex store_mu_;
   std::condition_variable store_cv_;
   std::map<std::string, std::deque<StoreRun>> to_store_;  // by site, in chain order
+  bool cursors_noted_ = false;  // a stream cursor waits to be written (project())
   std::deque<Stored> stored_;
   std::vector<StoreRun> spent_;  // stored runs, freed by the loop
   std::set<std::string> poisoned_;  // sites whose queued runs must fail (an earlier one did)
