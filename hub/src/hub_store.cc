@@ -271,10 +271,7 @@ Result<uint64_t> HubStore::project_some_locked(const std::vector<Pending>& origi
   std::vector<const std::vector<sync::Event>*> reacting;
   for (const auto& run : runs) reacting.push_back(&run);
   TB_RETURN_IF_ERROR(react_or_defer_locked(reacting, moved));
-  std::map<std::string, uint64_t> cursors;  // stream cursors noted meanwhile
-  TB_RETURN_IF_ERROR(write_stream_cursors_locked(cursors));
-  TB_RETURN_IF_ERROR(tx.commit());
-  mark_cursors_locked(cursors);
+  TB_RETURN_IF_ERROR(commit_with_cursors_locked(tx));
   backlog_ -= std::min<uint64_t>(projected, backlog_);  // pending_locked counted them
   streams_changed();
   return projected;
@@ -285,9 +282,9 @@ Result<bool> HubStore::project_pending(size_t budget) {
   auto origins = pending_locked();
   if (!origins.ok()) return origins.status();
   if (origins->empty()) {  // the store loop's idle look: stream cursors noted meanwhile
-    std::map<std::string, uint64_t> cursors;
-    TB_RETURN_IF_ERROR(write_stream_cursors_locked(cursors));
-    mark_cursors_locked(cursors);
+    Transaction tx(*db_);
+    TB_RETURN_IF_ERROR(tx.begun());
+    TB_RETURN_IF_ERROR(commit_with_cursors_locked(tx));
     return false;
   }
   auto done = project_some_locked(*origins, budget);
@@ -364,10 +361,7 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
                            .bind(4, run.head_ts)
                            .run());
   }
-  std::map<std::string, uint64_t> cursors;  // noted while this thread held the lock
-  TB_RETURN_IF_ERROR(write_stream_cursors_locked(cursors));
-  TB_RETURN_IF_ERROR(tx.commit());
-  mark_cursors_locked(cursors);
+  TB_RETURN_IF_ERROR(commit_with_cursors_locked(tx));
   backlog_ += stored;
   return Status::Ok();
 }
@@ -413,31 +407,29 @@ Status HubStore::stream_acked(const std::string& site, uint64_t seq) {
   return Status::Ok();  // written by the writer's next store or projection step
 }
 
-Status HubStore::write_stream_cursors_locked(std::map<std::string, uint64_t>& wrote) {
+Status HubStore::commit_with_cursors_locked(Transaction& tx) {
+  std::map<std::string, uint64_t> noted;
   {
     std::lock_guard lock(cursors_mu_);
-    for (const auto& [site, seq] : stream_cursors_) {
-      auto written = cursors_written_.find(site);
-      if (written == cursors_written_.end() || written->second < seq) wrote[site] = seq;
-    }
+    noted = stream_cursors_;
   }
-  if (wrote.empty()) return Status::Ok();
-  auto stmt = db_->cached(
-      "INSERT INTO site_state(site, last_contact_ts, head_seq, head_ts, delivered_seq) "
-      "VALUES(?1,?2,0,0,?3)"
-      " ON CONFLICT(site) DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)");
-  if (!stmt.ok()) return stmt.status();
-  for (const auto& [site, seq] : wrote)
-    TB_RETURN_IF_ERROR(
-        stmt->bind(1, site).bind(2, clock_.now()).bind(3, static_cast<int64_t>(seq)).run());
+  if (!noted.empty()) {
+    auto stmt = db_->cached(
+        "INSERT INTO site_state(site, last_contact_ts, head_seq, head_ts, delivered_seq) "
+        "VALUES(?1,?2,0,0,?3)"
+        " ON CONFLICT(site) DO UPDATE SET delivered_seq=max(delivered_seq, excluded.delivered_seq)");
+    if (!stmt.ok()) return stmt.status();
+    for (const auto& [site, seq] : noted)
+      TB_RETURN_IF_ERROR(
+          stmt->bind(1, site).bind(2, clock_.now()).bind(3, static_cast<int64_t>(seq)).run());
+  }
+  TB_RETURN_IF_ERROR(tx.commit());
+  // Written: forgotten, unless a newer one was noted meanwhile (a failed commit keeps all).
+  std::lock_guard lock(cursors_mu_);
+  for (const auto& [site, seq] : noted)
+    if (auto it = stream_cursors_.find(site); it != stream_cursors_.end() && it->second <= seq)
+      stream_cursors_.erase(it);
   return Status::Ok();
-}
-
-void HubStore::mark_cursors_locked(const std::map<std::string, uint64_t>& wrote) {
-  for (const auto& [site, seq] : wrote) {
-    uint64_t& written = cursors_written_[site];
-    written = std::max(written, seq);
-  }
 }
 
 Result<int> HubStore::catalog_version_locked() {

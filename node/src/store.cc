@@ -18,10 +18,8 @@
 namespace tongban::node {
 
 namespace {
-constexpr const char* kCacheSize = "PRAGMA cache_size=-32768";  // 32 MiB of pages
-}  // namespace
 
-namespace {
+constexpr const char* kCacheSize = "PRAGMA cache_size=-32768";  // 32 MiB of pages
 
 const std::string kNodeSchema = R"sql(
   CREATE TABLE appointments(

@@ -35,23 +35,28 @@ Db open_db(const std::filesystem::path& file) {
   return std::move(*db);
 }
 
-uint64_t hub_stored(const HubHarness& hub, const std::string& origin) {
-  Db db = open_db(hub.data() / "hub.db");
-  auto head = sync::Replica(db).head(origin);
+namespace {
+uint64_t stored_seq(Db& hub_db, const std::string& origin) {
+  auto head = sync::Replica(hub_db).head(origin);
   REQUIRE(head.ok());
   return head->seq;
+}
+}  // namespace
+
+uint64_t hub_stored(const HubHarness& hub, const std::string& origin) {
+  Db db = open_db(hub.data() / "hub.db");
+  return stored_seq(db, origin);
 }
 
 uint64_t hub_held(const HubHarness& hub, const std::string& origin) {
   Db db = open_db(hub.data() / "hub.db");
-  auto head = sync::Replica(db).head(origin);
-  REQUIRE(head.ok());
-  if (origin.find('>') != std::string::npos || origin == "HUB") return head->seq;
+  const uint64_t stored = stored_seq(db, origin);
+  if (origin.find('>') != std::string::npos || origin == "HUB") return stored;
   auto projected = db.prepare("SELECT coalesce(max(seq), 0) FROM projected WHERE origin=?1");
   REQUIRE(projected.ok());
   projected->bind(1, origin);
   REQUIRE(*projected->step());
-  return std::min<uint64_t>(head->seq, static_cast<uint64_t>(projected->int_at(0)));
+  return std::min<uint64_t>(stored, static_cast<uint64_t>(projected->int_at(0)));
 }
 
 int64_t count_rows(Db& db, const std::string& sql, const std::string& arg) {

@@ -614,18 +614,16 @@ class HubStore {
   void publish_awaited_locked();
   Status finish_returns_locked();
 
-  // Writes the stream cursors noted beyond those written (stream_acked); `wrote` gets
-  // them, for mark_cursors_locked once the transaction they went into has committed.
-  Status write_stream_cursors_locked(std::map<std::string, uint64_t>& wrote);
-  void mark_cursors_locked(const std::map<std::string, uint64_t>& wrote);
+  // Writes the stream cursors noted (stream_acked) into `tx` and commits it; a cursor is
+  // forgotten once written, so stream_cursors_ holds only what waits.
+  Status commit_with_cursors_locked(Transaction& tx);
 
   std::mutex mu_;
   std::unique_ptr<Db> db_;  // guarded by mu_
   std::mutex read_mu_;          // never held with mu_ (either order)
   std::unique_ptr<Db> reader_;  // guarded by read_mu_: the sync loop's reads
   std::mutex cursors_mu_;       // guards stream_cursors_ (never held with I/O)
-  std::map<std::string, uint64_t> stream_cursors_;  // sites' delivered seqs, as noted
-  std::map<std::string, uint64_t> cursors_written_;  // guarded by mu_: as committed
+  std::map<std::string, uint64_t> stream_cursors_;  // sites' delivered seqs not yet written
   const District& district_;
   const Clock& clock_;
   const SigningKey& key_;
