@@ -93,6 +93,19 @@ const std::string kProjectedSchema = R"sql(
   INSERT INTO projected(origin, seq) SELECT origin, seq FROM chain_head;
 )sql";
 
+// A hub created with these tables judges every case as it projects it (supervise_locked):
+// only one that held events before them needs the sweep's one-time backfill. Without
+// this, a new hub filled by bundles before its first sweep re-read every open case.
+const std::string kNoBackfillSchema = R"sql(
+  INSERT OR IGNORE INTO supervision_state(key, value)
+    SELECT 'backfilled', 1 WHERE NOT EXISTS (SELECT 1 FROM events);
+)sql";
+
+// The site whose known day a case's last judgement was as of: the sweep passes over a
+// case due while that site's day is still before its due day ('': judged next sweep).
+const std::string kDueSiteSchema =
+    "ALTER TABLE supervision_due ADD COLUMN site TEXT NOT NULL DEFAULT ''";
+
 const std::string kForkSchema = R"sql(
   CREATE TABLE site_forks(
     site TEXT PRIMARY KEY, seq INTEGER NOT NULL, detected_ts INTEGER NOT NULL,
@@ -137,7 +150,7 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      "ALTER TABLE case_stats ADD COLUMN rated_window TEXT NOT NULL DEFAULT ''",
                                      // 中介超市: low ratings count from the last reinstatement.
                                      "ALTER TABLE intermediaries ADD COLUMN counted_from INTEGER NOT NULL DEFAULT 0",
-                                     kReturnSchema, kProjectedSchema}));
+                                     kReturnSchema, kProjectedSchema, kNoBackfillSchema, kDueSiteSchema}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).

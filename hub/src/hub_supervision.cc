@@ -60,21 +60,22 @@ Result<Date> HubStore::known_day_cached_locked(const std::string& site,
   return day;
 }
 
-Result<Date> HubStore::judge_day_locked(const CaseState& s, std::map<std::string, Date>& known) {
+Result<HubStore::JudgeDay> HubStore::judge_day_locked(const CaseState& s,
+                                                      std::map<std::string, Date>& known) {
   // Every site with a step to take on the case: its owner, the receiving site (delivery and
   // the rating loop, 收受分离) and each site an open order names. A rule never fires on a
   // step a site may have taken that the hub has not heard of yet.
   std::set<std::string> sites = {s.owner, s.origin};
   for (const SupervisionOrder& o : s.supervision_orders)
     if (o.open()) sites.insert(o.site);
-  std::optional<Date> day;
+  std::optional<JudgeDay> earliest;
   for (const std::string& site : sites) {
     if (site.empty()) continue;
     auto d = known_day_cached_locked(site, known);
     if (!d.ok()) return d.status();
-    if (!day || *d < *day) day = *d;
+    if (!earliest || *d < earliest->day) earliest = JudgeDay{*d, site};
   }
-  return day.value_or(date_of(clock_.now()));
+  return earliest.value_or(JudgeDay{date_of(clock_.now()), ""});
 }
 
 Status HubStore::supervise_locked(const CaseState& s, bool created,
@@ -82,9 +83,8 @@ Status HubStore::supervise_locked(const CaseState& s, bool created,
   if (!is_case(s)) return Status::Ok();
   TB_RETURN_IF_ERROR(record_facts_locked(s));  // the statistics follow every new state
   std::map<std::string, Date> once;
-  auto known = judge_day_locked(s, known_days ? *known_days : once);
-  if (!known.ok()) return known.status();
-  const Date today = *known;
+  auto as_of = judge_day_locked(s, known_days ? *known_days : once);
+  if (!as_of.ok()) return as_of.status();
   int refiled = 0;
   // A new application of someone who withdrew the same one lately: the clock reset by
   // refiling (withdrawn cases of the same blind-indexed resident and item).
@@ -109,22 +109,23 @@ Status HubStore::supervise_locked(const CaseState& s, bool created,
   if (needs_reason) {
     auto opened = case_state_locked(s.case_id, true);
     if (!opened.ok()) return opened.status();
-    return judge_locked(*opened, today, true, refiled).status();
+    return judge_locked(*opened, *as_of, true, refiled).status();
   }
-  return judge_locked(s, today, false, refiled).status();
+  return judge_locked(s, *as_of, false, refiled).status();
 }
 
-Result<int> HubStore::judge_locked(const CaseState& s, Date today, bool opened, int refiled) {
-  auto raised = raise_locked(s, evaluate(s, today, district_, rules_, opened, refiled));
+Result<int> HubStore::judge_locked(const CaseState& s, const JudgeDay& as_of, bool opened,
+                                   int refiled) {
+  auto raised = raise_locked(s, evaluate(s, as_of.day, district_, rules_, opened, refiled));
   if (!raised.ok()) return raised.status();
-  const std::optional<Date> due = next_due(s, today, district_, rules_);
+  const std::optional<Date> due = next_due(s, as_of.day, district_, rules_);
   auto stmt = due ? db_->cached(
-                        "INSERT INTO supervision_due(case_id, due) VALUES(?1,?2)"
-                        " ON CONFLICT(case_id) DO UPDATE SET due=excluded.due")
+                        "INSERT INTO supervision_due(case_id, due, site) VALUES(?1,?2,?3)"
+                        " ON CONFLICT(case_id) DO UPDATE SET due=excluded.due, site=excluded.site")
                   : db_->cached("DELETE FROM supervision_due WHERE case_id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, s.case_id);
-  if (due) stmt->bind(2, int64_t{due->days});
+  if (due) stmt->bind(2, int64_t{due->days}).bind(3, as_of.site);
   TB_RETURN_IF_ERROR(stmt->run());
   return raised;
 }
@@ -186,7 +187,13 @@ Status HubStore::backfill_stats() {
 
 Result<int> HubStore::supervise() {
   TB_RETURN_IF_ERROR(backfill_stats());
-  std::vector<std::string> ids;
+  // A case due, with the site whose known day held its last judgement back.
+  struct Due {
+    std::string case_id;
+    int64_t due = 0;
+    std::string site;
+  };
+  std::vector<Due> ids;
   bool backfill = false;
   {
     std::lock_guard lock(mu_);
@@ -198,11 +205,12 @@ Result<int> HubStore::supervise() {
     done->reset();
     // A hub that held cases before the rules ran (an upgrade) judges each open one once.
     auto stmt = db_->cached(
-        backfill ? "SELECT case_id FROM cases WHERE active OR status='approved'"
-                 : "SELECT case_id FROM supervision_due WHERE due<=?1");
+        backfill ? "SELECT case_id, 0, '' FROM cases WHERE active OR status='approved'"
+                 : "SELECT case_id, due, site FROM supervision_due WHERE due<=?1");
     if (!stmt.ok()) return stmt.status();
     if (!backfill) stmt->bind(1, int64_t{date_of(clock_.now()).days});
-    auto rows = collect_rows<std::string>(*stmt, [](const Stmt& r) { return r.text_at(0); });
+    auto rows = collect_rows<Due>(
+        *stmt, [](const Stmt& r) { return Due{r.text_at(0), r.int_at(1), r.text_at(2)}; });
     if (!rows.ok()) return rows.status();
     ids = std::move(*rows);
   }
@@ -213,12 +221,25 @@ Result<int> HubStore::supervise() {
     TB_RETURN_IF_ERROR(tx.begun());
     std::map<std::string, Date> known;  // per owning site, for this chunk
     for (size_t i = at; i < std::min(ids.size(), at + kSweepChunk); ++i) {
-      auto s = case_state_locked(ids[i]);
+      // Due by the calendar, but the site that held it back has not been heard of up to
+      // that day: judged as of its day, nothing can fire yet (the rules are a function of
+      // the case and the day, and any new event of the case judges it as it is stored).
+      // Without this the cases of a site silent for days were re-read on every sweep.
+      if (!ids[i].site.empty()) {
+        auto day = known_day_cached_locked(ids[i].site, known);
+        if (!day.ok()) return day.status();
+        if (day->days < ids[i].due) {
+          swept_waiting_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+      }
+      swept_judged_.fetch_add(1, std::memory_order_relaxed);
+      auto s = case_state_locked(ids[i].case_id);
       if (!s.ok()) return s.status();
       if (!is_case(*s)) continue;
-      auto day = judge_day_locked(*s, known);
-      if (!day.ok()) return day.status();
-      auto n = judge_locked(*s, *day, false, 0);
+      auto as_of = judge_day_locked(*s, known);
+      if (!as_of.ok()) return as_of.status();
+      auto n = judge_locked(*s, *as_of, false, 0);
       if (!n.ok()) return n.status();
       raised += *n;
     }

@@ -72,6 +72,14 @@ void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServe
            "dispatch) has not caught up yet.");
   t.sample("tongban_hub_projection_pending_events",
            static_cast<double>(hub.store().projection_backlog()));
+  t.family("tongban_hub_supervision_sweep_cases_total", "counter",
+           "Cases the 电子监察 sweeps took up as due: judged, or passed over while the site "
+           "that holds them back is not known up to their due day (waiting).");
+  const hub::HubStore::SweepCounts swept = hub.store().sweep_counts();
+  t.sample("tongban_hub_supervision_sweep_cases_total", static_cast<double>(swept.judged),
+           {{"outcome", "judged"}});
+  t.sample("tongban_hub_supervision_sweep_cases_total", static_cast<double>(swept.waiting),
+           {{"outcome", "waiting"}});
   t.family("tongban_sync_refused_total", "counter",
            "Sync messages and handshakes the hub refused, by reason.");
   for (const auto& [reason, n] : server.refusals())

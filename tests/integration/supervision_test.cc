@@ -520,6 +520,54 @@ TEST_CASE("the hub's timer finds an approaching deadline and a 差评 not called
   CHECK(alert["severity"] == "red");
 }
 
+// The sweep's count of cases it judged and passed over, from the hub's /metrics.
+std::pair<double, double> swept(const HubHarness& hub) {
+  httplib::Client c("127.0.0.1", hub.port());
+  auto r = c.Get("/metrics");
+  REQUIRE(r);
+  REQUIRE(r->status == 200);
+  const auto value = [&](const std::string& outcome) {
+    const std::string key =
+        "tongban_hub_supervision_sweep_cases_total{outcome=\"" + outcome + "\"} ";
+    const size_t at = r->body.find(key);
+    REQUIRE(at != std::string::npos);
+    return std::stod(r->body.substr(at + key.size()));
+  };
+  return {value("judged"), value("waiting")};
+}
+
+TEST_CASE("the hub's sweep passes over a silent site's case until the site is heard from",
+          "[integration][supervision]") {
+  LinkedDistrict d;
+  const std::string clerk = d.s01.login("clerk");
+  const std::string waiting = file_case(d.s01, clerk, resident_id(981), true);
+  const Date deadline = *parse_date(
+      d.s01.get(clerk, "/api/v1/cases/" + waiting).body["clock"]["deadline"].get<std::string>());
+  std::string op = d.hub.login("operator");
+  eventually([&] { return d.hub.get(op, "/api/v1/cases/" + waiting).status == 200; });
+
+  // S01 falls silent; the hub wakes the day before the deadline, sweeping every second. It
+  // knows S01 only up to today (its newest event): the case is due, but judged as of
+  // today nothing could fire, so each sweep passes it over unread.
+  d.s01.stop();
+  const int ahead = (deadline + -1) - date_of(std::time(nullptr));
+  d.hub.stop();
+  d.hub.set_extra_args({"--supervision-seconds", "1", "--clock-offset-seconds",
+                        std::to_string(ahead * 86400)});
+  d.hub.start();
+  op = d.hub.login("operator");
+  eventually([&] { return swept(d.hub).second >= 3; });
+  CHECK(swept(d.hub).first == 0);
+  CHECK(alerts_on(d.hub, op, waiting).empty());
+
+  // S01 is heard from again: its known day is the hub's today, and the next sweep judges
+  // the case and finds the deadline approaching.
+  d.s01.set_hub(d.hub.sync_endpoint());
+  d.s01.start();
+  eventually([&] { return has(alerts_on(d.hub, op, waiting), "deadline_approaching"); });
+  CHECK(swept(d.hub).first >= 1);
+}
+
 TEST_CASE("a fee recorded on a free item raises fee_overcharge at the hub", "[integration][supervision]") {
   LinkedDistrict d;
   const std::string op = d.hub.login("operator");

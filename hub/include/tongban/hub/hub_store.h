@@ -245,8 +245,19 @@ class HubStore {
   void set_contact_of(ContactOf fn) { contact_of_ = std::move(fn); }
   // The cases due today (next_due) against the rules — every open or approved case the
   // first time, after an upgrade; how many new alerts it raised. Each case is judged as of
-  // the day the hub holds all of its owning site's events (known_day_locked).
+  // the day the hub holds all of its owning site's events (known_day_locked); a case whose
+  // site is not known up to its due day yet is passed over without being read.
   Result<int> supervise();
+  // Cases the sweeps judged, and passed over waiting for their site, since the start: a
+  // snapshot, never waits for the lock.
+  struct SweepCounts {
+    uint64_t judged = 0;
+    uint64_t waiting = 0;
+  };
+  SweepCounts sweep_counts() const {
+    return {swept_judged_.load(std::memory_order_relaxed),
+            swept_waiting_.load(std::memory_order_relaxed)};
+  }
   // Statistics over a period (both days included), grouped `by` site, department, item or
   // staff (who decided or refused); `site` "" for the whole district. InvalidArgument
   // (invalid_group) for another grouping.
@@ -528,8 +539,13 @@ class HubStore {
                                             const std::string& by,
                                             const std::set<std::string>& tell,
                                             const std::string& whole_history_to = "");
-  // The day a case is judged as of: the earliest of its sites' known days.
-  Result<Date> judge_day_locked(const CaseState& s, std::map<std::string, Date>& known);
+  // The day a case is judged as of: the earliest of its sites' known days, and the site
+  // that day is of ('' when the case names none: today).
+  struct JudgeDay {
+    Date day;
+    std::string site;
+  };
+  Result<JudgeDay> judge_day_locked(const CaseState& s, std::map<std::string, Date>& known);
   // Counts the cases held before the statistics existed (once, after the upgrade).
   Status backfill_stats();
   Status record_alert_action_locked(int64_t id, const AlertAction& action, Timestamp at);
@@ -580,8 +596,9 @@ class HubStore {
   Status supervise_locked(const CaseState& s, bool created,
                           std::map<std::string, Date>* known_days = nullptr);
   Result<int> raise_locked(const CaseState& s, const std::vector<Finding>& findings);
-  // The rules over `s` as of `today`, and its next day due (or none).
-  Result<int> judge_locked(const CaseState& s, Date today, bool opened, int refiled);
+  // The rules over `s` as of `as_of.day`, and its next day due (or none), kept with the
+  // site whose known day held the judgement back (the sweep waits for that site's day).
+  Result<int> judge_locked(const CaseState& s, const JudgeDay& as_of, bool opened, int refiled);
   // The day up to which the hub holds every event `site` had: today when the site's last
   // contact claimed no more than the hub holds, else the day of its newest event held (a
   // backlog still on its way must not look like a case left waiting).
@@ -650,6 +667,7 @@ class HubStore {
   std::unique_ptr<WalCheckpointer> checkpointer_;
   // Sites' events stored, not yet projected: written under mu_, read without it.
   std::atomic<uint64_t> backlog_{0};
+  std::atomic<uint64_t> swept_judged_{0}, swept_waiting_{0};  // written by supervise()
 };
 
 }  // namespace tongban::hub
