@@ -83,8 +83,15 @@ std::string CaseKeys::hub_copy(const SecretKey& key, const std::string& stream_i
   return hub_->wrap(key, stream_id);
 }
 
-Status CaseKeys::insert(const std::string& stream_id, const Entry& e) {
-  const std::string sealed = keys_->seal_row(key_bytes(e.key), stream_id);
+std::string CaseKeys::seal(const Keyring& keys, const SecretKey& key,
+                           const std::string& stream_id) {
+  std::string bytes = key_bytes(key);
+  std::string sealed = keys.seal_row(bytes, stream_id);
+  sodium_memzero(bytes.data(), bytes.size());
+  return sealed;
+}
+
+Status CaseKeys::insert(const std::string& stream_id, const std::string& sealed) {
   auto stmt = db_.cached("INSERT INTO case_keys(stream_id, sealed) VALUES(?1,?2)");
   if (!stmt.ok()) return stmt.status();
   return stmt->bind(1, stream_id).bind_blob(2, sealed.data(), sealed.size()).run();
@@ -102,7 +109,7 @@ Result<const CaseKeys::Entry*> CaseKeys::for_append(const std::string& stream_id
   Entry e;
   e.key = random_key();
   e.hub_key = hub_copy(e.key, stream_id);
-  TB_RETURN_IF_ERROR(insert(stream_id, e));
+  TB_RETURN_IF_ERROR(insert(stream_id, seal(*keys_, e.key, stream_id)));
   return remember(stream_id, std::move(e));
 }
 
@@ -119,22 +126,37 @@ Status CaseKeys::adopt(const std::string& stream_id, const std::string& sealed_t
                  stream_id);
     return Status::Ok();
   }
+  auto adopted = adopt_opened(stream_id, *opened, seal(*keys_, *opened, stream_id));
+  sodium_memzero(opened->data(), opened->size());
+  return adopted.status();
+}
+
+Result<bool> CaseKeys::adopt_opened(const std::string& stream_id, const SecretKey& key,
+                                    const std::string& sealed) {
+  if (!keys_) return false;
+  auto found = find(stream_id);
+  if (!found.ok()) return found.status();
+  if (*found) return sodium_memcmp((*found)->key.data(), key.data(), key.size()) == 0;
+  TB_RETURN_IF_ERROR(insert(stream_id, sealed));
   Entry e;  // the hub's copy is made when this site seals an event of the case (for_append)
-  e.key = *opened;
-  TB_RETURN_IF_ERROR(insert(stream_id, e));
+  e.key = key;
   remember(stream_id, std::move(e));
-  return Status::Ok();
+  return true;
 }
 
 Status CaseKeys::open(pb::CaseEvent& e, const std::string& stream_id) {
   if (!e.has_sealed() || !keys_) return Status::Ok();
   auto found = find(stream_id);
   if (!found.ok()) return found.status();
+  return open_with(e, *found ? &(*found)->key : nullptr, stream_id);
+}
+
+Status CaseKeys::open_with(pb::CaseEvent& e, const SecretKey* key, const std::string& stream_id) {
   // A case told here without its key (the hub could not read it either), or an envelope
   // sealed under another key (a site that had to make its own when none reached it): it
   // folds with those personal fields empty rather than making the case unreadable.
-  if (!*found) return Status::Ok();
-  if (open_personal(e, (*found)->key, stream_id).ok()) return Status::Ok();
+  if (!e.has_sealed() || !key) return Status::Ok();
+  if (open_personal(e, *key, stream_id).ok()) return Status::Ok();
   spdlog::warn("case {}: an event's personal fields do not open with this site's case key",
                stream_id);
   return Status::Ok();

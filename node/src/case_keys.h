@@ -38,6 +38,15 @@ class CaseKeys : public EventOpener {
   Result<const Entry*> for_append(const std::string& stream_id);
   // A key the hub sealed to this site (a case handed here, or told of).
   Status adopt(const std::string& stream_id, const std::string& sealed_to_me);
+  // The same with the key opened beforehand and `sealed` by seal() (off the store's lock);
+  // true when `key` is the stream's key now (adopted here, or the same held already).
+  Result<bool> adopt_opened(const std::string& stream_id, const SecretKey& key,
+                            const std::string& sealed);
+  // A stream's key sealed under the keyring's data key as case_keys keeps it.
+  static std::string seal(const Keyring& keys, const SecretKey& key, const std::string& stream_id);
+  // Opens `e`'s personal fields with its stream's key (null: none held, they stay sealed);
+  // a key that does not open them is logged, and the event folds with them empty.
+  static Status open_with(pb::CaseEvent& e, const SecretKey* key, const std::string& stream_id);
   Status open(pb::CaseEvent& e, const std::string& stream_id) override;
   // The stored key of a stream (cached), or null when there is none.
   Result<const Entry*> find(const std::string& stream_id);
@@ -47,7 +56,7 @@ class CaseKeys : public EventOpener {
   void settle(bool committed);
 
  private:
-  Status insert(const std::string& stream_id, const Entry& e);
+  Status insert(const std::string& stream_id, const std::string& sealed);
   std::string hub_copy(const SecretKey& key, const std::string& stream_id) const;
   const Entry* remember(const std::string& stream_id, Entry e);
 

@@ -1,5 +1,6 @@
 #include "tongban/node/node_sync.h"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -37,25 +38,38 @@ Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_eve
   return out;
 }
 
-Result<sync::ChainHead> NodeSync::delivered() { return store_.delivered(); }
-
-Status NodeSync::apply(const sync::BatchCheck& checked) {
+struct NodeSync::Prepared final : sync::PreparedDelivery {
   std::vector<std::pair<int, std::string>> versions;
   std::vector<std::shared_ptr<const Catalog>> catalogs;
   std::vector<NodeStore::DeliveredCase> cases;
   std::vector<NodeStore::BrokenCommitment> broken;
+  ~Prepared() override {
+    for (auto& c : cases)
+      if (c.key) sodium_memzero(c.key->data(), c.key->size());
+  }
+};
+
+NodeSync::NodeSync(NodeStore& store, CaseService& cases) : store_(store), cases_(cases) {
+  if (const Keyring* keys = store_.keyring()) unwrapper_.emplace(keys->box());
+}
+
+Result<sync::ChainHead> NodeSync::delivered() { return store_.delivered(); }
+
+Result<std::unique_ptr<sync::PreparedDelivery>> NodeSync::prepare(
+    const sync::BatchCheck& checked) {
+  auto out = std::make_unique<Prepared>();
   for (const sync::Event& e : checked.fresh) {
     if (e.kind == "hub.broken_commitment") {
       pb::BrokenCommitment b;
       if (!b.ParseFromString(e.body) || !valid_case_id(b.case_id()))
         return Status::Corruption("broken commitment from the hub does not parse");
-      broken.push_back({b.applicant_id(), b.case_id()});
+      out->broken.push_back({b.applicant_id(), b.case_id()});
       continue;
     }
     if (e.kind == "hub.case_events") {
       auto c = parse_case_events(e, cases_.district(), cases_.site().id);
       if (!c.ok()) return c.status();
-      cases.push_back(std::move(*c));
+      out->cases.push_back(std::move(*c));
       continue;
     }
     if (e.kind != "hub.catalog_version") continue;
@@ -63,15 +77,24 @@ Status NodeSync::apply(const sync::BatchCheck& checked) {
     if (!v.ParseFromString(e.body)) return Status::Corruption("catalog version does not parse");
     auto catalog = parse_catalog(v.catalog_toml());
     if (!catalog.ok()) return catalog.status();
-    catalogs.push_back(std::make_shared<const Catalog>(std::move(*catalog)));
-    versions.emplace_back(v.version(), v.catalog_toml());
+    out->catalogs.push_back(std::make_shared<const Catalog>(std::move(*catalog)));
+    out->versions.emplace_back(v.version(), v.catalog_toml());
   }
-  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, versions, cases, broken));
-  for (auto& c : catalogs) {
+  if (unwrapper_) {
+    std::lock_guard lock(unwrap_mu_);
+    for (NodeStore::DeliveredCase& c : out->cases) store_.prepare_delivered(c, *unwrapper_);
+  }
+  return std::unique_ptr<sync::PreparedDelivery>(std::move(out));
+}
+
+Status NodeSync::apply(const sync::BatchCheck& checked, sync::PreparedDelivery& prepared) {
+  auto& p = static_cast<Prepared&>(prepared);
+  TB_RETURN_IF_ERROR(store_.apply_delivery(checked, p.versions, p.cases, p.broken));
+  for (auto& c : p.catalogs) {
     spdlog::info("catalog version {} received from the hub", c->version());
     cases_.install_catalog(std::move(c));
   }
-  for (const auto& c : cases)
+  for (const auto& c : p.cases)
     spdlog::info("case {}: {} events of other sites received from the hub", c.case_id,
                  c.events.size());
   return Status::Ok();
@@ -105,7 +128,9 @@ Result<uint64_t> NodeSync::import_bundle(const std::string& sealed, const Signin
                             "bundle refused: " + check.message);
   }
   if (check.fresh.empty()) return uint64_t{0};  // applied before: exactly once
-  TB_RETURN_IF_ERROR(apply(check));
+  auto prepared = prepare(check);
+  if (!prepared.ok()) return prepared.status();
+  TB_RETURN_IF_ERROR(apply(check, **prepared));
   return static_cast<uint64_t>(check.fresh.size());
 }
 

@@ -1,5 +1,6 @@
 #include "tongban/node/store.h"
 
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -710,9 +711,42 @@ Result<Hash32> NodeStore::delivered_hash(uint64_t seq) {
   return sync::Replica(*db_).hash_at(sync::stream_origin(log_.origin()), seq);
 }
 
+namespace {
+// A delivered case's events start with its beginning: its whole history came.
+bool whole_history(const NodeStore::DeliveredCase& c) {
+  return !c.events.empty() && (c.events.front().kind == "case.submitted" ||
+                               c.events.front().kind == "case.prereview_started");
+}
+
+// Opens one case's events with a key opened beforehand, as CaseKeys::open would.
+class OpenedKey final : public EventOpener {
+ public:
+  explicit OpenedKey(const SecretKey& key) : key_(key) {}
+  Status open(pb::CaseEvent& e, const std::string& stream_id) override {
+    return CaseKeys::open_with(e, &key_, stream_id);
+  }
+
+ private:
+  const SecretKey& key_;
+};
+}  // namespace
+
+void NodeStore::prepare_delivered(DeliveredCase& c, KeyUnwrapper& unwrapper) const {
+  if (!keys_ || c.case_key.empty()) return;
+  auto opened = unwrapper.unwrap(c.case_key, c.case_id);
+  if (!opened.ok()) return;
+  c.key = *opened;
+  sodium_memzero(opened->data(), opened->size());
+  c.sealed_key = CaseKeys::seal(*keys_, *c.key, c.case_id);
+  if (!whole_history(c)) return;
+  OpenedKey opener(*c.key);
+  auto folded = CaseProjector::replay(c.events, &opener);
+  if (folded.ok()) c.folded = std::move(*folded);
+}
+
 Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
                                  const std::vector<std::pair<int, std::string>>& catalogs,
-                                 const std::vector<DeliveredCase>& cases,
+                                 std::vector<DeliveredCase>& cases,
                                  const std::vector<BrokenCommitment>& broken) {
   std::lock_guard lock(mu_);
   // Own events appended below order after everything delivered (Lamport).
@@ -731,18 +765,24 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
   for (const BrokenCommitment& b : broken)
     TB_RETURN_IF_ERROR(projector_.cases().record_broken_commitment(b.applicant_id, b.case_id));
   Writer writer(*this, log);
-  for (const DeliveredCase& c : cases) {
+  for (DeliveredCase& c : cases) {
     // A case new here is folded from what was delivered (the whole history, in order);
     // one with local history is replayed from the store after the new events join it.
     auto known = projector_.cases().contains(c.case_id);
     if (!known.ok()) return known.status();
-    TB_RETURN_IF_ERROR(case_keys_->adopt(c.case_id, c.case_key));
+    bool key_adopted = false;  // the key c.folded was folded with is the case's
+    if (c.key) {
+      auto adopted = case_keys_->adopt_opened(c.case_id, *c.key, c.sealed_key);
+      if (!adopted.ok()) return adopted.status();
+      key_adopted = *adopted;
+    } else {
+      TB_RETURN_IF_ERROR(case_keys_->adopt(c.case_id, c.case_key));
+    }
     auto added = sync::store_borrowed(*db_, c.events);
     if (!added.ok()) return added.status();
     for (const sync::Event& e : c.events)  // their files come from the hub
       TB_RETURN_IF_ERROR(documents_.note_stored(e.case_id, e.origin, e.kind, e.body));
-    const bool whole = !c.events.empty() && (c.events.front().kind == "case.submitted" ||
-                                             c.events.front().kind == "case.prereview_started");
+    const bool whole = whole_history(c);
     // This node's own events of the case count too (a site restored from the hub holds its
     // Received and Taken before the history comes back): replay from the store then.
     auto own = db_->cached("SELECT 1 FROM events WHERE case_id=?1 AND origin=?2 LIMIT 1");
@@ -752,6 +792,7 @@ Status NodeStore::apply_delivery(const sync::BatchCheck& checked,
     if (!has_own.ok()) return has_own.status();
     own->reset();
     auto state = *known || !whole || *has_own ? load_case_locked(c.case_id)
+                 : c.folded && key_adopted    ? Result<CaseState>(std::move(*c.folded))
                                               : CaseProjector::replay(c.events, case_keys_.get());
     if (!state.ok()) return state.status();
     auto acknowledged = acknowledge_move_locked(writer, *state);  // projects what it appends

@@ -18,6 +18,8 @@ using SteadyClock = std::chrono::steady_clock;
 // A Hello (or its Welcome) can be lost like any frame: say it again after this long.
 constexpr auto kHelloDeadline = std::chrono::seconds(3);
 constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
+// Deliveries checked and waiting to be applied: the hub keeps its window (4) in flight.
+constexpr size_t kMaxQueuedDeliveries = 8;
 
 int64_t steady_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -102,6 +104,7 @@ Status SyncClient::start() {
     docs_ = std::make_unique<DocTransfer>(*options_.documents, [this] { wake_.notify(); });
     docs_->start();
   }
+  applier_ = std::thread([this] { apply_loop(); });
   thread_ = std::thread([this] { loop(); });
   return Status::Ok();
 }
@@ -114,7 +117,35 @@ void SyncClient::stop() {
   }
   wake_.notify();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lock(apply_mu_);
+    apply_cv_.notify_all();
+  }
+  if (applier_.joinable()) applier_.join();  // what it did not apply is not acknowledged
   if (docs_) docs_->stop();
+}
+
+void SyncClient::apply_loop() {
+  std::unique_lock lock(apply_mu_);
+  while (true) {
+    apply_cv_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+    if (stop_) return;
+    Job job = std::move(jobs_.front());
+    jobs_.pop_front();
+    applying_ = true;
+    lock.unlock();
+    const Status applied = handler_.apply(job.checked, *job.prepared);
+    lock.lock();
+    applying_ = false;
+    if (applied.ok()) {
+      applied_ = job.checked.fresh.back().seq;
+    } else {
+      spdlog::warn("sync client: a delivery was not applied: {}", applied.message_en());
+      jobs_.clear();  // they continue the chain of the one that failed
+      apply_failed_ = true;
+    }
+    wake_.notify();
+  }
 }
 
 Result<pb::ResidentAnswer> SyncClient::ask_hub(pb::ResidentQuery query,
@@ -262,6 +293,24 @@ void SyncClient::loop() {
               "本站点第" + std::to_string(acked) + "号事件与区级中心已确认的不同（历史分叉）",
               "event " + std::to_string(acked) + " differs from the one the hub acknowledged");
   };
+  // The head the queued deliveries reach (none queued: check against the store's), and
+  // the last DeliveryAck sent.
+  std::optional<ChainHead> queued;
+  uint64_t delivery_acked = 0;
+  // What the apply thread committed since; forgets the queued head once the queue is
+  // empty or was dropped.
+  const auto take_applied = [&] {
+    std::lock_guard lock(apply_mu_);
+    if (apply_failed_ || (jobs_.empty() && !applying_)) queued.reset();
+    apply_failed_ = false;
+    return applied_;
+  };
+  const auto ack_delivered = [&](uint64_t seq) {
+    pb::Envelope ack;
+    ack.mutable_delivery_ack()->set_delivered_seq(seq);
+    send(std::move(ack));
+    delivery_acked = std::max(delivery_acked, seq);
+  };
   const auto record_ack = [&](uint64_t seq) {
     if (seq <= acked_) return;
     acked_ = seq;
@@ -370,21 +419,47 @@ void SyncClient::loop() {
           }
           break;
         case pb::Envelope::kDelivery: {
-          auto delivered = handler_.delivered();
-          if (!delivered.ok()) break;
-          const BatchCheck check = check_batch(
-              env->delivery().batch(), *delivered, options_.hub_signing,
+          take_applied();
+          const pb::Batch& batch = env->delivery().batch();
+          // A resend of what waits to be applied: its acknowledgement follows the commit.
+          if (queued && batch.events_size() > 0 && batch.events(0).seq() <= queued->seq) break;
+          ChainHead have;
+          if (queued) {
+            have = *queued;
+          } else {
+            auto delivered = handler_.delivered();
+            if (!delivered.ok()) break;
+            have = *delivered;
+          }
+          BatchCheck check = check_batch(
+              batch, have, options_.hub_signing,
               [&](uint64_t seq) { return replica.hash_at(stream_origin(options_.site), seq); });
           if (!check.ok()) {
             if (check.error != pb::Error::GAP)
               spdlog::warn("sync client: refused a delivery: {}", check.message);
             break;
           }
-          if (!check.fresh.empty() && !handler_.apply(check).ok()) break;
-          pb::Envelope ack;
-          ack.mutable_delivery_ack()->set_delivered_seq(
-              check.fresh.empty() ? delivered->seq : check.fresh.back().seq);
-          send(std::move(ack));
+          if (check.fresh.empty()) {  // all held already (only when nothing is queued)
+            ack_delivered(have.seq);
+            break;
+          }
+          auto prepared = handler_.prepare(check);
+          if (!prepared.ok()) {
+            spdlog::warn("sync client: a delivery was not applied: {}",
+                         prepared.status().message_en());
+            break;
+          }
+          const Event& tail = check.fresh.back();
+          const ChainHead reached{tail.seq, tail.lamport, tail.hash};
+          {
+            std::lock_guard lock(apply_mu_);
+            // The delivery before failed (this one continues it), or the queue is full:
+            // the hub sends it again.
+            if (apply_failed_ || jobs_.size() >= kMaxQueuedDeliveries) break;
+            jobs_.push_back(Job{std::move(check), std::move(*prepared)});
+          }
+          apply_cv_.notify_one();
+          queued = reached;
           break;
         }
         case pb::Envelope::kDocRequest:
@@ -406,6 +481,8 @@ void SyncClient::loop() {
           break;
       }
     }
+    if (const uint64_t applied = take_applied(); applied > delivery_acked)
+      ack_delivered(applied);  // the apply thread committed deliveries since
     if (docs_)  // documents go out beside the batches, a few chunks at a time
       for (auto& [peer, out] : docs_->outbound()) send(std::move(out));
     welcomed_ = welcomed;

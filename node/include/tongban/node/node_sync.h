@@ -2,9 +2,13 @@
 // the hub's signature (origin "HUB><site>") and applied: a catalog version becomes
 // available to new cases.
 //
-// Thread safety: called from the sync client's thread; the store and the case service
-// lock for themselves.
+// Thread safety: prepare from the sync client's socket thread, apply from its apply
+// thread, import_bundle from any; the store and the case service lock for themselves,
+// and prepare's key unwrapper has its own lock.
 #pragma once
+
+#include <mutex>
+#include <optional>
 
 #include "tongban/node/case_service.h"
 #include "tongban/sync/sync_client.h"
@@ -20,9 +24,12 @@ Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_eve
 
 class NodeSync final : public sync::DeliveryHandler {
  public:
-  NodeSync(NodeStore& store, CaseService& cases) : store_(store), cases_(cases) {}
+  NodeSync(NodeStore& store, CaseService& cases);
   Result<sync::ChainHead> delivered() override;
-  Status apply(const sync::BatchCheck& checked) override;
+  // Parses what the stream events carry (catalog versions, broken commitments, cases'
+  // histories) and prepares each case off the store's lock (NodeStore::prepare_delivered).
+  Result<std::unique_ptr<sync::PreparedDelivery>> prepare(const sync::BatchCheck& checked) override;
+  Status apply(const sync::BatchCheck& checked, sync::PreparedDelivery& prepared) override;
 
   // A sealed hub bundle (tongban export-bundle --hub --site <this site>): opened with the
   // site key, its run of this node's stream checked like a live delivery (the hub's
@@ -32,8 +39,11 @@ class NodeSync final : public sync::DeliveryHandler {
                                  const PublicKey& hub_key);
 
  private:
+  struct Prepared;
   NodeStore& store_;
   CaseService& cases_;
+  std::mutex unwrap_mu_;
+  std::optional<KeyUnwrapper> unwrapper_;  // guarded by unwrap_mu_ (absent without a keyring)
 };
 
 // The node's documents on the link (sync/doc_transfer.h): it gives the hub any document it

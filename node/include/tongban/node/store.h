@@ -28,6 +28,7 @@
 #include "tongban/shared/db.h"
 #include "tongban/shared/documents.h"
 #include "tongban/shared/keyring.h"
+#include "tongban/shared/personal.h"
 #include "tongban/shared/projector.h"
 #include "tongban/shared/staff.h"
 #include "tongban/sync/batch.h"
@@ -172,13 +173,24 @@ class NodeStore {
     std::string case_id;
     std::vector<sync::Event> events;
     std::string case_key;  // the case key sealed to this site's box key ("" none)
+    // Made beforehand by prepare_delivered: the case key opened and sealed as case_keys
+    // keeps it, and the case folded from `events` with it when they are its whole history.
+    // Used when the case is new here and that key is the one adopted; redone otherwise.
+    std::optional<SecretKey> key;  // the owner wipes it
+    std::string sealed_key;
+    std::optional<CaseState> folded;
   };
   struct BrokenCommitment {
     std::string applicant_id, case_id;
   };
+  // The part of applying `c` that needs neither the store nor its lock (any thread):
+  // opens its key with `unwrapper` (the caller's own: it is not thread-safe), seals it for
+  // case_keys and folds a whole history. Whatever fails here is redone, and reported, by
+  // apply_delivery.
+  void prepare_delivered(DeliveredCase& c, KeyUnwrapper& unwrapper) const;
   Status apply_delivery(const sync::BatchCheck& checked,
                         const std::vector<std::pair<int, std::string>>& catalogs,
-                        const std::vector<DeliveredCase>& cases,
+                        std::vector<DeliveredCase>& cases,
                         const std::vector<BrokenCommitment>& broken = {});
 
   // 电子材料: the documents a case's events name, as held here (a file another site

@@ -4,12 +4,14 @@
 // The acknowledged seq is kept in node.db (table sync_state) for the bundle export.
 //
 // Thread safety: start/stop/notify/acked from any thread; one thread owns the socket and
-// its own SQLite connection (reads the log, writes sync_state).
+// its own SQLite connection (reads the log, writes sync_state); a second applies the
+// deliveries the first checked, through the handler.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -27,14 +29,26 @@
 
 namespace tongban::sync {
 
-// What the node does with the hub->node stream.
+// What a handler made of a checked delivery before it is applied (the node: its cases
+// parsed, their keys opened, new cases folded), handed back with it to apply.
+struct PreparedDelivery {
+  virtual ~PreparedDelivery() = default;
+};
+
+// What the node does with the hub->node stream. The client works in two stages: its socket
+// thread checks a delivery (signature, chain) and prepares it while its apply thread applies
+// the delivery before, so the work that needs no store overlaps the work that writes.
 class DeliveryHandler {
  public:
   virtual ~DeliveryHandler() = default;
   // The newest stream event applied (durably) so far.
   virtual Result<ChainHead> delivered() = 0;
-  // Applies checked stream events durably before returning Ok.
-  virtual Status apply(const BatchCheck& checked) = 0;
+  // The work on checked stream events that neither reads nor writes the store; on the
+  // client's socket thread. Corruption when they do not parse.
+  virtual Result<std::unique_ptr<PreparedDelivery>> prepare(const BatchCheck& checked) = 0;
+  // Applies checked stream events durably before returning Ok; on the client's apply
+  // thread, one delivery at a time, each continuing the chain of the one before.
+  virtual Status apply(const BatchCheck& checked, PreparedDelivery& prepared) = 0;
 };
 
 struct ClientOptions {
@@ -103,6 +117,8 @@ class SyncClient {
  private:
   struct State;
   void loop();
+  // The apply thread: applies the queued deliveries in order.
+  void apply_loop();
 
   ClientOptions options_;
   DeliveryHandler& handler_;
@@ -122,6 +138,21 @@ class SyncClient {
   std::vector<pb::Envelope> to_ask_;                    // guarded by ask_mu_
   std::map<uint64_t, std::optional<pb::ResidentAnswer>> answers_;  // guarded by ask_mu_
   std::atomic<bool> welcomed_{false};
+  // Deliveries checked and prepared by the socket thread, applied in order by the apply
+  // thread, which hands back the seq each commit reached for the socket thread to
+  // acknowledge. A failed apply drops the queue (the hub resends from the last
+  // acknowledged) and says so, so the socket thread checks the next against the store.
+  struct Job {
+    BatchCheck checked;
+    std::unique_ptr<PreparedDelivery> prepared;
+  };
+  std::thread applier_;
+  std::mutex apply_mu_;
+  std::condition_variable apply_cv_;
+  std::deque<Job> jobs_;       // guarded by apply_mu_
+  bool applying_ = false;      // guarded by apply_mu_: a job taken from jobs_ is being applied
+  bool apply_failed_ = false;  // guarded by apply_mu_: jobs_ was dropped
+  uint64_t applied_ = 0;       // guarded by apply_mu_: the seq the last apply committed
 };
 
 }  // namespace tongban::sync
