@@ -41,6 +41,11 @@ Result<sync::Event> HubStore::extend_locked(const std::string& origin, const std
   return replica_.extend(origin, case_id, kind, actor, ts, std::move(body), key, after);
 }
 
+Status HubStore::extend_run_locked(const std::string& origin, std::vector<sync::Event>& drafts) {
+  TB_RETURN_IF_ERROR(writable_locked());
+  return replica_.extend_run(origin, drafts, key_);
+}
+
 Status HubStore::await_returns() {
   // Every provisioned site (one with a key in site-config): only those can have synced.
   auto provisioned = load_public_keys(district_.dir, district_.site_ids());

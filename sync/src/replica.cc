@@ -67,22 +67,34 @@ Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t fro
 Result<Event> Replica::extend(const std::string& origin, const std::string& case_id,
                               const std::string& kind, const std::string& actor, Timestamp ts,
                               std::string body, const SigningKey& key, uint64_t after) {
+  std::vector<Event> run(1);
+  run[0].case_id = case_id;
+  run[0].kind = kind;
+  run[0].actor = actor;
+  run[0].ts = ts;
+  run[0].body = std::move(body);
+  TB_RETURN_IF_ERROR(extend_run(origin, run, key, after));
+  return std::move(run[0]);
+}
+
+Status Replica::extend_run(const std::string& origin, std::vector<Event>& drafts,
+                           const SigningKey& key, uint64_t after) {
+  if (drafts.empty()) return Status::Ok();
   auto h = head(origin);
   if (!h.ok()) return h.status();
-  Event e;
-  e.origin = origin;
-  e.seq = h->seq + 1;
-  e.lamport = std::max(h->lamport, after) + 1;
-  e.case_id = case_id;
-  e.kind = kind;
-  e.actor = actor;
-  e.ts = ts;
-  e.body = std::move(body);
-  e.prev_hash = h->hash;
-  e.hash = compute_event_hash(e);
-  const Signature sig = key.sign(chain_head_message(origin, ChainHead{e.seq, e.lamport, e.hash}));
-  TB_RETURN_IF_ERROR(append({e}, sig));
-  return e;
+  ChainHead at = *h;
+  at.lamport = std::max(at.lamport, after);
+  for (Event& e : drafts) {
+    e.origin = origin;
+    e.seq = at.seq + 1;
+    e.lamport = at.lamport + 1;
+    e.prev_hash = at.hash;
+    e.hash = compute_event_hash(e);
+    at = ChainHead{e.seq, e.lamport, e.hash};
+  }
+  // The head's signature covers every event before it through the hash links.
+  const Signature sig = key.sign(chain_head_message(origin, at));
+  return append(drafts, sig);
 }
 
 Status Replica::append(const std::vector<Event>& fresh, const Signature& signature) {

@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "support/test_support.h"
+#include "tongban/sync/batch.h"
+#include "tongban/sync/replica.h"
 
 using namespace tongban;
 using namespace tongban::sync;
@@ -171,4 +173,49 @@ TEST_CASE("verify-log refuses a chain head not signed by the site", "[sync][log]
   REQUIRE(other.ok());
   CHECK_FALSE(other->front().ok);
   CHECK(other->front().problem.find("signature") != std::string::npos);
+}
+
+TEST_CASE("a run the hub extends a chain with links each event and is signed once at its head",
+          "[sync][log]") {
+  LogFixture f;
+  Replica replica(f.db);
+  const std::string stream = "HUB>S01";
+  REQUIRE(replica.extend(stream, "directives", "hub.case_events", "hub", 1000, "first", f.key).ok());
+  std::vector<Event> run(3);
+  for (size_t i = 0; i < run.size(); ++i) {
+    run[i].case_id = "directives";
+    run[i].kind = "hub.case_events";
+    run[i].actor = "hub";
+    run[i].ts = 1001 + static_cast<Timestamp>(i);
+    run[i].body = "run " + std::to_string(i);
+  }
+  {
+    Transaction tx(f.db);
+    REQUIRE(tx.begun().ok());
+    REQUIRE(replica.extend_run(stream, run, f.key, 50).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  CHECK(run.front().seq == 2);
+  CHECK(run.back().seq == 4);
+  CHECK(run.front().lamport == 51);  // after the newest event it follows
+  CHECK(run.back().lamport == 53);
+  // A peer checks the stream as a delivery: the links from the first event on, and the one
+  // signature over the head.
+  auto held = replica.read(stream, 1, 10);
+  REQUIRE(held.ok());
+  REQUIRE(held->size() == 4);
+  CHECK((*held)[1].prev_hash == (*held)[0].hash);
+  auto head = replica.signed_head(stream);
+  REQUIRE(head.ok());
+  REQUIRE(head->has_value());
+  CHECK((*head)->head.seq == 4);
+  CHECK(verify_signature(f.key.public_key(),
+                         chain_head_message(stream, ChainHead{4, 0, (*head)->head.hash}),
+                         (*head)->signature));
+  pb::Batch batch = make_batch(*held, f.key);
+  batch.set_signature((*head)->signature.data(), (*head)->signature.size());  // the stored one
+  const BatchCheck check = check_batch(batch, ChainHead{}, f.key.public_key(),
+                                       [](uint64_t) { return Result<Hash32>(Hash32{}); });
+  REQUIRE(check.ok());
+  CHECK(check.fresh.size() == 4);
 }

@@ -608,6 +608,10 @@ class HubStore {
   Result<std::pair<std::vector<Alert>, int64_t>> alerts_locked(const AlertQuery& q);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);
+  // The hub.case_events directive telling `site` of `events` of a case (with the case key
+  // sealed to the site), ready for extend_run_locked.
+  Result<sync::Event> case_events_locked(const std::string& site, const std::string& case_id,
+                                         const std::vector<sync::Event>& events);
   void streams_changed();
   Result<int> catalog_version_locked();
   // Unavailable (hub_restoring) while a restored hub waits for sites' returns: nothing may
@@ -619,6 +623,8 @@ class HubStore {
                                     const std::string& kind, const std::string& actor,
                                     Timestamp ts, std::string body, const SigningKey& key,
                                     uint64_t after = 0);
+  // Replica::extend_run, behind the same check (one signature for the run).
+  Status extend_run_locked(const std::string& origin, std::vector<sync::Event>& drafts);
   // While it waits, the reactions to stored runs are recorded, to run when it stops.
   Status defer_reactions_locked(const std::vector<const std::vector<sync::Event>*>& runs);
   Status react_or_defer_locked(const std::vector<const std::vector<sync::Event>*>& runs,

@@ -40,6 +40,10 @@ class Replica {
   Result<Event> extend(const std::string& origin, const std::string& case_id,
                        const std::string& kind, const std::string& actor, Timestamp ts,
                        std::string body, const SigningKey& key, uint64_t after = 0);
+  // The same for several events at once, one signature over the last: `drafts` give
+  // case_id, kind, actor, ts and body; origin, seq, Lamport and hashes are filled in.
+  Status extend_run(const std::string& origin, std::vector<Event>& drafts,
+                    const SigningKey& key, uint64_t after = 0);
   // Stores checked `fresh` events and the signature over the last one, inside the
   // caller's transaction.
   Status append(const std::vector<Event>& fresh, const Signature& signature);
