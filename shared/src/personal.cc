@@ -3,6 +3,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace tongban {
@@ -12,29 +14,78 @@ namespace {
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
-// Calls fn(message, reflection, field, path) for every singular string field marked
-// personal: depth first into set sub-messages and every element of repeated ones.
-// CaseEvent.sealed itself is skipped. `path` names the field by field numbers, an element
-// of a repeated field by its index: "3/5/1" is submitted.applicant.name, "3/7.2/2" the
-// value of submitted.form[2].
-template <class Fn>
-void walk(Message& m, Fn&& fn, const std::string& prefix = "") {
-  const auto* d = m.GetDescriptor();
-  const auto* r = m.GetReflection();
+// The message types under CaseEvent that can hold a personal field at some depth, and the
+// personal fields themselves: found once from the descriptors, so a walk looks only at the
+// fields an event has set (ListFields) and goes down only where one can be. CaseEvent's
+// oneof has dozens of members; visiting each of them, with a path built for each, was most
+// of what sealing an event cost.
+struct PersonalTypes {
+  std::unordered_map<const google::protobuf::Descriptor*, bool> holds;
+  std::unordered_set<const FieldDescriptor*> personal;
+
+  bool may_hold(const google::protobuf::Descriptor* d) const {
+    auto it = holds.find(d);
+    return it == holds.end() || it->second;  // a type not under CaseEvent: look
+  }
+  bool is_personal(const FieldDescriptor* f) const {
+    return f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated() &&
+           (personal.count(f) > 0 ||
+            (!holds.count(f->containing_type()) && f->options().GetExtension(pb::personal)));
+  }
+};
+
+bool find_personal(const google::protobuf::Descriptor* d, PersonalTypes& t) {
+  if (auto it = t.holds.find(d); it != t.holds.end()) return it->second;
+  t.holds[d] = true;  // while it is being looked at (a recursive type): assume it may
+  bool any = false;
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
-    const std::string here = prefix + std::to_string(f->number());
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      if (f->message_type() == pb::Sealed::descriptor()) continue;
+      if (f->message_type() != pb::Sealed::descriptor() && find_personal(f->message_type(), t))
+        any = true;
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated() &&
+               f->options().GetExtension(pb::personal)) {
+      t.personal.insert(f);
+      any = true;
+    }
+  }
+  t.holds[d] = any;
+  return any;
+}
+
+const PersonalTypes& personal_types() {
+  static const PersonalTypes types = [] {
+    PersonalTypes t;
+    find_personal(pb::CaseEvent::descriptor(), t);
+    return t;
+  }();
+  return types;
+}
+
+// Calls fn(message, reflection, field, path) for every singular string field marked
+// personal that is set: depth first into set sub-messages and every element of repeated
+// ones. CaseEvent.sealed itself is skipped. `path` names the field by field numbers, an
+// element of a repeated field by its index: "3/5/1" is submitted.applicant.name, "3/7.2/2"
+// the value of submitted.form[2].
+template <class Fn>
+void walk(Message& m, Fn&& fn, const std::string& prefix = "") {
+  const PersonalTypes& types = personal_types();
+  const auto* r = m.GetReflection();
+  std::vector<const FieldDescriptor*> set;
+  r->ListFields(m, &set);
+  for (const FieldDescriptor* f : set) {
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      if (f->message_type() == pb::Sealed::descriptor() || !types.may_hold(f->message_type()))
+        continue;
+      const std::string here = prefix + std::to_string(f->number());
       if (f->is_repeated()) {
         for (int j = 0; j < r->FieldSize(m, f); ++j)
           walk(*r->MutableRepeatedMessage(&m, f, j), fn, here + "." + std::to_string(j) + "/");
-      } else if (r->HasField(m, f)) {
+      } else {
         walk(*r->MutableMessage(&m, f), fn, here + "/");
       }
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING && !f->is_repeated() &&
-               f->options().GetExtension(pb::personal)) {
-      fn(m, r, f, here);
+    } else if (types.is_personal(f)) {
+      fn(m, r, f, prefix + std::to_string(f->number()));
     }
   }
 }
