@@ -233,10 +233,10 @@ Result<int> HubStore::supervise() {
           continue;
         }
       }
-      swept_judged_.fetch_add(1, std::memory_order_relaxed);
       auto s = case_state_locked(ids[i].case_id);
       if (!s.ok()) return s.status();
       if (!is_case(*s)) continue;
+      swept_judged_.fetch_add(1, std::memory_order_relaxed);
       auto as_of = judge_day_locked(*s, known);
       if (!as_of.ok()) return as_of.status();
       auto n = judge_locked(*s, *as_of, false, 0);

@@ -53,8 +53,6 @@ NodeSync::NodeSync(NodeStore& store, CaseService& cases) : store_(store), cases_
   if (const Keyring* keys = store_.keyring()) unwrapper_.emplace(keys->box());
 }
 
-Result<sync::ChainHead> NodeSync::delivered() { return store_.delivered(); }
-
 Result<std::unique_ptr<sync::PreparedDelivery>> NodeSync::prepare(
     const sync::BatchCheck& checked) {
   auto out = std::make_unique<Prepared>();

@@ -253,8 +253,12 @@ void SyncClient::loop() {
     if (!h.ok() || !*h) return std::nullopt;
     return to_wire(**h);
   };
+  // The newest stream event applied, as committed (read through this thread's connection:
+  // never waits for an apply holding the store).
+  const std::string stream = stream_origin(options_.site);
+  const auto delivered_head = [&] { return replica.head(stream); };
   const auto hello = [&] {
-    auto delivered = handler_.delivered();
+    auto delivered = delivered_head();
     pb::Envelope env;
     env.mutable_hello()->set_site(options_.site);
     if (auto h = signed_head()) *env.mutable_hello()->mutable_head() = *h;
@@ -296,14 +300,24 @@ void SyncClient::loop() {
   // The head the queued deliveries reach (none queued: check against the store's), and
   // the last DeliveryAck sent.
   std::optional<ChainHead> queued;
+  std::map<uint64_t, Hash32> queued_hashes;  // of the events queued and not yet committed
   uint64_t delivery_acked = 0;
   // What the apply thread committed since; forgets the queued head once the queue is
   // empty or was dropped.
   const auto take_applied = [&] {
     std::lock_guard lock(apply_mu_);
-    if (apply_failed_ || (jobs_.empty() && !applying_)) queued.reset();
+    if (apply_failed_ || (jobs_.empty() && !applying_)) {
+      queued.reset();
+      queued_hashes.clear();
+    }
     apply_failed_ = false;
+    queued_hashes.erase(queued_hashes.begin(), queued_hashes.upper_bound(applied_));
     return applied_;
+  };
+  // An event held: queued (checked, not committed yet), else committed.
+  const auto held_hash = [&](uint64_t seq) -> Result<Hash32> {
+    if (auto it = queued_hashes.find(seq); it != queued_hashes.end()) return it->second;
+    return replica.hash_at(stream, seq);
   };
   const auto ack_delivered = [&](uint64_t seq) {
     pb::Envelope ack;
@@ -421,26 +435,24 @@ void SyncClient::loop() {
         case pb::Envelope::kDelivery: {
           take_applied();
           const pb::Batch& batch = env->delivery().batch();
-          // A resend of what waits to be applied: its acknowledgement follows the commit.
-          if (queued && batch.events_size() > 0 && batch.events(0).seq() <= queued->seq) break;
+          // Checked against what the queued deliveries reach: a resend overlapping them
+          // (after a Hello) is checked against their events and only its rest is new.
           ChainHead have;
           if (queued) {
             have = *queued;
           } else {
-            auto delivered = handler_.delivered();
+            auto delivered = delivered_head();
             if (!delivered.ok()) break;
             have = *delivered;
           }
-          BatchCheck check = check_batch(
-              batch, have, options_.hub_signing,
-              [&](uint64_t seq) { return replica.hash_at(stream_origin(options_.site), seq); });
+          BatchCheck check = check_batch(batch, have, options_.hub_signing, held_hash);
           if (!check.ok()) {
             if (check.error != pb::Error::GAP)
               spdlog::warn("sync client: refused a delivery: {}", check.message);
             break;
           }
-          if (check.fresh.empty()) {  // all held already (only when nothing is queued)
-            ack_delivered(have.seq);
+          if (check.fresh.empty()) {  // all held already: acknowledged once committed
+            if (!queued) ack_delivered(have.seq);
             break;
           }
           auto prepared = handler_.prepare(check);
@@ -456,6 +468,7 @@ void SyncClient::loop() {
             // The delivery before failed (this one continues it), or the queue is full:
             // the hub sends it again.
             if (apply_failed_ || jobs_.size() >= kMaxQueuedDeliveries) break;
+            for (const Event& e : check.fresh) queued_hashes.emplace(e.seq, e.hash);
             jobs_.push_back(Job{std::move(check), std::move(*prepared)});
           }
           apply_cv_.notify_one();

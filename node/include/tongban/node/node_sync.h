@@ -25,7 +25,6 @@ Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_eve
 class NodeSync final : public sync::DeliveryHandler {
  public:
   NodeSync(NodeStore& store, CaseService& cases);
-  Result<sync::ChainHead> delivered() override;
   // Parses what the stream events carry (catalog versions, broken commitments, cases'
   // histories) and prepares each case off the store's lock (NodeStore::prepare_delivered).
   Result<std::unique_ptr<sync::PreparedDelivery>> prepare(const sync::BatchCheck& checked) override;

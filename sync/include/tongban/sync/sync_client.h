@@ -37,12 +37,11 @@ struct PreparedDelivery {
 
 // What the node does with the hub->node stream. The client works in two stages: its socket
 // thread checks a delivery (signature, chain) and prepares it while its apply thread applies
-// the delivery before, so the work that needs no store overlaps the work that writes.
+// the delivery before, so the work that needs no store overlaps the work that writes. What
+// was applied the client reads itself: the stream's chain in node.db (origin "HUB><site>").
 class DeliveryHandler {
  public:
   virtual ~DeliveryHandler() = default;
-  // The newest stream event applied (durably) so far.
-  virtual Result<ChainHead> delivered() = 0;
   // The work on checked stream events that neither reads nor writes the store; on the
   // client's socket thread. Corruption when they do not parse.
   virtual Result<std::unique_ptr<PreparedDelivery>> prepare(const BatchCheck& checked) = 0;
