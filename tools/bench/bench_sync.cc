@@ -330,6 +330,9 @@ Result<std::vector<double>> time_handoffs(const Scratch& d, int node_port, int h
 struct DirectiveFigures {
   uint64_t directives = 0;
   double seconds = 0;
+  // CPU used meanwhile per directive, µs: the node's, and the hub's (which also projects
+  // the new owner's Received events and tells the former owner of them).
+  double node_cpu_us = 0, hub_cpu_us = 0;
 };
 Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) {
   auto s = make_scratch(o.config_dir, "directives");
@@ -379,6 +382,7 @@ Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) 
     auto row = stmt->step();
     return row.ok() && *row ? static_cast<uint64_t>(stmt->int_at(0)) : 0;
   };
+  const double hub_cpu0 = tools::proc_cpu_seconds(hub->process.pid());
   const auto t0 = SteadyClock::now();
   auto node = start_node(o, *s, "S01", sync_port);
   if (!node.ok()) return node.status();
@@ -387,6 +391,9 @@ Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) 
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   out.seconds = ms_since(t0) / 1000.0;
+  const double per = 1e6 / static_cast<double>(std::max<uint64_t>(out.directives, 1));
+  out.node_cpu_us = tools::proc_cpu_seconds(node->process.pid()) * per;
+  out.hub_cpu_us = (tools::proc_cpu_seconds(hub->process.pid()) - hub_cpu0) * per;
   node->process.signal(SIGTERM);
   node->process.wait(std::chrono::seconds(10));
   hub->process.signal(SIGTERM);
@@ -702,6 +709,8 @@ int run_bench_sync(SyncBenchOptions o) {
   std::printf("%-52s %14.0f %12s\n",
               ("directives hub -> one node /s (" + std::to_string(directives->directives) + ")").c_str(),
               directives_per_s, ">= 20000");
+  std::printf("%-52s %14.1f %12s\n", "  ... node CPU per directive meanwhile, us", directives->node_cpu_us, "-");
+  std::printf("%-52s %14.1f %12s\n", "  ... hub CPU per directive meanwhile, us", directives->hub_cpu_us, "-");
   std::printf("%-52s %14.0f %12s\n", "raw CURVE DEALER->ROUTER MB/s (1 MiB frames)", raw_curve_mb_per_s, "-");
   std::printf("%-52s %14.1f %12s\n",
               ("documents node -> hub MB/s (" + std::to_string(o.documents) + " x 20 MiB, durable)").c_str(),
@@ -730,6 +739,8 @@ int run_bench_sync(SyncBenchOptions o) {
                         {"handoffs", handoff_ms->size()},
                         {"directives_per_s", directives_per_s},
                         {"directives", directives->directives},
+                        {"directive_node_cpu_us", directives->node_cpu_us},
+                        {"directive_hub_cpu_us", directives->hub_cpu_us},
                         {"doc_mb_per_s", doc_mb_per_s},
                         {"doc_seconds", documents->seconds},
                         {"raw_curve_mb_per_s", raw_curve_mb_per_s},

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 namespace tongban::tools {
@@ -103,6 +104,24 @@ long proc_status_kb(pid_t pid, const char* field) {
     if (line.rfind(want, 0) == 0) return std::atol(line.c_str() + want.size());
   }
   return 0;
+}
+
+double proc_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  // Fields after the command name (in parentheses, which may hold spaces): state is the
+  // 3rd field, utime and stime the 14th and 15th.
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::optional<int> wait_for_port_file(const std::filesystem::path& file, ChildProcess& child,

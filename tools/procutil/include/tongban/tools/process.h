@@ -48,6 +48,8 @@ class ChildProcess {
 
 // A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); 0 if unreadable.
 long proc_status_kb(pid_t pid, const char* field);
+// The CPU time a process has used so far, user and system, in seconds; 0 if unreadable.
+double proc_cpu_seconds(pid_t pid);
 
 // Polls `file` until it holds a port number, the child exits or the timeout passes.
 std::optional<int> wait_for_port_file(const std::filesystem::path& file, ChildProcess& child,
