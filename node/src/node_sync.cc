@@ -19,7 +19,9 @@ Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_eve
   pb::CaseEvents body;
   if (!body.ParseFromString(stream_event.body) || !valid_case_id(body.case_id()))
     return Status::Corruption("case events from the hub do not parse");
-  NodeStore::DeliveredCase out{body.case_id(), {}, body.case_key()};
+  NodeStore::DeliveredCase out;
+  out.case_id = body.case_id();
+  out.case_key = body.case_key();
   for (const pb::WireEvent& w : body.events()) {
     sync::Event e;
     if (!sync::from_wire(w, e) || e.case_id != out.case_id ||
