@@ -53,33 +53,37 @@ bool HubStore::may_move_to(const CaseState& s, const std::string& to) const {
   return item && item->cross_region;
 }
 
-Result<sync::Event> HubStore::case_events_locked(const std::string& site,
-                                                 const std::string& case_id,
-                                                 const std::vector<sync::Event>& events) {
+Status HubStore::queue_case_events_locked(DirectiveRuns& runs, const std::string& site,
+                                          const std::string& case_id,
+                                          const std::vector<sync::Event>& events) {
+  if (events.empty() || !district_.site(site)) return Status::Ok();
   pb::CaseEvents body;
   body.set_case_id(case_id);
   for (const sync::Event& e : events) *body.add_events() = sync::to_wire(e);
   auto case_key = case_key_for_locked(site, case_id, events);
   if (!case_key.ok()) return case_key.status();
   body.set_case_key(*case_key);
-  sync::Event d;
+  sync::Event& d = runs[site].emplace_back();
   d.case_id = kDirectiveStream;
   d.kind = "hub.case_events";
   d.actor = "hub";
   d.ts = clock_.now();
   d.body = body.SerializeAsString();
-  return d;
+  return Status::Ok();
+}
+
+Status HubStore::send_runs_locked(DirectiveRuns& runs) {
+  for (auto& [site, run] : runs)
+    TB_RETURN_IF_ERROR(extend_run_locked(sync::stream_origin(site), run));
+  if (!runs.empty()) streams_extended_ = true;
+  return Status::Ok();
 }
 
 Status HubStore::send_case_events_locked(const std::string& site, const std::string& case_id,
                                          const std::vector<sync::Event>& events) {
-  if (events.empty() || !district_.site(site)) return Status::Ok();
-  auto d = case_events_locked(site, case_id, events);
-  if (!d.ok()) return d.status();
-  std::vector<sync::Event> run{std::move(*d)};
-  TB_RETURN_IF_ERROR(extend_run_locked(sync::stream_origin(site), run));
-  streams_extended_ = true;
-  return Status::Ok();
+  DirectiveRuns runs;
+  TB_RETURN_IF_ERROR(queue_case_events_locked(runs, site, case_id, events));
+  return send_runs_locked(runs);
 }
 
 const pb::Sealed* HubStore::hub_sealed(const std::vector<sync::Event>& events,
@@ -361,21 +365,16 @@ Status HubStore::react_locked(const std::vector<const std::vector<sync::Event>*>
     }
   }
   // Each site's directives of the run go on its stream together, under one signature.
-  std::map<std::string, std::vector<sync::Event>> directives;
+  DirectiveRuns directives;
   for (auto& [to, events] : follow) {
     auto last = std::unique(events.begin(), events.end(),
                             [](const sync::Event& a, const sync::Event& b) {
                               return a.origin == b.origin && a.seq == b.seq;
                             });
     events.erase(last, events.end());
-    if (events.empty() || !district_.site(to.first)) continue;
-    auto d = case_events_locked(to.first, to.second, events);
-    if (!d.ok()) return d.status();
-    directives[to.first].push_back(std::move(*d));
+    TB_RETURN_IF_ERROR(queue_case_events_locked(directives, to.first, to.second, events));
   }
-  for (auto& [site, run] : directives)
-    TB_RETURN_IF_ERROR(extend_run_locked(sync::stream_origin(site), run));
-  if (!directives.empty()) streams_extended_ = true;
+  TB_RETURN_IF_ERROR(send_runs_locked(directives));
   // District-wide list: a broken 容缺 commitment bars the applicant at every site.
   for (const auto& [case_id, site] : broken) {
     auto s = case_state_locked(case_id);

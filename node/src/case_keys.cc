@@ -126,9 +126,9 @@ Status CaseKeys::adopt(const std::string& stream_id, const std::string& sealed_t
                  stream_id);
     return Status::Ok();
   }
-  auto adopted = adopt_opened(stream_id, *opened, seal(*keys_, *opened, stream_id));
+  const Status added = add(stream_id, *opened, seal(*keys_, *opened, stream_id));
   sodium_memzero(opened->data(), opened->size());
-  return adopted.status();
+  return added;
 }
 
 Result<bool> CaseKeys::adopt_opened(const std::string& stream_id, const SecretKey& key,
@@ -137,11 +137,17 @@ Result<bool> CaseKeys::adopt_opened(const std::string& stream_id, const SecretKe
   auto found = find(stream_id);
   if (!found.ok()) return found.status();
   if (*found) return sodium_memcmp((*found)->key.data(), key.data(), key.size()) == 0;
+  TB_RETURN_IF_ERROR(add(stream_id, key, sealed));
+  return true;
+}
+
+Status CaseKeys::add(const std::string& stream_id, const SecretKey& key,
+                     const std::string& sealed) {
   TB_RETURN_IF_ERROR(insert(stream_id, sealed));
   Entry e;  // the hub's copy is made when this site seals an event of the case (for_append)
   e.key = key;
   remember(stream_id, std::move(e));
-  return true;
+  return Status::Ok();
 }
 
 Status CaseKeys::open(pb::CaseEvent& e, const std::string& stream_id) {

@@ -57,6 +57,8 @@ class CaseKeys : public EventOpener {
 
  private:
   Status insert(const std::string& stream_id, const std::string& sealed);
+  // Stores and caches a key adopted from the hub that find() did not hold.
+  Status add(const std::string& stream_id, const SecretKey& key, const std::string& sealed);
   std::string hub_copy(const SecretKey& key, const std::string& stream_id) const;
   const Entry* remember(const std::string& stream_id, Entry e);
 

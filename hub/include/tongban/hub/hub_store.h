@@ -608,10 +608,15 @@ class HubStore {
   Result<std::pair<std::vector<Alert>, int64_t>> alerts_locked(const AlertQuery& q);
   Status send_case_events_locked(const std::string& site, const std::string& case_id,
                                  const std::vector<sync::Event>& events);
-  // The hub.case_events directive telling `site` of `events` of a case (with the case key
-  // sealed to the site), ready for extend_run_locked.
-  Result<sync::Event> case_events_locked(const std::string& site, const std::string& case_id,
-                                         const std::vector<sync::Event>& events);
+  // Directives drafted for each site's stream, appended by send_runs_locked under one
+  // signature per site.
+  using DirectiveRuns = std::map<std::string, std::vector<sync::Event>>;
+  // Drafts the hub.case_events directive telling `site` of `events` of a case (with the
+  // case key sealed to the site); nothing for no events or a site not in site-config.
+  Status queue_case_events_locked(DirectiveRuns& runs, const std::string& site,
+                                  const std::string& case_id,
+                                  const std::vector<sync::Event>& events);
+  Status send_runs_locked(DirectiveRuns& runs);
   void streams_changed();
   Result<int> catalog_version_locked();
   // Unavailable (hub_restoring) while a restored hub waits for sites' returns: nothing may
