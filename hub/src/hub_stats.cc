@@ -37,29 +37,27 @@ Status HubStore::record_facts_locked(const CaseState& s) {
 }
 
 Status HubStore::write_facts(Db& db, const CaseFacts& f) {
-  auto stmt = db.cached(
-      "INSERT OR REPLACE INTO case_stats(case_id, site, origin, department, item_code, staff,"
-      " received, concluded, decided, on_time, used_days, promised, legal, deemed, tolerated,"
-      " broke, one_visit, nearest, active, paused, deadline, rating, rated, served_by, rated_site,"
-      " appeal, rated_window) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
-      "?19,?20,?21,?22,?23,?24,?25,?26,?27)");
-  if (!stmt.ok()) return stmt.status();
-  Stmt& q = *stmt;
-  q.bind(1, f.case_id).bind(2, f.site).bind(3, f.origin).bind(4, f.department);
-  q.bind(5, f.item_code).bind(6, f.staff);
-  if (f.received) q.bind(7, int64_t{f.received->days}); else q.bind_null(7);
-  if (f.concluded) q.bind(8, int64_t{f.concluded->days}); else q.bind_null(8);
-  q.bind(9, int64_t{f.decided}).bind(10, int64_t{f.on_time}).bind(11, int64_t{f.used_working_days});
-  q.bind(12, int64_t{f.promised_days}).bind(13, int64_t{f.legal_days}).bind(14, int64_t{f.deemed});
-  q.bind(15, int64_t{f.tolerated}).bind(16, int64_t{f.broke_commitment});
-  q.bind(17, int64_t{f.one_visit}).bind(18, int64_t{f.nearest}).bind(19, int64_t{f.active});
-  q.bind(20, int64_t{f.paused});
-  if (f.deadline) q.bind(21, int64_t{f.deadline->days}); else q.bind_null(21);
-  q.bind(22, int64_t{f.rating});
-  if (f.rated) q.bind(23, int64_t{f.rated->days}); else q.bind_null(23);
-  q.bind(24, f.served_by).bind(25, f.rated_site).bind(26, int64_t{f.appeal});
-  q.bind(27, f.rated_window);
-  return q.run();
+  static const RowShape kRow(
+      "case_stats",
+      {"case_id", "site", "origin", "department", "item_code", "staff", "received", "concluded",
+       "decided", "on_time", "used_days", "promised", "legal", "deemed", "tolerated", "broke",
+       "one_visit", "nearest", "active", "paused", "deadline", "rating", "rated", "served_by",
+       "rated_site", "appeal", "rated_window"});
+  const auto day = [](const std::optional<Date>& d) {
+    return d ? SqlValue::of(int64_t{d->days}) : SqlValue::null();
+  };
+  const auto n = [](int64_t v) { return SqlValue::of(v); };
+  // Most new states of a case leave its facts as they were: then nothing is written.
+  return write_row(db, kRow,
+                   {SqlValue::text(f.case_id), SqlValue::text(f.site), SqlValue::text(f.origin),
+                    SqlValue::text(f.department), SqlValue::text(f.item_code),
+                    SqlValue::text(f.staff), day(f.received), day(f.concluded), n(f.decided),
+                    n(f.on_time), n(f.used_working_days), n(f.promised_days), n(f.legal_days),
+                    n(f.deemed), n(f.tolerated), n(f.broke_commitment), n(f.one_visit),
+                    n(f.nearest), n(f.active), n(f.paused), day(f.deadline), n(f.rating),
+                    day(f.rated), SqlValue::text(f.served_by), SqlValue::text(f.rated_site),
+                    n(f.appeal), SqlValue::text(f.rated_window)})
+      .status();
 }
 
 Result<HubStore::Statistics> HubStore::statistics(const StatsQuery& q) {

@@ -119,14 +119,17 @@ Result<int> HubStore::judge_locked(const CaseState& s, const JudgeDay& as_of, bo
   auto raised = raise_locked(s, evaluate(s, as_of.day, district_, rules_, opened, refiled));
   if (!raised.ok()) return raised.status();
   const std::optional<Date> due = next_due(s, as_of.day, district_, rules_);
-  auto stmt = due ? db_->cached(
-                        "INSERT INTO supervision_due(case_id, due, site) VALUES(?1,?2,?3)"
-                        " ON CONFLICT(case_id) DO UPDATE SET due=excluded.due, site=excluded.site")
-                  : db_->cached("DELETE FROM supervision_due WHERE case_id=?1");
+  if (due) {
+    static const RowShape kDue("supervision_due", {"case_id", "due", "site"});
+    auto written = write_row(*db_, kDue,
+                             {SqlValue::text(s.case_id), SqlValue::of(int64_t{due->days}),
+                              SqlValue::text(as_of.site)});
+    if (!written.ok()) return written.status();
+    return raised;
+  }
+  auto stmt = db_->cached("DELETE FROM supervision_due WHERE case_id=?1");
   if (!stmt.ok()) return stmt.status();
-  stmt->bind(1, s.case_id);
-  if (due) stmt->bind(2, int64_t{due->days}).bind(3, as_of.site);
-  TB_RETURN_IF_ERROR(stmt->run());
+  TB_RETURN_IF_ERROR(stmt->bind(1, s.case_id).run());
   return raised;
 }
 

@@ -13,13 +13,6 @@ std::optional<int64_t> opt_date(const std::optional<Date>& d) {
   return d ? std::optional<int64_t>(d->days) : std::nullopt;
 }
 
-void bind_opt(Stmt& s, int i, std::optional<int64_t> v) {
-  if (v)
-    s.bind(i, *v);
-  else
-    s.bind_null(i);
-}
-
 // The clock colour from the indexed columns, as search() filters on them.
 std::string clock_from_row(bool active, bool paused, std::optional<Date> deadline,
                            std::optional<Date> yellow, Date today) {
@@ -115,54 +108,36 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
   std::optional<int64_t> order_due;  // the earliest unanswered rectification order's
   for (const SupervisionOrder& o : s.supervision_orders)
     if (o.open() && (!order_due || o.due.days < *order_due)) order_due = o.due.days;
-  auto stmt = db_.cached(
-      "INSERT INTO cases(case_id, origin, item_code, item_name, status, applicant_name, "
-      "applicant_id, agent, updated_ts, active, paused, deadline, yellow_from, sweep_date, "
-      "callback_due, rectify_due, owner, transfer, transfer_ts, conflict, order_due)"
-      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
-      " ON CONFLICT(case_id) DO UPDATE SET origin=excluded.origin, item_code=excluded.item_code,"
-      " item_name=excluded.item_name, status=excluded.status,"
-      " applicant_name=excluded.applicant_name, applicant_id=excluded.applicant_id,"
-      " agent=excluded.agent, updated_ts=excluded.updated_ts, active=excluded.active,"
-      " paused=excluded.paused, deadline=excluded.deadline, yellow_from=excluded.yellow_from,"
-      " sweep_date=excluded.sweep_date, callback_due=excluded.callback_due,"
-      " rectify_due=excluded.rectify_due, owner=excluded.owner, transfer=excluded.transfer,"
-      " transfer_ts=excluded.transfer_ts, conflict=excluded.conflict,"
-      " order_due=excluded.order_due");
-  if (!stmt.ok()) return stmt.status();
-  Stmt& q = *stmt;
-  const bool ent = s.applicant.enterprise();
-  q.bind(1, s.case_id).bind(2, s.origin).bind(3, s.item_code).bind(4, s.item_name);
-  q.bind(5, std::string(to_string(s.status)));
-  std::string sealed_name;
-  if (ent) {
-    q.bind(6, s.applicant.org_name());
-  } else if (keys_ && !s.applicant.name().empty()) {
-    sealed_name = this->sealed_name(s.case_id, s.applicant.name());
-    q.bind_blob(6, sealed_name.data(), sealed_name.size());
-  } else {
-    q.bind(6, std::string());
-  }
-  q.bind(7, applicant_key(s.applicant));
-  q.bind(8, s.agent).bind(9, s.updated_at);
-  q.bind(10, int64_t{is_active(s.status)}).bind(11, int64_t{s.paused()});
-  bind_opt(q, 12, opt_date(clock.deadline));
-  bind_opt(q, 13, opt_date(clock.yellow_from));
-  bind_opt(q, 14, sweep);
-  bind_opt(q, 15, callback_due);
-  bind_opt(q, 16, rectify_due);
+  static const RowShape kRow(
+      "cases", {"case_id", "origin", "item_code", "item_name", "status", "applicant_name",
+                "applicant_id", "agent", "updated_ts", "active", "paused", "deadline",
+                "yellow_from", "sweep_date", "callback_due", "rectify_due", "owner", "transfer",
+                "transfer_ts", "conflict", "order_due"});
+  SqlValue name = SqlValue::text("");
+  if (s.applicant.enterprise())
+    name = SqlValue::text(s.applicant.org_name());
+  else if (keys_ && !s.applicant.name().empty())
+    name = SqlValue::blob(this->sealed_name(s.case_id, s.applicant.name()));
+  const std::string applicant = applicant_key(s.applicant);
   // A bundle part no site was found for waits on the operators' queue like a whole case.
   const bool part_waiting =
       s.transfer == Transfer::kNone && is_active(s.status) &&
       std::any_of(s.parts.begin(), s.parts.end(), [](const CasePart& p) {
         return p.requested && p.site.empty() && p.decision.empty();
       });
-  q.bind(17, s.owner);
-  q.bind(18, std::string(part_waiting ? "requested" : to_string(s.transfer)));
-  q.bind(19, s.transfer_since);
-  q.bind(20, int64_t{s.conflict_open});
-  bind_opt(q, 21, order_due);
-  TB_RETURN_IF_ERROR(q.run());
+  const auto as_text = [](std::string_view v) { return SqlValue::text(v); };
+  auto written = write_row(
+      db_, kRow,
+      {as_text(s.case_id), as_text(s.origin), as_text(s.item_code), as_text(s.item_name),
+       as_text(to_string(s.status)), name, as_text(applicant), as_text(s.agent),
+       SqlValue::of(s.updated_at), SqlValue::of(int64_t{is_active(s.status)}),
+       SqlValue::of(int64_t{s.paused()}), SqlValue::of(opt_date(clock.deadline)),
+       SqlValue::of(opt_date(clock.yellow_from)), SqlValue::of(sweep),
+       SqlValue::of(callback_due), SqlValue::of(rectify_due), as_text(s.owner),
+       as_text(part_waiting ? "requested" : to_string(s.transfer)),
+       SqlValue::of(s.transfer_since), SqlValue::of(int64_t{s.conflict_open}),
+       SqlValue::of(order_due)});
+  if (!written.ok()) return written.status();
   if (!s.broke_commitment) return Status::Ok();
   return record_broken_commitment(applicant_key(s.applicant), s.case_id);
 }

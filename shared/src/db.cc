@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -89,6 +90,39 @@ Stmt& Stmt::bind_borrowed(int i, std::string_view v) {
 
 Stmt& Stmt::bind_borrowed_blob(int i, const void* data, size_t n) {
   return bind_bytes(i, data, n, false, false);
+}
+
+Stmt& Stmt::bind(int i, const SqlValue& v) {
+  switch (v.kind) {
+    case SqlValue::kNull:
+      return bind_null(i);
+    case SqlValue::kInt:
+      return bind(i, v.i);
+    case SqlValue::kText:
+      return bind_borrowed(i, v.bytes);
+    case SqlValue::kBlob:
+      return bind_borrowed_blob(i, v.bytes.data(), v.bytes.size());
+  }
+  return *this;
+}
+
+bool Stmt::holds(int col, const SqlValue& v) const {
+  const int type = sqlite3_column_type(s_, col);
+  const auto same_bytes = [&](const void* p) {
+    const auto n = static_cast<size_t>(sqlite3_column_bytes(s_, col));
+    return n == v.bytes.size() && (n == 0 || std::memcmp(p, v.bytes.data(), n) == 0);
+  };
+  switch (v.kind) {
+    case SqlValue::kNull:
+      return type == SQLITE_NULL;
+    case SqlValue::kInt:
+      return type == SQLITE_INTEGER && sqlite3_column_int64(s_, col) == v.i;
+    case SqlValue::kText:
+      return type == SQLITE_TEXT && same_bytes(sqlite3_column_text(s_, col));
+    case SqlValue::kBlob:
+      return type == SQLITE_BLOB && same_bytes(sqlite3_column_blob(s_, col));
+  }
+  return false;
 }
 
 Stmt& Stmt::bind_null(int i) {
@@ -214,6 +248,60 @@ Result<Stmt> Db::cached(const std::string& sql) {
     it = cache_.emplace(sql, raw).first;
   }
   return Stmt(it->second, false);
+}
+
+RowShape::RowShape(std::string table, std::vector<std::string> columns)
+    : table_(std::move(table)), columns_(std::move(columns)) {
+  std::string names, marks;
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    names += (i ? "," : "") + columns_[i];
+    marks += (i ? ",?" : "?") + std::to_string(i + 1);
+  }
+  select_ = "SELECT " + names + " FROM " + table_ + " WHERE " + columns_[0] + "=?1";
+  insert_ = "INSERT INTO " + table_ + "(" + names + ") VALUES(" + marks + ")";
+}
+
+std::string RowShape::update_sql(uint64_t changed) const {
+  std::string sql = "UPDATE " + table_ + " SET ";
+  int mark = 2;
+  for (size_t i = 1; i < columns_.size(); ++i) {
+    if (!(changed & (uint64_t{1} << i))) continue;
+    if (mark > 2) sql += ",";
+    sql += columns_[i] + "=?" + std::to_string(mark);
+    ++mark;
+  }
+  return sql + " WHERE " + columns_[0] + "=?1";
+}
+
+Result<bool> write_row(Db& db, const RowShape& shape, const std::vector<SqlValue>& values) {
+  if (values.size() != shape.size() || values.size() > 64)
+    return Status::Internal("write_row: " + std::to_string(values.size()) + " values for " +
+                            std::to_string(shape.size()) + " columns");
+  auto read = db.cached(shape.select_sql());
+  if (!read.ok()) return read.status();
+  auto row = read->bind(1, values[0]).step();
+  if (!row.ok()) return row.status();
+  if (!*row) {
+    read->reset();
+    auto insert = db.cached(shape.insert_sql());
+    if (!insert.ok()) return insert.status();
+    for (size_t i = 0; i < values.size(); ++i) insert->bind(static_cast<int>(i + 1), values[i]);
+    TB_RETURN_IF_ERROR(insert->run());
+    return true;
+  }
+  uint64_t changed = 0;
+  for (size_t i = 1; i < values.size(); ++i)
+    if (!read->holds(static_cast<int>(i), values[i])) changed |= uint64_t{1} << i;
+  read->reset();
+  if (changed == 0) return false;
+  auto update = db.cached(shape.update_sql(changed));
+  if (!update.ok()) return update.status();
+  update->bind(1, values[0]);
+  int mark = 2;
+  for (size_t i = 1; i < values.size(); ++i)
+    if (changed & (uint64_t{1} << i)) update->bind(mark++, values[i]);
+  TB_RETURN_IF_ERROR(update->run());
+  return true;
 }
 
 Status Db::exec(const std::string& sql) {

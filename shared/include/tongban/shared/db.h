@@ -20,6 +20,20 @@
 
 namespace tongban {
 
+// One column's value for write_row(): NULL, an integer, text or a blob. Text and blob bytes
+// are borrowed: they must outlive the write.
+struct SqlValue {
+  enum Kind : uint8_t { kNull, kInt, kText, kBlob };
+  Kind kind = kNull;
+  int64_t i = 0;
+  std::string_view bytes;
+  static SqlValue null() { return {}; }
+  static SqlValue of(int64_t v) { return {kInt, v, {}}; }
+  static SqlValue of(std::optional<int64_t> v) { return v ? of(*v) : null(); }
+  static SqlValue text(std::string_view v) { return {kText, 0, v}; }
+  static SqlValue blob(std::string_view v) { return {kBlob, 0, v}; }
+};
+
 class Stmt {
  public:
   Stmt() = default;
@@ -41,6 +55,8 @@ class Stmt {
   Stmt& bind_borrowed(int i, std::string_view v);
   Stmt& bind_borrowed_blob(int i, const void* data, size_t n);
   Stmt& bind_null(int i);
+  // Binds a value borrowing its bytes (as bind_borrowed).
+  Stmt& bind(int i, const SqlValue& v);
 
   // True when a row is ready, false when done; Unavailable on any SQLite error.
   Result<bool> step();
@@ -53,6 +69,8 @@ class Stmt {
   std::string blob_at(int col) const;
   bool null_at(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
   bool blob_type_at(int col) const { return sqlite3_column_type(s_, col) == SQLITE_BLOB; }
+  // Whether column `col` of the current row holds exactly `v` (type and value).
+  bool holds(int col, const SqlValue& v) const;
 
  private:
   Stmt& bind_bytes(int i, const void* data, size_t n, bool text, bool copy);
@@ -107,6 +125,31 @@ Result<std::vector<T>> collect_rows(Stmt& s, F row) {
   }
   return out;
 }
+
+// A table's row as write_row() writes it: the table and its columns, the primary key
+// first. Names come from the code, never from input. Immutable once built (share it).
+class RowShape {
+ public:
+  RowShape(std::string table, std::vector<std::string> columns);
+  size_t size() const { return columns_.size(); }
+  const std::string& select_sql() const { return select_; }
+  const std::string& insert_sql() const { return insert_; }
+  // UPDATE of the columns whose bit is set in `changed` (bit i: column i), keyed by ?1,
+  // the new values bound in column order from ?2.
+  std::string update_sql(uint64_t changed) const;
+
+ private:
+  std::string table_;
+  std::vector<std::string> columns_;
+  std::string select_, insert_;
+};
+
+// Writes the row `values` (in `shape`'s column order) keyed by values[0]: inserts it when
+// absent, else updates only the columns whose stored value differs — SQLite then rewrites
+// only the indexes over those (an upsert that sets every column rewrites every index) — and
+// writes nothing when none does. Returns whether it wrote. The caller holds the write
+// transaction (the read and the write see the same row).
+Result<bool> write_row(Db& db, const RowShape& shape, const std::vector<SqlValue>& values);
 
 // Checkpoints a WAL database from its own connection and thread, so the writer never
 // stalls on copying WAL pages into the main file (SQLite's autocheckpoint runs inside the
