@@ -35,6 +35,9 @@ Result<Db> open_sync_db(const std::filesystem::path& file) {
   // connection need not pay for synchronous=FULL.
   auto db = Db::open(file, Db::Options{false, true, 5000});
   if (!db.ok()) return db.status();
+  // Its small commits would otherwise run the automatic checkpoint of everything the store
+  // wrote, on the socket thread; the store's WalCheckpointer does that on its own thread.
+  TB_RETURN_IF_ERROR(db->exec("PRAGMA wal_autocheckpoint=0"));
   TB_RETURN_IF_ERROR(db->exec(kSyncStateSchema));
   return db;
 }

@@ -56,7 +56,9 @@ struct ClientOptions {
   PublicKey hub_signing{};  // verifies deliveries
   std::string site;
   const SigningKey* key = nullptr;  // signs batches; its CURVE keys authenticate us
-  std::filesystem::path db_file;    // the node's node.db
+  // The node's node.db. The client's connection never checkpoints it: the store that writes
+  // it runs a WalCheckpointer.
+  std::filesystem::path db_file;
   // Batches small enough that the hub's group commit can put another site's live events
   // beside one (docs/protocol.md, fairness), enough of them in flight to fill the pipe.
   size_t batch_events = 1000;
