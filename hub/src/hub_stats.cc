@@ -42,7 +42,8 @@ Status HubStore::write_facts(Db& db, const CaseFacts& f) {
       {"case_id", "site", "origin", "department", "item_code", "staff", "received", "concluded",
        "decided", "on_time", "used_days", "promised", "legal", "deemed", "tolerated", "broke",
        "one_visit", "nearest", "active", "paused", "deadline", "rating", "rated", "served_by",
-       "rated_site", "appeal", "rated_window"});
+       "rated_site", "appeal", "rated_window"},
+      {"received", "concluded", "rated", "appeal"});
   const auto day = [](const std::optional<Date>& d) {
     return d ? SqlValue::of(int64_t{d->days}) : SqlValue::null();
   };

@@ -120,7 +120,7 @@ Result<int> HubStore::judge_locked(const CaseState& s, const JudgeDay& as_of, bo
   if (!raised.ok()) return raised.status();
   const std::optional<Date> due = next_due(s, as_of.day, district_, rules_);
   if (due) {
-    static const RowShape kDue("supervision_due", {"case_id", "due", "site"});
+    static const RowShape kDue("supervision_due", {"case_id", "due", "site"}, {"due"});
     auto written = write_row(*db_, kDue,
                              {SqlValue::text(s.case_id), SqlValue::of(int64_t{due->days}),
                               SqlValue::text(as_of.site)});

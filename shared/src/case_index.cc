@@ -112,7 +112,9 @@ Status CaseIndex::upsert(const CaseState& s, const District& district) {
       "cases", {"case_id", "origin", "item_code", "item_name", "status", "applicant_name",
                 "applicant_id", "agent", "updated_ts", "active", "paused", "deadline",
                 "yellow_from", "sweep_date", "callback_due", "rectify_due", "owner", "transfer",
-                "transfer_ts", "conflict", "order_due"});
+                "transfer_ts", "conflict", "order_due"},
+      {"applicant_id", "status", "agent", "sweep_date", "owner", "active", "transfer",
+       "transfer_ts", "conflict", "order_due"});
   SqlValue name = SqlValue::text("");
   if (s.applicant.enterprise())
     name = SqlValue::text(s.applicant.org_name());

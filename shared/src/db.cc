@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -98,10 +99,11 @@ Stmt& Stmt::bind(int i, const SqlValue& v) {
       return bind_null(i);
     case SqlValue::kInt:
       return bind(i, v.i);
+    // Empty bytes are bound as "" (SQLite binds a null pointer as NULL).
     case SqlValue::kText:
-      return bind_borrowed(i, v.bytes);
+      return bind_borrowed(i, v.bytes.empty() ? std::string_view("") : v.bytes);
     case SqlValue::kBlob:
-      return bind_borrowed_blob(i, v.bytes.data(), v.bytes.size());
+      return bind_borrowed_blob(i, v.bytes.empty() ? "" : v.bytes.data(), v.bytes.size());
   }
   return *this;
 }
@@ -250,12 +252,15 @@ Result<Stmt> Db::cached(const std::string& sql) {
   return Stmt(it->second, false);
 }
 
-RowShape::RowShape(std::string table, std::vector<std::string> columns)
+RowShape::RowShape(std::string table, std::vector<std::string> columns,
+                   const std::vector<std::string>& indexed)
     : table_(std::move(table)), columns_(std::move(columns)) {
   std::string names, marks;
   for (size_t i = 0; i < columns_.size(); ++i) {
     names += (i ? "," : "") + columns_[i];
     marks += (i ? ",?" : "?") + std::to_string(i + 1);
+    if (i > 0 && std::find(indexed.begin(), indexed.end(), columns_[i]) == indexed.end())
+      unindexed_ |= uint64_t{1} << i;
   }
   select_ = "SELECT " + names + " FROM " + table_ + " WHERE " + columns_[0] + "=?1";
   insert_ = "INSERT INTO " + table_ + "(" + names + ") VALUES(" + marks + ")";
@@ -294,6 +299,9 @@ Result<bool> write_row(Db& db, const RowShape& shape, const std::vector<SqlValue
     if (!read->holds(static_cast<int>(i), values[i])) changed |= uint64_t{1} << i;
   read->reset();
   if (changed == 0) return false;
+  // The columns no index covers go along with any change, so each table has at most one
+  // UPDATE per set of changed indexed columns (each prepared once per connection).
+  changed |= shape.unindexed();
   auto update = db.cached(shape.update_sql(changed));
   if (!update.ok()) return update.status();
   update->bind(1, values[0]);

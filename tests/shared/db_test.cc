@@ -68,7 +68,7 @@ TEST_CASE("write_row inserts a new row and sets only the columns that changed", 
                    "CREATE TRIGGER t_n AFTER UPDATE OF n ON t BEGIN INSERT INTO assigned VALUES('n'); END;"
                    "CREATE TRIGGER t_due AFTER UPDATE OF due ON t BEGIN INSERT INTO assigned VALUES('due'); END;")
               .ok());
-  const RowShape shape("t", {"k", "name", "n", "due"});
+  const RowShape shape("t", {"k", "name", "n", "due"}, {"name", "n", "due"});
   const auto row = [&]() {
     auto s = db->prepare("SELECT typeof(name), name, n, typeof(due), due FROM t WHERE k='a'");
     REQUIRE(s.ok());
@@ -112,6 +112,27 @@ TEST_CASE("write_row inserts a new row and sets only the columns that changed", 
   CHECK(*w);
   CHECK(row() == "blob|甲|2|null|0");
   CHECK(assigned() == "due,name");
+
+  // Columns no index covers go along with any change (one UPDATE per set of changed
+  // indexed columns); with nothing changed, still nothing is written.
+  const RowShape due_indexed("t", {"k", "name", "n", "due"}, {"due"});
+  w = write_row(*db, due_indexed, {SqlValue::text("a"), SqlValue::blob("甲"), SqlValue::of(3),
+                                   SqlValue::null()});
+  REQUIRE(w.ok());
+  CHECK(*w);
+  CHECK(row() == "blob|甲|3|null|0");
+  CHECK(assigned() == "n,name");
+  w = write_row(*db, due_indexed, {SqlValue::text("a"), SqlValue::blob("甲"), SqlValue::of(3),
+                                   SqlValue::null()});
+  REQUIRE(w.ok());
+  CHECK_FALSE(*w);
+  CHECK(assigned().empty());
+
+  // Empty text is '' (not NULL).
+  REQUIRE(write_row(*db, shape, {SqlValue::text("a"), SqlValue::text(std::string_view()),
+                                 SqlValue::of(3), SqlValue::null()})
+              .ok());
+  CHECK(row() == "text||3|null|0");
 
   CHECK_FALSE(write_row(*db, shape, {SqlValue::text("a"), SqlValue::of(1)}).ok());
 }

@@ -127,11 +127,17 @@ Result<std::vector<T>> collect_rows(Stmt& s, F row) {
 }
 
 // A table's row as write_row() writes it: the table and its columns, the primary key
-// first. Names come from the code, never from input. Immutable once built (share it).
+// first, and the columns any index covers (its key or a partial index's WHERE). Names come
+// from the code, never from input. Immutable once built (share it). The `indexed` list
+// decides only which columns get UPDATEs of their own: a wrong one costs speed, never
+// correctness (SQLite keeps every index over an assigned column).
 class RowShape {
  public:
-  RowShape(std::string table, std::vector<std::string> columns);
+  RowShape(std::string table, std::vector<std::string> columns,
+           const std::vector<std::string>& indexed);
   size_t size() const { return columns_.size(); }
+  // The columns no index covers, as update_sql() bits.
+  uint64_t unindexed() const { return unindexed_; }
   const std::string& select_sql() const { return select_; }
   const std::string& insert_sql() const { return insert_; }
   // UPDATE of the columns whose bit is set in `changed` (bit i: column i), keyed by ?1,
@@ -141,13 +147,14 @@ class RowShape {
  private:
   std::string table_;
   std::vector<std::string> columns_;
+  uint64_t unindexed_ = 0;
   std::string select_, insert_;
 };
 
 // Writes the row `values` (in `shape`'s column order) keyed by values[0]: inserts it when
-// absent, else updates only the columns whose stored value differs — SQLite then rewrites
-// only the indexes over those (an upsert that sets every column rewrites every index) — and
-// writes nothing when none does. Returns whether it wrote. The caller holds the write
+// absent, else updates the indexed columns whose stored value differs, with every column
+// no index covers — SQLite then rewrites only the indexes over changed columns (an upsert
+// that sets every column rewrites every index) — and writes nothing when no value differs. Returns whether it wrote. The caller holds the write
 // transaction (the read and the write see the same row).
 Result<bool> write_row(Db& db, const RowShape& shape, const std::vector<SqlValue>& values);
 
