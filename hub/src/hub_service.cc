@@ -67,8 +67,8 @@ Result<uint64_t> HubService::stream_head(const std::string& site) {
 }
 
 Result<std::vector<sync::Event>> HubService::stream_read(const std::string& site, uint64_t from,
-                                                         size_t max) {
-  return store_->stream_read(site, from, max);
+                                                         size_t max, size_t max_bytes) {
+  return store_->stream_read(site, from, max, max_bytes);
 }
 
 Status HubService::stream_acked(const std::string& site, uint64_t seq) {

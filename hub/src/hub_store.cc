@@ -408,9 +408,9 @@ Result<uint64_t> HubStore::stream_head(const std::string& site) {
 }
 
 Result<std::vector<sync::Event>> HubStore::stream_read(const std::string& site, uint64_t from,
-                                                       size_t max) {
+                                                       size_t max, size_t max_bytes) {
   std::lock_guard lock(read_mu_);
-  return sync::Replica(*reader_).read(stream_origin(site), from, max);
+  return sync::Replica(*reader_).read(stream_origin(site), from, max, max_bytes);
 }
 
 Status HubStore::stream_acked(const std::string& site, uint64_t seq) {

@@ -56,12 +56,24 @@ Result<Hash32> Replica::hash_at(const std::string& origin, uint64_t seq) {
   return h;
 }
 
-Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t from, size_t max) {
+Result<std::vector<Event>> Replica::read(const std::string& origin, uint64_t from, size_t max,
+                                        size_t max_bytes) {
   auto stmt = db_.cached(std::string("SELECT ") + kEventColumns +
                          " FROM events WHERE origin=?1 AND seq>=?2 ORDER BY seq LIMIT ?3");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, origin).bind(2, static_cast<int64_t>(from)).bind(3, static_cast<int64_t>(max));
-  return collect_rows<Event>(*stmt, event_from_row);
+  std::vector<Event> out;
+  size_t bytes = 0;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    Event e = event_from_row(*stmt);
+    bytes += wire_size(e);
+    if (!out.empty() && bytes > max_bytes) break;
+    out.push_back(std::move(e));
+  }
+  return out;
 }
 
 Result<Event> Replica::extend(const std::string& origin, const std::string& case_id,

@@ -219,3 +219,40 @@ TEST_CASE("a run the hub extends a chain with links each event and is signed onc
   REQUIRE(check.ok());
   CHECK(check.fresh.size() == 4);
 }
+
+TEST_CASE("a read bounded by bytes stops before the event that would pass the bound",
+          "[sync][log]") {
+  LogFixture f;
+  Replica replica(f.db);
+  const std::string stream = "HUB>S01";
+  std::vector<Event> run(5);
+  for (size_t i = 0; i < run.size(); ++i) {
+    run[i].case_id = "directives";
+    run[i].kind = "hub.case_events";
+    run[i].actor = "hub";
+    run[i].ts = 1000 + static_cast<Timestamp>(i);
+    run[i].body = std::string(1000, static_cast<char>('a' + i));
+  }
+  {
+    Transaction tx(f.db);
+    REQUIRE(tx.begun().ok());
+    REQUIRE(replica.extend_run(stream, run, f.key).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  const size_t each = wire_size(run[0]);  // 1,000 bytes of body and 256 for the rest
+  CHECK(each == 1256);
+  auto two = replica.read(stream, 1, 10, 3 * each - 1);
+  REQUIRE(two.ok());
+  REQUIRE(two->size() == 2);
+  CHECK(two->back().seq == 2);
+  auto three = replica.read(stream, 2, 10, 3 * each);  // exactly at the bound: kept
+  REQUIRE(three.ok());
+  REQUIRE(three->size() == 3);
+  CHECK(three->front().seq == 2);
+  auto one = replica.read(stream, 1, 10, 10);  // the first always comes
+  REQUIRE(one.ok());
+  CHECK(one->size() == 1);
+  auto capped = replica.read(stream, 1, 4, 100 * each);  // the count still bounds it
+  REQUIRE(capped.ok());
+  CHECK(capped->size() == 4);
+}

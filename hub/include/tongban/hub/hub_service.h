@@ -92,7 +92,7 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   void contact(const std::string& site, const std::optional<sync::HeadClaim>& head) override;
   Result<uint64_t> stream_head(const std::string& site) override;
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
-                                               size_t max) override;
+                                               size_t max, size_t max_bytes) override;
   Status stream_acked(const std::string& site, uint64_t seq) override;
   bool awaits_return(const std::string& site) override { return store_->awaits_return(site); }
   Result<bool> returned(const std::string& site, const std::vector<sync::Event>& run,

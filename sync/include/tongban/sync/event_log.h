@@ -38,6 +38,10 @@ struct Event {
 // BLAKE2b-256 over the previous hash and every field, length-prefixed.
 Hash32 compute_event_hash(const Event& e);
 
+// What an event adds to a batch on the wire, at most: its body and 256 bytes for the other
+// fields (ids, numbers, two hashes). Deliveries are cut by it.
+inline size_t wire_size(const Event& e) { return e.body.size() + 256; }
+
 struct ChainHead {
   uint64_t seq = 0;
   uint64_t lamport = 0;

@@ -5,6 +5,7 @@
 // Thread safety: uses the caller's Db; the caller serializes.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,8 +33,11 @@ class Replica {
   Result<std::optional<SignedChainHead>> signed_head(const std::string& origin);
   // The hash of `origin`'s event `seq`; NotFound when it is not held.
   Result<Hash32> hash_at(const std::string& origin, uint64_t seq);
-  // Up to `max` events of `origin` from seq `from` on, in order.
-  Result<std::vector<Event>> read(const std::string& origin, uint64_t from, size_t max);
+  // Up to `max` events of `origin` from seq `from` on, in order; with `max_bytes`, it
+  // stops before the event that would take their wire_size() sum past it (the first
+  // event always comes), so a caller sending at most that much reads no more than it sends.
+  Result<std::vector<Event>> read(const std::string& origin, uint64_t from, size_t max,
+                                  size_t max_bytes = SIZE_MAX);
   // Appends one event to a chain this side originates inside the caller's transaction
   // (e.g. the hub's per-node streams and its own log), signing the new head with `key`.
   // Its Lamport clock exceeds both the chain's and `after` (the newest event it follows).

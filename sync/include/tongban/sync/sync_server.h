@@ -73,8 +73,10 @@ class SyncHandler {
   virtual void contact(const std::string& site, const std::optional<HeadClaim>& head) = 0;
   // The hub->node stream of `site`: its newest seq, a run of it, and the node's cursor.
   virtual Result<uint64_t> stream_head(const std::string& site) = 0;
+  // Up to `max` events from `from`, stopping before the one that would take their
+  // wire_size() sum past `max_bytes` (the first always comes).
   virtual Result<std::vector<Event>> stream_read(const std::string& site, uint64_t from,
-                                                 size_t max) = 0;
+                                                 size_t max, size_t max_bytes) = 0;
   // The cursor: called from the socket loop, so it must not wait for storage (the hub
   // notes it, and writes it in the work that follows storage: project()).
   virtual Status stream_acked(const std::string& site, uint64_t seq) = 0;
