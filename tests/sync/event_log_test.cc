@@ -45,6 +45,26 @@ struct LogFixture {
   }
 };
 
+// The hub's directive drafts with these bodies, stamped from `ts` on, appended to
+// `stream` as one run (signed once at its head) in its own transaction.
+std::vector<Event> extend_with_run(LogFixture& f, Replica& replica, const std::string& stream,
+                                   const std::vector<std::string>& bodies, Timestamp ts,
+                                   uint64_t after = 0) {
+  std::vector<Event> run(bodies.size());
+  for (size_t i = 0; i < run.size(); ++i) {
+    run[i].case_id = "directives";
+    run[i].kind = "hub.case_events";
+    run[i].actor = "hub";
+    run[i].ts = ts + static_cast<Timestamp>(i);
+    run[i].body = bodies[i];
+  }
+  Transaction tx(f.db);
+  REQUIRE(tx.begun().ok());
+  REQUIRE(replica.extend_run(stream, run, f.key, after).ok());
+  REQUIRE(tx.commit().ok());
+  return run;
+}
+
 }  // namespace
 
 TEST_CASE("appends chain each event to the previous one without gaps", "[sync][log]") {
@@ -181,20 +201,8 @@ TEST_CASE("a run the hub extends a chain with links each event and is signed onc
   Replica replica(f.db);
   const std::string stream = "HUB>S01";
   REQUIRE(replica.extend(stream, "directives", "hub.case_events", "hub", 1000, "first", f.key).ok());
-  std::vector<Event> run(3);
-  for (size_t i = 0; i < run.size(); ++i) {
-    run[i].case_id = "directives";
-    run[i].kind = "hub.case_events";
-    run[i].actor = "hub";
-    run[i].ts = 1001 + static_cast<Timestamp>(i);
-    run[i].body = "run " + std::to_string(i);
-  }
-  {
-    Transaction tx(f.db);
-    REQUIRE(tx.begun().ok());
-    REQUIRE(replica.extend_run(stream, run, f.key, 50).ok());
-    REQUIRE(tx.commit().ok());
-  }
+  const std::vector<Event> run =
+      extend_with_run(f, replica, stream, {"run 0", "run 1", "run 2"}, 1001, 50);
   CHECK(run.front().seq == 2);
   CHECK(run.back().seq == 4);
   CHECK(run.front().lamport == 51);  // after the newest event it follows
@@ -225,20 +233,9 @@ TEST_CASE("a read bounded by bytes stops before the event that would pass the bo
   LogFixture f;
   Replica replica(f.db);
   const std::string stream = "HUB>S01";
-  std::vector<Event> run(5);
-  for (size_t i = 0; i < run.size(); ++i) {
-    run[i].case_id = "directives";
-    run[i].kind = "hub.case_events";
-    run[i].actor = "hub";
-    run[i].ts = 1000 + static_cast<Timestamp>(i);
-    run[i].body = std::string(1000, static_cast<char>('a' + i));
-  }
-  {
-    Transaction tx(f.db);
-    REQUIRE(tx.begun().ok());
-    REQUIRE(replica.extend_run(stream, run, f.key).ok());
-    REQUIRE(tx.commit().ok());
-  }
+  std::vector<std::string> bodies;
+  for (char c = 'a'; c < 'f'; ++c) bodies.emplace_back(1000, c);
+  const std::vector<Event> run = extend_with_run(f, replica, stream, bodies, 1000);
   const size_t each = wire_size(run[0]);  // 1,000 bytes of body and 256 for the rest
   CHECK(each == 1256);
   auto two = replica.read(stream, 1, 10, 3 * each - 1);
