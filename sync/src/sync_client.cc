@@ -191,8 +191,18 @@ void SyncClient::loop() {
     return;
   }
   Replica replica(*db);
+  // The hub's acknowledgements are recorded on a connection of their own that never waits
+  // for the write lock: the store's delivery commits hold it for tens of milliseconds, and
+  // SQLite's busy handler would put this thread to sleep (neither receiving nor
+  // acknowledging deliveries meanwhile). A cursor not saved yet is tried again on the next
+  // turn; one that lags costs only resent events the hub answers with a no-op.
+  auto cursor_db = open_sync_db(options_.db_file);
+  if (!cursor_db.ok() || !cursor_db->exec("PRAGMA busy_timeout=0").ok()) {
+    spdlog::error("sync client: cannot open the acknowledgement cursor");
+    return;
+  }
   auto save_ack =
-      db->prepare("INSERT OR REPLACE INTO sync_state(peer, acked_seq) VALUES('hub', ?1)");
+      cursor_db->prepare("INSERT OR REPLACE INTO sync_state(peer, acked_seq) VALUES('hub', ?1)");
   if (!save_ack.ok()) return;
 
   zmq::context_t ctx(1);
@@ -328,10 +338,15 @@ void SyncClient::loop() {
     send(std::move(ack));
     delivery_acked = std::max(delivery_acked, seq);
   };
+  uint64_t unsaved_ack = 0;
+  const auto save_cursor = [&] {
+    if (unsaved_ack != 0 && save_ack->bind(1, static_cast<int64_t>(unsaved_ack)).run().ok())
+      unsaved_ack = 0;
+  };
   const auto record_ack = [&](uint64_t seq) {
     if (seq <= acked_) return;
-    acked_ = seq;
-    (void)save_ack->bind(1, static_cast<int64_t>(seq)).run();
+    acked_ = unsaved_ack = seq;
+    save_cursor();
   };
 
   while (!stop_) {
@@ -499,6 +514,7 @@ void SyncClient::loop() {
     }
     if (const uint64_t applied = take_applied(); applied > delivery_acked)
       ack_delivered(applied);  // the apply thread committed deliveries since
+    save_cursor();             // the apply thread wakes this loop after each commit
     if (docs_)  // documents go out beside the batches, a few chunks at a time
       for (auto& [peer, out] : docs_->outbound()) send(std::move(out));
     welcomed_ = welcomed;
@@ -548,6 +564,7 @@ void SyncClient::loop() {
       sent_at = now;
     }
   }
+  save_cursor();
   zmq_socket_monitor(sock.handle(), nullptr, 0);
 }
 

@@ -401,7 +401,7 @@ Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) 
   if (held_seq(s->root / "S01" / node::NodeStore::kDbFile, sync::stream_origin("S01")) <
       out.directives)
     return Status::Corruption("the hub recorded deliveries the node does not hold");
-  std::filesystem::remove_all(s->root.parent_path());
+  if (!std::getenv("TONGBAN_BENCH_KEEP")) std::filesystem::remove_all(s->root.parent_path());
   return out;
 }
 
