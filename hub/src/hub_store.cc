@@ -150,7 +150,9 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
                                      "ALTER TABLE case_stats ADD COLUMN rated_window TEXT NOT NULL DEFAULT ''",
                                      // 中介超市: low ratings count from the last reinstatement.
                                      "ALTER TABLE intermediaries ADD COLUMN counted_from INTEGER NOT NULL DEFAULT 0",
-                                     kReturnSchema, kProjectedSchema, kNoBackfillSchema, kDueSiteSchema}));
+                                     kReturnSchema, kProjectedSchema, kNoBackfillSchema, kDueSiteSchema,
+                                     // The event tables as rowid tables (docs/architecture.md).
+                                     sync::events_layout_migration()}));
   // The hub's one writer never pays for checkpoints: a second connection does them.
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).

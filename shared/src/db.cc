@@ -337,6 +337,9 @@ Status Db::migrate(const std::vector<std::string>& migrations) {
   if (!row.ok()) return row.status();
   const int64_t current = version_stmt->int_at(0);
   version_stmt->reset();
+  if (current > 0 && static_cast<size_t>(current) < migrations.size())
+    spdlog::info("database: upgrading the schema from version {} to {}", current,
+                 migrations.size());
   for (size_t v = static_cast<size_t>(current); v < migrations.size(); ++v) {
     Transaction tx(*this);
     TB_RETURN_IF_ERROR(tx.begun());

@@ -55,19 +55,37 @@ std::string chain_head_message(const std::string& origin, const ChainHead& head)
 }
 
 namespace {
-// A table of events (the log, or events borrowed from other chains) and its index by case.
-std::string events_table(const std::string& table, const std::string& by_case) {
+// A table of events (the log, or events borrowed from other chains), unique by (origin,
+// seq), and its index by case. A rowid table, not WITHOUT ROWID: the rows of an index
+// B-tree (which a WITHOUT ROWID table is) keep at most 1,001 bytes on a 4 KB page, so an
+// event of 1.3 KB (a hand-over carrying a case's history) took a 4 KB overflow page of its
+// own; a table B-tree row keeps up to 4,061 bytes in its leaf.
+std::string events_table(const std::string& table) {
   return "CREATE TABLE " + table +
          "(origin TEXT NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,"
          " case_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, ts INTEGER NOT NULL,"
-         " body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,"
-         " PRIMARY KEY(origin, seq)) WITHOUT ROWID;"
+         " body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL);";
+}
+std::string events_indexes(const std::string& table, const std::string& key,
+                           const std::string& by_case) {
+  return " CREATE UNIQUE INDEX " + key + " ON " + table + "(origin, seq);" +
          " CREATE INDEX " + by_case + " ON " + table + "(case_id);";
+}
+// Rebuilds `table` in the layout above: copied in (origin, seq) order, so one origin's
+// events stay together, then swapped in under its own name.
+std::string relaid(const std::string& table, const std::string& key, const std::string& by_case) {
+  const std::string copy = table + "_relaid";
+  return events_table(copy) + " INSERT INTO " + copy + "(" + kEventColumns + ") SELECT " +
+         kEventColumns + " FROM " + table + " ORDER BY origin, seq; DROP TABLE " + table +
+         "; ALTER TABLE " + copy + " RENAME TO " + table + ";" +
+         events_indexes(table, key, by_case);
 }
 }  // namespace
 
 const std::string& event_log_schema() {
-  static const std::string kSql = events_table("events", "events_by_case") + R"sql(
+  static const std::string kSql = events_table("events") +
+                                  events_indexes("events", "events_key", "events_by_case") +
+                                  R"sql(
     CREATE TABLE chain_head(
       origin TEXT PRIMARY KEY, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,
       hash BLOB NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID;
@@ -76,7 +94,15 @@ const std::string& event_log_schema() {
 }
 
 const std::string& borrowed_events_schema() {
-  static const std::string kSql = events_table("borrowed_events", "borrowed_by_case");
+  static const std::string kSql =
+      events_table("borrowed_events") +
+      events_indexes("borrowed_events", "borrowed_key", "borrowed_by_case");
+  return kSql;
+}
+
+const std::string& events_layout_migration() {
+  static const std::string kSql = relaid("events", "events_key", "events_by_case") +
+                                  relaid("borrowed_events", "borrowed_key", "borrowed_by_case");
   return kSql;
 }
 

@@ -253,3 +253,130 @@ TEST_CASE("a read bounded by bytes stops before the event that would pass the bo
   REQUIRE(capped.ok());
   CHECK(capped->size() == 4);
 }
+
+TEST_CASE("the layout migration keeps every event of an older release's tables and unspills them",
+          "[sync][log]") {
+  test::TempDir dir;
+  SigningKey key = SigningKey::generate();
+  auto opened = Db::open(dir.path() / "old.db");
+  REQUIRE(opened.ok());
+  Db& db = *opened;
+  // The two tables as releases before the migration made them (an index B-tree each).
+  const auto old_table = [](const std::string& table, const std::string& by_case) {
+    return "CREATE TABLE " + table +
+           "(origin TEXT NOT NULL, seq INTEGER NOT NULL, lamport INTEGER NOT NULL,"
+           " case_id TEXT NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, ts INTEGER NOT NULL,"
+           " body BLOB NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,"
+           " PRIMARY KEY(origin, seq)) WITHOUT ROWID; CREATE INDEX " + by_case + " ON " + table +
+           "(case_id);";
+  };
+  const std::string old_log =
+      old_table("events", "events_by_case") +
+      "CREATE TABLE chain_head(origin TEXT PRIMARY KEY, seq INTEGER NOT NULL,"
+      " lamport INTEGER NOT NULL, hash BLOB NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID;";
+  REQUIRE(db.migrate({old_log, old_table("borrowed_events", "borrowed_by_case")}).ok());
+
+  const std::string big(1300, 'h');  // a hand-over's size: over an index page's 1,001 bytes
+  {
+    auto log = EventLog::open(db, "S01", &key);
+    REQUIRE(log.ok());
+    LogWriter w(*log);
+    REQUIRE(w.begun().ok());
+    for (int i = 0; i < 40; ++i)
+      REQUIRE(w.append("S01-" + std::to_string(i % 4), "case.test", "clerk", 1000 + i,
+                       i == 7 ? big : "body" + std::to_string(i))
+                  .ok());
+    REQUIRE(w.commit().ok());
+  }
+  Event borrowed;
+  borrowed.origin = "S02";
+  borrowed.seq = 3;
+  borrowed.case_id = "S01-1";
+  borrowed.kind = "case.accepted";
+  borrowed.actor = "clerk";
+  borrowed.body = "borrowed";
+  borrowed.hash = compute_event_hash(borrowed);
+  {
+    Transaction tx(db);
+    REQUIRE(tx.begun().ok());
+    REQUIRE(store_borrowed(db, {borrowed}).ok());
+    REQUIRE(tx.commit().ok());
+  }
+  const auto overflow_pages = [&] {
+    auto stmt = db.prepare("SELECT count(*) FROM dbstat WHERE name='events' AND pagetype='overflow'");
+    REQUIRE(stmt.ok());
+    REQUIRE(*stmt->step());
+    return stmt->int_at(0);
+  };
+  const auto all_rows = [&](const std::string& table) {
+    auto stmt = db.prepare(std::string("SELECT ") + kEventColumns + " FROM " + table +
+                           " ORDER BY origin, seq");
+    REQUIRE(stmt.ok());
+    auto rows = collect_rows<Event>(*stmt, event_from_row);
+    REQUIRE(rows.ok());
+    return *rows;
+  };
+  const auto same = [](const std::vector<Event>& a, const std::vector<Event>& b) {
+    REQUIRE(a.size() == b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      CHECK(a[i].origin == b[i].origin);
+      CHECK(a[i].seq == b[i].seq);
+      CHECK(a[i].body == b[i].body);
+      CHECK(a[i].hash == b[i].hash);
+      CHECK(compute_event_hash(b[i]) == b[i].hash);
+    }
+  };
+  CHECK(overflow_pages() == 1);  // the old layout spilled the 1.3 KB event
+  const std::vector<Event> log_before = all_rows("events"), borrowed_before = all_rows("borrowed_events");
+  REQUIRE(log_before.size() == 40);
+
+  REQUIRE(db.migrate({old_log, old_table("borrowed_events", "borrowed_by_case"),
+                      events_layout_migration()})
+              .ok());
+  CHECK(overflow_pages() == 0);
+  same(log_before, all_rows("events"));
+  same(borrowed_before, all_rows("borrowed_events"));
+  auto layout = db.prepare(
+      "SELECT name FROM sqlite_schema WHERE tbl_name IN ('events','borrowed_events') AND"
+      " (type='index' OR sql NOT LIKE '%WITHOUT ROWID%') ORDER BY name");
+  REQUIRE(layout.ok());
+  auto names = collect_rows<std::string>(*layout, [](const Stmt& r) { return r.text_at(0); });
+  REQUIRE(names.ok());
+  CHECK(*names == std::vector<std::string>{"borrowed_by_case", "borrowed_events", "borrowed_key",
+                                           "events", "events_by_case", "events_key"});
+
+  // The chain still verifies and goes on; (origin, seq) is still one event.
+  auto report = verify_log(db, {{"S01", key.public_key()}});
+  REQUIRE(report.ok());
+  CHECK(report->front().ok);
+  CHECK(report->front().events == 40);
+  auto of_case = events_of_case(db, "S01-1");
+  REQUIRE(of_case.ok());
+  CHECK(of_case->size() == 11);  // ten of the log's and the borrowed one
+  auto log = EventLog::open(db, "S01", &key);
+  REQUIRE(log.ok());
+  CHECK(log->head().seq == 40);
+  {
+    LogWriter w(*log);
+    REQUIRE(w.begun().ok());
+    REQUIRE(w.append("S01-0", "case.test", "clerk", 2000, "after").ok());
+    REQUIRE(w.commit().ok());
+  }
+  auto twice = db.prepare(std::string("INSERT INTO events(") + kEventColumns +
+                          ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)");
+  REQUIRE(twice.ok());
+  bind_event(*twice, log_before.front());
+  CHECK_FALSE(twice->run().ok());
+  {
+    Transaction tx(db);
+    REQUIRE(tx.begun().ok());
+    auto added = store_borrowed(db, {borrowed});
+    REQUIRE(added.ok());
+    CHECK(*added == 0);
+    REQUIRE(tx.commit().ok());
+  }
+  report = verify_log(db, {{"S01", key.public_key()}});
+  REQUIRE(report.ok());
+  CHECK(report->front().ok);
+  CHECK(report->front().events == 41);
+}

@@ -55,6 +55,10 @@ const std::string& event_log_schema();
 // cases handed to this side (跨区通办), verbatim, without the rest of their chains — so they
 // live beside the log, never in it, and verify_log does not see them. A later migration.
 const std::string& borrowed_events_schema();
+// Rebuilds the tables of the two above made by an older release (WITHOUT ROWID tables,
+// where a row over 1,001 bytes spilled into an overflow page of its own) in their present
+// layout, keeping every row. A migration after both; it copies the largest table once.
+const std::string& events_layout_migration();
 // Stores borrowed events, each once (an event already held is skipped); returns how many
 // were new. Inside the caller's transaction.
 Result<size_t> store_borrowed(Db& db, const std::vector<Event>& events);
