@@ -1,6 +1,8 @@
 #include "tongban/sync/event_log.h"
 
+#include <algorithm>
 #include <cstring>
+#include <tuple>
 
 namespace tongban::sync {
 
@@ -24,12 +26,19 @@ Event event_from_row(const Stmt& s) {
 }
 
 Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id) {
+  // Sorted here rather than by an ORDER BY, for which SQLite would copy every row, body
+  // and all, into a temporary B-tree per table (a third of loading a case, on the hub).
   auto stmt = db.cached(std::string("SELECT ") + kEventColumns +
                         " FROM events WHERE case_id=?1 UNION ALL SELECT " + kEventColumns +
-                        " FROM borrowed_events WHERE case_id=?1 ORDER BY lamport, origin, seq");
+                        " FROM borrowed_events WHERE case_id=?1");
   if (!stmt.ok()) return stmt.status();
   stmt->bind(1, case_id);
-  return collect_rows<Event>(*stmt, event_from_row);
+  auto events = collect_rows<Event>(*stmt, event_from_row);
+  if (!events.ok()) return events.status();
+  std::sort(events->begin(), events->end(), [](const Event& a, const Event& b) {
+    return std::tie(a.lamport, a.origin, a.seq) < std::tie(b.lamport, b.origin, b.seq);
+  });
+  return events;
 }
 
 void bind_event(Stmt& s, const Event& e) {
