@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "tongban/shared/daemon.h"
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -337,10 +339,17 @@ Status Db::migrate(const std::vector<std::string>& migrations) {
   if (!row.ok()) return row.status();
   const int64_t current = version_stmt->int_at(0);
   version_stmt->reset();
-  if (current > 0 && static_cast<size_t>(current) < migrations.size())
+  const bool upgrading = current > 0 && static_cast<size_t>(current) < migrations.size();
+  if (upgrading)
     spdlog::info("database: upgrading the schema from version {} to {}", current,
                  migrations.size());
   for (size_t v = static_cast<size_t>(current); v < migrations.size(); ++v) {
+    // A step may copy a large table (the events' relayout): under systemd, each step gets
+    // an hour more to start instead of being killed by the unit's start timeout (and
+    // rolled back, and begun again on the restart).
+    if (upgrading)
+      notify_systemd("EXTEND_TIMEOUT_USEC=3600000000\nSTATUS=upgrading the database schema to " +
+                     std::to_string(v + 1));
     Transaction tx(*this);
     TB_RETURN_IF_ERROR(tx.begun());
     TB_RETURN_IF_ERROR(exec(migrations[v]));

@@ -192,10 +192,11 @@ void SyncClient::loop() {
   }
   Replica replica(*db);
   // The hub's acknowledgements are recorded on a connection of their own that never waits
-  // for the write lock: the store's delivery commits hold it for tens of milliseconds, and
-  // SQLite's busy handler would put this thread to sleep (neither receiving nor
-  // acknowledging deliveries meanwhile). A cursor not saved yet is tried again on the next
-  // turn; one that lags costs only resent events the hub answers with a no-op.
+  // for the write lock: the store's commits (a delivery from the hub holds it for tens of
+  // milliseconds) would otherwise put this thread to sleep in SQLite's busy handler,
+  // neither receiving nor acknowledging deliveries meanwhile. A cursor not saved yet is
+  // tried again on the next turn. The link always resumes from the hub's Welcome; only a
+  // bundle export reads this cursor, and one that lags exports events the hub skips.
   auto cursor_db = open_sync_db(options_.db_file);
   if (!cursor_db.ok() || !cursor_db->exec("PRAGMA busy_timeout=0").ok()) {
     spdlog::error("sync client: cannot open the acknowledgement cursor");
@@ -339,9 +340,18 @@ void SyncClient::loop() {
     delivery_acked = std::max(delivery_acked, seq);
   };
   uint64_t unsaved_ack = 0;
+  bool save_failed = false;  // a failure other than the lock taken, warned once until it mends
   const auto save_cursor = [&] {
-    if (unsaved_ack != 0 && save_ack->bind(1, static_cast<int64_t>(unsaved_ack)).run().ok())
+    if (unsaved_ack == 0) return;
+    const Status saved = save_ack->bind(1, static_cast<int64_t>(unsaved_ack)).run();
+    if (saved.ok()) {
       unsaved_ack = 0;
+      save_failed = false;
+    } else if ((sqlite3_errcode(cursor_db->handle()) & 0xff) != SQLITE_BUSY && !save_failed) {
+      save_failed = true;
+      spdlog::warn("sync client: the acknowledgement cursor was not saved: {}",
+                   saved.message_en());
+    }
   };
   const auto record_ack = [&](uint64_t seq) {
     if (seq <= acked_) return;
@@ -564,7 +574,12 @@ void SyncClient::loop() {
       sent_at = now;
     }
   }
+  // Stopping: the apply thread may still be committing, so this last save may wait for it.
+  (void)cursor_db->exec("PRAGMA busy_timeout=2000");
   save_cursor();
+  if (unsaved_ack != 0)
+    spdlog::warn("sync client: stopped with the hub's acknowledgement of {} not saved",
+                 unsaved_ack);
   zmq_socket_monitor(sock.handle(), nullptr, 0);
 }
 

@@ -4,8 +4,9 @@
 // The acknowledged seq is kept in node.db (table sync_state) for the bundle export.
 //
 // Thread safety: start/stop/notify/acked from any thread; one thread owns the socket and
-// its own SQLite connection (reads the log, writes sync_state); a second applies the
-// deliveries the first checked, through the handler.
+// two SQLite connections of its own (one reads the log; one writes sync_state, never
+// waiting for the write lock); a second applies the deliveries the first checked, through
+// the handler.
 #pragma once
 
 #include <atomic>
