@@ -3,9 +3,6 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <tuple>
-
 #include "tongban/sync/batch.h"
 #include "tongban/sync/transport.h"
 #include "wire.pb.h"
@@ -33,10 +30,7 @@ Result<NodeStore::DeliveredCase> parse_case_events(const sync::Event& stream_eve
     if (e.origin == me) continue;  // this node's own events are in its log already
     out.events.push_back(std::move(e));
   }
-  // Replayed in the order every side uses (events_of_case): Lamport, origin, seq.
-  std::sort(out.events.begin(), out.events.end(), [](const sync::Event& a, const sync::Event& b) {
-    return std::tie(a.lamport, a.origin, a.seq) < std::tie(b.lamport, b.origin, b.seq);
-  });
+  sync::sort_in_case_order(out.events);  // replayed in the order every side uses
   return out;
 }
 

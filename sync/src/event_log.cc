@@ -35,10 +35,14 @@ Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id) {
   stmt->bind(1, case_id);
   auto events = collect_rows<Event>(*stmt, event_from_row);
   if (!events.ok()) return events.status();
-  std::sort(events->begin(), events->end(), [](const Event& a, const Event& b) {
+  sort_in_case_order(*events);
+  return events;
+}
+
+void sort_in_case_order(std::vector<Event>& events) {
+  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
     return std::tie(a.lamport, a.origin, a.seq) < std::tie(b.lamport, b.origin, b.seq);
   });
-  return events;
 }
 
 void bind_event(Stmt& s, const Event& e) {

@@ -380,3 +380,36 @@ TEST_CASE("the layout migration keeps every event of an older release's tables a
   CHECK(report->front().ok);
   CHECK(report->front().events == 41);
 }
+
+TEST_CASE("a case's events come in Lamport then origin then seq order from log and borrowed alike",
+          "[sync][log]") {
+  LogFixture f;
+  EventLog log = f.open();
+  f.append(log, 6);  // S01-0 gets seq 1 and 4 at Lamport 1 and 4
+  const auto borrowed = [](const std::string& origin, uint64_t seq, uint64_t lamport) {
+    Event e;
+    e.origin = origin;
+    e.seq = seq;
+    e.lamport = lamport;
+    e.case_id = "S01-0";
+    e.kind = "case.test";
+    e.actor = "clerk";
+    e.hash = compute_event_hash(e);
+    return e;
+  };
+  {
+    Transaction tx(f.db);
+    REQUIRE(tx.begun().ok());
+    // Stored out of order: a later Lamport first, and two at Lamport 4 whose origins sort
+    // on either side of S01.
+    REQUIRE(store_borrowed(f.db, {borrowed("S02", 9, 5), borrowed("S09", 2, 4),
+                                  borrowed("HUB", 7, 4), borrowed("S02", 3, 2)})
+                .ok());
+    REQUIRE(tx.commit().ok());
+  }
+  auto events = events_of_case(f.db, "S01-0");
+  REQUIRE(events.ok());
+  std::vector<std::string> order;
+  for (const Event& e : *events) order.push_back(e.origin + "#" + std::to_string(e.seq));
+  CHECK(order == std::vector<std::string>{"S01#1", "S02#3", "HUB#7", "S01#4", "S09#2", "S02#9"});
+}

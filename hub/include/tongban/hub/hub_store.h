@@ -117,7 +117,7 @@ class HubStore {
   // nothing. site_record reports the noted value meanwhile.
   Result<uint64_t> stream_head(const std::string& site);
   Result<std::vector<sync::Event>> stream_read(const std::string& site, uint64_t from,
-                                               size_t max, size_t max_bytes = SIZE_MAX);
+                                               size_t max, size_t max_bytes);
   Status stream_acked(const std::string& site, uint64_t seq);
 
   // 跨区通办. Hands `case_id` over to site `to` (empty: the dispatch rules choose) with the

@@ -68,6 +68,9 @@ Result<size_t> store_borrowed(Db& db, const std::vector<Event>& events);
 extern const char* const kEventColumns;
 // Every event of one case, of any origin (the log's and the borrowed), in Lamport order.
 Result<std::vector<Event>> events_of_case(Db& db, const std::string& case_id);
+// Sorts one case's events in the order every side replays them: Lamport clock, then origin
+// (byte-wise, as SQLite's BINARY collation), then seq.
+void sort_in_case_order(std::vector<Event>& events);
 Event event_from_row(const Stmt& s);
 // Binds `e` without copying: run or reset `s` while `e` is alive.
 void bind_event(Stmt& s, const Event& e);
