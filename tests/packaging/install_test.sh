@@ -192,9 +192,14 @@ find "$archives" -maxdepth 1 -name '*.deb' -exec cp -t "$root/var/cache/apt/arch
 phase "apt-get install of the packages in the root"
 logs+=("$tmp/apt.log")
 if ! in_root apt-get update >"$tmp/apt.log" 2>&1; then fail "apt-get update in the root failed"; fi
+# The names as the root sees them: a glob of /tmp/debs here would be matched against the
+# host's /tmp, and reach apt unexpanded on a machine without one.
+in_root_debs=()
+for p in tongban-console tongban-tools tongban-hub tongban-node; do
+  in_root_debs+=("/tmp/debs/$(basename "$(find "$root/tmp/debs" -maxdepth 1 -name "${p}_*.deb")")")
+done
 if ! in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  /tmp/debs/tongban-console_*.deb /tmp/debs/tongban-tools_*.deb /tmp/debs/tongban-hub_*.deb \
-  /tmp/debs/tongban-node_*.deb >>"$tmp/apt.log" 2>&1; then
+  "${in_root_debs[@]}" >>"$tmp/apt.log" 2>&1; then
   fail "apt-get install of the packages failed (apt's log below)"
 fi
 find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' ! -name 'tongban-*' -exec cp -t "$archives/" {} +
