@@ -6,6 +6,7 @@
 
 #include "tongban/hub/hub_api.h"
 #include "tongban/hub/hub_service.h"
+#include "tongban/shared/allocator.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/daemon.h"
 #include "tongban/shared/keyring.h"
@@ -108,6 +109,7 @@ void write_metrics(metrics::Text& t, hub::HubService& hub, const sync::SyncServe
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_allocator();
   private_files_only();
   CLI::App app{"tongban-hub — 区级通办中心 / the district hub"};
   std::string config_dir = "site-config", data_dir, listen = "127.0.0.1:0", sync_endpoint,

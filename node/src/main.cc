@@ -14,6 +14,7 @@
 #include "tongban/node/case_service.h"
 #include "tongban/node/http_api.h"
 #include "tongban/node/node_sync.h"
+#include "tongban/shared/allocator.h"
 #include "tongban/shared/config.h"
 #include "tongban/shared/daemon.h"
 #include "tongban/shared/keyring.h"
@@ -97,6 +98,7 @@ void write_metrics(metrics::Text& t, node::NodeStore& store, sync::SyncClient* l
 }  // namespace
 
 int main(int argc, char** argv) {
+  tune_allocator();
   private_files_only();
   CLI::App app{"tongban-node — 站点边缘节点 / the edge node of one service site"};
   std::string config_dir = "site-config", site_id, data_dir, listen = "127.0.0.1:0", port_file;

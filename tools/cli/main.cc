@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "tongban/shared/allocator.h"
 #include "tongban/shared/daemon.h"
 #include "tongban/shared/crypto.h"
 #include "tongban/shared/log.h"
@@ -20,6 +21,7 @@ int failed(const Status& s) {
 }  // namespace tongban::cli
 
 int main(int argc, char** argv) {
+  tongban::tune_allocator();
   tongban::private_files_only();
   CLI::App app{"tongban — 通办 政务服务站点命令行 / government service sites command line"};
   app.require_subcommand(1);
