@@ -14,6 +14,10 @@ using sync::stream_origin;
 
 namespace {
 
+// Up to 2 GiB of the database read through a memory map (SQLite's usual build caps it
+// there; beyond, reads fall back to pread).
+constexpr const char* kMmapSize = "PRAGMA mmap_size=2147418112";
+
 const std::string kHubSchema = R"sql(
   CREATE TABLE site_state(
     site TEXT PRIMARY KEY, last_contact_ts INTEGER NOT NULL, head_seq INTEGER NOT NULL,
@@ -157,11 +161,18 @@ Result<std::unique_ptr<HubStore>> HubStore::open(const std::filesystem::path& da
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA wal_autocheckpoint=0"));
   // The index pages every ingest touches stay in memory (the default cache is 2 MiB).
   TB_RETURN_IF_ERROR(owned->exec("PRAGMA cache_size=-65536"));
+  // Pages outside that cache are read through a memory map, not one pread (a syscall and a
+  // copy) each: loading a case's events for its projection is mostly such reads. SQLite
+  // never writes through the map. A disk read error then ends the process (SIGBUS) instead
+  // of failing one statement; systemd restarts it and nothing durable is lost
+  // (docs/architecture.md, "Processes and threads").
+  TB_RETURN_IF_ERROR(owned->exec(kMmapSize));
   auto checkpointer = WalCheckpointer::start(data_dir / kDbFile, 200);
   if (!checkpointer.ok()) return checkpointer.status();
   auto reader = Db::open(data_dir / kDbFile);
   if (!reader.ok()) return reader.status();
   TB_RETURN_IF_ERROR(reader->exec("PRAGMA query_only=1"));
+  TB_RETURN_IF_ERROR(reader->exec(kMmapSize));
   auto store =
       std::unique_ptr<HubStore>(new HubStore(std::move(owned), district, clock, key, keys));
   store->checkpointer_ = std::move(*checkpointer);
