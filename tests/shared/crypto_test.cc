@@ -1,6 +1,12 @@
 #include "tongban/shared/crypto.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -44,4 +50,46 @@ TEST_CASE("hashing is length-prefixed per field", "[shared][crypto]") {
   Hash32 h{};
   CHECK(from_hex(to_hex(Hasher().update("x").finish()), h));
   CHECK_FALSE(from_hex("zz", h));
+}
+
+TEST_CASE("sealed fields never share a nonce across threads or a fork", "[shared][crypto]") {
+  const SecretKey key = random_key();
+  constexpr size_t kNonce = 24;
+  const auto nonce = [&] { return aead_seal(key, "张三", "row").substr(0, kNonce); };
+  std::set<std::string> seen;
+  for (int i = 0; i < 200; ++i) REQUIRE(seen.insert(nonce()).second);  // past several refills
+  std::vector<std::string> other(100);
+  std::thread t([&] {
+    for (auto& n : other) n = nonce();
+  });
+  t.join();
+  for (const auto& n : other) REQUIRE(seen.insert(n).second);
+  // A forked child draws afresh: the parent's next nonces are not the child's.
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    std::string all;
+    for (int i = 0; i < 10; ++i) all += nonce();
+    const ssize_t wrote = write(fds[1], all.data(), all.size());
+    _exit(wrote == static_cast<ssize_t>(all.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string from_child(10 * kNonce, '\0');
+  size_t got = 0;
+  while (got < from_child.size()) {
+    const ssize_t n = read(fds[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<size_t>(n);
+  }
+  close(fds[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(got == from_child.size());
+  REQUIRE((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  for (int i = 0; i < 10; ++i) REQUIRE(seen.insert(nonce()).second);
+  for (size_t i = 0; i < 10; ++i) REQUIRE(seen.insert(from_child.substr(i * kNonce, kNonce)).second);
+  // And each still opens.
+  REQUIRE(*aead_open(key, aead_seal(key, "张三", "row"), "row") == "张三");
 }
