@@ -3,6 +3,8 @@
 #include <sodium.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "tongban/sync/batch.h"
 #include "tongban/sync/transport.h"
 #include "wire.pb.h"
@@ -52,6 +54,10 @@ NodeSync::NodeSync(NodeStore& store, CaseService& cases) : store_(store), cases_
 Result<std::unique_ptr<sync::PreparedDelivery>> NodeSync::prepare(
     const sync::BatchCheck& checked) {
   auto out = std::make_unique<Prepared>();
+  // A DeliveredCase is large (a folded CaseState): never moved by the vector's growth.
+  out->cases.reserve(static_cast<size_t>(
+      std::count_if(checked.fresh.begin(), checked.fresh.end(),
+                    [](const sync::Event& e) { return e.kind == "hub.case_events"; })));
   for (const sync::Event& e : checked.fresh) {
     if (e.kind == "hub.broken_commitment") {
       pb::BrokenCommitment b;
