@@ -229,12 +229,15 @@ Status HubStore::project_locked(const std::vector<sync::Event>& events,
   std::map<std::string, Date> known_days;  // per owning site, for this run
   return projector_.project_stored(
       events,
-      [&](const std::string& case_id) -> Result<CaseState> {
-        auto s = case_state_locked(case_id);
-        if (s.ok() && !s->moves.empty()) moved[case_id] = *s;
-        return s;
+      [&](const std::string& case_id, CaseState& fresh) {
+        return load_case_locked(case_id, fresh, false);
       },
-      [&](const CaseState& s, bool created) { return supervise_locked(s, created, &known_days); });
+      [&](CaseState& s, bool created) {
+        TB_RETURN_IF_ERROR(supervise_locked(s, created, &known_days));
+        // A case with history that has moved is reacted to after the run (react_locked).
+        if (!created && !s.moves.empty()) moved.insert_or_assign(s.case_id, std::move(s));
+        return Status::Ok();
+      });
 }
 
 Status HubStore::append_locked(const std::vector<sync::Event>& fresh, const Signature& signature,
@@ -345,11 +348,17 @@ Status case_events_only(const std::vector<sync::Event>& events) {
 }
 
 Result<CaseState> HubStore::case_state_locked(const std::string& case_id, bool opened) {
+  CaseState s;
+  TB_RETURN_IF_ERROR(load_case_locked(case_id, s, opened));
+  return s;
+}
+
+Status HubStore::load_case_locked(const std::string& case_id, CaseState& fresh, bool opened) {
   auto events = sync::events_of_case(*db_, case_id);
   if (!events.ok()) return events.status();
-  if (!opened || !keys_) return CaseProjector::replay(*events);
+  if (!opened || !keys_) return CaseProjector::replay_into(fresh, *events);
   HubOpener opener(*unwrapper_);
-  return CaseProjector::replay(*events, &opener);
+  return CaseProjector::replay_into(fresh, *events, &opener);
 }
 
 void HubStore::streams_changed() {

@@ -557,6 +557,8 @@ class HubStore {
   // `opened`: with the personal fields (to act on them: a request's reason becomes the
   // hand-over's); else as stored.
   Result<CaseState> case_state_locked(const std::string& case_id, bool opened = false);
+  // The same, folded into `fresh` (a default state) in place.
+  Status load_case_locked(const std::string& case_id, CaseState& fresh, bool opened);
   // The case key of `case_id` wrapped for `site`'s box key, from the first of `events` that
   // carries one (a history sent whole always does); "" when none does or the hub cannot
   // read it.

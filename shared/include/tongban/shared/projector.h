@@ -56,18 +56,26 @@ class CaseProjector {
     return evolve_serialized(state, e.body, EventMeta{e.case_id, e.origin, e.ts, e.actor},
                              opener);
   }
+  // Folds `events` into `s` (Lamport order), in place.
+  template <class Events>
+  static Status replay_into(CaseState& s, const Events& events, EventOpener* opener = nullptr) {
+    for (const auto& e : events) TB_RETURN_IF_ERROR(fold(s, e, opener));
+    return Status::Ok();
+  }
   // The state of one case from its events (Lamport order); kNone when there are none.
   template <class Events>
   static Result<CaseState> replay(const Events& events, EventOpener* opener = nullptr) {
     CaseState s;
-    for (const auto& e : events) TB_RETURN_IF_ERROR(fold(s, e, opener));
+    TB_RETURN_IF_ERROR(replay_into(s, events, opener));
     return s;
   }
   // Projects `run`, a set of events just stored (any origins, each origin in order).
   // A case the run creates is folded from the run alone; a case with history is replayed
-  // in full through `load(case_id) -> Result<CaseState>`, which reads the store after the
-  // run was written. Once every case of the run is indexed, each one's new state is shown
-  // to `observe(state, created) -> Status` (`created`: the run made the case).
+  // in full through `load(case_id, CaseState& fresh) -> Status`, which reads the store
+  // after the run was written into a default state. Once every case of the run is indexed,
+  // each one's new state is shown to `observe(CaseState& state, created) -> Status`
+  // (`created`: the run made the case); the observer may move from the state, which is
+  // dropped after. (A state is large: it is built in place and never copied here.)
   template <class Events, class Load, class Observe>
   Status project_stored(const Events& run, Load&& load, Observe&& observe);
 
@@ -97,16 +105,15 @@ Status CaseProjector::project_stored(const Events& run, Load&& load, Observe&& o
   }
   for (const auto& [id, s] : created) TB_RETURN_IF_ERROR(index(s));
   std::vector<CaseState> loaded;
-  loaded.reserve(with_history.size());
+  loaded.reserve(with_history.size());  // never reallocated: each state is filled in place
   for (const std::string& id : with_history) {
-    auto s = load(id);
-    if (!s.ok()) return s.status();
-    TB_RETURN_IF_ERROR(index(*s));
-    loaded.push_back(std::move(*s));
+    CaseState& s = loaded.emplace_back();
+    TB_RETURN_IF_ERROR(load(id, s));
+    TB_RETURN_IF_ERROR(index(s));
   }
   // Observed once the whole run is indexed (an observer may read other cases of the run).
-  for (const auto& [id, s] : created) TB_RETURN_IF_ERROR(observe(s, true));
-  for (const CaseState& s : loaded) TB_RETURN_IF_ERROR(observe(s, false));
+  for (auto& [id, s] : created) TB_RETURN_IF_ERROR(observe(s, true));
+  for (CaseState& s : loaded) TB_RETURN_IF_ERROR(observe(s, false));
   return Status::Ok();
 }
 
