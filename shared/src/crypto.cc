@@ -171,37 +171,35 @@ const unsigned char* bytes(std::string_view s) {
 
 // Random nonces drawn from the kernel 42 at a time: one getrandom per sealed field was 3%
 // of a node applying hand-overs (a syscall traps to the hypervisor on a paravirtualised
-// VM). The bytes are the same CSPRNG's; each thread takes its own, once each. A forked
-// child drops what its parent's threads had drawn, so the two never seal with one nonce.
+// VM). The bytes are the same CSPRNG's; each thread takes its own, each nonce once. A
+// forked child drops what its parent's threads had drawn, so the two never share a nonce.
+constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 std::atomic<uint64_t> g_fork_generation{0};
 
-void take_nonce(unsigned char* out, size_t n) {
+void take_nonce(unsigned char* out) {
   static const int registered = pthread_atfork(nullptr, nullptr, [] { ++g_fork_generation; });
   (void)registered;
   struct Pool {
-    std::array<unsigned char, 1008> bytes;
+    std::array<unsigned char, 42 * kNonce> bytes;
     size_t used = sizeof(bytes);
     uint64_t generation = 0;
   };
   thread_local Pool pool;
   const uint64_t generation = g_fork_generation.load(std::memory_order_relaxed);
-  if (n > pool.bytes.size()) return randombytes_buf(out, n);
-  if (pool.used + n > pool.bytes.size() || pool.generation != generation) {
+  if (pool.used == pool.bytes.size() || pool.generation != generation) {
     randombytes_buf(pool.bytes.data(), pool.bytes.size());
     pool.used = 0;
     pool.generation = generation;
   }
-  std::memcpy(out, pool.bytes.data() + pool.used, n);
-  sodium_memzero(pool.bytes.data() + pool.used, n);  // handed out once
-  pool.used += n;
+  std::memcpy(out, pool.bytes.data() + pool.used, kNonce);
+  pool.used += kNonce;
 }
 }  // namespace
 
 std::string aead_seal(const SecretKey& key, std::string_view plaintext, std::string_view ad) {
-  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
   std::string out(kNonce + plaintext.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES, '\0');
   auto* o = reinterpret_cast<unsigned char*>(out.data());
-  take_nonce(o, kNonce);
+  take_nonce(o);
   unsigned long long len = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(o + kNonce, &len, bytes(plaintext), plaintext.size(),
                                              bytes(ad), ad.size(), nullptr, o, key.data());
@@ -209,7 +207,6 @@ std::string aead_seal(const SecretKey& key, std::string_view plaintext, std::str
 }
 
 Result<std::string> aead_open(const SecretKey& key, std::string_view box, std::string_view ad) {
-  constexpr size_t kNonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
   constexpr size_t kTag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
   if (box.size() < kNonce + kTag) return Status::Corruption("sealed field too short");
   std::string out(box.size() - kNonce - kTag, '\0');

@@ -127,11 +127,13 @@ if [ -z "$debs" ]; then
   fi
 fi
 debs=$(cd "$debs" && pwd)
+deb_names=()  # one file name per package, as copied into the root below
 for p in tongban-node tongban-hub tongban-tools tongban-console; do
   n=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" | wc -l)
   [ "$n" -eq 1 ] || fail "expected one ${p}_*.deb in $debs, found $n"
+  deb_names+=("$(find "$debs" -maxdepth 1 -name "${p}_*.deb" -printf '%f')")
 done
-ok "the four packages: $(find "$debs" -maxdepth 1 -name 'tongban-*.deb' -printf '%f\n' | sort | tr '\n' ' ')"
+ok "the four packages: ${deb_names[*]}"
 
 # --- a clean Debian 12 root ---------------------------------------------------------------
 mirror=${TONGBAN_DEBIAN_MIRROR:-}
@@ -184,7 +186,7 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/
 
 # --- installation -------------------------------------------------------------------------
 mkdir -p "$root/tmp/debs" "$archives"
-cp "$debs"/tongban-*.deb "$root/tmp/debs/"
+cp "${deb_names[@]/#/$debs/}" "$root/tmp/debs/"
 chmod 0755 "$root/tmp/debs"
 chmod 0644 "$root/tmp/debs"/*.deb
 # Last runs' downloads of the Depends (apt checks each against the mirror's index).
@@ -192,14 +194,10 @@ find "$archives" -maxdepth 1 -name '*.deb' -exec cp -t "$root/var/cache/apt/arch
 phase "apt-get install of the packages in the root"
 logs+=("$tmp/apt.log")
 if ! in_root apt-get update >"$tmp/apt.log" 2>&1; then fail "apt-get update in the root failed"; fi
-# The names as the root sees them: a glob of /tmp/debs here would be matched against the
-# host's /tmp, and reach apt unexpanded on a machine without one.
-in_root_debs=()
-for p in tongban-console tongban-tools tongban-hub tongban-node; do
-  in_root_debs+=("/tmp/debs/$(basename "$(find "$root/tmp/debs" -maxdepth 1 -name "${p}_*.deb")")")
-done
+# The names as the root sees them (never a glob: the host's shell would match it against
+# the host's /tmp, and apt would get the pattern itself on a machine without a /tmp/debs).
 if ! in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-  "${in_root_debs[@]}" >>"$tmp/apt.log" 2>&1; then
+  "${deb_names[@]/#//tmp/debs/}" >>"$tmp/apt.log" 2>&1; then
   fail "apt-get install of the packages failed (apt's log below)"
 fi
 find "$root/var/cache/apt/archives" -maxdepth 1 -name '*.deb' ! -name 'tongban-*' -exec cp -t "$archives/" {} +
