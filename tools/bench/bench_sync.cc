@@ -47,7 +47,9 @@ struct SyncBenchOptions {
   int live_events_per_s = 1000;
   int beside_catchup_events_per_s = 100;  // S02's live load while S01 catches up
   int handoffs = 100;                       // hand-overs timed with 20 live nodes
-  long directive_cases = 5000;              // hand-overs queued for one node's stream
+  // Hand-overs queued for one node's stream: enough that the link's opening (the first
+  // acknowledgement, about 0.2 s) is a small part of the timed run.
+  long directive_cases = 20000;
   int documents = 5;                        // 20 MiB files node -> hub
   bool documents_only = false;              // run the documents figure alone
 };
@@ -337,9 +339,13 @@ struct DirectiveFigures {
   // Of `seconds`, until the hub recorded the first DeliveryAck: the CURVE handshake, Hello
   // and Welcome, and the first delivery (polled every 5 ms).
   double first_ack_ms = 0;
+  uint64_t first_acked = 0;  // how many that first acknowledgement covered
   // CPU used meanwhile per directive, µs: the node's, and the hub's (which also projects
   // the new owner's Received events and tells the former owner of them).
   double node_cpu_us = 0, hub_cpu_us = 0;
+  // Of those, the busiest single thread's (a pipeline stage runs on one thread: its CPU per
+  // directive bounds the rate however many cores the process had).
+  double node_thread_us = 0, hub_thread_us = 0;
 };
 Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) {
   auto s = make_scratch(o.config_dir, "directives");
@@ -396,18 +402,32 @@ Result<DirectiveFigures> time_directives(const SyncBenchOptions& o, long cases) 
   if (!node.ok()) return node.status();
   const double hub_cpu0 = tools::proc_cpu_seconds(hub->process.pid());
   const double node_cpu0 = tools::proc_cpu_seconds(node->process.pid());
+  const auto hub_threads0 = tools::thread_cpu_seconds(hub->process.pid());
+  const auto node_threads0 = tools::thread_cpu_seconds(node->process.pid());
   const auto t0 = SteadyClock::now();
   (*link)->set_flow(tools::Flow::kRelay);
   for (uint64_t held = 0; (held = delivered()) < out.directives;) {
     if (ms_since(t0) > 600000) return Status::Unavailable("the directives were not delivered");
-    if (held > 0 && out.first_ack_ms == 0) out.first_ack_ms = ms_since(t0);
+    if (held > 0 && out.first_ack_ms == 0) {
+      out.first_ack_ms = ms_since(t0);
+      out.first_acked = held;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   out.seconds = ms_since(t0) / 1000.0;
-  if (out.first_ack_ms == 0) out.first_ack_ms = out.seconds * 1000.0;  // all in the first look
+  if (out.first_ack_ms == 0) {  // all in the first look
+    out.first_ack_ms = out.seconds * 1000.0;
+    out.first_acked = out.directives;
+  }
   const double per = 1e6 / static_cast<double>(std::max<uint64_t>(out.directives, 1));
   out.node_cpu_us = (tools::proc_cpu_seconds(node->process.pid()) - node_cpu0) * per;
   out.hub_cpu_us = (tools::proc_cpu_seconds(hub->process.pid()) - hub_cpu0) * per;
+  out.node_thread_us =
+      tools::busiest_thread_seconds(node_threads0, tools::thread_cpu_seconds(node->process.pid())) *
+      per;
+  out.hub_thread_us =
+      tools::busiest_thread_seconds(hub_threads0, tools::thread_cpu_seconds(hub->process.pid())) *
+      per;
   node->process.signal(SIGTERM);
   node->process.wait(std::chrono::seconds(10));
   hub->process.signal(SIGTERM);
@@ -686,6 +706,20 @@ int run_bench_sync(SyncBenchOptions o) {
   auto directives = time_directives(o, o.directive_cases);
   if (!directives.ok()) return fail(directives.status());
   const double directives_per_s = directives->directives / directives->seconds;
+  // The stream's own pace, once the link is open and the first delivery acknowledged.
+  const double directives_after_first_per_s =
+      directives->directives > directives->first_acked
+          ? static_cast<double>(directives->directives - directives->first_acked) /
+                std::max(directives->seconds - directives->first_ack_ms / 1000.0, 1e-3)
+          : directives_per_s;
+  // What the CPU the run used allows at most: hub and node share this machine's cores here;
+  // on machines of their own each would still be held to its busiest thread's pace.
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  const double directive_bound_shared =
+      cores * 1e6 / std::max(directives->node_cpu_us + directives->hub_cpu_us, 1.0);
+  const double directive_bound_apart =
+      1e6 / std::max({directives->node_thread_us, directives->hub_thread_us,
+                      directives->node_cpu_us / cores, directives->hub_cpu_us / cores, 1.0});
   // 7. Documents, node -> hub, beside the raw CURVE bandwidth for 1 MiB frames.
   std::fprintf(stderr, "%d documents of 20 MiB node -> hub...\n", o.documents);
   auto documents = time_documents(o, o.documents);
@@ -724,8 +758,15 @@ int run_bench_sync(SyncBenchOptions o) {
               ("directives hub -> one node /s (" + std::to_string(directives->directives) + ")").c_str(),
               directives_per_s, ">= 20000");
   std::printf("%-52s %14.1f %12s\n", "  ... until the first was acknowledged, ms", directives->first_ack_ms, "-");
+  std::printf("%-52s %14.0f %12s\n", "  ... after that first acknowledgement, /s", directives_after_first_per_s, "-");
   std::printf("%-52s %14.1f %12s\n", "  ... node CPU per directive meanwhile, us", directives->node_cpu_us, "-");
   std::printf("%-52s %14.1f %12s\n", "  ... hub CPU per directive meanwhile, us", directives->hub_cpu_us, "-");
+  std::printf("%-52s %14.1f %12s\n", "  ... node's busiest thread per directive, us", directives->node_thread_us, "-");
+  std::printf("%-52s %14.1f %12s\n", "  ... hub's busiest thread per directive, us", directives->hub_thread_us, "-");
+  std::printf("%-52s %14.0f %12s\n",
+              ("  ... most that CPU allows, " + std::to_string(static_cast<int>(cores)) + " cores shared, /s").c_str(),
+              directive_bound_shared, "-");
+  std::printf("%-52s %14.0f %12s\n", "  ... most it allows, hub and node apart, /s", directive_bound_apart, "-");
   std::printf("%-52s %14.0f %12s\n", "raw CURVE DEALER->ROUTER MB/s (1 MiB frames)", raw_curve_mb_per_s, "-");
   std::printf("%-52s %14.1f %12s\n",
               ("documents node -> hub MB/s (" + std::to_string(o.documents) + " x 20 MiB, durable)").c_str(),
@@ -756,7 +797,12 @@ int run_bench_sync(SyncBenchOptions o) {
                         {"directives", directives->directives},
                         {"directive_node_cpu_us", directives->node_cpu_us},
                         {"directive_first_ack_ms", directives->first_ack_ms},
+                        {"directives_after_first_ack_per_s", directives_after_first_per_s},
                         {"directive_hub_cpu_us", directives->hub_cpu_us},
+                        {"directive_node_thread_us", directives->node_thread_us},
+                        {"directive_hub_thread_us", directives->hub_thread_us},
+                        {"directive_bound_shared_per_s", directive_bound_shared},
+                        {"directive_bound_apart_per_s", directive_bound_apart},
                         {"doc_mb_per_s", doc_mb_per_s},
                         {"doc_seconds", documents->seconds},
                         {"raw_curve_mb_per_s", raw_curve_mb_per_s},

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -106,8 +107,10 @@ long proc_status_kb(pid_t pid, const char* field) {
   return 0;
 }
 
-double proc_cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+namespace {
+// The user and system CPU time in a /proc stat file (a process's or a thread's), seconds.
+double stat_cpu_seconds(const std::filesystem::path& file) {
+  std::ifstream in(file);
   std::string stat;
   std::getline(in, stat);
   // Fields after the command name (in parentheses, which may hold spaces): state is the
@@ -122,6 +125,37 @@ double proc_cpu_seconds(pid_t pid) {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+}  // namespace
+
+double proc_cpu_seconds(pid_t pid) {
+  return stat_cpu_seconds("/proc/" + std::to_string(pid) + "/stat");
+}
+
+std::map<pid_t, double> thread_cpu_seconds(pid_t pid) {
+  std::map<pid_t, double> out;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    const std::string name = task.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    // schedstat's first field is the time on a CPU in ns (stat counts 10 ms ticks).
+    std::ifstream in(task.path() / "schedstat");
+    unsigned long long ns = 0;
+    out[static_cast<pid_t>(std::stol(name))] =
+        in >> ns ? static_cast<double>(ns) / 1e9 : stat_cpu_seconds(task.path() / "stat");
+  }
+  return out;
+}
+
+double busiest_thread_seconds(const std::map<pid_t, double>& before,
+                              const std::map<pid_t, double>& after) {
+  double most = 0;
+  for (const auto& [tid, seconds] : after) {
+    const auto was = before.find(tid);
+    most = std::max(most, seconds - (was == before.end() ? 0.0 : was->second));
+  }
+  return most;
 }
 
 std::optional<int> wait_for_port_file(const std::filesystem::path& file, ChildProcess& child,

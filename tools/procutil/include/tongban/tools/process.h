@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,6 +51,13 @@ class ChildProcess {
 long proc_status_kb(pid_t pid, const char* field);
 // The CPU time a process has used so far, user and system, in seconds; 0 if unreadable.
 double proc_cpu_seconds(pid_t pid);
+// The CPU time each thread of a process has used so far, by thread id, seconds (a thread
+// that has ended is missing); empty if unreadable.
+std::map<pid_t, double> thread_cpu_seconds(pid_t pid);
+// The most CPU time one thread used between two readings of thread_cpu_seconds, seconds
+// (a thread born between them counts from 0).
+double busiest_thread_seconds(const std::map<pid_t, double>& before,
+                              const std::map<pid_t, double>& after);
 
 // Polls `file` until it holds a port number, the child exits or the timeout passes.
 std::optional<int> wait_for_port_file(const std::filesystem::path& file, ChildProcess& child,
