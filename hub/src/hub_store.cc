@@ -366,7 +366,7 @@ void HubStore::streams_changed() {
   streams_extended_ = false;
 }
 
-Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
+Result<std::set<std::string>> HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
   std::lock_guard lock(mu_);
   Transaction tx(*db_);
   TB_RETURN_IF_ERROR(tx.begun());
@@ -377,17 +377,19 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
       " head_seq=max(head_seq, excluded.head_seq), head_ts=max(head_ts, excluded.head_ts)");
   if (!state.ok()) return state.status();
   uint64_t stored = 0;
+  std::set<std::string> left_out;
   for (const sync::StoreRun& run : runs) {
     const std::vector<sync::Event>& fresh = run.check.fresh;
-    if (fresh.empty()) continue;
+    if (fresh.empty() || left_out.count(run.site)) continue;
     // The loop checked against what it had handed on; a bundle imported meanwhile may have
-    // moved the chain. Refuse rather than store a run that does not follow it.
+    // moved the chain. Such a run is left out (its site sends again from the stored head);
+    // the other sites' runs are not held up by it.
     auto held = replica_.head(run.site);
     if (!held.ok()) return held.status();
-    if (held->seq + 1 != fresh.front().seq || held->hash != fresh.front().prev_hash)
-      return Status::Conflict("chain_moved", "站点事件链已变化，请重发",
-                             "run of " + run.site + " at " + std::to_string(fresh.front().seq) +
-                                 " does not follow the stored chain");
+    if (held->seq + 1 != fresh.front().seq || held->hash != fresh.front().prev_hash) {
+      left_out.insert(run.site);
+      continue;
+    }
     TB_RETURN_IF_ERROR(store_locked(fresh, run.check.signature));
     stored += fresh.size();
     TB_RETURN_IF_ERROR(state->bind(1, run.site)
@@ -398,7 +400,7 @@ Status HubStore::store_runs(const std::vector<sync::StoreRun>& runs) {
   }
   TB_RETURN_IF_ERROR(commit_with_cursors_locked(tx));
   backlog_ += stored;
-  return Status::Ok();
+  return left_out;
 }
 
 Result<Ingested> HubStore::check_and_store(const pb::Batch& batch, const PublicKey& origin_key) {

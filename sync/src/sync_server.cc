@@ -86,6 +86,7 @@ struct SyncServer::Stored {
   ChainHead head;  // the run's last event
   size_t events = 0;
   bool ok = false;
+  const char* refusal = "storage failed";  // told to the site when not ok
 };
 
 SyncServer::SyncServer(ServerOptions options, SyncHandler& handler)
@@ -634,19 +635,28 @@ void SyncServer::store_loop() {
         }
       }
     }
-    const Status st = group.empty() ? Status::Ok() : handler_.store(group);
+    auto st = group.empty() ? Result<std::set<std::string>>(std::set<std::string>{})
+                            : handler_.store(group);
     if (!st.ok())
-      spdlog::error("sync: storing {} batches failed: {}", group.size(), st.message_en());
+      spdlog::error("sync: storing {} batches failed: {}", group.size(), st.status().message_en());
     else if (!group.empty())
       follow_up = true;
+    if (st.ok())
+      for (const std::string& site : *st)  // that site resends from the stored head
+        spdlog::warn(
+            "sync: a batch of {} no longer follows its stored chain (a bundle of it "
+            "was imported meanwhile): not stored",
+            site);
     if (!group.empty()) last_stored = SteadyClock::now();
     {
       std::lock_guard lock(store_mu_);
       for (const StoreRun& run : group) {
-        if (!st.ok()) poisoned_.insert(run.site);
+        const bool stored = st.ok() && !st->count(run.site);
+        if (!stored) poisoned_.insert(run.site);
         const Event& last = run.check.fresh.back();
-        outcomes.push_back(Stored{run.site, ChainHead{last.seq, last.lamport, last.hash},
-                                  run.check.fresh.size(), st.ok()});
+        outcomes.push_back(Stored{
+            run.site, ChainHead{last.seq, last.lamport, last.hash}, run.check.fresh.size(), stored,
+            st.ok() ? "chain moved: send again from the hub's head" : "storage failed"});
       }
       for (Stored& o : outcomes) stored_.push_back(std::move(o));
       // Freeing thousands of events costs the store thread dearly (malloc consolidation);
@@ -676,7 +686,7 @@ void SyncServer::on_stored() {
       ack(s.site, s.head.seq);
     } else if (!s.ok && !in.failed) {
       in.failed = true;
-      refuse(s.site, s.site, pb::Error::UNAVAILABLE, "storage failed");
+      refuse(s.site, s.site, pb::Error::UNAVAILABLE, s.refusal);
     }
     if (in.failed && in.queued == 0) {  // the pipe is empty: resume from the durable head
       in = Ingest{};

@@ -83,7 +83,7 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
     return store_->held_hash(origin, seq);
   }
   void diverged(const std::string& site, uint64_t seq, const std::string& message) override;
-  Status store(const std::vector<sync::StoreRun>& group) override {
+  Result<std::set<std::string>> store(const std::vector<sync::StoreRun>& group) override {
     return store_->store_runs(group);
   }
   // Every event of a site is a case event: one whose body does not parse is refused.

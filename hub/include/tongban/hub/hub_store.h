@@ -91,11 +91,12 @@ class HubStore {
   // Records that `site` forked at `seq` (the first fork stands until the site is restored);
   // true when this is news.
   Result<bool> record_fork(const std::string& site, uint64_t seq, const std::string& message);
-  // Stores checked runs of events in one transaction (group commit), in order: each must
-  // continue its site's stored chain (else nothing is stored: Conflict), and records the
-  // head each site advertised. The runs are durable (and may be acknowledged) on return;
-  // their projection follows behind, through project_pending.
-  Status store_runs(const std::vector<sync::StoreRun>& runs);
+  // Stores checked runs of events in one transaction (group commit), in order, and records
+  // the head each site advertised. A run that does not continue its site's stored chain (a
+  // bundle imported since the run was checked) is left out with the site's later runs;
+  // the answer names those sites. The stored runs are durable (and may be acknowledged) on
+  // return; their projection follows behind, through project_pending.
+  Result<std::set<std::string>> store_runs(const std::vector<sync::StoreRun>& runs);
   // Checks `batch` against the held chain with `origin_key` and stores what is new, under
   // one lock so no live batch of the same origin interleaves; then projects everything
   // pending, so the caller (a bundle import) sees the result.

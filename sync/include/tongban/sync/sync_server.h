@@ -51,10 +51,12 @@ class SyncHandler {
   // `site` sent an event at `seq` that differs from the one held: its history forked (a
   // restored backup, a rewritten log). Nothing of that batch is stored or acknowledged.
   virtual void diverged(const std::string& site, uint64_t seq, const std::string& message) = 0;
-  // Stores every checked run of `group`, in order, in one durable transaction
-  // (synchronous=FULL) before returning Ok; on an error nothing of the group is stored.
-  // A run that does not continue its site's stored chain is an error.
-  virtual Status store(const std::vector<StoreRun>& group) = 0;
+  // Stores the checked runs of `group`, in order, in one durable transaction
+  // (synchronous=FULL) before returning. A run that no longer continues its site's stored
+  // chain (a bundle of that site was imported meanwhile) is left out, with every later run
+  // of that site in the group: the answer names those sites, and the other sites' runs are
+  // stored. On an error nothing of the group is stored.
+  virtual Result<std::set<std::string>> store(const std::vector<StoreRun>& group) = 0;
   // Whether checked new events may be stored (called on the sync loop thread, before
   // they are queued): an error refuses the batch as MALFORMED, nothing stored.
   virtual Status admit(const std::vector<Event>& fresh) {
