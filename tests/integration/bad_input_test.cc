@@ -98,6 +98,14 @@ TEST_CASE("the hub refuses bad logins and catalogs, logs out, and keeps its log 
   expect_error(hub.post_raw(op, "/api/v1/catalog", huge, "text/plain"), 400, "invalid_config");
   expect_error(hub.post_raw(op, "/api/v1/catalog", "version = 2\n", "text/plain"), 400,
          "invalid_config");  // no items: nothing to push to every node
+  // Valid but over 1 MiB: as one stream event it could never reach a site on a slow link,
+  // and every directive behind it would wait. Refused, nothing published.
+  std::string oversized = toml;
+  oversized.replace(oversized.find("version = 1"), 11, "version = 2");
+  oversized += "\n# " + std::string(1024 * 1024, 'x') + "\n";
+  expect_error(hub.post_raw(op, "/api/v1/catalog", oversized, "text/plain"), 400,
+               "catalog_too_large");
+  CHECK(hub.get(op, "/api/v1/catalog").body["version"] == 1);
   std::string next = toml;
   next.replace(next.find("version = 1"), 11, "version = 2");
   REQUIRE(hub.post_raw(op, "/api/v1/catalog", next, "text/plain").status == 201);

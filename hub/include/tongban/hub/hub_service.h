@@ -176,8 +176,14 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
     return store_->read_document(case_id, hash, by, reason);
   }
 
-  // An operator publishes a catalog (catalog.toml text): validated, numbered above every
-  // earlier version, and appended to every site's stream. Returns the version.
+  // The largest catalog text published: it travels to each site as one stream event, which
+  // must reach a site on a 2 Mbit/s link within the 5 s the link waits for a message
+  // (docs/protocol.md); a larger one could never be delivered and would hold up every
+  // directive behind it in every site's stream.
+  static constexpr size_t kMaxCatalogBytes = 1024 * 1024;
+  // An operator publishes a catalog (catalog.toml text): at most kMaxCatalogBytes,
+  // validated, numbered above every earlier version, and appended to every site's stream.
+  // Returns the version.
   Result<int> publish_catalog(const std::string& toml_text, const std::string& operator_name);
   Result<int> catalog_version() { return store_->catalog_version(); }
   // Opens a sealed bundle with the hub key and stores its events exactly once.
