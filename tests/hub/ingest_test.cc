@@ -15,11 +15,6 @@ using tongban::test::TempDir;
 
 namespace {
 
-const District& district() {
-  static const District d = *load_district(TONGBAN_SITE_CONFIG_DIR);
-  return d;
-}
-
 // A site's own signed log, in a database of its own, as its node keeps it.
 struct SiteLog {
   std::string site;
@@ -83,7 +78,7 @@ TEST_CASE("a run overtaken by its site's bundle is left out and the other sites'
   TempDir dir;
   ManualClock clock(start_of(date_from_ymd(2026, 11, 20)));
   const SigningKey hub_key = SigningKey::generate();
-  auto opened = HubStore::open(dir.path(), district(), clock, hub_key, nullptr);
+  auto opened = HubStore::open(dir.path(), test::sample_district(), clock, hub_key, nullptr);
   REQUIRE(opened.ok());
   HubStore& hub = **opened;
   SiteLog s01(dir.path() / "s01.db", "S01");
