@@ -77,11 +77,13 @@ Status HubService::stream_acked(const std::string& site, uint64_t seq) {
 
 Result<int> HubService::publish_catalog(const std::string& toml_text,
                                         const std::string& operator_name) {
-  if (toml_text.size() > kMaxCatalogBytes)
+  if (toml_text.size() > kMaxCatalogBytes) {
+    const std::string limit = std::to_string(kMaxCatalogBytes >> 20) + " MiB";
     return Status::InvalidArgument(
-        "catalog_too_large", "事项目录超过 1 MiB，无法下发到各站点，未发布",
-        "the catalog is over 1 MiB (" + std::to_string(toml_text.size()) +
+        "catalog_too_large", "事项目录超过 " + limit + "，无法下发到各站点，未发布",
+        "the catalog is over " + limit + " (" + std::to_string(toml_text.size()) +
             " bytes): it could not be delivered to the sites, so it was not published");
+  }
   auto catalog = parse_catalog(toml_text);
   if (!catalog.ok()) return catalog.status();
   TB_RETURN_IF_ERROR(store_->publish_catalog(catalog->version(), toml_text, operator_name, key_));

@@ -13,7 +13,7 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kDeliveryResendAfter = std::chrono::seconds(5);
 // A delivery's size, by its events' wire_size().
-constexpr size_t kDeliveryBytes = 1024 * 1024;
+constexpr size_t kDeliveryBytes = kSlowLinkMessageBytes;
 // A restored hub takes back at most this much of one site's stream (the directives of the
 // days since its backup; the site is authenticated, the bound keeps the hub's memory safe),
 // one site at a time: others wait their turn a second at a time.
@@ -635,8 +635,8 @@ void SyncServer::store_loop() {
         }
       }
     }
-    auto st = group.empty() ? Result<std::set<std::string>>(std::set<std::string>{})
-                            : handler_.store(group);
+    Result<std::set<std::string>> st = std::set<std::string>{};  // the sites left out
+    if (!group.empty()) st = handler_.store(group);
     if (!st.ok())
       spdlog::error("sync: storing {} batches failed: {}", group.size(), st.status().message_en());
     else if (!group.empty())

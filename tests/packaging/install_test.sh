@@ -129,9 +129,9 @@ fi
 debs=$(cd "$debs" && pwd)
 deb_names=()  # one file name per package, as copied into the root below
 for p in tongban-node tongban-hub tongban-tools tongban-console; do
-  n=$(find "$debs" -maxdepth 1 -name "${p}_*.deb" | wc -l)
-  [ "$n" -eq 1 ] || fail "expected one ${p}_*.deb in $debs, found $n"
-  deb_names+=("$(find "$debs" -maxdepth 1 -name "${p}_*.deb" -printf '%f')")
+  mapfile -t found < <(find "$debs" -maxdepth 1 -name "${p}_*.deb" -printf '%f\n')
+  [ "${#found[@]}" -eq 1 ] || fail "expected one ${p}_*.deb in $debs, found ${#found[@]}"
+  deb_names+=("${found[0]}")
 done
 ok "the four packages: ${deb_names[*]}"
 

@@ -180,7 +180,7 @@ class HubService final : public sync::SyncHandler, public sync::DocumentHandler 
   // must reach a site on a 2 Mbit/s link within the 5 s the link waits for a message
   // (docs/protocol.md); a larger one could never be delivered and would hold up every
   // directive behind it in every site's stream.
-  static constexpr size_t kMaxCatalogBytes = 1024 * 1024;
+  static constexpr size_t kMaxCatalogBytes = sync::kSlowLinkMessageBytes;
   // An operator publishes a catalog (catalog.toml text): at most kMaxCatalogBytes,
   // validated, numbered above every earlier version, and appended to every site's stream.
   // Returns the version.

@@ -4,6 +4,7 @@
 // Thread safety: a socket belongs to one thread; Wakeup::notify may be called from any.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <zmq.hpp>
@@ -27,6 +28,10 @@ constexpr uint32_t kMinProtocolVersion = 1;
 constexpr int64_t kMaxMessageBytes = 16 * 1024 * 1024;
 constexpr int kHeartbeatIvlMs = 1000;
 constexpr int kHeartbeatTimeoutMs = 5000;
+// What one message should carry at most to cross a 2 Mbit/s link within
+// kHeartbeatTimeoutMs: the hub cuts its stream's deliveries near it, and holds a single
+// stream event it writes whole (a catalog) to it.
+constexpr size_t kSlowLinkMessageBytes = 1024 * 1024;
 
 // Maxmsgsize, heartbeats, linger 0, reconnect backoff 100 ms .. 5 s.
 void apply_common_options(zmq::socket_t& s);
